@@ -1,0 +1,354 @@
+"""Perceptual (feature reconstruction) and style losses on frozen VGG features.
+
+- Perceptual loss: Johnson, Alahi & Fei-Fei, "Perceptual Losses for Real-Time Style Transfer and Super-Resolution"
+  (ECCV 2016); BeautyGAN's identity loss (Li et al., ACM MM 2018) is its ``relu4_1`` L2 form.
+- Style loss: Gatys, Ecker & Bethge, "Image Style Transfer Using Convolutional Neural Networks" (CVPR 2016), with
+  Gram matrices normalized by ``C*H*W`` and computed in float32 even under autocast (fp16 Grams overflow).
+
+Function and module share one implementation: :func:`perceptual_loss` builds (and caches) the same
+:class:`~perceptual.VGGFeatures` that :class:`PerceptualLoss` holds, and both reduce with :func:`feature_distance`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Literal, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .features import VGGFeatures
+from .normalization import InputNormalization
+from .weights import WeightsSource
+
+__all__ = [
+    "Criterion",
+    "PerceptualLoss",
+    "PerceptualLossOutput",
+    "Reduction",
+    "StyleLoss",
+    "beautygan_identity_loss",
+    "feature_distance",
+    "gram_matrix",
+    "perceptual_loss",
+    "style_loss",
+]
+
+Criterion = Literal["mse", "l1", "smooth_l1", "cosine"]
+Reduction = Literal["mean", "sum", "none"]
+_CRITERIA = ("mse", "l1", "smooth_l1", "cosine")
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+class PerceptualLossOutput(NamedTuple):
+    """``loss`` plus the features it was computed from (``pred_features`` carry the graph; detach to keep them)."""
+
+    loss: Tensor
+    pred_features: dict[str, Tensor]
+    target_features: dict[str, Tensor]
+
+
+def gram_matrix(features: Tensor) -> Tensor:
+    """``F F^T / (C*H*W)`` per sample, in float32 whatever the input dtype and autocast state: ``(N, C, C)``."""
+    if features.ndim != 4:
+        raise ValueError(f"gram_matrix expects (N, C, H, W) features, got shape {tuple(features.shape)}")
+    n, c, h, w = features.shape
+    with torch.autocast(device_type=features.device.type, enabled=False):
+        flat = features.reshape(n, c, h * w).float()
+        return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
+
+
+def _normalize_channels(features: Tensor, eps: float) -> Tensor:
+    # LPIPS-style unit norm over channels; eps inside the sqrt so the gradient at an all-zero vector is finite.
+    return features * torch.rsqrt(features.pow(2).sum(dim=1, keepdim=True) + eps)
+
+
+def _elementwise(pred: Tensor, target: Tensor, criterion: str) -> Tensor:
+    if criterion == "mse":
+        return F.mse_loss(pred, target, reduction="none")
+    if criterion == "l1":
+        return F.l1_loss(pred, target, reduction="none")
+    if criterion == "smooth_l1":
+        return F.smooth_l1_loss(pred, target, reduction="none")
+    # cosine: 1 - cos over the channel dim, per spatial position (per Gram row for style).
+    return 1.0 - F.cosine_similarity(pred, target, dim=1, eps=1e-8).unsqueeze(1)
+
+
+def feature_distance(
+    pred_features: Mapping[str, Tensor],
+    target_features: Mapping[str, Tensor],
+    layer_weights: Mapping[str, float],
+    *,
+    criterion: Criterion = "mse",
+    reduction: Reduction = "mean",
+    normalize_features: bool = False,
+    eps: float = 1e-10,
+    transform: Callable[[Tensor], Tensor] | None = None,
+) -> Tensor:
+    """Weighted sum over layers of a distance between two feature dicts (the shared core of every loss here).
+
+    Per layer the elementwise distance ``d`` is reduced as ``mean`` (``d.mean()``), ``sum`` (``d.sum()``) or ``none``
+    (``d`` averaged per sample, shape ``(N,)``); layers are then summed with their weights. ``transform`` (e.g.
+    :func:`gram_matrix`) is applied to both features first.
+    """
+    _check_options(criterion, reduction)
+    total: Tensor | None = None
+    for name, weight in layer_weights.items():
+        pred, target = pred_features[name], target_features[name]
+        if normalize_features:
+            pred, target = _normalize_channels(pred, eps), _normalize_channels(target, eps)
+        if transform is not None:
+            pred, target = transform(pred), transform(target)
+        distance = _elementwise(pred, target, criterion)
+        if reduction == "mean":
+            term = distance.mean()
+        elif reduction == "sum":
+            term = distance.sum()
+        else:
+            term = distance.reshape(distance.shape[0], -1).mean(dim=1)
+        term = term * weight
+        total = term if total is None else total + term
+    if total is None:
+        raise ValueError("layer_weights is empty")
+    return total
+
+
+def _check_options(criterion: str, reduction: str) -> None:
+    if criterion not in _CRITERIA:
+        raise ValueError(f"criterion must be one of {list(_CRITERIA)}, got {criterion!r}")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {list(_REDUCTIONS)}, got {reduction!r}")
+
+
+def _layer_weights(layers: Mapping[str, float] | Sequence[str] | str) -> dict[str, float]:
+    if isinstance(layers, str):
+        return {layers: 1.0}
+    if isinstance(layers, Mapping):
+        weights = {str(k): float(v) for k, v in layers.items()}
+    else:
+        weights = {str(name): 1.0 for name in layers}
+    if not weights:
+        raise ValueError("layers must name at least one tap, e.g. {'relu4_1': 1.0}")
+    return weights
+
+
+def _loss_forward(
+    extractor: VGGFeatures,
+    pred: Tensor,
+    target: Tensor,
+    layer_weights: Mapping[str, float],
+    *,
+    criterion: str,
+    reduction: str,
+    normalize_features: bool,
+    transform: Callable[[Tensor], Tensor] | None,
+    return_features: bool,
+) -> Tensor | PerceptualLossOutput:
+    extractor.check_input(pred, "pred")
+    extractor.check_input(target, "target")
+    if pred.shape != target.shape:
+        raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+    with torch.no_grad():  # gradient flows to pred only; no graph for the target pass
+        target_features = extractor(target)
+    pred_features = extractor(pred)
+    loss = feature_distance(
+        pred_features,
+        target_features,
+        layer_weights,
+        criterion=criterion,  # type: ignore[arg-type]
+        reduction=reduction,  # type: ignore[arg-type]
+        normalize_features=normalize_features,
+        transform=transform,
+    )
+    if return_features:
+        return PerceptualLossOutput(loss, pred_features, target_features)
+    return loss
+
+
+class PerceptualLoss(nn.Module):
+    """Weighted distance between VGG features of ``pred`` and ``target``; gradient flows to ``pred`` only.
+
+    Args:
+        layers: ``{"relu4_1": 1.0}`` (default), a list of names (weight 1 each) or one name.
+        arch, weights, input_range, normalization, pool_padding, seed: passed to :class:`~perceptual.VGGFeatures`.
+        criterion: ``"mse"`` (L2), ``"l1"``, ``"smooth_l1"`` or ``"cosine"`` (1 - cosine over channels).
+        reduction: ``"mean"``, ``"sum"`` or ``"none"`` (one value per sample).
+        normalize_features: unit-normalize each feature vector over channels first (LPIPS-style).
+        check_finite, check_range: opt-in input value checks (each syncs with the device).
+
+    ``loss(pred, target, return_features=True)`` returns a :class:`PerceptualLossOutput` with both feature dicts,
+    for callers (e.g. TensorBoard feature-map monitoring) that would otherwise run VGG again.
+    """
+
+    def __init__(
+        self,
+        layers: Mapping[str, float] | Sequence[str] | str = None,  # type: ignore[assignment]
+        *,
+        arch: str = "vgg16",
+        weights: WeightsSource = "imagenet",
+        input_range: tuple[float, float] = (0.0, 1.0),
+        criterion: Criterion = "mse",
+        reduction: Reduction = "mean",
+        normalize_features: bool = False,
+        normalization: str | InputNormalization | None = None,
+        pool_padding: Literal["valid", "same"] = "valid",
+        seed: int = 0,
+        check_finite: bool = False,
+        check_range: bool = False,
+        extractor: VGGFeatures | None = None,
+    ) -> None:
+        super().__init__()
+        _check_options(criterion, reduction)
+        self.layer_weights = _layer_weights({"relu4_1": 1.0} if layers is None else layers)
+        self.criterion = criterion
+        self.reduction = reduction
+        self.normalize_features = normalize_features
+        if extractor is None:
+            extractor = VGGFeatures(
+                list(self.layer_weights),
+                arch=arch,
+                weights=weights,
+                input_range=input_range,
+                normalization=normalization,
+                pool_padding=pool_padding,
+                seed=seed,
+                check_finite=check_finite,
+                check_range=check_range,
+            )
+        else:
+            missing = [name for name in self.layer_weights if name not in extractor.layers]
+            if missing:
+                raise ValueError(f"extractor does not tap {missing}; it taps {list(extractor.layers)}")
+        self.extractor = extractor
+
+    def _transform(self) -> Callable[[Tensor], Tensor] | None:
+        return None
+
+    def forward(self, pred: Tensor, target: Tensor, return_features: bool = False) -> Tensor | PerceptualLossOutput:
+        return _loss_forward(
+            self.extractor,
+            pred,
+            target,
+            self.layer_weights,
+            criterion=self.criterion,
+            reduction=self.reduction,
+            normalize_features=self.normalize_features,
+            transform=self._transform(),
+            return_features=return_features,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"layers={self.layer_weights}, criterion={self.criterion!r}, reduction={self.reduction!r}, "
+            f"normalize_features={self.normalize_features}"
+        )
+
+
+class StyleLoss(PerceptualLoss):
+    """Distance between Gram matrices (``F F^T / (C*H*W)``, float32) of VGG features.
+
+    Defaults to Johnson et al.'s style layers ``relu1_2, relu2_2, relu3_3, relu4_3`` with MSE.
+    """
+
+    def __init__(
+        self, layers: Mapping[str, float] | Sequence[str] | str = None, **kwargs  # type: ignore[assignment]
+    ) -> None:
+        if layers is None:
+            layers = {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0}
+        super().__init__(layers, **kwargs)
+
+    def _transform(self) -> Callable[[Tensor], Tensor] | None:
+        return gram_matrix
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_extractor(
+    layers: tuple[str, ...], arch: str, weights: str, input_range: tuple[float, float], normalization: str | None,
+    device: torch.device, dtype: torch.dtype,
+) -> VGGFeatures:  # fmt: skip
+    extractor = VGGFeatures(layers, arch=arch, weights=weights, input_range=input_range, normalization=normalization)
+    return extractor.to(device=device, dtype=dtype)
+
+
+def _functional(
+    pred: Tensor, target: Tensor, layers, *, arch, weights, input_range, normalization, criterion, reduction,
+    normalize_features, transform, default_layers,
+) -> Tensor:  # fmt: skip
+    if not isinstance(weights, (str, os.PathLike)):
+        raise TypeError(
+            f"the functional losses take weights as a name or path, got {type(weights).__name__}; "
+            "build a PerceptualLoss/StyleLoss for other sources"
+        )
+    layer_weights = _layer_weights(default_layers if layers is None else layers)
+    if not isinstance(pred, Tensor):
+        raise TypeError(f"pred must be a torch.Tensor, got {type(pred).__name__}")
+    dtype = pred.dtype if pred.dtype in (torch.float32, torch.float64) else torch.float32
+    extractor = _cached_extractor(
+        tuple(layer_weights), arch, str(weights), tuple(float(v) for v in input_range), normalization, pred.device, dtype
+    )
+    return _loss_forward(
+        extractor, pred, target, layer_weights, criterion=criterion, reduction=reduction,
+        normalize_features=normalize_features, transform=transform, return_features=False,
+    )  # type: ignore[return-value]  # fmt: skip
+
+
+def perceptual_loss(
+    pred: Tensor,
+    target: Tensor,
+    layers: Mapping[str, float] | Sequence[str] | str | None = None,
+    *,
+    arch: str = "vgg16",
+    weights: str = "imagenet",
+    input_range: tuple[float, float] = (0.0, 1.0),
+    criterion: Criterion = "mse",
+    reduction: Reduction = "mean",
+    normalize_features: bool = False,
+    normalization: str | None = None,
+) -> Tensor:
+    """Functional :class:`PerceptualLoss`; the VGG is built once per configuration and device and cached."""
+    return _functional(
+        pred, target, layers, arch=arch, weights=weights, input_range=input_range, normalization=normalization,
+        criterion=criterion, reduction=reduction, normalize_features=normalize_features, transform=None,
+        default_layers={"relu4_1": 1.0},
+    )  # fmt: skip
+
+
+def style_loss(
+    pred: Tensor,
+    target: Tensor,
+    layers: Mapping[str, float] | Sequence[str] | str | None = None,
+    *,
+    arch: str = "vgg16",
+    weights: str = "imagenet",
+    input_range: tuple[float, float] = (0.0, 1.0),
+    criterion: Criterion = "mse",
+    reduction: Reduction = "mean",
+    normalization: str | None = None,
+) -> Tensor:
+    """Functional :class:`StyleLoss` (Gram matrices in float32)."""
+    return _functional(
+        pred, target, layers, arch=arch, weights=weights, input_range=input_range, normalization=normalization,
+        criterion=criterion, reduction=reduction, normalize_features=False, transform=gram_matrix,
+        default_layers={"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0},
+    )  # fmt: skip
+
+
+def beautygan_identity_loss(
+    variant: Literal["paper", "official"] = "paper", *, weights: WeightsSource = "imagenet", seed: int = 0
+) -> PerceptualLoss:
+    """BeautyGAN's perceptual identity loss (unweighted; the paper multiplies it by 0.005).
+
+    - ``"paper"``: VGG16 ``relu4_1``, L2 (MSE), on generator outputs in [-1, 1] with ImageNet normalization.
+    - ``"official"``: what wtjiang98/BeautyGAN_pytorch computes: VGG19 ``relu4_1``, MSE, with the [-1, 1]
+      images fed to VGG *without* ImageNet normalization (``normalization="none"``).
+    """
+    if variant == "paper":
+        return PerceptualLoss({"relu4_1": 1.0}, arch="vgg16", weights=weights, input_range=(-1.0, 1.0), seed=seed)
+    if variant == "official":
+        return PerceptualLoss(
+            {"relu4_1": 1.0}, arch="vgg19", weights=weights, input_range=(-1.0, 1.0), normalization="none", seed=seed
+        )
+    raise ValueError(f"variant must be 'paper' or 'official', got {variant!r}")

@@ -1,0 +1,371 @@
+"""Where VGG weights come from, and the input preparation each source needs.
+
+Sources (``weights=`` everywhere in this package):
+
+- ``"imagenet"`` (default): torchvision's ``VGG16_Weights.IMAGENET1K_V1`` / ``VGG19_Weights.IMAGENET1K_V1``,
+  read from the torch hub cache (``$TORCH_HOME/hub/checkpoints``) or downloaded into it.
+- ``"imagenet_features"``: torchvision's ``VGG16_Weights.IMAGENET1K_FEATURES``, the original Caffe VGG16
+  converted for feature extraction (caffe-style input: 0-255, mean subtracted, no std).
+- any torchvision weights enum (``VGG19_Weights.IMAGENET1K_V1``) or its name (``"VGG16_Weights.IMAGENET1K_V1"``).
+- a path: ``.pth``/``.pt``/``.safetensors`` state dict of a whole torchvision VGG or of its ``features``
+  (keys ``features.N.*`` or ``N.*``); more formats register with :func:`register_weights_format`.
+- ``"random"``: seeded Kaiming initialisation, with a warning; for tests and ablations only.
+
+Nothing ever falls back from pretrained to random weights on its own: a random VGG gives a different loss.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Union
+
+import torch
+from torch import Tensor
+
+from .layers import check_arch, vgg_config
+from .normalization import IMAGENET, InputNormalization, get_normalization
+
+__all__ = [
+    "RandomWeightsWarning",
+    "VGGWeights",
+    "WeightsSource",
+    "WeightsUnavailableError",
+    "check_feature_state",
+    "expected_feature_shapes",
+    "load_weights",
+    "register_weights_format",
+]
+
+WeightsSource = Union[str, os.PathLike, "VGGWeights", Any]
+"""What ``weights=`` accepts: a name, a path, a torchvision weights enum or a :class:`VGGWeights`."""
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Pretrained weights were asked for but cannot be had (offline and not cached, or a missing file)."""
+
+
+class RandomWeightsWarning(UserWarning):
+    """Random VGG weights were asked for: the features are not a trained perceptual metric."""
+
+
+@dataclass(frozen=True)
+class VGGWeights:
+    """Loaded weights and everything needed to use them correctly.
+
+    ``features`` is keyed like ``torchvision.models.vgg16().features.state_dict()`` (``"0.weight"``,
+    ``"0.bias"``, ``"2.weight"``, ...) with channels in the order ``normalization.channel_order`` says;
+    ``classifier`` (optional) like ``vgg16().classifier.state_dict()`` (``"0.weight"``, ``"3.weight"``,
+    ``"6.weight"`` and biases) for flattening NCHW ``pool5`` output.
+    """
+
+    arch: str
+    features: Mapping[str, Tensor] = field(repr=False)
+    normalization: InputNormalization
+    source: str
+    pretrained: bool = True
+    classifier: Mapping[str, Tensor] | None = field(default=None, repr=False)
+    categories: tuple[str, ...] | None = field(default=None, repr=False)
+
+
+def expected_feature_shapes(arch: str) -> dict[str, tuple[int, ...]]:
+    """``{"0.weight": (64, 3, 3, 3), "0.bias": (64,), ...}`` for the conv layers of ``arch``."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    index, channels = 0, 3
+    for item in vgg_config(arch):
+        if item == "M":
+            index += 1
+            continue
+        shapes[f"{index}.weight"] = (int(item), channels, 3, 3)
+        shapes[f"{index}.bias"] = (int(item),)
+        index, channels = index + 2, int(item)
+    return shapes
+
+
+# --------------------------------------------------------------------------------------------------
+# Registry of file formats: suffix -> loader(path, arch) -> VGGWeights
+# --------------------------------------------------------------------------------------------------
+
+FileLoader = Callable[[Path, str], VGGWeights]
+_FILE_LOADERS: dict[str, FileLoader] = {}
+
+
+def register_weights_format(suffixes: str | tuple[str, ...], loader: FileLoader) -> None:
+    """Teach ``weights=<path>`` a new file format (suffix such as ``".h5"``)."""
+    for suffix in (suffixes,) if isinstance(suffixes, str) else suffixes:
+        _FILE_LOADERS[suffix.lower()] = loader
+
+
+def load_weights(
+    weights: WeightsSource = "imagenet",
+    *,
+    arch: str = "vgg16",
+    seed: int = 0,
+    normalization: str | InputNormalization | None = None,
+) -> VGGWeights:
+    """Resolve ``weights`` for ``arch`` into a :class:`VGGWeights` (see the module docstring for sources).
+
+    ``normalization`` overrides the input preparation the source carries (for a local file of Caffe-converted
+    weights saved without metadata, say ``"caffe"``).
+    """
+    check_arch(arch)
+    loaded = _resolve(weights, arch, seed)
+    if loaded.arch != arch:
+        raise ValueError(f"weights {loaded.source} are for {loaded.arch}, but arch={arch!r} was asked for")
+    if normalization is not None:
+        loaded = replace(loaded, normalization=get_normalization(normalization))
+    return loaded
+
+
+def _resolve(weights: WeightsSource, arch: str, seed: int) -> VGGWeights:
+    if isinstance(weights, VGGWeights):
+        return weights
+    from torchvision.models import WeightsEnum
+
+    if isinstance(weights, WeightsEnum):
+        return _load_torchvision(weights, arch)
+    if isinstance(weights, os.PathLike):
+        return _load_file(Path(weights), arch)
+    if not isinstance(weights, str):
+        raise TypeError(
+            "weights must be 'imagenet', 'imagenet_features', 'random', a torchvision weights enum, "
+            f"a path or a VGGWeights, got {type(weights).__name__}"
+        )
+    key = weights.strip()
+    if key == "random":
+        return _random_weights(arch, seed)
+    if key.lower() in ("imagenet", "imagenet1k_v1", "default"):
+        return _load_torchvision(_torchvision_enum(arch).IMAGENET1K_V1, arch)
+    if key.lower() in ("imagenet_features", "imagenet1k_features"):
+        if arch != "vgg16":
+            raise ValueError("torchvision has IMAGENET1K_FEATURES weights for vgg16 only; use 'imagenet' for vgg19")
+        return _load_torchvision(_torchvision_enum(arch).IMAGENET1K_FEATURES, arch)
+    if "_Weights." in key:
+        from torchvision.models import get_weight
+
+        try:
+            return _load_torchvision(get_weight(key), arch)
+        except (ValueError, KeyError, AttributeError) as err:
+            raise ValueError(f"unknown torchvision weights {key!r}: {err}") from None
+    path = Path(key).expanduser()
+    if path.suffix or path.exists() or os.sep in key:
+        return _load_file(path, arch)
+    raise ValueError(
+        f"weights={weights!r} is neither a known name ('imagenet', 'imagenet_features', 'random', "
+        "'VGG16_Weights.IMAGENET1K_V1', ...) nor a file path"
+    )
+
+
+def _torchvision_enum(arch: str):
+    from torchvision.models import VGG16_Weights, VGG19_Weights
+
+    return {"vgg16": VGG16_Weights, "vgg19": VGG19_Weights}[arch]
+
+
+def _torchvision_normalization(enum) -> InputNormalization:
+    if enum.name == "IMAGENET1K_FEATURES":
+        # torchvision: mean (0.48235, 0.45882, 0.40784), std 1/255 on [0, 1] RGB == 0-255 RGB minus mean*255.
+        transform = enum.transforms()
+        mean = tuple(float(m) * 255.0 for m in transform.mean)
+        return InputNormalization(
+            name="caffe_rgb", channel_order="RGB", pixel_scale=255.0, mean=mean, std=(1.0, 1.0, 1.0)
+        )
+    return IMAGENET
+
+
+def _hub_checkpoint_path(url: str) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+
+
+def _load_torchvision(enum, arch: str) -> VGGWeights:
+    enum_arch = type(enum).__name__.split("_")[0].lower()
+    if enum_arch != arch:
+        raise ValueError(f"{type(enum).__name__}.{enum.name} are {enum_arch} weights, but arch={arch!r} was asked for")
+    cached = _hub_checkpoint_path(enum.url)
+    if cached.is_file():
+        state = torch.load(cached, map_location="cpu", weights_only=True)
+    else:
+        try:
+            state = torch.hub.load_state_dict_from_url(enum.url, progress=True, check_hash=True, map_location="cpu")
+        except Exception as err:  # URLError, HTTPError, socket errors, hash mismatch: all mean "not available"
+            raise WeightsUnavailableError(
+                f"pretrained {type(enum).__name__}.{enum.name} weights are not in the torch hub cache and could not "
+                f"be downloaded ({type(err).__name__}: {err}).\n"
+                f"  expected file: {cached}\n"
+                f"  cache folder:  {cached.parent} (set TORCH_HOME to use another; it is {torch.hub.get_dir()!r} now)\n"
+                f"  fix: copy {os.path.basename(enum.url)} (from {enum.url}) into that folder, or pass "
+                "weights=<path to a .pth/.safetensors/.npy/.h5 file>. weights='random' exists for tests only."
+            ) from err
+    features, classifier = _split_torchvision_state(state, arch, source=str(cached))
+    if enum.name == "IMAGENET1K_FEATURES":
+        classifier = None  # torchvision: "missing values in the classifier module"
+    return VGGWeights(
+        arch=arch,
+        features=features,
+        normalization=_torchvision_normalization(enum),
+        source=f"torchvision {type(enum).__name__}.{enum.name}",
+        classifier=classifier,
+        categories=tuple(enum.meta.get("categories") or ()) or None,
+    )
+
+
+def _known_torchvision_file(path: Path):
+    """The torchvision weights enum whose download has this file name (``vgg16-397923af.pth``), if any."""
+    from torchvision.models import VGG16_Weights, VGG19_Weights
+
+    for enum_type in (VGG16_Weights, VGG19_Weights):
+        for enum in enum_type:
+            if os.path.basename(enum.url) == path.name:
+                return enum
+    return None
+
+
+def _load_file(path: Path, arch: str) -> VGGWeights:
+    if not path.is_file():
+        raise WeightsUnavailableError(f"weights file {str(path)!r} does not exist")
+    suffix = path.suffix.lower()
+    if suffix in _FILE_LOADERS:
+        return _FILE_LOADERS[suffix](path, arch)
+    known = sorted(set(_FILE_LOADERS) | {".pth", ".pt", ".safetensors"})
+    raise ValueError(f"cannot read weights file {str(path)!r}: suffix {suffix!r} is not one of {known}")
+
+
+def _load_torch_file(path: Path, arch: str) -> VGGWeights:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"cannot read {str(path)!r} as a torch state dict ({type(err).__name__}: {err})") from err
+    if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
+        state = state["state_dict"]
+    if not isinstance(state, Mapping):
+        raise ValueError(f"{str(path)!r} holds a {type(state).__name__}, expected a state dict (a mapping of tensors)")
+    features, classifier = _split_torchvision_state(state, arch, source=str(path))
+    known = _known_torchvision_file(path)
+    normalization = _torchvision_normalization(known) if known is not None else IMAGENET
+    return VGGWeights(
+        arch=arch, features=features, normalization=normalization, source=str(path), classifier=classifier
+    )
+
+
+def _load_safetensors_file(path: Path, arch: str) -> VGGWeights:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            metadata = handle.metadata() or {}
+            state = {key: handle.get_tensor(key) for key in handle.keys()}
+    except Exception as err:
+        raise ValueError(f"cannot read {str(path)!r} as safetensors ({type(err).__name__}: {err})") from err
+    stored_arch = metadata.get("perceptual.arch")
+    if stored_arch is not None and stored_arch != arch:
+        raise ValueError(f"{str(path)!r} holds {stored_arch} weights, but arch={arch!r} was asked for")
+    features, classifier = _split_torchvision_state(state, arch, source=str(path))
+    normalization = (
+        InputNormalization.from_json(metadata["perceptual.normalization"])
+        if "perceptual.normalization" in metadata
+        else IMAGENET
+    )
+    categories = metadata.get("perceptual.categories")
+    return VGGWeights(
+        arch=arch,
+        features=features,
+        normalization=normalization,
+        source=metadata.get("perceptual.source", str(path)),
+        classifier=classifier,
+        categories=tuple(categories.split("\n")) if categories else None,
+    )
+
+
+register_weights_format((".pth", ".pt", ".bin"), _load_torch_file)
+register_weights_format(".safetensors", _load_safetensors_file)
+
+
+def _split_torchvision_state(
+    state: Mapping[str, Any], arch: str, *, source: str
+) -> tuple[dict[str, Tensor], dict[str, Tensor] | None]:
+    """Split a torchvision VGG (or ``features``-only) state dict; check keys and shapes against ``arch``."""
+    state = {key.removeprefix("module."): value for key, value in state.items()}
+    if any(key.startswith("features.") for key in state):
+        features = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
+        classifier = {k[len("classifier."):]: v for k, v in state.items() if k.startswith("classifier.")} or None
+        ignored = sorted(k for k in state if not k.startswith(("features.", "classifier.")))
+    else:
+        features, classifier = dict(state), None
+        ignored = []
+    check_feature_state(features, arch, source=source, extra_unexpected=ignored)
+    if classifier is not None:
+        expected = {"0.weight": (4096, 25088), "0.bias": (4096,), "3.weight": (4096, 4096), "3.bias": (4096,),
+                    "6.weight": (None, 4096), "6.bias": (None,)}  # fmt: skip
+        bad = [k for k, shape in expected.items()
+               if k not in classifier or len(classifier[k].shape) != len(shape)
+               or any(e is not None and e != g for e, g in zip(shape, classifier[k].shape))]  # fmt: skip
+        if bad:
+            warnings.warn(f"{source}: classifier keys {bad} are missing or misshaped; the classifier is ignored")
+            classifier = None
+    return features, classifier
+
+
+def check_feature_state(
+    features: Mapping[str, Any], arch: str, *, source: str, extra_unexpected: list[str] | None = None
+) -> None:
+    """Raise ``ValueError`` naming each missing/unexpected key and misshaped tensor of a ``features`` state dict."""
+    expected = expected_feature_shapes(arch)
+    missing = [k for k in expected if k not in features]
+    unexpected = sorted(set(features) - set(expected)) + list(extra_unexpected or [])
+    not_tensor = [k for k in expected if k in features and not isinstance(features[k], Tensor)]
+    misshaped = [
+        f"{k}: expected {expected[k]}, got {tuple(features[k].shape)}"
+        for k in expected
+        if k in features and isinstance(features[k], Tensor) and tuple(features[k].shape) != expected[k]
+    ]
+    if not (missing or unexpected or not_tensor or misshaped):
+        return
+    problems = []
+    if missing:
+        problems.append(f"missing keys: {_shorten(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys: {_shorten(unexpected)}")
+    if not_tensor:
+        problems.append(f"not tensors: {_shorten(not_tensor)}")
+    if misshaped:
+        problems.append("shape mismatches: " + "; ".join(misshaped[:6]) + (" ..." if len(misshaped) > 6 else ""))
+    other = "vgg19" if arch == "vgg16" else "vgg16"
+    hint = ""
+    if set(features) >= set(expected_feature_shapes(other)) and not (set(features) - set(expected_feature_shapes(other))):
+        hint = f" The file looks like {other}: pass arch={other!r}."
+    raise ValueError(
+        f"{source} is not a torchvision {arch} state dict (keys 'features.N.weight' or 'N.weight'): "
+        + "; ".join(problems)
+        + "."
+        + hint
+    )
+
+
+def _shorten(keys: list[str], limit: int = 8) -> str:
+    return ", ".join(keys[:limit]) + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+def _random_weights(arch: str, seed: int) -> VGGWeights:
+    warnings.warn(
+        f"perceptual: using RANDOM {arch} weights (seed {seed}). Features of an untrained VGG are not a perceptual "
+        "metric; losses and feature maps will differ from those of pretrained weights. Use this for tests only.",
+        RandomWeightsWarning,
+        stacklevel=4,
+    )
+    generator = torch.Generator().manual_seed(seed)
+    features: dict[str, Tensor] = {}
+    for key, shape in expected_feature_shapes(arch).items():
+        tensor = torch.empty(shape)
+        if key.endswith("weight"):
+            # torchvision's VGG initialisation.
+            torch.nn.init.kaiming_normal_(tensor, mode="fan_out", nonlinearity="relu", generator=generator)
+        else:
+            tensor.zero_()
+        features[key] = tensor
+    return VGGWeights(
+        arch=arch, features=features, normalization=IMAGENET, source=f"random (seed {seed})", pretrained=False
+    )
+
