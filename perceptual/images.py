@@ -1,0 +1,116 @@
+"""Reading and writing images for the command-line tools: any size or mode in, RGB float tensors out.
+
+:func:`load_image` converts what people actually have (RGBA, grayscale, palette, 16-bit PNG, EXIF-rotated JPEG)
+to an RGB ``(3, H, W)`` float tensor in [0, 1] and says, in plain words, what it converted. A file that is not an
+image raises :class:`ImageLoadError` naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torch import Tensor
+
+__all__ = ["ImageLoadError", "load_image", "save_image", "to_pil"]
+
+
+class ImageLoadError(ValueError):
+    """A file could not be read as an image; the message names the file."""
+
+
+def load_image(
+    path: str | os.PathLike, size: int | tuple[int, int] | None = None, *, background: tuple[int, int, int] = (255, 255, 255)
+) -> tuple[Tensor, list[str]]:
+    """Read ``path`` as RGB float ``(3, H, W)`` in [0, 1], plus notes on each conversion made.
+
+    ``size``: ``None`` keeps the image's size; an ``int`` resizes the shorter side to it (aspect kept);
+    ``(height, width)`` resizes to exactly that. Transparent pixels are composited onto ``background``.
+    """
+    path = Path(path)
+    notes: list[str] = []
+    try:
+        with Image.open(path) as opened:
+            opened.load()
+            image = opened
+    except FileNotFoundError:
+        raise ImageLoadError(f"{path}: no such file") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise ImageLoadError(f"{path}: not a readable image ({type(err).__name__}: {err})") from None
+
+    orientation = image.getexif().get(0x0112, 1) if hasattr(image, "getexif") else 1
+    if orientation not in (None, 1):
+        image = ImageOps.exif_transpose(image)
+        notes.append(f"rotated/flipped per EXIF orientation {orientation}")
+
+    array = _to_rgb_array(image, background, notes)
+    tensor = torch.from_numpy(array).permute(2, 0, 1).contiguous()
+    if size is not None:
+        tensor = _resize(tensor, size)
+        notes.append(f"resized {array.shape[1]}x{array.shape[0]} -> {tensor.shape[2]}x{tensor.shape[1]}")
+    return tensor, notes
+
+
+def _to_rgb_array(image: Image.Image, background: tuple[int, int, int], notes: list[str]) -> np.ndarray:
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        data = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if mode.startswith("I;16") or data.max(initial=0) > 255 else 255.0
+        gray = np.clip(data / peak, 0.0, 1.0).astype(np.float32)
+        notes.append(f"{'16-bit' if peak > 255 else '32-bit'} grayscale converted to RGB")
+        return np.repeat(gray[..., None], 3, axis=2)
+    if mode == "F":
+        data = np.asarray(image, dtype=np.float32)
+        low, high = float(data.min(initial=0)), float(data.max(initial=1))
+        notes.append("float image rescaled to [0, 1] and converted to RGB")
+        gray = (data - low) / max(high - low, 1e-12)
+        return np.repeat(gray[..., None], 3, axis=2)
+    if mode == "RGB":
+        return np.asarray(image, dtype=np.float32) / 255.0
+    has_alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info)
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (*background, 255))
+        canvas.alpha_composite(rgba)
+        notes.append(f"{mode} with transparency composited onto RGB{background}")
+        return np.asarray(canvas.convert("RGB"), dtype=np.float32) / 255.0
+    notes.append(f"{mode} converted to RGB")
+    return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+
+
+def _resize(tensor: Tensor, size: int | tuple[int, int]) -> Tensor:
+    height, width = tensor.shape[1:]
+    if isinstance(size, int):
+        scale = size / min(height, width)
+        target = (max(1, round(height * scale)), max(1, round(width * scale)))
+    else:
+        target = (int(size[0]), int(size[1]))
+    if target == (height, width):
+        return tensor
+    resized = torch.nn.functional.interpolate(
+        tensor[None], size=target, mode="bilinear", align_corners=False, antialias=True
+    )
+    return resized[0].clamp_(0.0, 1.0)
+
+
+def to_pil(image: Tensor) -> Image.Image:
+    """``(3, H, W)``/``(1, H, W)``/``(H, W)`` float in [0, 1] or uint8 -> PIL image."""
+    if image.ndim == 3 and image.shape[0] in (1, 3):
+        image = image.permute(1, 2, 0)
+    if image.dtype != torch.uint8:
+        image = image.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8)
+    array = image.cpu().numpy()
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    return Image.fromarray(array)
+
+
+def save_image(image: Tensor, path: str | os.PathLike) -> Path:
+    """Write ``image`` (see :func:`to_pil`) as PNG/JPEG by suffix, creating folders; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    to_pil(image).save(path)
+    return path
