@@ -314,7 +314,7 @@ def check_feature_state(
     """Raise ``ValueError`` naming each missing/unexpected key and misshaped tensor of a ``features`` state dict."""
     expected = expected_feature_shapes(arch)
     missing = [k for k in expected if k not in features]
-    unexpected = sorted(set(features) - set(expected)) + list(extra_unexpected or [])
+    unexpected = sorted(set(features) - set(expected), key=_key_order) + list(extra_unexpected or [])
     not_tensor = [k for k in expected if k in features and not isinstance(features[k], Tensor)]
     misshaped = [
         f"{k}: expected {expected[k]}, got {tuple(features[k].shape)}"
@@ -342,6 +342,11 @@ def check_feature_state(
         + "."
         + hint
     )
+
+
+def _key_order(key: str) -> tuple[int, str]:
+    head, _, tail = key.partition(".")
+    return (int(head), tail) if head.isdigit() else (1 << 30, key)
 
 
 def _shorten(keys: list[str], limit: int = 8) -> str:

@@ -1,0 +1,52 @@
+"""Shared fixtures: torchvision's own VGG feature stacks with seeded random weights, saved as files the
+tests load through ``weights=<path>`` (pretrained weights cannot be downloaded in CI)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+
+
+def _torchvision_features(arch: str, seed: int) -> torch.nn.Sequential:
+    torch.manual_seed(seed)
+    model = getattr(torchvision.models, arch)(weights=None)
+    return model.features.eval()
+
+
+IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+
+def reference_taps(features: torch.nn.Sequential, x01: torch.Tensor, names, depth: int | None = None) -> dict:
+    """Taps of torchvision's module list run by hand, ImageNet normalization written out, no in-place ReLU."""
+    h = (x01 - IMAGENET_MEAN.to(x01)) / IMAGENET_STD.to(x01)
+    taps = {}
+    for name, module in list(zip(names, features))[:depth]:
+        h = module(h.clone())  # clone: torchvision's ReLUs are in-place
+        taps[name] = h
+    return taps
+
+
+@pytest.fixture(scope="session")
+def tv_vgg16() -> torch.nn.Sequential:
+    return _torchvision_features("vgg16", 0)
+
+
+@pytest.fixture(scope="session")
+def tv_vgg19() -> torch.nn.Sequential:
+    return _torchvision_features("vgg19", 1)
+
+
+@pytest.fixture(scope="session")
+def vgg16_file(tmp_path_factory, tv_vgg16) -> str:
+    path = tmp_path_factory.mktemp("weights") / "vgg16_features.pth"
+    torch.save(tv_vgg16.state_dict(), path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def vgg19_file(tmp_path_factory, tv_vgg19) -> str:
+    path = tmp_path_factory.mktemp("weights") / "vgg19_features.pth"
+    torch.save({f"features.{k}": v for k, v in tv_vgg19.state_dict().items()}, path)
+    return str(path)

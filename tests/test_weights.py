@@ -1,0 +1,151 @@
+"""Weights sources: local files in torchvision layouts, the hub cache, random; and their errors."""
+
+import warnings
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from perceptual import CAFFE, IMAGENET, RandomWeightsWarning, VGGFeatures, WeightsUnavailableError, load_weights
+from perceptual.weights import expected_feature_shapes
+
+
+def _features_equal(vgg: VGGFeatures, state: dict) -> None:
+    for key, value in vgg.body.state_dict().items():
+        torch.testing.assert_close(value, state[key])
+
+
+def test_features_only_keys(tv_vgg16, vgg16_file):
+    vgg = VGGFeatures(["pool5"], weights=vgg16_file)
+    _features_equal(vgg, tv_vgg16.state_dict())
+    assert vgg.normalization == IMAGENET and vgg.pretrained
+
+
+def test_full_torchvision_state_dict_with_classifier(tmp_path, tv_vgg16):
+    state = {f"features.{k}": v for k, v in tv_vgg16.state_dict().items()}
+    state.update({"classifier.0.weight": torch.zeros(4096, 25088), "classifier.0.bias": torch.zeros(4096),
+                  "classifier.3.weight": torch.zeros(4096, 4096), "classifier.3.bias": torch.zeros(4096),
+                  "classifier.6.weight": torch.zeros(1000, 4096), "classifier.6.bias": torch.zeros(1000)})  # fmt: skip
+    path = tmp_path / "vgg16_full.pth"
+    torch.save(state, path)
+    loaded = load_weights(path, arch="vgg16")
+    assert loaded.classifier is not None and loaded.classifier["6.weight"].shape == (1000, 4096)
+    _features_equal(VGGFeatures(["pool5"], weights=str(path)), tv_vgg16.state_dict())
+
+
+def test_safetensors_with_metadata(tmp_path, tv_vgg16):
+    path = tmp_path / "vgg16.safetensors"
+    save_file(
+        {f"features.{k}": v.contiguous() for k, v in tv_vgg16.state_dict().items()},
+        str(path),
+        metadata={"perceptual.arch": "vgg16", "perceptual.normalization": CAFFE.to_json()},
+    )
+    loaded = load_weights(str(path), arch="vgg16")
+    assert loaded.normalization == CAFFE
+    with pytest.raises(ValueError, match="vgg16 weights"):
+        load_weights(str(path), arch="vgg19")
+
+
+def test_wrong_arch_file_names_keys_and_suggests_arch(vgg19_file):
+    with pytest.raises(ValueError, match="vgg19") as info:
+        load_weights(vgg19_file, arch="vgg16")
+    message = str(info.value)
+    assert "unexpected keys: 16.bias, 16.weight" in message and "missing keys: 17.weight" in message
+
+
+def test_misshaped_file_names_the_shape(tmp_path, tv_vgg16):
+    state = dict(tv_vgg16.state_dict())
+    state["2.weight"] = torch.zeros(64, 32, 3, 3)
+    del state["28.bias"]
+    path = tmp_path / "bad.pt"
+    torch.save(state, path)
+    with pytest.raises(ValueError) as info:
+        load_weights(str(path), arch="vgg16")
+    message = str(info.value)
+    assert "2.weight: expected (64, 64, 3, 3), got (64, 32, 3, 3)" in message
+    assert "missing keys: 28.bias" in message
+
+
+def test_unreadable_and_missing_files(tmp_path):
+    bad = tmp_path / "garbage.pth"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="garbage.pth"):
+        load_weights(str(bad))
+    with pytest.raises(WeightsUnavailableError, match="does not exist"):
+        load_weights(str(tmp_path / "missing.pth"))
+    other = tmp_path / "weights.xyz"
+    other.write_bytes(b"")
+    with pytest.raises(ValueError, match="suffix"):
+        load_weights(str(other))
+    with pytest.raises(ValueError, match="neither a known name"):
+        load_weights("imagenette")
+
+
+def test_imagenet_offline_error_names_file_and_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+
+    def offline(*args, **kwargs):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(WeightsUnavailableError) as info:
+        VGGFeatures(["relu4_1"], weights="imagenet")
+    message = str(info.value)
+    assert "vgg16-397923af.pth" in message
+    assert str(tmp_path / "torch_home" / "hub" / "checkpoints") in message
+    assert "weights=<path" in message
+
+
+def test_imagenet_from_torch_hub_cache(tmp_path, monkeypatch, tv_vgg16):
+    """A cached torchvision file under $TORCH_HOME is used without any download."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    cache = tmp_path / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    torch.save({f"features.{k}": v for k, v in tv_vgg16.state_dict().items()}, cache / "vgg16-397923af.pth")
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda *a, **k: pytest.fail("tried to download"))
+    vgg = VGGFeatures(["relu1_1"], weights="imagenet")
+    assert vgg.normalization == IMAGENET and "IMAGENET1K_V1" in vgg.weights_source
+    _features_equal(vgg, tv_vgg16.state_dict())
+
+
+def test_imagenet_features_weights_use_caffe_style_rgb(tmp_path, monkeypatch, tv_vgg16):
+    from torchvision.models import VGG16_Weights
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    cache = tmp_path / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    torch.save({f"features.{k}": v for k, v in tv_vgg16.state_dict().items()}, cache / VGG16_Weights.IMAGENET1K_FEATURES.url.rsplit("/", 1)[1])
+    loaded = load_weights("imagenet_features", arch="vgg16")
+    assert loaded.classifier is None
+    norm = loaded.normalization
+    assert norm.channel_order == "RGB" and norm.pixel_scale == 255.0 and norm.std == (1.0, 1.0, 1.0)
+    # torchvision's transforms: mean (0.48235, 0.45882, 0.40784) on [0, 1] -> x 255
+    assert norm.mean == pytest.approx((0.48235 * 255, 0.45882 * 255, 0.40784 * 255))
+    with pytest.raises(ValueError, match="vgg16 only"):
+        load_weights("imagenet_features", arch="vgg19")
+
+
+def test_torchvision_enum_name_and_arch_mismatch(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    from torchvision.models import VGG19_Weights
+
+    with pytest.raises(ValueError, match="vgg19 weights, but arch='vgg16'"):
+        load_weights(VGG19_Weights.IMAGENET1K_V1, arch="vgg16")
+    with pytest.raises(ValueError, match="vgg19 weights, but arch='vgg16'"):
+        load_weights("VGG19_Weights.IMAGENET1K_V1", arch="vgg16")
+
+
+def test_random_is_seeded_and_warns_once():
+    with pytest.warns(RandomWeightsWarning, match="RANDOM") as record:
+        a = load_weights("random", arch="vgg16", seed=7)
+    assert len(record) == 1 and not a.pretrained
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RandomWeightsWarning)
+        b = load_weights("random", arch="vgg16", seed=7)
+        c = load_weights("random", arch="vgg16", seed=8)
+    assert torch.equal(a.features["28.weight"], b.features["28.weight"])
+    assert not torch.equal(a.features["28.weight"], c.features["28.weight"])
+    shapes = expected_feature_shapes("vgg16")
+    assert {k: tuple(v.shape) for k, v in a.features.items()} == shapes
+    # Kaiming normal, fan_out, relu: std = sqrt(2 / (out * 9)).
+    assert a.features["28.weight"].std().item() == pytest.approx((2 / (512 * 9)) ** 0.5, rel=0.02)
