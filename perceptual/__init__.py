@@ -1,13 +1,19 @@
-"""perceptual: a frozen VGG16/VGG19 feature module with named layers, and the perceptual and style losses built
-on it, for use inside GAN training.
+"""perceptual: a frozen VGG16/VGG19 feature module with named layers, the perceptual and style losses built on it
+for use inside GAN training, feature-map rendering, weights from torchvision/TF/Keras files, classification and
+DeepDream on the same module.
 
 >>> import torch, perceptual
 >>> loss = perceptual.PerceptualLoss({"relu4_1": 1.0}, input_range=(-1, 1))  # doctest: +SKIP
 >>> value = loss(fake, real)  # doctest: +SKIP
+
+The TensorBoard callback lives in :mod:`perceptual.monitor` (imported on its own so that ``import perceptual``
+does not import Lightning).
 """
 
 from ._version import __version__
+from .classify import Classification, Prediction, VGGClassifier
 from .describe import LayerInfo, describe, format_layer_table
+from .dream import ChannelSheet, DreamResult, Objective, ObjectiveTerm, channel_sheet, deep_dream
 from .features import VGGFeatures
 from .layers import KERAS_ALIASES, VGG16_LAYERS, VGG19_LAYERS, canonical_layer_name, layer_names
 from .losses import (
@@ -21,6 +27,7 @@ from .losses import (
     style_loss,
 )
 from .normalization import CAFFE, IMAGENET, InputNormalization
+from .render import apply_colormap, render_channel_sum, render_comparison, render_maps, select_channels
 from .weights import (
     RandomWeightsWarning,
     VGGWeights,
@@ -28,32 +35,55 @@ from .weights import (
     load_weights,
     register_weights_format,
 )
+from .weights_formats import MissingDependencyError, load_keras_h5_weights, load_npy_weights
 
 __all__ = [
-    "CAFFE",
-    "IMAGENET",
+    # feature module and layer names
     "KERAS_ALIASES",
     "VGG16_LAYERS",
     "VGG19_LAYERS",
-    "InputNormalization",
     "LayerInfo",
-    "PerceptualLoss",
-    "PerceptualLossOutput",
-    "RandomWeightsWarning",
-    "StyleLoss",
     "VGGFeatures",
-    "VGGWeights",
-    "WeightsUnavailableError",
-    "__version__",
-    "beautygan_identity_loss",
     "canonical_layer_name",
     "describe",
-    "feature_distance",
     "format_layer_table",
-    "gram_matrix",
     "layer_names",
+    # weights and input normalization
+    "CAFFE",
+    "IMAGENET",
+    "InputNormalization",
+    "MissingDependencyError",
+    "RandomWeightsWarning",
+    "VGGWeights",
+    "WeightsUnavailableError",
+    "load_keras_h5_weights",
+    "load_npy_weights",
     "load_weights",
-    "perceptual_loss",
     "register_weights_format",
+    # losses
+    "PerceptualLoss",
+    "PerceptualLossOutput",
+    "StyleLoss",
+    "beautygan_identity_loss",
+    "feature_distance",
+    "gram_matrix",
+    "perceptual_loss",
     "style_loss",
+    # feature-map rendering
+    "apply_colormap",
+    "render_channel_sum",
+    "render_comparison",
+    "render_maps",
+    "select_channels",
+    # classification and DeepDream
+    "ChannelSheet",
+    "Classification",
+    "DreamResult",
+    "Objective",
+    "ObjectiveTerm",
+    "Prediction",
+    "VGGClassifier",
+    "channel_sheet",
+    "deep_dream",
+    "__version__",
 ]

@@ -16,6 +16,10 @@ __all__ = ["build_parser", "main"]
 # Modules that define ``register(subparsers)``, in the order ``perceptual --help`` lists them.
 _SUBCOMMAND_MODULES = (
     "perceptual.describe_cli",
+    "perceptual.maps_cli",
+    "perceptual.dream_cli",
+    "perceptual.classify_cli",
+    "perceptual.convert_cli",
 )
 
 
@@ -34,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as err:
+    except (ValueError, TypeError, OSError, RuntimeError, ImportError) as err:
         print(f"perceptual {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -185,7 +185,7 @@ class PerceptualLoss(nn.Module):
 
     def __init__(
         self,
-        layers: Mapping[str, float] | Sequence[str] | str = None,  # type: ignore[assignment]
+        layers: Mapping[str, float] | Sequence[str] | str | None = None,
         *,
         arch: str = "vgg16",
         weights: WeightsSource = "imagenet",
@@ -254,7 +254,7 @@ class StyleLoss(PerceptualLoss):
     """
 
     def __init__(
-        self, layers: Mapping[str, float] | Sequence[str] | str = None, **kwargs  # type: ignore[assignment]
+        self, layers: Mapping[str, float] | Sequence[str] | str | None = None, **kwargs: Any
     ) -> None:
         if layers is None:
             layers = {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0}

@@ -297,15 +297,27 @@ def _split_torchvision_state(
         ignored = []
     check_feature_state(features, arch, source=source, extra_unexpected=ignored)
     if classifier is not None:
-        expected = {"0.weight": (4096, 25088), "0.bias": (4096,), "3.weight": (4096, 4096), "3.bias": (4096,),
-                    "6.weight": (None, 4096), "6.bias": (None,)}  # fmt: skip
-        bad = [k for k, shape in expected.items()
-               if k not in classifier or len(classifier[k].shape) != len(shape)
-               or any(e is not None and e != g for e, g in zip(shape, classifier[k].shape))]  # fmt: skip
+        bad = _classifier_problems(classifier)
         if bad:
-            warnings.warn(f"{source}: classifier keys {bad} are missing or misshaped; the classifier is ignored")
+            warnings.warn(f"{source}: the classifier is ignored: {bad}")
             classifier = None
     return features, classifier
+
+
+def _classifier_problems(classifier: Mapping[str, Any]) -> str:
+    """'' if ``classifier`` is a torchvision VGG head (Linear 25088->h1, h1->h2, h2->classes; any widths)."""
+    keys = ("0.weight", "0.bias", "3.weight", "3.bias", "6.weight", "6.bias")
+    missing = [k for k in keys if k not in classifier or not isinstance(classifier[k], Tensor)]
+    if missing:
+        return f"missing keys {missing}"
+    shapes = {k: tuple(classifier[k].shape) for k in keys}
+    widths_in = 512 * 7 * 7
+    for index in ("0", "3", "6"):
+        weight, bias = shapes[f"{index}.weight"], shapes[f"{index}.bias"]
+        if len(weight) != 2 or weight[1] != widths_in or bias != weight[:1]:
+            return f"{index}.weight {weight} / {index}.bias {bias} do not take {widths_in} inputs"
+        widths_in = weight[0]
+    return ""
 
 
 def check_feature_state(

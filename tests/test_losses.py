@@ -110,6 +110,21 @@ def test_style_loss_against_numpy_gram(vgg16_file, images, reference):
     assert value.item() == pytest.approx(expected, rel=1e-4)
 
 
+def test_bf16_autocast_on_cpu_close_to_fp32(vgg16_file):
+    loss = PerceptualLoss({"relu2_2": 1.0, "relu4_1": 1.0}, weights=vgg16_file, input_range=(-1, 1))
+    g = torch.Generator().manual_seed(0)
+    pred = (torch.rand(1, 3, 64, 64, generator=g) * 2 - 1).requires_grad_(True)
+    target = torch.rand(1, 3, 64, 64, generator=g) * 2 - 1
+    ref = loss(pred, target)
+    (ref_grad,) = torch.autograd.grad(ref, pred)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        value = loss(pred, target)
+    (grad,) = torch.autograd.grad(value, pred)
+    assert value.dtype == torch.float32  # the distance is reduced in float32
+    assert abs(value.item() - ref.item()) / ref.item() < 1e-2
+    assert torch.nn.functional.cosine_similarity(grad.flatten(), ref_grad.flatten(), dim=0) > 0.98
+
+
 def test_gram_is_float32_under_autocast():
     f = (torch.rand(2, 8, 16, 16) * 300).to(torch.float16)  # fp16 Gram of such values overflows
     with torch.autocast("cpu", dtype=torch.bfloat16):

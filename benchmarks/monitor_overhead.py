@@ -1,0 +1,150 @@
+"""Overhead of feature-map monitoring relative to a small GAN-style training step (CPU).
+
+    .venv/bin/python benchmarks/monitor_overhead.py [--every 100] [--size 128] [--batch 4] [--device cuda]
+
+The step: a small conv generator on a batch of ``--size`` px photo-like images (smooth upsampled noise), ``PerceptualLoss`` on VGG16 relu1_2, relu2_2,
+relu3_3, relu4_1 with ``return_features=True``, backward, SGD step. The monitoring: ``log_feature_maps`` with the
+callback's defaults (those 4 layers, 16 channels, maps pooled to 48 px) into a ``SummaryWriter``, once every
+``--every`` batches, plus the callback's per-batch bookkeeping on the other batches. Printed: each time and the
+overhead as a percentage of the step time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from types import SimpleNamespace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.tensorboard import SummaryWriter
+
+from perceptual import PerceptualLoss, RandomWeightsWarning
+from perceptual.monitor import FeatureMapMonitor, log_feature_maps
+
+LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_1")
+
+
+_CUDA = False  # set in main() from --device
+
+
+def _sync() -> None:
+    if _CUDA:
+        torch.cuda.synchronize()
+
+
+def _median_time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        _sync()
+        start = time.perf_counter()
+        fn()
+        _sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--every", type=int, default=100, help="every_n_batches (the callback's default: 100)")
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--steps", type=int, default=None, help="steps per end-to-end run (default: 200 cuda, 12 cpu)")
+    parser.add_argument("--log-every", type=int, default=None, help="logging period of the end-to-end runs (10 / 4)")
+    args = parser.parse_args(argv)
+    global _CUDA
+    _CUDA = str(args.device).startswith("cuda")
+
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RandomWeightsWarning)
+        loss_fn = PerceptualLoss(dict.fromkeys(LAYERS, 1.0), weights="random", input_range=(-1, 1))
+    generator = nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 3, 3, padding=1), nn.Tanh()
+    )  # fmt: skip
+    loss_fn, generator = loss_fn.to(args.device), generator.to(args.device)
+    optimizer = torch.optim.SGD(generator.parameters(), lr=1e-3)
+    # photo-like input (smooth, upsampled noise) in [-1, 1]: pure noise would make every map, PNG and event bigger
+    low_res = torch.rand(args.batch, 3, args.size // 8, args.size // 8)
+    real = (F.interpolate(low_res, size=args.size, mode="bicubic", align_corners=False).clamp(0, 1) * 2 - 1).to(args.device)
+    state: dict = {}
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        out = loss_fn(generator(real), real, return_features=True)
+        out.loss.backward()
+        optimizer.step()
+        state["real"] = {k: v.detach() for k, v in out.target_features.items()}
+        state["generated"] = {k: v.detach() for k, v in out.pred_features.items()}
+
+    step_time = _median_time(step, args.repeats)
+    with tempfile.TemporaryDirectory() as tmp:
+        writer = SummaryWriter(tmp)
+        channels: dict = {}
+
+        def log() -> None:
+            channels.update(log_feature_maps(writer, state["real"], state["generated"], 0, channels=channels or None))
+
+        log_time = _median_time(log, args.repeats)
+        # the callback on a batch it does not log: counter and modulo only
+        monitor = FeatureMapMonitor(every_n_batches=10**9)  # never logs after batch 0
+        monitor._writer = writer
+        trainer = SimpleNamespace(global_rank=0)
+        outputs = {"vgg_features": {"real": state["real"], "generated": state["generated"]}}
+        monitor.batches_seen = 1
+        skip_time = _median_time(lambda: monitor.on_train_batch_end(trainer, None, outputs, None, 1), 1000)
+
+        # end to end: the same training loop with and without the callback (background PNG/event writing on),
+        # logging every `log_every` batches; (with - without) / number of logs = the real cost of one log
+        cuda = str(args.device).startswith("cuda")
+        steps = args.steps or (200 if cuda else 12)
+        log_every = args.log_every or (10 if cuda else 4)
+
+        def run(monitoring: bool) -> float:
+            callback = FeatureMapMonitor(every_n_batches=log_every)
+            callback._writer = writer
+            _sync()
+            start = time.perf_counter()
+            for index in range(steps):
+                step()
+                if monitoring:
+                    supplied = {"vgg_features": {"real": state["real"], "generated": state["generated"]}}
+                    callback.on_train_batch_end(trainer, None, supplied, None, index)
+            callback.teardown(trainer, None, "fit")  # waits for the background writes
+            _sync()
+            return time.perf_counter() - start
+
+        plain, monitored = [], []
+        for _ in range(3):
+            plain.append(run(False))
+            monitored.append(run(True))
+        writer.close()
+    logs = -(-steps // log_every)
+    per_log = max(0.0, statistics.median(monitored) - statistics.median(plain)) / logs
+
+    per_batch = (log_time + (args.every - 1) * skip_time) / args.every
+    print(f"device {args.device}; torch threads {torch.get_num_threads()}")
+    print(f"training step (batch {args.batch}, {args.size}px, VGG16 to relu4_1, fwd+bwd): {step_time * 1e3:8.1f} ms")
+    print(f"log_feature_maps (4 layers, 16 channels, 48 px):                 {log_time * 1e3:8.1f} ms "
+          f"= {log_time / step_time * 100:.1f}% of one step")  # fmt: skip
+    print(f"callback on a batch it does not log:                             {skip_time * 1e6:8.1f} us")
+    print(f"overhead at every_n_batches={args.every} (foreground time of the log call): "
+          f"{per_batch / step_time * 100:.2f}% of a training step")  # fmt: skip
+    print(f"end to end, {steps} steps x 3: {statistics.median(plain):.2f} s plain, {statistics.median(monitored):.2f} s "
+          f"with a log every {log_every} batches -> {per_log * 1e3:.1f} ms per logged batch")  # fmt: skip
+    per_step = statistics.median(plain) / steps
+    print(f"overhead at every_n_batches={args.every} (end to end): "
+          f"{per_log / (args.every * per_step) * 100:.2f}% of a training step ({per_step * 1e3:.1f} ms) (goal < 3%)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

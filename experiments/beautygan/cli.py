@@ -1,0 +1,136 @@
+"""``beautygan``: train and use BeautyGAN.
+
+    beautygan fit --config configs/beautygan.yaml          # also validate / test / predict (LightningCLI)
+    beautygan transfer --ckpt last.ckpt --source a.jpg --reference b.jpg --out out.png
+    beautygan prepare-faces PHOTOS/ data/mine --kind non-makeup   # needs the `faces` extra
+    beautygan evaluate --ckpt last.ckpt --data-dir data/mine --out eval/
+
+``transfer`` needs no label maps and no VGG: it rebuilds the generator from the checkpoint's hyperparameters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["BeautyGANCLI", "load_generator", "main", "transfer"]
+
+
+def _cli_class():
+    from lightning.pytorch.cli import LightningCLI
+
+    from .data import MTDataModule
+    from .module import BeautyGAN
+
+    class BeautyGANCLI(LightningCLI):
+        """LightningCLI over :class:`BeautyGAN` and :class:`MTDataModule`; the resolved config is saved per run."""
+
+        def __init__(self, args: Sequence[str] | None = None) -> None:
+            super().__init__(
+                BeautyGAN,
+                MTDataModule,
+                args=args,
+                save_config_kwargs={"overwrite": True},
+                parser_kwargs={"prog": "beautygan"},
+            )
+
+    return BeautyGANCLI
+
+
+def __getattr__(name: str) -> Any:
+    if name == "BeautyGANCLI":
+        return _cli_class()
+    raise AttributeError(name)
+
+
+def load_generator(ckpt: str | Path, *, map_location: str | torch.device = "cpu"):
+    """The trained :class:`~experiments.beautygan.networks.Generator` of a ``beautygan fit`` checkpoint, and the
+    image size it was trained at."""
+    from .networks import Generator
+
+    path = Path(ckpt)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    if "state_dict" not in checkpoint:
+        raise ValueError(f"{path} is not a Lightning checkpoint (no 'state_dict'); keys: {sorted(checkpoint)[:10]}")
+    hparams = checkpoint.get("hyper_parameters", {})
+    generator = Generator(width=int(hparams.get("generator_width", 64)), residual_blocks=int(hparams.get("residual_blocks", 6)))
+    prefix = "generator."
+    state = {k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
+    generator.load_state_dict(state)
+    size = int(checkpoint.get("datamodule_hyper_parameters", {}).get("image_size", 256))
+    return generator.eval(), size
+
+
+@torch.no_grad()
+def transfer(
+    ckpt: str | Path, source: str | Path, reference: str | Path, out: str | Path, *,
+    image_size: int | None = None, demakeup_out: str | Path | None = None, device: str = "cpu",
+) -> Path:  # fmt: skip
+    """Put ``reference``'s makeup on ``source`` and write it to ``out`` (at the training image size)."""
+    from perceptual.images import load_image, save_image
+
+    generator, trained_size = load_generator(ckpt)
+    size = image_size or trained_size
+    if size % 4:
+        raise ValueError(f"image size must be divisible by 4, got {size}")
+    generator.to(device)
+    a, _ = load_image(source, (size, size))
+    b, _ = load_image(reference, (size, size))
+    made_up, demade = generator(a[None].to(device) * 2 - 1, b[None].to(device) * 2 - 1)
+    path = save_image(((made_up[0] + 1) / 2).clamp(0, 1).cpu(), out)
+    if demakeup_out is not None:
+        save_image(((demade[0] + 1) / 2).clamp(0, 1).cpu(), demakeup_out)
+    return path
+
+
+def _transfer_main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="beautygan transfer", description="Put a reference face's makeup on a source face.")
+    parser.add_argument("--ckpt", required=True, type=Path, help="checkpoint written by `beautygan fit`")
+    parser.add_argument("--source", required=True, type=Path, help="face without makeup")
+    parser.add_argument("--reference", required=True, type=Path, help="face with the makeup to transfer")
+    parser.add_argument("--out", required=True, type=Path, help="output image (.png/.jpg)")
+    parser.add_argument("--demakeup-out", type=Path, default=None, help="also write the reference with makeup removed")
+    parser.add_argument("--size", type=int, default=None, help="square size to run at (default: the training size)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args(argv)
+    try:
+        path = transfer(args.ckpt, args.source, args.reference, args.out, image_size=args.size,
+                        demakeup_out=args.demakeup_out, device=args.device)  # fmt: skip
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        print(f"beautygan transfer: error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["transfer"]:
+        return _transfer_main(args[1:])
+    if args[:1] == ["prepare-faces"]:
+        from .faces import main as prepare_faces_main
+
+        return int(prepare_faces_main(args[1:]) or 0)
+    if args[:1] == ["evaluate"]:
+        from .evaluate import main as evaluate_main
+
+        return int(evaluate_main(args[1:]) or 0)
+    from perceptual import WeightsUnavailableError
+
+    try:
+        _cli_class()(args=None if argv is None else args)
+    except WeightsUnavailableError as err:
+        print(f"beautygan: error: {err}\n(the demo config runs offline with `vgg_fallback: random`)", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

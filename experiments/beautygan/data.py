@@ -1,0 +1,241 @@
+"""The MT dataset (Li et al., "BeautyGAN", ACM MM 2018) for unpaired makeup transfer, and its LightningDataModule.
+
+Layout (as published)::
+
+    root/images/makeup/*.png      root/segs/makeup/*.png       (label maps, same names, same sizes)
+    root/images/non-makeup/*.png  root/segs/non-makeup/*.png
+    root/makeup.txt, root/non-makeup.txt                 optional train lists
+    root/makeup_test.txt, root/non-makeup_test.txt       optional held-out lists (validation/test)
+
+List lines name an image as ``name.png``, ``makeup/name.png`` or ``images/makeup/name.png``. Without lists, every
+image is used for training and there is no held-out split.
+
+Each item is an unpaired (source = non-makeup, reference = makeup) pair: the larger domain is walked in order and
+the other is drawn at random, so an epoch has ``max(|non-makeup|, |makeup|)`` items. Images are resized to
+``image_size`` (bilinear, antialiased) and scaled to [-1, 1]; label maps are resized with nearest neighbour.
+Every file is checked when the dataset is built, and all problems are reported in one :class:`DatasetError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import lightning as L
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from .regions import stacked_region_masks
+
+__all__ = ["DOMAINS", "DatasetError", "MTDataModule", "MTDataset", "check_pairs", "list_domain"]
+
+DOMAINS = ("non-makeup", "makeup")
+Split = Literal["train", "test"]
+
+
+class DatasetError(ValueError):
+    """The dataset on disk has problems; the message lists every one of them with its path."""
+
+
+def _list_file(root: Path, domain: str, split: Split) -> Path:
+    return root / (f"{domain}.txt" if split == "train" else f"{domain}_test.txt")
+
+
+def list_domain(root: str | Path, domain: str, split: Split = "train") -> list[str]:
+    """Image file names (relative to ``images/<domain>/``) of one domain and split."""
+    root = Path(root)
+    if domain not in DOMAINS:
+        raise ValueError(f"domain must be one of {DOMAINS}, got {domain!r}")
+    listing = _list_file(root, domain, split)
+    if listing.is_file():
+        names = []
+        for line in listing.read_text().splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = Path(line).parts
+            if parts[:1] == ("images",):
+                parts = parts[1:]
+            if parts[:1] == (domain,):
+                parts = parts[1:]
+            names.append(str(Path(*parts)))
+        return names
+    if split == "test":
+        return []
+    folder = root / "images" / domain
+    if not folder.is_dir():
+        return []
+    held_out = set(list_domain(root, domain, "test"))
+    suffixes = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
+    return sorted(p.name for p in folder.iterdir() if p.suffix.lower() in suffixes and p.name not in held_out)
+
+
+def _image_size(path: Path, what: str, problems: list[str]) -> tuple[int, int] | None:
+    if not path.is_file():
+        problems.append(f"missing {what}: {path}")
+        return None
+    try:
+        with Image.open(path) as image:
+            image.verify()
+            return image.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        problems.append(f"unreadable {what}: {path} ({err})")
+        return None
+
+
+def check_pairs(root: Path, domain: str, names: Sequence[str]) -> list[str]:
+    """Problems (one line each, with the path) of the images and label maps ``names`` of ``domain``."""
+    problems: list[str] = []
+    for name in names:
+        image_size = _image_size(root / "images" / domain / name, "image", problems)
+        seg_size = _image_size(root / "segs" / domain / name, "label map", problems)
+        if image_size is not None and seg_size is not None and image_size != seg_size:
+            problems.append(
+                f"size mismatch: label map {root / 'segs' / domain / name} is {seg_size[0]}x{seg_size[1]}, "
+                f"its image is {image_size[0]}x{image_size[1]}"
+            )
+    return problems
+
+
+def _load_pair(root: Path, domain: str, name: str, size: int) -> tuple[Tensor, Tensor]:
+    with Image.open(root / "images" / domain / name) as image:
+        image = image.convert("RGB").resize((size, size), Image.BILINEAR, reducing_gap=None)
+        pixels = torch.from_numpy(np.asarray(image, dtype=np.float32).copy()).permute(2, 0, 1)
+    with Image.open(root / "segs" / domain / name) as seg:
+        seg = seg if seg.mode in ("L", "P", "I", "I;16") else seg.convert("RGB").getchannel(0)
+        labels = np.asarray(seg.resize((size, size), Image.NEAREST)).astype(np.int64)
+    if labels.ndim == 3:
+        labels = labels[..., 0]
+    return pixels / 127.5 - 1.0, torch.from_numpy(labels)[None]
+
+
+class MTDataset(Dataset):
+    """Unpaired (non-makeup source, makeup reference) pairs from an MT-layout folder.
+
+    Items are dicts: ``source``, ``reference`` (``(3, S, S)`` float in [-1, 1]), ``source_labels``,
+    ``reference_labels`` (``(1, S, S)`` int64 MT labels), ``source_masks``, ``reference_masks`` (``(4, S, S)`` bool:
+    lips, skin, left and right eye shadow, see :func:`~experiments.beautygan.regions.stacked_region_masks`),
+    ``source_name``, ``reference_name``.
+
+    Args:
+        root: dataset folder.
+        split: ``"train"`` (``makeup.txt``/``non-makeup.txt`` or every image) or ``"test"`` (the ``*_test.txt`` lists).
+        image_size: side of the square images the model sees (256 in the paper).
+        seed: seeds the random partner choice; ``None`` uses torch's global generator (one draw per item, so
+            each epoch pairs differently).
+    """
+
+    def __init__(self, root: str | Path, *, split: Split = "train", image_size: int = 256, seed: int | None = None) -> None:
+        self.root = Path(root)
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        if image_size < 16 or image_size % 4:
+            raise ValueError(f"image_size must be a multiple of 4 and >= 16, got {image_size}")
+        self.split = split
+        self.image_size = image_size
+        self.seed = seed
+        problems: list[str] = []
+        if not (self.root / "images").is_dir():
+            problems.append(f"missing folder: {self.root / 'images'} (expected images/{{makeup,non-makeup}}/)")
+        self.names: dict[str, list[str]] = {}
+        for domain in DOMAINS:
+            names = list_domain(self.root, domain, split)
+            if not names:
+                where = _list_file(self.root, domain, split)
+                problems.append(
+                    f"no {domain} images for split {split!r}: {where} is missing or empty"
+                    + ("" if split == "test" else f" and {self.root / 'images' / domain} has no images")
+                )
+            problems += check_pairs(self.root, domain, names)
+            self.names[domain] = names
+        if problems:
+            raise DatasetError(f"{len(problems)} problem(s) in the MT dataset at {self.root}:\n  " + "\n  ".join(problems))
+
+    def __len__(self) -> int:
+        return max(len(names) for names in self.names.values())
+
+    def _indices(self, index: int) -> tuple[int, int]:
+        sources, references = self.names["non-makeup"], self.names["makeup"]
+        generator = None if self.seed is None else torch.Generator().manual_seed(self.seed * 1_000_003 + index)
+        if len(sources) >= len(references):
+            return index, int(torch.randint(len(references), (1,), generator=generator))
+        return int(torch.randint(len(sources), (1,), generator=generator)), index
+
+    def __getitem__(self, index: int) -> dict[str, object]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} pairs")
+        i, j = self._indices(index)
+        source_name, reference_name = self.names["non-makeup"][i], self.names["makeup"][j]
+        source, source_labels = _load_pair(self.root, "non-makeup", source_name, self.image_size)
+        reference, reference_labels = _load_pair(self.root, "makeup", reference_name, self.image_size)
+        # The makeup-loss masks depend on the labels only: built here, in the loader workers, off the training step.
+        masks = stacked_region_masks(torch.stack([source_labels, reference_labels]))
+        return {
+            "source": source,
+            "reference": reference,
+            "source_labels": source_labels,
+            "reference_labels": reference_labels,
+            "source_masks": masks[0],
+            "reference_masks": masks[1],
+            "source_name": source_name,
+            "reference_name": reference_name,
+        }
+
+
+class MTDataModule(L.LightningDataModule):
+    """MT dataset for ``fit`` (train list; held-out list for validation when it exists), ``validate``/``test``
+    (held-out list) and ``predict`` (held-out list, fixed pairs).
+
+    Args:
+        root: dataset folder (MT layout).
+        image_size: square side the images are resized to.
+        batch_size: pairs per step (1 in the paper).
+        num_workers: DataLoader workers.
+        val_seed: seed of the fixed held-out pairs, so validation numbers compare across epochs.
+    """
+
+    def __init__(
+        self, root: str, *, image_size: int = 256, batch_size: int = 1, num_workers: int = 2, val_seed: int = 0
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.root = root
+        self.image_size = image_size
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.val_seed = val_seed
+        self.train_set: MTDataset | None = None
+        self.held_out: MTDataset | None = None
+
+    def _has_held_out(self) -> bool:
+        return all(_list_file(Path(self.root), d, "test").is_file() for d in DOMAINS)
+
+    def setup(self, stage: str) -> None:
+        if stage == "fit" and self.train_set is None:
+            self.train_set = MTDataset(self.root, split="train", image_size=self.image_size)
+        if self.held_out is None and (stage != "fit" or self._has_held_out()):
+            self.held_out = MTDataset(self.root, split="test", image_size=self.image_size, seed=self.val_seed)
+
+    def _loader(self, dataset: MTDataset | None, *, shuffle: bool) -> DataLoader:
+        if dataset is None:
+            raise RuntimeError("MTDataModule.setup() has not built this split")
+        return DataLoader(
+            dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )  # fmt: skip
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader | list:
+        return [] if self.held_out is None else self._loader(self.held_out, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.held_out, shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader(self.held_out, shuffle=False)

@@ -1,0 +1,64 @@
+"""A few BeautyGAN steps under Lightning's DDP strategy on CPU (gloo), for the test suite and for checking a cluster.
+
+    python -m experiments.beautygan.ddp_smoke DATA_ROOT OUT.txt [--devices 2] [--accelerator cpu]
+
+Runs a tiny model with ``strategy="ddp"`` (the launcher re-executes this command once per extra rank) and writes,
+from rank 0, the global step, the module's batch counter, and each rank's sum of trainable parameters after
+training (identical sums: the ranks stepped together).
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from .data import MTDataModule
+from .module import BeautyGAN
+
+__all__ = ["main"]
+
+
+class _RankChecksum(L.Callback):
+    def __init__(self, out: Path) -> None:
+        self.out = out
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        total = torch.stack([p.detach().double().sum() for p in pl_module.parameters() if p.requires_grad]).sum()
+        gathered = pl_module.all_gather(total)  # every rank takes part in the collective
+        if trainer.is_global_zero:
+            sums = " ".join(f"{v:.12e}" for v in gathered.reshape(-1).tolist())
+            self.out.write_text(f"{trainer.global_step} {pl_module.batches_seen} {sums}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m experiments.beautygan.ddp_smoke", description=__doc__.splitlines()[0])
+    parser.add_argument("root", type=Path, help="MT-layout dataset (e.g. from experiments.beautygan.synthetic)")
+    parser.add_argument("out", type=Path, help="result file written by rank 0")
+    parser.add_argument("--devices", type=int, default=2)
+    parser.add_argument("--accelerator", default="cpu")
+    parser.add_argument("--batches", type=int, default=2)
+    parser.add_argument("--image-size", type=int, default=32)
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    torch.manual_seed(0)
+    model = BeautyGAN(
+        generator_width=4, residual_blocks=1, discriminator_width=4, vgg_weights="random",
+        monitor_layers=["relu1_2"], sample_every_n_batches=1, samples_per_grid=1,
+    )  # fmt: skip
+    trainer = L.Trainer(
+        accelerator=args.accelerator, devices=args.devices, strategy="ddp_find_unused_parameters_true",
+        max_epochs=1, limit_train_batches=args.batches, limit_val_batches=0, num_sanity_val_steps=0,
+        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        callbacks=[_RankChecksum(args.out)],
+    )  # fmt: skip
+    data = MTDataModule(str(args.root), image_size=args.image_size, batch_size=1, num_workers=0)
+    trainer.fit(model, datamodule=data)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,384 @@
+"""BeautyGAN's training as a LightningModule (Li et al., ACM MM 2018; official code wtjiang98/BeautyGAN_pytorch).
+
+Per batch: the generator runs once; the two discriminators step on its detached outputs, then the generator steps
+on the same outputs (manual optimization, Adam 2e-4, betas (0.5, 0.999)). Losses: LSGAN, cycle L1, the VGG16
+``relu4_1`` perceptual identity loss from :mod:`perceptual` (one batched pass over both directions, whose extra
+taps feed the feature-map monitor for free), histogram-matching makeup loss for lips / skin / eye shadow in both
+directions, and the official code's optional identity loss ``G(a, a)``.
+
+Designed around Lightning's pitfalls with GANs: schedules and image logging use the module's own batch counter
+(``trainer.global_step`` counts optimizer steps, two per batch); sample grids reuse the step's outputs (no second
+generator pass); the frozen VGG is excluded from DDP; an empty eye mask zeroes its loss term instead of skipping the
+step, so every rank always runs the same collectives; image logging happens on rank 0 with no collectives inside.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.utilities import rank_zero_only
+from torch import Tensor
+from torch.nn.parallel import DistributedDataParallel
+
+from perceptual import PerceptualLoss, VGGFeatures, WeightsUnavailableError
+
+from .evaluate import TransferMetrics
+from .histogram import HistogramCriterion, histogram_matching_loss
+from .metrics import region_colour_distance
+from .networks import Generator, PatchDiscriminator
+from .regions import region_masks, stacked_region_masks
+
+__all__ = ["PRESETS", "VGG_PRESETS", "BeautyGAN", "LossWeights", "build_vgg"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class LossWeights:
+    """Weights of the generator's loss terms (the discriminators' LSGAN loss is unweighted)."""
+
+    adversarial: float = 1.0  # per discriminator
+    cycle: float = 10.0  # per direction, L1
+    perceptual: float = 0.005  # per direction, MSE of VGG16 relu4_1
+    identity: float = 0.0  # per term of G(a, a) and G(b, b) (4 terms), L1; the paper has none
+    lips: float = 1.0  # histogram loss, per direction
+    skin: float = 0.1
+    eye_shadow: float = 1.0  # per eye
+    # "l1": the official code (0-255 units, averaged over the image). "l2" is the paper's formula (squared here);
+    # at the nominal weights it dominates every other term, so both presets train with "l1".
+    histogram_criterion: HistogramCriterion = "l1"
+
+
+PRESETS: dict[str, LossWeights] = {
+    # The paper's nominal values (section 3.3 and 4.1).
+    "paper": LossWeights(),
+    # What the official code effectively optimizes: its loss_rec = (cycle_A + cycle_B + vgg_A + vgg_B) * 0.5 halves
+    # cycle (lambda 10) and VGG (10 * 0.005) terms; identity = lambda_A * lambda_idt * 0.5 = 10 * 0.5 * 0.5;
+    # histogram losses are L1 with lips 1, skin 0.1, eyes 1. Its VGG is VGG19 fed un-normalized [-1, 1] images
+    # (see VGG_PRESETS), as perceptual.beautygan_identity_loss("official") does.
+    "official": LossWeights(cycle=5.0, perceptual=0.025, identity=2.5),
+}
+
+# (arch, input normalization) of the identity loss's VGG per preset: the paper's VGG16 on ImageNet-normalized
+# inputs; the official code's VGG19 on the raw [-1, 1] generator output.
+VGG_PRESETS: dict[str, tuple[str, str | None]] = {"paper": ("vgg16", None), "official": ("vgg19", "none")}
+
+
+def build_vgg(
+    layers: Sequence[str],
+    *,
+    weights: str,
+    fallback: Literal["none", "random"] = "none",
+    seed: int = 0,
+    arch: str = "vgg16",
+    normalization: str | None = None,
+) -> VGGFeatures:
+    """VGG features for images in [-1, 1]; with ``fallback="random"``, random weights (loudly) when ``weights``
+    cannot be had. Never falls back silently: without ``fallback`` the core's ``WeightsUnavailableError`` propagates."""
+    if fallback not in ("none", "random"):
+        raise ValueError(f"vgg_fallback must be 'none' or 'random', got {fallback!r}")
+    options = dict(arch=arch, input_range=(-1.0, 1.0), normalization=normalization, seed=seed)
+    try:
+        return VGGFeatures(list(layers), weights=weights, **options)
+    except WeightsUnavailableError as err:
+        if fallback != "random":
+            raise
+        banner = "!" * 100
+        message = (
+            f"\n{banner}\n{arch} weights {weights!r} are unavailable: {err}\nThe config sets vgg_fallback: random, "
+            f"so the perceptual identity loss and the feature maps use a RANDOMLY INITIALIZED {arch.upper()}.\n"
+            f"That is NOT BeautyGAN's identity loss; put torchvision's {arch} weights in $TORCH_HOME/hub/checkpoints "
+            f"for the real one.\n{banner}"
+        )
+        warnings.warn(message, UserWarning, stacklevel=2)
+        log.warning("%s weights %r unavailable; vgg_fallback=random: training with a RANDOM %s", arch, weights, arch)
+        return VGGFeatures(list(layers), weights="random", **options)
+
+
+def _lsgan(scores: Tensor, real: bool) -> Tensor:
+    return F.mse_loss(scores.float(), torch.full_like(scores.float(), 1.0 if real else 0.0))
+
+
+class BeautyGAN(L.LightningModule):
+    """BeautyGAN generator + two PatchGAN discriminators, trained from typed arguments (LightningCLI-ready).
+
+    Args:
+        preset: ``"paper"`` (nominal weights) or ``"official"`` (the official code's effective weights, with its
+            identity loss); see :data:`PRESETS`.
+        loss_weights: overrides of single :class:`LossWeights` fields, e.g. ``{"identity": 0.5}``.
+        generator_width, residual_blocks: generator size (64 and 6: 9.24M parameters).
+        discriminator_width: first discriminator conv width (64).
+        lr, betas: Adam settings of both optimizers.
+        vgg_weights: VGG16 weights for the perceptual loss (``"imagenet"`` in the paper, or a file).
+        vgg_fallback: ``"random"`` to run with random VGG weights, loudly, when ``vgg_weights`` is unavailable.
+        perceptual_layer: tap of the identity loss (``relu4_1``).
+        monitor_layers: extra taps computed in the same VGG pass and returned for the feature-map monitor.
+        sample_every_n_batches: batches between sample grids in TensorBoard (and PNGs under the log dir).
+        samples_per_grid: pairs shown per grid.
+        channels_last: convert networks and inputs to channels_last (GPU).
+        evaluate_identity: in validation/test, also the dlib identity distance of source and result (``True``
+            needs the ``faces`` extra; ``"auto"`` uses it when installed). Colour-transfer figures are always logged.
+    """
+
+    def __init__(
+        self,
+        *,
+        preset: Literal["paper", "official"] = "paper",
+        loss_weights: dict[str, float | str] | None = None,
+        generator_width: int = 64,
+        residual_blocks: int = 6,
+        discriminator_width: int = 64,
+        lr: float = 2e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+        vgg_weights: str = "imagenet",
+        vgg_fallback: Literal["none", "random"] = "none",
+        perceptual_layer: str = "relu4_1",
+        monitor_layers: Sequence[str] = ("relu1_2", "relu2_2", "relu3_3", "relu4_1"),
+        sample_every_n_batches: int = 200,
+        samples_per_grid: int = 4,
+        channels_last: bool = False,
+        evaluate_identity: bool | Literal["auto"] = False,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        if preset not in PRESETS:
+            raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
+        try:
+            self.loss_weights = dataclasses.replace(PRESETS[preset], **dict(loss_weights or {}))
+        except TypeError:
+            fields = [f.name for f in dataclasses.fields(LossWeights)]
+            raise ValueError(f"loss_weights keys must be among {fields}, got {sorted(loss_weights or {})}") from None
+        if sample_every_n_batches < 1:
+            raise ValueError(f"sample_every_n_batches must be >= 1, got {sample_every_n_batches}")
+        self.automatic_optimization = False
+        self.generator = Generator(width=generator_width, residual_blocks=residual_blocks)
+        self.disc_makeup = PatchDiscriminator(width=discriminator_width)  # judges makeup faces
+        self.disc_nonmakeup = PatchDiscriminator(width=discriminator_width)  # judges faces without makeup
+        taps = list(dict.fromkeys([*monitor_layers, perceptual_layer]))
+        vgg_arch, vgg_normalization = VGG_PRESETS[preset]
+        extractor = build_vgg(
+            taps, weights=vgg_weights, fallback=vgg_fallback, arch=vgg_arch, normalization=vgg_normalization
+        )
+        self.perceptual = PerceptualLoss({perceptual_layer: 1.0}, criterion="mse", reduction="none", extractor=extractor)
+        # The frozen VGG has no gradients to sync and its weights come from their source on every rank: keep DDP
+        # from registering or broadcasting it.
+        ignored = [f"perceptual.extractor.{name}" for name, _ in extractor.named_parameters()]
+        ignored += [f"perceptual.extractor.{name}" for name, _ in extractor.named_buffers()]
+        DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(self, ignored)
+        self.batches_seen = 0  # own counter: global_step counts 2 optimizer steps per batch
+        self.sample_every_n_batches = sample_every_n_batches
+        self.samples_per_grid = samples_per_grid
+        self.channels_last = channels_last
+        self._val_grid_done = False
+        self.transfer_metrics = TransferMetrics(identity=evaluate_identity)
+
+    # ------------------------------------------------------------------------------------------------ set-up
+    def setup(self, stage: str) -> None:
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        lr, betas = self.hparams.lr, tuple(self.hparams.betas)
+        opt_g = torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas)
+        discriminators = [*self.disc_makeup.parameters(), *self.disc_nonmakeup.parameters()]
+        opt_d = torch.optim.Adam(discriminators, lr=lr, betas=betas)  # Adam is per-parameter: same as one per D
+        return [opt_g, opt_d]
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["batches_seen"] = self.batches_seen
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.batches_seen = int(checkpoint.get("batches_seen", 0))
+
+    def forward(self, source: Tensor, reference: Tensor) -> tuple[Tensor, Tensor]:
+        """``(source with reference's makeup, reference without makeup)``, images in [-1, 1]."""
+        return self.generator(source, reference)
+
+    def _inputs(self, batch: Mapping[str, Any]) -> tuple[Tensor, Tensor]:
+        source, reference = batch["source"], batch["reference"]
+        if self.channels_last:
+            source = source.contiguous(memory_format=torch.channels_last)
+            reference = reference.contiguous(memory_format=torch.channels_last)
+        return source, reference
+
+    # ------------------------------------------------------------------------------------------------ losses
+    def makeup_loss(self, fake_source: Tensor, fake_reference: Tensor, batch: Mapping[str, Any]) -> dict[str, Tensor]:
+        """Histogram-matching loss per region, both directions in one batched call (weighted, summed over directions)."""
+        n = batch["source"].shape[0]
+        # (2N, 4, H, W): lips, skin, left/right eye shadow of sources then references. MTDataset builds them in its
+        # workers; from label maps alone they are computed here, for both label batches at once.
+        if "source_masks" in batch and "reference_masks" in batch:
+            masks = torch.cat([batch["source_masks"], batch["reference_masks"]])
+        else:
+            masks = stacked_region_masks(torch.cat([batch["source_labels"], batch["reference_labels"]]))
+        w = self.loss_weights
+        per_sample = histogram_matching_loss(
+            torch.cat([fake_source, fake_reference]),
+            torch.cat([batch["reference"], batch["source"]]),
+            masks,
+            torch.cat([masks[n:], masks[:n]]),
+            criterion=w.histogram_criterion,
+            reduction="none",
+        )  # (2N, 4)
+        per_region = per_sample.view(2, -1, 4).mean(1).sum(0)  # mean over the batch, summed over directions
+        return {
+            "lips": per_region[0] * w.lips,
+            "skin": per_region[1] * w.skin,
+            "eye_shadow": (per_region[2] + per_region[3]) * w.eye_shadow,
+        }
+
+    def generator_losses(
+        self, source: Tensor, reference: Tensor, fake_source: Tensor, fake_reference: Tensor, batch: Mapping[str, Any]
+    ) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """Weighted generator loss terms, and the tensors the step reuses (reconstructions, VGG features)."""
+        w = self.loss_weights
+        terms: dict[str, Tensor] = {
+            "adversarial": (_lsgan(self.disc_makeup(fake_source), True) + _lsgan(self.disc_nonmakeup(fake_reference), True))
+            * w.adversarial
+        }
+        rec_source, rec_reference = self.generator(fake_source, fake_reference)
+        terms["cycle"] = (F.l1_loss(rec_source, source) + F.l1_loss(rec_reference, reference)) * w.cycle
+        n = source.shape[0]
+        vgg = self.perceptual(torch.cat([fake_source, fake_reference]), torch.cat([source, reference]), return_features=True)
+        per_sample = vgg.loss.float().view(2, n).mean(1)  # (source <-> made-up, reference <-> de-made-up)
+        terms["perceptual"] = per_sample.sum() * w.perceptual
+        if w.identity > 0:
+            idt_a = self.generator(source, source)
+            idt_b = self.generator(reference, reference)
+            terms["identity"] = (
+                F.l1_loss(idt_a[0], source) + F.l1_loss(idt_a[1], source)
+                + F.l1_loss(idt_b[0], reference) + F.l1_loss(idt_b[1], reference)
+            ) * w.identity  # fmt: skip
+        terms.update(self.makeup_loss(fake_source, fake_reference, batch))
+        extras = {
+            "rec_source": rec_source,
+            "rec_reference": rec_reference,
+            "vgg_real": {k: v[:n].detach() for k, v in vgg.target_features.items()},
+            "vgg_generated": {k: v[:n].detach() for k, v in vgg.pred_features.items()},
+        }
+        return terms, extras
+
+    def discriminator_losses(self, source: Tensor, reference: Tensor, fake_source: Tensor, fake_reference: Tensor) -> dict[str, Tensor]:
+        return {
+            "makeup": 0.5 * (_lsgan(self.disc_makeup(reference), True) + _lsgan(self.disc_makeup(fake_source), False)),
+            "nonmakeup": 0.5
+            * (_lsgan(self.disc_nonmakeup(source), True) + _lsgan(self.disc_nonmakeup(fake_reference), False)),
+        }
+
+    # ------------------------------------------------------------------------------------------------ steps
+    def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, Any]:
+        opt_g, opt_d = self.optimizers()
+        source, reference = self._inputs(batch)
+        fake_source, fake_reference = self.generator(source, reference)  # once per batch, reused by D and G
+
+        self.toggle_optimizer(opt_d)
+        d_terms = self.discriminator_losses(source, reference, fake_source.detach(), fake_reference.detach())
+        d_loss = d_terms["makeup"] + d_terms["nonmakeup"]
+        opt_d.zero_grad(set_to_none=True)
+        self.manual_backward(d_loss)
+        opt_d.step()
+        self.untoggle_optimizer(opt_d)
+
+        self.toggle_optimizer(opt_g)
+        g_terms, extras = self.generator_losses(source, reference, fake_source, fake_reference, batch)
+        g_loss = torch.stack([t.float() for t in g_terms.values()]).sum()
+        opt_g.zero_grad(set_to_none=True)
+        self.manual_backward(g_loss)
+        opt_g.step()
+        self.untoggle_optimizer(opt_g)
+
+        logged = {f"train/g_{k}": v.detach() for k, v in g_terms.items()}
+        logged.update({f"train/d_{k}": v.detach() for k, v in d_terms.items()})
+        logged["train/g_total"] = g_loss.detach()
+        logged["train/d_total"] = d_loss.detach()
+        self.log_dict(logged, on_step=True, on_epoch=False, batch_size=source.shape[0])
+        self.log("g", g_loss.detach(), prog_bar=True, logger=False, batch_size=source.shape[0])
+        self.log("d", d_loss.detach(), prog_bar=True, logger=False, batch_size=source.shape[0])
+
+        if self.batches_seen % self.sample_every_n_batches == 0:
+            images = [source, reference, fake_source, fake_reference, extras["rec_source"], extras["rec_reference"]]
+            self._log_samples("samples/train", [x.detach() for x in images])
+        self.batches_seen += 1
+        return {
+            "loss": g_loss.detach(),
+            "vgg_features": {"real": extras["vgg_real"], "generated": extras["vgg_generated"]},
+            "outputs": {"source_with_makeup": fake_source.detach(), "reference_without_makeup": fake_reference.detach()},
+        }
+
+    def _evaluate(self, batch: Mapping[str, Any], prefix: str) -> None:
+        source, reference = self._inputs(batch)
+        fake_source, fake_reference = self.generator(source, reference)
+        n = source.shape[0]
+        self.transfer_metrics.update(source, reference, fake_source, batch["source_labels"], batch["reference_labels"])
+        makeup = self.makeup_loss(fake_source, fake_reference, batch)
+        vgg = self.perceptual(fake_source, source)
+        src_masks = region_masks(batch["source_labels"])
+        ref_masks = region_masks(batch["reference_labels"])
+        lips = region_colour_distance(fake_source, src_masks.lips, reference, ref_masks.lips)
+        before = region_colour_distance(source, src_masks.lips, reference, ref_masks.lips)
+        metrics = {f"{prefix}/makeup_{k}": v for k, v in makeup.items()}
+        metrics[f"{prefix}/identity_relu4_1"] = vgg.float().mean()
+        metrics[f"{prefix}/lip_colour_distance"] = lips.nanmean()
+        metrics[f"{prefix}/lip_colour_distance_source"] = before.nanmean()
+        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=n)
+        if prefix == "val" and not self._val_grid_done:
+            self._log_samples("samples/val", [source, reference, fake_source, fake_reference])
+            self._val_grid_done = True
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_grid_done = False
+        self.transfer_metrics.reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self.transfer_metrics.log_to(self, prefix="val")  # every rank: it sums over ranks
+
+    def on_test_epoch_start(self) -> None:
+        self.transfer_metrics.reset()
+
+    def on_test_epoch_end(self) -> None:
+        self.transfer_metrics.log_to(self, prefix="test")
+
+    def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: Mapping[str, Any], batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def predict_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, Any]:
+        source, reference = self._inputs(batch)
+        fake_source, fake_reference = self.generator(source, reference)
+        return {
+            "source_with_makeup": (fake_source.float() + 1) / 2,
+            "reference_without_makeup": (fake_reference.float() + 1) / 2,
+            "source_name": batch.get("source_name"),
+            "reference_name": batch.get("reference_name"),
+        }
+
+    # ------------------------------------------------------------------------------------------------ logging
+    @rank_zero_only
+    def _log_samples(self, tag: str, images: list[Tensor]) -> None:
+        """A grid, one row per pair: source, reference, made-up source, de-made-up reference[, reconstructions].
+
+        Rank 0 only, and no collectives in here (other ranks never enter)."""
+        import torchvision
+
+        k = min(self.samples_per_grid, images[0].shape[0])
+        columns = torch.stack([x[:k].float().cpu() for x in images], dim=1).flatten(0, 1)  # (k * cols, 3, H, W)
+        grid = torchvision.utils.make_grid((columns + 1) / 2, nrow=len(images), padding=2).clamp(0, 1)
+        logger = self.logger
+        experiment = getattr(logger, "experiment", None) if logger is not None else None
+        if experiment is not None and hasattr(experiment, "add_image"):
+            experiment.add_image(tag, grid, self.batches_seen)
+        log_dir = getattr(logger, "log_dir", None) if logger is not None else None
+        if log_dir:
+            out = Path(log_dir) / "samples"
+            out.mkdir(parents=True, exist_ok=True)
+            torchvision.utils.save_image(grid, out / f"{tag.split('/')[-1]}_{self.batches_seen:06d}.png")

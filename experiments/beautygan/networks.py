@@ -1,0 +1,117 @@
+"""BeautyGAN networks as in the official code (wtjiang98/BeautyGAN_pytorch ``Generator_branch``, ``Discriminator``).
+
+- :class:`Generator`: G(source, reference) -> (source with makeup, reference without makeup). Two input branches,
+  a shared encoder/bottleneck/decoder and two output heads; about 9.24M parameters at the default size.
+- :class:`PatchDiscriminator`: a 70x70 PatchGAN with spectral norm on every conv and LeakyReLU(0.01), no
+  normalization layers; 30x30 output at 256x256.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+__all__ = ["Generator", "PatchDiscriminator", "ResidualBlock"]
+
+
+def _conv_in_relu(c_in: int, c_out: int, kernel: int, stride: int, padding: int, *, transposed: bool = False) -> list[nn.Module]:
+    conv_cls = nn.ConvTranspose2d if transposed else nn.Conv2d
+    return [
+        conv_cls(c_in, c_out, kernel_size=kernel, stride=stride, padding=padding, bias=False),
+        nn.InstanceNorm2d(c_out, affine=True),
+        nn.ReLU(inplace=True),
+    ]
+
+
+class ResidualBlock(nn.Module):
+    """conv3x3-IN-ReLU-conv3x3-IN with an identity shortcut (no biases, affine InstanceNorm)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.main = nn.Sequential(
+            *_conv_in_relu(channels, channels, 3, 1, 1),
+            nn.Conv2d(channels, channels, kernel_size=3, stride=1, padding=1, bias=False),
+            nn.InstanceNorm2d(channels, affine=True),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.main(x)
+
+
+def _input_branch(width: int) -> nn.Sequential:
+    return nn.Sequential(*_conv_in_relu(3, width, 7, 1, 3), *_conv_in_relu(width, width * 2, 4, 2, 1))
+
+
+def _output_head(width: int) -> nn.Sequential:
+    return nn.Sequential(
+        *_conv_in_relu(width, width, 3, 1, 1),
+        *_conv_in_relu(width, width, 3, 1, 1),
+        nn.Conv2d(width, 3, kernel_size=7, stride=1, padding=3, bias=False),
+        nn.Tanh(),
+    )
+
+
+class Generator(nn.Module):
+    """BeautyGAN generator.
+
+    Args:
+        width: channels after the first conv (64 in the paper); the bottleneck has ``4 * width``.
+        residual_blocks: residual blocks in the bottleneck (6 in the paper).
+
+    ``forward(source, reference)`` takes two ``(N, 3, H, W)`` images in [-1, 1] (H, W divisible by 4) and returns
+    ``(source_with_makeup, reference_without_makeup)`` in [-1, 1].
+    """
+
+    def __init__(self, *, width: int = 64, residual_blocks: int = 6) -> None:
+        super().__init__()
+        if width < 1 or residual_blocks < 0:
+            raise ValueError(f"width must be >= 1 and residual_blocks >= 0, got {width} and {residual_blocks}")
+        self.width = width
+        self.source_branch = _input_branch(width)
+        self.reference_branch = _input_branch(width)
+        trunk: list[nn.Module] = _conv_in_relu(width * 4, width * 4, 4, 2, 1)
+        trunk += [ResidualBlock(width * 4) for _ in range(residual_blocks)]
+        trunk += _conv_in_relu(width * 4, width * 2, 4, 2, 1, transposed=True)
+        trunk += _conv_in_relu(width * 2, width, 4, 2, 1, transposed=True)
+        self.trunk = nn.Sequential(*trunk)
+        self.makeup_head = _output_head(width)
+        self.demakeup_head = _output_head(width)
+
+    def forward(self, source: Tensor, reference: Tensor) -> tuple[Tensor, Tensor]:
+        for name, x in (("source", source), ("reference", reference)):
+            if x.ndim != 4 or x.shape[1] != 3:
+                raise ValueError(f"{name} must be (N, 3, H, W), got shape {tuple(x.shape)}")
+            if x.shape[-2] % 4 or x.shape[-1] % 4:
+                raise ValueError(f"{name} height and width must be divisible by 4, got {tuple(x.shape[-2:])}")
+        if source.shape != reference.shape:
+            raise ValueError(f"source and reference must have the same shape, got {tuple(source.shape)} and {tuple(reference.shape)}")
+        h = torch.cat([self.source_branch(source), self.reference_branch(reference)], dim=1)
+        h = self.trunk(h)
+        return self.makeup_head(h), self.demakeup_head(h)
+
+
+class PatchDiscriminator(nn.Module):
+    """70x70 PatchGAN: 3 stride-2 convs (64, 128, 256), a stride-1 conv (512), a 1-channel stride-1 conv.
+
+    Spectral norm on every conv, LeakyReLU(0.01), no normalization layers. Output ``(N, 1, H/8 - 2, W/8 - 2)``
+    (30x30 at 256x256), raw scores for the least-squares GAN loss.
+    """
+
+    def __init__(self, *, width: int = 64, downsamplings: int = 3) -> None:
+        super().__init__()
+        if width < 1 or downsamplings < 1:
+            raise ValueError(f"width and downsamplings must be >= 1, got {width} and {downsamplings}")
+        layers: list[nn.Module] = []
+        c_in, c_out = 3, width
+        for _ in range(downsamplings):
+            layers += [spectral_norm(nn.Conv2d(c_in, c_out, kernel_size=4, stride=2, padding=1)), nn.LeakyReLU(0.01, inplace=True)]
+            c_in, c_out = c_out, c_out * 2
+        layers += [spectral_norm(nn.Conv2d(c_in, c_out, kernel_size=4, stride=1, padding=1)), nn.LeakyReLU(0.01, inplace=True)]
+        layers.append(spectral_norm(nn.Conv2d(c_out, 1, kernel_size=4, stride=1, padding=1, bias=False)))
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"discriminator input must be (N, 3, H, W), got shape {tuple(x.shape)}")
+        return self.main(x)

@@ -1,0 +1,722 @@
+"""Activation maximization and DeepDream on a frozen :class:`~perceptual.VGGFeatures`.
+
+Reproduces, on VGG16/VGG19, the TensorFlow 1 DeepDream code of seed 002 (itself Google's 2015 ``deepdream``
+notebook, Mordvintsev, Olah & Tyka, "Inceptionism: Going Deeper into Neural Networks"):
+
+- objectives: the mean activation of one channel, of a list of channels, of a whole layer (optionally squared, as
+  the seed's ``tf.square(layer_output)``), or a weighted sum of such terms over several layers (:class:`Objective`);
+- gradient ascent *in the input range* of the extractor (its weights' ImageNet or Caffe preprocessing is applied
+  by the extractor), each gradient divided by its standard deviation (``grad_norm="std"``, the seed's
+  ``render_naive``; ``"abs_mean"`` is its ``render_deepdream``), pixels clipped to the input range after each step;
+- an octave pyramid (default 4 octaves, scale 1.4) whose high-frequency detail is split off on the way down and
+  added back on the way up (the seed's Laplacian-style scheme), so a photo keeps its content;
+- gradients computed tile by tile with a random roll that is undone afterwards (``calc_grad_tiled``), so images
+  far larger than the accelerator's memory work - the image itself may stay on the CPU while tiles run on the GPU;
+- a batched feature-visualization contact sheet (:func:`channel_sheet`): the first N channels of a layer optimized
+  together from noise, batch element ``i`` maximizing its own channel.
+
+Differences from the seed, on purpose: tiles split each side evenly (the seed's loop leaves a strip of up to half a
+tile without gradient when ``size % tile < tile / 2``); a side that fits in one tile is not rolled (a roll there
+would only wrap the image's borders into its middle); a tile's score is weighted by its share of the image area,
+so the reported score is the objective of the whole image.
+
+>>> from perceptual import VGGFeatures
+>>> from perceptual.dream import Objective, deep_dream, noise_image
+>>> objective = Objective.channel("relu4_3", 12)
+>>> result = deep_dream(noise_image((224, 224)), objective, weights="imagenet", iterations=10)  # doctest: +SKIP
+>>> result.image.shape  # doctest: +SKIP
+torch.Size([3, 224, 224])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ._validation import check_image_batch, check_image_values
+from .features import VGGFeatures
+from .layers import canonical_layer_name, layer_names, vgg_config
+from .normalization import InputNormalization, check_input_range
+from .weights import WeightsSource
+
+__all__ = [
+    "ChannelSheet",
+    "DreamResult",
+    "GradNorm",
+    "Objective",
+    "ObjectiveTerm",
+    "channel_sheet",
+    "deep_dream",
+    "layer_channels",
+    "make_extractor",
+    "noise_image",
+    "octave_grid",
+    "octave_sizes",
+    "tiled_gradient",
+]
+
+GradNorm = Literal["std", "abs_mean"]
+ScoreFn = Callable[[Mapping[str, Tensor]], Tensor]
+"""Features of a batch -> one score per batch element, shape ``(N,)``."""
+
+
+# ================================================================================================== objectives
+def layer_channels(layer: str, arch: str = "vgg16") -> int:
+    """Number of channels of tap ``layer`` of ``arch`` (``ValueError`` listing the valid names if unknown)."""
+    canonical = canonical_layer_name(layer, arch)
+    names = layer_names(arch)
+    channels, position = 3, 0
+    for item in vgg_config(arch):
+        width = channels if item == "M" else int(item)
+        span = 1 if item == "M" else 2  # a conv block has two taps: conv and relu
+        if names.index(canonical) < position + span:
+            return width
+        channels, position = width, position + span
+    raise AssertionError(f"unreachable: {canonical!r} not in {arch}")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class ObjectiveTerm:
+    """``weight * mean(activation[:, channels] ** (2 if square else 1))`` over channels and positions of ``layer``."""
+
+    layer: str
+    """A tap name (``relu4_3``, or Keras' ``block4_conv3``)."""
+    channels: tuple[int, ...] | None = None
+    """Channel indices; ``None`` for the whole layer."""
+    weight: float = 1.0
+    """Multiplier of this term in the sum."""
+    square: bool = False
+    """Maximize the mean *squared* activation (the seed's final DeepDream: ``tf.square(layer_output)``)."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.layer, str):
+            got = f"{type(self.layer).__name__}: {self.layer!r}"
+            raise TypeError(f"layer must be a tap name such as 'relu4_3', got {got}")
+        if self.channels is not None:
+            channels = (self.channels,) if isinstance(self.channels, int) else tuple(self.channels)
+            if not channels:
+                raise ValueError(f"channels of {self.layer!r} is empty; pass None for the whole layer")
+            for channel in channels:
+                if isinstance(channel, bool) or not isinstance(channel, int):
+                    raise TypeError(f"channel indices must be ints, got {type(channel).__name__}: {channel!r}")
+            if len(set(channels)) != len(channels):
+                raise ValueError(f"channels of {self.layer!r} has duplicates: {list(channels)}")
+            object.__setattr__(self, "channels", channels)
+        if isinstance(self.weight, bool) or not isinstance(self.weight, (int, float)) or not math.isfinite(self.weight):
+            raise TypeError(f"weight must be a finite number, got {self.weight!r}")
+
+    def check(self, arch: str) -> ObjectiveTerm:
+        """Validate the layer name and channel indices for ``arch``; returns the term with the canonical name."""
+        canonical = canonical_layer_name(self.layer, arch)
+        count = layer_channels(canonical, arch)
+        bad = [c for c in (self.channels or ()) if not 0 <= c < count]
+        if bad:
+            raise ValueError(
+                f"channel index {bad[0]} is out of range for {arch} layer {self.layer!r}, which has {count} channels: "
+                f"valid indices are 0..{count - 1}" + (f" (also out of range: {bad[1:]})" if len(bad) > 1 else "")
+            )
+        return replace(self, layer=canonical)
+
+    def score(self, features: Mapping[str, Tensor]) -> Tensor:
+        activation = features[self.layer]
+        if self.channels is not None:
+            if len(self.channels) == 1:
+                activation = activation[:, self.channels[0] : self.channels[0] + 1]
+            else:
+                activation = activation[:, list(self.channels)]
+        if self.square:
+            activation = activation.square()
+        return activation.mean(dim=(1, 2, 3)) * self.weight
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A weighted sum of :class:`ObjectiveTerm`; one score per batch element.
+
+    Build with :meth:`channel`, :meth:`channels`, :meth:`layer`, :meth:`weighted_sum`, and combine with ``+`` and
+    scalar ``*``: ``Objective.channel("relu4_3", 12) + 0.5 * Objective.layer("relu3_3")``.
+    """
+
+    terms: tuple[ObjectiveTerm, ...]
+
+    def __post_init__(self) -> None:
+        terms = tuple(self.terms)
+        if not terms:
+            raise ValueError("an Objective needs at least one term")
+        for term in terms:
+            if not isinstance(term, ObjectiveTerm):
+                raise TypeError(f"Objective terms must be ObjectiveTerm, got {type(term).__name__}")
+        object.__setattr__(self, "terms", terms)
+
+    @classmethod
+    def channel(cls, layer: str, channel: int, *, weight: float = 1.0, square: bool = False) -> Objective:
+        """Mean activation of one channel (the seed's ``layer_output[:, :, :, channel]``)."""
+        return cls((ObjectiveTerm(layer, (channel,), weight, square),))
+
+    @classmethod
+    def channels(cls, layer: str, channels: Iterable[int], *, weight: float = 1.0, square: bool = False) -> Objective:
+        """Mean activation over several channels of one layer."""
+        return cls((ObjectiveTerm(layer, tuple(channels), weight, square),))
+
+    @classmethod
+    def layer(cls, layer: str, *, weight: float = 1.0, square: bool = False) -> Objective:
+        """Mean activation of a whole layer (all channels)."""
+        return cls((ObjectiveTerm(layer, None, weight, square),))
+
+    @classmethod
+    def weighted_sum(cls, layers: Mapping[str, float], *, square: bool = False) -> Objective:
+        """``sum(weight * mean(layer))`` over whole layers, e.g. ``{"relu3_3": 1.0, "relu4_3": 0.5}``."""
+        if not isinstance(layers, Mapping):
+            raise TypeError(f"layers must map layer names to weights, got {type(layers).__name__}")
+        return cls(tuple(ObjectiveTerm(name, None, float(w), square) for name, w in layers.items()))
+
+    def __add__(self, other: Objective) -> Objective:
+        if not isinstance(other, Objective):
+            return NotImplemented
+        return Objective(self.terms + other.terms)
+
+    def __mul__(self, factor: float) -> Objective:
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)):
+            return NotImplemented
+        return Objective(tuple(replace(t, weight=t.weight * factor) for t in self.terms))
+
+    __rmul__ = __mul__
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """The layers the terms read, without duplicates, in the order first used."""
+        return tuple(dict.fromkeys(term.layer for term in self.terms))
+
+    def check(self, arch: str) -> Objective:
+        """Validate every layer name and channel index for ``arch``; returns the objective with canonical names."""
+        return Objective(tuple(term.check(arch) for term in self.terms))
+
+    def __call__(self, features: Mapping[str, Tensor]) -> Tensor:
+        """``(N,)`` scores from the extractor's output (which must contain :attr:`layers`)."""
+        total = self.terms[0].score(features)
+        for term in self.terms[1:]:
+            total = total + term.score(features)
+        return total
+
+
+def _as_objective(objective: Objective | ObjectiveTerm | str) -> Objective:
+    if isinstance(objective, Objective):
+        return objective
+    if isinstance(objective, ObjectiveTerm):
+        return Objective((objective,))
+    if isinstance(objective, str):
+        return Objective.layer(objective)
+    raise TypeError(
+        f"objective must be an Objective, an ObjectiveTerm or a layer name, got {type(objective).__name__}"
+    )
+
+
+class _PerSampleChannel:
+    """Batch element ``i`` scores the mean of channel ``channels[i]`` of ``layer`` (for the contact sheet)."""
+
+    def __init__(self, layer: str, channels: Sequence[int]) -> None:
+        self.layer = layer
+        self.channels = torch.as_tensor(list(channels), dtype=torch.long)
+        self._on: dict[torch.device, Tensor] = {}
+
+    def __call__(self, features: Mapping[str, Tensor]) -> Tensor:
+        activation = features[self.layer]
+        index = self._on.get(activation.device)
+        if index is None:
+            index = self._on.setdefault(activation.device, self.channels.to(activation.device))
+        picked = activation[torch.arange(activation.shape[0], device=activation.device), index]  # (N, h, w)
+        return picked.mean(dim=(1, 2))
+
+
+# ================================================================================================== extractor
+def make_extractor(
+    objective: Objective | ObjectiveTerm | str,
+    *,
+    arch: str = "vgg16",
+    weights: WeightsSource = "imagenet",
+    input_range: tuple[float, float] = (0.0, 1.0),
+    normalization: str | InputNormalization | None = None,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+) -> VGGFeatures:
+    """A :class:`VGGFeatures` with exactly the objective's layers (so built only up to the deepest one)."""
+    checked = _as_objective(objective).check(arch)
+    extractor = VGGFeatures(
+        list(checked.layers), arch=arch, weights=weights, input_range=input_range, normalization=normalization,
+        seed=seed,
+    )
+    return extractor.to(device) if device is not None else extractor
+
+
+def _check_extractor(extractor: object, layers: Sequence[str]) -> VGGFeatures:
+    if not isinstance(extractor, VGGFeatures):
+        raise TypeError(f"extractor must be a perceptual.VGGFeatures, got {type(extractor).__name__}")
+    missing = [name for name in layers if name not in extractor.layers]
+    if missing:
+        raise ValueError(
+            f"the extractor's layers {list(extractor.layers)} lack {missing}, which the objective reads; build it with "
+            "perceptual.dream.make_extractor(objective, ...) or VGGFeatures(objective.layers, ...)"
+        )
+    return extractor
+
+
+def _extractor_for(
+    objective: Objective,
+    extractor: VGGFeatures | None,
+    *,
+    arch: str,
+    weights: WeightsSource,
+    input_range: tuple[float, float],
+    normalization: str | InputNormalization | None,
+    device: torch.device | str | None,
+) -> tuple[Objective, VGGFeatures]:
+    if extractor is None:
+        objective = objective.check(arch)
+        return objective, make_extractor(
+            objective, arch=arch, weights=weights, input_range=input_range, normalization=normalization, device=device
+        )
+    if not isinstance(extractor, VGGFeatures):
+        raise TypeError(f"extractor must be a perceptual.VGGFeatures, got {type(extractor).__name__}")
+    objective = objective.check(extractor.arch)
+    # the extractor may name a layer by its Keras alias; map our canonical names to the names it uses
+    by_canonical = {canonical_layer_name(name, extractor.arch): name for name in extractor.layers}
+    objective = Objective(tuple(replace(t, layer=by_canonical.get(t.layer, t.layer)) for t in objective.terms))
+    return objective, _check_extractor(extractor, objective.layers)
+
+
+def _extractor_device(extractor: VGGFeatures) -> tuple[torch.device, torch.dtype]:
+    for tensor in extractor.body.parameters():
+        return tensor.device, tensor.dtype
+    return extractor.scale.device, extractor.scale.dtype  # pragma: no cover - a body always has conv1_1
+
+
+def _min_side(extractor: VGGFeatures) -> int:
+    return 2 ** len(extractor._pools)
+
+
+# ================================================================================================== images
+def noise_image(
+    size: int | tuple[int, int],
+    *,
+    batch: int | None = None,
+    input_range: tuple[float, float] = (0.0, 1.0),
+    seed: int = 0,
+    mean: float = 100.0 / 255.0,
+    amplitude: float = 1.0 / 255.0,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """The seed's starting image ``np.random.uniform(size=(h, w, 3)) + 100.0``: grey ``mean`` plus uniform noise of
+    ``amplitude`` (both as fractions of the range), mapped into ``input_range``. ``(3, H, W)``, or
+    ``(batch, 3, H, W)`` when ``batch`` is given. Drawn on the CPU, so the same ``seed`` gives the same image on any
+    device."""
+    height, width = _size_pair(size, "size")
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise ValueError(f"batch must be a positive int or None, got {batch!r}")
+    low, high = check_input_range(input_range)
+    generator = torch.Generator().manual_seed(seed)
+    shape = (batch or 1, 3, height, width)
+    unit = torch.rand(shape, generator=generator) * amplitude + mean
+    image = (low + unit.clamp_(0.0, 1.0) * (high - low)).to(device)
+    return image if batch is not None else image[0]
+
+
+def _size_pair(size: int | Sequence[int], name: str) -> tuple[int, int]:
+    pair = (size, size) if isinstance(size, int) and not isinstance(size, bool) else tuple(size)
+    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in pair):
+        raise ValueError(f"{name} must be a positive int or (height, width), got {size!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def octave_sizes(size: tuple[int, int], octaves: int, scale: float = 1.4) -> list[tuple[int, int]]:
+    """Image sizes of the octave pyramid, smallest first, ending with ``size``.
+
+    Each smaller octave is the larger one divided by ``scale`` and floored, as the seed's
+    ``np.int32(np.float32(hw) / octave_scale)``.
+    """
+    height, width = _size_pair(tuple(size), "size")
+    if isinstance(octaves, bool) or not isinstance(octaves, int) or octaves < 1:
+        raise ValueError(f"octaves must be an int >= 1, got {octaves!r}")
+    if not scale > 1.0:
+        raise ValueError(f"octave_scale must be > 1 (each octave is that much smaller), got {scale!r}")
+    sizes = [(height, width)]
+    for _ in range(octaves - 1):
+        h, w = sizes[-1]
+        sizes.append((int(h / scale), int(w / scale)))
+    return sizes[::-1]
+
+
+def _resize(image: Tensor, size: tuple[int, int]) -> Tensor:
+    if tuple(image.shape[-2:]) == tuple(size):
+        return image
+    shrinking = size[0] < image.shape[-2] or size[1] < image.shape[-1]
+    return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
+
+
+def octave_grid(images: Sequence[Tensor], *, input_range: tuple[float, float] = (0.0, 1.0), padding: int = 2) -> Tensor:
+    """The per-octave results side by side (each resized to the last one's size), as one ``(3, H, W)`` image in
+    [0, 1]; a batch gives one row per batch element."""
+    if not images:
+        raise ValueError("octave_grid needs at least one image")
+    size = tuple(images[-1].shape[-2:])
+    batched = [_resize(img if img.ndim == 4 else img[None], size) for img in images]
+    stacked = torch.stack(batched, dim=1).flatten(0, 1)  # (N * octaves, 3, H, W), row-major per batch element
+    return _grid(_to_unit(stacked, input_range), nrow=len(images), padding=padding)
+
+
+def _to_unit(image: Tensor, input_range: tuple[float, float]) -> Tensor:
+    low, high = input_range
+    return ((image - low) / (high - low)).clamp(0.0, 1.0)
+
+
+def _grid(images: Tensor, *, nrow: int, padding: int, pad_value: float = 1.0) -> Tensor:
+    """``(N, 3, H, W)`` -> ``(3, rows * (H + p) + p, nrow * (W + p) + p)``: the images row by row, ``p`` pixels of
+    ``pad_value`` around each (plain tensor ops, no loop)."""
+    count, channels, height, width = images.shape
+    rows = -(-count // nrow)
+    cells = images.new_full((rows * nrow, channels, height, width), pad_value)
+    cells[:count] = images
+    cells = F.pad(cells, (0, padding, 0, padding), value=pad_value)  # right and bottom margin of every cell
+    sheet = cells.view(rows, nrow, channels, height + padding, width + padding).permute(2, 0, 3, 1, 4)
+    sheet = sheet.reshape(channels, rows * (height + padding), nrow * (width + padding))
+    return F.pad(sheet, (padding, 0, padding, 0), value=pad_value)
+
+
+# ================================================================================================== gradients
+def _tile_bounds(length: int, tile: int) -> list[tuple[int, int]]:
+    """Split ``[0, length)`` into ``ceil(length / tile)`` near-equal spans (each <= ``tile``)."""
+    count = max(1, -(-length // tile))
+    edges = [round(i * length / count) for i in range(count + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def tiled_gradient(
+    image: Tensor,
+    objective: Objective | ScoreFn,
+    extractor: VGGFeatures,
+    *,
+    tile_size: int = 512,
+    shift: tuple[int, int] | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Gradient of the objective w.r.t. ``image`` ``(N, 3, H, W)`` computed tile by tile (the seed's
+    ``calc_grad_tiled``), and the ``(N,)`` scores.
+
+    The image is rolled by ``shift`` (``(dy, dx)``; random when ``None``, drawn from ``generator``, and only along a
+    side longer than one tile), cut into tiles of at most ``tile_size``, each tile's gradient computed on the
+    extractor's device, and the assembled gradient rolled back. Each tile's score is weighted by its share of the
+    image area, so with one tile the result is exactly the gradient of the objective of the whole image, and the
+    summed score is the image's objective. ``image`` stays on its device (the CPU for images too large for the GPU).
+    """
+    check_image_batch(image, "image")
+    if isinstance(tile_size, bool) or not isinstance(tile_size, int) or tile_size < 1:
+        raise ValueError(f"tile_size must be a positive int, got {tile_size!r}")
+    height, width = image.shape[-2:]
+    rows, cols = _tile_bounds(height, tile_size), _tile_bounds(width, tile_size)
+    if shift is None:
+        dy = int(torch.randint(height, (1,), generator=generator)) if len(rows) > 1 else 0
+        dx = int(torch.randint(width, (1,), generator=generator)) if len(cols) > 1 else 0
+    else:
+        dy, dx = int(shift[0]) % height, int(shift[1]) % width
+    rolled = image.roll((dy, dx), dims=(2, 3)) if (dy or dx) else image
+    device, dtype = _extractor_device(extractor)
+    gradient = torch.empty_like(image)
+    score = image.new_zeros(image.shape[0])
+    area = float(height * width)
+    for top, bottom in rows:
+        for left, right in cols:
+            tile = rolled[:, :, top:bottom, left:right].to(device=device, dtype=dtype).requires_grad_(True)
+            with torch.enable_grad():
+                tile_score = objective(extractor(tile)) * ((bottom - top) * (right - left) / area)
+                (grad,) = torch.autograd.grad(tile_score.sum(), tile)
+            gradient[:, :, top:bottom, left:right] = grad.to(device=image.device, dtype=image.dtype)
+            score += tile_score.detach().to(device=image.device, dtype=image.dtype)
+    if dy or dx:
+        gradient = gradient.roll((-dy, -dx), dims=(2, 3))
+    return gradient, score
+
+
+def _normalize_gradient(gradient: Tensor, mode: GradNorm, eps: float) -> Tensor:
+    dims = (1, 2, 3)
+    if mode == "std":
+        spread = gradient.std(dim=dims, keepdim=True)
+    else:
+        spread = gradient.abs().mean(dim=dims, keepdim=True)
+    return gradient / (spread + eps)
+
+
+# ================================================================================================== dream
+@dataclass
+class DreamResult:
+    """What :func:`deep_dream` returns. Images are in the extractor's input range, shaped like the input."""
+
+    image: Tensor
+    """The final image."""
+    octave_images: tuple[Tensor, ...] = ()
+    """The image after each octave, smallest first (only with ``return_octaves=True``)."""
+    scores: Tensor = field(default_factory=lambda: torch.empty(0))
+    """``(steps, N)``: the objective before each ascent step, in order over octaves and iterations."""
+
+
+def _check_settings(
+    iterations: int, step: float, octaves: int, octave_scale: float, tile_size: int, jitter: int, grad_norm: str,
+    eps: float,
+) -> None:
+    for name, value, minimum in (("iterations", iterations, 0), ("octaves", octaves, 1), ("tile_size", tile_size, 1),
+                                 ("jitter", jitter, 0)):  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    if not (isinstance(step, (int, float)) and math.isfinite(step) and step > 0):
+        raise ValueError(f"step must be a positive number (in 8-bit pixel levels, e.g. 1.5), got {step!r}")
+    if not (isinstance(octave_scale, (int, float)) and octave_scale > 1):
+        raise ValueError(f"octave_scale must be > 1, got {octave_scale!r}")
+    if grad_norm not in ("std", "abs_mean"):
+        raise ValueError(
+            f"grad_norm must be 'std' (the seed's render_naive) or 'abs_mean' (render_deepdream), got {grad_norm!r}"
+        )
+    if not eps > 0:
+        raise ValueError(f"eps must be positive, got {eps!r}")
+
+
+def _ascend(
+    image: Tensor,
+    score_fn: ScoreFn,
+    extractor: VGGFeatures,
+    *,
+    iterations: int,
+    step: float,
+    octaves: int,
+    octave_scale: float,
+    tile_size: int,
+    jitter: int,
+    grad_norm: GradNorm,
+    eps: float,
+    seed: int,
+    return_octaves: bool,
+    progress: bool | str,
+    callback: Callable[[int, int, Tensor], None] | None,
+) -> DreamResult:
+    low, high = extractor.input_range
+    step_size = step / 255.0 * (high - low)
+    sizes = octave_sizes(tuple(image.shape[-2:]), octaves, octave_scale)
+    minimum = _min_side(extractor)
+    if min(sizes[0]) < minimum:
+        fits = sum(1 for s in octave_sizes(tuple(image.shape[-2:]), octaves, octave_scale) if min(s) >= minimum)
+        raise ValueError(
+            f"the smallest of {octaves} octaves (scale {octave_scale:g}) of a {image.shape[-2]}x{image.shape[-1]} "
+            f"image is {sizes[0][0]}x{sizes[0][1]}, below the {minimum}x{minimum} that {extractor.layers[-1]!r} needs; "
+            f"use at most {fits} octaves, a smaller octave_scale or a larger image"
+        )
+    generator = torch.Generator().manual_seed(seed)
+
+    # Split the image into a low-frequency base and per-octave detail (the seed's pyramid), smallest octave first.
+    details: list[Tensor] = []
+    current = image
+    for size in reversed(sizes[:-1]):
+        lower = _resize(current, size)
+        details.append(current - _resize(lower, tuple(current.shape[-2:])))
+        current = lower
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=octaves * iterations, desc=progress if isinstance(progress, str) else "dream", unit="it")
+    scores: list[Tensor] = []
+    octave_images: list[Tensor] = []
+    try:
+        for octave in range(octaves):
+            if octave > 0:
+                detail = details[-octave]
+                current = _resize(current, tuple(detail.shape[-2:])) + detail
+            for iteration in range(iterations):
+                height, width = current.shape[-2:]
+                shift = None
+                if jitter:
+                    jy, jx = (int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=generator))
+                    ty = int(torch.randint(height, (1,), generator=generator)) if height > tile_size else 0
+                    tx = int(torch.randint(width, (1,), generator=generator)) if width > tile_size else 0
+                    shift = (ty + jy, tx + jx)
+                gradient, score = tiled_gradient(
+                    current, score_fn, extractor, tile_size=tile_size, shift=shift, generator=generator
+                )
+                scores.append(score)
+                current = (current + _normalize_gradient(gradient, grad_norm, eps) * step_size).clamp_(low, high)
+                if callback is not None:
+                    callback(octave, iteration, current)
+                if bar is not None:
+                    bar.set_postfix(  # a device sync per step, only with a progress bar
+                        octave=f"{octave + 1}/{octaves}", size=f"{height}x{width}", score=f"{float(score.mean()):.4g}"
+                    )
+                    bar.update(1)
+            if return_octaves:
+                octave_images.append(current)
+    finally:
+        if bar is not None:
+            bar.close()
+    stacked = torch.stack(scores) if scores else image.new_empty((0, image.shape[0]))
+    return DreamResult(image=current, octave_images=tuple(octave_images), scores=stacked)
+
+
+def deep_dream(
+    image: Tensor,
+    objective: Objective | ObjectiveTerm | str,
+    *,
+    extractor: VGGFeatures | None = None,
+    arch: str = "vgg16",
+    weights: WeightsSource = "imagenet",
+    input_range: tuple[float, float] = (0.0, 1.0),
+    normalization: str | InputNormalization | None = None,
+    iterations: int = 10,
+    step: float = 1.5,
+    octaves: int = 4,
+    octave_scale: float = 1.4,
+    tile_size: int = 512,
+    jitter: int = 0,
+    grad_norm: GradNorm = "std",
+    eps: float = 1e-8,
+    seed: int = 0,
+    return_octaves: bool = False,
+    progress: bool | str = False,
+    callback: Callable[[int, int, Tensor], None] | None = None,
+) -> DreamResult:
+    """DeepDream / activation maximization of ``objective`` starting from ``image``.
+
+    Args:
+        image: ``(3, H, W)`` or ``(N, 3, H, W)`` float in the extractor's input range (a photo from
+            :func:`perceptual.images.load_image`, or :func:`noise_image`). Not modified. It stays on its device;
+            tiles move to the extractor's device.
+        objective: an :class:`Objective`, an :class:`ObjectiveTerm`, or a layer name (its whole-layer mean).
+        extractor: a :class:`VGGFeatures` containing the objective's layers; built from ``arch``/``weights``/
+            ``input_range``/``normalization`` (truncated at the deepest objective layer) when ``None``.
+        iterations: ascent steps per octave (the seed: 10; 20 from noise).
+        step: step size in 8-bit pixel levels (the seed's units): each step moves pixels by ``step / 255`` of the
+            input range per unit of normalized gradient.
+        octaves, octave_scale: pyramid depth and size ratio between octaves (the seed: 4 and 1.4); ``octaves=1``
+            works at the image's size only.
+        tile_size: largest tile side for the gradient; sides longer than this are tiled with a random roll.
+        jitter: also roll the image by up to this many pixels each step (undone), against grid artifacts.
+        grad_norm: ``"std"`` divides the gradient by its std + ``eps`` (``render_naive``); ``"abs_mean"`` by its
+            mean absolute value (``render_deepdream``). Per batch element.
+        seed: seeds the rolls and jitter (a CPU generator: the same on every device).
+        return_octaves: keep the image after each octave in :attr:`DreamResult.octave_images`.
+        progress: show a tqdm bar (a string sets its label).
+        callback: ``callback(octave, iteration, image)`` after each step (``image`` is ``(N, 3, h, w)``; do not
+            modify it).
+    """
+    squeeze = isinstance(image, Tensor) and image.ndim == 3
+    batch = check_image_batch(image[None] if squeeze else image, "image")
+    _check_settings(iterations, step, octaves, octave_scale, tile_size, jitter, grad_norm, eps)
+    objective, extractor = _extractor_for(
+        _as_objective(objective), extractor, arch=arch, weights=weights, input_range=input_range,
+        normalization=normalization, device=None,
+    )  # fmt: skip
+    check_image_values(batch, "image", extractor.input_range, check_finite=True, check_range=True)
+    result = _ascend(
+        batch.detach().clone(), objective, extractor, iterations=iterations, step=step, octaves=octaves,
+        octave_scale=octave_scale, tile_size=tile_size, jitter=jitter, grad_norm=grad_norm, eps=eps, seed=seed,
+        return_octaves=return_octaves, progress=progress, callback=callback,
+    )  # fmt: skip
+    if squeeze:
+        result.image = result.image[0]
+        result.octave_images = tuple(img[0] for img in result.octave_images)
+    return result
+
+
+# ================================================================================================== contact sheet
+@dataclass
+class ChannelSheet:
+    """What :func:`channel_sheet` returns."""
+
+    grid: Tensor
+    """``(3, H, W)`` in [0, 1]: the channels' images row by row, ready for :func:`perceptual.images.save_image`."""
+    images: Tensor
+    """``(N, 3, size, size)`` in the extractor's input range, one per channel."""
+    channels: tuple[int, ...]
+    """The channel index of each image."""
+    layer: str
+
+
+def channel_sheet(
+    layer: str,
+    *,
+    channels: int | Sequence[int] = 16,
+    extractor: VGGFeatures | None = None,
+    arch: str = "vgg16",
+    weights: WeightsSource = "imagenet",
+    input_range: tuple[float, float] = (0.0, 1.0),
+    normalization: str | InputNormalization | None = None,
+    size: int | tuple[int, int] = 128,
+    iterations: int = 20,
+    step: float = 1.5,
+    octaves: int = 1,
+    octave_scale: float = 1.4,
+    tile_size: int = 512,
+    jitter: int = 0,
+    grad_norm: GradNorm = "std",
+    eps: float = 1e-8,
+    seed: int = 0,
+    batch_size: int | None = None,
+    nrow: int | None = None,
+    padding: int = 2,
+    progress: bool | str = False,
+) -> ChannelSheet:
+    """"What does channel c of ``layer`` want": each channel's maximizing image from noise, tiled into one grid.
+
+    ``channels``: the first N channels (an int), or explicit indices. All channels optimize together in one batch
+    (``batch_size`` splits them into chunks), element ``i`` ascending the mean of its own channel; each batch
+    element starts from ``noise_image(size, batch=N, seed=seed)[i]`` and every chunk replays the same rolls, so
+    image ``i`` equals ``deep_dream(noise[i], Objective.channel(layer, channels[i]), seed=seed, ...)`` with the same
+    settings. ``nrow``: images per grid row (default: about a square).
+
+    From the seed's nearly flat noise, a channel after a ReLU that is off everywhere gets no gradient and stays
+    grey; the seed maximizes pre-ReLU tensors (``*_pre_relu``), here the ``conv4_3`` tap rather than ``relu4_3``.
+    """
+    if isinstance(channels, int) and not isinstance(channels, bool):
+        if channels < 1:
+            raise ValueError(f"channels must be a positive count or a list of indices, got {channels}")
+        count = channels
+        channels = tuple(range(channels))
+    else:
+        channels = tuple(channels)
+        count = None
+    term = ObjectiveTerm(layer, channels)  # validates the indices' types
+    _check_settings(iterations, step, octaves, octave_scale, tile_size, jitter, grad_norm, eps)
+    objective, extractor = _extractor_for(
+        Objective((ObjectiveTerm(layer, None),)), extractor, arch=arch, weights=weights, input_range=input_range,
+        normalization=normalization, device=None,
+    )  # fmt: skip
+    available = layer_channels(layer, extractor.arch)
+    if count is not None and count > available:
+        raise ValueError(
+            f"channels={count} asks for more channels than {extractor.arch} layer {layer!r} has ({available}); "
+            f"use at most {available}, or indices 0..{available - 1}"
+        )
+    term.check(extractor.arch)  # out-of-range indices name the valid range
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
+    tap = objective.terms[0].layer
+    height, width = _size_pair(size, "size")
+    noise = noise_image((height, width), batch=len(channels), input_range=extractor.input_range, seed=seed)
+    device, dtype = _extractor_device(extractor)
+    noise = noise.to(device=device, dtype=dtype)
+    chunk = batch_size or len(channels)
+    images = []
+    for start in range(0, len(channels), chunk):
+        picked = channels[start : start + chunk]
+        label = progress if isinstance(progress, str) else f"{layer} channels {picked[0]}..{picked[-1]}"
+        result = _ascend(
+            noise[start : start + chunk], _PerSampleChannel(tap, picked), extractor, iterations=iterations, step=step,
+            octaves=octaves, octave_scale=octave_scale, tile_size=tile_size, jitter=jitter, grad_norm=grad_norm,
+            eps=eps, seed=seed, return_octaves=False, progress=label if progress else False, callback=None,
+        )  # fmt: skip
+        images.append(result.image)
+    stacked = torch.cat(images)
+    columns = nrow or max(1, math.ceil(math.sqrt(len(channels))))
+    grid = _grid(_to_unit(stacked, extractor.input_range), nrow=columns, padding=padding)
+    return ChannelSheet(grid=grid, images=stacked, channels=channels, layer=layer)

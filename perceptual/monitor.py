@@ -1,0 +1,533 @@
+"""TensorBoard monitoring of VGG feature maps during GAN training: real and generated side by side.
+
+:func:`log_feature_maps` is for plain ``torch.utils.tensorboard.SummaryWriter`` users; :class:`FeatureMapMonitor` is
+a Lightning callback built on it. For each monitored layer they log
+
+- one image ``<prefix>/<layer>``: ``real | generated | |real - generated|`` grids of the same channels, each channel
+  normalized once for real and generated together (:func:`perceptual.render.render_comparison`);
+- scalars ``<prefix>/<layer>/mean_activation_{real,generated}``, ``<prefix>/<layer>/zero_channels_{real,generated}``
+  (fraction of channels that are zero everywhere in the batch) and ``<prefix>/<layer>/distance`` (mean squared
+  real-vs-generated feature difference over the batch);
+- optionally histograms ``<prefix>/<layer>/hist_{real,generated}`` and a projector embedding of globally pooled
+  features of real and generated images (a visual check for mode collapse).
+
+Rendering stays on the features' device until one host copy per image (plus one for all scalars together); the
+channels shown are chosen once (top-k by real-vs-generated difference or by real activation) and then reused, so
+tiles stay comparable along TensorBoard's step slider.
+
+The callback reuses the features the perceptual loss already computed: ``training_step`` returns
+``{"loss": ..., "vgg_features": {"real": {layer: Tensor}, "generated": {layer: Tensor}}}`` (detached). It runs no
+VGG forward of its own then. It logs on global rank 0 only, uses no collectives, and throttles by the number of
+training batches it has seen (not ``global_step``, which counts optimizer steps: two per batch in a GAN with two
+optimizers).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .features import VGGFeatures
+from .layers import canonical_layer_name
+from .render import COLORMAPS, indexed_palette, render_comparison_indexed, select_channels
+
+try:
+    from lightning.pytorch import LightningModule, Trainer
+    from lightning.pytorch.callbacks import Callback
+except ImportError as _error:  # pragma: no cover - exercised only without the [train] extra
+    _LIGHTNING_ERROR: ImportError | None = _error
+
+    class Callback:  # type: ignore[no-redef]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise ImportError("FeatureMapMonitor needs Lightning: pip install 'perceptual[train]'") from _LIGHTNING_ERROR
+
+    LightningModule = Trainer = Any  # type: ignore[misc,assignment]
+else:
+    _LIGHTNING_ERROR = None
+
+__all__ = ["FeatureMapMonitor", "feature_statistics", "log_embedding", "log_feature_maps"]
+
+_STATISTICS = ("mean_activation_real", "mean_activation_generated", "zero_channels_real", "zero_channels_generated", "distance")
+
+
+# ------------------------------------------------------------------------------------------------ checks
+def _check_writer(writer: object) -> None:
+    missing = [name for name in ("add_image", "add_scalar", "add_histogram") if not callable(getattr(writer, name, None))]
+    if missing:
+        raise TypeError(
+            f"writer must be a torch.utils.tensorboard.SummaryWriter (or have {', '.join(missing)}), "
+            f"got {type(writer).__name__}"
+        )
+
+
+def _check_pair(name: str, real: object, generated: object) -> tuple[Tensor, Tensor]:
+    for label, value in (("real", real), ("generated", generated)):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{label} features of layer {name!r} must be a Tensor, got {type(value).__name__}")
+        if value.ndim != 4:
+            raise ValueError(f"{label} features of layer {name!r} must be (N, C, H, W), got shape {tuple(value.shape)}")
+    if real.shape != generated.shape:  # type: ignore[union-attr]
+        raise ValueError(
+            f"real and generated features of layer {name!r} must have the same shape, got "
+            f"{tuple(real.shape)} and {tuple(generated.shape)}"  # type: ignore[union-attr]
+        )
+    return real.detach(), generated.detach()  # type: ignore[union-attr]
+
+
+def _match_layers(requested: Sequence[str] | None, available: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(keys of ``available`` to log, requested names not available); names match across Keras/canonical spellings."""
+    if requested is None:
+        return list(available), []
+
+    def canonical(name: str) -> str:
+        try:
+            return canonical_layer_name(name, "vgg19")  # VGG19 names include every VGG16 name
+        except (ValueError, TypeError):
+            return name
+
+    by_canonical = {canonical(key): key for key in available}
+    found, missing = [], []
+    for name in requested:
+        key = name if name in available else by_canonical.get(canonical(name))
+        (found if key is not None else missing).append(key if key is not None else name)
+    return list(dict.fromkeys(found)), missing
+
+
+# ------------------------------------------------------------------------------------------------ function API
+def feature_statistics(real: Tensor, generated: Tensor) -> Tensor:
+    """Per-layer scalars as one float tensor (on the features' device), in the order of the ``_STATISTICS`` names:
+    mean activation of real and generated, fraction of all-zero channels of each (zero at every sample and pixel),
+    and the mean squared real-vs-generated difference."""
+    real, generated = real.float(), generated.float()
+    zero_real = (torch.count_nonzero(real, dim=(0, 2, 3)) == 0).float().mean()
+    zero_generated = (torch.count_nonzero(generated, dim=(0, 2, 3)) == 0).float().mean()
+    return torch.stack((real.mean(), generated.mean(), zero_real, zero_generated, F.mse_loss(generated, real)))
+
+
+def log_feature_maps(
+    writer: Any,
+    real_features: Mapping[str, Tensor],
+    generated_features: Mapping[str, Tensor],
+    step: int,
+    *,
+    layers: Sequence[str] | None = None,
+    max_channels: int = 16,
+    channels: Mapping[str, Tensor | Sequence[int]] | None = None,
+    channel_selection: str = "difference",
+    colormap: str = "viridis",
+    normalization: str = "minmax",
+    tag_prefix: str = "vgg",
+    log_histograms: bool = False,
+    max_size: int | None = 48,
+    min_size: int | None = 32,
+    sample: int = 0,
+    labels: bool = True,
+    executor: Executor | None = None,
+) -> dict[str, Tensor]:
+    """Log real-vs-generated feature maps and per-layer scalars of ``(N, C, H, W)`` features to a SummaryWriter.
+
+    Args:
+        writer: a ``torch.utils.tensorboard.SummaryWriter``.
+        real_features, generated_features: ``{layer: (N, C, H, W)}`` of the same images' real and generated
+            versions, e.g. ``PerceptualLoss(..., return_features=True)``'s ``target_features`` and ``pred_features``.
+        step: the x-axis value in TensorBoard.
+        layers: layers to log (canonical or Keras names); default every layer in ``real_features``.
+        max_channels: channels shown per layer (top-k by ``channel_selection``), ``channels`` not given.
+        channels: ``{layer: channel indices}`` to show, e.g. the dict a previous call returned; layers missing
+            from it get a fresh top-k choice.
+        channel_selection: ``"difference"`` (mean ``|real - generated|`` over the batch) or ``"activation"`` (mean
+            real activation).
+        max_size, min_size: the longer side of every shown map is area-downscaled to at most ``max_size`` (keeps
+            event files small; block-1/2 maps are large) and upscaled to at least ``min_size``.
+        sample: which sample of the batch is drawn; the scalars use the whole batch.
+        labels: write channel numbers on the tiles.
+        executor: if given (e.g. ``ThreadPoolExecutor(max_workers=1)``), PNG encoding and the image events are
+            written there, off the training thread; the returned futures are not waited for (shut the executor
+            down with ``wait=True`` before closing the writer).
+
+    Returns:
+        ``{layer: channel indices}`` as used: pass it back as ``channels`` to keep the same tiles at every step.
+    """
+    _check_writer(writer)
+    if not isinstance(max_channels, int) or max_channels < 1:
+        raise ValueError(f"max_channels must be a positive integer, got {max_channels!r}")
+    if channel_selection not in ("difference", "activation"):
+        raise ValueError(f"channel_selection must be 'difference' or 'activation', got {channel_selection!r}")
+    if colormap not in COLORMAPS:
+        raise ValueError(f"colormap must be one of {list(COLORMAPS)}, got {colormap!r}")
+    names, missing = _match_layers(layers, list(real_features))
+    if missing:
+        raise ValueError(f"layers {missing} are not in real_features, which has {list(real_features)}")
+    absent = [name for name in names if name not in generated_features]
+    if absent:
+        raise ValueError(f"layers {absent} are in real_features but not in generated_features ({list(generated_features)})")
+    used: dict[str, Tensor] = {}
+    statistics = []
+    for name in names:
+        real, generated = _check_pair(name, real_features[name], generated_features[name])
+        if not -real.shape[0] <= sample < real.shape[0]:
+            raise ValueError(f"sample={sample} is out of range for a batch of {real.shape[0]}")
+        chosen = None if channels is None else channels.get(name)
+        if chosen is None:
+            chosen = select_channels(real, generated, k=max_channels, by=channel_selection)
+        chosen = torch.as_tensor(chosen, dtype=torch.long, device=real.device)
+        used[name] = chosen
+        statistics.append(feature_statistics(real, generated))
+        grid, _ = render_comparison_indexed(
+            real[sample], generated[sample], channels=chosen, colormap=colormap, normalization=normalization,
+            max_size=max_size, min_size=min_size, labels=labels,
+        )  # fmt: skip
+        palette = indexed_palette(colormap).numpy()  # the CPU copy: no second device-to-host transfer
+        job = (writer, f"{tag_prefix}/{name}", grid.cpu().numpy(), palette, step)
+        if executor is None:
+            _add_palette_image(*job)
+        else:
+            executor.submit(_add_palette_image, *job)
+        if log_histograms:
+            writer.add_histogram(f"{tag_prefix}/{name}/hist_real", real[sample].float().flatten().cpu(), step)
+            writer.add_histogram(f"{tag_prefix}/{name}/hist_generated", generated[sample].float().flatten().cpu(), step)
+    if statistics:
+        values = torch.stack(statistics).cpu().tolist()  # one host copy for every scalar
+        for name, row in zip(names, values):
+            for stat, value in zip(_STATISTICS, row):
+                writer.add_scalar(f"{tag_prefix}/{name}/{stat}", value, step)
+    return used
+
+
+def _add_palette_image(writer: Any, tag: str, grid: np.ndarray, palette: np.ndarray, step: int) -> None:
+    """Log a palette image as a palette PNG (a third of the bytes of ``add_image``'s RGB PNG, so encoding and
+    TensorBoard's record checksums, pure Python without TensorFlow, take a fraction of the time). Writers without
+    torch's ``_get_file_writer`` get the RGB image through ``add_image``."""
+    get_file_writer = getattr(writer, "_get_file_writer", None)
+    try:
+        from tensorboard.compat.proto.summary_pb2 import Summary
+    except ImportError:  # pragma: no cover - tensorboard is what SummaryWriter runs on
+        get_file_writer = None
+    if get_file_writer is None:
+        writer.add_image(tag, palette[grid], step, dataformats="HWC")
+        return
+    from PIL import Image
+
+    height, width = grid.shape
+    picture = Image.frombuffer("P", (width, height), np.ascontiguousarray(grid), "raw", "P", 0, 1)
+    picture.putpalette(palette.tobytes())
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=buffer.getvalue())
+    get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
+
+
+def log_embedding(
+    writer: Any,
+    real: Tensor,
+    generated: Tensor,
+    step: int,
+    *,
+    real_images: Tensor | None = None,
+    generated_images: Tensor | None = None,
+    tag: str = "vgg/embedding",
+    thumbnail_size: int = 32,
+) -> None:
+    """Projector embedding of globally pooled features: ``(N, C)`` vectors (or ``(N, C, H, W)`` maps, averaged
+    here) labelled ``real``/``generated``, with thumbnails if images (``(N, 3, H, W)``, any range) are given."""
+    if real.ndim == 4:
+        real = real.float().mean(dim=(2, 3))
+    if generated.ndim == 4:
+        generated = generated.float().mean(dim=(2, 3))
+    if real.ndim != 2 or generated.ndim != 2 or real.shape[1] != generated.shape[1]:
+        raise ValueError(f"embeddings must be (N, C) with the same C, got {tuple(real.shape)} and {tuple(generated.shape)}")
+    matrix = torch.cat((real.float(), generated.float())).cpu()
+    metadata = ["real"] * real.shape[0] + ["generated"] * generated.shape[0]
+    label_img = None
+    if real_images is not None and generated_images is not None:
+        images = torch.cat((real_images, generated_images)).float()
+        low = images.amin(dim=(1, 2, 3), keepdim=True)
+        high = images.amax(dim=(1, 2, 3), keepdim=True)
+        images = (images - low) / (high - low).clamp_min(1e-12)
+        label_img = F.interpolate(images, size=(thumbnail_size, thumbnail_size), mode="area").cpu()
+    writer.add_embedding(matrix, metadata=metadata, label_img=label_img, global_step=step, tag=tag)
+
+
+# ------------------------------------------------------------------------------------------------ Lightning
+class FeatureMapMonitor(Callback):
+    """Lightning callback: real vs generated VGG feature maps and per-layer scalars in TensorBoard.
+
+    The LightningModule's ``training_step`` returns ``{"loss": ..., "vgg_features": {"real": {...}, "generated":
+    {...}}}`` with the (detached) features its perceptual loss computed; every ``every_n_batches`` training batches
+    (the first one included) the callback logs them with :func:`log_feature_maps`, on global rank 0, to the first
+    ``TensorBoardLogger`` of the trainer. No TensorBoard logger: one warning, then nothing.
+
+    Args:
+        layers: layers to show (canonical or Keras names); ``None`` for every layer supplied. Requested layers that
+            the step does not supply are skipped with one warning.
+        every_n_batches: log on batches ``0, n, 2n, ...`` counted over the whole run (not ``global_step``).
+        max_channels: channels per layer in the picture.
+        channel_selection: ``"difference"`` or ``"activation"``; the choice is made on the first logged batch and
+            kept for the run (and saved in checkpoints).
+        log_histograms: also log activation histograms (one host copy of the sample's maps per layer).
+        max_size, min_size: bounds on the shown size of each map (see :func:`log_feature_maps`).
+        extractor, monitor_images: fallback when a step supplies no features: ``monitor_images(pl_module)`` returns
+            ``(real, generated)`` images (e.g. a fixed batch and the generator's output for it) and ``extractor``, a
+            :class:`~perceptual.VGGFeatures`, computes their features. Without both, such steps log nothing (one
+            warning).
+        embedding_layer: if set, the globally pooled features of this layer are collected from every batch until
+            ``embedding_samples`` real and generated vectors are there, and written once as a projector embedding
+            (thumbnails if the step also returns ``"images": {"real": ..., "generated": ...}``).
+        outputs_key: the key of the features in the ``training_step`` output.
+        background: encode and write the images in one background thread (drained at the end of training), so
+            the training loop only waits for the device-to-host copies. ``None`` (default): only when the
+            features are on an accelerator; on the CPU a busy extra thread slows torch's own thread pool more
+            than it saves.
+    """
+
+    def __init__(
+        self,
+        *,
+        layers: Sequence[str] | None = ("relu1_2", "relu2_2", "relu3_3", "relu4_1"),
+        every_n_batches: int = 100,
+        max_channels: int = 16,
+        channel_selection: str = "difference",
+        log_histograms: bool = False,
+        max_size: int | None = 48,
+        min_size: int | None = 32,
+        colormap: str = "viridis",
+        normalization: str = "minmax",
+        tag_prefix: str = "vgg",
+        labels: bool = True,
+        sample: int = 0,
+        extractor: VGGFeatures | None = None,
+        monitor_images: Callable[[Any], tuple[Tensor, Tensor]] | None = None,
+        embedding_layer: str | None = None,
+        embedding_samples: int = 256,
+        outputs_key: str = "vgg_features",
+        background: bool | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(every_n_batches, int) or every_n_batches < 1:
+            raise ValueError(f"every_n_batches must be a positive integer, got {every_n_batches!r}")
+        if not isinstance(max_channels, int) or max_channels < 1:
+            raise ValueError(f"max_channels must be a positive integer, got {max_channels!r}")
+        if channel_selection not in ("difference", "activation"):
+            raise ValueError(f"channel_selection must be 'difference' or 'activation', got {channel_selection!r}")
+        if colormap not in COLORMAPS:
+            raise ValueError(f"colormap must be one of {list(COLORMAPS)}, got {colormap!r}")
+        if (extractor is None) != (monitor_images is None):
+            raise ValueError("extractor and monitor_images work together: give both or neither")
+        if embedding_samples < 1:
+            raise ValueError(f"embedding_samples must be a positive integer, got {embedding_samples}")
+        if isinstance(layers, str):
+            layers = [layers]
+        self.layers = None if layers is None else list(layers)
+        self.every_n_batches = every_n_batches
+        self.max_channels = max_channels
+        self.channel_selection = channel_selection
+        self.log_histograms = log_histograms
+        self.max_size = max_size
+        self.min_size = min_size
+        self.colormap = colormap
+        self.normalization = normalization
+        self.tag_prefix = tag_prefix
+        self.labels = labels
+        self.sample = sample
+        self.extractor = extractor
+        self.monitor_images = monitor_images
+        self.embedding_layer = embedding_layer
+        self.embedding_samples = embedding_samples
+        self.outputs_key = outputs_key
+        self.channels: dict[str, Tensor] = {}
+        self.batches_seen = 0
+        self._writer: Any = None
+        self._warned: set[str] = set()
+        self._embedding: dict[str, list[Tensor]] = {"real": [], "generated": [], "real_images": [], "generated_images": []}
+        self._embedding_done = False
+        self.background = background
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: list[Future] = []
+
+    # -------------------------------------------------------------------------------------------- plumbing
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(message, UserWarning, stacklevel=2)
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if trainer.global_rank != 0:
+            return
+        self._writer = _find_summary_writer(trainer)
+        if self._writer is None and stage == "fit":
+            self._warn_once(
+                "no-logger",
+                "FeatureMapMonitor found no TensorBoardLogger in trainer.loggers and will log nothing; add "
+                "lightning.pytorch.loggers.TensorBoardLogger(save_dir=...) to the Trainer",
+            )
+
+    def _drain(self) -> None:
+        """Wait for the background image writes; re-raise the first error."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._drain()  # before the logger closes its writer
+
+    def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        self._drain()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"batches_seen": self.batches_seen, "channels": {k: v.tolist() for k, v in self.channels.items()}}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.batches_seen = int(state_dict.get("batches_seen", 0))
+        self.channels = {k: torch.tensor(v, dtype=torch.long) for k, v in state_dict.get("channels", {}).items()}
+
+    # -------------------------------------------------------------------------------------------- hook
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if trainer.global_rank != 0 or self._writer is None:
+            return
+        index = self.batches_seen
+        self.batches_seen += 1
+        collect_embedding = self.embedding_layer is not None and not self._embedding_done
+        log_now = index % self.every_n_batches == 0
+        if not (log_now or collect_embedding):
+            return
+        supplied = outputs.get(self.outputs_key) if isinstance(outputs, Mapping) else None
+        if supplied is not None:
+            real, generated = _split_supplied(supplied, self.outputs_key)
+        elif not log_now:
+            return
+        elif self.extractor is not None and self.monitor_images is not None:
+            real, generated = self._own_features(pl_module)
+        else:
+            self._warn_once(
+                "no-features",
+                f"FeatureMapMonitor: training_step returned no {self.outputs_key!r} "
+                "({'real': {layer: Tensor}, 'generated': {layer: Tensor}}) and no extractor/monitor_images fallback "
+                "is configured; nothing is logged",
+            )
+            return
+        if collect_embedding and supplied is not None:
+            self._collect_embedding(real, generated, outputs, index)
+        if log_now:
+            self._log(real, generated, index)
+
+    def _background_executor(self, device: torch.device) -> Executor | None:
+        if self.background is False or (self.background is None and device.type == "cpu"):
+            return None
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="FeatureMapMonitor")
+        done = [future for future in self._pending if future.done()]
+        for future in done:
+            future.result()  # surface errors of earlier writes
+        self._pending = [future for future in self._pending if not future.done()]
+        return _TrackingExecutor(self._executor, self._pending)
+
+    def _own_features(self, pl_module: LightningModule) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        assert self.extractor is not None and self.monitor_images is not None
+        extractor = self.extractor.to(pl_module.device)
+        with torch.no_grad():
+            real_images, generated_images = self.monitor_images(pl_module)
+            features = extractor(torch.cat((real_images, generated_images)))
+        count = real_images.shape[0]
+        return {k: v[:count] for k, v in features.items()}, {k: v[count:] for k, v in features.items()}
+
+    def _log(self, real: Mapping[str, Tensor], generated: Mapping[str, Tensor], step: int) -> None:
+        names, missing = _match_layers(self.layers, list(real))
+        if missing:
+            self._warn_once(
+                "missing:" + ",".join(missing),
+                f"FeatureMapMonitor: layers {missing} are not among the supplied features {list(real)}; "
+                "they are skipped (make the perceptual loss compute them, or change layers=)",
+            )
+        if not names:
+            return
+        channels = {name: index.to(real[name].device) for name, index in self.channels.items() if name in names}
+        used = log_feature_maps(
+            self._writer, real, generated, step, layers=names, max_channels=self.max_channels, channels=channels,
+            channel_selection=self.channel_selection, colormap=self.colormap, normalization=self.normalization,
+            tag_prefix=self.tag_prefix, log_histograms=self.log_histograms, max_size=self.max_size,
+            min_size=self.min_size, sample=self.sample, labels=self.labels,
+            executor=self._background_executor(real[names[0]].device),
+        )  # fmt: skip
+        for name, index in used.items():
+            self.channels.setdefault(name, index)
+
+    def _collect_embedding(self, real: Mapping[str, Tensor], generated: Mapping[str, Tensor], outputs: Any, step: int) -> None:
+        names, _ = _match_layers([self.embedding_layer], list(real))  # type: ignore[list-item]
+        if not names:
+            self._warn_once("embedding", f"FeatureMapMonitor: embedding_layer {self.embedding_layer!r} is not among the "
+                                         f"supplied features {list(real)}; no embedding is written")  # fmt: skip
+            self._embedding_done = True
+            return
+        name = names[0]
+        self._embedding["real"].append(real[name].detach().float().mean(dim=(2, 3)))
+        self._embedding["generated"].append(generated[name].detach().float().mean(dim=(2, 3)))
+        images = outputs.get("images") if isinstance(outputs, Mapping) else None
+        if isinstance(images, Mapping) and "real" in images and "generated" in images:
+            self._embedding["real_images"].append(F.interpolate(images["real"].detach().float(), size=(32, 32), mode="area"))
+            self._embedding["generated_images"].append(
+                F.interpolate(images["generated"].detach().float(), size=(32, 32), mode="area")
+            )
+        collected = sum(t.shape[0] for t in self._embedding["real"])
+        if collected >= self.embedding_samples:
+            n = self.embedding_samples
+            thumbs = len(self._embedding["real_images"]) == len(self._embedding["real"])
+            log_embedding(
+                self._writer, torch.cat(self._embedding["real"])[:n], torch.cat(self._embedding["generated"])[:n], step,
+                real_images=torch.cat(self._embedding["real_images"])[:n] if thumbs else None,
+                generated_images=torch.cat(self._embedding["generated_images"])[:n] if thumbs else None,
+                tag=f"{self.tag_prefix}/embedding_{name}",
+            )  # fmt: skip
+            self._embedding = {key: [] for key in self._embedding}
+            self._embedding_done = True
+
+
+class _TrackingExecutor(Executor):
+    """Submits to ``executor`` and remembers the futures in ``pending``."""
+
+    def __init__(self, executor: Executor, pending: list[Future]) -> None:
+        self._executor, self._pending = executor, pending
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future = self._executor.submit(fn, *args, **kwargs)
+        self._pending.append(future)
+        return future
+
+
+def _split_supplied(supplied: object, key: str) -> tuple[Mapping[str, Tensor], Mapping[str, Tensor]]:
+    if not isinstance(supplied, Mapping) or not {"real", "generated"} <= set(supplied):
+        got = sorted(supplied) if isinstance(supplied, Mapping) else type(supplied).__name__
+        raise ValueError(f"training_step output {key!r} must be {{'real': {{layer: Tensor}}, 'generated': "
+                         f"{{layer: Tensor}}}}, got {got}")  # fmt: skip
+    real, generated = supplied["real"], supplied["generated"]
+    if not isinstance(real, Mapping) or not isinstance(generated, Mapping):
+        raise ValueError(f"training_step output {key!r}: 'real' and 'generated' must be dicts {{layer: Tensor}}")
+    return real, generated
+
+
+def _find_summary_writer(trainer: Any) -> Any:
+    """The ``SummaryWriter`` of the first TensorBoard logger of ``trainer`` (``None`` without one)."""
+    try:
+        from lightning.pytorch.loggers import TensorBoardLogger
+    except ImportError:  # pragma: no cover
+        TensorBoardLogger = ()  # type: ignore[assignment,misc]
+    for logger in getattr(trainer, "loggers", None) or []:
+        if isinstance(logger, TensorBoardLogger):
+            return logger.experiment
+    for logger in getattr(trainer, "loggers", None) or []:
+        experiment = getattr(logger, "experiment", None)
+        if all(callable(getattr(experiment, name, None)) for name in ("add_image", "add_scalar", "add_histogram")):
+            return experiment
+    return None

@@ -1,0 +1,685 @@
+"""Feature maps to pictures, with tensor operations only (no matplotlib at run time).
+
+The pieces of the usual "plot every feature map" code (seed posts 000/003/004, and torchvision's
+``make_grid(scale_each=True)``), done on the tensor's device with one host copy per rendered image:
+
+- per-channel normalization to [0, 1]: min-max from ``amin``/``amax(keepdim=True)``, or a robust percentile
+  range (numpy's ``"linear"`` percentile, computed by one sort);
+- colormaps as 256-entry lookup tables: ``viridis`` and ``magma`` (van der Walt & Smith, "A better default
+  colormap for matplotlib", SciPy 2015; the tables are matplotlib's, stored in :mod:`perceptual._colormap_data`)
+  and ``gray``; value ``v`` in [0, 1] maps to entry ``min(floor(256 v), 255)``, as in matplotlib;
+- grid tiling by one strided copy (``unfold`` view of the canvas), channels in row-major order, optional
+  channel-number labels stamped from a 3x5 pixel digit font with tensor ops (so they reach TensorBoard too);
+- the channel-sum / channel-mean map of a layer (seed 000's ``layer_sum``);
+- top-k channels by mean activation or by mean absolute real-vs-generated difference;
+- the comparison view ``real | generated | |real - generated|``: the same channels, one normalization per channel
+  shared by real and generated (so a brighter tile means a larger activation in both panels), and the absolute
+  difference on that same per-channel scale.
+
+Feature tensors are ``(C, H, W)`` (one image) unless a function says otherwise; rendered images are ``uint8``
+``(H, W, 3)`` tensors on the input's device, ready for ``.cpu()`` and PIL or ``SummaryWriter.add_image(...,
+dataformats="HWC")``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ._colormap_data import COLORMAP_DATA
+
+__all__ = [
+    "COLORMAPS",
+    "ChannelSelection",
+    "Colormap",
+    "GridGeometry",
+    "INDEXED_BLACK",
+    "INDEXED_LEVELS",
+    "INDEXED_WHITE",
+    "Normalization",
+    "apply_colormap",
+    "channel_range",
+    "channel_sum",
+    "colormap_lut",
+    "grid_geometry",
+    "indexed_palette",
+    "normalize_channels",
+    "render_channel_sum",
+    "render_comparison",
+    "render_comparison_indexed",
+    "render_maps",
+    "render_maps_indexed",
+    "rendered_tile_size",
+    "resize_maps",
+    "select_channels",
+    "tile_grid",
+]
+
+Colormap = Literal["viridis", "magma", "gray"]
+Normalization = Literal["minmax", "percentile"]
+ChannelSelection = Literal["activation", "difference"]
+
+COLORMAPS: tuple[str, ...] = ("viridis", "magma", "gray")
+"""Names accepted as ``colormap``."""
+
+_EPS = 1e-12
+_LUT_CACHE: dict[tuple[str, str], Tensor] = {}
+
+
+# ------------------------------------------------------------------------------------------------ checks
+def _check_maps(maps: object, name: str, ndims: tuple[int, ...] = (3,)) -> Tensor:
+    if not isinstance(maps, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(maps).__name__}")
+    if maps.ndim not in ndims:
+        shapes = " or ".join({2: "(H, W)", 3: "(C, H, W)", 4: "(N, C, H, W)"}[n] for n in ndims)
+        raise ValueError(f"{name} must have shape {shapes}, got shape {tuple(maps.shape)}")
+    if not (torch.is_floating_point(maps) or maps.dtype == torch.uint8):
+        raise TypeError(f"{name} must be a floating-point (or uint8) tensor, got {maps.dtype}")
+    if maps.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(maps.shape)})")
+    return maps
+
+
+def _check_colormap(colormap: str) -> str:
+    if colormap not in COLORMAPS:
+        raise ValueError(f"colormap must be one of {list(COLORMAPS)}, got {colormap!r}")
+    return colormap
+
+
+def _check_percentiles(percentiles: tuple[float, float]) -> tuple[float, float]:
+    try:
+        low, high = (float(p) for p in percentiles)
+    except (TypeError, ValueError):
+        raise TypeError(f"percentiles must be a pair (low, high) in [0, 100], got {percentiles!r}") from None
+    if not 0.0 <= low < high <= 100.0:
+        raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got ({low:g}, {high:g})")
+    return low, high
+
+
+# ------------------------------------------------------------------------------------------------ colormaps
+def colormap_lut(colormap: Colormap | str = "viridis", *, device: torch.device | str | None = None) -> Tensor:
+    """The ``(256, 3)`` uint8 lookup table of ``colormap`` (matplotlib's float entries times 255, rounded)."""
+    _check_colormap(colormap)
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    key = (colormap, str(device))
+    lut = _LUT_CACHE.get(key)
+    if lut is None:
+        if colormap == "gray":
+            table = torch.arange(256, dtype=torch.uint8)[:, None].expand(256, 3).contiguous()
+        else:
+            table = torch.tensor(COLORMAP_DATA[colormap], dtype=torch.float64).mul(255).round().to(torch.uint8)
+        lut = _LUT_CACHE[key] = table.to(device)
+    return lut
+
+
+def _levels(maps: Tensor, low: Tensor, high: Tensor, levels: int, dtype: torch.dtype = torch.int32) -> Tensor:
+    """Level ``min(floor(levels * (x - low) / (high - low)), levels - 1)`` as ``dtype``, from one fused
+    multiply-add; constant maps give level 0, NaN gives 0."""
+    span = high - low
+    scale = torch.where(span > _EPS, levels / span.clamp_min(_EPS), torch.zeros_like(span))
+    index = torch.addcmul(-low * scale, maps, scale)
+    return index.nan_to_num_(0.0).clamp_(0.0, levels - 1.0).to(dtype)  # values >= 0: truncation is floor
+
+
+def _lookup(lut: Tensor, index: Tensor) -> Tensor:
+    return lut.index_select(0, index.reshape(-1)).view(*index.shape, lut.shape[-1])
+
+
+def apply_colormap(values: Tensor, colormap: Colormap | str = "viridis") -> Tensor:
+    """Map ``values`` in [0, 1] (any shape) to uint8 RGB, shape ``values.shape + (3,)``.
+
+    Entry ``min(floor(256 * v), 255)`` of the table, as matplotlib does; values outside [0, 1] are clipped and NaN
+    maps to entry 0.
+    """
+    if not isinstance(values, Tensor) or not torch.is_floating_point(values):
+        got = values.dtype if isinstance(values, Tensor) else type(values).__name__
+        raise TypeError(f"values must be a floating-point tensor in [0, 1], got {got}")
+    lut = colormap_lut(colormap, device=values.device)
+    zero, one = values.new_zeros(()), values.new_ones(())
+    return _lookup(lut, _levels(values, zero, one, 256))
+
+
+def indexed_palette(colormap: Colormap | str = "viridis", *, device: torch.device | str | None = None) -> Tensor:
+    """The ``(256, 3)`` uint8 palette of :func:`render_maps_indexed` images: entries ``0 .. 253`` sample the
+    colormap evenly (entry ``i`` is table row ``round(i * 255 / 253)``), 254 is white (padding, label text) and
+    255 black (label outline)."""
+    _check_colormap(colormap)
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    key = ("indexed:" + colormap, str(device))
+    if key not in _LUT_CACHE:  # built on the CPU, copied to the device once
+        lut = colormap_lut(colormap)
+        rows = torch.linspace(0, 255, INDEXED_LEVELS).round().long()
+        extra = torch.tensor([[255, 255, 255], [0, 0, 0]], dtype=torch.uint8)
+        _LUT_CACHE[key] = torch.cat((lut.index_select(0, rows), extra)).to(device)
+    return _LUT_CACHE[key]
+
+
+INDEXED_LEVELS = 254
+"""Colormap levels of an indexed (palette) rendering; :data:`INDEXED_WHITE` and :data:`INDEXED_BLACK` follow."""
+INDEXED_WHITE = 254
+INDEXED_BLACK = 255
+
+
+# ------------------------------------------------------------------------------------------------ normalization
+def _reduce_dims(maps: Tensor, dims: Sequence[int]) -> tuple[int, ...]:
+    return tuple(sorted({d % maps.ndim for d in dims}))
+
+
+def _percentile_range(maps: Tensor, dims: tuple[int, ...], low: float, high: float) -> tuple[Tensor, Tensor]:
+    keep_shape = [1 if d in dims else size for d, size in enumerate(maps.shape)]
+    moved = maps.movedim(dims, tuple(range(maps.ndim - len(dims), maps.ndim)))
+    flat = moved.reshape(*moved.shape[: maps.ndim - len(dims)], -1)
+    ordered = flat.sort(dim=-1).values
+    count = ordered.shape[-1]
+    bounds = []
+    for q in (low, high):  # numpy's default "linear" method: position q/100 * (count - 1)
+        position = q / 100.0 * (count - 1)
+        below = math.floor(position)
+        above = min(below + 1, count - 1)
+        frac = position - below
+        value = ordered[..., below] + frac * (ordered[..., above] - ordered[..., below])
+        bounds.append(value.reshape(keep_shape))
+    return bounds[0], bounds[1]
+
+
+def channel_range(
+    maps: Tensor,
+    *,
+    dims: Sequence[int] = (-2, -1),
+    method: Normalization | str = "minmax",
+    percentiles: tuple[float, float] = (1.0, 99.0),
+) -> tuple[Tensor, Tensor]:
+    """Per-channel ``(low, high)`` of ``maps`` over ``dims`` (kept as size-1 dims, so they broadcast back).
+
+    ``method="minmax"``: ``amin``/``amax``; ``"percentile"``: the ``percentiles`` pair, numpy's linear method.
+    """
+    if not isinstance(maps, Tensor) or not torch.is_floating_point(maps):
+        got = maps.dtype if isinstance(maps, Tensor) else type(maps).__name__
+        raise TypeError(f"maps must be a floating-point tensor, got {got}")
+    reduce = _reduce_dims(maps, dims)
+    if method == "minmax":
+        return maps.amin(dim=reduce, keepdim=True), maps.amax(dim=reduce, keepdim=True)
+    if method == "percentile":
+        low, high = _check_percentiles(percentiles)
+        return _percentile_range(maps, reduce, low, high)
+    raise ValueError(f"method must be 'minmax' or 'percentile', got {method!r}")
+
+
+def _rescale(maps: Tensor, low: Tensor, high: Tensor) -> Tensor:
+    span = high - low
+    scale = torch.where(span > _EPS, 1.0 / span.clamp_min(_EPS), torch.zeros_like(span))
+    return ((maps - low) * scale).clamp_(0.0, 1.0)  # a constant channel renders as 0
+
+
+def normalize_channels(
+    maps: Tensor,
+    *,
+    method: Normalization | str = "minmax",
+    percentiles: tuple[float, float] = (1.0, 99.0),
+    dims: Sequence[int] = (-2, -1),
+) -> Tensor:
+    """Rescale each channel of ``maps`` to [0, 1] over ``dims`` (default: each ``(H, W)`` map on its own).
+
+    Constant maps become 0; with ``method="percentile"`` values beyond the percentiles are clipped. Returns a
+    new float tensor; ``maps`` is not modified.
+    """
+    low, high = channel_range(maps, dims=dims, method=method, percentiles=percentiles)
+    return _rescale(maps, low, high)
+
+
+# ------------------------------------------------------------------------------------------------ geometry
+@dataclass(frozen=True)
+class GridGeometry:
+    """Where each tile of a grid lies: tile ``i`` is at row ``i // cols``, column ``i % cols``, its top-left
+    pixel at ``(padding + row * (tile_height + padding), padding + col * (tile_width + padding))``."""
+
+    count: int
+    rows: int
+    cols: int
+    tile_height: int
+    tile_width: int
+    padding: int
+
+    @property
+    def height(self) -> int:
+        return self.rows * self.tile_height + (self.rows + 1) * self.padding
+
+    @property
+    def width(self) -> int:
+        return self.cols * self.tile_width + (self.cols + 1) * self.padding
+
+    def origin(self, index: int) -> tuple[int, int]:
+        """``(top, left)`` pixel of tile ``index``."""
+        row, col = divmod(index, self.cols)
+        return self.padding + row * (self.tile_height + self.padding), self.padding + col * (self.tile_width + self.padding)
+
+
+def grid_geometry(count: int, tile_height: int, tile_width: int, *, ncols: int | None = None, padding: int = 2) -> GridGeometry:
+    """Geometry of a grid of ``count`` tiles: ``ncols`` columns (default ``ceil(sqrt(count))``), ``padding``
+    pixels between tiles and around the border."""
+    if count < 1:
+        raise ValueError(f"a grid needs at least one tile, got count={count}")
+    if ncols is not None and ncols < 1:
+        raise ValueError(f"ncols must be a positive integer or None, got {ncols}")
+    if padding < 0:
+        raise ValueError(f"padding must be >= 0, got {padding}")
+    cols = min(count, ncols) if ncols is not None else math.ceil(math.sqrt(count))
+    rows = math.ceil(count / cols)
+    return GridGeometry(count, rows, cols, tile_height, tile_width, padding)
+
+
+def tile_grid(tiles: Tensor, *, ncols: int | None = None, padding: int = 2, pad_value: float = 0) -> Tensor:
+    """Tile ``(N, H, W)`` or ``(N, H, W, K)`` (channels last, e.g. RGB) into one ``(H', W')`` / ``(H', W', K)``
+    image, row-major, as :func:`grid_geometry` describes; padding and the unused cells are ``pad_value``."""
+    if not isinstance(tiles, Tensor) or tiles.ndim not in (3, 4):
+        got = tuple(tiles.shape) if isinstance(tiles, Tensor) else type(tiles).__name__
+        raise ValueError(f"tiles must be a tensor of shape (N, H, W) or (N, H, W, K), got {got}")
+    squeeze = tiles.ndim == 3
+    if squeeze:
+        tiles = tiles[..., None]
+    count, height, width, depth = tiles.shape
+    geo = grid_geometry(count, height, width, ncols=ncols, padding=padding)
+    cells = geo.rows * geo.cols
+    if cells > count:  # blank cells complete the last row
+        tiles = torch.cat((tiles, tiles.new_full((cells - count, height, width, depth), pad_value)))
+    step_h, step_w = height + padding, width + padding
+    grid = tiles.new_full((geo.height, geo.width, depth), pad_value)
+    inner = grid[padding:, padding:].unfold(0, height, step_h).unfold(1, width, step_w)  # (rows, cols, depth, h, w)
+    inner.copy_(tiles.reshape(geo.rows, geo.cols, height, width, depth).permute(0, 1, 4, 2, 3))  # one strided copy
+    return grid[..., 0] if squeeze else grid
+
+
+def rendered_tile_size(height: int, width: int, *, min_size: int | None = None, max_size: int | None = None) -> tuple[int, int]:
+    """The ``(height, width)`` a ``(height, width)`` map gets when rendered with ``min_size``/``max_size``: the
+    longer side is upscaled by an integer factor (square pixels) to at least ``min_size``, or area-downscaled to at
+    most ``max_size``."""
+    if height < 1 or width < 1:
+        raise ValueError(f"maps must be at least 1x1, got {height}x{width}")
+    if max_size is not None and max_size < 1:
+        raise ValueError(f"max_size must be a positive integer or None, got {max_size}")
+    longer = max(height, width)
+    if max_size is not None and longer > max_size:
+        return max(1, round(height * max_size / longer)), max(1, round(width * max_size / longer))
+    if min_size is not None and longer < min_size:
+        factor = math.ceil(min_size / longer)
+        return height * factor, width * factor
+    return height, width
+
+
+def resize_maps(maps: Tensor, *, min_size: int | None = None, max_size: int | None = None) -> Tensor:
+    """Resize ``(..., H, W)`` maps to :func:`rendered_tile_size`: integer nearest upscaling or area averaging
+    (``adaptive_avg_pool2d``). Returns ``maps`` itself when the size does not change."""
+    height, width = maps.shape[-2:]
+    size = rendered_tile_size(height, width, min_size=min_size, max_size=max_size)
+    if size == (height, width):
+        return maps
+    if size[0] < height or size[1] < width:
+        pooled = F.adaptive_avg_pool2d(maps.reshape(-1, 1, height, width).float(), size)
+        return pooled.reshape(*maps.shape[:-2], *size).to(maps.dtype)
+    return _upscale(maps, size[0] // height, dim=maps.ndim - 2)
+
+
+def _upscale(tiles: Tensor, factor: int, *, dim: int) -> Tensor:
+    """Nearest upscaling of dims ``dim`` and ``dim + 1`` by an integer factor: one broadcast copy."""
+    if factor == 1:
+        return tiles
+    shape = tiles.shape
+    height, width = shape[dim], shape[dim + 1]
+    view = tiles.reshape(*shape[:dim], height, 1, width, 1, *shape[dim + 2 :])
+    view = view.expand(*shape[:dim], height, factor, width, factor, *shape[dim + 2 :])
+    return view.reshape(*shape[:dim], height * factor, width * factor, *shape[dim + 2 :])
+
+
+# 3x5 pixel digits for channel-number labels (stamped with tensor ops, so they reach TensorBoard too).
+_DIGITS = (
+    "111101101101111", "010110010010111", "111001111100111", "111001111001111", "101101111001001",
+    "111100111001111", "111100111101111", "111001001001001", "111101111101111", "111101111001111",
+)  # fmt: skip
+_GLYPHS: dict[str, Tensor] = {}
+
+
+def _glyphs(device: torch.device) -> Tensor:
+    """``(11, 5, 4)`` bool: digits 0-9 plus a blank (index 10), each with one blank column on the right."""
+    key = str(device)
+    if key not in _GLYPHS:
+        bits = torch.tensor([[int(b) for b in digit] for digit in _DIGITS] + [[0] * 15], dtype=torch.bool)
+        _GLYPHS[key] = F.pad(bits.view(11, 5, 3), (0, 1)).to(device)
+    return _GLYPHS[key]
+
+
+def _label_masks(numbers: Tensor, scale: int, max_label: int) -> tuple[Tensor, Tensor]:
+    """Text and outline masks ``(N, h, w)`` for integer labels in ``[0, max_label]``, right-aligned, ``scale``x
+    glyphs. ``max_label`` is a Python int, so the text width needs no device sync."""
+    glyphs = _glyphs(numbers.device)
+    width = len(str(max(0, int(max_label))))
+    powers = 10 ** torch.arange(width - 1, -1, -1, device=numbers.device)
+    digits = (numbers[:, None] // powers) % 10
+    leading = (numbers[:, None] < powers) & (powers > 1)  # leading zeros are blank
+    digits = torch.where(leading, torch.full_like(digits, 10), digits)
+    text = glyphs[digits]  # (N, width, 5, 4)
+    text = text.permute(0, 2, 1, 3).reshape(len(numbers), 5, width * 4)[..., :-1]  # drop the last gap column
+    text = _upscale(text, scale, dim=1)
+    text = F.pad(text, (1, 1, 1, 1))  # room for the outline
+    outline = F.max_pool2d(text[:, None].float(), 3, stride=1, padding=1)[:, 0].bool() & ~text
+    return text, outline
+
+
+def _stamp_labels(tiles: Tensor, numbers: Tensor, *, fg: int, bg: int, min_tile: int, max_label: int) -> Tensor:
+    """Write ``numbers`` into the top-left corner of each tile of ``(N, h, w[, 3])`` (a copy is modified)."""
+    height, width = tiles.shape[1:3]
+    if min(height, width) < min_tile:
+        return tiles
+    scale = 2 if min(height, width) >= 96 else 1
+    text, outline = _label_masks(numbers.to(tiles.device).long(), scale, max_label)
+    box_h, box_w = min(text.shape[1], height), min(text.shape[2], width)
+    text, outline = text[:, :box_h, :box_w], outline[:, :box_h, :box_w]
+    if tiles.ndim == 4:
+        text, outline = text[..., None], outline[..., None]
+    tiles = tiles.clone()
+    corner = tiles[:, :box_h, :box_w]
+    tiles[:, :box_h, :box_w] = torch.where(text, fg, torch.where(outline, bg, corner))
+    return tiles
+
+
+# ------------------------------------------------------------------------------------------------ reductions
+def channel_sum(features: Tensor, *, reduce: Literal["sum", "mean"] = "sum") -> Tensor:
+    """Sum (seed 000's ``layer_sum``) or mean over the channel dim of ``(C, H, W)`` / ``(N, C, H, W)`` maps."""
+    _check_maps(features, "features", (3, 4))
+    if reduce == "sum":
+        return features.sum(dim=-3)
+    if reduce == "mean":
+        return features.mean(dim=-3)
+    raise ValueError(f"reduce must be 'sum' or 'mean', got {reduce!r}")
+
+
+def select_channels(
+    real: Tensor, generated: Tensor | None = None, *, k: int, by: ChannelSelection | str = "activation"
+) -> Tensor:
+    """Indices of the ``k`` channels with the largest score, in increasing channel order (readable labels).
+
+    ``by="activation"``: mean of ``real`` per channel; ``by="difference"``: mean ``|real - generated|`` per
+    channel. Features are ``(C, H, W)`` or ``(N, C, H, W)`` (scores average over the batch). The result is a long
+    tensor on the features' device; nothing is copied to the host.
+    """
+    _check_maps(real, "real", (3, 4))
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    if by == "activation":
+        score_of = real
+    elif by == "difference":
+        if generated is None:
+            raise ValueError("by='difference' needs generated features as well as real ones")
+        _check_maps(generated, "generated", (3, 4))
+        if generated.shape != real.shape:
+            raise ValueError(f"real and generated features must have the same shape, got {tuple(real.shape)} "
+                             f"and {tuple(generated.shape)}")  # fmt: skip
+        score_of = (real - generated).abs()
+    else:
+        raise ValueError(f"by must be 'activation' or 'difference', got {by!r}")
+    channels = real.shape[-3]
+    if k >= channels:
+        return torch.arange(channels, device=real.device)
+    dims = (0, 2, 3) if score_of.ndim == 4 else (1, 2)
+    scores = score_of.float().mean(dim=dims)
+    return scores.topk(k).indices.sort().values
+
+
+def _pick(features: Tensor, channels: Tensor | Sequence[int] | None) -> Tensor:
+    if channels is None:
+        return features
+    index = channels if isinstance(channels, Tensor) else torch.as_tensor(channels)
+    if index.ndim != 1 or index.numel() == 0 or index.dtype.is_floating_point:
+        raise ValueError(f"channels must be a non-empty 1-D sequence of channel indices, got {channels!r}")
+    count = features.shape[-3]
+    if index.device.type == "cpu" and not bool(((index >= -count) & (index < count)).all()):  # no device sync
+        raise ValueError(f"channels {index.tolist()} out of range for {count} channels")
+    return features.index_select(-3, index.to(device=features.device, dtype=torch.long) % count)
+
+
+# ------------------------------------------------------------------------------------------------ rendering
+def _channel_numbers(count: int, channels: Tensor | Sequence[int] | None, device: torch.device) -> Tensor:
+    if channels is None:
+        return torch.arange(count, device=device)
+    return torch.as_tensor(channels, dtype=torch.long, device=device)
+
+
+def _color_tiles(
+    maps: Tensor,
+    low: Tensor,
+    high: Tensor,
+    *,
+    colormap: str,
+    indexed: bool,
+    factor: int,
+    numbers: Tensor | None,
+    label_min_tile: int,
+    max_label: int = 0,
+) -> Tensor:
+    """``(..., h, w)`` float maps -> uint8 tiles ``(..., h*f, w*f, 3)`` (RGB) or ``(..., h*f, w*f)`` (palette levels)."""
+    if indexed:
+        tiles = _levels(maps, low, high, INDEXED_LEVELS, torch.uint8)
+        fg, bg = INDEXED_WHITE, INDEXED_BLACK
+    else:
+        tiles = _lookup(colormap_lut(colormap, device=maps.device), _levels(maps, low, high, 256))
+        fg, bg = 255, 0
+    spatial = maps.ndim - 2
+    tiles = _upscale(tiles, factor, dim=spatial)
+    if numbers is not None:  # tiles (..., K, h', w'[, 3]): the K numbers repeat over the leading dims
+        flat = tiles.reshape(-1, *tiles.shape[spatial:])
+        flat = _stamp_labels(flat, numbers.repeat(flat.shape[0] // numbers.numel()), fg=fg, bg=bg,
+                             min_tile=label_min_tile, max_label=max_label)  # fmt: skip
+        tiles = flat.reshape(tiles.shape)
+    return tiles
+
+
+def _prepare(
+    features: Tensor, channels: Tensor | Sequence[int] | None, min_size: int | None, max_size: int | None
+) -> tuple[Tensor, int]:
+    """Pick channels, area-downscale to ``max_size``; return float maps and the integer upscale factor still due."""
+    maps = _pick(features, channels).float()
+    height, width = maps.shape[-2:]
+    target = rendered_tile_size(height, width, min_size=min_size, max_size=max_size)
+    if target[0] < height or target[1] < width:
+        return resize_maps(maps, max_size=max_size), 1
+    return maps, target[0] // height
+
+
+def _render_grid(
+    features: Tensor,
+    *,
+    channels: Tensor | Sequence[int] | None,
+    colormap: str,
+    normalization: str,
+    percentiles: tuple[float, float],
+    ncols: int | None,
+    padding: int,
+    pad_value: int,
+    min_size: int | None,
+    max_size: int | None,
+    labels: bool,
+    label_min_tile: int,
+    indexed: bool,
+) -> Tensor:
+    _check_maps(features, "features")
+    _check_colormap(colormap)
+    maps, factor = _prepare(features, channels, min_size, max_size)
+    low, high = channel_range(maps, method=normalization, percentiles=percentiles)
+    numbers = _channel_numbers(features.shape[0], channels, maps.device) if labels else None
+    tiles = _color_tiles(maps, low, high, colormap=colormap, indexed=indexed, factor=factor, numbers=numbers,
+                         label_min_tile=label_min_tile, max_label=features.shape[0] - 1)  # fmt: skip
+    return tile_grid(tiles, ncols=ncols, padding=padding, pad_value=pad_value)
+
+
+def render_maps(
+    features: Tensor,
+    *,
+    channels: Tensor | Sequence[int] | None = None,
+    colormap: Colormap | str = "viridis",
+    normalization: Normalization | str = "minmax",
+    percentiles: tuple[float, float] = (1.0, 99.0),
+    ncols: int | None = None,
+    padding: int = 2,
+    pad_value: int = 255,
+    min_size: int | None = None,
+    max_size: int | None = None,
+    labels: bool = False,
+    label_min_tile: int = 20,
+) -> Tensor:
+    """One image's ``(C, H, W)`` feature maps (or the ``channels`` chosen) as a colored grid, uint8 ``(H', W', 3)``.
+
+    Each map is normalized on its own (``normalization``), colored, resized so its longer side lies in
+    ``[min_size, max_size]`` (:func:`rendered_tile_size`) and tiled row-major in the order of ``channels``
+    (:func:`grid_geometry` gives each tile's position). ``labels=True`` writes each tile's channel number in its
+    top-left corner (tiles smaller than ``label_min_tile`` pixels get none).
+    """
+    return _render_grid(
+        features, channels=channels, colormap=colormap, normalization=normalization, percentiles=percentiles,
+        ncols=ncols, padding=padding, pad_value=pad_value, min_size=min_size, max_size=max_size, labels=labels,
+        label_min_tile=label_min_tile, indexed=False,
+    )  # fmt: skip
+
+
+def render_maps_indexed(
+    features: Tensor,
+    *,
+    channels: Tensor | Sequence[int] | None = None,
+    colormap: Colormap | str = "viridis",
+    normalization: Normalization | str = "minmax",
+    percentiles: tuple[float, float] = (1.0, 99.0),
+    ncols: int | None = None,
+    padding: int = 2,
+    min_size: int | None = None,
+    max_size: int | None = None,
+    labels: bool = False,
+    label_min_tile: int = 20,
+) -> tuple[Tensor, Tensor]:
+    """:func:`render_maps` as a palette image: uint8 ``(H', W')`` palette indices and the ``(256, 3)`` palette
+    (:func:`indexed_palette`; 254 colormap levels, white padding). A third of the bytes of RGB, so PNGs of every
+    map of a network encode about three times faster; colors differ from :func:`render_maps` by at most one
+    colormap step."""
+    grid = _render_grid(
+        features, channels=channels, colormap=colormap, normalization=normalization, percentiles=percentiles,
+        ncols=ncols, padding=padding, pad_value=INDEXED_WHITE, min_size=min_size, max_size=max_size, labels=labels,
+        label_min_tile=label_min_tile, indexed=True,
+    )  # fmt: skip
+    return grid, indexed_palette(colormap, device=grid.device)
+
+
+def render_channel_sum(
+    features: Tensor,
+    *,
+    colormap: Colormap | str = "viridis",
+    reduce: Literal["sum", "mean"] = "sum",
+    normalization: Normalization | str = "minmax",
+    percentiles: tuple[float, float] = (1.0, 99.0),
+    min_size: int | None = None,
+    max_size: int | None = None,
+) -> Tensor:
+    """The channel sum (or mean) of ``(C, H, W)`` maps, normalized and colored: uint8 ``(H', W', 3)``."""
+    _check_colormap(colormap)
+    total = channel_sum(features, reduce=reduce).float()[None]
+    return render_maps(total, colormap=colormap, normalization=normalization, percentiles=percentiles,
+                       padding=0, min_size=min_size, max_size=max_size)  # fmt: skip
+
+
+def render_comparison(
+    real: Tensor,
+    generated: Tensor,
+    *,
+    channels: Tensor | Sequence[int] | None = None,
+    colormap: Colormap | str = "viridis",
+    normalization: Normalization | str = "minmax",
+    percentiles: tuple[float, float] = (1.0, 99.0),
+    ncols: int | None = None,
+    padding: int = 2,
+    gap: int | None = None,
+    pad_value: int = 255,
+    min_size: int | None = None,
+    max_size: int | None = None,
+    labels: bool = False,
+    label_min_tile: int = 20,
+) -> Tensor:
+    """``real | generated | |real - generated|``: three grids of the same channels side by side, uint8 ``(H', W', 3)``.
+
+    Channel ``c`` of real and generated shares one normalization (the range of both together), and the absolute
+    difference is shown on that same per-channel scale (``|r - g| / (high - low)``), so equal colors mean equal
+    activations across the panels. Panels are ``gap`` pixels apart (default ``max(4, 4 * padding)``).
+    """
+    return _render_comparison(
+        real, generated, channels=channels, colormap=colormap, normalization=normalization, percentiles=percentiles,
+        ncols=ncols, padding=padding, gap=gap, pad_value=pad_value, min_size=min_size, max_size=max_size,
+        labels=labels, label_min_tile=label_min_tile, indexed=False,
+    )  # fmt: skip
+
+
+def render_comparison_indexed(
+    real: Tensor,
+    generated: Tensor,
+    *,
+    channels: Tensor | Sequence[int] | None = None,
+    colormap: Colormap | str = "viridis",
+    normalization: Normalization | str = "minmax",
+    percentiles: tuple[float, float] = (1.0, 99.0),
+    ncols: int | None = None,
+    padding: int = 2,
+    gap: int | None = None,
+    min_size: int | None = None,
+    max_size: int | None = None,
+    labels: bool = False,
+    label_min_tile: int = 20,
+) -> tuple[Tensor, Tensor]:
+    """:func:`render_comparison` as palette indices ``(H', W')`` uint8 plus the ``(256, 3)`` palette
+    (:func:`indexed_palette`): a third of the bytes, for small PNGs and event files."""
+    grid = _render_comparison(
+        real, generated, channels=channels, colormap=colormap, normalization=normalization, percentiles=percentiles,
+        ncols=ncols, padding=padding, gap=gap, pad_value=INDEXED_WHITE, min_size=min_size, max_size=max_size,
+        labels=labels, label_min_tile=label_min_tile, indexed=True,
+    )  # fmt: skip
+    return grid, indexed_palette(colormap, device=grid.device)
+
+
+def _render_comparison(
+    real: Tensor,
+    generated: Tensor,
+    *,
+    channels: Tensor | Sequence[int] | None,
+    colormap: str,
+    normalization: str,
+    percentiles: tuple[float, float],
+    ncols: int | None,
+    padding: int,
+    gap: int | None,
+    pad_value: int,
+    min_size: int | None,
+    max_size: int | None,
+    labels: bool,
+    label_min_tile: int,
+    indexed: bool,
+) -> Tensor:
+    _check_maps(real, "real")
+    _check_maps(generated, "generated")
+    if real.shape != generated.shape:
+        raise ValueError(f"real and generated features must have the same shape, got {tuple(real.shape)} and "
+                         f"{tuple(generated.shape)}")  # fmt: skip
+    _check_colormap(colormap)
+    gap = max(4, 4 * padding) if gap is None else gap
+    if gap < 0:
+        raise ValueError(f"gap must be >= 0, got {gap}")
+    pair = torch.stack((_pick(real, channels), _pick(generated, channels)), dim=1)  # (K, 2, h, w)
+    pair, factor = _prepare(pair, None, min_size, max_size)
+    low, high = channel_range(pair, dims=(1, 2, 3), method=normalization, percentiles=percentiles)  # (K, 1, 1, 1)
+    diff = (pair[:, 1:] - pair[:, :1]).abs_()
+    panels = torch.cat((pair, diff + low), dim=1).transpose(0, 1)  # (3, K, h, w); diff shifted onto the same scale
+    numbers = _channel_numbers(real.shape[0], channels, pair.device) if labels else None
+    tiles = _color_tiles(panels, low.transpose(0, 1), high.transpose(0, 1), colormap=colormap, indexed=indexed,
+                         factor=factor, numbers=numbers, label_min_tile=label_min_tile,
+                         max_label=real.shape[0] - 1)  # fmt: skip
+    grids = [tile_grid(tiles[i], ncols=ncols, padding=padding, pad_value=pad_value) for i in range(3)]
+    spacer = grids[0].new_full((grids[0].shape[0], gap, *grids[0].shape[2:]), pad_value)
+    return torch.cat((grids[0], spacer, grids[1], spacer, grids[2]), dim=1)

@@ -1,0 +1,363 @@
+"""VGG weights as TensorFlow and Keras users hold them: ``vgg16.npy`` dicts and Keras ``.h5`` files.
+
+Formats (registered with :func:`~perceptual.register_weights_format`, so ``weights=<path>`` reads them directly):
+
+- ``.npy``: the pickled dict of the TensorFlow VGG ports (machrisaa/tensorflow-vgg ``vgg16.npy``/``vgg19.npy``,
+  used by BeautyGAN-era TF code): ``{"conv1_1": [W (3, 3, in, out), b (out,)], ..., "conv5_3" (or "conv5_4"),
+  optionally "fc6", "fc7", "fc8": [W (in, out), b]}``; caffe-tensorflow's ``{"conv1_1": {"weights": W,
+  "biases": b}}`` layout is read too. Reading it unpickles the file (``allow_pickle=True``), which can run code
+  hidden in a malicious file: load only ``.npy`` files you trust, then convert them once with
+  ``perceptual convert-weights`` (safetensors cannot carry code).
+- ``.h5``/``.hdf5``: Keras ``VGG16``/``VGG19`` weights (``vgg16_weights_tf_dim_ordering_tf_kernels(_notop).h5``):
+  layer groups ``block1_conv1`` ... ``block5_conv3``/``block5_conv4`` holding a kernel and a bias dataset,
+  optionally ``fc1``, ``fc2``, ``predictions``. The groups sit at the file root (``save_weights``, the Keras
+  applications files), under ``model_weights/`` (``model.save``) or under ``layers/`` (Keras 3 ``.weights.h5``).
+  Needs h5py: ``pip install 'perceptual[h5]'``.
+
+Both are converted to torchvision's layout: conv kernels HWIO -> OIHW, dense kernels ``(in, out)`` -> ``(out, in)``,
+and the first dense layer's input rows permuted from TF's NHWC flatten of ``pool5`` ``(7, 7, 512)`` to torch's
+NCHW flatten. The weights keep the preprocessing they were trained with, :data:`~perceptual.CAFFE` (BGR, 0-255,
+mean ``[103.939, 116.779, 123.68]`` subtracted); the stored conv1_1 keeps BGR input order and
+:class:`~perceptual.VGGFeatures` flips it, so callers always pass RGB.
+
+Two conventions of the TF code are *not* properties of the weights: its ``conv1_1`` is the output *after* the
+ReLU (``relu1_1`` here; ``conv1_1`` here is pre-ReLU), and its pools use ``padding='SAME'`` (361 -> 181, where
+torchvision and Keras floor to 180): pass ``pool_padding="same"`` to reproduce its feature-map sizes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .layers import check_arch, vgg_config
+from .normalization import CAFFE
+from .weights import VGGWeights, register_weights_format
+
+__all__ = [
+    "MissingDependencyError",
+    "convert_tf_dense",
+    "imagenet_categories",
+    "load_keras_h5_weights",
+    "load_npy_weights",
+    "tf_conv_names",
+]
+
+
+class MissingDependencyError(ImportError, RuntimeError):
+    """An optional dependency needed for a file format is not installed (the message says how to install it)."""
+
+
+_ARCH_BY_CONV_COUNT = {13: "vgg16", 16: "vgg19"}
+_NPY_DENSE = ("fc6", "fc7", "fc8")
+_KERAS_DENSE = ("fc1", "fc2", "predictions")
+_POOL5 = (512, 7, 7)  # (C, H, W) of pool5 at 224x224, the input of the first dense layer
+
+
+def tf_conv_names(arch: str, *, style: str = "tf") -> tuple[str, ...]:
+    """Conv layer names of ``arch`` in network order: ``("conv1_1", ...)`` (``style="tf"``, the ``vgg16.npy``
+    keys) or ``("block1_conv1", ...)`` (``style="keras"``)."""
+    if style not in ("tf", "keras"):
+        raise ValueError(f"style must be 'tf' or 'keras', got {style!r}")
+    names: list[str] = []
+    block, conv = 1, 1
+    for item in vgg_config(arch):
+        if item == "M":
+            block, conv = block + 1, 1
+            continue
+        names.append(f"conv{block}_{conv}" if style == "tf" else f"block{block}_conv{conv}")
+        conv += 1
+    return tuple(names)
+
+
+def imagenet_categories() -> tuple[str, ...]:
+    """The 1000 ImageNet class names in the order of every VGG classifier (torchvision's metadata; no download)."""
+    from torchvision.models import VGG16_Weights
+
+    return tuple(VGG16_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+# --------------------------------------------------------------------------------------------------
+# Conversion shared by both formats
+# --------------------------------------------------------------------------------------------------
+
+
+def _detect_arch(present: set[str], style: str, source: str, requested: str | None) -> str:
+    """The arch whose conv layers the file holds; errors name the missing layers or the arch to pass."""
+    if requested is not None:
+        check_arch(requested)
+    complete = [arch for arch in ("vgg16", "vgg19") if set(tf_conv_names(arch, style=style)) <= present]
+    # A VGG19 file also holds every VGG16 layer name; the extra conv*_4 layers decide.
+    detected = "vgg19" if "vgg19" in complete else ("vgg16" if complete else None)
+    if detected is None:
+        target = requested or "vgg16"
+        expected = tf_conv_names(target, style=style)
+        missing = [name for name in expected if name not in present]
+        found = sorted(name for name in present if name in set(tf_conv_names("vgg19", style=style)))
+        raise ValueError(
+            f"{source} is not a complete {target} ({len(expected)} conv layers {expected[0]} ... {expected[-1]}): "
+            f"missing {', '.join(missing)}; conv layers found: {', '.join(found) if found else 'none'}"
+        )
+    if requested is not None and requested != detected:
+        extra = [n for n in tf_conv_names("vgg19", style=style) if n not in tf_conv_names("vgg16", style=style)]
+        raise ValueError(
+            f"{source} holds {detected} weights ({len(tf_conv_names(detected, style=style))} conv layers"
+            + (f", including {', '.join(extra)}" if detected == "vgg19" else f", no {extra[0]}")
+            + f"), but arch={requested!r} was asked for; pass arch={detected!r}"
+        )
+    return detected
+
+
+def _as_float_array(value: Any, where: str) -> np.ndarray:
+    try:
+        array = np.asarray(value)
+    except Exception as err:  # a ragged or odd object
+        raise ValueError(f"{where} is not an array ({type(err).__name__}: {err})") from None
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise ValueError(f"{where} must be a numeric array, got dtype {array.dtype}")
+    return array.astype(np.float32, copy=False)
+
+
+def _convert_convs(
+    layers: Mapping[str, tuple[np.ndarray, np.ndarray]], arch: str, style: str, source: str
+) -> dict[str, Tensor]:
+    """HWIO kernels of the named conv layers -> torchvision ``features`` state dict (OIHW)."""
+    features: dict[str, Tensor] = {}
+    index, channels = 0, 3
+    names = iter(tf_conv_names(arch, style=style))
+    for item in vgg_config(arch):
+        if item == "M":
+            index += 1
+            continue
+        name, width = next(names), int(item)
+        kernel, bias = layers[name]
+        if kernel.shape != (3, 3, channels, width):
+            hint = ""
+            if kernel.shape == (width, channels, 3, 3):
+                hint = " (that is Theano/PyTorch OIHW order; this reader takes TensorFlow HWIO kernels)"
+            raise ValueError(
+                f"{source}: layer {name} has kernel shape {tuple(kernel.shape)}, expected {(3, 3, channels, width)} "
+                f"(kernel height, width, in, out) for {arch}{hint}"
+            )
+        if bias.shape != (width,):
+            raise ValueError(f"{source}: layer {name} has bias shape {tuple(bias.shape)}, expected {(width,)}")
+        features[f"{index}.weight"] = torch.from_numpy(np.ascontiguousarray(kernel.transpose(3, 2, 0, 1)))
+        features[f"{index}.bias"] = torch.from_numpy(np.ascontiguousarray(bias))
+        index, channels = index + 2, width
+    return features
+
+
+def convert_tf_dense(
+    dense: Sequence[tuple[str, np.ndarray, np.ndarray]], *, source: str = "weights"
+) -> dict[str, Tensor]:
+    """Three TF/Keras dense layers ``(name, kernel (in, out), bias (out,))`` -> torchvision ``classifier`` keys.
+
+    TF flattens ``pool5`` as NHWC ``(7, 7, 512)``; torchvision flattens NCHW ``(512, 7, 7)``. The first kernel's
+    rows are reordered so that ``torch_weight[o, c*49 + h*7 + w] == tf_kernel[(h*7 + w)*512 + c, o]``.
+    Hidden widths may be anything (4096 in the real networks), as long as consecutive layers agree.
+    """
+    if len(dense) != 3:
+        raise ValueError(f"{source}: a VGG classifier has 3 dense layers, got {len(dense)}")
+    channels, height, width = _POOL5
+    classifier: dict[str, Tensor] = {}
+    in_features = channels * height * width
+    for position, (name, kernel, bias) in enumerate(dense):
+        if kernel.ndim != 2 or kernel.shape[0] != in_features:
+            raise ValueError(
+                f"{source}: layer {name} has kernel shape {tuple(kernel.shape)}, expected ({in_features}, N)"
+                + (" (pool5 flattened: 7 * 7 * 512 at a 224x224 input)" if position == 0 else "")
+            )
+        if bias.shape != (kernel.shape[1],):
+            raise ValueError(f"{source}: layer {name} has bias shape {tuple(bias.shape)}, expected {(kernel.shape[1],)}")
+        if position == 0:
+            out = kernel.shape[1]
+            # rows (h, w, c) -> (c, h, w), then (in, out) -> (out, in)
+            weight = kernel.reshape(height, width, channels, out).transpose(3, 2, 0, 1).reshape(out, in_features)
+        else:
+            weight = kernel.T
+        classifier[f"{3 * position}.weight"] = torch.from_numpy(np.ascontiguousarray(weight))
+        classifier[f"{3 * position}.bias"] = torch.from_numpy(np.ascontiguousarray(bias))
+        in_features = kernel.shape[1]
+    return classifier
+
+
+def _build(
+    convs: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    dense: Sequence[tuple[str, np.ndarray, np.ndarray]] | None,
+    *,
+    arch: str,
+    style: str,
+    source: str,
+    label: str,
+) -> VGGWeights:
+    features = _convert_convs(convs, arch, style, source)
+    classifier = convert_tf_dense(dense, source=source) if dense else None
+    categories = None
+    if classifier is not None and classifier["6.bias"].shape[0] == 1000:
+        categories = imagenet_categories()
+    return VGGWeights(
+        arch=arch,
+        features=features,
+        normalization=CAFFE,
+        source=f"{label} {source}",
+        classifier=classifier,
+        categories=categories,
+    )
+
+
+def _dense_layers(
+    present: Mapping[str, Any], names: tuple[str, ...], source: str, read: Any
+) -> list[tuple[str, np.ndarray, np.ndarray]] | None:
+    found = [name for name in names if name in present]
+    if not found:
+        return None
+    if len(found) != len(names):
+        missing = [name for name in names if name not in present]
+        raise ValueError(
+            f"{source} has dense layers {', '.join(found)} but not {', '.join(missing)}: a VGG classifier needs all of "
+            f"{', '.join(names)} (or none, for features only)"
+        )
+    return [(name, *read(name)) for name in names]
+
+
+# --------------------------------------------------------------------------------------------------
+# TensorFlow vgg16.npy
+# --------------------------------------------------------------------------------------------------
+
+
+def load_npy_weights(path: str | os.PathLike, *, arch: str | None = None) -> VGGWeights:
+    """Read a TF ``vgg16.npy``/``vgg19.npy`` dict (see the module docstring) into torchvision layout.
+
+    ``arch=None`` detects VGG16/VGG19 from the conv layers present; a given ``arch`` that the file is not raises
+    ``ValueError`` saying which arch it is. The file is unpickled: load only files you trust.
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file {source!r} does not exist")
+    try:
+        # Pickled by Python 2 (the original vgg16.npy): latin1 decodes its byte strings.
+        raw = np.load(path, allow_pickle=True, encoding="latin1")
+    except Exception as err:  # UnpicklingError, EOFError, ValueError, OSError: truncated or not a .npy at all
+        raise ValueError(
+            f"{source}: cannot read as a pickled .npy dict of VGG weights - truncated or corrupt? "
+            f"({type(err).__name__}: {err})"
+        ) from None
+    data = raw.item() if isinstance(raw, np.ndarray) and raw.dtype == object and raw.shape == () else raw
+    if not isinstance(data, Mapping):
+        what = f"an array of shape {raw.shape}, dtype {raw.dtype}" if isinstance(raw, np.ndarray) else type(data).__name__
+        raise ValueError(
+            f"{source} holds {what}, expected a dict {{'conv1_1': [kernel (3, 3, 3, 64), bias (64,)], ...}} "
+            "as saved by np.save(path, weights_dict)"
+        )
+
+    def read(name: str) -> tuple[np.ndarray, np.ndarray]:
+        entry = data[name]
+        if isinstance(entry, Mapping):
+            if "weights" not in entry or "biases" not in entry:
+                raise ValueError(f"{source}: layer {name} has keys {sorted(entry)}, expected 'weights' and 'biases'")
+            pair = (entry["weights"], entry["biases"])
+        elif isinstance(entry, (list, tuple)) and len(entry) == 2:
+            pair = (entry[0], entry[1])
+        else:
+            raise ValueError(
+                f"{source}: layer {name} holds {type(entry).__name__}"
+                + (f" of length {len(entry)}" if isinstance(entry, (list, tuple)) else "")
+                + ", expected [kernel, bias]"
+            )
+        return _as_float_array(pair[0], f"{source}: {name} kernel"), _as_float_array(pair[1], f"{source}: {name} bias")
+
+    present = {str(key) for key in data}
+    detected = _detect_arch(present, "tf", source, arch)
+    convs = {name: read(name) for name in tf_conv_names(detected, style="tf")}
+    dense = _dense_layers(data, _NPY_DENSE, source, read)
+    return _build(convs, dense, arch=detected, style="tf", source=source, label="TF npy")
+
+
+# --------------------------------------------------------------------------------------------------
+# Keras .h5
+# --------------------------------------------------------------------------------------------------
+
+
+def _import_h5py(source: str) -> Any:
+    try:
+        import h5py
+    except ImportError as err:
+        raise MissingDependencyError(
+            f"reading Keras .h5 weights ({source}) needs h5py, which is not installed: "
+            "pip install 'perceptual[h5]' (or pip install h5py)"
+        ) from err
+    return h5py
+
+
+def load_keras_h5_weights(path: str | os.PathLike, *, arch: str | None = None) -> VGGWeights:
+    """Read Keras VGG16/VGG19 weights (``.h5``; include-top or ``_notop``) into torchvision layout.
+
+    ``arch=None`` detects VGG16/VGG19 from the ``block*_conv*`` groups present.
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file {source!r} does not exist")
+    h5py = _import_h5py(source)
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as err:
+        raise ValueError(f"{source}: cannot open as HDF5 - truncated or corrupt? ({err})") from None
+    with handle:
+        root = handle
+        for container in ("model_weights", "layers"):  # model.save / Keras 3 .weights.h5
+            if container in handle and isinstance(handle[container], h5py.Group):
+                root = handle[container]
+                break
+        present = {name for name in root.keys() if isinstance(root[name], h5py.Group)}
+
+        def read(name: str) -> tuple[np.ndarray, np.ndarray]:
+            group = root[name]
+            names = group.attrs.get("weight_names")
+            datasets: list[tuple[str, Any]] = []
+            if names is not None and len(names) > 0:
+                for entry in names:
+                    key = entry.decode("utf8") if isinstance(entry, bytes) else str(entry)
+                    if key not in group:
+                        raise ValueError(f"{source}: layer {name} lists weight {key!r}, which is not in the file")
+                    datasets.append((key, group[key]))
+            else:
+                group.visititems(lambda key, obj: datasets.append((key, obj)) if isinstance(obj, h5py.Dataset) else None)
+            try:
+                arrays = [(key, _as_float_array(dataset[()], f"{source}: {name}/{key}")) for key, dataset in datasets]
+            except OSError as err:
+                raise ValueError(f"{source}: cannot read layer {name} - truncated or corrupt? ({err})") from None
+            kernels = [array for _, array in arrays if array.ndim >= 2]
+            biases = [array for _, array in arrays if array.ndim == 1]
+            if len(kernels) != 1 or len(biases) != 1:
+                found = ", ".join(f"{key} {tuple(array.shape)}" for key, array in arrays) or "no datasets"
+                raise ValueError(f"{source}: layer {name} should hold one kernel and one bias, found {found}")
+            return kernels[0], biases[0]
+
+        try:
+            detected = _detect_arch(present, "keras", source, arch)
+            convs = {name: read(name) for name in tf_conv_names(detected, style="keras")}
+            dense = _dense_layers(present, _KERAS_DENSE, source, read) if {"fc1", "fc2", "predictions"} & present else None
+        except (KeyError, RuntimeError) as err:  # h5py's errors for damaged objects
+            raise ValueError(f"{source}: cannot read - truncated or corrupt? ({type(err).__name__}: {err})") from None
+    return _build(convs, dense, arch=detected, style="keras", source=source, label="Keras h5")
+
+
+# ``weights=<path>`` entry points: the core passes the arch asked for (default "vgg16").
+def _npy_loader(path: Path, arch: str) -> VGGWeights:
+    return load_npy_weights(path, arch=arch)
+
+
+def _h5_loader(path: Path, arch: str) -> VGGWeights:
+    return load_keras_h5_weights(path, arch=arch)
+
+
+register_weights_format(".npy", _npy_loader)
+register_weights_format((".h5", ".hdf5"), _h5_loader)

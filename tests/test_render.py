@@ -1,0 +1,263 @@
+"""perceptual.render: colormaps, normalization, grid geometry, comparison view, labels - against hand-built tensors,
+numpy, and the published hex codes of viridis/magma."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from perceptual import render
+from perceptual.render import (
+    apply_colormap,
+    channel_range,
+    channel_sum,
+    colormap_lut,
+    grid_geometry,
+    indexed_palette,
+    normalize_channels,
+    render_channel_sum,
+    render_comparison,
+    render_maps,
+    render_maps_indexed,
+    rendered_tile_size,
+    resize_maps,
+    select_channels,
+    tile_grid,
+)
+
+
+class TestColormaps:
+    # viridis #440154 (start), #21918C (middle), #FDE725 (end); magma #000004, #B73779, #FCFDBF.
+    @pytest.mark.parametrize(
+        "name, first, middle, last",
+        [
+            ("viridis", (0x44, 0x01, 0x54), (0x21, 0x91, 0x8C), (0xFD, 0xE7, 0x25)),
+            ("magma", (0x00, 0x00, 0x04), (0xB7, 0x37, 0x79), (0xFC, 0xFD, 0xBF)),
+            ("gray", (0, 0, 0), (128, 128, 128), (255, 255, 255)),
+        ],
+    )
+    def test_endpoints(self, name, first, middle, last):
+        lut = colormap_lut(name)
+        assert lut.shape == (256, 3) and lut.dtype == torch.uint8
+        assert tuple(lut[0].tolist()) == first
+        assert tuple(lut[128].tolist()) == middle
+        assert tuple(lut[255].tolist()) == last
+
+    def test_apply_maps_values_like_matplotlib(self):
+        values = torch.tensor([0.0, 0.5, 1.0, -3.0, 7.0, float("nan"), 1 / 256 - 1e-6, 1 / 256])
+        colored = apply_colormap(values, "gray")
+        # matplotlib: entry min(floor(256 v), 255), clipped; NaN -> 0 here
+        assert colored[:, 0].tolist() == [0, 128, 255, 0, 255, 0, 0, 1]
+        assert colored.shape == (8, 3)
+
+    def test_against_matplotlib_if_installed(self):
+        cm = pytest.importorskip("matplotlib").colormaps
+        values = torch.linspace(0, 1, 1001, dtype=torch.float64)
+        for name in ("viridis", "magma"):
+            expected = np.round(cm[name](values.numpy())[:, :3] * 255)
+            got = apply_colormap(values, name).numpy().astype(np.float64)
+            assert np.abs(got - expected).max() <= 1  # rounding only
+
+    def test_unknown_colormap(self):
+        with pytest.raises(ValueError, match="viridis"):
+            colormap_lut("jet")
+        with pytest.raises(TypeError, match="floating"):
+            apply_colormap(torch.zeros(3, dtype=torch.long))
+
+
+class TestNormalization:
+    def test_minmax_per_channel(self):
+        maps = torch.tensor([[[0.0, 1.0], [2.0, 4.0]], [[5.0, 5.0], [5.0, 5.0]], [[-2.0, 0.0], [2.0, -1.0]]])
+        before = maps.clone()
+        out = normalize_channels(maps)
+        expected = torch.tensor([[[0, 0.25], [0.5, 1]], [[0, 0], [0, 0]], [[0, 0.5], [1, 0.25]]])
+        torch.testing.assert_close(out, expected)
+        assert torch.equal(maps, before)  # not modified in place
+
+    def test_percentile_matches_numpy(self):
+        torch.manual_seed(0)
+        maps = torch.randn(3, 17, 13, dtype=torch.float64)
+        low, high = channel_range(maps, method="percentile", percentiles=(2.0, 97.5))
+        np.testing.assert_allclose(low.squeeze().numpy(), np.percentile(maps.numpy(), 2.0, axis=(1, 2)))
+        np.testing.assert_allclose(high.squeeze().numpy(), np.percentile(maps.numpy(), 97.5, axis=(1, 2)))
+        assert low.shape == (3, 1, 1)
+
+    def test_percentile_clips_outliers(self):
+        maps = torch.arange(100.0).view(1, 10, 10).clone()
+        maps[0, 0, 0] = 1e6  # one hot pixel
+        out = normalize_channels(maps, method="percentile", percentiles=(0, 98))
+        assert out[0, 0, 0] == 1 and 0.4 < float(out[0, 5, 0]) < 0.6
+
+    def test_shared_range_over_extra_dims(self):
+        pair = torch.stack((torch.zeros(2, 3, 3), torch.ones(2, 3, 3) * torch.tensor([2.0, 4.0])[:, None, None]))
+        low, high = channel_range(pair, dims=(0, -2, -1))
+        assert low.flatten().tolist() == [0, 0] and high.flatten().tolist() == [2, 4]
+
+    def test_bad_arguments(self):
+        with pytest.raises(ValueError, match="minmax"):
+            normalize_channels(torch.rand(1, 2, 2), method="zscore")
+        with pytest.raises(ValueError, match="0 <= low < high <= 100"):
+            normalize_channels(torch.rand(1, 2, 2), method="percentile", percentiles=(50, 10))
+        with pytest.raises(TypeError, match="floating"):
+            normalize_channels(torch.ones(1, 2, 2, dtype=torch.long))
+
+
+class TestGrid:
+    def test_geometry(self):
+        geo = grid_geometry(5, 3, 4, ncols=3, padding=1)
+        assert (geo.rows, geo.cols, geo.height, geo.width) == (2, 3, 9, 16)
+        assert geo.origin(0) == (1, 1) and geo.origin(4) == (5, 6)
+        assert grid_geometry(10, 2, 2).cols == 4  # ceil(sqrt(10))
+
+    def test_tiles_land_where_geometry_says(self):
+        tiles = torch.arange(1, 6, dtype=torch.uint8)[:, None, None].expand(5, 3, 4)
+        grid = tile_grid(tiles, ncols=3, padding=1, pad_value=99)
+        expected = torch.full((9, 16), 99, dtype=torch.uint8)
+        for i in range(5):
+            row, col = divmod(i, 3)
+            top, left = 1 + row * 4, 1 + col * 5
+            expected[top : top + 3, left : left + 4] = i + 1
+        assert torch.equal(grid, expected)
+
+    def test_rgb_tiles_and_no_padding(self):
+        tiles = torch.rand(4, 2, 3, 3)
+        grid = tile_grid(tiles, ncols=2, padding=0)
+        assert grid.shape == (4, 6, 3)
+        torch.testing.assert_close(grid[2:4, 3:6], tiles[3])
+        torch.testing.assert_close(grid[0:2, 0:3], tiles[0])
+
+    def test_bad_input(self):
+        with pytest.raises(ValueError, match=r"\(N, H, W\)"):
+            tile_grid(torch.rand(2, 3))
+        with pytest.raises(ValueError, match="ncols"):
+            grid_geometry(3, 2, 2, ncols=0)
+
+    def test_resize(self):
+        assert rendered_tile_size(7, 7, min_size=32) == (35, 35)
+        assert rendered_tile_size(224, 224, max_size=64) == (64, 64)
+        assert rendered_tile_size(28, 28, min_size=16, max_size=64) == (28, 28)
+        maps = torch.rand(3, 64, 64)
+        torch.testing.assert_close(resize_maps(maps, max_size=32), F.avg_pool2d(maps[None], 2)[0])
+        small = torch.arange(4.0).view(1, 2, 2)
+        up = resize_maps(small, min_size=4)
+        assert torch.equal(up, small.repeat_interleave(2, -2).repeat_interleave(2, -1))
+
+
+class TestReductions:
+    def test_channel_sum_and_mean(self):
+        feats = torch.rand(2, 5, 3, 4)
+        np.testing.assert_allclose(channel_sum(feats).numpy(), feats.numpy().sum(axis=1), rtol=1e-6)
+        np.testing.assert_allclose(channel_sum(feats[0], reduce="mean").numpy(), feats[0].numpy().mean(axis=0), rtol=1e-6)
+
+    def test_select_by_activation_and_difference(self):
+        real = torch.tensor([1.0, 5.0, 3.0, 0.0])[:, None, None].expand(4, 2, 2).clone()
+        assert select_channels(real, k=2, by="activation").tolist() == [1, 2]
+        generated = real.clone()
+        generated[0] += 10
+        generated[3] -= 4
+        assert select_channels(real, generated, k=2, by="difference").tolist() == [0, 3]
+        assert select_channels(real[None], generated[None], k=9, by="difference").tolist() == [0, 1, 2, 3]
+        with pytest.raises(ValueError, match="generated"):
+            select_channels(real, k=1, by="difference")
+
+
+class TestRenderMaps:
+    def test_gray_levels_and_channel_order(self):
+        maps = torch.stack([torch.zeros(2, 2), torch.tensor([[0.0, 1.0], [2.0, 4.0]]), torch.ones(2, 2)])
+        grid = render_maps(maps, channels=[1, 0], colormap="gray", padding=0, ncols=2)
+        assert grid.shape == (2, 4, 3)
+        # channel 1 first: (0, .25, .5, 1) -> floor(256 v) clipped to 255
+        assert grid[:, :2, 0].tolist() == [[0, 64], [128, 255]]
+        assert grid[:, 2:, 0].tolist() == [[0, 0], [0, 0]]  # constant channel 0 -> level 0
+
+    def test_labels_stamp_channel_numbers(self):
+        maps = torch.zeros(8, 24, 24)
+        plain = render_maps(maps, colormap="gray", padding=0, ncols=8)
+        labelled = render_maps(maps, colormap="gray", padding=0, ncols=8, labels=True)
+        tile7 = labelled[:, 7 * 24 : 8 * 24, 0]
+        # glyph "7" (3x5: 111/001/001/001/001) drawn white at (1, 1) inside a 1-pixel outline
+        assert tile7[1, 1:4].tolist() == [255, 255, 255]
+        assert tile7[2, 1:4].tolist() == [0, 0, 255]
+        assert tile7[5, 3] == 255 and tile7[6, 3] == 0
+        assert torch.equal(labelled[8:], plain[8:])  # below the label box nothing changes
+        assert torch.equal(render_maps(torch.zeros(8, 8, 8), labels=True), render_maps(torch.zeros(8, 8, 8)))  # too small
+
+    def test_indexed_matches_rgb_within_a_colormap_step(self):
+        torch.manual_seed(0)
+        maps = torch.rand(6, 10, 10)
+        rgb = render_maps(maps, padding=1)
+        index, palette = render_maps_indexed(maps, padding=1)
+        assert index.dtype == torch.uint8 and palette.shape == (256, 3)
+        decoded = palette[index.long()]
+        assert (decoded.int() - rgb.int()).abs().max() <= 8
+        assert tuple(palette[render.INDEXED_WHITE].tolist()) == (255, 255, 255)
+        assert torch.equal(indexed_palette("viridis")[0], colormap_lut("viridis")[0])
+        assert torch.equal(indexed_palette("viridis")[render.INDEXED_LEVELS - 1], colormap_lut("viridis")[255])
+
+    def test_channel_sum_render(self):
+        maps = torch.stack([torch.tensor([[0.0, 1.0], [2.0, 3.0]]), torch.tensor([[0.0, 1.0], [0.0, 1.0]])])
+        out = render_channel_sum(maps, colormap="gray")  # sum [[0, 2], [2, 4]] -> 0, .5, .5, 1
+        assert out[..., 0].tolist() == [[0, 128], [128, 255]]
+
+    def test_errors(self):
+        with pytest.raises(ValueError, match=r"\(C, H, W\)"):
+            render_maps(torch.rand(1, 2, 4, 4))
+        with pytest.raises(TypeError, match="Tensor"):
+            render_maps(np.zeros((2, 4, 4)))
+        with pytest.raises(ValueError, match="colormap"):
+            render_maps(torch.rand(2, 4, 4), colormap="rainbow")
+
+
+class TestComparison:
+    def test_shared_normalization_and_difference(self):
+        real = torch.stack([torch.tensor([[0.0, 2.0], [4.0, 8.0]]), torch.full((2, 2), 3.0)])
+        generated = real * 0.5
+        out = render_comparison(real, generated, colormap="gray", padding=0, ncols=2, gap=1)
+        assert out.shape == (2, 4 * 3 + 2, 3)
+        real_panel, generated_panel, diff_panel = out[:, 0:4, 0], out[:, 5:9, 0], out[:, 10:14, 0]
+        # channel 0: shared range [0, 8]; real 0,2,4,8 -> 0,.25,.5,1; generated 0,1,2,4 -> 0,.125,.25,.5
+        assert real_panel[:, :2].tolist() == [[0, 64], [128, 255]]
+        assert generated_panel[:, :2].tolist() == [[0, 32], [64, 128]]
+        assert diff_panel[:, :2].tolist() == [[0, 32], [64, 128]]  # |r - g| / 8
+        # channel 1: real 3, generated 1.5 -> range [1.5, 3]: real 1, generated 0, difference 1.5 / 1.5 = 1
+        assert real_panel[:, 2:].unique().tolist() == [255]
+        assert generated_panel[:, 2:].unique().tolist() == [0]
+        assert diff_panel[:, 2:].unique().tolist() == [255]
+        assert out[:, 4, 0].unique().tolist() == [255]  # the gap
+
+    def test_same_channels_in_each_panel(self):
+        torch.manual_seed(1)
+        real, generated = torch.rand(10, 6, 6), torch.rand(10, 6, 6)
+        out = render_comparison(real, generated, channels=[7, 2], padding=0, ncols=2, gap=0)
+        alone = render_comparison(real[[7, 2]], generated[[7, 2]], padding=0, ncols=2, gap=0)
+        assert torch.equal(out, alone)
+
+    def test_shape_mismatch(self):
+        with pytest.raises(ValueError, match="same shape"):
+            render_comparison(torch.rand(2, 4, 4), torch.rand(3, 4, 4))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu_without_device_syncs():
+    torch.manual_seed(0)
+    real, generated = torch.rand(32, 16, 16), torch.rand(32, 16, 16)
+    chosen = select_channels(real, generated, k=8, by="difference")
+    expected = render_comparison(real, generated, channels=chosen, labels=True, min_size=32)
+    expected_grid = render_maps(real, labels=True, normalization="percentile", min_size=24)
+    r, g = real.cuda(), generated.cuda()
+    render_comparison(r, g, channels=chosen.cuda(), labels=True, min_size=32)  # warm-up: colormap and glyph tables
+    render_maps_indexed(r, labels=True)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")  # any device->host sync raises
+    try:
+        index = select_channels(r, g, k=8, by="difference")
+        out = render_comparison(r, g, channels=index, labels=True, min_size=32)
+        grid = render_maps(r, labels=True, normalization="percentile", min_size=24)
+        indexed, _ = render_maps_indexed(r, labels=True)
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    assert out.device.type == "cuda" and indexed.device.type == "cuda"
+    assert torch.equal(out.cpu(), expected)
+    assert torch.equal(grid.cpu(), expected_grid)
