@@ -112,6 +112,15 @@ def feature_statistics(real: Tensor, generated: Tensor) -> Tensor:
     return torch.stack((real.mean(), generated.mean(), zero_real, zero_generated, F.mse_loss(generated, real)))
 
 
+def _check_rendering_options(max_channels: object, channel_selection: object, colormap: object) -> None:
+    if not isinstance(max_channels, int) or max_channels < 1:
+        raise ValueError(f"max_channels must be a positive integer, got {max_channels!r}")
+    if channel_selection not in ("difference", "activation"):
+        raise ValueError(f"channel_selection must be 'difference' or 'activation', got {channel_selection!r}")
+    if colormap not in COLORMAPS:
+        raise ValueError(f"colormap must be one of {list(COLORMAPS)}, got {colormap!r}")
+
+
 def log_feature_maps(
     writer: Any,
     real_features: Mapping[str, Tensor],
@@ -157,12 +166,7 @@ def log_feature_maps(
         ``{layer: channel indices}`` as used: pass it back as ``channels`` to keep the same tiles at every step.
     """
     _check_writer(writer)
-    if not isinstance(max_channels, int) or max_channels < 1:
-        raise ValueError(f"max_channels must be a positive integer, got {max_channels!r}")
-    if channel_selection not in ("difference", "activation"):
-        raise ValueError(f"channel_selection must be 'difference' or 'activation', got {channel_selection!r}")
-    if colormap not in COLORMAPS:
-        raise ValueError(f"colormap must be one of {list(COLORMAPS)}, got {colormap!r}")
+    _check_rendering_options(max_channels, channel_selection, colormap)
     names, missing = _match_layers(layers, list(real_features))
     if missing:
         raise ValueError(f"layers {missing} are not in real_features, which has {list(real_features)}")
@@ -313,12 +317,7 @@ class FeatureMapMonitor(Callback):
         super().__init__()
         if not isinstance(every_n_batches, int) or every_n_batches < 1:
             raise ValueError(f"every_n_batches must be a positive integer, got {every_n_batches!r}")
-        if not isinstance(max_channels, int) or max_channels < 1:
-            raise ValueError(f"max_channels must be a positive integer, got {max_channels!r}")
-        if channel_selection not in ("difference", "activation"):
-            raise ValueError(f"channel_selection must be 'difference' or 'activation', got {channel_selection!r}")
-        if colormap not in COLORMAPS:
-            raise ValueError(f"colormap must be one of {list(COLORMAPS)}, got {colormap!r}")
+        _check_rendering_options(max_channels, channel_selection, colormap)
         if (extractor is None) != (monitor_images is None):
             raise ValueError("extractor and monitor_images work together: give both or neither")
         if embedding_samples < 1:
