@@ -434,7 +434,8 @@ class FeatureMapMonitor(Callback):
         return _TrackingExecutor(self._executor, self._pending)
 
     def _own_features(self, pl_module: LightningModule) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        assert self.extractor is not None and self.monitor_images is not None
+        if self.extractor is None or self.monitor_images is None:
+            raise RuntimeError("FeatureMapMonitor has no features to log: give extractor= and monitor_images=")
         extractor = self.extractor.to(pl_module.device)
         with torch.no_grad():
             real_images, generated_images = self.monitor_images(pl_module)
