@@ -12,9 +12,7 @@ Times, at the paper's 256x256 and a small batch, on CPU (or the GPU with --devic
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,19 +26,7 @@ from experiments.beautygan.faces import label_map_from_landmarks  # noqa: E402
 from experiments.beautygan.networks import Generator  # noqa: E402
 from experiments.beautygan.synthetic import render_face  # noqa: E402
 from test_faces_offline import TEMPLATE  # noqa: E402
-
-
-def _median_time(fn, repeats: int, device: torch.device) -> float:
-    times = []
-    for _ in range(repeats + 1):  # first call warms up
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times[1:])
+from _timing import median_time  # noqa: E402
 
 
 def main() -> None:
@@ -64,12 +50,12 @@ def main() -> None:
         return generator(source, reference)[0]
 
     result = forward()
-    base = _median_time(forward, args.repeats, device)
-    metrics = _median_time(
+    base = median_time(forward, args.repeats, device)
+    metrics = median_time(
         lambda: transfer_metrics(source, reference, result, source_labels, reference_labels), args.repeats, device
     )  # fmt: skip
     template = TEMPLATE * args.size / 100  # the hand-made 68-point face of the tests, in a 100 x 100 frame
-    raster = _median_time(lambda: label_map_from_landmarks(template, args.size), args.repeats, device)
+    raster = median_time(lambda: label_map_from_landmarks(template, args.size), args.repeats, device)
     print(f"device={device} size={args.size} batch={args.batch}")
     print(f"  generator forward (baseline)      {base * 1e3:9.1f} ms   1.00x")
     print(f"  transfer_metrics (batch)          {metrics * 1e3:9.1f} ms   {metrics / base:5.2f}x")
@@ -81,7 +67,7 @@ def main() -> None:
     except ImportError as err:
         print(f"  identity distance: skipped ({err})")
         return
-    identity = _median_time(
+    identity = median_time(
         lambda: identity_distance(source[0], result[0], models=models, source_labels=source_labels[0]), args.repeats, device
     )  # fmt: skip
     print(f"  identity_distance (1 sample)      {identity * 1e3:9.1f} ms   {identity / base:5.2f}x")

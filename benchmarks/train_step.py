@@ -13,15 +13,15 @@ batch, as MTDataset's loader workers build them). VGG weights are random here
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 import warnings
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _timing import median_time  # noqa: E402
 
 from experiments.beautygan.module import BeautyGAN  # noqa: E402
 from experiments.beautygan.synthetic import render_face  # noqa: E402
@@ -35,17 +35,7 @@ def _timer(device: torch.device, fn, repeats: int, amp: bool = False) -> float:
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
                 inner()
 
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_time(fn, repeats, device)
 
 
 def main() -> int:

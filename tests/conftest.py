@@ -50,3 +50,15 @@ def vgg19_file(tmp_path_factory, tv_vgg19) -> str:
     path = tmp_path_factory.mktemp("weights") / "vgg19_features.pth"
     torch.save({f"features.{k}": v for k, v in tv_vgg19.state_dict().items()}, path)
     return str(path)
+
+
+@pytest.fixture
+def no_tf32():
+    """fp32 convolutions on GPU, not TF32, so CUDA results compare with the CPU reference."""
+    if not torch.cuda.is_available():
+        yield
+        return
+    old = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old

@@ -1,38 +1,16 @@
-"""GPU checks (skipped without CUDA): equivalence on the device, autocast fp16/bf16, compile, no host syncs."""
+"""GPU checks (skipped without CUDA): autocast fp16/bf16, compile, no host syncs. Equivalence of every tap with
+torchvision on CUDA is the ``device="cuda"`` case of ``test_features.test_every_tap_equals_torchvision``."""
 
 import pytest
 import torch
-from conftest import reference_taps
 
-from perceptual import VGG16_LAYERS, VGG19_LAYERS, PerceptualLoss, StyleLoss, VGGFeatures
+from perceptual import PerceptualLoss, StyleLoss
 
 pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
     pytest.mark.filterwarnings("ignore::perceptual.RandomWeightsWarning"),
+    pytest.mark.usefixtures("no_tf32"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def no_tf32():
-    old = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-    yield
-    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old
-
-
-@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
-@pytest.mark.parametrize("arch", ["vgg16", "vgg19"])
-def test_every_tap_equals_torchvision_on_cuda(arch, memory_format, request):
-    tv = request.getfixturevalue(f"tv_{arch}")
-    path = request.getfixturevalue(f"{arch}_file")
-    names = VGG16_LAYERS if arch == "vgg16" else VGG19_LAYERS
-    x = torch.rand(2, 3, 64, 48, generator=torch.Generator().manual_seed(5))
-    with torch.no_grad():
-        expected = reference_taps(tv, x, names)
-    vgg = VGGFeatures("all", arch=arch, weights=path).cuda().to(memory_format=memory_format)
-    out = vgg(x.cuda().to(memory_format=memory_format))
-    for name in names:
-        torch.testing.assert_close(out[name].cpu(), expected[name], rtol=1e-4, atol=1e-4, msg=lambda m: f"{name}: {m}")
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])

@@ -16,20 +16,27 @@ def reference_taps(features, x01, names):
         return _reference_taps(features, x01, names)
 
 
+CUDA = pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"))
+
+
+@pytest.mark.parametrize("device", ["cpu", CUDA])
 @pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
 @pytest.mark.parametrize("arch", ["vgg16", "vgg19"])
-def test_every_tap_equals_torchvision(arch, memory_format, request):
+def test_every_tap_equals_torchvision(arch, memory_format, device, request, no_tf32):
     tv = request.getfixturevalue(f"tv_{arch}")
     path = request.getfixturevalue(f"{arch}_file")
     names = VGG16_LAYERS if arch == "vgg16" else VGG19_LAYERS
     x = torch.rand(2, 3, 48, 40, generator=torch.Generator().manual_seed(3))
-    expected = reference_taps(tv, x, names)
+    expected = reference_taps(tv, x, names)  # torchvision on the CPU
 
-    vgg = VGGFeatures("all", arch=arch, weights=path).to(memory_format=memory_format)
-    out = vgg(x.to(memory_format=memory_format))
+    vgg = VGGFeatures("all", arch=arch, weights=path).to(device, memory_format=memory_format)
+    out = vgg(x.to(device, memory_format=memory_format))
     assert list(out) == list(names)
+    tolerance = 1e-5 if device == "cpu" else 1e-4  # cuDNN sums in another order
     for name in names:
-        torch.testing.assert_close(out[name], expected[name], rtol=1e-5, atol=1e-5, msg=lambda m: f"{name}: {m}")
+        torch.testing.assert_close(
+            out[name].cpu(), expected[name], rtol=tolerance, atol=tolerance, msg=lambda m: f"{name}: {m}"
+        )
 
 
 def test_pre_relu_taps_survive_deeper_request(tv_vgg16, vgg16_file):
