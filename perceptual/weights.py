@@ -10,12 +10,17 @@ Sources (``weights=`` everywhere in this package):
 - a path: ``.pth``/``.pt``/``.safetensors`` state dict of a whole torchvision VGG or of its ``features``
   (keys ``features.N.*`` or ``N.*``); more formats register with :func:`register_weights_format`.
 - ``"random"``: seeded Kaiming initialisation, with a warning; for tests and ablations only.
+- ``"random_normalized"``: the same random network rescaled the way Gatys et al. normalized their VGG19
+  (``vgg_conv.pth``): every ReLU channel's mean activation is 1 on a fixed set of images (seeded noise with a
+  natural ``1/f`` spectrum), so features, distances and perceptual losses have the scale of that trained network
+  instead of Kaiming's vanishing one. Still not a perceptual metric: with a warning, for offline runs only.
 
 Nothing ever falls back from pretrained to random weights on its own: a random VGG gives a different loss.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections.abc import Callable, Mapping
@@ -137,6 +142,8 @@ def _resolve(weights: WeightsSource, arch: str, seed: int) -> VGGWeights:
     key = weights.strip()
     if key == "random":
         return _random_weights(arch, seed)
+    if key == "random_normalized":
+        return _random_weights(arch, seed, normalized=True)
     if key.lower() in ("imagenet", "imagenet1k_v1", "default"):
         return _load_torchvision(_torchvision_enum(arch).IMAGENET1K_V1, arch)
     if key.lower() in ("imagenet_features", "imagenet1k_features"):
@@ -242,7 +249,14 @@ def _load_torch_file(path: Path, arch: str) -> VGGWeights:
         state = state["state_dict"]
     if not isinstance(state, Mapping):
         raise ValueError(f"{str(path)!r} holds a {type(state).__name__}, expected a state dict (a mapping of tensors)")
-    features, classifier = _split_torchvision_state(state, arch, source=str(path))
+    from . import weights_formats  # here, not at the top: it imports this module
+
+    if weights_formats.is_gatys_state(state):  # Gatys' vgg_conv.pth: conv1_1.weight, ...
+        return weights_formats.convert_gatys_state(state, arch=arch, source=str(path))
+    try:
+        features, classifier = _split_torchvision_state(state, arch, source=str(path))
+    except ValueError as err:
+        raise ValueError(f"{err}{weights_formats.gatys_layout_hint(state)}") from None
     known = _known_torchvision_file(path)
     normalization = _torchvision_normalization(known) if known is not None else IMAGENET
     return VGGWeights(
@@ -365,13 +379,24 @@ def _shorten(keys: list[str], limit: int = 8) -> str:
     return ", ".join(keys[:limit]) + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
-def _random_weights(arch: str, seed: int) -> VGGWeights:
+def _random_weights(arch: str, seed: int, *, normalized: bool = False) -> VGGWeights:
+    kind = "normalized random" if normalized else "RANDOM"
     warnings.warn(
-        f"perceptual: using RANDOM {arch} weights (seed {seed}). Features of an untrained VGG are not a perceptual "
+        f"perceptual: using {kind} {arch} weights (seed {seed}). Features of an untrained VGG are not a perceptual "
         "metric; losses and feature maps will differ from those of pretrained weights. Use this for tests only.",
         RandomWeightsWarning,
         stacklevel=4,
     )
+    if normalized:
+        features = {key: value.clone() for key, value in _normalized_random_features(arch, seed).items()}
+        source = f"random_normalized (seed {seed}; Gatys-normalized: mean activation 1 per channel)"
+    else:
+        features = _kaiming_features(arch, seed)
+        source = f"random (seed {seed})"
+    return VGGWeights(arch=arch, features=features, normalization=IMAGENET, source=source, pretrained=False)
+
+
+def _kaiming_features(arch: str, seed: int) -> dict[str, Tensor]:
     generator = torch.Generator().manual_seed(seed)
     features: dict[str, Tensor] = {}
     for key, shape in expected_feature_shapes(arch).items():
@@ -382,7 +407,45 @@ def _random_weights(arch: str, seed: int) -> VGGWeights:
         else:
             tensor.zero_()
         features[key] = tensor
-    return VGGWeights(
-        arch=arch, features=features, normalization=IMAGENET, source=f"random (seed {seed})", pretrained=False
-    )
+    return features
 
+
+def pink_noise_images(count: int, size: int, *, seed: int = 0) -> Tensor:
+    """``(count, 3, size, size)`` images in [0, 1] with a natural-image ``1/f`` amplitude spectrum: correlated
+    luminance noise plus weaker colour noise, each image stretched to [0, 1]. Deterministic for a seed."""
+    generator = torch.Generator().manual_seed(seed)
+    fy = torch.fft.fftfreq(size).view(-1, 1)
+    fx = torch.fft.rfftfreq(size).view(1, -1)
+    amplitude = 1.0 / torch.sqrt(fx**2 + fy**2).clamp_min(1.0 / size)
+    white = torch.randn(count, 4, size, size, generator=generator)
+    noise = torch.fft.irfft2(torch.fft.rfft2(white) * amplitude, s=(size, size))
+    images = noise[:, :1] + 0.3 * noise[:, 1:]  # shared luminance, weaker per-channel colour
+    low = images.amin(dim=(1, 2, 3), keepdim=True)
+    high = images.amax(dim=(1, 2, 3), keepdim=True)
+    return (images - low) / (high - low)
+
+
+@functools.lru_cache(maxsize=4)
+def _normalized_random_features(arch: str, seed: int) -> dict[str, Tensor]:
+    """Kaiming weights rescaled layer by layer so that each ReLU channel's mean activation on
+    :func:`pink_noise_images` (ImageNet-normalized) is 1, as Gatys et al. normalized VGG19. Biases are zero and ReLU
+    is positively homogeneous, so scaling a channel's filter scales its activation exactly. Cached: read-only."""
+    features = _kaiming_features(arch, seed)
+    mean = torch.tensor(IMAGENET.mean).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET.std).view(1, 3, 1, 1)
+    h = (pink_noise_images(8, 96, seed=seed) - mean) / std
+    index = 0
+    with torch.no_grad():
+        for item in vgg_config(arch):
+            if item == "M":
+                h = torch.nn.functional.max_pool2d(h, 2)
+                index += 1
+                continue
+            weight = features[f"{index}.weight"]
+            activation = torch.relu(torch.nn.functional.conv2d(h, weight, padding=1))
+            channel_mean = activation.mean(dim=(0, 2, 3))
+            scale = torch.where(channel_mean > 0, 1.0 / channel_mean.clamp_min(1e-12), torch.ones_like(channel_mean))
+            features[f"{index}.weight"] = weight * scale.view(-1, 1, 1, 1)
+            h = activation * scale.view(1, -1, 1, 1)
+            index += 2
+    return features

@@ -13,6 +13,12 @@ Formats (registered with :func:`~perceptual.register_weights_format`, so ``weigh
   optionally ``fc1``, ``fc2``, ``predictions``. The groups sit at the file root (``save_weights``, the Keras
   applications files), under ``model_weights/`` (``model.save``) or under ``layers/`` (Keras 3 ``.weights.h5``).
   Needs h5py: ``pip install 'perceptual[h5]'``.
+- ``.pth`` in the layout of Gatys et al.'s normalized VGG19 ``vgg_conv.pth`` (leongatys/PytorchNeuralStyleTransfer,
+  loaded by the official BeautyGAN code into its ``net.VGG``): a plain state dict ``{"conv1_1.weight" (64, 3, 3, 3),
+  "conv1_1.bias" (64,), ..., "conv5_4.weight", "conv5_4.bias"}`` (``conv5_3`` last for VGG16), PyTorch OIHW kernels
+  whose input channels are in Caffe's BGR order. ``weights=<path>.pth`` recognises the ``conv1_1.weight`` keys and
+  reads it with :func:`convert_gatys_state`; the weights expect :data:`~perceptual.CAFFE` input, as in Gatys' code
+  (RGB -> BGR, 0-255, mean ``[103.939, 116.779, 123.68]`` subtracted, no std).
 
 Both are converted to torchvision's layout: conv kernels HWIO -> OIHW, dense kernels ``(in, out)`` -> ``(out, in)``,
 and the first dense layer's input rows permuted from TF's NHWC flatten of ``pool5`` ``(7, 7, 512)`` to torch's
@@ -28,6 +34,7 @@ torchvision and Keras floor to 180): pass ``pool_padding="same"`` to reproduce i
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,12 +45,17 @@ from torch import Tensor
 
 from .layers import check_arch, vgg_config
 from .normalization import CAFFE
-from .weights import VGGWeights, register_weights_format
+from .weights import VGGWeights, check_feature_state, expected_feature_shapes, register_weights_format
 
 __all__ = [
     "MissingDependencyError",
+    "convert_gatys_state",
     "convert_tf_dense",
+    "gatys_layout_hint",
+    "gatys_layout_keys",
     "imagenet_categories",
+    "is_gatys_state",
+    "load_gatys_weights",
     "load_keras_h5_weights",
     "load_npy_weights",
     "tf_conv_names",
@@ -348,6 +360,116 @@ def load_keras_h5_weights(path: str | os.PathLike, *, arch: str | None = None) -
         except (KeyError, RuntimeError) as err:  # h5py's errors for damaged objects
             raise ValueError(f"{source}: cannot read - truncated or corrupt? ({type(err).__name__}: {err})") from None
     return _build(convs, dense, arch=detected, style="keras", source=source, label="Keras h5")
+
+
+# --------------------------------------------------------------------------------------------------
+# Gatys et al.'s vgg_conv.pth (PyTorch state dict keyed conv1_1.weight ... conv5_4.bias)
+# --------------------------------------------------------------------------------------------------
+
+_GATYS_WEIGHT_KEY = re.compile(r"conv\d_\d\.weight")
+_GATYS_KEY = re.compile(r"(conv\d_\d)\.(weight|bias)")
+_GATYS_LABEL = "Gatys vgg_conv layout"
+
+
+def _strip_module(key: Any) -> Any:
+    return key.removeprefix("module.") if isinstance(key, str) else key
+
+
+def is_gatys_state(state: Mapping[Any, Any]) -> bool:
+    """Whether ``state`` is keyed like Gatys' ``vgg_conv.pth`` (any key ``conv<block>_<i>.weight``)."""
+    return any(isinstance(key, str) and _GATYS_WEIGHT_KEY.fullmatch(_strip_module(key)) for key in state)
+
+
+def gatys_layout_keys(arch: str) -> tuple[str, ...]:
+    """The keys of a Gatys-layout state dict of ``arch``: ``("conv1_1.weight", "conv1_1.bias", ...)``."""
+    return tuple(f"{name}.{part}" for name in tf_conv_names(arch, style="tf") for part in ("weight", "bias"))
+
+
+def gatys_layout_hint(state: Mapping[Any, Any]) -> str:
+    """A sentence for the error about a ``.pth`` that is not a torchvision VGG: the other layout ``.pth`` may have.
+    Empty when ``state`` is keyed like torchvision (``features.N.*``/``N.*``), whose own error then says it all."""
+    if any(isinstance(key, str) and re.match(r"(features\.)?\d+\.", _strip_module(key)) for key in state):
+        return ""
+    found = ", ".join(str(key) for key in list(state)[:6]) + (f" and {len(state) - 6} more" if len(state) > 6 else "")
+    return (
+        f" Nor is it in Gatys' vgg_conv.pth layout (keys conv1_1.weight, conv1_1.bias, conv1_2.weight, ..., "
+        f"conv5_3.weight, conv5_3.bias for vgg16; up to conv5_4.bias for vgg19). Keys found: {found or 'none'}."
+    )
+
+
+def convert_gatys_state(
+    state: Mapping[str, Any], *, arch: str | None = None, source: str = "weights"
+) -> VGGWeights:
+    """A Gatys-layout state dict (see the module docstring) -> :class:`~perceptual.VGGWeights` in torchvision layout.
+
+    ``arch=None`` detects VGG16/VGG19 from the conv layers present; a given ``arch`` that the state is not raises
+    ``ValueError`` saying which arch it is. Missing, unexpected and misshaped keys are named in a ``ValueError``.
+    The kernels stay in BGR input order with :data:`~perceptual.CAFFE` normalization, which says so.
+    """
+    state = {_strip_module(key): value for key, value in state.items()}
+    present = set()
+    for key in state:
+        match = _GATYS_KEY.fullmatch(key) if isinstance(key, str) else None
+        if match:
+            present.add(match.group(1))
+    detected = _detect_arch(present, "tf", f"{source} ({_GATYS_LABEL})", arch)
+    shapes = expected_feature_shapes(detected)
+    indices = [key.partition(".")[0] for key in shapes if key.endswith(".weight")]  # "0", "2", "5", ...
+    expected = gatys_layout_keys(detected)
+    missing = [key for key in expected if key not in state]
+    unexpected = sorted(str(key) for key in set(state) - set(expected))
+    problems: list[str] = []
+    features: dict[str, Tensor] = {}
+    for name, index in zip(tf_conv_names(detected, style="tf"), indices):
+        for part in ("weight", "bias"):
+            key, want = f"{name}.{part}", shapes[f"{index}.{part}"]
+            if key not in state:
+                continue
+            value = state[key]
+            if not isinstance(value, Tensor):
+                problems.append(f"{key} is a {type(value).__name__}, not a tensor")
+            elif tuple(value.shape) != want:
+                hint = ""
+                if part == "weight" and tuple(value.shape) == (3, 3, want[1], want[0]):
+                    hint = " (TensorFlow HWIO order; this layout holds PyTorch OIHW kernels)"
+                problems.append(f"{key} has shape {tuple(value.shape)}, expected {want}{hint}")
+            else:
+                features[f"{index}.{part}"] = value.detach().to(torch.float32)
+    if missing or unexpected or problems:
+        parts = []
+        if missing:
+            parts.append(f"missing keys: {', '.join(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys: {', '.join(unexpected[:8])}" + (" ..." if len(unexpected) > 8 else ""))
+        parts += problems
+        raise ValueError(
+            f"{source} is not a complete {detected} in Gatys' vgg_conv layout ({expected[0]}, {expected[1]}, ..., "
+            f"{expected[-1]}): " + "; ".join(parts)
+        )
+    check_feature_state(features, detected, source=source)  # the conversion's own invariant
+    return VGGWeights(arch=detected, features=features, normalization=CAFFE, source=f"{_GATYS_LABEL} {source}")
+
+
+def load_gatys_weights(path: str | os.PathLike, *, arch: str | None = None) -> VGGWeights:
+    """Read Gatys et al.'s normalized VGG19 ``vgg_conv.pth`` (or a VGG16 in its layout); ``arch=None`` detects it.
+
+    ``weights=<path>.pth`` does the same (with the arch asked for); this reader also works for other suffixes.
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file {source!r} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"cannot read {source!r} as a torch state dict ({type(err).__name__}: {err})") from None
+    if not isinstance(state, Mapping) or not is_gatys_state(state):
+        what = f"keys {', '.join(map(str, list(state)[:6]))}" if isinstance(state, Mapping) else type(state).__name__
+        raise ValueError(
+            f"{source} holds {what}, expected Gatys' vgg_conv layout: {', '.join(gatys_layout_keys('vgg19')[:3])}, "
+            "..., conv5_3.bias (vgg16) or conv5_4.bias (vgg19)"
+        )
+    return convert_gatys_state(state, arch=arch, source=source)
 
 
 # ``weights=<path>`` entry points: the core passes the arch asked for (default "vgg16").

@@ -54,3 +54,50 @@ def test_discriminator_30x30_at_256_with_spectral_norm_everywhere() -> None:
     assert {m.negative_slope for m in d.modules() if isinstance(m, nn.LeakyReLU)} == {0.01}
     full = sum(p.numel() for p in PatchDiscriminator().parameters())
     assert full == 3 * 64 * 16 + 64 + 64 * 128 * 16 + 128 + 128 * 256 * 16 + 256 + 256 * 512 * 16 + 512 + 512 * 16
+
+
+def test_outputs_are_named_by_domain_and_branches_see_their_own_domain() -> None:
+    """``non_makeup`` reaches the non-makeup branch only; ``makeup`` is the makeup head's output."""
+    g = Generator(width=4, residual_blocks=0)
+    a, b = torch.rand(1, 3, 16, 16) * 2 - 1, torch.rand(1, 3, 16, 16) * 2 - 1
+    seen = {}
+    g.non_makeup_branch.register_forward_hook(lambda m, args, out: seen.update(non_makeup=args[0]))
+    g.makeup_head.register_forward_hook(lambda m, args, out: seen.update(makeup_head=out))
+    out = g(non_makeup=a, makeup=b)
+    assert torch.equal(seen["non_makeup"], a)
+    assert torch.equal(out.makeup, seen["makeup_head"])
+    positional = g(a, b)
+    assert torch.equal(positional.makeup, out.makeup) and torch.equal(positional.non_makeup, out.non_makeup)
+
+
+def test_xavier_is_the_official_initialization() -> None:
+    """Official ``weights_init_xavier``: xavier_normal_(gain 1) on convs and transposed convs; std checked by hand."""
+    torch.manual_seed(0)
+    xavier, default = Generator(width=16, residual_blocks=1), Generator(width=16, residual_blocks=1, init="pytorch")
+    last = xavier.makeup_head[-2].weight  # (3, 16, 7, 7): fan_in 16*49, fan_out 3*49
+    assert float(last.std()) == pytest.approx((2 / (16 * 49 + 3 * 49)) ** 0.5, rel=0.05)
+    trunk_up = xavier.trunk[-3].weight  # ConvTranspose2d(32, 16, 4): torch's fans: in 16*16, out 32*16
+    assert float(trunk_up.std()) == pytest.approx((2 / (16 * 16 + 32 * 16)) ** 0.5, rel=0.05)
+    # PyTorch's default (kaiming_uniform, a=sqrt(5)): std = 1 / sqrt(3 * fan_in).
+    assert float(default.makeup_head[-2].weight.std()) == pytest.approx((1 / (3 * 16 * 49)) ** 0.5, rel=0.05)
+    norms = [m for m in xavier.modules() if isinstance(m, nn.InstanceNorm2d)]
+    assert all(bool((m.weight == 1).all() and (m.bias == 0).all()) for m in norms)
+    with pytest.raises(ValueError, match="init"):
+        Generator(init="kaiming")
+
+
+def test_images_stay_float32_under_bf16_autocast() -> None:
+    """The images that feed the losses are not quantized to bf16 (the last conv runs in float32)."""
+    torch.manual_seed(0)
+    g = Generator(width=8, residual_blocks=1)
+    a, b = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = g(a, b)
+        inner = g.trunk(torch.cat([g.non_makeup_branch(a), g.makeup_branch(b)], 1))
+    assert out.makeup.dtype == out.non_makeup.dtype == torch.float32
+    assert inner.dtype == torch.bfloat16  # the rest of the network does run in bf16
+    # 6,144 outputs: bf16 would give at most a few hundred distinct values in [-1, 1] (8 mantissa bits).
+    assert out.makeup.unique().numel() > 5000
+    with torch.no_grad():
+        reference = g(a, b).makeup
+    assert (out.makeup - reference).abs().max() < 0.1  # same function, bf16 noise in the trunk only

@@ -165,7 +165,33 @@ def test_imagenet_vgg_fails_offline_unless_the_config_opts_into_random() -> None
         BeautyGAN(**{**TINY, "vgg_weights": "imagenet"})
     with pytest.warns(UserWarning, match="RANDOMLY INITIALIZED VGG16"), pytest.warns(RandomWeightsWarning):
         vgg = build_vgg(["relu1_2"], weights="imagenet", fallback="random")
-    assert not vgg.pretrained
+    assert not vgg.pretrained and vgg.weights_source.startswith("random_normalized")
+    # A file the user named never falls back, even with the fallback on.
+    with pytest.raises(WeightsUnavailableError, match="typo_vgg16.pth"):
+        build_vgg(["relu1_2"], weights="weights/typo_vgg16.pth", fallback="random")
+
+
+def test_fallback_vgg_gives_the_identity_term_weight(dataset_root: Path) -> None:
+    """With the fallback VGG, the paper-weighted perceptual term between two different faces is within two orders
+    of magnitude of a cycle term, not five below it (Kaiming's random VGG: about 1e-5)."""
+    from experiments.beautygan.data import MTDataset
+
+    items = [MTDataset(dataset_root, split="train", image_size=32, seed=0)[i] for i in range(4)]
+    sources = torch.stack([item["source"] for item in items])
+    references = torch.stack([item["reference"] for item in items])
+    with pytest.warns(RandomWeightsWarning):
+        normalized = _relu4_1_mse("random_normalized")
+        kaiming = _relu4_1_mse("random")
+    weight, cycle_like = 0.005, 10 * float((sources - references).abs().mean())
+    assert weight * normalized(sources, references) > 1e-2 * cycle_like
+    assert weight * kaiming(sources, references) < 1e-4 * cycle_like
+
+
+def _relu4_1_mse(weights: str):
+    from perceptual import VGGFeatures
+
+    extractor = VGGFeatures(["relu4_1"], weights=weights, input_range=(-1, 1))
+    return lambda a, b: float((extractor(a)["relu4_1"] - extractor(b)["relu4_1"]).square().mean())
 
 
 def test_presets_and_overrides() -> None:

@@ -149,3 +149,33 @@ def test_random_is_seeded_and_warns_once():
     assert {k: tuple(v.shape) for k, v in a.features.items()} == shapes
     # Kaiming normal, fan_out, relu: std = sqrt(2 / (out * 9)).
     assert a.features["28.weight"].std().item() == pytest.approx((2 / (512 * 9)) ** 0.5, rel=0.02)
+
+
+def test_random_normalized_has_mean_activation_one_per_channel(tv_vgg16) -> None:
+    """Gatys' normalization of the random net, checked with torchvision's own VGG16 run by hand on the same images."""
+    import torchvision
+
+    from perceptual.weights import load_weights, pink_noise_images
+
+    with pytest.warns(RandomWeightsWarning, match="normalized random"):
+        loaded = load_weights("random_normalized", arch="vgg16", seed=3)
+    assert not loaded.pretrained and loaded.source.startswith("random_normalized")
+    features = torchvision.models.vgg16(weights=None).features.eval()
+    features.load_state_dict(dict(loaded.features))
+    x = pink_noise_images(8, 96, seed=3)
+    h = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    means = []
+    with torch.no_grad():
+        for module in features:
+            h = module(h.clone())
+            if isinstance(module, torch.nn.ReLU):
+                means.append(h.mean(dim=(0, 2, 3)))
+    assert len(means) == 13
+    for channel_means in means:
+        alive = channel_means > 0
+        assert alive.float().mean() > 0.95
+        torch.testing.assert_close(channel_means[alive], torch.ones(int(alive.sum())), rtol=1e-3, atol=1e-3)
+    # Other images: the same order of magnitude, unlike Kaiming's (mean square ~1e-3 at relu4_1 on faces).
+    with pytest.warns(RandomWeightsWarning):
+        kaiming = load_weights("random", arch="vgg16", seed=3)
+    assert float(kaiming.features["0.weight"].std()) != pytest.approx(float(loaded.features["0.weight"].std()), rel=0.1)

@@ -1,10 +1,34 @@
 """BeautyGAN's training as a LightningModule (Li et al., ACM MM 2018; official code wtjiang98/BeautyGAN_pytorch).
 
 Per batch: the generator runs once; the two discriminators step on its detached outputs, then the generator steps
-on the same outputs (manual optimization, Adam 2e-4, betas (0.5, 0.999)). Losses: LSGAN, cycle L1, the VGG16
+on the same outputs (manual optimization, Adam 2e-4, betas (0.5, 0.999)). Losses: LSGAN, cycle L1, the VGG
 ``relu4_1`` perceptual identity loss from :mod:`perceptual` (one batched pass over both directions, whose extra
 taps feed the feature-map monitor for free), histogram-matching makeup loss for lips / skin / eye shadow in both
 directions, and the official code's optional identity loss ``G(a, a)``.
+
+Roles are named by domain (:class:`~experiments.beautygan.networks.Translation`): ``fake = G(non_makeup=source,
+makeup=reference)``; the cycle pass is ``G(non_makeup=fake.non_makeup, makeup=fake.makeup)`` and each output is
+compared with the input of its own domain (official ``rec_B, rec_A = self.G(fake_B, fake_A)``).
+``tests/test_beautygan_conformance.py`` checks one step against an independent transcription of the official step:
+every logged term to 1e-5 and every parameter after the D and G updates.
+
+Where this differs from the official code, deliberately:
+
+- the step: the official code runs G again for the G step; here its first outputs are reused (same values: G has
+  not changed in between and InstanceNorm keeps no running statistics);
+- histogram tables: exact integer CDF comparisons; the official float32 running sums of ``torch.histc`` pdfs differ
+  from them in rare top-of-range ties (about 0.1% of a term on face-shaped masks);
+- an empty eye mask zeroes its term; the official ``continue`` skips the whole iteration (D updates included);
+- eye-shadow boxes are clipped at the border (the official slice wraps around there) and scale with the image size;
+- initialization: ``generator_init="xavier"`` is the official ``weights_init_xavier`` (the default); the official
+  code's xavier call on its spectral-norm discriminators writes into a temporary and leaves PyTorch's defaults, which
+  is what the discriminators here have;
+- precision: the generator's last convolution runs in float32 under ``bf16-mixed``, so the images that feed the
+  histogram, cycle and identity losses are not quantized to bf16 (the official code trains in float32);
+- the ``official`` preset's VGG is Gatys' normalized VGG19 (``vgg_conv.pth``, read by ``weights=<path>``) fed the raw
+  [-1, 1] RGB image, as the official code does; the ``paper`` preset feeds torchvision's VGG16 its ImageNet
+  normalization. Offline, ``vgg_fallback: random`` uses a seeded random VGG rescaled to Gatys' activation scale
+  (``weights="random_normalized"``), so that the identity term has the weight it has with a trained network.
 
 Designed around Lightning's pitfalls with GANs: schedules and image logging use the module's own batch counter
 (``trainer.global_step`` counts optimizer steps, two per batch); sample grids reuse the step's outputs (no second
@@ -29,12 +53,14 @@ from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 
 from perceptual import PerceptualLoss, VGGFeatures, WeightsUnavailableError
+from perceptual.images import save_image
 
 from .evaluate import TransferMetrics
 from .histogram import HistogramCriterion, histogram_matching_loss
 from .metrics import region_colour_distance
-from .networks import Generator, PatchDiscriminator
+from .networks import Generator, GeneratorInit, PatchDiscriminator, Translation
 from .regions import region_masks, stacked_region_masks
+from .samples import SAMPLE_COLUMNS, labelled_grid
 
 __all__ = ["PRESETS", "VGG_PRESETS", "BeautyGAN", "LossWeights", "build_vgg"]
 
@@ -81,26 +107,33 @@ def build_vgg(
     arch: str = "vgg16",
     normalization: str | None = None,
 ) -> VGGFeatures:
-    """VGG features for images in [-1, 1]; with ``fallback="random"``, random weights (loudly) when ``weights``
-    cannot be had. Never falls back silently: without ``fallback`` the core's ``WeightsUnavailableError`` propagates."""
+    """VGG features for images in [-1, 1].
+
+    With ``fallback="random"``, when the *pretrained* weights named by ``weights`` (``"imagenet"``, a torchvision
+    enum name) cannot be had offline, the VGG is a seeded random one normalized like Gatys et al.'s VGG
+    (``weights="random_normalized"``: mean activation 1 per ReLU channel), so that the perceptual term has the scale
+    it has with a trained network; loudly. A file the user named never falls back: its error propagates, as does
+    the core's ``WeightsUnavailableError`` without ``fallback``."""
     if fallback not in ("none", "random"):
         raise ValueError(f"vgg_fallback must be 'none' or 'random', got {fallback!r}")
     options = dict(arch=arch, input_range=(-1.0, 1.0), normalization=normalization, seed=seed)
     try:
         return VGGFeatures(list(layers), weights=weights, **options)
     except WeightsUnavailableError as err:
-        if fallback != "random":
+        named_pretrained = weights.strip().lower() in ("imagenet", "imagenet_features") or "_Weights." in weights
+        if fallback != "random" or not named_pretrained:
             raise
         banner = "!" * 100
         message = (
             f"\n{banner}\n{arch} weights {weights!r} are unavailable: {err}\nThe config sets vgg_fallback: random, "
-            f"so the perceptual identity loss and the feature maps use a RANDOMLY INITIALIZED {arch.upper()}.\n"
+            f"so the perceptual identity loss and the feature maps use a RANDOMLY INITIALIZED {arch.upper()}, rescaled "
+            "to the activation scale of Gatys' normalized VGG.\n"
             f"That is NOT BeautyGAN's identity loss; put torchvision's {arch} weights in $TORCH_HOME/hub/checkpoints "
             f"for the real one.\n{banner}"
         )
         warnings.warn(message, UserWarning, stacklevel=2)
         log.warning("%s weights %r unavailable; vgg_fallback=random: training with a RANDOM %s", arch, weights, arch)
-        return VGGFeatures(list(layers), weights="random", **options)
+        return VGGFeatures(list(layers), weights="random_normalized", **options)
 
 
 def _lsgan(scores: Tensor, real: bool) -> Tensor:
@@ -115,6 +148,7 @@ class BeautyGAN(L.LightningModule):
             identity loss); see :data:`PRESETS`.
         loss_weights: overrides of single :class:`LossWeights` fields, e.g. ``{"identity": 0.5}``.
         generator_width, residual_blocks: generator size (64 and 6: 9.24M parameters).
+        generator_init: ``"xavier"`` (the official ``weights_init_xavier``) or ``"pytorch"`` (PyTorch's defaults).
         discriminator_width: first discriminator conv width (64).
         lr, betas: Adam settings of both optimizers.
         vgg_weights: VGG16 weights for the perceptual loss (``"imagenet"`` in the paper, or a file).
@@ -135,6 +169,7 @@ class BeautyGAN(L.LightningModule):
         loss_weights: dict[str, float | str] | None = None,
         generator_width: int = 64,
         residual_blocks: int = 6,
+        generator_init: GeneratorInit = "xavier",
         discriminator_width: int = 64,
         lr: float = 2e-4,
         betas: tuple[float, float] = (0.5, 0.999),
@@ -159,7 +194,7 @@ class BeautyGAN(L.LightningModule):
         if sample_every_n_batches < 1:
             raise ValueError(f"sample_every_n_batches must be >= 1, got {sample_every_n_batches}")
         self.automatic_optimization = False
-        self.generator = Generator(width=generator_width, residual_blocks=residual_blocks)
+        self.generator = Generator(width=generator_width, residual_blocks=residual_blocks, init=generator_init)
         self.disc_makeup = PatchDiscriminator(width=discriminator_width)  # judges makeup faces
         self.disc_nonmakeup = PatchDiscriminator(width=discriminator_width)  # judges faces without makeup
         taps = list(dict.fromkeys([*monitor_layers, perceptual_layer]))
@@ -198,9 +233,9 @@ class BeautyGAN(L.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.batches_seen = int(checkpoint.get("batches_seen", 0))
 
-    def forward(self, source: Tensor, reference: Tensor) -> tuple[Tensor, Tensor]:
-        """``(source with reference's makeup, reference without makeup)``, images in [-1, 1]."""
-        return self.generator(source, reference)
+    def forward(self, source: Tensor, reference: Tensor) -> Translation:
+        """``Translation(makeup=source wearing reference's makeup, non_makeup=reference without makeup)`` in [-1, 1]."""
+        return self.generator(non_makeup=source, makeup=reference)
 
     def _inputs(self, batch: Mapping[str, Any]) -> tuple[Tensor, Tensor]:
         source, reference = batch["source"], batch["reference"]
@@ -210,8 +245,12 @@ class BeautyGAN(L.LightningModule):
         return source, reference
 
     # ------------------------------------------------------------------------------------------------ losses
-    def makeup_loss(self, fake_source: Tensor, fake_reference: Tensor, batch: Mapping[str, Any]) -> dict[str, Tensor]:
-        """Histogram-matching loss per region, both directions in one batched call (weighted, summed over directions)."""
+    def makeup_loss(self, fake: Translation, batch: Mapping[str, Any]) -> dict[str, Tensor]:
+        """Histogram-matching loss per region, both directions in one batched call (weighted, summed over directions).
+
+        The made-up source (``fake.makeup``) is matched to the reference's histograms inside the source's regions; the
+        de-made-up reference (``fake.non_makeup``) to the source's inside the reference's regions (official
+        ``criterionHis(fake_A, ref_B, mask_A, mask_B)`` and ``criterionHis(fake_B, org_A, mask_B, mask_A)``)."""
         n = batch["source"].shape[0]
         # (2N, 4, H, W): lips, skin, left/right eye shadow of sources then references. MTDataset builds them in its
         # workers; from label maps alone they are computed here, for both label batches at once.
@@ -221,7 +260,7 @@ class BeautyGAN(L.LightningModule):
             masks = stacked_region_masks(torch.cat([batch["source_labels"], batch["reference_labels"]]))
         w = self.loss_weights
         per_sample = histogram_matching_loss(
-            torch.cat([fake_source, fake_reference]),
+            torch.cat([fake.makeup, fake.non_makeup]),
             torch.cat([batch["reference"], batch["source"]]),
             masks,
             torch.cat([masks[n:], masks[:n]]),
@@ -236,51 +275,58 @@ class BeautyGAN(L.LightningModule):
         }
 
     def generator_losses(
-        self, source: Tensor, reference: Tensor, fake_source: Tensor, fake_reference: Tensor, batch: Mapping[str, Any]
+        self, source: Tensor, reference: Tensor, fake: Translation, batch: Mapping[str, Any]
     ) -> tuple[dict[str, Tensor], dict[str, Any]]:
-        """Weighted generator loss terms, and the tensors the step reuses (reconstructions, VGG features)."""
+        """Weighted generator loss terms, and the tensors the step reuses (reconstructions, VGG features).
+
+        ``source`` is the non-makeup image, ``reference`` the makeup image, ``fake = G(non_makeup=source,
+        makeup=reference)``. Every comparison pairs tensors of the same domain."""
         w = self.loss_weights
         terms: dict[str, Tensor] = {
-            "adversarial": (_lsgan(self.disc_makeup(fake_source), True) + _lsgan(self.disc_nonmakeup(fake_reference), True))
+            "adversarial": (_lsgan(self.disc_makeup(fake.makeup), True) + _lsgan(self.disc_nonmakeup(fake.non_makeup), True))
             * w.adversarial
         }
-        rec_source, rec_reference = self.generator(fake_source, fake_reference)
-        terms["cycle"] = (F.l1_loss(rec_source, source) + F.l1_loss(rec_reference, reference)) * w.cycle
+        # Cycle: each branch gets its own domain back (official: rec_B, rec_A = G(fake_B, fake_A)).
+        rec = self.generator(non_makeup=fake.non_makeup, makeup=fake.makeup)
+        terms["cycle"] = (F.l1_loss(rec.non_makeup, source) + F.l1_loss(rec.makeup, reference)) * w.cycle
         n = source.shape[0]
-        vgg = self.perceptual(torch.cat([fake_source, fake_reference]), torch.cat([source, reference]), return_features=True)
-        per_sample = vgg.loss.float().view(2, n).mean(1)  # (source <-> made-up, reference <-> de-made-up)
+        # One VGG pass over both directions: made-up source vs source, de-made-up reference vs reference.
+        vgg = self.perceptual(torch.cat([fake.makeup, fake.non_makeup]), torch.cat([source, reference]), return_features=True)
+        per_sample = vgg.loss.float().view(2, n).mean(1)
         terms["perceptual"] = per_sample.sum() * w.perceptual
         if w.identity > 0:
-            idt_a = self.generator(source, source)
-            idt_b = self.generator(reference, reference)
+            same_source = self.generator(non_makeup=source, makeup=source)
+            same_reference = self.generator(non_makeup=reference, makeup=reference)
             terms["identity"] = (
-                F.l1_loss(idt_a[0], source) + F.l1_loss(idt_a[1], source)
-                + F.l1_loss(idt_b[0], reference) + F.l1_loss(idt_b[1], reference)
+                F.l1_loss(same_source.makeup, source) + F.l1_loss(same_source.non_makeup, source)
+                + F.l1_loss(same_reference.makeup, reference) + F.l1_loss(same_reference.non_makeup, reference)
             ) * w.identity  # fmt: skip
-        terms.update(self.makeup_loss(fake_source, fake_reference, batch))
+        terms.update(self.makeup_loss(fake, batch))
         extras = {
-            "rec_source": rec_source,
-            "rec_reference": rec_reference,
+            "reconstruction": rec,
             "vgg_real": {k: v[:n].detach() for k, v in vgg.target_features.items()},
             "vgg_generated": {k: v[:n].detach() for k, v in vgg.pred_features.items()},
         }
         return terms, extras
 
-    def discriminator_losses(self, source: Tensor, reference: Tensor, fake_source: Tensor, fake_reference: Tensor) -> dict[str, Tensor]:
+    def discriminator_losses(self, source: Tensor, reference: Tensor, fake: Translation) -> dict[str, Tensor]:
+        """LSGAN losses of the two discriminators: ``makeup`` judges the reference (real) against the made-up source,
+        ``nonmakeup`` the source (real) against the de-made-up reference; ``fake`` is detached by the caller."""
         return {
-            "makeup": 0.5 * (_lsgan(self.disc_makeup(reference), True) + _lsgan(self.disc_makeup(fake_source), False)),
+            "makeup": 0.5 * (_lsgan(self.disc_makeup(reference), True) + _lsgan(self.disc_makeup(fake.makeup), False)),
             "nonmakeup": 0.5
-            * (_lsgan(self.disc_nonmakeup(source), True) + _lsgan(self.disc_nonmakeup(fake_reference), False)),
+            * (_lsgan(self.disc_nonmakeup(source), True) + _lsgan(self.disc_nonmakeup(fake.non_makeup), False)),
         }
 
     # ------------------------------------------------------------------------------------------------ steps
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, Any]:
         opt_g, opt_d = self.optimizers()
         source, reference = self._inputs(batch)
-        fake_source, fake_reference = self.generator(source, reference)  # once per batch, reused by D and G
+        fake = self.generator(non_makeup=source, makeup=reference)  # once per batch, reused by D and G
 
         self.toggle_optimizer(opt_d)
-        d_terms = self.discriminator_losses(source, reference, fake_source.detach(), fake_reference.detach())
+        detached = Translation(makeup=fake.makeup.detach(), non_makeup=fake.non_makeup.detach())
+        d_terms = self.discriminator_losses(source, reference, detached)
         d_loss = d_terms["makeup"] + d_terms["nonmakeup"]
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(d_loss)
@@ -288,7 +334,7 @@ class BeautyGAN(L.LightningModule):
         self.untoggle_optimizer(opt_d)
 
         self.toggle_optimizer(opt_g)
-        g_terms, extras = self.generator_losses(source, reference, fake_source, fake_reference, batch)
+        g_terms, extras = self.generator_losses(source, reference, fake, batch)
         g_loss = torch.stack([t.float() for t in g_terms.values()]).sum()
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(g_loss)
@@ -304,25 +350,25 @@ class BeautyGAN(L.LightningModule):
         self.log("d", d_loss.detach(), prog_bar=True, logger=False, batch_size=source.shape[0])
 
         if self.batches_seen % self.sample_every_n_batches == 0:
-            images = [source, reference, fake_source, fake_reference, extras["rec_source"], extras["rec_reference"]]
+            rec = extras["reconstruction"]
+            images = [source, reference, fake.makeup, fake.non_makeup, rec.non_makeup, rec.makeup]
             self._log_samples("samples/train", [x.detach() for x in images])
         self.batches_seen += 1
         return {
             "loss": g_loss.detach(),
             "vgg_features": {"real": extras["vgg_real"], "generated": extras["vgg_generated"]},
-            "outputs": {"source_with_makeup": fake_source.detach(), "reference_without_makeup": fake_reference.detach()},
         }
 
     def _evaluate(self, batch: Mapping[str, Any], prefix: str) -> None:
         source, reference = self._inputs(batch)
-        fake_source, fake_reference = self.generator(source, reference)
+        fake = self.generator(non_makeup=source, makeup=reference)
         n = source.shape[0]
-        self.transfer_metrics.update(source, reference, fake_source, batch["source_labels"], batch["reference_labels"])
-        makeup = self.makeup_loss(fake_source, fake_reference, batch)
-        vgg = self.perceptual(fake_source, source)
+        self.transfer_metrics.update(source, reference, fake.makeup, batch["source_labels"], batch["reference_labels"])
+        makeup = self.makeup_loss(fake, batch)
+        vgg = self.perceptual(fake.makeup, source)
         src_masks = region_masks(batch["source_labels"])
         ref_masks = region_masks(batch["reference_labels"])
-        lips = region_colour_distance(fake_source, src_masks.lips, reference, ref_masks.lips)
+        lips = region_colour_distance(fake.makeup, src_masks.lips, reference, ref_masks.lips)
         before = region_colour_distance(source, src_masks.lips, reference, ref_masks.lips)
         metrics = {f"{prefix}/makeup_{k}": v for k, v in makeup.items()}
         metrics[f"{prefix}/identity_relu4_1"] = vgg.float().mean()
@@ -330,7 +376,7 @@ class BeautyGAN(L.LightningModule):
         metrics[f"{prefix}/lip_colour_distance_source"] = before.nanmean()
         self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=n)
         if prefix == "val" and not self._val_grid_done:
-            self._log_samples("samples/val", [source, reference, fake_source, fake_reference])
+            self._log_samples("samples/val", [source, reference, fake.makeup, fake.non_makeup])
             self._val_grid_done = True
 
     def on_validation_epoch_start(self) -> None:
@@ -354,10 +400,10 @@ class BeautyGAN(L.LightningModule):
 
     def predict_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, Any]:
         source, reference = self._inputs(batch)
-        fake_source, fake_reference = self.generator(source, reference)
+        fake = self.generator(non_makeup=source, makeup=reference)
         return {
-            "source_with_makeup": (fake_source.float() + 1) / 2,
-            "reference_without_makeup": (fake_reference.float() + 1) / 2,
+            "source_with_makeup": (fake.makeup.float() + 1) / 2,
+            "reference_without_makeup": (fake.non_makeup.float() + 1) / 2,
             "source_name": batch.get("source_name"),
             "reference_name": batch.get("reference_name"),
         }
@@ -365,14 +411,13 @@ class BeautyGAN(L.LightningModule):
     # ------------------------------------------------------------------------------------------------ logging
     @rank_zero_only
     def _log_samples(self, tag: str, images: list[Tensor]) -> None:
-        """A grid, one row per pair: source, reference, made-up source, de-made-up reference[, reconstructions].
+        """A grid, one row per pair, with a header naming the columns: source, reference, made-up source, de-made-up
+        reference[, the two reconstructions].
 
         Rank 0 only, and no collectives in here (other ranks never enter)."""
-        import torchvision
-
         k = min(self.samples_per_grid, images[0].shape[0])
-        columns = torch.stack([x[:k].float().cpu() for x in images], dim=1).flatten(0, 1)  # (k * cols, 3, H, W)
-        grid = torchvision.utils.make_grid((columns + 1) / 2, nrow=len(images), padding=2).clamp(0, 1)
+        columns = torch.stack([x[:k].float().cpu() for x in images], dim=1)  # (k, cols, 3, H, W)
+        grid = labelled_grid((columns + 1) / 2, SAMPLE_COLUMNS[: len(images)])
         logger = self.logger
         experiment = getattr(logger, "experiment", None) if logger is not None else None
         if experiment is not None and hasattr(experiment, "add_image"):
@@ -381,4 +426,4 @@ class BeautyGAN(L.LightningModule):
         if log_dir:
             out = Path(log_dir) / "samples"
             out.mkdir(parents=True, exist_ok=True)
-            torchvision.utils.save_image(grid, out / f"{tag.split('/')[-1]}_{self.batches_seen:06d}.png")
+            save_image(grid, out / f"{tag.split('/')[-1]}_{self.batches_seen:06d}.png")

@@ -1,18 +1,43 @@
 """BeautyGAN networks as in the official code (wtjiang98/BeautyGAN_pytorch ``Generator_branch``, ``Discriminator``).
 
-- :class:`Generator`: G(source, reference) -> (source with makeup, reference without makeup). Two input branches,
-  a shared encoder/bottleneck/decoder and two output heads; about 9.24M parameters at the default size.
+- :class:`Generator`: ``G(non_makeup=a, makeup=b)`` -> :class:`Translation` ``(makeup=a wearing b's makeup,
+  non_makeup=b without makeup)``. Two input branches, a shared encoder/bottleneck/decoder and two output heads;
+  about 9.24M parameters at the default size. Inputs and outputs are named by *domain*: an output named
+  ``makeup`` is compared with makeup images, one named ``non_makeup`` with non-makeup images, whatever went in.
+  The cycle pass is ``G(non_makeup=fake.non_makeup, makeup=fake.makeup)``: each branch always sees its own domain.
 - :class:`PatchDiscriminator`: a 70x70 PatchGAN with spectral norm on every conv and LeakyReLU(0.01), no
   normalization layers; 30x30 output at 256x256.
 """
 
 from __future__ import annotations
 
+from typing import Literal, NamedTuple
+
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-__all__ = ["Generator", "PatchDiscriminator", "ResidualBlock"]
+__all__ = ["Generator", "GeneratorInit", "PatchDiscriminator", "ResidualBlock", "Translation"]
+
+GeneratorInit = Literal["xavier", "pytorch"]
+
+
+class Translation(NamedTuple):
+    """The generator's two outputs, each named by the domain it belongs to (images in [-1, 1])."""
+
+    makeup: Tensor
+    """The non-makeup input wearing the makeup input's makeup (makeup domain)."""
+    non_makeup: Tensor
+    """The makeup input with its makeup removed (non-makeup domain)."""
+
+
+class _Fp32Conv2d(nn.Conv2d):
+    """A convolution that runs in float32 even under autocast: the generator's last layer, so that the images that
+    feed the losses (histogram bins, cycle and identity L1, VGG) are not quantized to bf16's 8 mantissa bits."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return super().forward(x.float())
 
 
 def _conv_in_relu(c_in: int, c_out: int, kernel: int, stride: int, padding: int, *, transposed: bool = False) -> list[nn.Module]:
@@ -47,7 +72,7 @@ def _output_head(width: int) -> nn.Sequential:
     return nn.Sequential(
         *_conv_in_relu(width, width, 3, 1, 1),
         *_conv_in_relu(width, width, 3, 1, 1),
-        nn.Conv2d(width, 3, kernel_size=7, stride=1, padding=3, bias=False),
+        _Fp32Conv2d(width, 3, kernel_size=7, stride=1, padding=3, bias=False),
         nn.Tanh(),
     )
 
@@ -58,37 +83,49 @@ class Generator(nn.Module):
     Args:
         width: channels after the first conv (64 in the paper); the bottleneck has ``4 * width``.
         residual_blocks: residual blocks in the bottleneck (6 in the paper).
+        init: ``"xavier"``: the official ``weights_init_xavier`` (``xavier_normal_``, gain 1, on every convolution
+            and transposed convolution; InstanceNorm affine 1/0); ``"pytorch"``: PyTorch's default initialization.
 
-    ``forward(source, reference)`` takes two ``(N, 3, H, W)`` images in [-1, 1] (H, W divisible by 4) and returns
-    ``(source_with_makeup, reference_without_makeup)`` in [-1, 1].
+    ``forward(non_makeup, makeup)`` takes two ``(N, 3, H, W)`` images in [-1, 1] (H, W divisible by 4): ``non_makeup``
+    goes through the non-makeup input branch, ``makeup`` through the makeup branch. It returns a :class:`Translation`
+    ``(makeup=non_makeup wearing makeup's makeup, non_makeup=makeup without makeup)`` in [-1, 1], float32 even under
+    autocast (the last convolution runs in float32).
     """
 
-    def __init__(self, *, width: int = 64, residual_blocks: int = 6) -> None:
+    def __init__(self, *, width: int = 64, residual_blocks: int = 6, init: GeneratorInit = "xavier") -> None:
         super().__init__()
         if width < 1 or residual_blocks < 0:
             raise ValueError(f"width must be >= 1 and residual_blocks >= 0, got {width} and {residual_blocks}")
+        if init not in ("xavier", "pytorch"):
+            raise ValueError(f"init must be 'xavier' (official) or 'pytorch', got {init!r}")
         self.width = width
-        self.source_branch = _input_branch(width)
-        self.reference_branch = _input_branch(width)
+        self.non_makeup_branch = _input_branch(width)
+        self.makeup_branch = _input_branch(width)
         trunk: list[nn.Module] = _conv_in_relu(width * 4, width * 4, 4, 2, 1)
         trunk += [ResidualBlock(width * 4) for _ in range(residual_blocks)]
         trunk += _conv_in_relu(width * 4, width * 2, 4, 2, 1, transposed=True)
         trunk += _conv_in_relu(width * 2, width, 4, 2, 1, transposed=True)
         self.trunk = nn.Sequential(*trunk)
         self.makeup_head = _output_head(width)
-        self.demakeup_head = _output_head(width)
+        self.non_makeup_head = _output_head(width)
+        if init == "xavier":
+            for module in self.modules():
+                if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+                    nn.init.xavier_normal_(module.weight, gain=1.0)
 
-    def forward(self, source: Tensor, reference: Tensor) -> tuple[Tensor, Tensor]:
-        for name, x in (("source", source), ("reference", reference)):
+    def forward(self, non_makeup: Tensor, makeup: Tensor) -> Translation:
+        for name, x in (("non_makeup", non_makeup), ("makeup", makeup)):
             if x.ndim != 4 or x.shape[1] != 3:
                 raise ValueError(f"{name} must be (N, 3, H, W), got shape {tuple(x.shape)}")
             if x.shape[-2] % 4 or x.shape[-1] % 4:
                 raise ValueError(f"{name} height and width must be divisible by 4, got {tuple(x.shape[-2:])}")
-        if source.shape != reference.shape:
-            raise ValueError(f"source and reference must have the same shape, got {tuple(source.shape)} and {tuple(reference.shape)}")
-        h = torch.cat([self.source_branch(source), self.reference_branch(reference)], dim=1)
+        if non_makeup.shape != makeup.shape:
+            raise ValueError(
+                f"non_makeup and makeup must have the same shape, got {tuple(non_makeup.shape)} and {tuple(makeup.shape)}"
+            )
+        h = torch.cat([self.non_makeup_branch(non_makeup), self.makeup_branch(makeup)], dim=1)
         h = self.trunk(h)
-        return self.makeup_head(h), self.demakeup_head(h)
+        return Translation(makeup=self.makeup_head(h), non_makeup=self.non_makeup_head(h))
 
 
 class PatchDiscriminator(nn.Module):

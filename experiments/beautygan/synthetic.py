@@ -23,6 +23,11 @@ __all__ = ["LIPSTICKS", "render_face", "write_synthetic_mt"]
 LIPSTICKS = np.array(
     [[200, 20, 40], [140, 10, 60], [235, 80, 140], [250, 110, 80], [120, 40, 150], [180, 30, 30]], dtype=np.float32
 )
+BACKDROP = np.array([196.0, 200.0, 206.0])
+"""The studio backdrop every face is drawn on (with a vertical gradient and noise). A fixed backdrop, not a random
+flat colour: BeautyGAN's generator instance-normalizes its first features, which removes each image's mean colour,
+so the absolute colour of a flat background is recoverable only from the zero-padded border; the network learns
+that far more slowly than a CPU demo trains (photos carry their colours in texture and content instead)."""
 EYE_SHADOWS = np.array([[150, 80, 160], [90, 60, 40], [60, 110, 170], [200, 120, 60], [170, 60, 90]], dtype=np.float32)
 
 
@@ -59,7 +64,7 @@ def render_face(rng: np.random.Generator, size: int, *, makeup: bool) -> tuple[n
 
     skin = np.array([rng.uniform(170, 240), rng.uniform(120, 190), rng.uniform(90, 160)], dtype=np.float32)
     palette = {
-        FaceRegion.BACKGROUND: rng.uniform(40, 220, 3),
+        FaceRegion.BACKGROUND: BACKDROP,
         FaceRegion.FACE: skin,
         FaceRegion.NOSE: skin * 0.97,
         FaceRegion.NECK: skin * 0.9,
@@ -93,6 +98,8 @@ def render_face(rng: np.random.Generator, size: int, *, makeup: bool) -> tuple[n
         for cheek_cx in (cx - 0.15, cx + 0.15):
             blush = (np.clip(1 - np.hypot((u - cheek_cx) / 0.07, (v - cy - 0.08) / 0.05), 0, 1) * 0.35 * face_like)[..., None]
             image = image * (1 - blush) + np.array([230, 100, 110]) * blush
+    backdrop = (labels == FaceRegion.BACKGROUND)[..., None]
+    image = np.where(backdrop, image * (1.08 - 0.16 * v[..., None]), image)  # lighter at the top
     shading = 1.0 - 0.25 * np.clip(np.hypot(u - cx + 0.1, v - cy + 0.1), 0, 1)[..., None]
     image = image * shading + rng.normal(0, 4, image.shape)
     return np.clip(image, 0, 255).astype(np.uint8), labels

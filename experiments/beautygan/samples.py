@@ -1,0 +1,43 @@
+"""Sample grids of a makeup transfer, with a header row that names each column (TensorBoard and PNG)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torchvision
+from PIL import Image, ImageDraw, ImageFont
+from torch import Tensor
+
+__all__ = ["SAMPLE_COLUMNS", "labelled_grid"]
+
+SAMPLE_COLUMNS = ("source", "reference", "made-up", "de-made-up", "cycle src", "cycle ref")
+"""Column names of the training grids: the source (no makeup), the reference (makeup), the source wearing the
+reference's makeup, the reference without makeup, and the two reconstructions of the cycle pass
+(``G(de-made-up, made-up)``: the source back, the reference back)."""
+
+_PADDING = 2
+
+
+def labelled_grid(images: Tensor, names: Sequence[str], *, header: int = 12) -> Tensor:
+    """``images (rows, cols, 3, H, W)`` in [0, 1] as one ``(3, H', W')`` grid in [0, 1], a row per sample and a
+    header strip of ``header`` pixels with ``names[c]`` over column ``c`` (names too wide for a tile are cut)."""
+    if images.ndim != 5 or images.shape[2] != 3:
+        raise ValueError(f"images must be (rows, cols, 3, H, W), got shape {tuple(images.shape)}")
+    rows, cols, _, height, width = images.shape
+    if len(names) != cols:
+        raise ValueError(f"need one name per column ({cols}), got {len(names)}: {list(names)}")
+    grid = torchvision.utils.make_grid(images.flatten(0, 1).clamp(0, 1), nrow=cols, padding=_PADDING)
+    strip = Image.new("RGB", (grid.shape[-1], header), (0, 0, 0))
+    draw = ImageDraw.Draw(strip)
+    font = ImageFont.load_default()
+    tile = width + _PADDING
+    for c, name in enumerate(names):
+        text = str(name)
+        while text and draw.textlength(text, font=font) > tile - 2:
+            text = text[:-1]
+        left = _PADDING + c * tile + max(0, (width - draw.textlength(text, font=font)) / 2)
+        draw.text((left, 1), text, fill=(255, 255, 255), font=font)
+    strip_tensor = torch.from_numpy(np.asarray(strip, dtype=np.float32) / 255).permute(2, 0, 1)
+    return torch.cat([strip_tensor, grid.float()], dim=1)
