@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from _official_beautygan import _cal_trans as _official_table  # cal_trans, verbatim
+
 from experiments.beautygan.histogram import histogram_matching_loss, match_histograms, to_pixel_scale
 
 
@@ -15,18 +17,6 @@ def _official_cdf(values: np.ndarray) -> list[float]:
     for v in values:
         hist[min(int(np.floor(v)), 255)] += 1
     return list(np.cumsum(hist) / hist.sum())
-
-
-def _official_table(ref: list[float], adj: list[float]) -> list[int]:
-    # cal_trans, verbatim
-    table = list(range(0, 256))
-    for i in list(range(1, 256)):
-        for j in list(range(1, 256)):
-            if ref[i] >= adj[j - 1] and ref[i] <= adj[j]:
-                table[i] = j
-                break
-    table[255] = 255
-    return table
 
 
 def _official_loss(dst: np.ndarray, ref: np.ndarray, mask_dst: np.ndarray, mask_ref: np.ndarray, l2: bool) -> float:
