@@ -3,7 +3,7 @@ perceptual weight at 0 and at its configured value, measured on the same held-ou
 
     .venv/bin/python benchmarks/identity_ablation.py [--config configs/beautygan_demo.yaml] [extra LightningCLI args]
 
-Prints, for each run: relu4_1 MSE of the made-up source to the source (on the same VGG), the change of background and
+Prints, for each run: the MSE of the made-up source to the source at the perceptual layer (on the same VGG), the change of background and
 hair pixels (0-255), the lip colour distance to the reference as a share of the untouched source's, and the time.
 Both runs start from the same seed (``seed_everything`` in the config), so the weight is the only difference.
 """
@@ -23,13 +23,14 @@ def main(argv: list[str]) -> int:
         run = train([*base, *extra])
         runs[label] = (run, run.cli.model.loss_weights.perceptual)
     print()
-    print(f"{'run':<14}{'weight':>8}{'relu4_1 MSE to source':>23}{'background+hair change':>24}{'lips / source':>15}{'min':>6}")
+    layer = next(iter(runs.values()))[0].cli.model.hparams.perceptual_layer
+    print(f"{'run':<14}{'weight':>8}{layer + ' MSE to source':>23}{'background+hair change':>24}{'lips / source':>15}{'min':>6}")
     for label, (run, weight) in runs.items():
         after = run.after
         lips = after["lips"] / run.before["lips_source"]
         print(f"{label:<14}{weight:>8g}{after['identity']:>23.1f}{after['background_hair']:>24.2f}{lips:>15.2f}{run.minutes:>6.1f}")
     (off, _), (on, _) = runs.values()
-    print(f"ratio configured / perceptual 0: relu4_1 MSE {on.after['identity'] / off.after['identity']:.2f}, "
+    print(f"ratio configured / perceptual 0: {layer} MSE {on.after['identity'] / off.after['identity']:.2f}, "
           f"background+hair change {on.after['background_hair'] / off.after['background_hair']:.2f}")  # fmt: skip
     return 0
 

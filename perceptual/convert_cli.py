@@ -4,7 +4,7 @@
 weights name). ``OUT`` holds ``features.N.*`` (and ``classifier.N.*`` when ``IN`` has the fully connected layers)
 in torchvision's layout, with the metadata :func:`perceptual.load_weights` reads back: ``perceptual.arch``,
 ``perceptual.normalization`` (the input preparation, e.g. Caffe BGR mean subtraction for TF/Keras weights),
-``perceptual.source`` and ``perceptual.categories``. The file holds no code (unlike a pickled ``.npy``).
+``perceptual.source``, ``perceptual.pretrained`` and ``perceptual.categories``. The file holds no code (unlike a pickled ``.npy``).
 """
 
 from __future__ import annotations
@@ -31,6 +31,11 @@ def convert_weights(source: str | os.PathLike, out: str | os.PathLike, *, arch: 
     out = Path(out)
     if out.suffix.lower() != ".safetensors":
         raise ValueError(f"the output must be a .safetensors file, got {str(out)!r}")
+    if out.is_dir():
+        raise ValueError(f"the output {str(out)!r} is a folder; name a .safetensors file")
+    existing = next((parent for parent in out.parents if parent.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise ValueError(f"the output {str(out)!r} cannot be written: {str(existing)!r} is a file, not a folder")
     weights = _load_any(source, arch)
     tensors = {f"features.{key}": value.detach().float().contiguous() for key, value in weights.features.items()}
     if weights.classifier is not None:
@@ -41,11 +46,18 @@ def convert_weights(source: str | os.PathLike, out: str | os.PathLike, *, arch: 
         "perceptual.arch": weights.arch,
         "perceptual.normalization": weights.normalization.to_json(),
         "perceptual.source": weights.source,
+        # Random weights stay random through a conversion: the loader warns again and reports pretrained=False.
+        "perceptual.pretrained": "true" if weights.pretrained else "false",
     }
     if weights.categories:
         metadata["perceptual.categories"] = "\n".join(weights.categories)
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(out), metadata=metadata)
+    temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        save_file(tensors, str(temporary), metadata=metadata)
+        os.replace(temporary, out)  # never a half-written file at out
+    finally:
+        temporary.unlink(missing_ok=True)
     return weights
 
 

@@ -11,7 +11,7 @@ import argparse
 
 import torch
 
-from .images import load_image, save_image
+from .images import check_output_image, load_image, save_image
 
 __all__ = ["register"]
 
@@ -98,6 +98,9 @@ def _run_dream(args: argparse.Namespace) -> int:
 
     if (args.image is None) == (args.noise is None):
         raise ValueError("give either IMAGE or --noise SIZE (not both)")
+    check_output_image(args.out, "--out")  # outputs are checked before any work
+    if args.octave_grid is not None:
+        check_output_image(args.octave_grid, "--octave-grid")
     layers = _parse_layers(args.layer)
     if args.channel:
         if len(layers) != 1:
@@ -126,19 +129,20 @@ def _run_dream(args: argparse.Namespace) -> int:
         grad_norm=args.grad_norm, seed=args.seed, return_octaves=args.octave_grid is not None,
         progress="dream" if not args.quiet else False,
     )  # fmt: skip
+    if args.octave_grid is not None:
+        grid_path = save_image(octave_grid(result.octave_images).cpu(), args.octave_grid)
+        print(f"wrote {grid_path} ({len(result.octave_images)} octaves)")
     path = save_image(result.image.cpu(), args.out)
     height, width = result.image.shape[-2:]
     final = f", objective {float(result.scores[-1].mean()):.4g}" if result.scores.numel() else ""
     print(f"wrote {path} ({width}x{height}, {args.arch} {', '.join(objective.layers)}{final})")
-    if args.octave_grid is not None:
-        grid_path = save_image(octave_grid(result.octave_images).cpu(), args.octave_grid)
-        print(f"wrote {grid_path} ({len(result.octave_images)} octaves)")
     return 0
 
 
 def _run_sheet(args: argparse.Namespace) -> int:
     from .dream import channel_sheet, layer_channels, make_extractor
 
+    check_output_image(args.out, "--out")  # before any work
     available = layer_channels(args.layer, args.arch)  # bad names and counts fail before the weights load
     if not 1 <= args.channels <= available:
         raise ValueError(f"--channels must be 1..{available} for {args.arch} layer {args.layer!r}, got {args.channels}")

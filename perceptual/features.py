@@ -162,6 +162,14 @@ class VGGFeatures(nn.Module):
 
     def check_input(self, x: Tensor, name: str = "input") -> None:
         check_image_batch(x, name)
+        if x.shape[0] == 0:
+            raise ValueError(f"{name} is an empty batch (shape {tuple(x.shape)}); pass at least one image")
+        weight = self.shift
+        if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
+            raise TypeError(
+                f"{name} is {x.dtype} but the VGG's weights are {weight.dtype}; convert one to the other "
+                f"({name}.to({weight.dtype}) or extractor.to({x.dtype}))"
+            )
         height, width = x.shape[-2:]
         for _ in self._pools:
             height, width = (-(-height // 2), -(-width // 2)) if self.pool_padding == "same" else (height // 2, width // 2)

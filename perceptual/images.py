@@ -8,6 +8,7 @@ image raises :class:`ImageLoadError` naming the file.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
-__all__ = ["ImageLoadError", "load_image", "save_image", "to_pil"]
+__all__ = ["ImageLoadError", "check_output_image", "load_image", "save_image", "to_pil"]
 
 
 class ImageLoadError(ValueError):
@@ -34,10 +35,15 @@ def load_image(
     notes: list[str] = []
     try:
         with Image.open(path) as opened:
+            if size is not None and opened.format == "JPEG":
+                # Decode at 1/2, 1/4 or 1/8 scale when the result is smaller anyway: memory follows the output size.
+                opened.draft("RGB", _draft_size(opened.size, size))
             opened.load()
             image = opened
     except FileNotFoundError:
         raise ImageLoadError(f"{path}: no such file") from None
+    except Image.DecompressionBombError as err:
+        raise ImageLoadError(f"{path}: refused, too many pixels ({err})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise ImageLoadError(f"{path}: not a readable image ({type(err).__name__}: {err})") from None
 
@@ -52,6 +58,16 @@ def load_image(
         tensor = _resize(tensor, size)
         notes.append(f"resized {array.shape[1]}x{array.shape[0]} -> {tensor.shape[2]}x{tensor.shape[1]}")
     return tensor, notes
+
+
+def _draft_size(full: tuple[int, int], size: int | tuple[int, int]) -> tuple[int, int]:
+    """The smallest (width, height) a JPEG may be decoded at and still be at least ``size`` after resizing."""
+    width, height = full
+    if isinstance(size, int):
+        scale = size / min(width, height)
+        return max(1, int(width * scale) + 1), max(1, int(height * scale) + 1)
+    side = max(int(size[0]), int(size[1]))  # either orientation (EXIF rotation is applied after decoding)
+    return side, side
 
 
 def _to_rgb_array(image: Image.Image, background: tuple[int, int, int], notes: list[str]) -> np.ndarray:
@@ -108,9 +124,37 @@ def to_pil(image: Tensor) -> Image.Image:
     return Image.fromarray(array)
 
 
-def save_image(image: Tensor, path: str | os.PathLike) -> Path:
-    """Write ``image`` (see :func:`to_pil`) as PNG/JPEG by suffix, creating folders; returns the path."""
+def check_output_image(path: str | os.PathLike, what: str = "output") -> Path:
+    """Check, before any work, that ``path`` can be written as an image: a suffix PIL saves (``.png``, ``.jpg``,
+    ...), not an existing folder, and no existing file where its folder would go. Raises ``ValueError`` saying which."""
     path = Path(path)
+    Image.init()
+    if path.suffix.lower() not in Image.registered_extensions() or Image.registered_extensions()[path.suffix.lower()] not in Image.SAVE:
+        raise ValueError(f"{what} {str(path)!r}: unknown image file extension {path.suffix!r}; use .png or .jpg")
+    if path.is_dir():
+        raise ValueError(f"{what} {str(path)!r} is a folder; name an image file")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{what} {str(path)!r}: {str(parent)!r} is a file, not a folder")
+            break
+    return path
+
+
+def save_image(image: Tensor, path: str | os.PathLike) -> Path:
+    """Write ``image`` (see :func:`to_pil`) as PNG/JPEG by suffix, creating folders; returns the path.
+
+    The file is written next to ``path`` under a temporary name and renamed, so an interrupted or failed write never
+    leaves a partial image at ``path``."""
+    path = check_output_image(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    to_pil(image).save(path)
+    pil = to_pil(image)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(handle)
+    try:
+        pil.save(temporary, format=Image.registered_extensions()[path.suffix.lower()])
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
     return path

@@ -12,6 +12,7 @@ Function and module share one implementation: :func:`perceptual_loss` builds (an
 from __future__ import annotations
 
 import functools
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple
@@ -132,6 +133,9 @@ def _layer_weights(layers: Mapping[str, float] | Sequence[str] | str) -> dict[st
         weights = {str(name): 1.0 for name in layers}
     if not weights:
         raise ValueError("layers must name at least one tap, e.g. {'relu4_1': 1.0}")
+    bad = {name: weight for name, weight in weights.items() if not math.isfinite(weight) or weight < 0}
+    if bad:
+        raise ValueError(f"layer weights must be finite and >= 0, got {bad}")
     return weights
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import os
 import sys
 import time
@@ -209,6 +210,79 @@ def _write_pngs(
     Image.fromarray(summed).save(sum_path, compress_level=compress_level)
 
 
+MANIFEST = "maps.json"
+"""What an ``--out`` folder holds: the settings of the runs that wrote it and every exported image, so a later run
+into the same folder adds to one consistent ``index.html`` (or is refused when its settings differ)."""
+LOCK = ".perceptual-maps.lock"
+
+
+def _item_to_json(item: ExportedImage, out: Path) -> dict:
+    return {
+        "source": str(item.source), "folder": item.folder.relative_to(out).as_posix(), "notes": list(item.notes),
+        "layers": [
+            {"name": layer.name, "shape": list(layer.shape), "channels_shown": layer.channels_shown,
+             "grid": layer.grid.relative_to(out).as_posix(), "channel_sum": layer.channel_sum.relative_to(out).as_posix(),
+             "grid_size": list(layer.grid_size)}
+            for layer in item.layers
+        ],
+    }  # fmt: skip
+
+
+def _item_from_json(entry: dict, out: Path) -> ExportedImage:
+    layers = [
+        ExportedLayer(layer["name"], tuple(layer["shape"]), int(layer["channels_shown"]), out / layer["grid"],
+                      out / layer["channel_sum"], tuple(layer["grid_size"]))  # fmt: skip
+        for layer in entry["layers"]
+    ]
+    return ExportedImage(Path(entry["source"]), out / entry["folder"], list(entry["notes"]), layers)
+
+
+def _read_manifest(out: Path, settings: dict) -> list[ExportedImage]:
+    """The images an earlier run exported into ``out`` with the same ``settings``; refuses other settings, and a
+    folder that holds an ``index.html`` written without a manifest."""
+    path = out / MANIFEST
+    if not path.is_file():
+        if (out / "index.html").exists():
+            raise ValueError(f"--out {str(out)!r} holds an index.html from an older export; use an empty folder")
+        return []
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        stored, entries = manifest["settings"], manifest["images"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"--out {str(out)!r}: unreadable {MANIFEST} ({err}); use another folder") from None
+    if stored != settings:
+        differs = ", ".join(f"{key} {stored.get(key)!r} there, {value!r} now" for key, value in settings.items() if stored.get(key) != value)
+        raise ValueError(f"--out {str(out)!r} holds maps made with other settings ({differs}); use another folder")
+    return [item for item in (_item_from_json(entry, out) for entry in entries) if item.folder.is_dir()]
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+@contextmanager
+def _exclusive(out: Path) -> Iterator[None]:
+    """One ``maps`` run at a time per folder (a lock file created exclusively, removed at the end)."""
+    lock = out / LOCK
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        raise ValueError(
+            f"another `perceptual maps` run is writing to {str(out)!r} (if none is, a crashed run left {str(lock)!r}: delete it)"
+        ) from None
+    try:
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
 def _unique_folder(out: Path, stem: str, taken: set[str]) -> Path:
     candidate, suffix = stem, 2
     while candidate in taken or candidate == "index.html":
@@ -259,7 +333,7 @@ def write_index(out: Path, exported: Sequence[ExportedImage], *, title: str) -> 
             ]
     parts.append("</body></html>")
     path = out / "index.html"
-    path.write_text("\n".join(parts) + "\n", encoding="utf-8")
+    _write_atomically(path, "\n".join(parts) + "\n")
     return path
 
 
@@ -276,8 +350,21 @@ def _run(args: argparse.Namespace) -> int:
         layers, arch=args.arch, weights=args.weights, input_range=(0.0, 1.0), pool_padding=args.pool_padding
     ).to(args.device)
     out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {str(out)!r} is a file; name a folder")
     out.mkdir(parents=True, exist_ok=True)
-    taken: set[str] = set()
+    settings = {
+        "arch": args.arch, "weights": extractor.weights_source, "size": args.size, "pool_padding": args.pool_padding,
+        "colormap": args.colormap, "normalization": args.normalization, "channels": args.channels,
+    }  # fmt: skip
+    with _exclusive(out):
+        return _export_all(args, extractor, layers, channels, out, settings, tqdm)
+
+
+def _export_all(args, extractor, layers, channels, out: Path, settings: dict, tqdm) -> int:
+    earlier = _read_manifest(out, settings)
+    taken: set[str] = {item.folder.name for item in earlier}
+    folders = {item.source.resolve(): item.folder for item in earlier}
     exported: list[ExportedImage] = []
     failures = 0
     start = time.perf_counter()
@@ -293,7 +380,8 @@ def _run(args: argparse.Namespace) -> int:
                 continue
             for note in notes:
                 tqdm.write(f"{source}: {note}", file=sys.stderr)
-            folder = _unique_folder(out, source.stem or "image", taken)
+            # The same source again goes to its earlier folder (replaced); another source never overwrites it.
+            folder = folders.get(source.resolve()) or _unique_folder(out, source.stem or "image", taken)
             item = ExportedImage(source, folder, notes)
             bar.set_postfix_str(source.name)
             item.layers = export_feature_maps(
@@ -305,7 +393,13 @@ def _run(args: argparse.Namespace) -> int:
         print(f"perceptual maps: no image could be exported ({failures} failed)", file=sys.stderr)
         return 1
     title = f"{args.arch} feature maps ({extractor.weights_source})"
-    index = write_index(out, exported, title=title)
+    replaced = {item.folder for item in exported}
+    everything = [item for item in earlier if item.folder not in replaced] + exported
+    manifest = {"settings": settings, "images": [_item_to_json(item, out) for item in everything]}
+    _write_atomically(out / MANIFEST, json.dumps(manifest, indent=1) + "\n")
+    index = write_index(out, everything, title=title)
+    if len(everything) > len(exported):
+        print(f"{out}: index.html lists {len(everything)} images ({len(everything) - len(exported)} from earlier runs)")
     files = sum(2 * len(item.layers) for item in exported)
     print(f"wrote {files} PNGs for {len(exported)} image(s) in {time.perf_counter() - start:.1f} s; open {os.fspath(index)}")
     if failures:

@@ -283,13 +283,23 @@ def _load_safetensors_file(path: Path, arch: str) -> VGGWeights:
         else IMAGENET
     )
     categories = metadata.get("perceptual.categories")
+    source = metadata.get("perceptual.source", str(path))
+    pretrained = metadata.get("perceptual.pretrained", "true") != "false"
+    if not pretrained:
+        warnings.warn(
+            f"perceptual: {str(path)!r} holds RANDOM {arch} weights (converted from {source!r}). Features of an "
+            "untrained VGG are not a perceptual metric. Use this for tests only.",
+            RandomWeightsWarning,
+            stacklevel=4,
+        )
     return VGGWeights(
         arch=arch,
         features=features,
         normalization=normalization,
-        source=metadata.get("perceptual.source", str(path)),
+        source=source if pretrained else f"{path} (random: {source})",
         classifier=classifier,
         categories=tuple(categories.split("\n")) if categories else None,
+        pretrained=pretrained,
     )
 
 

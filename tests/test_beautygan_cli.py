@@ -29,6 +29,8 @@ def test_configs_name_the_monitor_and_the_vgg_policy() -> None:
     for config in (paper, demo):
         classes = [c["class_path"] for c in config["trainer"]["callbacks"]]
         assert "perceptual.monitor.FeatureMapMonitor" in classes
+        plugins = [c["class_path"] for c in config["trainer"]["plugins"]]
+        assert plugins == ["experiments.beautygan.checkpoints.AtomicCheckpointIO"]
 
 
 def test_paper_config_fails_offline_with_the_core_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -60,5 +62,20 @@ def test_demo_config_fit_writes_tensorboard_losses_samples_and_feature_maps(tmp_
     scalars, images = set(events.Tags()["scalars"]), set(events.Tags()["images"])
     assert {"train/g_lips", "train/g_perceptual", "train/d_makeup", "val/lip_colour_distance"} <= scalars
     assert "samples/train" in images and "samples/val" in images
-    assert any(tag.startswith("vgg/relu4_1") for tag in images), images
+    assert any(tag.startswith("vgg/relu3_1") for tag in images), images
+    assert "train/g_identity" in scalars  # the demo config turns the official identity loss on
     assert (log_dir / "samples" / "train_000000.png").is_file()
+
+
+def test_demo_table_compares_with_the_targets() -> None:
+    from experiments.beautygan.demo import format_table
+
+    keys = ("lips", "eye_shadow", "skin")
+    before = {**{k: 40.0 for k in keys}, **{f"{k}_source": 40.0 for k in keys}, "background_hair": 30.0, "identity": 9.0}
+    after = {**{k: 20.0 for k in keys}, "background_hair": 12.5, "identity": 3.0}
+    table = format_table(before, after, vgg="vgg16 test", pairs=4, layer="relu2_1")
+    lips_row = next(line for line in table.splitlines() if "lips distance / source's" in line)
+    assert lips_row.split()[-4:] == ["1.00", "0.50", "<=", "0.6"]  # 20 / 40 by hand
+    assert "relu2_1 MSE to the source" in table
+    assert table.splitlines()[-1] == "  targets: NOT met (background + hair)"  # 12.5 > 12
+    assert format_table(before, {**after, "background_hair": 12.0}, vgg="v", pairs=4).splitlines()[-1] == "  targets: met"

@@ -234,6 +234,31 @@ def test_ddp_two_cpu_processes(dataset_root: Path, tmp_path: Path) -> None:
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    step, batches, *sums = out.read_text().split()
+    first, second = out.read_text().splitlines()
+    step, batches, *sums = first.split()
     assert (int(step), int(batches)) == (4, 2)  # 2 batches, 2 optimizer steps each
     assert len(sums) == 2 and sums[0] == sums[1]  # ranks stepped together and stayed identical
+    # Validation figures cover both ranks' held-out pairs (one each): every rank logs the whole-set mean.
+    label, rank0, rank1, whole = second.split()
+    assert label == "val" and rank0 == rank1
+    assert float(rank0) == pytest.approx(float(whole), rel=1e-5)
+
+
+def test_lr_decays_linearly_over_the_last_epochs(dataset_root: Path, tmp_path: Path) -> None:
+    class _Rates(L.Callback):
+        def __init__(self) -> None:
+            self.rates: list[tuple[float, float]] = []
+
+        def on_train_epoch_start(self, trainer, pl_module) -> None:
+            opt_g, opt_d = pl_module.optimizers()
+            self.rates.append((opt_g.param_groups[0]["lr"], opt_d.param_groups[0]["lr"]))
+
+    rates = _Rates()
+    model = BeautyGAN(**{**TINY, "lr": 4e-4, "lr_decay_epochs": 4})
+    trainer = _trainer(tmp_path, max_epochs=6, limit_train_batches=1, limit_val_batches=0, callbacks=[rates], logger=False)
+    trainer.fit(model, datamodule=MTDataModule(str(dataset_root), image_size=32, batch_size=2, num_workers=0))
+    # By hand: epochs 0-2 at 4e-4, then (6 - e) / 4 of it: 3e-4 at epoch 3, 2e-4, 1e-4 (the last epoch keeps 1/4).
+    expected = [4e-4, 4e-4, 4e-4, 3e-4, 2e-4, 1e-4]
+    assert [g for g, _ in rates.rates] == pytest.approx(expected) and [d for _, d in rates.rates] == pytest.approx(expected)
+    with pytest.raises(ValueError, match="lr_decay_epochs must be >= 0"):
+        BeautyGAN(**{**TINY, "lr_decay_epochs": -1})

@@ -296,3 +296,24 @@ def test_cuda_tiles_from_a_cpu_image_match_cpu(vgg16_file, monkeypatch):
     torch.testing.assert_close(on_gpu.cpu(), cpu, rtol=1e-3, atol=1e-3)
     sheet = channel_sheet("relu2_1", channels=4, extractor=vgg_gpu, size=32, iterations=2)
     assert sheet.grid.device.type == "cuda" and sheet.images.shape == (4, 3, 32, 32)
+
+
+def test_cli_checks_outputs_before_dreaming(tmp_path, capsys, monkeypatch):
+    import perceptual.dream as dream_module
+
+    def never(*args, **kwargs):
+        raise AssertionError("no work may start before the output paths are checked")
+
+    monkeypatch.setattr(dream_module, "deep_dream", never)
+    monkeypatch.setattr(dream_module, "channel_sheet", never)
+    (tmp_path / "folder.png").mkdir()
+    for argv, expected in (
+        (["dream", "--noise", "32", "--layer", "relu2_1", "--out", str(tmp_path / "x.jpeg2")], "unknown image file extension '.jpeg2'"),
+        (["dream", "--noise", "32", "--layer", "relu2_1", "--out", str(tmp_path / "ok.png"),
+          "--octave-grid", str(tmp_path / "folder.png")], "--octave-grid"),
+        (["dream-sheet", "--layer", "relu1_1", "--out", str(tmp_path / "folder.png")], "is a folder"),
+    ):  # fmt: skip
+        assert main([*argv, "--weights", "random", "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and expected in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.png"]

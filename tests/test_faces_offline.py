@@ -212,6 +212,9 @@ def test_prepare_faces_rejects_bad_arguments(tmp_path):
         prepare_faces(tmp_path / "missing", tmp_path / "o", models=_FakeModels())
     report = prepare_faces(tmp_path, tmp_path / "o", models=_FakeModels(), progress=False)
     assert report.skipped and "no images" in report.skipped[0].reason
+    (tmp_path / "taken").write_text("a file where the dataset should go")
+    with pytest.raises(ValueError, match="output '.*taken' is a file; name a dataset folder"):
+        prepare_faces(tmp_path, tmp_path / "taken", models=_FakeModels(), progress=False)
 
 
 # ------------------------------------------------------------------------------------------ colour metrics
@@ -496,3 +499,32 @@ def test_transfer_metrics_logged_from_a_lightning_validation_loop(tmp_path):
     (metrics,) = trainer.validate(Tiny(), DataLoader(data, batch_size=2), verbose=False)
     assert {"val/transfer/lips_delta_e", "val/transfer/skin_emd", "val/transfer/background_l1"} <= set(metrics)
     assert all(math.isfinite(v) for v in metrics.values())
+
+
+def test_evaluate_cli_bad_paths_are_one_line_and_a_bad_pair_loses_only_itself(tmp_path, capsys):
+    source = _write_pair(tmp_path, "non-makeup/s.png", (128, 128, 128), (128, 128, 128))
+    reference = _write_pair(tmp_path, "makeup/r.png", (128, 128, 128), (255, 0, 0))
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("images/non-makeup/s.png images/makeup/r.png images/makeup/r.png\n")
+    (tmp_path / "a_file").write_text("x")
+    for argv, expected in (
+        (["--pairs", str(tmp_path), "--out", str(tmp_path / "o")], f"--pairs '{tmp_path}' is a folder"),
+        (["--pairs", str(pairs), "--out", str(tmp_path / "a_file")], f"--out '{tmp_path / 'a_file'}' is a file"),
+        (["--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")], "has no images/ folder"),
+    ):
+        assert evaluate_main([*argv, "--no-identity"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and expected in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+    # The third pair's result is not an image: the other two are measured and written, the bad one is listed, exit 1.
+    (tmp_path / "broken.png").write_text("not a png")
+    pairs.write_text("\n".join(["images/non-makeup/s.png images/makeup/r.png images/makeup/r.png"] * 2 + [
+        "images/non-makeup/s.png images/makeup/r.png broken.png"]) + "\n")  # fmt: skip
+    assert evaluate_main(["--pairs", str(pairs), "--out", str(tmp_path / "o5"), "--no-identity"]) == 1
+    err = capsys.readouterr().err
+    assert "1 of 3 pair(s) skipped" in err and "broken.png: not a readable image" in err
+    with (tmp_path / "o5" / "metrics.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2 and all(float(r["lips_delta_e"]) == pytest.approx(0.0, abs=0.05) for r in rows)
+    assert source.exists() and reference.exists()

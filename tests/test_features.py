@@ -1,5 +1,7 @@
 """VGGFeatures against torchvision's own ``vgg16().features`` / ``vgg19().features`` run by hand."""
 
+import copy
+
 import pytest
 import torch
 
@@ -146,6 +148,8 @@ def test_compiled_equals_eager(vgg16_file):
         (lambda: torch.rand(1, 4, 32, 32), ValueError, "RGBA"),
         (lambda: torch.randint(0, 255, (1, 3, 32, 32), dtype=torch.uint8), TypeError, "uint8"),
         (lambda: torch.rand(1, 3, 7, 64), ValueError, "at least 8x8"),
+        (lambda: torch.rand(0, 3, 32, 32), ValueError, r"empty batch \(shape \(0, 3, 32, 32\)\)"),
+        (lambda: torch.rand(1, 3, 32, 32, dtype=torch.float64), TypeError, r"torch.float64 but the VGG's weights are torch.float32"),
     ],
 )
 def test_bad_input_errors(vgg16_file, make, error, match):
@@ -182,3 +186,13 @@ def test_bad_constructor_arguments(vgg16_file, kwargs, match):
     kwargs = {"layers": ["relu1_1"], **kwargs}
     with pytest.raises(ValueError, match=match):
         VGGFeatures(kwargs.pop("layers"), weights="random", **kwargs)
+
+
+def test_float64_extractor_equals_torchvision_in_float64(tv_vgg16, vgg16_file):
+    x = torch.rand(2, 3, 24, 24, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    with torch.no_grad():
+        expected = _reference_taps(copy.deepcopy(tv_vgg16).double(), x, VGG16_LAYERS, depth=VGG16_LAYERS.index("relu3_1") + 1)
+    out = VGGFeatures(["relu2_1", "relu3_1"], weights=vgg16_file).double()(x)
+    for name in out:
+        assert out[name].dtype == torch.float64
+        torch.testing.assert_close(out[name], expected[name], rtol=1e-5, atol=1e-6)  # normalization constants: float32

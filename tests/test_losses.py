@@ -163,6 +163,11 @@ def test_bad_inputs(vgg16_file):
         checked(torch.rand(1, 3, 16, 16) * 5, torch.rand(1, 3, 16, 16))
     with pytest.raises(TypeError, match="name or path"):
         perceptual_loss(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16), weights=object())
+    for bad in (float("nan"), -1.0, float("inf")):
+        with pytest.raises(ValueError, match="layer weights must be finite and >= 0"):
+            PerceptualLoss({"relu2_1": bad}, weights=vgg16_file)
+    with pytest.raises(ValueError, match="empty batch"):
+        loss(torch.rand(0, 3, 16, 16), torch.rand(0, 3, 16, 16))
 
 
 def test_extractor_with_extra_taps_shares_one_pass(vgg16_file, images, reference):

@@ -141,3 +141,30 @@ def test_all_files_bad_returns_error(tmp_path, capsys):
     assert main(["maps", str(bad), "--weights", "random", "--layers", "relu1_1", "--out", str(tmp_path / "o"), "--quiet"]) == 1
     err = capsys.readouterr().err
     assert "x.jpg" in err and "no image could be exported" in err
+
+
+def test_reused_out_folder_stays_consistent(images, tmp_path, capsys, vgg16_file):
+    out = tmp_path / "maps"
+    common = ["--layers", "relu1_2", "--size", "32", "--weights", vgg16_file, "--out", str(out)]
+    assert main(["maps", str(images["photo"]), *common]) == 0
+    assert main(["maps", str(images["rgba"]), *common]) == 0  # a second run adds to the same index
+    index = (out / "index.html").read_text()
+    assert 'src="photo/relu1_2.png"' in index and 'src="logo/relu1_2.png"' in index
+    assert "index.html lists 2 images (1 from earlier runs)" in capsys.readouterr().out
+    assert main(["maps", str(images["photo"]), *common]) == 0  # the same image again replaces its own folder
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["logo", "photo"]
+    assert (out / "index.html").read_text().count('src="photo/relu1_2.png"') == 1
+
+    # Other settings would mix two kinds of pictures under one index: refused, one line, nothing written.
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    capsys.readouterr()
+    assert main(["maps", str(images["gray16"]), *common, "--colormap", "gray"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds maps made with other settings (colormap 'viridis' there, 'gray' now)" in err
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
+
+    # Two runs at once into one folder: the second is refused while the first holds the lock.
+    (out / ".perceptual-maps.lock").write_text("12345")
+    assert main(["maps", str(images["gray16"]), *common]) == 2
+    assert "another `perceptual maps` run is writing to" in capsys.readouterr().err
+    assert not (out / "scan").exists()

@@ -297,3 +297,12 @@ def test_h5_without_h5py_says_how_to_install(files, monkeypatch):
     with pytest.raises(MissingDependencyError, match=r"pip install 'perceptual\[h5\]'"):
         perceptual.load_weights(str(files["h5_16_saved"]), arch="vgg16")
     assert issubclass(MissingDependencyError, ImportError)
+
+
+def test_convert_weights_to_a_folder_named_like_a_file_is_one_line(files, tmp_path, capsys):
+    folder = tmp_path / "x.safetensors"
+    folder.mkdir()
+    assert main(["convert-weights", str(files["npy16"]), str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"the output '{folder}' is a folder" in err
+    assert list(folder.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["x.safetensors"]

@@ -39,6 +39,19 @@ def _cli_class():
                 parser_kwargs={"prog": "beautygan"},
             )
 
+        # The dataset is checked (every file decoded, label ids validated) before the trainer creates a run folder.
+        def before_fit(self) -> None:
+            self.datamodule.setup("fit")
+
+        def before_validate(self) -> None:
+            self.datamodule.setup("validate")
+
+        def before_test(self) -> None:
+            self.datamodule.setup("test")
+
+        def before_predict(self) -> None:
+            self.datamodule.setup("predict")
+
     return BeautyGANCLI
 
 
@@ -51,14 +64,11 @@ def __getattr__(name: str) -> Any:
 def load_generator(ckpt: str | Path, *, map_location: str | torch.device = "cpu"):
     """The trained :class:`~experiments.beautygan.networks.Generator` of a ``beautygan fit`` checkpoint, and the
     image size it was trained at."""
+    from .checkpoints import load_checkpoint_file
     from .networks import Generator
 
     path = Path(ckpt)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    if "state_dict" not in checkpoint:
-        raise ValueError(f"{path} is not a Lightning checkpoint (no 'state_dict'); keys: {sorted(checkpoint)[:10]}")
+    checkpoint = load_checkpoint_file(path, map_location=map_location)
     hparams = checkpoint.get("hyper_parameters", {})
     generator = Generator(width=int(hparams.get("generator_width", 64)), residual_blocks=int(hparams.get("residual_blocks", 6)))
     prefix = "generator."
@@ -74,8 +84,13 @@ def transfer(
     image_size: int | None = None, demakeup_out: str | Path | None = None, device: str = "cpu",
 ) -> Path:  # fmt: skip
     """Put ``reference``'s makeup on ``source`` and write it to ``out`` (at the training image size)."""
-    from perceptual.images import load_image, save_image
+    from perceptual.images import check_output_image, load_image, save_image
 
+    check_output_image(out, "--out")  # before any work
+    if image_size is not None and (image_size < 16 or image_size % 4):
+        raise ValueError(f"--size must be a multiple of 4 and >= 16, got {image_size}")
+    if demakeup_out is not None:
+        check_output_image(demakeup_out, "--demakeup-out")
     generator, trained_size = load_generator(ckpt)
     size = image_size or trained_size
     if size % 4:
@@ -84,10 +99,9 @@ def transfer(
     a, _ = load_image(source, (size, size))
     b, _ = load_image(reference, (size, size))
     made_up, demade = generator(a[None].to(device) * 2 - 1, b[None].to(device) * 2 - 1)
-    path = save_image(((made_up[0] + 1) / 2).clamp(0, 1).cpu(), out)
     if demakeup_out is not None:
         save_image(((demade[0] + 1) / 2).clamp(0, 1).cpu(), demakeup_out)
-    return path
+    return save_image(((made_up[0] + 1) / 2).clamp(0, 1).cpu(), out)
 
 
 def _transfer_main(argv: Sequence[str]) -> int:
@@ -124,10 +138,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(evaluate_main(args[1:]) or 0)
     from perceptual import WeightsUnavailableError
 
+    from .checkpoints import CheckpointError, load_checkpoint_file
+    from .data import DatasetError
+    from .module import NonFiniteLossError
+
     try:
+        # LightningCLI reads --ckpt_path itself, with a raw traceback for a broken file: check it first.
+        for i, arg in enumerate(args):
+            if arg.startswith("--ckpt_path"):
+                path = arg.partition("=")[2] or (args[i + 1] if i + 1 < len(args) else "")
+                if path and path not in ("last", "best", "hpc", "registry", "null"):
+                    load_checkpoint_file(path, weights_only=False)
         _cli_class()(args=None if argv is None else args)
     except WeightsUnavailableError as err:
-        print(f"beautygan: error: {err}\n(the demo config runs offline with `vgg_fallback: random`)", file=sys.stderr)
+        print(f"beautygan: error: {err}\n(named pretrained weights may fall back to a random VGG offline with "
+              "`vgg_fallback: random`, as the demo config does; a weights file you name never falls back)", file=sys.stderr)  # fmt: skip
+        return 2
+    except (CheckpointError, DatasetError, NonFiniteLossError, FileNotFoundError) as err:
+        print(f"beautygan: error: {err}", file=sys.stderr)
         return 2
     return 0
 

@@ -13,7 +13,10 @@ image is used for training and there is no held-out split.
 Each item is an unpaired (source = non-makeup, reference = makeup) pair: the larger domain is walked in order and
 the other is drawn at random, so an epoch has ``max(|non-makeup|, |makeup|)`` items. Images are resized to
 ``image_size`` (bilinear, antialiased) and scaled to [-1, 1]; label maps are resized with nearest neighbour.
-Every file is checked when the dataset is built, and all problems are reported in one :class:`DatasetError`.
+Images are read by the library's :func:`perceptual.images.load_image` (16-bit, grayscale, palette, transparent and
+EXIF-rotated files become the RGB they show). Every file is decoded when the dataset is built (a truncated JPEG is
+caught there, not mid-epoch), label ids are checked against the MT set ``0..13``, and all problems are reported in
+one :class:`DatasetError`.
 """
 
 from __future__ import annotations
@@ -29,12 +32,15 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from .regions import stacked_region_masks
+from perceptual.images import ImageLoadError, load_image
 
-__all__ = ["DOMAINS", "DatasetError", "MTDataModule", "MTDataset", "check_pairs", "list_domain"]
+from .regions import FaceRegion, stacked_region_masks
+
+__all__ = ["DOMAINS", "DatasetError", "MTDataModule", "MTDataset", "check_pairs", "list_domain", "read_labels"]
 
 DOMAINS = ("non-makeup", "makeup")
 Split = Literal["train", "test"]
+MAX_LABEL = max(FaceRegion)
 
 
 class DatasetError(ValueError):
@@ -74,43 +80,85 @@ def list_domain(root: str | Path, domain: str, split: Split = "train") -> list[s
     return sorted(p.name for p in folder.iterdir() if p.suffix.lower() in suffixes and p.name not in held_out)
 
 
-def _image_size(path: Path, what: str, problems: list[str]) -> tuple[int, int] | None:
+def _decode_image(path: Path, what: str, problems: list[str]) -> tuple[int, int] | None:
+    """Size of the fully decoded image at ``path`` (``Image.verify`` does not decode JPEG data: a truncated file
+    would pass it and fail mid-epoch), or ``None`` with the problem appended."""
     if not path.is_file():
         problems.append(f"missing {what}: {path}")
         return None
     try:
         with Image.open(path) as image:
-            image.verify()
+            image.load()
             return image.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        problems.append(f"unreadable {what}: {path} ({err})")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        problems.append(f"unreadable {what}: {path} ({type(err).__name__}: {err})")
         return None
 
 
+def read_labels(path: str | Path) -> np.ndarray:
+    """MT face-parsing label map at ``path`` as an ``(H, W)`` int64 array of ids in ``0..13``.
+
+    Single-channel maps (``L``, ``P``: the palette index is the label, ``I``, ``I;16``) are read as they are; an RGB(A)
+    map is read from its first channel. Raises :class:`DatasetError` naming the file when it cannot be read or holds
+    ids outside the MT label set (those would otherwise leave every makeup-loss region empty).
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as seg:
+            seg.load()
+            if seg.mode not in ("L", "P", "I", "I;16", "I;16L", "I;16B"):
+                seg = seg.convert("RGB").getchannel(0)
+            labels = np.asarray(seg).astype(np.int64)
+    except FileNotFoundError:
+        raise DatasetError(f"missing label map: {path}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise DatasetError(f"unreadable label map: {path} ({type(err).__name__}: {err})") from None
+    if labels.ndim == 3:
+        labels = labels[..., 0]
+    bad = np.unique(labels[(labels < 0) | (labels > MAX_LABEL)])
+    if bad.size:
+        shown = ", ".join(str(int(v)) for v in bad[:8]) + (", ..." if bad.size > 8 else "")
+        raise DatasetError(
+            f"label map {path} holds ids outside the MT labels 0..{MAX_LABEL}: {shown} "
+            f"({int(np.isin(labels, bad).sum())} pixels); see experiments.beautygan.regions.FaceRegion"
+        )
+    return labels
+
+
 def check_pairs(root: Path, domain: str, names: Sequence[str]) -> list[str]:
-    """Problems (one line each, with the path) of the images and label maps ``names`` of ``domain``."""
+    """Problems (one line each, with the path) of the images and label maps ``names`` of ``domain``: missing or
+    undecodable files, label ids outside ``0..13``, label maps whose size differs from their image's."""
     problems: list[str] = []
     for name in names:
-        image_size = _image_size(root / "images" / domain / name, "image", problems)
-        seg_size = _image_size(root / "segs" / domain / name, "label map", problems)
-        if image_size is not None and seg_size is not None and image_size != seg_size:
+        image_size = _decode_image(root / "images" / domain / name, "image", problems)
+        seg_path = root / "segs" / domain / name
+        if not seg_path.is_file():
+            problems.append(f"missing label map: {seg_path}")
+            continue
+        try:
+            labels = read_labels(seg_path)
+        except DatasetError as err:
+            problems.append(str(err))
+            continue
+        seg_size = (labels.shape[1], labels.shape[0])
+        if image_size is not None and image_size != seg_size:
             problems.append(
-                f"size mismatch: label map {root / 'segs' / domain / name} is {seg_size[0]}x{seg_size[1]}, "
+                f"size mismatch: label map {seg_path} is {seg_size[0]}x{seg_size[1]}, "
                 f"its image is {image_size[0]}x{image_size[1]}"
             )
     return problems
 
 
 def _load_pair(root: Path, domain: str, name: str, size: int) -> tuple[Tensor, Tensor]:
-    with Image.open(root / "images" / domain / name) as image:
-        image = image.convert("RGB").resize((size, size), Image.BILINEAR, reducing_gap=None)
-        pixels = torch.from_numpy(np.asarray(image, dtype=np.float32).copy()).permute(2, 0, 1)
-    with Image.open(root / "segs" / domain / name) as seg:
-        seg = seg if seg.mode in ("L", "P", "I", "I;16") else seg.convert("RGB").getchannel(0)
-        labels = np.asarray(seg.resize((size, size), Image.NEAREST)).astype(np.int64)
-    if labels.ndim == 3:
-        labels = labels[..., 0]
-    return pixels / 127.5 - 1.0, torch.from_numpy(labels)[None]
+    path = root / "images" / domain / name
+    try:
+        # The library's loader: 16-bit, grayscale, palette, transparent and EXIF-rotated files become the RGB they show.
+        image, _ = load_image(path, (size, size))
+    except ImageLoadError as err:
+        raise DatasetError(str(err)) from None
+    labels = read_labels(root / "segs" / domain / name)
+    seg = Image.fromarray(labels.astype(np.uint8)).resize((size, size), Image.NEAREST)
+    return image * 2.0 - 1.0, torch.from_numpy(np.asarray(seg).astype(np.int64))[None]
 
 
 class MTDataset(Dataset):
@@ -153,7 +201,9 @@ class MTDataset(Dataset):
             problems += check_pairs(self.root, domain, names)
             self.names[domain] = names
         if problems:
-            raise DatasetError(f"{len(problems)} problem(s) in the MT dataset at {self.root}:\n  " + "\n  ".join(problems))
+            raise DatasetError(
+                f"{len(problems)} problem(s) in the {split} split of the MT dataset at {self.root}:\n  " + "\n  ".join(problems)
+            )
 
     def __len__(self) -> int:
         return max(len(names) for names in self.names.values())
@@ -215,10 +265,21 @@ class MTDataModule(L.LightningDataModule):
         return all(_list_file(Path(self.root), d, "test").is_file() for d in DOMAINS)
 
     def setup(self, stage: str) -> None:
+        """Build (and check) the splits ``stage`` needs; the problems of every split are raised in one
+        :class:`DatasetError`."""
+        errors: list[str] = []
         if stage == "fit" and self.train_set is None:
-            self.train_set = MTDataset(self.root, split="train", image_size=self.image_size)
+            try:
+                self.train_set = MTDataset(self.root, split="train", image_size=self.image_size)
+            except DatasetError as err:
+                errors.append(str(err))
         if self.held_out is None and (stage != "fit" or self._has_held_out()):
-            self.held_out = MTDataset(self.root, split="test", image_size=self.image_size, seed=self.val_seed)
+            try:
+                self.held_out = MTDataset(self.root, split="test", image_size=self.image_size, seed=self.val_seed)
+            except DatasetError as err:
+                errors.append(str(err))
+        if errors:
+            raise DatasetError("\n".join(errors))
 
     def _loader(self, dataset: MTDataset | None, *, shuffle: bool) -> DataLoader:
         if dataset is None:

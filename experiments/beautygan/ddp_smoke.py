@@ -4,7 +4,8 @@
 
 Runs a tiny model with ``strategy="ddp"`` (the launcher re-executes this command once per extra rank) and writes,
 from rank 0, the global step, the module's batch counter, and each rank's sum of trainable parameters after
-training (identical sums: the ranks stepped together).
+training (identical sums: the ranks stepped together); then each rank's logged ``val/lip_colour_distance``
+(synchronised over ranks) and the same figure over the whole held-out set computed in one process.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import lightning as L
 import torch
 
 from .data import MTDataModule
+from .metrics import region_colour_distance
 from .module import BeautyGAN
+from .regions import region_masks
 
 __all__ = ["main"]
 
@@ -29,9 +32,27 @@ class _RankChecksum(L.Callback):
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         total = torch.stack([p.detach().double().sum() for p in pl_module.parameters() if p.requires_grad]).sum()
         gathered = pl_module.all_gather(total)  # every rank takes part in the collective
+        # The validation figure each rank ends with (synchronised: the same on every rank), and, on rank 0, the same
+        # figure computed over the whole held-out set in one process.
+        logged = trainer.callback_metrics["val/lip_colour_distance"].detach().double()
+        logged_per_rank = pl_module.all_gather(logged)
         if trainer.is_global_zero:
             sums = " ".join(f"{v:.12e}" for v in gathered.reshape(-1).tolist())
-            self.out.write_text(f"{trainer.global_step} {pl_module.batches_seen} {sums}\n")
+            values = " ".join(f"{v:.9e}" for v in logged_per_rank.reshape(-1).tolist())
+            whole = _lip_distance_over(trainer.datamodule.held_out, pl_module)
+            self.out.write_text(f"{trainer.global_step} {pl_module.batches_seen} {sums}\nval {values} {whole:.9e}\n")
+
+
+@torch.no_grad()
+def _lip_distance_over(dataset, model: BeautyGAN) -> float:
+    """Mean over every held-out pair of the per-pair lip colour distance, one process (no DDP)."""
+    items = [dataset[i] for i in range(len(dataset))]
+    source = torch.stack([item["source"] for item in items]).to(model.device)
+    reference = torch.stack([item["reference"] for item in items]).to(model.device)
+    made_up = model.generator(non_makeup=source, makeup=reference).makeup
+    src = region_masks(torch.stack([item["source_labels"] for item in items]).to(model.device))
+    ref = region_masks(torch.stack([item["reference_labels"] for item in items]).to(model.device))
+    return float(region_colour_distance(made_up, src.lips, reference, ref.lips).double().mean())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     trainer = L.Trainer(
         accelerator=args.accelerator, devices=args.devices, strategy="ddp_find_unused_parameters_true",
-        max_epochs=1, limit_train_batches=args.batches, limit_val_batches=0, num_sanity_val_steps=0,
+        max_epochs=1, limit_train_batches=args.batches, num_sanity_val_steps=0,
         logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
         callbacks=[_RankChecksum(args.out)],
     )  # fmt: skip

@@ -25,6 +25,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -413,12 +414,16 @@ def evaluate_pairs(
     results_dir: str | Path | None = None,
     batch_size: int = 8,
     progress: bool = False,
+    failures: list[tuple[EvalPair, str]] | None = None,
 ) -> list[dict[str, Any]]:
     """Measure every pair (see the module docstring); one dict per pair, file names included.
 
     Images are resized to ``image_size`` (default: the result's size, or 256). Pairs without a ``result`` are run
-    through ``generator`` (inputs in [-1, 1]); those results are written to ``results_dir`` when given."""
-    from perceptual.images import load_image, save_image
+    through ``generator`` (inputs in [-1, 1]); those results are written to ``results_dir`` when given.
+
+    A pair whose image cannot be read raises :class:`~perceptual.images.ImageLoadError`, or, when a ``failures`` list
+    is given, is appended to it as ``(pair, message)`` and skipped, so one bad file does not lose the other pairs."""
+    from perceptual.images import ImageLoadError, load_image, save_image
 
     pairs = list(pairs)
     if generator is None and any(p.result is None for p in pairs):
@@ -453,16 +458,29 @@ def evaluate_pairs(
         return cache[key]
 
     for start in chunks:
-        chunk = pairs[start : start + batch_size]
-        sources = torch.stack([load_image(p.source, (size, size))[0] for p in chunk])
-        references = torch.stack([load_image(p.reference, (size, size))[0] for p in chunk])
+        chunk, numbers, loaded = [], [], []
+        for number, pair in enumerate(pairs[start : start + batch_size], start):
+            try:
+                images = [load_image(path, (size, size))[0] for path in (pair.source, pair.reference, pair.result) if path is not None]
+            except ImageLoadError as err:
+                if failures is None:
+                    raise
+                failures.append((pair, str(err)))  # this pair is skipped; the others are measured
+                continue
+            chunk.append(pair)
+            numbers.append(number)
+            loaded.append(images)
+        if not chunk:
+            continue
+        sources = torch.stack([images[0] for images in loaded])
+        references = torch.stack([images[1] for images in loaded])
         src_labels, src_from, src_faces = zip(*(labels_for(s, p.source_labels, p.source) for s, p in zip(sources, chunk)))
         ref_labels, _, _ = zip(*(labels_for(r, p.reference_labels, p.reference) for r, p in zip(references, chunk)))
         results = torch.empty_like(sources)
         todo = [i for i, p in enumerate(chunk) if p.result is None]
         for i, p in enumerate(chunk):
             if p.result is not None:
-                results[i] = load_image(p.result, (size, size))[0]
+                results[i] = loaded[i][2]
         if todo:
             with torch.no_grad():
                 made_up, _ = generator(sources[todo].to(device) * 2 - 1, references[todo].to(device) * 2 - 1)  # type: ignore[misc]
@@ -473,7 +491,8 @@ def evaluate_pairs(
         for i, pair in enumerate(chunk):
             result_path = pair.result
             if result_path is None and results_dir is not None:
-                result_path = save_image(results[i], Path(results_dir) / f"{start + i:05d}_{Path(pair.source).stem}__{Path(pair.reference).stem}.png")
+                name = f"{numbers[i]:05d}_{Path(pair.source).stem}__{Path(pair.reference).stem}.png"
+                result_path = save_image(results[i], Path(results_dir) / name)
             row: dict[str, Any] = {
                 "source": str(pair.source),
                 "reference": str(pair.reference),
@@ -512,16 +531,20 @@ def write_table(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any], o
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = out_dir / "metrics.csv", out_dir / "summary.json"
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    with csv_path.open("w", newline="") as handle:
+    partial = csv_path.with_name(f".{csv_path.name}.tmp")
+    with partial.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
+    os.replace(partial, csv_path)  # written whole or not at all
 
     def clean(value: Any) -> Any:
         return None if isinstance(value, float) and not math.isfinite(value) else value
 
     payload = {"summary": summary, "rows": [{k: clean(v) for k, v in row.items()} for row in rows]}
-    json_path.write_text(json.dumps(payload, indent=2))
+    partial = json_path.with_name(f".{json_path.name}.tmp")
+    partial.write_text(json.dumps(payload, indent=2))
+    os.replace(partial, json_path)
     return csv_path, json_path
 
 
@@ -595,9 +618,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-identity", action="store_true", help="skip the dlib identity distance")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
+    failures: list[tuple[EvalPair, str]] = []
     try:
         if args.n < 1:
             raise ValueError(f"--n must be >= 1, got {args.n}")
+        if args.size is not None and (args.size < 16 or args.size % 4):
+            raise ValueError(f"--size must be a multiple of 4 and >= 16, got {args.size}")
+        if args.out.exists() and not args.out.is_dir():
+            raise ValueError(f"--out {str(args.out)!r} is a file; name a folder for metrics.csv, summary.json and results/")
+        if args.pairs is not None and not args.pairs.is_file():
+            raise ValueError(f"--pairs {str(args.pairs)!r} is {'a folder' if args.pairs.is_dir() else 'missing'}; name a text file of 'SOURCE REFERENCE [RESULT]' lines")
+        if args.data_dir is not None and not (args.data_dir / "images").is_dir():
+            raise ValueError(f"--data-dir {str(args.data_dir)!r} has no images/ folder (expected the MT layout)")
         pairs = _read_pairs_file(args.pairs) if args.pairs else _pairs_from_dataset(args.data_dir, args.n, args.seed)
         generator, size = None, args.size
         if any(p.result is None for p in pairs):
@@ -610,14 +642,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = evaluate_pairs(
             pairs, generator=generator, image_size=size, device=args.device,
             identity=False if args.no_identity else "auto", results_dir=args.out / "results", progress=True,
+            failures=failures,
         )  # fmt: skip
     except (ValueError, FileNotFoundError, ImportError, RuntimeError) as err:
         print(f"beautygan evaluate: error: {err}", file=sys.stderr)
         return 2
+    if not rows:
+        print(f"beautygan evaluate: error: none of the {len(failures)} pair(s) could be read", file=sys.stderr)
+        for _, message in failures:
+            print(f"  {message}", file=sys.stderr)
+        return 1
     summary = summarize(rows)
     csv_path, json_path = write_table(rows, summary, args.out)
     print(format_summary(summary))
     print(f"wrote {csv_path} and {json_path}")
+    if failures:
+        print(f"beautygan evaluate: {len(failures)} of {len(failures) + len(rows)} pair(s) skipped, their files could not be read:", file=sys.stderr)
+        for _, message in failures:
+            print(f"  {message}", file=sys.stderr)
+        return 1
     return 0
 
 

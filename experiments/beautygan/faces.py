@@ -456,6 +456,9 @@ def prepare_faces(
         raise ValueError(f"min_face must be >= 1 pixel, got {min_face}")
     if not in_dir.is_dir():
         raise FileNotFoundError(f"input folder not found: {in_dir}")
+    for folder in (out_dir, out_dir / "images", out_dir / "segs", out_dir / "images" / kind, out_dir / "segs" / kind):
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"output {str(folder)!r} is a file; name a dataset folder")
     models = models if models is not None else FaceModels()
     files = sorted(p for p in in_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     report = PrepareReport(out_dir=out_dir, kind=kind)

@@ -40,7 +40,9 @@ def to_pixel_scale(x: Tensor, input_range: tuple[float, float] = (-1.0, 1.0)) ->
 
 
 def _bin_index(values255: Tensor) -> Tensor:
-    return values255.detach().floor().clamp_(0, _BINS - 1).long()
+    # NaN would cast to int64's minimum and index out of bounds; it goes to bin 0 here and stays NaN in the loss,
+    # where the training step's non-finite check reports it.
+    return torch.nan_to_num(values255.detach(), nan=0.0).floor().clamp_(0, _BINS - 1).long()
 
 
 def _region_counts(bins: Tensor, masks: Tensor) -> Tensor:

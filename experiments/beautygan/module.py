@@ -34,11 +34,17 @@ Designed around Lightning's pitfalls with GANs: schedules and image logging use 
 (``trainer.global_step`` counts optimizer steps, two per batch); sample grids reuse the step's outputs (no second
 generator pass); the frozen VGG is excluded from DDP; an empty eye mask zeroes its loss term instead of skipping the
 step, so every rank always runs the same collectives; image logging happens on rank 0 with no collectives inside.
+
+Nothing silently wrong: non-finite loss terms are OR-accumulated on the device and checked where Lightning syncs
+anyway (its logging interval, the end of each epoch, before every checkpoint save), stopping with
+:class:`NonFiniteLossError` that names the terms and the batch; ``vgg_used`` (arch, weight source, pretrained or
+random, content hash) goes into every checkpoint and ``hparams.yaml``; validation figures are synchronised over ranks.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
@@ -48,7 +54,7 @@ from typing import Any, Literal
 import lightning as L
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_only, rank_zero_warn
 from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 
@@ -62,9 +68,17 @@ from .networks import Generator, GeneratorInit, PatchDiscriminator, Translation
 from .regions import region_masks, stacked_region_masks
 from .samples import SAMPLE_COLUMNS, labelled_grid
 
-__all__ = ["PRESETS", "VGG_PRESETS", "BeautyGAN", "LossWeights", "build_vgg"]
+__all__ = ["PRESETS", "VGG_PRESETS", "BeautyGAN", "LossWeights", "NonFiniteLossError", "build_vgg", "vgg_provenance"]
 
 log = logging.getLogger(__name__)
+
+
+DIVERGENCE_FACTOR = 1000.0
+"""How far the generator loss may grow over its early value before training warns that it diverges."""
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A training loss term became NaN or infinite; the message names the terms and the batch where it happened."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,6 +150,22 @@ def build_vgg(
         return VGGFeatures(list(layers), weights="random_normalized", **options)
 
 
+def vgg_provenance(extractor: VGGFeatures) -> dict[str, str | bool]:
+    """What the identity loss's VGG actually is: arch, weight source, pretrained or not, and a content hash (first 16
+    hex digits of the SHA-256 of its state, in key order), so a run says which VGG it used whatever was asked for."""
+    digest = hashlib.sha256()
+    # Parameters and buffers, not state_dict(): the frozen VGG keeps itself out of state dicts (and checkpoints).
+    for name, tensor in sorted([*extractor.named_parameters(), *extractor.named_buffers()], key=lambda item: item[0]):
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+    return {
+        "arch": extractor.arch,
+        "weights": extractor.weights_source,
+        "pretrained": bool(extractor.pretrained),
+        "sha256": digest.hexdigest()[:16],
+    }
+
+
 def _lsgan(scores: Tensor, real: bool) -> Tensor:
     return F.mse_loss(scores.float(), torch.full_like(scores.float(), 1.0 if real else 0.0))
 
@@ -151,6 +181,9 @@ class BeautyGAN(L.LightningModule):
         generator_init: ``"xavier"`` (the official ``weights_init_xavier``) or ``"pytorch"`` (PyTorch's defaults).
         discriminator_width: first discriminator conv width (64).
         lr, betas: Adam settings of both optimizers.
+        lr_decay_epochs: decay both learning rates linearly to 0 over the last ``lr_decay_epochs`` epochs of
+            ``trainer.max_epochs`` (CycleGAN's schedule, stepped per epoch); 0 keeps them constant, as the official
+            BeautyGAN code does.
         vgg_weights: VGG16 weights for the perceptual loss (``"imagenet"`` in the paper, or a file).
         vgg_fallback: ``"random"`` to run with random VGG weights, loudly, when ``vgg_weights`` is unavailable.
         perceptual_layer: tap of the identity loss (``relu4_1``).
@@ -173,6 +206,7 @@ class BeautyGAN(L.LightningModule):
         discriminator_width: int = 64,
         lr: float = 2e-4,
         betas: tuple[float, float] = (0.5, 0.999),
+        lr_decay_epochs: int = 0,
         vgg_weights: str = "imagenet",
         vgg_fallback: Literal["none", "random"] = "none",
         perceptual_layer: str = "relu4_1",
@@ -191,6 +225,8 @@ class BeautyGAN(L.LightningModule):
         except TypeError:
             fields = [f.name for f in dataclasses.fields(LossWeights)]
             raise ValueError(f"loss_weights keys must be among {fields}, got {sorted(loss_weights or {})}") from None
+        if lr_decay_epochs < 0:
+            raise ValueError(f"lr_decay_epochs must be >= 0, got {lr_decay_epochs}")
         if sample_every_n_batches < 1:
             raise ValueError(f"sample_every_n_batches must be >= 1, got {sample_every_n_batches}")
         self.automatic_optimization = False
@@ -203,6 +239,7 @@ class BeautyGAN(L.LightningModule):
             taps, weights=vgg_weights, fallback=vgg_fallback, arch=vgg_arch, normalization=vgg_normalization
         )
         self.perceptual = PerceptualLoss({perceptual_layer: 1.0}, criterion="mse", reduction="none", extractor=extractor)
+        self.vgg_used = vgg_provenance(extractor)  # recorded in checkpoints and hparams.yaml, printed at fit start
         # The frozen VGG has no gradients to sync and its weights come from their source on every rank: keep DDP
         # from registering or broadcasting it.
         ignored = [f"perceptual.extractor.{name}" for name, _ in extractor.named_parameters()]
@@ -214,21 +251,53 @@ class BeautyGAN(L.LightningModule):
         self.channels_last = channels_last
         self._val_grid_done = False
         self.transfer_metrics = TransferMetrics(identity=evaluate_identity)
+        # Non-finite loss terms, OR-accumulated on the device (no host sync per step) and checked where Lightning
+        # syncs anyway: at its logging interval, at the end of each epoch and before any checkpoint is written.
+        self._term_names: list[str] = []
+        self._nonfinite: Tensor | None = None
+        self._nonfinite_batch: Tensor | None = None
+        self._largest_total: Tensor | None = None
+        self._first_largest_total: float | None = None
+        self._diverging_warned = False
 
     # ------------------------------------------------------------------------------------------------ set-up
     def setup(self, stage: str) -> None:
         if self.channels_last:
             self.to(memory_format=torch.channels_last)
 
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+    def configure_optimizers(self) -> Any:
         lr, betas = self.hparams.lr, tuple(self.hparams.betas)
         opt_g = torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas)
         discriminators = [*self.disc_makeup.parameters(), *self.disc_nonmakeup.parameters()]
         opt_d = torch.optim.Adam(discriminators, lr=lr, betas=betas)  # Adam is per-parameter: same as one per D
-        return [opt_g, opt_d]
+        decay = self.hparams.lr_decay_epochs
+        if not decay:
+            return [opt_g, opt_d]
+        total = self.trainer.max_epochs
+        if total is None or total < 1:
+            raise ValueError(f"lr_decay_epochs ({decay}) needs a finite trainer.max_epochs, got {total}")
+        if decay > total:
+            rank_zero_warn(f"lr_decay_epochs ({decay}) is more than max_epochs ({total}): decaying over all {total}")
+            decay = total
+        start = total - decay
+
+        def factor(epoch: int) -> float:  # epoch e trains with this factor; the last epoch's is 1 / decay
+            return 1.0 if epoch < start else max(0.0, (total - epoch) / decay)
+
+        schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, factor) for opt in (opt_g, opt_d)]
+        return [opt_g, opt_d], [{"scheduler": s, "interval": "epoch"} for s in schedulers]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._check_losses()  # never write NaN weights over the last good checkpoint
         checkpoint["batches_seen"] = self.batches_seen
+        checkpoint["vgg_used"] = dict(self.vgg_used)
+
+    def on_fit_start(self) -> None:
+        used = self.vgg_used
+        kind = "pretrained" if used["pretrained"] else "NOT pretrained (random)"
+        rank_zero_info(f"BeautyGAN identity loss VGG: {used['arch']} {used['weights']}, {kind}, sha256 {used['sha256']}")
+        if self.logger is not None:
+            self.logger.log_hyperparams({"vgg_used": dict(used)})
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.batches_seen = int(checkpoint.get("batches_seen", 0))
@@ -345,6 +414,7 @@ class BeautyGAN(L.LightningModule):
         logged.update({f"train/d_{k}": v.detach() for k, v in d_terms.items()})
         logged["train/g_total"] = g_loss.detach()
         logged["train/d_total"] = d_loss.detach()
+        self._track_losses(logged)
         self.log_dict(logged, on_step=True, on_epoch=False, batch_size=source.shape[0])
         self.log("g", g_loss.detach(), prog_bar=True, logger=False, batch_size=source.shape[0])
         self.log("d", d_loss.detach(), prog_bar=True, logger=False, batch_size=source.shape[0])
@@ -354,10 +424,69 @@ class BeautyGAN(L.LightningModule):
             images = [source, reference, fake.makeup, fake.non_makeup, rec.non_makeup, rec.makeup]
             self._log_samples("samples/train", [x.detach() for x in images])
         self.batches_seen += 1
+        if self.batches_seen % max(1, self.trainer.log_every_n_steps) == 0:
+            self._check_losses()
         return {
             "loss": g_loss.detach(),
             "vgg_features": {"real": extras["vgg_real"], "generated": extras["vgg_generated"]},
         }
+
+    def on_train_epoch_end(self) -> None:
+        self._check_losses()  # runs before ModelCheckpoint's end-of-epoch save
+        schedulers = self.lr_schedulers()  # manual optimization: Lightning does not step them
+        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers] if schedulers else []:
+            scheduler.step()
+
+    def _track_losses(self, terms: Mapping[str, Tensor]) -> None:
+        """OR this step's non-finite terms into a device flag, with the batch where each first went bad, and keep the
+        largest finite generator total seen (all on the device)."""
+        bad = ~torch.isfinite(torch.stack([t.float() for t in terms.values()]))
+        if self._nonfinite is None or list(terms) != self._term_names:
+            self._term_names = list(terms)
+            self._nonfinite = torch.zeros_like(bad)
+            self._nonfinite_batch = torch.full(bad.shape, -1, dtype=torch.int64, device=bad.device)
+        first = bad & ~self._nonfinite
+        self._nonfinite_batch = torch.where(first, torch.full_like(self._nonfinite_batch, self.batches_seen), self._nonfinite_batch)
+        self._nonfinite |= bad
+        total = terms["train/g_total"].detach().float()
+        size = torch.where(torch.isfinite(total), total.abs(), torch.zeros_like(total))
+        self._largest_total = size if self._largest_total is None else torch.maximum(self._largest_total, size)
+
+    def _check_losses(self) -> None:
+        """Stop training with :class:`NonFiniteLossError` when any rank saw a non-finite loss term (one host sync);
+        otherwise warn once if the losses diverge."""
+        if self._nonfinite is None:
+            return
+        local = bool(self._nonfinite.any())
+        trainer = self._trainer
+        anywhere = trainer.strategy.reduce_boolean_decision(local, all=False) if trainer is not None else local
+        if not anywhere:
+            self._warn_if_diverging()
+            return
+        if not local:
+            raise NonFiniteLossError("a loss term became NaN or infinite on another rank; training stopped")
+        names = [name.removeprefix("train/") for name, bad in zip(self._term_names, self._nonfinite.tolist()) if bad]
+        batches = [b for b, bad in zip(self._nonfinite_batch.tolist(), self._nonfinite.tolist()) if bad]
+        raise NonFiniteLossError(
+            f"{', '.join(names)} became NaN or infinite at batch {min(batches)} (epoch {self.current_epoch}); "
+            f"training stopped and no checkpoint was written from here (a lower lr, or precision 32-true, may help)"
+        )
+
+    def _warn_if_diverging(self) -> None:
+        """Warn once when the generator's total loss has grown 1000-fold over its largest value in the first checked
+        interval (finite but diverging, e.g. a far too large lr)."""
+        if self._largest_total is None or self._diverging_warned:
+            return
+        largest = float(self._largest_total)
+        if self._first_largest_total is None:
+            self._first_largest_total = largest
+        elif self._first_largest_total > 0 and largest > DIVERGENCE_FACTOR * self._first_largest_total:
+            rank_zero_warn(
+                f"BeautyGAN: the generator loss reached {largest:.3g} by batch {self.batches_seen}, over "
+                f"{DIVERGENCE_FACTOR:g} times its early value {self._first_largest_total:.3g}: training is diverging "
+                "(lower the lr?)"
+            )
+            self._diverging_warned = True
 
     def _evaluate(self, batch: Mapping[str, Any], prefix: str) -> None:
         source, reference = self._inputs(batch)
@@ -374,7 +503,7 @@ class BeautyGAN(L.LightningModule):
         metrics[f"{prefix}/identity_relu4_1"] = vgg.float().mean()
         metrics[f"{prefix}/lip_colour_distance"] = lips.nanmean()
         metrics[f"{prefix}/lip_colour_distance_source"] = before.nanmean()
-        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=n)
+        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)  # over every rank's pairs
         if prefix == "val" and not self._val_grid_done:
             self._log_samples("samples/val", [source, reference, fake.makeup, fake.non_makeup])
             self._val_grid_done = True

@@ -1,0 +1,85 @@
+"""Checkpoint files that survive a kill, and one clear error for a checkpoint that cannot be read.
+
+Lightning's default ``TorchCheckpointIO`` writes through an fsspec transaction: the file goes to ``$TMPDIR`` first and
+is then *moved*, which is a copy when ``$TMPDIR`` is on another filesystem, so a kill during the copy leaves a
+truncated ``last.ckpt`` (and resuming then fails with an ``EOFError`` traceback). :class:`AtomicCheckpointIO` writes
+to a temporary file in the destination folder, flushes it to disk and renames it over the destination: the
+destination is always either the previous checkpoint or the new one, whole.
+
+    trainer:
+      plugins:
+        - class_path: experiments.beautygan.checkpoints.AtomicCheckpointIO
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+__all__ = ["AtomicCheckpointIO", "CheckpointError", "load_checkpoint_file", "save_atomically"]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file could not be read; the message names the file and what is wrong with it."""
+
+
+def save_atomically(checkpoint: dict[str, Any], path: str | os.PathLike) -> Path:
+    """``torch.save`` to a temporary file next to ``path``, fsync, then rename it to ``path`` (atomic on POSIX)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(checkpoint, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint_file(path: str | os.PathLike, *, map_location: Any = "cpu", weights_only: bool = True) -> dict[str, Any]:
+    """``torch.load`` a Lightning checkpoint; a missing, empty, truncated or foreign file raises
+    :class:`CheckpointError` (or ``FileNotFoundError``) naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): a save was interrupted; use an earlier checkpoint")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=weights_only)
+    except Exception as err:  # noqa: BLE001 - unpickling garbage raises anything (EOFError, KeyError, UnpicklingError...)
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"checkpoint {path} ({size} bytes) is not a readable PyTorch checkpoint: {type(err).__name__}: {first_line}"
+        ) from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        keys = sorted(checkpoint)[:10] if isinstance(checkpoint, dict) else type(checkpoint).__name__
+        raise CheckpointError(f"checkpoint {path} is not a Lightning checkpoint (no 'state_dict'; it holds {keys})")
+    return checkpoint
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """``TorchCheckpointIO`` that saves with :func:`save_atomically` (local paths) and loads with
+    :func:`load_checkpoint_file`, so ``fit --ckpt_path`` on a bad file gives one :class:`CheckpointError`."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        if storage_options is not None or "://" in str(path):
+            return super().save_checkpoint(checkpoint, path, storage_options)
+        save_atomically(checkpoint, path)
+
+    def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
+        if "://" in str(path):
+            return super().load_checkpoint(path, map_location=map_location, weights_only=weights_only)
+        # Lightning resumes with weights_only=False for its own files (they hold e.g. hparams objects).
+        return load_checkpoint_file(
+            path, map_location=map_location or "cpu", weights_only=False if weights_only is None else weights_only
+        )

@@ -1,0 +1,102 @@
+"""Checkpoints that survive a kill during the save, and one clear line for a checkpoint that cannot be read."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from experiments.beautygan.checkpoints import AtomicCheckpointIO, CheckpointError, load_checkpoint_file
+from experiments.beautygan.cli import main as beautygan_main
+
+_WRITER = """
+import sys, torch
+from experiments.beautygan.checkpoints import AtomicCheckpointIO
+big = {"state_dict": {"w": torch.ones(64 * 1024 * 1024)}, "epoch": 2}  # 256 MB: the save takes a while
+print("saving", flush=True)
+AtomicCheckpointIO().save_checkpoint(big, sys.argv[1])
+print("saved", flush=True)
+"""
+
+
+def test_a_kill_during_the_save_leaves_the_previous_checkpoint_whole(tmp_path: Path) -> None:
+    target = tmp_path / "run" / "last.ckpt"
+    AtomicCheckpointIO().save_checkpoint({"state_dict": {"w": torch.zeros(3)}, "epoch": 1}, target)
+    env = {**os.environ, "TMPDIR": str(tmp_path / "elsewhere")}  # the case that broke Lightning's default
+    (tmp_path / "elsewhere").mkdir()
+    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(target)], stdout=subprocess.PIPE, text=True, env=env)
+    assert writer.stdout is not None and writer.stdout.readline().strip() == "saving"
+    deadline = time.monotonic() + 60
+    while not list(target.parent.glob(".last.ckpt.*.tmp")) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert list(target.parent.glob(".last.ckpt.*.tmp")), "the writer never started its temporary file"
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(timeout=30)
+    assert writer.returncode == -signal.SIGKILL
+    checkpoint = load_checkpoint_file(target)
+    assert checkpoint["epoch"] == 1 and torch.equal(checkpoint["state_dict"]["w"], torch.zeros(3))
+    assert not list((tmp_path / "elsewhere").iterdir())  # nothing went through $TMPDIR
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "is empty (0 bytes)"),
+        (b"just some text\n", "is not a readable PyTorch checkpoint"),
+        (b"PK\x03\x04" + b"\x00" * 40, "is not a readable PyTorch checkpoint"),
+    ],
+    ids=["empty", "text", "bad-zip-header"],
+)
+def test_a_corrupt_checkpoint_gets_one_line_naming_it(tmp_path: Path, content: bytes, expected: str, capsys) -> None:
+    bad = tmp_path / "last.ckpt"
+    bad.write_bytes(content)
+    with pytest.raises(CheckpointError, match=re.escape(expected)):
+        load_checkpoint_file(bad)
+    image = tmp_path / "face.png"
+    from PIL import Image
+
+    Image.new("RGB", (16, 16), (200, 150, 120)).save(image)
+    out = tmp_path / "out.png"
+    code = beautygan_main(["transfer", "--ckpt", str(bad), "--source", str(image), "--reference", str(image), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and not out.exists()
+    assert err.count("\n") == 1 and str(bad) in err and expected in err and "weights_only" not in err
+
+
+def test_a_non_lightning_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "weights.pth"
+    torch.save({"conv.weight": torch.zeros(1)}, path)
+    with pytest.raises(CheckpointError, match=r"weights.pth is not a Lightning checkpoint \(no 'state_dict'"):
+        load_checkpoint_file(path)
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--out", "{tmp}/out.xyz"], "--out '{tmp}/out.xyz': unknown image file extension '.xyz'"),
+        (["--out", "{tmp}"], "--out '{tmp}': unknown image file extension"),
+        (["--out", "{tmp}/dir.png"], "--out '{tmp}/dir.png' is a folder"),
+        (["--out", "{tmp}/face.png/out.png"], "'{tmp}/face.png' is a file, not a folder"),
+        (["--out", "{tmp}/ok.png", "--demakeup-out", "{tmp}/dir.png"], "--demakeup-out '{tmp}/dir.png' is a folder"),
+        (["--out", "{tmp}/ok.png", "--size", "30"], "--size must be a multiple of 4 and >= 16, got 30"),
+    ],
+)
+def test_transfer_checks_its_outputs_before_any_work(tmp_path: Path, extra: list[str], expected: str, capsys) -> None:
+    from PIL import Image
+
+    image = tmp_path / "face.png"
+    Image.new("RGB", (16, 16), (200, 150, 120)).save(image)
+    (tmp_path / "dir.png").mkdir()
+    missing_ckpt = tmp_path / "never_trained.ckpt"  # the output check comes first: this is never opened
+    args = ["transfer", "--ckpt", str(missing_ckpt), "--source", str(image), "--reference", str(image)]
+    code = beautygan_main(args + [a.format(tmp=tmp_path) for a in extra])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and expected.format(tmp=tmp_path) in err, err
+    assert not (tmp_path / "ok.png").exists()

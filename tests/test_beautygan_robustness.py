@@ -1,0 +1,215 @@
+"""BeautyGAN refuses or reports what would otherwise train silently wrong: odd image files, bad label ids, truncated
+files, problems spread over the train and held-out lists, and losses that go NaN."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from experiments.beautygan.cli import main as beautygan_main
+from experiments.beautygan.data import DatasetError, MTDataModule, MTDataset, read_labels
+from experiments.beautygan.histogram import histogram_matching_loss
+from experiments.beautygan.module import BeautyGAN, NonFiniteLossError
+from experiments.beautygan.regions import stacked_region_masks
+from experiments.beautygan.synthetic import write_synthetic_mt
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::perceptual.RandomWeightsWarning"),
+    pytest.mark.filterwarnings("ignore:.*(does not have many workers|LeafSpec|eval mode|logging interval).*"),
+]
+
+
+@pytest.fixture()
+def root(tmp_path: Path) -> Path:
+    return write_synthetic_mt(tmp_path / "mt", n=5, size=40, held_out=1, seed=3)
+
+
+def test_sixteen_bit_grayscale_image_loads_as_the_grey_it_shows(root: Path) -> None:
+    # Was: Image.convert("RGB") on a 16-bit PNG clips every value to 255, an all-white image.
+    path = root / "images" / "non-makeup" / "nm_0000.png"
+    Image.fromarray(np.full((40, 40), 16384, dtype=np.uint16)).save(path)
+    assert Image.open(path).mode.startswith("I")
+    item = MTDataset(root, image_size=32, seed=0)[0]
+    assert item["source_name"] == "nm_0000.png"
+    expected = 16384 / 65535 * 2 - 1  # -0.5, by hand
+    torch.testing.assert_close(item["source"], torch.full((3, 32, 32), expected), atol=1e-4, rtol=0)
+
+
+def test_palette_and_rgb_label_maps_read_as_their_ids(tmp_path: Path) -> None:
+    ids = np.arange(14, dtype=np.uint8).repeat(3).reshape(6, 7)
+    palette = Image.fromarray(ids, mode="L").convert("P")
+    palette.save(tmp_path / "p.png")
+    Image.fromarray(np.stack([ids] * 3, axis=-1)).save(tmp_path / "rgb.png")
+    for name in ("p.png", "rgb.png"):
+        np.testing.assert_array_equal(read_labels(tmp_path / name), ids.astype(np.int64))
+
+
+def test_label_ids_outside_the_mt_set_are_refused_with_the_file(root: Path) -> None:
+    # Was: clamped to background, so every region mask was empty and the makeup losses silently 0.
+    seg_path = root / "segs" / "makeup" / "mk_0002.png"
+    seg = np.array(Image.open(seg_path))
+    seg[:3, :3] = 20
+    seg[-1, -1] = 255
+    Image.fromarray(seg).save(seg_path)
+    with pytest.raises(DatasetError) as info:
+        MTDataset(root, image_size=32)
+    message = str(info.value)
+    assert f"label map {seg_path} holds ids outside the MT labels 0..13: 20, 255 (10 pixels)" in message
+
+
+def test_a_truncated_jpeg_is_caught_at_start_up_with_its_name(root: Path) -> None:
+    # Image.verify() does not decode JPEG data: the truncated file passed the check and crashed mid-epoch.
+    image = Image.open(root / "images" / "non-makeup" / "nm_0001.png").convert("RGB")
+    jpeg = root / "images" / "non-makeup" / "nm_0009.jpg"
+    image.save(jpeg, quality=95)
+    data = jpeg.read_bytes()
+    jpeg.write_bytes(data[: len(data) * 2 // 3])
+    Image.open(root / "segs" / "non-makeup" / "nm_0001.png").save(root / "segs" / "non-makeup" / "nm_0009.jpg", format="PNG")
+    with (root / "non-makeup.txt").open("a") as f:
+        f.write("nm_0009.jpg\n")
+    with Image.open(jpeg) as opened:
+        opened.verify()  # what the old start-up check did: it passes
+    with pytest.raises(DatasetError, match=f"unreadable image: {jpeg} \\(OSError: image file is truncated"):
+        MTDataset(root, image_size=32)
+
+
+def test_problems_of_the_train_and_held_out_lists_come_in_one_error(root: Path) -> None:
+    train_name = (root / "makeup.txt").read_text().split()[0]
+    held_out_name = (root / "makeup_test.txt").read_text().split()[0]
+    (root / "images" / Path(train_name)).write_bytes(b"not an image")
+    (root / "images" / Path(held_out_name)).write_bytes(b"not an image")
+    with pytest.raises(DatasetError) as info:
+        MTDataModule(str(root), image_size=32, num_workers=0).setup("fit")
+    message = str(info.value)
+    assert "in the train split" in message and "in the test split" in message
+    assert str(root / "images" / Path(train_name)) in message and str(root / "images" / Path(held_out_name)) in message
+
+
+def test_fit_with_a_bad_dataset_prints_the_problems_and_creates_no_run_folder(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = root / "images" / "non-makeup" / "nm_0002.png"
+    bad.write_bytes(b"not a png")
+    runs = tmp_path / "runs"
+    code = beautygan_main([
+        "fit", "--config", "configs/beautygan_demo.yaml", "--data.root", str(root), "--data.image_size", "32",
+        "--trainer.default_root_dir", str(runs), "--trainer.logger.init_args.save_dir", str(runs),
+        "--model.vgg_weights", "random", "--trainer.max_epochs", "1",
+    ])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("beautygan: error: 1 problem(s) in the train split") and f"unreadable image: {bad}" in err
+    assert "Traceback" not in err
+    assert not runs.exists()
+
+
+def test_histogram_binning_takes_nan_pixels() -> None:
+    # Was: NaN cast to int64 -> "index -9223372036854775808 is out of bounds"; now the loss is NaN and says so.
+    labels = torch.zeros(1, 1, 16, 16, dtype=torch.int64)
+    labels[..., 10:13, 5:11] = 7  # upper lip
+    masks = stacked_region_masks(labels)
+    pred = torch.zeros(1, 3, 16, 16)
+    pred[..., 11, 6] = float("nan")
+    loss = histogram_matching_loss(pred, torch.rand(1, 3, 16, 16) * 2 - 1, masks, masks, reduction="none")
+    assert torch.isnan(loss[0, 0])  # NaN, reported by the training step's check, instead of an indexing crash
+
+
+def test_diverging_training_stops_with_the_terms_and_writes_no_checkpoint(tmp_path: Path) -> None:
+    root = write_synthetic_mt(tmp_path / "mt", n=6, size=32, held_out=1, seed=0)
+    model = BeautyGAN(
+        generator_width=4, residual_blocks=1, discriminator_width=4, vgg_weights="random", lr=1e30,
+        monitor_layers=["relu1_2"], perceptual_layer="relu2_1", sample_every_n_batches=100,
+    )  # fmt: skip
+    checkpoints = tmp_path / "ckpt"
+    trainer = L.Trainer(
+        accelerator="cpu", max_epochs=2, log_every_n_steps=2, logger=False, enable_progress_bar=False,
+        enable_model_summary=False, default_root_dir=tmp_path,
+        callbacks=[L.pytorch.callbacks.ModelCheckpoint(dirpath=checkpoints, save_last=True, every_n_train_steps=1)],
+    )  # fmt: skip
+    with pytest.raises(NonFiniteLossError, match=r"g_\w+.* became NaN or infinite at batch \d+ \(epoch 0\)") as info:
+        trainer.fit(model, datamodule=MTDataModule(str(root), image_size=32, batch_size=2, num_workers=0))
+    print(info.value)
+    # D steps first with lr 1e30, so G's adversarial term of batch 0 is already infinite: stopped at the first check.
+    assert "g_adversarial" in str(info.value) and " at batch 0 " in str(info.value)
+    assert not list(checkpoints.glob("*.ckpt"))  # a checkpoint after every step was asked for: none is NaN-filled
+
+
+def test_the_vgg_actually_used_is_recorded_in_the_checkpoint_and_hparams(tmp_path: Path) -> None:
+    import yaml
+
+    import perceptual
+    from perceptual.convert_cli import convert_weights
+
+    # A file written by the test (torchvision layout) and the random fallback give different records.
+    state = {f"features.{k}": v for k, v in perceptual.load_weights("random", arch="vgg16", seed=7).features.items()}
+    torch.save(state, tmp_path / "mine_vgg16.pth")
+    tiny = dict(generator_width=4, residual_blocks=1, discriminator_width=4, monitor_layers=["relu1_2"], perceptual_layer="relu2_1")
+    from_file = BeautyGAN(**tiny, vgg_weights=str(tmp_path / "mine_vgg16.pth"))
+    from_random = BeautyGAN(**tiny, vgg_weights="random")
+    assert from_file.vgg_used["weights"] == str(tmp_path / "mine_vgg16.pth") and from_file.vgg_used["pretrained"] is True
+    assert from_random.vgg_used["pretrained"] is False and from_random.vgg_used["weights"].startswith("random")
+    assert from_file.vgg_used["sha256"] != from_random.vgg_used["sha256"]
+    assert BeautyGAN(**tiny, vgg_weights=str(tmp_path / "mine_vgg16.pth")).vgg_used == from_file.vgg_used
+
+    root = write_synthetic_mt(tmp_path / "mt", n=4, size=32, held_out=1, seed=0)
+    logger = L.pytorch.loggers.TensorBoardLogger(tmp_path, name="tb")
+    trainer = L.Trainer(
+        accelerator="cpu", max_epochs=1, limit_train_batches=1, limit_val_batches=0, logger=logger,
+        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
+    )  # fmt: skip
+    trainer.fit(from_random, datamodule=MTDataModule(str(root), image_size=32, batch_size=2, num_workers=0))
+    path = tmp_path / "after.ckpt"
+    trainer.save_checkpoint(path)
+    assert torch.load(path, map_location="cpu", weights_only=True)["vgg_used"] == from_random.vgg_used
+    hparams = yaml.unsafe_load((Path(logger.log_dir) / "hparams.yaml").read_text())  # Lightning writes tuples
+    assert hparams["vgg_used"]["pretrained"] is False and hparams["vgg_used"]["sha256"] == from_random.vgg_used["sha256"]
+
+    # Random weights converted to a file stay random: the loader says so and warns.
+    with pytest.warns(perceptual.RandomWeightsWarning):
+        convert_weights("random", tmp_path / "r.safetensors", arch="vgg16")
+    with pytest.warns(perceptual.RandomWeightsWarning, match="holds RANDOM vgg16 weights"):
+        loaded = perceptual.VGGFeatures(["relu1_2"], weights=str(tmp_path / "r.safetensors"))
+    assert loaded.pretrained is False
+
+
+def test_fit_from_a_corrupt_checkpoint_is_one_line(root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "last.ckpt"
+    bad.write_bytes(b"")  # what a kill during a non-atomic save leaves
+    runs = tmp_path / "runs"
+    code = beautygan_main([
+        "fit", "--config", "configs/beautygan_demo.yaml", "--data.root", str(root), "--data.image_size", "32",
+        "--trainer.default_root_dir", str(runs), "--trainer.logger.init_args.save_dir", str(runs),
+        "--model.vgg_weights", "random", "--model.generator_width", "4", "--model.residual_blocks", "1",
+        "--model.discriminator_width", "4", "--ckpt_path", str(bad),
+    ])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert f"beautygan: error: checkpoint {bad} is empty (0 bytes)" in err
+
+
+def test_finite_divergence_is_warned_once() -> None:
+    model = BeautyGAN(generator_width=4, residual_blocks=1, discriminator_width=4, vgg_weights="random",
+                      monitor_layers=["relu1_2"], perceptual_layer="relu2_1")  # fmt: skip
+
+    def step(total: float) -> None:
+        model._track_losses({"train/g_cycle": torch.tensor(1.0), "train/g_total": torch.tensor(total)})
+
+    for total in (2.0, 3.0):  # the first checked interval: largest 3
+        step(total)
+    model._check_losses()
+    step(2999.0)  # under 1000 x 3: no warning
+    model._check_losses()
+    step(-3001.0)  # the size counts, and the running maximum is what is compared
+    with pytest.warns(UserWarning, match=r"generator loss reached 3e\+03 .* over 1000 times its early value 3"):
+        model._check_losses()
+    step(1e9)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model._check_losses()  # once only

@@ -1,0 +1,64 @@
+"""Image reading and writing: huge files refused or decoded small, outputs checked before work and written whole."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from perceptual.images import ImageLoadError, check_output_image, load_image, save_image
+
+
+def _photo(height: int, width: int) -> Image.Image:
+    v, u = np.mgrid[0:height, 0:width] / max(height, width)
+    rgb = np.stack([np.sin(6 * u) * 0.5 + 0.5, np.cos(4 * v) * 0.5 + 0.5, (u + v) / 2], axis=-1)
+    return Image.fromarray((rgb * 255).astype(np.uint8))
+
+
+def test_a_decompression_bomb_is_refused_naming_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "huge.png"
+    _photo(40, 40).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 1600 pixels > 2 x 100: PIL's bomb error
+    with pytest.raises(ImageLoadError, match=f"{path}: refused, too many pixels"):
+        load_image(path)
+
+
+def test_a_large_jpeg_is_decoded_at_reduced_size_with_the_same_result(tmp_path: Path) -> None:
+    path = tmp_path / "big.jpg"
+    photo = _photo(1200, 1600)
+    photo.save(path, quality=95)
+    image, notes = load_image(path, 96)
+    assert image.shape == (3, 96, 128)
+    assert "resized 200x150 -> 128x96" in notes  # decoded at 1/8 scale, not 1600x1200
+    reference = np.asarray(Image.open(path).convert("RGB").resize((128, 96), Image.BILINEAR, reducing_gap=None)) / 255.0
+    difference = np.abs(image.permute(1, 2, 0).numpy() - reference)
+    assert difference.mean() < 0.01 and difference.max() < 0.1
+
+
+@pytest.mark.parametrize(
+    ("name", "match"),
+    [("out.xyz", "unknown image file extension '.xyz'"), ("folder.png", "is a folder"), ("file.png/x.png", "is a file, not a folder")],
+)
+def test_output_checks(tmp_path: Path, name: str, match: str) -> None:
+    (tmp_path / "folder.png").mkdir()
+    (tmp_path / "file.png").write_bytes(b"x")
+    with pytest.raises(ValueError, match=match):
+        check_output_image(tmp_path / name, "--out")
+
+
+def test_save_image_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "out.png"
+    save_image(torch.zeros(3, 4, 4), target)
+    before = target.read_bytes()
+
+    def failing_save(self, fp, format=None, **params):  # noqa: A002 - PIL's signature
+        Path(fp).write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Image.Image, "save", failing_save)
+    with pytest.raises(OSError, match="disk full"):
+        save_image(torch.ones(3, 4, 4), target)
+    assert target.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
