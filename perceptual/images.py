@@ -51,6 +51,13 @@ def load_image(
     if orientation not in (None, 1):
         image = ImageOps.exif_transpose(image)
         notes.append(f"rotated/flipped per EXIF orientation {orientation}")
+    if size is not None and image.mode in ("L", "RGB", "I", "F"):
+        # Much larger than asked (formats without JPEG's draft mode): box-reduce the 8-bit image by an integer factor
+        # first, keeping at least twice the target size for the antialiased resize, so memory follows the output.
+        factor = _reduction_factor(image.size, size)
+        if factor >= 2:
+            notes.append(f"box-reduced {image.size[0]}x{image.size[1]} by {factor} before resizing")
+            image = image.reduce(factor)
 
     array = _to_rgb_array(image, background, notes)
     tensor = torch.from_numpy(array).permute(2, 0, 1).contiguous()
@@ -68,6 +75,17 @@ def _draft_size(full: tuple[int, int], size: int | tuple[int, int]) -> tuple[int
         return max(1, int(width * scale) + 1), max(1, int(height * scale) + 1)
     side = max(int(size[0]), int(size[1]))  # either orientation (EXIF rotation is applied after decoding)
     return side, side
+
+
+def _reduction_factor(full: tuple[int, int], size: int | tuple[int, int]) -> int:
+    """Integer factor the (width, height) image may shrink by and stay at least twice ``size`` in both sides."""
+    width, height = full
+    if isinstance(size, int):
+        scale = size / min(width, height)
+        target_w, target_h = width * scale, height * scale
+    else:
+        target_h, target_w = float(size[0]), float(size[1])
+    return int(min(width / target_w, height / target_h) // 2)
 
 
 def _to_rgb_array(image: Image.Image, background: tuple[int, int, int], notes: list[str]) -> np.ndarray:

@@ -62,3 +62,16 @@ def test_save_image_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(OSError, match="disk full"):
         save_image(torch.ones(3, 4, 4), target)
     assert target.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+
+
+def test_a_large_png_is_box_reduced_first_with_the_same_result(tmp_path: Path) -> None:
+    path = tmp_path / "big.png"
+    _photo(1200, 1600).save(path)
+    image, notes = load_image(path, 96)
+    assert image.shape == (3, 96, 128)
+    assert "box-reduced 1600x1200 by 6 before resizing" in notes  # 12.5x larger than asked: keep >= 2x
+    reference = np.asarray(Image.open(path).resize((128, 96), Image.BILINEAR, reducing_gap=None)) / 255.0
+    difference = np.abs(image.permute(1, 2, 0).numpy() - reference)
+    assert difference.mean() < 0.01 and difference.max() < 0.1
+    exact, _ = load_image(path, (1200, 1600))  # no reduction when the full size is asked for
+    assert exact.shape == (3, 1200, 1600)
