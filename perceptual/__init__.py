@@ -26,6 +26,7 @@ from .losses import (
     perceptual_loss,
     style_loss,
 )
+from .lpips import LPIPS, LPIPS_LAYERS, CalibrationUnavailableError, load_lpips_calibration
 from .normalization import CAFFE, IMAGENET, InputNormalization
 from .render import apply_colormap, render_channel_sum, render_comparison, render_maps, select_channels
 from .weights import (
@@ -61,6 +62,10 @@ __all__ = [
     "load_weights",
     "register_weights_format",
     # losses
+    "LPIPS",
+    "LPIPS_LAYERS",
+    "CalibrationUnavailableError",
+    "load_lpips_calibration",
     "PerceptualLoss",
     "PerceptualLossOutput",
     "StyleLoss",

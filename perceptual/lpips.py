@@ -1,0 +1,154 @@
+"""LPIPS (Zhang et al., "The Unreasonable Effectiveness of Deep Features as a Perceptual Metric", CVPR 2018), VGG
+variant, version 0.1, on this library's frozen :class:`~perceptual.features.VGGFeatures`.
+
+Per tap (``relu1_2``, ``relu2_2``, ``relu3_3``, ``relu4_3``, ``relu5_3``) the features of both images are unit-normalized
+along channels, their squared difference is weighted per channel by the calibration weights (the paper's ``lin``
+layers) and summed over channels, averaged over space (or upsampled to the input size for a map), and the five
+layers are summed. The calibration weights are read from the ``lpips`` package's ``weights/v0.1/vgg.pth`` when that
+package is installed, or from a path; they are never downloaded, are frozen, and stay out of checkpoints.
+
+Differences from the ``lpips`` package, on purpose: the channel norm is ``sqrt(sum x^2 + eps^2)`` (eps inside the
+square root: a finite gradient where the features are all zero; the package's ``sqrt(sum x^2) + eps`` gives NaN
+there), there is no dropout to re-enable, and the features can come from a pass the caller already made
+(:meth:`LPIPS.from_features`), so an identity loss, LPIPS and a feature-map monitor share one VGG forward.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .features import VGGFeatures
+from .weights import WeightsSource
+
+__all__ = ["LPIPS", "LPIPS_LAYERS", "CalibrationUnavailableError", "load_lpips_calibration"]
+
+LPIPS_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
+"""The VGG16 taps LPIPS-VGG compares (the ``lpips`` package's ``vgg16`` slices)."""
+
+_CHANNELS = (64, 128, 256, 512, 512)
+_EPS = 1e-10
+
+
+class CalibrationUnavailableError(FileNotFoundError):
+    """The LPIPS calibration weights could not be found; the message names both ways to provide them."""
+
+
+def _package_file() -> Path | None:
+    try:
+        import lpips  # noqa: F401 - only its data file is used
+    except ImportError:
+        return None
+    return Path(lpips.__file__).resolve().parent / "weights" / "v0.1" / "vgg.pth"
+
+
+def load_lpips_calibration(path: str | os.PathLike | None = None) -> list[Tensor]:
+    """The five per-channel LPIPS-VGG v0.1 weights ``(C,)``, from ``path`` or from the installed ``lpips`` package.
+
+    Raises :class:`CalibrationUnavailableError` when neither is there, and ``ValueError`` for a file that does not
+    hold them (keys ``lin0.model.1.weight`` ... ``lin4.model.1.weight`` of shape ``(1, C, 1, 1)``)."""
+    file = Path(path) if path is not None else _package_file()
+    if file is None or not file.is_file():
+        where = f"{str(path)!r} does not exist" if path is not None else "the lpips package is not installed"
+        raise CalibrationUnavailableError(
+            f"LPIPS calibration weights not found: {where}. Install the package that ships them "
+            "(pip install lpips; they are read from lpips/weights/v0.1/vgg.pth, nothing is downloaded) or pass "
+            "calibration=<path to that vgg.pth>"
+        )
+    state = torch.load(file, map_location="cpu", weights_only=True)
+    weights = []
+    for index, channels in enumerate(_CHANNELS):
+        key = next((k for k in (f"lin{index}.model.1.weight", f"lin{index}.model.0.weight") if k in state), None)
+        if key is None or tuple(state[key].shape) != (1, channels, 1, 1):
+            found = {k: tuple(v.shape) for k, v in state.items()}
+            raise ValueError(
+                f"{file} does not hold LPIPS-VGG v0.1 calibration weights: expected lin{index}.model.1.weight of "
+                f"shape (1, {channels}, 1, 1), found {found}"
+            )
+        weights.append(state[key].detach().float().reshape(channels).clone())
+    return weights
+
+
+def _unit_channels(features: Tensor) -> Tensor:
+    return features * torch.rsqrt(features.float().square().sum(dim=1, keepdim=True) + _EPS**2).to(features.dtype)
+
+
+class LPIPS(nn.Module):
+    """LPIPS-VGG (v0.1) distance between images, as a metric or as a loss.
+
+    Args:
+        extractor: a :class:`VGGFeatures` (VGG16) that taps at least :data:`LPIPS_LAYERS`; its ``input_range`` is the
+            range the images come in. ``None`` builds one from ``weights`` and ``input_range``.
+        weights: VGG16 trunk weights when ``extractor`` is ``None`` (``"imagenet"`` is LPIPS' trunk).
+        input_range: range of the images when ``extractor`` is ``None``: ``(-1, 1)`` as the ``lpips`` package
+            expects by default, ``(0, 1)`` for its ``normalize=True``.
+        calibration: path of the ``lpips`` package's ``weights/v0.1/vgg.pth`` (default: the installed package's).
+        spatial: return a ``(N, 1, H, W)`` map at the input size (bilinear upsampling of each layer's map, as the
+            package's ``spatial=True``) instead of one value per image.
+
+    ``forward(pred, target)`` returns ``(N,)`` (or the map): differentiable with respect to ``pred`` (the target's
+    features are computed without a graph). Wrap it in ``torch.no_grad()`` to use it as a metric.
+    """
+
+    def __init__(
+        self,
+        *,
+        extractor: VGGFeatures | None = None,
+        weights: WeightsSource = "imagenet",
+        input_range: tuple[float, float] = (-1.0, 1.0),
+        calibration: str | os.PathLike | None = None,
+        spatial: bool = False,
+    ) -> None:
+        super().__init__()
+        if extractor is None:
+            extractor = VGGFeatures(list(LPIPS_LAYERS), arch="vgg16", weights=weights, input_range=input_range)
+        elif extractor.arch != "vgg16":
+            raise ValueError(f"LPIPS-VGG is calibrated on VGG16 features, got an extractor of {extractor.arch}")
+        missing = [name for name in LPIPS_LAYERS if name not in extractor.layers]
+        if missing:
+            raise ValueError(f"extractor does not tap {missing}; LPIPS needs {list(LPIPS_LAYERS)}")
+        self.extractor = extractor
+        self.spatial = spatial
+        for index, weight in enumerate(load_lpips_calibration(calibration)):
+            # Non-persistent: calibration is loaded from its source, never saved in (or read from) checkpoints.
+            self.register_buffer(f"calibration_{index}", weight.view(1, -1, 1, 1), persistent=False)
+
+    def calibration(self) -> list[Tensor]:
+        """The five per-channel weights, ``(1, C, 1, 1)`` each."""
+        return [getattr(self, f"calibration_{index}") for index in range(len(LPIPS_LAYERS))]
+
+    def from_features(
+        self, pred_features: Mapping[str, Tensor], target_features: Mapping[str, Tensor], *, size: tuple[int, int] | None = None
+    ) -> Tensor:
+        """LPIPS from features already computed by an extractor with the same trunk: ``(N,)``, or with
+        ``spatial=True`` a ``(N, 1, H, W)`` map at ``size`` (the input's height and width)."""
+        if self.spatial and size is None:
+            raise ValueError("spatial=True needs size=(height, width) of the input images")
+        total: Tensor | None = None
+        for name, weight in zip(LPIPS_LAYERS, self.calibration()):
+            difference = (_unit_channels(pred_features[name]) - _unit_channels(target_features[name])).square()
+            per_pixel = (difference * weight.to(difference.dtype)).sum(dim=1, keepdim=True)
+            if self.spatial:
+                term = F.interpolate(per_pixel, size=size, mode="bilinear", align_corners=False)
+            else:
+                term = per_pixel.mean(dim=(1, 2, 3))
+            total = term if total is None else total + term
+        assert total is not None
+        return total
+
+    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
+        self.extractor.check_input(pred, "pred")
+        self.extractor.check_input(target, "target")
+        if pred.shape != target.shape:
+            raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+        with torch.no_grad():
+            target_features = self.extractor(target)
+        return self.from_features(self.extractor(pred), target_features, size=tuple(pred.shape[-2:]))
+
+    def extra_repr(self) -> str:
+        return f"version='0.1', layers={list(LPIPS_LAYERS)}, spatial={self.spatial}"
