@@ -13,6 +13,7 @@ import argparse
 import os
 from pathlib import Path
 
+from .files import atomic_path
 from .weights import VGGWeights, load_weights
 
 __all__ = ["convert_weights", "register"]
@@ -51,13 +52,8 @@ def convert_weights(source: str | os.PathLike, out: str | os.PathLike, *, arch: 
     }
     if weights.categories:
         metadata["perceptual.categories"] = "\n".join(weights.categories)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(out) as temporary:  # never a half-written file at out
         save_file(tensors, str(temporary), metadata=metadata)
-        os.replace(temporary, out)  # never a half-written file at out
-    finally:
-        temporary.unlink(missing_ok=True)
     return weights
 
 

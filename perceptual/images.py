@@ -8,13 +8,14 @@ image raises :class:`ImageLoadError` naming the file.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
+
+from .files import atomic_path
 
 __all__ = ["ImageLoadError", "check_output_image", "load_image", "save_image", "to_pil"]
 
@@ -165,14 +166,7 @@ def save_image(image: Tensor, path: str | os.PathLike) -> Path:
     The file is written next to ``path`` under a temporary name and renamed, so an interrupted or failed write never
     leaves a partial image at ``path``."""
     path = check_output_image(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     pil = to_pil(image)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(handle)
-    try:
+    with atomic_path(path) as temporary:
         pil.save(temporary, format=Image.registered_extensions()[path.suffix.lower()])
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return path

@@ -27,6 +27,7 @@ import torch
 from PIL import Image
 
 from .features import VGGFeatures
+from .files import atomic_path
 from .images import ImageLoadError, load_image
 from .layers import canonical_layer_name, layer_names
 from .render import COLORMAPS, render_channel_sum, render_maps_indexed, select_channels
@@ -257,12 +258,8 @@ def _read_manifest(out: Path, settings: dict) -> list[ExportedImage]:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as temporary:
         temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 @contextmanager

@@ -14,12 +14,13 @@ destination is always either the previous checkpoint or the new one, whole.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from perceptual.files import atomic_path
 
 __all__ = ["AtomicCheckpointIO", "CheckpointError", "load_checkpoint_file", "save_atomically"]
 
@@ -30,19 +31,9 @@ class CheckpointError(ValueError):
 
 def save_atomically(checkpoint: dict[str, Any], path: str | os.PathLike) -> Path:
     """``torch.save`` to a temporary file next to ``path``, fsync, then rename it to ``path`` (atomic on POSIX)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(checkpoint, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path, fsync=True) as temporary:
+        torch.save(checkpoint, temporary)
+    return Path(path)
 
 
 def load_checkpoint_file(path: str | os.PathLike, *, map_location: Any = "cpu", weights_only: bool = True) -> dict[str, Any]:

@@ -25,7 +25,6 @@ import argparse
 import csv
 import json
 import math
-import os
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -37,6 +36,8 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
+
+from perceptual.files import atomic_path
 
 from .metrics import region_colour_distance
 from .regions import FaceRegion, region_masks
@@ -531,20 +532,17 @@ def write_table(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any], o
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = out_dir / "metrics.csv", out_dir / "summary.json"
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    partial = csv_path.with_name(f".{csv_path.name}.tmp")
-    with partial.open("w", newline="") as handle:
+    with atomic_path(csv_path) as partial, partial.open("w", newline="") as handle:  # whole or not at all
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(partial, csv_path)  # written whole or not at all
 
     def clean(value: Any) -> Any:
         return None if isinstance(value, float) and not math.isfinite(value) else value
 
     payload = {"summary": summary, "rows": [{k: clean(v) for k, v in row.items()} for row in rows]}
-    partial = json_path.with_name(f".{json_path.name}.tmp")
-    partial.write_text(json.dumps(payload, indent=2))
-    os.replace(partial, json_path)
+    with atomic_path(json_path) as partial:
+        partial.write_text(json.dumps(payload, indent=2))
     return csv_path, json_path
 
 

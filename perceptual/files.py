@@ -1,0 +1,36 @@
+"""Writing files whole or not at all: every output of the library, its CLIs and the experiments goes through
+:func:`atomic_path`, so an error or a kill mid-write never leaves a partial file under the final name."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["atomic_path"]
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, *, fsync: bool = False) -> Iterator[Path]:
+    """A temporary path in ``path``'s folder (created if missing) to write to; renamed over ``path`` when the block
+    ends normally (an atomic replace on POSIX, even across a kill), removed when it raises.
+
+    ``fsync=True`` flushes the file to disk before the rename (checkpoints: the rename must not land before the data).
+    The temporary name is ``.<name>.<random>.tmp``: hidden, and in the destination folder, never in ``$TMPDIR``
+    (a rename across filesystems would be a copy that a kill can cut short)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        yield temporary
+        if fsync:
+            with temporary.open("rb+") as file:
+                os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
