@@ -12,6 +12,7 @@ does not import Lightning).
 
 from ._version import __version__
 from .classify import Classification, Prediction, VGGClassifier
+from ._validation import InputRangeWarning
 from .describe import LayerInfo, describe, format_layer_table
 from .dream import ChannelSheet, DreamResult, Objective, ObjectiveTerm, channel_sheet, deep_dream
 from .features import VGGFeatures
@@ -23,9 +24,12 @@ from .losses import (
     beautygan_identity_loss,
     feature_distance,
     gram_matrix,
+    masked_gram_matrix,
     perceptual_loss,
+    resize_mask,
     style_loss,
 )
+from .dists import DISTS, DISTS_LAYERS, load_dists_calibration
 from .lpips import LPIPS, LPIPS_LAYERS, CalibrationUnavailableError, load_lpips_calibration
 from .normalization import CAFFE, IMAGENET, InputNormalization
 from .render import apply_colormap, render_channel_sum, render_comparison, render_maps, select_channels
@@ -52,6 +56,7 @@ __all__ = [
     # weights and input normalization
     "CAFFE",
     "IMAGENET",
+    "InputRangeWarning",
     "InputNormalization",
     "MissingDependencyError",
     "RandomWeightsWarning",
@@ -62,6 +67,9 @@ __all__ = [
     "load_weights",
     "register_weights_format",
     # losses
+    "DISTS",
+    "DISTS_LAYERS",
+    "load_dists_calibration",
     "LPIPS",
     "LPIPS_LAYERS",
     "CalibrationUnavailableError",
@@ -72,7 +80,9 @@ __all__ = [
     "beautygan_identity_loss",
     "feature_distance",
     "gram_matrix",
+    "masked_gram_matrix",
     "perceptual_loss",
+    "resize_mask",
     "style_loss",
     # feature-map rendering
     "apply_colormap",

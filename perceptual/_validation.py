@@ -3,10 +3,16 @@ value checks (finiteness, range) need a device->host sync and are opt-in."""
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor
 
-__all__ = ["check_image_batch", "check_image_values"]
+
+class InputRangeWarning(UserWarning):
+    """The images' values do not look like the declared ``input_range``."""
+
+__all__ = ["InputRangeWarning", "check_image_batch", "check_image_values", "check_mask", "warn_range_mismatch"]
 
 
 def check_image_batch(x: object, name: str = "input") -> Tensor:
@@ -49,3 +55,46 @@ def check_image_values(
                 f"{name} values lie in [{lo:.4g}, {hi:.4g}], outside input_range=({low:g}, {high:g}); "
                 "pass the range your tensors really have (GAN outputs from tanh: input_range=(-1, 1))"
             )
+
+
+def check_mask(mask: object, image: Tensor) -> Tensor:
+    """``mask`` as a float ``(N or 1, 1, H, W)`` tensor at ``image``'s size (``(N, H, W)`` and bool are accepted)."""
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"mask must be a torch.Tensor, got {type(mask).__name__}")
+    if mask.ndim == 3:
+        mask = mask.unsqueeze(1)
+    n, _, h, w = image.shape
+    if mask.ndim != 4 or mask.shape[1] != 1 or mask.shape[0] not in (1, n) or tuple(mask.shape[-2:]) != (h, w):
+        raise ValueError(
+            f"mask must be (N, 1, H, W) or (N, H, W) with N in (1, {n}) and the images' size {(h, w)}, "
+            f"got shape {tuple(mask.shape)}"
+        )
+    if not (mask.is_floating_point() or mask.dtype == torch.bool):
+        raise TypeError(f"mask must be float (weights in [0, 1]) or bool, got {mask.dtype}")
+    return mask.to(dtype=torch.float32 if mask.dtype == torch.bool else mask.dtype)
+
+
+def warn_range_mismatch(x: Tensor, name: str, input_range: tuple[float, float]) -> bool:
+    """Warn (:class:`InputRangeWarning`) and return ``True`` when ``x`` leaves ``input_range`` by more than 1% of
+    its width or spans at most 55% of it; one device sync. Meant for the first batch only."""
+    low, high = input_range
+    width = high - low
+    lo, hi = (float(v) for v in torch.aminmax(x.detach()))
+    outside = lo < low - 0.01 * width or hi > high + 0.01 * width
+    narrow = (hi - lo) <= 0.55 * width  # [0, 1] in a declared (-1, 1) spans at most half
+    if not (outside or narrow):
+        return False
+    guesses = [r for r in ((0.0, 1.0), (-1.0, 1.0), (0.0, 255.0)) if r != (low, high)]
+    likely = next(
+        (r for r in guesses if lo >= r[0] - 0.01 * (r[1] - r[0]) and hi <= r[1] + 0.01 * (r[1] - r[0]) and hi - lo >= 0.5 * (r[1] - r[0])),
+        None,
+    )
+    what = "leave" if outside else f"use {100 * (hi - lo) / width:.0f}% of"
+    hint = f"; if they are {likely[0]:g}..{likely[1]:g} images, pass input_range=({likely[0]:g}, {likely[1]:g})" if likely else ""
+    warnings.warn(
+        f"{name} values span [{lo:.4g}, {hi:.4g}] and {what} the declared input_range=({low:g}, {high:g}){hint}. "
+        "VGG features (and every loss on them) are wrong when the declared range is not the images' range.",
+        InputRangeWarning,
+        stacklevel=4,
+    )
+    return True

@@ -21,28 +21,53 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from ._validation import check_image_batch, check_image_values
+from ._validation import check_image_batch, check_image_values, warn_range_mismatch
 from .layers import canonical_layer_name, layer_names, vgg_config
 from .normalization import InputNormalization, check_input_range
 from .weights import WeightsSource, load_weights
 
-__all__ = ["PoolPadding", "VGGFeatures", "build_vgg_body"]
+__all__ = ["L2Pool2d", "PoolPadding", "Pooling", "VGGFeatures", "build_vgg_body"]
 
 PoolPadding = Literal["valid", "same"]
+Pooling = Literal["max", "l2"]
 
 
-def build_vgg_body(arch: str, depth: int, *, pool_padding: PoolPadding = "valid") -> nn.Sequential:
+class L2Pool2d(nn.Module):
+    """L2 pooling (Henaff & Simoncelli, 2016), as DISTS replaces VGG's max pooling with it (Ding et al., 2020):
+    ``sqrt(g * x^2 + 1e-12)`` with ``g`` the normalized 3x3 Hann window ``[1/2, 1, 1/2]`` outer itself, stride 2,
+    zero padding 1 (``H -> ceil(H / 2)``), per channel."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        window = torch.tensor([0.5, 1.0, 0.5])
+        kernel = torch.outer(window, window)
+        self.register_buffer("kernel", (kernel / kernel.sum()).view(1, 1, 3, 3), persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        channels = x.shape[1]
+        kernel = self.kernel.to(x.dtype).expand(channels, 1, 3, 3)
+        pooled = nn.functional.conv2d(x.square(), kernel, stride=2, padding=1, groups=channels)
+        return (pooled + 1e-12).sqrt()
+
+
+def build_vgg_body(arch: str, depth: int, *, pool_padding: PoolPadding = "valid", pooling: Pooling = "max") -> nn.Sequential:
     """torchvision's ``<arch>().features[:depth]`` layer for layer (same indices, so state dict keys match).
 
     ``pool_padding="same"`` pools like TensorFlow's ``padding="SAME"`` (361 -> 181) instead of flooring (361 -> 180).
+    ``pooling="l2"`` puts :class:`L2Pool2d` where VGG max-pools (DISTS' trunk).
     """
     if pool_padding not in ("valid", "same"):
         raise ValueError(f"pool_padding must be 'valid' (torchvision/Keras) or 'same' (TF SAME), got {pool_padding!r}")
+    if pooling not in ("max", "l2"):
+        raise ValueError(f"pooling must be 'max' (VGG) or 'l2' (DISTS), got {pooling!r}")
     layers: list[nn.Module] = []
     channels = 3
     for item in vgg_config(arch):
         if item == "M":
-            layers.append(nn.MaxPool2d(kernel_size=2, stride=2, ceil_mode=pool_padding == "same"))
+            if pooling == "l2":
+                layers.append(L2Pool2d())
+            else:
+                layers.append(nn.MaxPool2d(kernel_size=2, stride=2, ceil_mode=pool_padding == "same"))
         else:
             layers += [nn.Conv2d(channels, int(item), kernel_size=3, padding=1), nn.ReLU(inplace=True)]
             channels = int(item)
@@ -62,8 +87,12 @@ class VGGFeatures(nn.Module):
         normalization: override the input preparation the weights carry (``"imagenet"``, ``"caffe"``, ``"none"``).
             ``"none"`` feeds tensors as they are, reproducing code that skipped normalization.
         pool_padding: ``"valid"`` (torchvision, Keras) or ``"same"`` (TensorFlow ``vgg16.npy`` code).
+        pooling: ``"max"`` (VGG) or ``"l2"``: :class:`L2Pool2d` in place of each max pool, the trunk DISTS uses.
         seed: seed for ``weights="random"``.
-        check_finite, check_range: opt-in value checks of the input (each syncs with the device).
+        check_finite, check_range: opt-in value checks of the input, every call (each syncs with the device).
+        warn_range_mismatch: opt-in, once: on the first batch only (one sync), warn when the values leave
+            ``input_range`` or use at most 55% of it, the signature of ``[0, 1]`` images declared ``(-1, 1)`` or
+            ``(0, 255)`` (or the reverse), naming the range seen and the range declared.
 
     Example:
         >>> vgg = VGGFeatures(["relu2_2", "relu4_1"], weights="random", input_range=(-1, 1))  # doctest: +SKIP
@@ -81,9 +110,11 @@ class VGGFeatures(nn.Module):
         input_range: tuple[float, float] = (0.0, 1.0),
         normalization: str | InputNormalization | None = None,
         pool_padding: PoolPadding = "valid",
+        pooling: Pooling = "max",
         seed: int = 0,
         check_finite: bool = False,
         check_range: bool = False,
+        warn_range_mismatch: bool = False,
     ) -> None:
         super().__init__()
         names = layer_names(arch)
@@ -102,8 +133,11 @@ class VGGFeatures(nn.Module):
         self.layers: tuple[str, ...] = tuple(sorted(requested, key=lambda n: (indices[n], requested.index(n))))
         self.input_range = check_input_range(input_range)
         self.pool_padding = pool_padding
+        self.pooling = pooling
         self.check_finite = check_finite
         self.check_range = check_range
+        self.warn_range_mismatch = warn_range_mismatch
+        self._range_seen = False
         depth = max(indices.values()) + 1
         self._taps: dict[int, tuple[str, ...]] = {}
         for name in self.layers:
@@ -114,7 +148,7 @@ class VGGFeatures(nn.Module):
         self.pretrained: bool = loaded.pretrained
         self.normalization: InputNormalization = loaded.normalization
 
-        body = build_vgg_body(arch, depth, pool_padding=pool_padding)
+        body = build_vgg_body(arch, depth, pool_padding=pool_padding, pooling=pooling)
         state = {key: value for key, value in loaded.features.items() if int(key.split(".")[0]) < depth}
         if self.normalization.channel_order == "BGR":
             # The weights expect BGR input: permute the first conv's input channels instead of the image (exact).
@@ -129,7 +163,7 @@ class VGGFeatures(nn.Module):
         scale, shift = self.normalization.affine(self.input_range)
         self.register_buffer("scale", torch.tensor(scale).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("shift", torch.tensor(shift).view(1, 3, 1, 1), persistent=False)
-        self._pools = [i for i, m in enumerate(body) if isinstance(m, nn.MaxPool2d)]
+        self._pools = [i for i, m in enumerate(body) if isinstance(m, (nn.MaxPool2d, L2Pool2d))]
         self._checkpoint_prefixes: list[str] = []
         self.register_load_state_dict_post_hook(_drop_own_missing_keys)
         self.train(False)
@@ -172,7 +206,8 @@ class VGGFeatures(nn.Module):
             )
         height, width = x.shape[-2:]
         for _ in self._pools:
-            height, width = (-(-height // 2), -(-width // 2)) if self.pool_padding == "same" else (height // 2, width // 2)
+            ceil = self.pool_padding == "same" or self.pooling == "l2"
+            height, width = (-(-height // 2), -(-width // 2)) if ceil else (height // 2, width // 2)
         if height < 1 or width < 1:
             minimum = 2 ** len(self._pools)
             raise ValueError(
@@ -181,6 +216,9 @@ class VGGFeatures(nn.Module):
             )
         if self.check_finite or self.check_range:
             check_image_values(x, name, self.input_range, check_finite=self.check_finite, check_range=self.check_range)
+        if self.warn_range_mismatch and not self._range_seen:
+            self._range_seen = True
+            warn_range_mismatch(x, name, self.input_range)
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         self.check_input(x)
@@ -197,6 +235,7 @@ class VGGFeatures(nn.Module):
         return (
             f"arch={self.arch!r}, layers={list(self.layers)}, weights={self.weights_source!r}, "
             f"input_range=({low:g}, {high:g}), normalization={self.normalization.name!r}, pool_padding={self.pool_padding!r}"
+            + (f", pooling={self.pooling!r}" if self.pooling != "max" else "")
         )
 
 

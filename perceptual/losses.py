@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._validation import check_mask
 from .features import VGGFeatures
 from .normalization import InputNormalization
 from .weights import WeightsSource
@@ -34,7 +35,9 @@ __all__ = [
     "beautygan_identity_loss",
     "feature_distance",
     "gram_matrix",
+    "masked_gram_matrix",
     "perceptual_loss",
+    "resize_mask",
     "style_loss",
 ]
 
@@ -60,6 +63,25 @@ def gram_matrix(features: Tensor) -> Tensor:
     with torch.autocast(device_type=features.device.type, enabled=False):
         flat = features.reshape(n, c, h * w).float()
         return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
+
+
+def resize_mask(mask: Tensor, size: tuple[int, int] | torch.Size) -> Tensor:
+    """A ``(N, 1, H, W)`` region mask resized to a feature map's ``(h, w)`` by area (each feature cell gets the
+    mean of the mask over the pixels it covers)."""
+    if tuple(mask.shape[-2:]) == tuple(size):
+        return mask
+    return F.interpolate(mask, size=tuple(size), mode="area")
+
+
+def masked_gram_matrix(features: Tensor, mask: Tensor) -> Tensor:
+    """Gram matrix of the features inside a region: ``(F m)(F m)^T / (C * sum(m))`` per sample (Gatys et al.'s
+    guided Gram, CVPR 2017, normalized by the region's area), float32; ``mask`` is ``(N or 1, 1, h, w)`` at the
+    features' size. Equals :func:`gram_matrix` for an all-ones mask."""
+    n, c, h, w = features.shape
+    with torch.autocast(device_type=features.device.type, enabled=False):
+        weighted = (features.float() * mask.float()).reshape(n, c, h * w)
+        area = mask.float().expand(n, 1, h, w).sum(dim=(1, 2, 3)).clamp_min(1e-12)
+        return torch.bmm(weighted, weighted.transpose(1, 2)) / (c * area).view(n, 1, 1)
 
 
 def _normalize_channels(features: Tensor, eps: float) -> Tensor:
@@ -88,23 +110,39 @@ def feature_distance(
     normalize_features: bool = False,
     eps: float = 1e-10,
     transform: Callable[[Tensor], Tensor] | None = None,
+    mask: Tensor | None = None,
 ) -> Tensor:
     """Weighted sum over layers of a distance between two feature dicts (the shared core of every loss here).
 
     Per layer the elementwise distance ``d`` is reduced as ``mean`` (``d.mean()``), ``sum`` (``d.sum()``) or ``none``
     (``d`` averaged per sample, shape ``(N,)``); layers are then summed with their weights. ``transform`` (e.g.
     :func:`gram_matrix`) is applied to both features first.
+
+    ``mask`` (``(N or 1, 1, H, W)`` weights in [0, 1] at any resolution, usually the images') restricts the loss to
+    a region: it is resized to each layer by area (:func:`resize_mask`) and the distance is averaged over the
+    region, ``sum(d * m) / (C * sum(m))`` (``mean``: over the batch; ``none``: per sample; ``sum``: ``sum(d * m)``).
+    With ``transform=gram_matrix`` the Grams are the region's (:func:`masked_gram_matrix`). An empty region gives 0.
     """
     _check_options(criterion, reduction)
+    if mask is not None and transform not in (None, gram_matrix):
+        raise ValueError("mask= works with transform=None or transform=gram_matrix only")
+    if mask is not None and (mask.ndim != 4 or mask.shape[1] != 1):
+        raise ValueError(f"mask must be (N, 1, H, W), got shape {tuple(mask.shape)}")
     total: Tensor | None = None
     for name, weight in layer_weights.items():
         pred, target = pred_features[name], target_features[name]
         if normalize_features:
             pred, target = _normalize_channels(pred, eps), _normalize_channels(target, eps)
-        if transform is not None:
+        layer_mask = None if mask is None else resize_mask(mask, pred.shape[-2:]).to(pred.dtype)
+        if layer_mask is not None and transform is gram_matrix:
+            pred, target = masked_gram_matrix(pred, layer_mask), masked_gram_matrix(target, layer_mask)
+            layer_mask = None  # the region is in the Grams
+        elif transform is not None:
             pred, target = transform(pred), transform(target)
         distance = _elementwise(pred, target, criterion)
-        if reduction == "mean":
+        if layer_mask is not None:
+            term = _masked_reduce(distance, layer_mask, reduction)
+        elif reduction == "mean":
             term = distance.mean()
         elif reduction == "sum":
             term = distance.sum()
@@ -115,6 +153,18 @@ def feature_distance(
     if total is None:
         raise ValueError("layer_weights is empty")
     return total
+
+
+def _masked_reduce(distance: Tensor, mask: Tensor, reduction: str) -> Tensor:
+    n, c = distance.shape[:2]
+    mask = mask.expand(n, 1, *distance.shape[-2:])
+    weighted = (distance * mask).reshape(n, -1).sum(dim=1)
+    if reduction == "sum":
+        return weighted.sum()
+    area = mask.reshape(n, -1).sum(dim=1) * c
+    if reduction == "mean":
+        return weighted.sum() / area.sum().clamp_min(1e-12)
+    return weighted / area.clamp_min(1e-12)
 
 
 def _check_options(criterion: str, reduction: str) -> None:
@@ -150,11 +200,14 @@ def _loss_forward(
     normalize_features: bool,
     transform: Callable[[Tensor], Tensor] | None,
     return_features: bool,
+    mask: Tensor | None = None,
 ) -> Tensor | PerceptualLossOutput:
     extractor.check_input(pred, "pred")
     extractor.check_input(target, "target")
     if pred.shape != target.shape:
         raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+    if mask is not None:
+        mask = check_mask(mask, pred)
     with torch.no_grad():  # gradient flows to pred only; no graph for the target pass
         target_features = extractor(target)
     pred_features = extractor(pred)
@@ -166,6 +219,7 @@ def _loss_forward(
         reduction=reduction,  # type: ignore[arg-type]
         normalize_features=normalize_features,
         transform=transform,
+        mask=mask,
     )
     if return_features:
         return PerceptualLossOutput(loss, pred_features, target_features)
@@ -185,6 +239,8 @@ class PerceptualLoss(nn.Module):
 
     ``loss(pred, target, return_features=True)`` returns a :class:`PerceptualLossOutput` with both feature dicts,
     for callers (e.g. TensorBoard feature-map monitoring) that would otherwise run VGG again.
+    ``loss(pred, target, mask=m)`` restricts it to a region (``(N, 1, H, W)`` weights at the images' size, resized
+    to each layer by area, the loss averaged over the region; see :func:`feature_distance`).
     """
 
     def __init__(
@@ -231,7 +287,9 @@ class PerceptualLoss(nn.Module):
     def _transform(self) -> Callable[[Tensor], Tensor] | None:
         return None
 
-    def forward(self, pred: Tensor, target: Tensor, return_features: bool = False) -> Tensor | PerceptualLossOutput:
+    def forward(
+        self, pred: Tensor, target: Tensor, return_features: bool = False, *, mask: Tensor | None = None
+    ) -> Tensor | PerceptualLossOutput:
         return _loss_forward(
             self.extractor,
             pred,
@@ -242,6 +300,7 @@ class PerceptualLoss(nn.Module):
             normalize_features=self.normalize_features,
             transform=self._transform(),
             return_features=return_features,
+            mask=mask,
         )
 
     def extra_repr(self) -> str:
@@ -279,7 +338,7 @@ def _cached_extractor(
 
 def _functional(
     pred: Tensor, target: Tensor, layers, *, arch, weights, input_range, normalization, criterion, reduction,
-    normalize_features, transform, default_layers,
+    normalize_features, transform, default_layers, mask=None,
 ) -> Tensor:  # fmt: skip
     if not isinstance(weights, (str, os.PathLike)):
         raise TypeError(
@@ -295,7 +354,7 @@ def _functional(
     )
     return _loss_forward(
         extractor, pred, target, layer_weights, criterion=criterion, reduction=reduction,
-        normalize_features=normalize_features, transform=transform, return_features=False,
+        normalize_features=normalize_features, transform=transform, return_features=False, mask=mask,
     )  # type: ignore[return-value]  # fmt: skip
 
 
@@ -311,12 +370,13 @@ def perceptual_loss(
     reduction: Reduction = "mean",
     normalize_features: bool = False,
     normalization: str | None = None,
+    mask: Tensor | None = None,
 ) -> Tensor:
     """Functional :class:`PerceptualLoss`; the VGG is built once per configuration and device and cached."""
     return _functional(
         pred, target, layers, arch=arch, weights=weights, input_range=input_range, normalization=normalization,
         criterion=criterion, reduction=reduction, normalize_features=normalize_features, transform=None,
-        default_layers={"relu4_1": 1.0},
+        default_layers={"relu4_1": 1.0}, mask=mask,
     )  # fmt: skip
 
 
@@ -331,12 +391,13 @@ def style_loss(
     criterion: Criterion = "mse",
     reduction: Reduction = "mean",
     normalization: str | None = None,
+    mask: Tensor | None = None,
 ) -> Tensor:
     """Functional :class:`StyleLoss` (Gram matrices in float32)."""
     return _functional(
         pred, target, layers, arch=arch, weights=weights, input_range=input_range, normalization=normalization,
         criterion=criterion, reduction=reduction, normalize_features=False, transform=gram_matrix,
-        default_layers={"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0},
+        default_layers={"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0}, mask=mask,
     )  # fmt: skip
 
 

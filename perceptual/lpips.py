@@ -24,6 +24,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .features import VGGFeatures
+from ._validation import check_mask
+from .losses import resize_mask
 from .weights import WeightsSource
 
 __all__ = ["LPIPS", "LPIPS_LAYERS", "CalibrationUnavailableError", "load_lpips_calibration"]
@@ -123,32 +125,50 @@ class LPIPS(nn.Module):
         return [getattr(self, f"calibration_{index}") for index in range(len(LPIPS_LAYERS))]
 
     def from_features(
-        self, pred_features: Mapping[str, Tensor], target_features: Mapping[str, Tensor], *, size: tuple[int, int] | None = None
+        self,
+        pred_features: Mapping[str, Tensor],
+        target_features: Mapping[str, Tensor],
+        *,
+        size: tuple[int, int] | None = None,
+        mask: Tensor | None = None,
+        spatial: bool | None = None,
     ) -> Tensor:
         """LPIPS from features already computed by an extractor with the same trunk: ``(N,)``, or with
-        ``spatial=True`` a ``(N, 1, H, W)`` map at ``size`` (the input's height and width)."""
-        if self.spatial and size is None:
+        ``spatial=True`` a ``(N, 1, H, W)`` map at ``size`` (the input's height and width). ``spatial`` overrides
+        the module's setting for this call (a monitor drawing the map of a metric that logs values).
+
+        ``mask`` (``(N or 1, 1, H, W)``, weights in [0, 1]) averages each layer's map over a region instead of the
+        whole image: resized to the layer by area, ``sum(map * m) / sum(m)`` (0 for an empty region)."""
+        spatial = self.spatial if spatial is None else spatial
+        if spatial and size is None:
             raise ValueError("spatial=True needs size=(height, width) of the input images")
+        if spatial and mask is not None:
+            raise ValueError("mask= averages over a region; with spatial=True multiply the map by the mask instead")
         total: Tensor | None = None
         for name, weight in zip(LPIPS_LAYERS, self.calibration()):
             difference = (_unit_channels(pred_features[name]) - _unit_channels(target_features[name])).square()
             per_pixel = (difference * weight.to(difference.dtype)).sum(dim=1, keepdim=True)
-            if self.spatial:
+            if spatial:
                 term = F.interpolate(per_pixel, size=size, mode="bilinear", align_corners=False)
+            elif mask is not None:
+                region = resize_mask(mask, per_pixel.shape[-2:]).to(per_pixel.dtype).expand_as(per_pixel)
+                term = (per_pixel * region).sum(dim=(1, 2, 3)) / region.sum(dim=(1, 2, 3)).clamp_min(1e-12)
             else:
                 term = per_pixel.mean(dim=(1, 2, 3))
             total = term if total is None else total + term
         assert total is not None
         return total
 
-    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
+    def forward(self, pred: Tensor, target: Tensor, *, mask: Tensor | None = None) -> Tensor:
         self.extractor.check_input(pred, "pred")
         self.extractor.check_input(target, "target")
         if pred.shape != target.shape:
             raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+        if mask is not None:
+            mask = check_mask(mask, pred)
         with torch.no_grad():
             target_features = self.extractor(target)
-        return self.from_features(self.extractor(pred), target_features, size=tuple(pred.shape[-2:]))
+        return self.from_features(self.extractor(pred), target_features, size=tuple(pred.shape[-2:]), mask=mask)
 
     def extra_repr(self) -> str:
         return f"version='0.1', layers={list(LPIPS_LAYERS)}, spatial={self.spatial}"

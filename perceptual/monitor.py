@@ -9,7 +9,10 @@ a Lightning callback built on it. For each monitored layer they log
   (fraction of channels that are zero everywhere in the batch) and ``<prefix>/<layer>/distance`` (mean squared
   real-vs-generated feature difference over the batch);
 - optionally histograms ``<prefix>/<layer>/hist_{real,generated}`` and a projector embedding of globally pooled
-  features of real and generated images (a visual check for mode collapse).
+  features of real and generated images (a visual check for mode collapse);
+- optionally *where* real and generated differ (:func:`log_difference_maps`): one image ``<prefix>/difference``,
+  ``real | generated | LPIPS map | per-layer distance maps`` as heatmaps at the image size, and the scalar
+  ``<prefix>/lpips`` (batch mean), from the same features.
 
 Rendering stays on the features' device until one host copy per image (plus one for all scalars together); the
 channels shown are chosen once (top-k by real-vs-generated difference or by real activation) and then reused, so
@@ -37,7 +40,8 @@ from torch import Tensor
 
 from .features import VGGFeatures
 from .layers import canonical_layer_name
-from .render import COLORMAPS, indexed_palette, render_comparison_indexed, select_channels
+from .lpips import LPIPS, LPIPS_LAYERS
+from .render import COLORMAPS, apply_colormap, indexed_palette, render_comparison_indexed, select_channels
 
 try:
     from lightning.pytorch import LightningModule, Trainer
@@ -53,7 +57,14 @@ except ImportError as _error:  # pragma: no cover - exercised only without the [
 else:
     _LIGHTNING_ERROR = None
 
-__all__ = ["FeatureMapMonitor", "feature_statistics", "log_embedding", "log_feature_maps"]
+__all__ = [
+    "FeatureMapMonitor",
+    "difference_maps",
+    "feature_statistics",
+    "log_difference_maps",
+    "log_embedding",
+    "log_feature_maps",
+]
 
 _STATISTICS = ("mean_activation_real", "mean_activation_generated", "zero_channels_real", "zero_channels_generated", "distance")
 
@@ -229,6 +240,94 @@ def _add_palette_image(writer: Any, tag: str, grid: np.ndarray, palette: np.ndar
     get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
 
 
+def difference_maps(
+    real_features: Mapping[str, Tensor],
+    generated_features: Mapping[str, Tensor],
+    size: tuple[int, int],
+    *,
+    layers: Sequence[str] | None = None,
+    lpips: LPIPS | None = None,
+) -> dict[str, Tensor]:
+    """Where generated images differ from real ones, as ``{name: (N, 1, H, W)}`` maps at ``size``:
+
+    - ``"lpips"`` (when ``lpips`` is given and the features hold :data:`~perceptual.LPIPS_LAYERS`): the LPIPS
+      spatial map, as ``lpips.from_features(generated, real, spatial=True)``;
+    - one map per layer: the squared feature difference averaged over channels (the per-position term of an MSE
+      perceptual loss), upsampled bilinearly.
+
+    Computed from features already at hand: no VGG forward."""
+    names, missing = _match_layers(layers, list(real_features))
+    if missing:
+        raise ValueError(f"layers {missing} are not in real_features, which has {list(real_features)}")
+    maps: dict[str, Tensor] = {}
+    with torch.no_grad():
+        if lpips is not None:
+            maps["lpips"] = lpips.from_features(generated_features, real_features, size=tuple(size), spatial=True).float()
+        for name in names:
+            real, generated = _check_pair(name, real_features[name], generated_features[name])
+            per_position = (generated.float() - real.float()).square().mean(dim=1, keepdim=True)
+            maps[name] = F.interpolate(per_position, size=tuple(size), mode="bilinear", align_corners=False)
+    return maps
+
+
+def _to_unit(images: Tensor) -> Tensor:
+    low = images.amin(dim=(1, 2, 3), keepdim=True)
+    high = images.amax(dim=(1, 2, 3), keepdim=True)
+    return (images.float() - low) / (high - low).clamp_min(1e-12)
+
+
+def log_difference_maps(
+    writer: Any,
+    real_features: Mapping[str, Tensor],
+    generated_features: Mapping[str, Tensor],
+    step: int,
+    *,
+    size: tuple[int, int] | None = None,
+    images: tuple[Tensor, Tensor] | None = None,
+    layers: Sequence[str] | None = None,
+    lpips: LPIPS | None = None,
+    sample: int = 0,
+    colormap: str = "magma",
+    max_size: int | None = 128,
+    tag_prefix: str = "vgg",
+) -> list[str]:
+    """Log one image ``<prefix>/difference``: a row of ``real | generated`` (when ``images``, a ``(real,
+    generated)`` pair of ``(N, 3, H, W)`` batches in any range, is given) followed by the :func:`difference_maps`
+    of ``sample``, each map scaled from 0 to its own maximum (so the picture shows *where*; the scalars say *how
+    much*), and the scalar ``<prefix>/lpips`` (batch mean) when ``lpips`` is given.
+
+    ``size`` defaults to the images' size, else the largest feature map's. Tiles are area-downscaled to at most
+    ``max_size`` on the longer side. Returns the column names, left to right."""
+    _check_writer(writer)
+    _check_rendering_options(1, "difference", colormap)
+    if images is not None:
+        real_images, generated_images = _check_pair("images", images[0], images[1])
+        size = size or tuple(real_images.shape[-2:])
+    if size is None:
+        size = max((tuple(v.shape[-2:]) for v in real_features.values()), key=lambda hw: hw[0] * hw[1])
+    maps = difference_maps(real_features, generated_features, size, layers=layers, lpips=lpips)
+    height, width = size
+    scale = 1.0 if max_size is None else min(1.0, max_size / max(height, width))
+    tile_size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    tiles: list[Tensor] = []
+    columns: list[str] = []
+    if images is not None:
+        for name, batch in (("real", real_images), ("generated", generated_images)):
+            picture = F.interpolate(_to_unit(batch[sample][None]), size=tile_size, mode="area")
+            tiles.append((picture[0].permute(1, 2, 0) * 255).round().to(torch.uint8))
+            columns.append(name)
+    for name, value in maps.items():
+        heat = F.interpolate(value[sample][None], size=tile_size, mode="area")[0, 0]
+        tiles.append(apply_colormap(heat / heat.max().clamp_min(1e-12), colormap))
+        columns.append(name)
+    gap = torch.full((tile_size[0], 2, 3), 255, dtype=torch.uint8, device=tiles[0].device)
+    row = torch.cat([t for tile in tiles for t in (tile, gap)][:-1], dim=1)
+    writer.add_image(f"{tag_prefix}/difference", row.cpu().numpy(), step, dataformats="HWC")
+    if "lpips" in maps:
+        writer.add_scalar(f"{tag_prefix}/lpips", float(maps["lpips"].mean(dim=(1, 2, 3)).mean()), step)
+    return columns
+
+
 def log_embedding(
     writer: Any,
     real: Tensor,
@@ -286,6 +385,11 @@ class FeatureMapMonitor(Callback):
             ``embedding_samples`` real and generated vectors are there, and written once as a projector embedding
             (thumbnails if the step also returns ``"images": {"real": ..., "generated": ...}``).
         outputs_key: the key of the features in the ``training_step`` output.
+        difference_maps: also log where real and generated differ (:func:`log_difference_maps`), with the images
+            the step returns as ``"images": {"real": ..., "generated": ...}`` beside the maps when it does.
+        lpips: an :class:`~perceptual.LPIPS` whose map leads the difference maps; it reads the supplied features
+            (they must include :data:`~perceptual.LPIPS_LAYERS`, from the same trunk), so it costs no VGG pass.
+            Default: the LightningModule's ``lpips`` attribute when that is an :class:`~perceptual.LPIPS`.
         background: encode and write the images in one background thread (drained at the end of training), so
             the training loop only waits for the device-to-host copies. ``None`` (default): only when the
             features are on an accelerator; on the CPU a busy extra thread slows torch's own thread pool more
@@ -313,6 +417,8 @@ class FeatureMapMonitor(Callback):
         embedding_samples: int = 256,
         outputs_key: str = "vgg_features",
         background: bool | None = None,
+        difference_maps: bool = False,
+        lpips: LPIPS | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(every_n_batches, int) or every_n_batches < 1:
@@ -348,6 +454,8 @@ class FeatureMapMonitor(Callback):
         self._embedding: dict[str, list[Tensor]] = {"real": [], "generated": [], "real_images": [], "generated_images": []}
         self._embedding_done = False
         self.background = background
+        self.difference_maps = difference_maps or lpips is not None
+        self.lpips = lpips
         self._executor: ThreadPoolExecutor | None = None
         self._pending: list[Future] = []
 
@@ -421,6 +529,8 @@ class FeatureMapMonitor(Callback):
             self._collect_embedding(real, generated, outputs, index)
         if log_now:
             self._log(real, generated, index)
+            if self.difference_maps:
+                self._log_differences(real, generated, outputs, index, pl_module)
 
     def _background_executor(self, device: torch.device) -> Executor | None:
         if self.background is False or (self.background is None and device.type == "cpu"):
@@ -463,6 +573,30 @@ class FeatureMapMonitor(Callback):
         )  # fmt: skip
         for name, index in used.items():
             self.channels.setdefault(name, index)
+
+    def _log_differences(
+        self, real: Mapping[str, Tensor], generated: Mapping[str, Tensor], outputs: Any, step: int, pl_module: Any
+    ) -> None:
+        images = outputs.get("images") if isinstance(outputs, Mapping) else None
+        pair = (images["real"], images["generated"]) if isinstance(images, Mapping) and {"real", "generated"} <= set(images) else None
+        lpips = self.lpips if self.lpips is not None else getattr(pl_module, "lpips", None)
+        lpips = lpips if isinstance(lpips, LPIPS) else None
+        if lpips is not None:
+            absent = [name for name in LPIPS_LAYERS if name not in real]
+            if absent:
+                self._warn_once("lpips-layers", f"FeatureMapMonitor: the supplied features lack {absent}, which LPIPS "
+                                                "needs; the LPIPS map is skipped (tap them in the loss's extractor)")  # fmt: skip
+                lpips = None
+            else:
+                lpips = lpips.to(real[LPIPS_LAYERS[0]].device)
+        names, _ = _match_layers(self.layers, list(real))
+        columns = log_difference_maps(
+            self._writer, real, generated, step, images=pair, layers=names, lpips=lpips, sample=self.sample,
+            tag_prefix=self.tag_prefix,
+        )  # fmt: skip
+        if "difference-columns" not in self._warned:
+            self._warned.add("difference-columns")
+            self._writer.add_text(f"{self.tag_prefix}/difference", "columns, left to right: " + " | ".join(columns), step)
 
     def _collect_embedding(self, real: Mapping[str, Tensor], generated: Mapping[str, Tensor], outputs: Any, step: int) -> None:
         names, _ = _match_layers([self.embedding_layer], list(real))  # type: ignore[list-item]

@@ -63,6 +63,7 @@ def test_demo_config_fit_writes_tensorboard_losses_samples_and_feature_maps(tmp_
     assert {"train/g_lips", "train/g_perceptual", "train/d_makeup", "val/lip_colour_distance"} <= scalars
     assert "samples/train" in images and "samples/val" in images
     assert any(tag.startswith("vgg/relu3_1") for tag in images), images
+    assert "vgg/difference" in images  # where real and made-up differ, from the step's own features
     assert "train/g_identity" in scalars  # the demo config turns the official identity loss on
     assert (log_dir / "samples" / "train_000000.png").is_file()
 

@@ -24,6 +24,7 @@ from experiments.beautygan.module import BeautyGAN
 from experiments.beautygan.networks import Generator, Translation
 from experiments.beautygan.regions import stacked_region_masks
 from experiments.beautygan.synthetic import render_face
+from perceptual import LPIPS, LPIPS_LAYERS
 
 from _official_beautygan import official_step
 
@@ -207,3 +208,21 @@ def test_identity_is_fed_each_image_to_both_branches(vgg16_weights, gatys_weight
         a, b = model.generator(source, source), model.generator(reference, reference)
     by_hand = 2.5 * sum(float((x - y).abs().mean()) for x, y in ((a[0], source), (a[1], source), (b[0], reference), (b[1], reference)))
     assert float(terms["identity"]) == pytest.approx(by_hand, rel=1e-6)
+
+
+def test_lpips_term_from_the_shared_pass_equals_a_separate_lpips(vgg16_weights, gatys_weights) -> None:
+    """``loss_weights.lpips`` reads the perceptual loss's VGG pass; a separately built LPIPS on the same weights,
+    with its own passes, gives the same term."""
+    pytest.importorskip("lpips", reason="the LPIPS calibration ships in the lpips package")
+    model = _model("paper", vgg16_weights, gatys_weights, loss_weights={"lpips": 0.7})
+    assert set(LPIPS_LAYERS) <= set(model.perceptual.extractor.layers)
+    batch = _batch(2, seed=3)
+    with torch.no_grad():
+        fake = model.generator(non_makeup=batch["source"], makeup=batch["reference"])
+        terms, _ = model.generator_losses(batch["source"], batch["reference"], fake, batch)
+        separate = LPIPS(weights=vgg16_weights[0], input_range=(-1, 1))
+        expected = 0.7 * (separate(fake.makeup, batch["source"]).mean() + separate(fake.non_makeup, batch["reference"]).mean())
+    assert float(terms["lpips"]) == pytest.approx(float(expected), rel=1e-5)
+    assert float(terms["lpips"]) > 0.01
+    with pytest.raises(ValueError, match="needs a VGG16 preset"):
+        _model("official", vgg16_weights, gatys_weights, loss_weights={"lpips": 0.7})

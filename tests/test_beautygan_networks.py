@@ -74,12 +74,12 @@ def test_xavier_is_the_official_initialization() -> None:
     """Official ``weights_init_xavier``: xavier_normal_(gain 1) on convs and transposed convs; std checked by hand."""
     torch.manual_seed(0)
     xavier, default = Generator(width=16, residual_blocks=1), Generator(width=16, residual_blocks=1, init="pytorch")
-    last = xavier.makeup_head[-2].weight  # (3, 16, 7, 7): fan_in 16*49, fan_out 3*49
+    last = xavier.makeup_head[-1].weight  # (3, 16, 7, 7): fan_in 16*49, fan_out 3*49
     assert float(last.std()) == pytest.approx((2 / (16 * 49 + 3 * 49)) ** 0.5, rel=0.05)
     trunk_up = xavier.trunk[-3].weight  # ConvTranspose2d(32, 16, 4): torch's fans: in 16*16, out 32*16
     assert float(trunk_up.std()) == pytest.approx((2 / (16 * 16 + 32 * 16)) ** 0.5, rel=0.05)
     # PyTorch's default (kaiming_uniform, a=sqrt(5)): std = 1 / sqrt(3 * fan_in).
-    assert float(default.makeup_head[-2].weight.std()) == pytest.approx((1 / (3 * 16 * 49)) ** 0.5, rel=0.05)
+    assert float(default.makeup_head[-1].weight.std()) == pytest.approx((1 / (3 * 16 * 49)) ** 0.5, rel=0.05)
     norms = [m for m in xavier.modules() if isinstance(m, nn.InstanceNorm2d)]
     assert all(bool((m.weight == 1).all() and (m.bias == 0).all()) for m in norms)
     with pytest.raises(ValueError, match="init"):
@@ -101,3 +101,21 @@ def test_images_stay_float32_under_bf16_autocast() -> None:
     with torch.no_grad():
         reference = g(a, b).makeup
     assert (out.makeup - reference).abs().max() < 0.1  # same function, bf16 noise in the trunk only
+
+
+def test_attention_output_blends_with_the_image_each_head_transforms() -> None:
+    """With the last convolution zeroed, colour = tanh(0) = 0 and mask = sigmoid(0) = 1/2: each output is half of
+    the image its head transforms (made-up <- non-makeup input, de-made-up <- makeup input), by hand."""
+    g = Generator(width=4, residual_blocks=0, output="attention")
+    assert g.makeup_head[-1].weight.shape == (4, 4, 7, 7)  # 3 colour channels + 1 mask
+    assert set(g.state_dict()) == set(Generator(width=4, residual_blocks=0).state_dict())  # official keys
+    with torch.no_grad():
+        g.makeup_head[-1].weight.zero_()
+        g.non_makeup_head[-1].weight.zero_()
+        a, b = torch.rand(2, 3, 16, 16) * 2 - 1, torch.rand(2, 3, 16, 16) * 2 - 1
+        out = g(non_makeup=a, makeup=b)
+    torch.testing.assert_close(out.makeup, a / 2)
+    torch.testing.assert_close(out.non_makeup, b / 2)
+    with pytest.raises(ValueError, match="output must be 'image' .* or 'attention'"):
+        Generator(width=4, output="residual")  # type: ignore[arg-type]
+

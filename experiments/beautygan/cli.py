@@ -1,7 +1,9 @@
 """``beautygan``: train and use BeautyGAN.
 
     beautygan fit --config configs/beautygan.yaml          # also validate / test / predict (LightningCLI)
-    beautygan transfer --ckpt last.ckpt --source a.jpg --reference b.jpg --out out.png
+    beautygan transfer --ckpt last.ckpt --source a.jpg --reference b.jpg --out out.png   # face-aware, full size
+    beautygan transfer --ckpt last.ckpt --source photos/ --reference looks/ --out results/
+    beautygan gallery --ckpt last.ckpt --data-dir data/synthetic_mt --out gallery.png
     beautygan prepare-faces PHOTOS/ data/mine --kind non-makeup   # needs the `faces` extra
     beautygan evaluate --ckpt last.ckpt --data-dir data/mine --out eval/
 
@@ -70,7 +72,11 @@ def load_generator(ckpt: str | Path, *, map_location: str | torch.device = "cpu"
     path = Path(ckpt)
     checkpoint = load_checkpoint_file(path, map_location=map_location)
     hparams = checkpoint.get("hyper_parameters", {})
-    generator = Generator(width=int(hparams.get("generator_width", 64)), residual_blocks=int(hparams.get("residual_blocks", 6)))
+    generator = Generator(
+        width=int(hparams.get("generator_width", 64)),
+        residual_blocks=int(hparams.get("residual_blocks", 6)),
+        output=hparams.get("generator_output", "image"),
+    )
     prefix = "generator."
     state = {k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
     generator.load_state_dict(state)
@@ -83,7 +89,9 @@ def transfer(
     ckpt: str | Path, source: str | Path, reference: str | Path, out: str | Path, *,
     image_size: int | None = None, demakeup_out: str | Path | None = None, device: str = "cpu",
 ) -> Path:  # fmt: skip
-    """Put ``reference``'s makeup on ``source`` and write it to ``out`` (at the training image size)."""
+    """Whole-image transfer: ``source`` and ``reference`` resized to a square (the training size, or
+    ``image_size``), ``reference``'s makeup put on ``source``, written to ``out`` at that size. For photos at their
+    own size, face-aware, see :class:`~experiments.beautygan.photo_transfer.PhotoTransfer`."""
     from perceptual.images import check_output_image, load_image, save_image
 
     check_output_image(out, "--out")  # before any work
@@ -104,30 +112,16 @@ def transfer(
     return save_image(((made_up[0] + 1) / 2).clamp(0, 1).cpu(), out)
 
 
-def _transfer_main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="beautygan transfer", description="Put a reference face's makeup on a source face.")
-    parser.add_argument("--ckpt", required=True, type=Path, help="checkpoint written by `beautygan fit`")
-    parser.add_argument("--source", required=True, type=Path, help="face without makeup")
-    parser.add_argument("--reference", required=True, type=Path, help="face with the makeup to transfer")
-    parser.add_argument("--out", required=True, type=Path, help="output image (.png/.jpg)")
-    parser.add_argument("--demakeup-out", type=Path, default=None, help="also write the reference with makeup removed")
-    parser.add_argument("--size", type=int, default=None, help="square size to run at (default: the training size)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    args = parser.parse_args(argv)
-    try:
-        path = transfer(args.ckpt, args.source, args.reference, args.out, image_size=args.size,
-                        demakeup_out=args.demakeup_out, device=args.device)  # fmt: skip
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
-        print(f"beautygan transfer: error: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {path}")
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["transfer"]:
-        return _transfer_main(args[1:])
+        from .photo_transfer import main as transfer_main
+
+        return int(transfer_main(args[1:]) or 0)
+    if args[:1] == ["gallery"]:
+        from .gallery import main as gallery_main
+
+        return int(gallery_main(args[1:]) or 0)
     if args[:1] == ["prepare-faces"]:
         from .faces import main as prepare_faces_main
 

@@ -30,6 +30,16 @@ Where this differs from the official code, deliberately:
   normalization. Offline, ``vgg_fallback: random`` uses a seeded random VGG rescaled to Gatys' activation scale
   (``weights="random_normalized"``), so that the identity term has the weight it has with a trained network.
 
+Options that are not in BeautyGAN at all (off by default, used by the CPU demo or asked for by users):
+
+- ``generator_output="attention"``: each output head also paints a mask, and pixels outside it are copied from the
+  image that head transforms (GANimation's attention output, Pumarola et al., ECCV 2018); with it a 5-minute CPU
+  run keeps its source's hair, skin and background instead of repainting them in an average shade;
+- ``loss_weights.lpips``: LPIPS-VGG between each output and its input of the same domain, read from the perceptual
+  term's VGG pass (identity + LPIPS + the monitor's maps from one forward);
+- ``lr_decay_epochs``: a linear decay of the learning rate to 0 over the last epochs (the official code keeps it
+  constant).
+
 Designed around Lightning's pitfalls with GANs: schedules and image logging use the module's own batch counter
 (``trainer.global_step`` counts optimizer steps, two per batch); sample grids reuse the step's outputs (no second
 generator pass); the frozen VGG is excluded from DDP; an empty eye mask zeroes its loss term instead of skipping the
@@ -58,13 +68,13 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_only, rank_zer
 from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 
-from perceptual import PerceptualLoss, VGGFeatures, WeightsUnavailableError
+from perceptual import LPIPS, LPIPS_LAYERS, PerceptualLoss, VGGFeatures, WeightsUnavailableError
 from perceptual.images import save_image
 
 from .evaluate import TransferMetrics
 from .histogram import HistogramCriterion, histogram_matching_loss
 from .metrics import region_colour_distance
-from .networks import Generator, GeneratorInit, PatchDiscriminator, Translation
+from .networks import Generator, GeneratorInit, GeneratorOutput, PatchDiscriminator, Translation
 from .regions import region_masks, stacked_region_masks
 from .samples import SAMPLE_COLUMNS, labelled_grid
 
@@ -89,6 +99,9 @@ class LossWeights:
     cycle: float = 10.0  # per direction, L1
     perceptual: float = 0.005  # per direction, MSE of VGG16 relu4_1
     identity: float = 0.0  # per term of G(a, a) and G(b, b) (4 terms), L1; the paper has none
+    # LPIPS-VGG (v0.1) of made-up source vs source and de-made-up reference vs reference, per direction, from the
+    # same VGG pass as the perceptual term (needs a VGG16 preset and the lpips package's calibration); not in the paper
+    lpips: float = 0.0
     lips: float = 1.0  # histogram loss, per direction
     skin: float = 0.1
     eye_shadow: float = 1.0  # per eye
@@ -179,6 +192,9 @@ class BeautyGAN(L.LightningModule):
         loss_weights: overrides of single :class:`LossWeights` fields, e.g. ``{"identity": 0.5}``.
         generator_width, residual_blocks: generator size (64 and 6: 9.24M parameters).
         generator_init: ``"xavier"`` (the official ``weights_init_xavier``) or ``"pytorch"`` (PyTorch's defaults).
+        generator_output: ``"image"`` (official: each head paints the whole image) or ``"attention"`` (each head
+            paints a mask and a colour layer; pixels outside the mask are copied from its input; see
+            :class:`~experiments.beautygan.networks.Generator`).
         discriminator_width: first discriminator conv width (64).
         lr, betas: Adam settings of both optimizers.
         lr_decay_epochs: decay both learning rates linearly to 0 over the last ``lr_decay_epochs`` epochs of
@@ -203,6 +219,7 @@ class BeautyGAN(L.LightningModule):
         generator_width: int = 64,
         residual_blocks: int = 6,
         generator_init: GeneratorInit = "xavier",
+        generator_output: GeneratorOutput = "image",
         discriminator_width: int = 64,
         lr: float = 2e-4,
         betas: tuple[float, float] = (0.5, 0.999),
@@ -230,20 +247,29 @@ class BeautyGAN(L.LightningModule):
         if sample_every_n_batches < 1:
             raise ValueError(f"sample_every_n_batches must be >= 1, got {sample_every_n_batches}")
         self.automatic_optimization = False
-        self.generator = Generator(width=generator_width, residual_blocks=residual_blocks, init=generator_init)
+        self.generator = Generator(
+            width=generator_width, residual_blocks=residual_blocks, init=generator_init, output=generator_output
+        )
         self.disc_makeup = PatchDiscriminator(width=discriminator_width)  # judges makeup faces
         self.disc_nonmakeup = PatchDiscriminator(width=discriminator_width)  # judges faces without makeup
-        taps = list(dict.fromkeys([*monitor_layers, perceptual_layer]))
         vgg_arch, vgg_normalization = VGG_PRESETS[preset]
+        if self.loss_weights.lpips > 0 and vgg_arch != "vgg16":
+            raise ValueError(f"loss_weights.lpips needs a VGG16 preset ('paper'); preset {preset!r} uses {vgg_arch}")
+        lpips_taps = LPIPS_LAYERS if self.loss_weights.lpips > 0 else ()
+        taps = list(dict.fromkeys([*monitor_layers, perceptual_layer, *lpips_taps]))
         extractor = build_vgg(
             taps, weights=vgg_weights, fallback=vgg_fallback, arch=vgg_arch, normalization=vgg_normalization
         )
         self.perceptual = PerceptualLoss({perceptual_layer: 1.0}, criterion="mse", reduction="none", extractor=extractor)
+        # LPIPS reads the perceptual loss's features: identity + LPIPS + monitor maps from one VGG pass.
+        self.lpips = LPIPS(extractor=extractor) if self.loss_weights.lpips > 0 else None
         self.vgg_used = vgg_provenance(extractor)  # recorded in checkpoints and hparams.yaml, printed at fit start
         # The frozen VGG has no gradients to sync and its weights come from their source on every rank: keep DDP
         # from registering or broadcasting it.
         ignored = [f"perceptual.extractor.{name}" for name, _ in extractor.named_parameters()]
         ignored += [f"perceptual.extractor.{name}" for name, _ in extractor.named_buffers()]
+        if self.lpips is not None:  # calibration buffers: loaded from their file on every rank
+            ignored += [f"lpips.{name}" for name, _ in self.lpips.named_buffers(recurse=False)]
         DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(self, ignored)
         self.batches_seen = 0  # own counter: global_step counts 2 optimizer steps per batch
         self.sample_every_n_batches = sample_every_n_batches
@@ -363,6 +389,9 @@ class BeautyGAN(L.LightningModule):
         vgg = self.perceptual(torch.cat([fake.makeup, fake.non_makeup]), torch.cat([source, reference]), return_features=True)
         per_sample = vgg.loss.float().view(2, n).mean(1)
         terms["perceptual"] = per_sample.sum() * w.perceptual
+        if self.lpips is not None:
+            distances = self.lpips.from_features(vgg.pred_features, vgg.target_features).float()
+            terms["lpips"] = distances.view(2, n).mean(1).sum() * w.lpips
         if w.identity > 0:
             same_source = self.generator(non_makeup=source, makeup=source)
             same_reference = self.generator(non_makeup=reference, makeup=reference)
@@ -429,6 +458,7 @@ class BeautyGAN(L.LightningModule):
         return {
             "loss": g_loss.detach(),
             "vgg_features": {"real": extras["vgg_real"], "generated": extras["vgg_generated"]},
+            "images": {"real": source.detach(), "generated": fake.makeup.detach()},
         }
 
     def on_train_epoch_end(self) -> None:

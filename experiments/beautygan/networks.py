@@ -17,9 +17,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-__all__ = ["Generator", "GeneratorInit", "PatchDiscriminator", "ResidualBlock", "Translation"]
+__all__ = ["Generator", "GeneratorInit", "GeneratorOutput", "PatchDiscriminator", "ResidualBlock", "Translation"]
 
 GeneratorInit = Literal["xavier", "pytorch"]
+GeneratorOutput = Literal["image", "attention"]
 
 
 class Translation(NamedTuple):
@@ -68,13 +69,28 @@ def _input_branch(width: int) -> nn.Sequential:
     return nn.Sequential(*_conv_in_relu(3, width, 7, 1, 3), *_conv_in_relu(width, width * 2, 4, 2, 1))
 
 
-def _output_head(width: int) -> nn.Sequential:
-    return nn.Sequential(
-        *_conv_in_relu(width, width, 3, 1, 1),
-        *_conv_in_relu(width, width, 3, 1, 1),
-        _Fp32Conv2d(width, 3, kernel_size=7, stride=1, padding=3, bias=False),
-        nn.Tanh(),
-    )
+class _OutputHead(nn.Sequential):
+    """Two conv3x3-IN-ReLU and a float32 conv7x7 (the official head's layers and state-dict keys).
+
+    ``"image"`` (official): ``tanh`` of 3 channels is the output. ``"attention"``: a 4th channel gives a mask
+    ``m = sigmoid(.)`` and the output is ``m * tanh(colour) + (1 - m) * source``, where ``source`` is the image the
+    head transforms: pixels the mask leaves out are copied from it."""
+
+    def __init__(self, width: int, output: GeneratorOutput) -> None:
+        channels = 4 if output == "attention" else 3
+        super().__init__(
+            *_conv_in_relu(width, width, 3, 1, 1),
+            *_conv_in_relu(width, width, 3, 1, 1),
+            _Fp32Conv2d(width, channels, kernel_size=7, stride=1, padding=3, bias=False),
+        )
+        self.output = output
+
+    def forward(self, h: Tensor, source: Tensor) -> Tensor:  # type: ignore[override]
+        out = super().forward(h)
+        if self.output == "image":
+            return torch.tanh(out)
+        mask = torch.sigmoid(out[:, 3:])
+        return mask * torch.tanh(out[:, :3]) + (1.0 - mask) * source.float()
 
 
 class Generator(nn.Module):
@@ -85,6 +101,11 @@ class Generator(nn.Module):
         residual_blocks: residual blocks in the bottleneck (6 in the paper).
         init: ``"xavier"``: the official ``weights_init_xavier`` (``xavier_normal_``, gain 1, on every convolution
             and transposed convolution; InstanceNorm affine 1/0); ``"pytorch"``: PyTorch's default initialization.
+        output: ``"image"`` (official): each head paints the whole image (``tanh``). ``"attention"`` (not in
+            BeautyGAN; GANimation's attention output, Pumarola et al., ECCV 2018): each head also paints a mask, and
+            pixels outside it are copied from the image that head transforms (the made-up face from the non-makeup
+            input, the de-made-up face from the makeup input), so a short training run keeps the background, hair
+            and skin of its input.
 
     ``forward(non_makeup, makeup)`` takes two ``(N, 3, H, W)`` images in [-1, 1] (H, W divisible by 4): ``non_makeup``
     goes through the non-makeup input branch, ``makeup`` through the makeup branch. It returns a :class:`Translation`
@@ -92,13 +113,18 @@ class Generator(nn.Module):
     autocast (the last convolution runs in float32).
     """
 
-    def __init__(self, *, width: int = 64, residual_blocks: int = 6, init: GeneratorInit = "xavier") -> None:
+    def __init__(
+        self, *, width: int = 64, residual_blocks: int = 6, init: GeneratorInit = "xavier", output: GeneratorOutput = "image"
+    ) -> None:
         super().__init__()
         if width < 1 or residual_blocks < 0:
             raise ValueError(f"width must be >= 1 and residual_blocks >= 0, got {width} and {residual_blocks}")
         if init not in ("xavier", "pytorch"):
             raise ValueError(f"init must be 'xavier' (official) or 'pytorch', got {init!r}")
+        if output not in ("image", "attention"):
+            raise ValueError(f"output must be 'image' (official) or 'attention', got {output!r}")
         self.width = width
+        self.output = output
         self.non_makeup_branch = _input_branch(width)
         self.makeup_branch = _input_branch(width)
         trunk: list[nn.Module] = _conv_in_relu(width * 4, width * 4, 4, 2, 1)
@@ -106,8 +132,8 @@ class Generator(nn.Module):
         trunk += _conv_in_relu(width * 4, width * 2, 4, 2, 1, transposed=True)
         trunk += _conv_in_relu(width * 2, width, 4, 2, 1, transposed=True)
         self.trunk = nn.Sequential(*trunk)
-        self.makeup_head = _output_head(width)
-        self.non_makeup_head = _output_head(width)
+        self.makeup_head = _OutputHead(width, output)
+        self.non_makeup_head = _OutputHead(width, output)
         if init == "xavier":
             for module in self.modules():
                 if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
@@ -125,7 +151,7 @@ class Generator(nn.Module):
             )
         h = torch.cat([self.non_makeup_branch(non_makeup), self.makeup_branch(makeup)], dim=1)
         h = self.trunk(h)
-        return Translation(makeup=self.makeup_head(h), non_makeup=self.non_makeup_head(h))
+        return Translation(makeup=self.makeup_head(h, non_makeup), non_makeup=self.non_makeup_head(h, makeup))
 
 
 class PatchDiscriminator(nn.Module):

@@ -1,0 +1,174 @@
+"""DISTS (Ding, Ma, Wang & Simoncelli, "Image Quality Assessment: Unifying Structure and Texture Similarity",
+TPAMI 2020) on this library's frozen :class:`~perceptual.features.VGGFeatures`.
+
+The trunk is VGG16 with L2 pooling in place of max pooling (``VGGFeatures(..., pooling="l2")``). Stage 0 is the
+image itself in [0, 1], stages 1-5 the taps ``relu1_2``, ``relu2_2``, ``relu3_3``, ``relu4_3``, ``relu5_3``. Per
+stage and channel, with global means ``mu``, variances ``sigma^2`` and covariance ``sigma_xy`` over space:
+
+- texture (structure of the mean): ``l = (2 mu_x mu_y + c1) / (mu_x^2 + mu_y^2 + c1)``
+- structure: ``s = (2 sigma_xy + c2) / (sigma_x^2 + sigma_y^2 + c2)``, ``c1 = c2 = 1e-6``
+
+and ``DISTS = 1 - sum(alpha * l + beta * s)`` with the calibrated ``alpha``, ``beta`` (1475 channels each) divided by
+their joint sum. The calibration is read from the ``dists-pytorch`` package's ``weights.pt`` when it is installed,
+or from a path; it is never downloaded, is frozen, and stays out of checkpoints.
+
+The L2 pooling changes the trunk, so DISTS cannot share a VGG pass with a max-pooling loss (LPIPS, an identity
+loss); it shares its own pass with anything else tapped on the same L2-pooling extractor.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from .features import VGGFeatures
+from .weights import WeightsSource
+
+__all__ = ["DISTS", "DISTS_LAYERS", "load_dists_calibration"]
+
+DISTS_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
+"""The VGG16 taps DISTS compares after the image itself (stages 1-5)."""
+
+_CHANNELS = (3, 64, 128, 256, 512, 512)
+_C1 = 1e-6
+_C2 = 1e-6
+
+
+def _package_files() -> list[Path]:
+    """Where the ``dists-pytorch`` wheel puts ``weights.pt``: beside the module, or (as the package itself looks
+    for it) in ``sys.prefix``."""
+    candidates = []
+    try:
+        import DISTS_pytorch  # noqa: N813 - only its data file is used
+
+        candidates.append(Path(DISTS_pytorch.__file__).resolve().parent / "weights.pt")
+    except ImportError:
+        return []
+    candidates.append(Path(sys.prefix) / "weights.pt")
+    return candidates
+
+
+def load_dists_calibration(path: str | os.PathLike | None = None) -> tuple[Tensor, Tensor]:
+    """DISTS' ``alpha`` and ``beta``, ``(1475,)`` each, not yet normalized, from ``path`` or the installed
+    ``dists-pytorch`` package.
+
+    Raises :class:`~perceptual.lpips.CalibrationUnavailableError` when neither is there, and ``ValueError`` for a
+    file that does not hold them."""
+    from .lpips import CalibrationUnavailableError
+
+    if path is not None:
+        file: Path | None = Path(path)
+        where = f"{str(path)!r} does not exist"
+    else:
+        file = next((f for f in _package_files() if f.is_file()), None)
+        where = "the dists-pytorch package is not installed" if not _package_files() else "its weights.pt is missing"
+    if file is None or not file.is_file():
+        raise CalibrationUnavailableError(
+            f"DISTS calibration weights not found: {where}. Install the package that ships them "
+            "(pip install dists-pytorch; weights.pt is read from it, nothing is downloaded) or pass "
+            "calibration=<path to that weights.pt>"
+        )
+    state = torch.load(file, map_location="cpu", weights_only=True)
+    total = sum(_CHANNELS)
+    if not isinstance(state, Mapping) or any(
+        key not in state or tuple(state[key].shape) != (1, total, 1, 1) for key in ("alpha", "beta")
+    ):
+        found = {k: tuple(v.shape) for k, v in state.items()} if isinstance(state, Mapping) else type(state).__name__
+        raise ValueError(
+            f"{file} does not hold DISTS calibration weights: expected 'alpha' and 'beta' of shape (1, {total}, 1, 1), "
+            f"found {found}"
+        )
+    return state["alpha"].detach().float().reshape(total).clone(), state["beta"].detach().float().reshape(total).clone()
+
+
+def _moments(x: Tensor) -> tuple[Tensor, Tensor]:
+    mean = x.mean(dim=(2, 3))
+    variance = (x - mean[..., None, None]).square().mean(dim=(2, 3))
+    return mean, variance
+
+
+class DISTS(nn.Module):
+    """DISTS distance between images (0 for identical images), as a metric or as a loss.
+
+    Args:
+        extractor: a :class:`VGGFeatures` (VGG16, ``pooling="l2"``) that taps at least :data:`DISTS_LAYERS`; its
+            ``input_range`` is the range the images come in. ``None`` builds one from ``weights`` and
+            ``input_range``.
+        weights: VGG16 trunk weights when ``extractor`` is ``None`` (``"imagenet"`` is DISTS' trunk).
+        input_range: range of the images when ``extractor`` is ``None``: ``(0, 1)`` as the ``dists-pytorch``
+            package expects, ``(-1, 1)`` for tanh outputs (mapped to [0, 1] for stage 0 and to ImageNet statistics
+            for the VGG).
+        calibration: path of the ``dists-pytorch`` package's ``weights.pt`` (default: the installed package's).
+
+    ``forward(pred, target)`` returns ``(N,)``, differentiable with respect to ``pred`` (the target's features are
+    computed without a graph). Wrap it in ``torch.no_grad()`` to use it as a metric.
+    """
+
+    def __init__(
+        self,
+        *,
+        extractor: VGGFeatures | None = None,
+        weights: WeightsSource = "imagenet",
+        input_range: tuple[float, float] = (0.0, 1.0),
+        calibration: str | os.PathLike | None = None,
+    ) -> None:
+        super().__init__()
+        if extractor is None:
+            extractor = VGGFeatures(list(DISTS_LAYERS), arch="vgg16", weights=weights, input_range=input_range, pooling="l2")
+        elif extractor.arch != "vgg16" or extractor.pooling != "l2":
+            raise ValueError(
+                f"DISTS is calibrated on VGG16 with L2 pooling, got an extractor of {extractor.arch} with "
+                f"pooling={extractor.pooling!r}; build it with VGGFeatures(..., arch='vgg16', pooling='l2')"
+            )
+        missing = [name for name in DISTS_LAYERS if name not in extractor.layers]
+        if missing:
+            raise ValueError(f"extractor does not tap {missing}; DISTS needs {list(DISTS_LAYERS)}")
+        self.extractor = extractor
+        alpha, beta = load_dists_calibration(calibration)
+        total = alpha.sum() + beta.sum()
+        # Non-persistent: calibration is loaded from its source, never saved in (or read from) checkpoints.
+        self.register_buffer("alpha", alpha / total, persistent=False)
+        self.register_buffer("beta", beta / total, persistent=False)
+
+    def _unit_image(self, x: Tensor) -> Tensor:
+        low, high = self.extractor.input_range
+        return (x - low) / (high - low)
+
+    def from_features(
+        self, pred_features: Mapping[str, Tensor], target_features: Mapping[str, Tensor], pred: Tensor, target: Tensor
+    ) -> Tensor:
+        """DISTS from features already computed by an L2-pooling extractor, plus the two images (stage 0, in the
+        extractor's ``input_range``): ``(N,)``."""
+        pred_stages = [self._unit_image(pred), *(pred_features[name] for name in DISTS_LAYERS)]
+        target_stages = [self._unit_image(target), *(target_features[name] for name in DISTS_LAYERS)]
+        alphas = torch.split(self.alpha, _CHANNELS)
+        betas = torch.split(self.beta, _CHANNELS)
+        similarity: Tensor | None = None
+        for x, y, alpha, beta in zip(pred_stages, target_stages, alphas, betas):
+            x, y = x.float(), y.float()
+            mean_x, var_x = _moments(x)
+            mean_y, var_y = _moments(y)
+            covariance = (x * y).mean(dim=(2, 3)) - mean_x * mean_y
+            texture = (2 * mean_x * mean_y + _C1) / (mean_x.square() + mean_y.square() + _C1)
+            structure = (2 * covariance + _C2) / (var_x + var_y + _C2)
+            term = (alpha * texture + beta * structure).sum(dim=1)
+            similarity = term if similarity is None else similarity + term
+        assert similarity is not None
+        return 1.0 - similarity
+
+    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
+        self.extractor.check_input(pred, "pred")
+        self.extractor.check_input(target, "target")
+        if pred.shape != target.shape:
+            raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+        with torch.no_grad():
+            target_features = self.extractor(target)
+        return self.from_features(self.extractor(pred), target_features, pred, target.detach())
+
+    def extra_repr(self) -> str:
+        return f"layers={['image', *DISTS_LAYERS]}"

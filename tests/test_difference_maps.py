@@ -1,0 +1,84 @@
+"""Where real and generated differ, in TensorBoard: the LPIPS map against the ``lpips`` package's spatial map, the
+per-layer maps by hand, and the logged picture read back from the event file (the hot region is where the photo
+was changed)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from perceptual import LPIPS, LPIPS_LAYERS, VGGFeatures, VGGWeights
+from perceptual.monitor import difference_maps, log_difference_maps
+from perceptual.normalization import IMAGENET
+
+pytest.importorskip("tensorboard")
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
+from torch.utils.tensorboard import SummaryWriter  # noqa: E402
+
+skimage_data = pytest.importorskip("skimage.data", reason="scikit-image ships the real photos")
+
+pytestmark = pytest.mark.filterwarnings("ignore::perceptual.RandomWeightsWarning", "ignore::UserWarning")
+
+
+def _astronaut_pair() -> tuple[torch.Tensor, torch.Tensor]:
+    """The astronaut (a real face) at 64x64 in [-1, 1], and a copy whose lower-right quadrant is inverted."""
+    photo = torch.from_numpy(np.ascontiguousarray(skimage_data.astronaut()[::8, ::8])).permute(2, 0, 1).float()
+    real = (photo / 127.5 - 1)[None]
+    edited = real.clone()
+    edited[..., 32:, 32:] = -edited[..., 32:, 32:]
+    return real, edited
+
+
+def test_layer_map_by_hand() -> None:
+    real = {"relu1_2": torch.zeros(1, 4, 4, 4)}
+    generated = {"relu1_2": torch.zeros(1, 4, 4, 4)}
+    generated["relu1_2"][0, :, 1, 2] = 2.0  # one position differs by 2 in every channel
+    maps = difference_maps(real, generated, (4, 4))
+    expected = torch.zeros(1, 1, 4, 4)
+    expected[0, 0, 1, 2] = 4.0  # mean over channels of 2^2
+    torch.testing.assert_close(maps["relu1_2"], expected)
+
+
+def test_lpips_map_equals_the_package_spatial_map() -> None:
+    lpips_package = pytest.importorskip("lpips")
+    torch.manual_seed(0)
+    reference = lpips_package.LPIPS(net="vgg", pnet_rand=True, spatial=True, verbose=False).eval()
+    trunk = {k: v for s in ("slice1", "slice2", "slice3", "slice4", "slice5") for k, v in getattr(reference.net, s).state_dict().items()}
+    weights = VGGWeights(arch="vgg16", features=trunk, normalization=IMAGENET, source="lpips trunk", pretrained=False)
+    extractor = VGGFeatures([*LPIPS_LAYERS, "relu2_1"], weights=weights, input_range=(-1, 1))
+    real, generated = _astronaut_pair()
+    with torch.no_grad():
+        maps = difference_maps(extractor(real), extractor(generated), (64, 64), layers=["relu2_1"], lpips=LPIPS(extractor=extractor))
+        expected = reference(generated, real)
+    assert list(maps) == ["lpips", "relu2_1"]
+    torch.testing.assert_close(maps["lpips"], expected, rtol=1e-5, atol=1e-7)
+
+
+def test_logged_picture_is_hot_where_the_photo_changed(tmp_path: Path) -> None:
+    extractor = VGGFeatures(["relu1_2", "relu2_1"], weights="random", input_range=(-1, 1))
+    real, generated = _astronaut_pair()
+    with torch.no_grad():
+        fr, fg = extractor(real), extractor(generated)
+    writer = SummaryWriter(str(tmp_path))
+    columns = log_difference_maps(writer, fr, fg, 7, images=(real, generated), tag_prefix="vgg")
+    writer.close()
+    assert columns == ["real", "generated", "relu1_2", "relu2_1"]
+    events = EventAccumulator(str(tmp_path), size_guidance={"images": 0})
+    events.Reload()
+    (event,) = events.Images("vgg/difference")
+    assert event.step == 7
+    picture = np.asarray(Image.open(io.BytesIO(event.encoded_image_string)).convert("RGB")).astype(float)
+    assert picture.shape == (64, 4 * 64 + 3 * 2, 3)
+    first_tile = picture[:, :64]
+    expected_real = ((real[0].permute(1, 2, 0) + 1) / 2).numpy()
+    low, high = expected_real.min(), expected_real.max()
+    np.testing.assert_allclose(first_tile, np.round((expected_real - low) / (high - low) * 255), atol=1)
+    for index in (2, 3):  # the heatmaps: magma is bright where the difference is large
+        tile = picture[:, index * 66 : index * 66 + 64].sum(axis=2)
+        inside, outside = tile[36:, 36:].mean(), tile[:28, :28].mean()
+        assert inside > 3 * outside, (columns[index], inside, outside)
