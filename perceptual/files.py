@@ -12,6 +12,13 @@ from pathlib import Path
 __all__ = ["atomic_path"]
 
 
+def _new_file_mode() -> int:
+    """What ``open(path, "w")`` would give a new file: ``0o666`` less the process umask (``mkstemp`` gives 0o600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike, *, fsync: bool = False) -> Iterator[Path]:
     """A temporary path in ``path``'s folder (created if missing) to write to; renamed over ``path`` when the block
@@ -25,6 +32,7 @@ def atomic_path(path: str | os.PathLike, *, fsync: bool = False) -> Iterator[Pat
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     temporary = Path(name)
+    os.chmod(temporary, _new_file_mode())  # readable like any other file the user writes, not private to them
     try:
         yield temporary
         if fsync:

@@ -293,8 +293,8 @@ def log_difference_maps(
 ) -> list[str]:
     """Log one image ``<prefix>/difference``: a row of ``real | generated`` (when ``images``, a ``(real,
     generated)`` pair of ``(N, 3, H, W)`` batches in any range, is given) followed by the :func:`difference_maps`
-    of ``sample``, each map scaled from 0 to its own maximum (so the picture shows *where*; the scalars say *how
-    much*), and the scalar ``<prefix>/lpips`` (batch mean) when ``lpips`` is given.
+    of ``sample``, each map scaled from 0 to its own 99th percentile (so the picture shows *where*; the scalars say
+    *how much*), and the scalar ``<prefix>/lpips`` (batch mean) when ``lpips`` is given.
 
     ``size`` defaults to the images' size, else the largest feature map's. Tiles are area-downscaled to at most
     ``max_size`` on the longer side. Returns the column names, left to right."""
@@ -318,7 +318,8 @@ def log_difference_maps(
             columns.append(name)
     for name, value in maps.items():
         heat = F.interpolate(value[sample][None], size=tile_size, mode="area")[0, 0]
-        tiles.append(apply_colormap(heat / heat.max().clamp_min(1e-12), colormap))
+        scale = torch.quantile(heat.flatten().float(), 0.99).clamp_min(1e-12)  # a few hot pixels do not darken the rest
+        tiles.append(apply_colormap(heat / scale, colormap))
         columns.append(name)
     gap = torch.full((tile_size[0], 2, 3), 255, dtype=torch.uint8, device=tiles[0].device)
     row = torch.cat([t for tile in tiles for t in (tile, gap)][:-1], dim=1)

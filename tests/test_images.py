@@ -75,3 +75,21 @@ def test_a_large_png_is_box_reduced_first_with_the_same_result(tmp_path: Path) -
     assert difference.mean() < 0.01 and difference.max() < 0.1
     exact, _ = load_image(path, (1200, 1600))  # no reduction when the full size is asked for
     assert exact.shape == (3, 1200, 1600)
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    """Atomic writes go through a temporary file; the result must still be readable like a plain open() write
+    (mkstemp alone makes it 0o600, private to the writer)."""
+    import os
+
+    from perceptual.images import save_image
+
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    saved = save_image(torch.zeros(3, 4, 4), tmp_path / "saved.png")
+    assert saved.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+    old = os.umask(0o027)
+    try:
+        assert save_image(torch.zeros(3, 4, 4), tmp_path / "masked.png").stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(old)

@@ -303,13 +303,18 @@ def transfer_folders(
     progress: bool = True,
 ) -> TransferReport:
     """Every ``(source, reference)`` pair into ``out_dir/<source>__<reference>.png``. Each photo is read and
-    aligned once; a photo that fails (unreadable, no face) fails its pairs only; the rest are written."""
+    aligned once and dropped after its last pair (memory follows the batch, not the folder); a photo that fails
+    (unreadable, no face) fails its pairs only; the rest are written."""
     from perceptual.images import save_image
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = TransferReport(notes=list(transfer.notes))
     prepared: dict[Path, PreparedPhoto | str] = {}
+    uses: dict[Path, int] = {}
+    for source, reference in pairs:
+        uses[source] = uses.get(source, 0) + 1
+        uses[reference] = uses.get(reference, 0) + 1
 
     def get(path: Path) -> PreparedPhoto | str:
         if path not in prepared:
@@ -343,6 +348,11 @@ def transfer_folders(
                 report.written.append(save_image(torch.from_numpy(image).permute(2, 0, 1), target))
             except (ValueError, OSError) as err:
                 report.failures.append((target.name, str(err)))
+        for source, reference in chunk:
+            for path in (source, reference):
+                uses[path] -= 1
+                if uses[path] == 0 and isinstance(prepared.get(path), PreparedPhoto):
+                    del prepared[path]  # a failure stays cached as its message
         if bar is not None:
             bar.update(len(chunk))
     if bar is not None:
