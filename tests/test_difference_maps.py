@@ -82,3 +82,43 @@ def test_logged_picture_is_hot_where_the_photo_changed(tmp_path: Path) -> None:
         tile = picture[:, index * 66 : index * 66 + 64].sum(axis=2)
         inside, outside = tile[36:, 36:].mean(), tile[:28, :28].mean()
         assert inside > 3 * outside, (columns[index], inside, outside)
+
+
+def test_beautygan_with_lpips_logs_the_map_from_its_own_pass(tmp_path: Path, vgg16_file: str) -> None:
+    """A BeautyGAN step with ``loss_weights.lpips``: the monitor finds the module's LPIPS, draws its map and logs
+    ``vgg/lpips``, equal to a separately built LPIPS (its own VGG passes) on the step's source and made-up images."""
+    pytest.importorskip("lpips", reason="the LPIPS calibration ships in the lpips package")
+    import lightning as L
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    from experiments.beautygan.data import MTDataModule
+    from experiments.beautygan.module import BeautyGAN
+    from experiments.beautygan.synthetic import write_synthetic_mt
+    from perceptual.monitor import FeatureMapMonitor
+
+    class Capture(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+            self.images = {k: v.clone() for k, v in outputs["images"].items()}
+
+    root = write_synthetic_mt(tmp_path / "mt", n=4, size=32, held_out=1, seed=0)
+    torch.manual_seed(0)
+    model = BeautyGAN(generator_width=4, residual_blocks=1, discriminator_width=4, vgg_weights=vgg16_file,
+                      monitor_layers=["relu1_2"], perceptual_layer="relu2_1", loss_weights={"lpips": 0.5},
+                      sample_every_n_batches=10**6)  # fmt: skip
+    capture = Capture()
+    trainer = L.Trainer(
+        accelerator="cpu", max_epochs=1, limit_train_batches=1, limit_val_batches=0, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, logger=TensorBoardLogger(str(tmp_path), name="tb"),
+        callbacks=[capture, FeatureMapMonitor(layers=["relu1_2"], every_n_batches=1, difference_maps=True)],
+    )  # fmt: skip
+    trainer.fit(model, datamodule=MTDataModule(str(root), image_size=32, batch_size=2, num_workers=0))
+    events = EventAccumulator(trainer.logger.log_dir, size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+    (logged,) = events.Scalars("vgg/lpips")
+    (picture,) = events.Images("vgg/difference")
+    assert (picture.width, picture.height) == (4 * 32 + 3 * 2, 32)  # real | made-up | lpips | relu1_2
+    with torch.no_grad():
+        separate = LPIPS(weights=vgg16_file, input_range=(-1, 1))
+        expected = separate(capture.images["generated"], capture.images["real"]).mean()
+    assert logged.value == pytest.approx(float(expected), rel=1e-4)
+    assert logged.value > 1e-3

@@ -157,11 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     layer = cli.model.hparams.perceptual_layer
     print(format_table(run.before, run.after, vgg=vgg, pairs=len(run.held_out), layer=layer))
     if checkpoint:
-        from .gallery import mt_layout_images, write_gallery
-        from .photo_transfer import PhotoTransfer, TransferOptions
+        from .gallery import mt_layout_gallery
 
-        transfer = PhotoTransfer(checkpoint, TransferOptions(align=False))
-        gallery = write_gallery(transfer, *mt_layout_images(root, 4), log_dir / "gallery.png", cell=128)
+        gallery = mt_layout_gallery(checkpoint, root, log_dir / "gallery.png", count=4, cell=128)
         print(f"\n  gallery (held-out sources x references): {gallery.image} and {gallery.page}")
         print(f"  try: beautygan transfer --ckpt {checkpoint} --source {root}/images/non-makeup/nm_0000.png "
               f"--reference {root}/images/makeup/mk_0000.png --out outputs/transfer.png --no-align")  # fmt: skip

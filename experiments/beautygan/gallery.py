@@ -26,7 +26,7 @@ from PIL import Image
 
 from .photo_transfer import PhotoTransfer, PreparedPhoto, TransferOptions, list_images
 
-__all__ = ["Gallery", "gallery_grid", "main", "mt_layout_images", "write_gallery"]
+__all__ = ["Gallery", "gallery_grid", "main", "mt_layout_gallery", "mt_layout_images", "write_gallery"]
 
 _GAP = 2
 
@@ -167,6 +167,19 @@ def write_gallery(
     return gallery
 
 
+def mt_layout_gallery(
+    ckpt: str | Path, data_dir: str | Path, out: str | Path, *, count: int = 4, cell: int = 128, device: str = "cpu"
+) -> Gallery:
+    """The gallery of ``count`` sources x ``count`` references of an MT-layout folder (:func:`mt_layout_images`);
+    its images are aligned faces already and are used whole."""
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    sources, references = mt_layout_images(data_dir, count)
+    transfer = PhotoTransfer(ckpt, TransferOptions(align=False, device=device))
+    transfer.notes = [f"MT-layout images from {data_dir}: aligned faces, used whole at {transfer.size}x{transfer.size}"]
+    return write_gallery(transfer, sources, references, out, cell=cell)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="beautygan gallery",
@@ -189,20 +202,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.data_dir is not None:
             if args.sources or args.references:
                 raise ValueError("give either --data-dir or --sources/--references, not both")
-            if args.count < 1:
-                raise ValueError(f"--count must be >= 1, got {args.count}")
-            sources, references = mt_layout_images(args.data_dir, args.count)
-            align = False
+            if args.no_page:
+                raise ValueError("--no-page is for photos; an MT-layout gallery always gets its page")
+            gallery = mt_layout_gallery(args.ckpt, args.data_dir, args.out, count=args.count, cell=args.cell, device=args.device)
         else:
             if not args.sources or not args.references:
                 raise ValueError("give --sources and --references (photos or folders), or --data-dir")
             sources = [p for item in args.sources for p in list_images(item)]
             references = [p for item in args.references for p in list_images(item)]
-            align = not args.no_align
-        transfer = PhotoTransfer(args.ckpt, TransferOptions(align=align, device=args.device))
-        if args.data_dir is not None:
-            transfer.notes = [f"MT-layout images from {args.data_dir}: aligned faces, used whole"]
-        gallery = write_gallery(transfer, sources, references, args.out, cell=args.cell, page=not args.no_page)
+            transfer = PhotoTransfer(args.ckpt, TransferOptions(align=not args.no_align, device=args.device))
+            gallery = write_gallery(transfer, sources, references, args.out, cell=args.cell, page=not args.no_page)
     except (ValueError, FileNotFoundError, CheckpointError, RuntimeError) as err:
         print(f"beautygan gallery: error: {err}", file=sys.stderr)
         return 2
