@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml Makefile
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m experiments.beautygan.demo
+	$(PY) -m beautygan.demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q -rs

@@ -21,10 +21,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from experiments.beautygan.evaluate import identity_distance, transfer_metrics  # noqa: E402
-from experiments.beautygan.faces import label_map_from_landmarks  # noqa: E402
-from experiments.beautygan.networks import Generator  # noqa: E402
-from experiments.beautygan.synthetic import render_face  # noqa: E402
+from beautygan.metrics import identity_distance, transfer_metrics  # noqa: E402
+from beautygan.faces import label_map_from_landmarks  # noqa: E402
+from beautygan.networks import Generator  # noqa: E402
+from beautygan.synthetic import render_face  # noqa: E402
 from test_faces_offline import TEMPLATE  # noqa: E402
 from _timing import median_time  # noqa: E402
 
@@ -61,7 +61,7 @@ def main() -> None:
     print(f"  transfer_metrics (batch)          {metrics * 1e3:9.1f} ms   {metrics / base:5.2f}x")
     print(f"  label_map_from_landmarks (1 map)  {raster * 1e3:9.1f} ms   {raster / base:5.2f}x")
     try:
-        from experiments.beautygan.faces import FaceModels
+        from beautygan.faces import FaceModels
 
         models = FaceModels(upsample=0 if args.size >= 160 else 1)
     except ImportError as err:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from experiments.beautygan.demo import train
+from beautygan.demo import train
 
 
 def main(argv: list[str]) -> int:

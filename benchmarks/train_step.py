@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _timing import median_time  # noqa: E402
 
-from experiments.beautygan.module import BeautyGAN  # noqa: E402
-from experiments.beautygan.synthetic import render_face  # noqa: E402
+from beautygan.module import BeautyGAN  # noqa: E402
+from beautygan.synthetic import render_face  # noqa: E402
 
 
 def _timer(device: torch.device, fn, repeats: int, amp: bool = False) -> float:
@@ -59,7 +59,7 @@ def main() -> int:
     images = torch.stack([torch.from_numpy(f[0]).permute(2, 0, 1).float() / 127.5 - 1 for f in faces]).to(device)
     labels = torch.stack([torch.from_numpy(f[1].astype(np.int64))[None] for f in faces]).to(device)
     n = args.batch
-    from experiments.beautygan.regions import stacked_region_masks
+    from beautygan.regions import stacked_region_masks
 
     masks = stacked_region_masks(labels)  # as MTDataset does in its loader workers
     batch = {"source": images[:n], "reference": images[n:], "source_labels": labels[:n], "reference_labels": labels[n:],

@@ -38,7 +38,6 @@ from .weights import (
     VGGWeights,
     WeightsUnavailableError,
     load_weights,
-    register_weights_format,
 )
 from .weights_formats import MissingDependencyError, load_keras_h5_weights, load_npy_weights
 
@@ -65,7 +64,6 @@ __all__ = [
     "load_keras_h5_weights",
     "load_npy_weights",
     "load_weights",
-    "register_weights_format",
     # losses
     "DISTS",
     "DISTS_LAYERS",

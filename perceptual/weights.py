@@ -8,7 +8,7 @@ Sources (``weights=`` everywhere in this package):
   converted for feature extraction (caffe-style input: 0-255, mean subtracted, no std).
 - any torchvision weights enum (``VGG19_Weights.IMAGENET1K_V1``) or its name (``"VGG16_Weights.IMAGENET1K_V1"``).
 - a path: ``.pth``/``.pt``/``.safetensors`` state dict of a whole torchvision VGG or of its ``features``
-  (keys ``features.N.*`` or ``N.*``); more formats register with :func:`register_weights_format`.
+  (keys ``features.N.*`` or ``N.*``).
 - ``"random"``: seeded Kaiming initialisation, with a warning; for tests and ablations only.
 - ``"random_normalized"``: the same random network rescaled the way Gatys et al. normalized their VGG19
   (``vgg_conv.pth``): every ReLU channel's mean activation is 1 on a fixed set of images (seeded noise with a
@@ -24,15 +24,17 @@ import functools
 import os
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Union
 
 import torch
 from torch import Tensor
 
+from . import weights_formats
 from .layers import check_arch, vgg_config
 from .normalization import IMAGENET, InputNormalization, get_normalization
+from .vgg_state import VGGWeights, check_feature_state, expected_feature_shapes
 
 __all__ = [
     "RandomWeightsWarning",
@@ -42,7 +44,6 @@ __all__ = [
     "check_feature_state",
     "expected_feature_shapes",
     "load_weights",
-    "register_weights_format",
 ]
 
 WeightsSource = Union[str, os.PathLike, "VGGWeights", Any]
@@ -55,53 +56,6 @@ class WeightsUnavailableError(RuntimeError):
 
 class RandomWeightsWarning(UserWarning):
     """Random VGG weights were asked for: the features are not a trained perceptual metric."""
-
-
-@dataclass(frozen=True)
-class VGGWeights:
-    """Loaded weights and everything needed to use them correctly.
-
-    ``features`` is keyed like ``torchvision.models.vgg16().features.state_dict()`` (``"0.weight"``,
-    ``"0.bias"``, ``"2.weight"``, ...) with channels in the order ``normalization.channel_order`` says;
-    ``classifier`` (optional) like ``vgg16().classifier.state_dict()`` (``"0.weight"``, ``"3.weight"``,
-    ``"6.weight"`` and biases) for flattening NCHW ``pool5`` output.
-    """
-
-    arch: str
-    features: Mapping[str, Tensor] = field(repr=False)
-    normalization: InputNormalization
-    source: str
-    pretrained: bool = True
-    classifier: Mapping[str, Tensor] | None = field(default=None, repr=False)
-    categories: tuple[str, ...] | None = field(default=None, repr=False)
-
-
-def expected_feature_shapes(arch: str) -> dict[str, tuple[int, ...]]:
-    """``{"0.weight": (64, 3, 3, 3), "0.bias": (64,), ...}`` for the conv layers of ``arch``."""
-    shapes: dict[str, tuple[int, ...]] = {}
-    index, channels = 0, 3
-    for item in vgg_config(arch):
-        if item == "M":
-            index += 1
-            continue
-        shapes[f"{index}.weight"] = (int(item), channels, 3, 3)
-        shapes[f"{index}.bias"] = (int(item),)
-        index, channels = index + 2, int(item)
-    return shapes
-
-
-# --------------------------------------------------------------------------------------------------
-# Registry of file formats: suffix -> loader(path, arch) -> VGGWeights
-# --------------------------------------------------------------------------------------------------
-
-FileLoader = Callable[[Path, str], VGGWeights]
-_FILE_LOADERS: dict[str, FileLoader] = {}
-
-
-def register_weights_format(suffixes: str | tuple[str, ...], loader: FileLoader) -> None:
-    """Teach ``weights=<path>`` a new file format (suffix such as ``".h5"``)."""
-    for suffix in (suffixes,) if isinstance(suffixes, str) else suffixes:
-        _FILE_LOADERS[suffix.lower()] = loader
 
 
 def load_weights(
@@ -236,7 +190,7 @@ def _load_file(path: Path, arch: str) -> VGGWeights:
     suffix = path.suffix.lower()
     if suffix in _FILE_LOADERS:
         return _FILE_LOADERS[suffix](path, arch)
-    known = sorted(set(_FILE_LOADERS) | {".pth", ".pt", ".safetensors"})
+    known = sorted(_FILE_LOADERS)
     raise ValueError(f"cannot read weights file {str(path)!r}: suffix {suffix!r} is not one of {known}")
 
 
@@ -249,8 +203,6 @@ def _load_torch_file(path: Path, arch: str) -> VGGWeights:
         state = state["state_dict"]
     if not isinstance(state, Mapping):
         raise ValueError(f"{str(path)!r} holds a {type(state).__name__}, expected a state dict (a mapping of tensors)")
-    from . import weights_formats  # here, not at the top: it imports this module
-
     if weights_formats.is_gatys_state(state):  # Gatys' vgg_conv.pth: conv1_1.weight, ...
         return weights_formats.convert_gatys_state(state, arch=arch, source=str(path))
     try:
@@ -303,8 +255,15 @@ def _load_safetensors_file(path: Path, arch: str) -> VGGWeights:
     )
 
 
-register_weights_format((".pth", ".pt", ".bin"), _load_torch_file)
-register_weights_format(".safetensors", _load_safetensors_file)
+_FILE_LOADERS: dict[str, Callable[[Path, str], VGGWeights]] = {
+    ".pth": _load_torch_file,
+    ".pt": _load_torch_file,
+    ".bin": _load_torch_file,
+    ".safetensors": _load_safetensors_file,
+    ".npy": weights_formats.load_npy_file,
+    ".h5": weights_formats.load_h5_file,
+    ".hdf5": weights_formats.load_h5_file,
+}
 
 
 def _split_torchvision_state(
@@ -342,51 +301,6 @@ def _classifier_problems(classifier: Mapping[str, Any]) -> str:
             return f"{index}.weight {weight} / {index}.bias {bias} do not take {widths_in} inputs"
         widths_in = weight[0]
     return ""
-
-
-def check_feature_state(
-    features: Mapping[str, Any], arch: str, *, source: str, extra_unexpected: list[str] | None = None
-) -> None:
-    """Raise ``ValueError`` naming each missing/unexpected key and misshaped tensor of a ``features`` state dict."""
-    expected = expected_feature_shapes(arch)
-    missing = [k for k in expected if k not in features]
-    unexpected = sorted(set(features) - set(expected), key=_key_order) + list(extra_unexpected or [])
-    not_tensor = [k for k in expected if k in features and not isinstance(features[k], Tensor)]
-    misshaped = [
-        f"{k}: expected {expected[k]}, got {tuple(features[k].shape)}"
-        for k in expected
-        if k in features and isinstance(features[k], Tensor) and tuple(features[k].shape) != expected[k]
-    ]
-    if not (missing or unexpected or not_tensor or misshaped):
-        return
-    problems = []
-    if missing:
-        problems.append(f"missing keys: {_shorten(missing)}")
-    if unexpected:
-        problems.append(f"unexpected keys: {_shorten(unexpected)}")
-    if not_tensor:
-        problems.append(f"not tensors: {_shorten(not_tensor)}")
-    if misshaped:
-        problems.append("shape mismatches: " + "; ".join(misshaped[:6]) + (" ..." if len(misshaped) > 6 else ""))
-    other = "vgg19" if arch == "vgg16" else "vgg16"
-    hint = ""
-    if set(features) >= set(expected_feature_shapes(other)) and not (set(features) - set(expected_feature_shapes(other))):
-        hint = f" The file looks like {other}: pass arch={other!r}."
-    raise ValueError(
-        f"{source} is not a torchvision {arch} state dict (keys 'features.N.weight' or 'N.weight'): "
-        + "; ".join(problems)
-        + "."
-        + hint
-    )
-
-
-def _key_order(key: str) -> tuple[int, str]:
-    head, _, tail = key.partition(".")
-    return (int(head), tail) if head.isdigit() else (1 << 30, key)
-
-
-def _shorten(keys: list[str], limit: int = 8) -> str:
-    return ", ".join(keys[:limit]) + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
 def _random_weights(arch: str, seed: int, *, normalized: bool = False) -> VGGWeights:

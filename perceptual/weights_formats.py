@@ -1,6 +1,6 @@
 """VGG weights as TensorFlow and Keras users hold them: ``vgg16.npy`` dicts and Keras ``.h5`` files.
 
-Formats (registered with :func:`~perceptual.register_weights_format`, so ``weights=<path>`` reads them directly):
+Formats (``weights=<path>`` reads them directly, by suffix):
 
 - ``.npy``: the pickled dict of the TensorFlow VGG ports (machrisaa/tensorflow-vgg ``vgg16.npy``/``vgg19.npy``,
   used by BeautyGAN-era TF code): ``{"conv1_1": [W (3, 3, in, out), b (out,)], ..., "conv5_3" (or "conv5_4"),
@@ -45,7 +45,7 @@ from torch import Tensor
 
 from .layers import check_arch, vgg_config
 from .normalization import CAFFE
-from .weights import VGGWeights, check_feature_state, expected_feature_shapes, register_weights_format
+from .vgg_state import VGGWeights, check_feature_state, expected_feature_shapes
 
 __all__ = [
     "MissingDependencyError",
@@ -473,13 +473,11 @@ def load_gatys_weights(path: str | os.PathLike, *, arch: str | None = None) -> V
 
 
 # ``weights=<path>`` entry points: the core passes the arch asked for (default "vgg16").
-def _npy_loader(path: Path, arch: str) -> VGGWeights:
+def load_npy_file(path: Path, arch: str) -> VGGWeights:
     return load_npy_weights(path, arch=arch)
 
 
-def _h5_loader(path: Path, arch: str) -> VGGWeights:
+def load_h5_file(path: Path, arch: str) -> VGGWeights:
     return load_keras_h5_weights(path, arch=arch)
 
 
-register_weights_format(".npy", _npy_loader)
-register_weights_format((".h5", ".hdf5"), _h5_loader)

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from experiments.beautygan.checkpoints import AtomicCheckpointIO, CheckpointError, load_checkpoint_file
-from experiments.beautygan.cli import main as beautygan_main
+from beautygan.checkpoints import AtomicCheckpointIO, CheckpointError, load_checkpoint_file
+from beautygan.cli import main as beautygan_main
 
 _WRITER = """
 import sys, torch
-from experiments.beautygan.checkpoints import AtomicCheckpointIO
+from beautygan.checkpoints import AtomicCheckpointIO
 big = {"state_dict": {"w": torch.ones(64 * 1024 * 1024)}, "epoch": 2}  # 256 MB: the save takes a while
 print("saving", flush=True)
 AtomicCheckpointIO().save_checkpoint(big, sys.argv[1])

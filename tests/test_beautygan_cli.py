@@ -9,8 +9,8 @@ import pytest
 import torch
 import yaml
 
-from experiments.beautygan.cli import main
-from experiments.beautygan.synthetic import write_synthetic_mt
+from beautygan.cli import main
+from beautygan.synthetic import write_synthetic_mt
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,7 +30,7 @@ def test_configs_name_the_monitor_and_the_vgg_policy() -> None:
         classes = [c["class_path"] for c in config["trainer"]["callbacks"]]
         assert "perceptual.monitor.FeatureMapMonitor" in classes
         plugins = [c["class_path"] for c in config["trainer"]["plugins"]]
-        assert plugins == ["experiments.beautygan.checkpoints.AtomicCheckpointIO"]
+        assert plugins == ["beautygan.checkpoints.AtomicCheckpointIO"]
 
 
 def test_paper_config_fails_offline_with_the_core_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -69,7 +69,7 @@ def test_demo_config_fit_writes_tensorboard_losses_samples_and_feature_maps(tmp_
 
 
 def test_demo_table_compares_with_the_targets() -> None:
-    from experiments.beautygan.demo import format_table
+    from beautygan.demo import format_table
 
     keys = ("lips", "eye_shadow", "skin")
     before = {**{k: 40.0 for k in keys}, **{f"{k}_source": 40.0 for k in keys}, "background_hair": 30.0, "identity": 9.0}

@@ -20,10 +20,10 @@ import torch.nn.functional as F
 import torchvision
 from torch.utils.data import DataLoader
 
-from experiments.beautygan.module import BeautyGAN
-from experiments.beautygan.networks import Generator, Translation
-from experiments.beautygan.regions import stacked_region_masks
-from experiments.beautygan.synthetic import render_face
+from beautygan.module import BeautyGAN
+from beautygan.networks import Generator, Translation
+from beautygan.regions import stacked_region_masks
+from beautygan.synthetic import render_face
 from perceptual import LPIPS, LPIPS_LAYERS
 
 from _official_beautygan import official_step

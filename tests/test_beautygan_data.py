@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from experiments.beautygan.data import DatasetError, MTDataModule, MTDataset, list_domain
-from experiments.beautygan.synthetic import write_synthetic_mt
+from beautygan.data import DatasetError, MTDataModule, MTDataset, list_domain
+from beautygan.synthetic import write_synthetic_mt
 
 
 @pytest.fixture()

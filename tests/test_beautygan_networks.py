@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from experiments.beautygan.networks import Generator, PatchDiscriminator
+from beautygan.networks import Generator, PatchDiscriminator
 
 
 def _official_generator_params(width: int = 64, blocks: int = 6) -> int:

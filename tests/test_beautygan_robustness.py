@@ -11,12 +11,12 @@ import pytest
 import torch
 from PIL import Image
 
-from experiments.beautygan.cli import main as beautygan_main
-from experiments.beautygan.data import DatasetError, MTDataModule, MTDataset, read_labels
-from experiments.beautygan.histogram import histogram_matching_loss
-from experiments.beautygan.module import BeautyGAN, NonFiniteLossError
-from experiments.beautygan.regions import stacked_region_masks
-from experiments.beautygan.synthetic import write_synthetic_mt
+from beautygan.cli import main as beautygan_main
+from beautygan.data import DatasetError, MTDataModule, MTDataset, read_labels
+from beautygan.histogram import histogram_matching_loss
+from beautygan.module import BeautyGAN, NonFiniteLossError
+from beautygan.regions import stacked_region_masks
+from beautygan.synthetic import write_synthetic_mt
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::perceptual.RandomWeightsWarning"),

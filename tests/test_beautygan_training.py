@@ -14,10 +14,10 @@ import pytest
 import torch
 from PIL import Image
 
-from experiments.beautygan.cli import main as beautygan_main
-from experiments.beautygan.data import MTDataModule
-from experiments.beautygan.module import BeautyGAN, build_vgg
-from experiments.beautygan.synthetic import write_synthetic_mt
+from beautygan.cli import main as beautygan_main
+from beautygan.data import MTDataModule
+from beautygan.module import BeautyGAN, build_vgg
+from beautygan.synthetic import write_synthetic_mt
 from perceptual import RandomWeightsWarning, WeightsUnavailableError
 
 pytestmark = [
@@ -174,7 +174,7 @@ def test_imagenet_vgg_fails_offline_unless_the_config_opts_into_random() -> None
 def test_fallback_vgg_gives_the_identity_term_weight(dataset_root: Path) -> None:
     """With the fallback VGG, the paper-weighted perceptual term between two different faces is within two orders
     of magnitude of a cycle term, not five below it (Kaiming's random VGG: about 1e-5)."""
-    from experiments.beautygan.data import MTDataset
+    from beautygan.data import MTDataset
 
     items = [MTDataset(dataset_root, split="train", image_size=32, seed=0)[i] for i in range(4)]
     sources = torch.stack([item["source"] for item in items])
@@ -230,7 +230,7 @@ def test_ddp_two_cpu_processes(dataset_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "ranks.txt"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     result = subprocess.run(
-        [sys.executable, "-m", "experiments.beautygan.ddp_smoke", str(dataset_root), str(out), "--devices", "2"],
+        [sys.executable, str(Path(__file__).with_name("_ddp_smoke.py")), str(dataset_root), str(out), "--devices", "2"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]

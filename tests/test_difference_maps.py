@@ -91,9 +91,9 @@ def test_beautygan_with_lpips_logs_the_map_from_its_own_pass(tmp_path: Path, vgg
     import lightning as L
     from lightning.pytorch.loggers import TensorBoardLogger
 
-    from experiments.beautygan.data import MTDataModule
-    from experiments.beautygan.module import BeautyGAN
-    from experiments.beautygan.synthetic import write_synthetic_mt
+    from beautygan.data import MTDataModule
+    from beautygan.module import BeautyGAN
+    from beautygan.synthetic import write_synthetic_mt
     from perceptual.monitor import FeatureMapMonitor
 
     class Capture(L.Callback):

@@ -1,7 +1,7 @@
 """dlib parts of issue 7: detection, landmarks, prepare-faces and the identity distance on real pixels.
 
 Needs the ``faces`` extra (``pip install -e '.[faces]'``); skipped with that reason otherwise. Faces: the procedural
-faces of ``experiments.beautygan.synthetic`` (drawn, no download; dlib's HOG detector finds most of them) and
+faces of ``beautygan.synthetic`` (drawn, no download; dlib's HOG detector finds most of them) and
 scikit-image's ``astronaut()`` photo where scikit-image is installed.
 """
 
@@ -14,8 +14,9 @@ from PIL import Image
 
 pytest.importorskip("dlib", reason="the 'faces' extra is not installed: pip install -e '.[faces]'")
 
-from experiments.beautygan.evaluate import EvalPair, evaluate_pairs, identity_distance  # noqa: E402
-from experiments.beautygan.faces import (  # noqa: E402
+from beautygan.evaluate import EvalPair, evaluate_pairs  # noqa: E402
+from beautygan.metrics import identity_distance  # noqa: E402
+from beautygan.faces import (  # noqa: E402
     FaceModels,
     FacesUnavailableError,
     align_face,
@@ -24,8 +25,8 @@ from experiments.beautygan.faces import (  # noqa: E402
     models_dir,
     prepare_faces,
 )
-from experiments.beautygan.regions import FaceRegion as R  # noqa: E402
-from experiments.beautygan.synthetic import render_face  # noqa: E402
+from beautygan.regions import FaceRegion as R  # noqa: E402
+from beautygan.synthetic import render_face  # noqa: E402
 
 try:
     models_dir()

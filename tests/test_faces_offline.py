@@ -16,19 +16,9 @@ import pytest
 import torch
 from PIL import Image
 
-from experiments.beautygan.evaluate import (
-    EvalPair,
-    TransferMetrics,
-    evaluate_pairs,
-    histogram_emd,
-    main as evaluate_main,
-    mean_lab_distance,
-    rgb_to_lab,
-    summarize,
-    transfer_metrics,
-    write_table,
-)
-from experiments.beautygan.faces import (
+from beautygan.evaluate import EvalPair, evaluate_pairs, main as evaluate_main, summarize, write_table
+from beautygan.metrics import TransferMetrics, histogram_emd, mean_lab_distance, rgb_to_lab, transfer_metrics
+from beautygan.faces import (
     DetectedFace,
     PrepareReport,
     align_face,
@@ -36,7 +26,7 @@ from experiments.beautygan.faces import (
     label_map_from_landmarks,
     prepare_faces,
 )
-from experiments.beautygan.regions import FaceRegion as R
+from beautygan.regions import FaceRegion as R
 
 # A frontal face in a 100 x 100 frame, iBUG 68-point order (image-left first), mouth closed.
 _JAW = [(50 - 35 * math.cos(t), 45 + 40 * math.sin(t)) for t in np.linspace(0, math.pi, 17)]
@@ -199,7 +189,7 @@ def test_prepare_faces_writes_mt_layout_and_reports_every_skip(tmp_path, monkeyp
     prepare_faces(photos, out, kind="non-makeup", size=64, min_face=32, models=models, progress=False)
     assert (out / "non-makeup.txt").read_text().split() == ["one.png", "two.png", "three.png"]
     # The MT loader of the BeautyGAN experiment accepts what was written.
-    from experiments.beautygan.data import check_pairs, list_domain
+    from beautygan.data import check_pairs, list_domain
 
     names = list_domain(out, "non-makeup")
     assert names == ["one.png", "two.png", "three.png"] and check_pairs(out, "non-makeup", names) == []
@@ -436,7 +426,7 @@ def test_evaluate_cli_on_a_pairs_file_and_on_a_checkpoint(tmp_path, capsys):
     assert "expected 'SOURCE REFERENCE [RESULT]'" in capsys.readouterr().err
 
     # A tiny generator checkpoint in the layout `beautygan fit` writes (state_dict with the generator. prefix).
-    from experiments.beautygan.networks import Generator
+    from beautygan.networks import Generator
 
     generator = Generator(width=8, residual_blocks=1)
     ckpt = tmp_path / "tiny.ckpt"
@@ -458,7 +448,7 @@ def test_evaluate_cli_on_a_pairs_file_and_on_a_checkpoint(tmp_path, capsys):
 def test_missing_extra_gives_install_hint(monkeypatch):
     import sys
 
-    from experiments.beautygan.faces import FaceModels, FacesUnavailableError
+    from beautygan.faces import FaceModels, FacesUnavailableError
 
     monkeypatch.setitem(sys.modules, "dlib", None)  # import dlib -> ImportError
     with pytest.raises(FacesUnavailableError, match=r"pip install -e '\.\[faces\]'"):

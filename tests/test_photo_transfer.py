@@ -16,12 +16,12 @@ from PIL import Image, ImageFilter
 pytest.importorskip("dlib", reason="the 'faces' extra is not installed: pip install -e '.[faces]'")
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image ships the real photos")
 
-from experiments.beautygan.cli import main as beautygan_main  # noqa: E402
-from experiments.beautygan.faces import FaceModels, FacesUnavailableError, label_map_from_landmarks, models_dir  # noqa: E402
-from experiments.beautygan.gallery import gallery_grid  # noqa: E402
-from experiments.beautygan.networks import Generator  # noqa: E402
-from experiments.beautygan.photo_transfer import NoFaceError, PhotoTransfer, TransferOptions  # noqa: E402
-from experiments.beautygan.synthetic import write_synthetic_mt  # noqa: E402
+from beautygan.cli import main as beautygan_main  # noqa: E402
+from beautygan.faces import FaceModels, FacesUnavailableError, label_map_from_landmarks, models_dir  # noqa: E402
+from beautygan.gallery import gallery_grid  # noqa: E402
+from beautygan.networks import Generator  # noqa: E402
+from beautygan.photo_transfer import NoFaceError, PhotoTransfer, TransferOptions  # noqa: E402
+from beautygan.synthetic import write_synthetic_mt  # noqa: E402
 
 try:
     models_dir()

@@ -8,7 +8,7 @@ destination is always either the previous checkpoint or the new one, whole.
 
     trainer:
       plugins:
-        - class_path: experiments.beautygan.checkpoints.AtomicCheckpointIO
+        - class_path: beautygan.checkpoints.AtomicCheckpointIO
 """
 
 from __future__ import annotations

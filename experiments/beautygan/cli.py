@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-import torch
-
-__all__ = ["BeautyGANCLI", "load_generator", "main", "transfer"]
+__all__ = ["BeautyGANCLI", "main"]
 
 
 def _cli_class():
@@ -62,57 +59,35 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-def load_generator(ckpt: str | Path, *, map_location: str | torch.device = "cpu"):
-    """The trained :class:`~experiments.beautygan.networks.Generator` of a ``beautygan fit`` checkpoint, and the
-    image size it was trained at."""
-    from .checkpoints import load_checkpoint_file
-    from .networks import Generator
-
-    path = Path(ckpt)
-    checkpoint = load_checkpoint_file(path, map_location=map_location)
-    hparams = checkpoint.get("hyper_parameters", {})
-    generator = Generator(
-        width=int(hparams.get("generator_width", 64)),
-        residual_blocks=int(hparams.get("residual_blocks", 6)),
-        output=hparams.get("generator_output", "image"),
-    )
-    prefix = "generator."
-    state = {k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
-    generator.load_state_dict(state)
-    size = int(checkpoint.get("datamodule_hyper_parameters", {}).get("image_size", 256))
-    return generator.eval(), size
+COMMANDS = (
+    ("fit", "train from YAML (LightningCLI: beautygan fit --config configs/beautygan.yaml)"),
+    ("validate", "validation figures of a checkpoint (LightningCLI)"),
+    ("test", "held-out figures of a checkpoint (LightningCLI)"),
+    ("predict", "run the model on the predict split (LightningCLI)"),
+    ("transfer", "a reference's makeup on a photo, face-aware at full size, or on every pair of two folders"),
+    ("gallery", "sources x references grid of made-up faces, PNG + HTML page"),
+    ("prepare-faces", "your photos into the MT layout: detect, align, label maps (needs the faces extra)"),
+    ("evaluate", "identity, colour and background figures of a checkpoint on pairs of photos"),
+)
 
 
-@torch.no_grad()
-def transfer(
-    ckpt: str | Path, source: str | Path, reference: str | Path, out: str | Path, *,
-    image_size: int | None = None, demakeup_out: str | Path | None = None, device: str = "cpu",
-) -> Path:  # fmt: skip
-    """Whole-image transfer: ``source`` and ``reference`` resized to a square (the training size, or
-    ``image_size``), ``reference``'s makeup put on ``source``, written to ``out`` at that size. For photos at their
-    own size, face-aware, see :class:`~experiments.beautygan.photo_transfer.PhotoTransfer`."""
-    from perceptual.images import check_output_image, load_image, save_image
-
-    check_output_image(out, "--out")  # before any work
-    if image_size is not None and (image_size < 16 or image_size % 4):
-        raise ValueError(f"--size must be a multiple of 4 and >= 16, got {image_size}")
-    if demakeup_out is not None:
-        check_output_image(demakeup_out, "--demakeup-out")
-    generator, trained_size = load_generator(ckpt)
-    size = image_size or trained_size
-    if size % 4:
-        raise ValueError(f"image size must be divisible by 4, got {size}")
-    generator.to(device)
-    a, _ = load_image(source, (size, size))
-    b, _ = load_image(reference, (size, size))
-    made_up, demade = generator(a[None].to(device) * 2 - 1, b[None].to(device) * 2 - 1)
-    if demakeup_out is not None:
-        save_image(((demade[0] + 1) / 2).clamp(0, 1).cpu(), demakeup_out)
-    return save_image(((made_up[0] + 1) / 2).clamp(0, 1).cpu(), out)
+def _usage() -> str:
+    width = max(len(name) for name, _ in COMMANDS)
+    lines = ["usage: beautygan COMMAND [options]   (beautygan COMMAND --help for its options)", "",
+             "BeautyGAN makeup transfer: train, use and evaluate.", "", "commands:"]  # fmt: skip
+    lines += [f"  {name:<{width}}  {text}" for name, text in COMMANDS]
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if args else 2
+    known = {name for name, _ in COMMANDS}
+    if args[0] not in known and not args[0].startswith("-"):
+        print(f"beautygan: error: unknown command {args[0]!r}; choose from {', '.join(sorted(known))}", file=sys.stderr)
+        return 2
     if args[:1] == ["transfer"]:
         from .photo_transfer import main as transfer_main
 

@@ -120,7 +120,7 @@ def read_labels(path: str | Path) -> np.ndarray:
         shown = ", ".join(str(int(v)) for v in bad[:8]) + (", ..." if bad.size > 8 else "")
         raise DatasetError(
             f"label map {path} holds ids outside the MT labels 0..{MAX_LABEL}: {shown} "
-            f"({int(np.isin(labels, bad).sum())} pixels); see experiments.beautygan.regions.FaceRegion"
+            f"({int(np.isin(labels, bad).sum())} pixels); see beautygan.regions.FaceRegion"
         )
     return labels
 
@@ -166,7 +166,7 @@ class MTDataset(Dataset):
 
     Items are dicts: ``source``, ``reference`` (``(3, S, S)`` float in [-1, 1]), ``source_labels``,
     ``reference_labels`` (``(1, S, S)`` int64 MT labels), ``source_masks``, ``reference_masks`` (``(4, S, S)`` bool:
-    lips, skin, left and right eye shadow, see :func:`~experiments.beautygan.regions.stacked_region_masks`),
+    lips, skin, left and right eye shadow, see :func:`~beautygan.regions.stacked_region_masks`),
     ``source_name``, ``reference_name``.
 
     Args:

@@ -4,7 +4,7 @@ Generates the synthetic MT-layout set under ``data/`` if it is missing, trains w
 and prints where the TensorBoard logs and sample grids are, with the measured effect of training on held-out pairs:
 per-region colour distance of the made-up source to the reference, and its VGG feature distance to the source.
 
-    python -m experiments.beautygan.demo [--config configs/beautygan_demo.yaml] [extra LightningCLI args]
+    python -m beautygan.demo [--config configs/beautygan_demo.yaml] [extra LightningCLI args]
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def train(args: Sequence[str] = ()) -> DemoRun:
 
     cli = LightningCLI(
         BeautyGAN, MTDataModule, args=args, run=False, save_config_kwargs={"overwrite": True},
-        parser_kwargs={"prog": "python -m experiments.beautygan.demo"},
+        parser_kwargs={"prog": "python -m beautygan.demo"},
     )  # fmt: skip
     root = Path(cli.datamodule.root)
     if not (root / "images").is_dir():

@@ -4,7 +4,7 @@ The MT dataset (Li et al., "BeautyGAN", ACM MM 2018) ships face-parsing label ma
 For a user's own photos this module makes an approximation from dlib's 68-point landmarks (the iBUG 300-W markup,
 Sagonas et al. 2013; predictor of Kazemi & Sullivan, CVPR 2014; frontal HOG detector of dlib): a skin hull (jaw line
 plus an estimated forehead arc), brows, eyes, nose, upper/lower lip and, for an open mouth, teeth, with the ids of
-:class:`~experiments.beautygan.regions.FaceRegion`. Hair, ears and neck are not estimated (left as background).
+:class:`~beautygan.regions.FaceRegion`. Hair, ears and neck are not estimated (left as background).
 
 Alignment follows the FFHQ recipe (Karras et al., CVPR 2019, ``ffhq-dataset``'s ``recreate_aligned_images``): the
 crop is centred at ``eye_mid + 0.1 * (mouth_mid - eye_mid)`` with side ``2 * max(2.0 * |eye_to_eye|,

@@ -2,7 +2,7 @@
 (BeautyGAN's Figure 1), as one PNG plus an HTML page naming every row and column.
 
 The untouched sources fill the first column and the references the first row. With photos and the ``faces`` extra,
-cells are the aligned faces that the generator sees and paints, as :mod:`~experiments.beautygan.photo_transfer`
+cells are the aligned faces that the generator sees and paints, as :mod:`~beautygan.photo_transfer`
 prepares them. Images from an MT-layout folder (``--data-dir``: the held-out lists, or the first images of each
 domain) are already aligned faces and are used whole.
 

@@ -6,7 +6,7 @@ on the same outputs (manual optimization, Adam 2e-4, betas (0.5, 0.999)). Losses
 taps feed the feature-map monitor for free), histogram-matching makeup loss for lips / skin / eye shadow in both
 directions, and the official code's optional identity loss ``G(a, a)``.
 
-Roles are named by domain (:class:`~experiments.beautygan.networks.Translation`): ``fake = G(non_makeup=source,
+Roles are named by domain (:class:`~beautygan.networks.Translation`): ``fake = G(non_makeup=source,
 makeup=reference)``; the cycle pass is ``G(non_makeup=fake.non_makeup, makeup=fake.makeup)`` and each output is
 compared with the input of its own domain (official ``rec_B, rec_A = self.G(fake_B, fake_A)``).
 ``tests/test_beautygan_conformance.py`` checks one step against an independent transcription of the official step:
@@ -71,9 +71,8 @@ from torch.nn.parallel import DistributedDataParallel
 from perceptual import LPIPS, LPIPS_LAYERS, PerceptualLoss, VGGFeatures, WeightsUnavailableError
 from perceptual.images import save_image
 
-from .evaluate import TransferMetrics
 from .histogram import HistogramCriterion, histogram_matching_loss
-from .metrics import region_colour_distance
+from .metrics import TransferMetrics, region_colour_distance
 from .networks import Generator, GeneratorInit, GeneratorOutput, PatchDiscriminator, Translation
 from .regions import region_masks, stacked_region_masks
 from .samples import SAMPLE_COLUMNS, labelled_grid
@@ -194,7 +193,7 @@ class BeautyGAN(L.LightningModule):
         generator_init: ``"xavier"`` (the official ``weights_init_xavier``) or ``"pytorch"`` (PyTorch's defaults).
         generator_output: ``"image"`` (official: each head paints the whole image) or ``"attention"`` (each head
             paints a mask and a colour layer; pixels outside the mask are copied from its input; see
-            :class:`~experiments.beautygan.networks.Generator`).
+            :class:`~beautygan.networks.Generator`).
         discriminator_width: first discriminator conv width (64).
         lr, betas: Adam settings of both optimizers.
         lr_decay_epochs: decay both learning rates linearly to 0 over the last ``lr_decay_epochs`` epochs of

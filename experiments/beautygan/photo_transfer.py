@@ -1,10 +1,10 @@
 """Makeup transfer on real photos: face-aware, at the photo's own resolution, one pair or whole folders.
 
 With the ``faces`` extra (dlib), each photo's largest face is detected and aligned to the checkpoint's training
-size exactly as ``beautygan prepare-faces`` aligns training data (:func:`~experiments.beautygan.faces.align_face`).
+size exactly as ``beautygan prepare-faces`` aligns training data (:func:`~beautygan.faces.align_face`).
 The generator runs on the aligned crops, in batches. What it changed (made-up crop minus source crop) is mapped back
 into the source photo through the inverse alignment and added inside a feathered mask of the face: the landmarks'
-face hull, from :func:`~experiments.beautygan.faces.label_map_from_landmarks`. So:
+face hull, from :func:`~beautygan.faces.label_map_from_landmarks`. So:
 
 - the output has the source photo's size;
 - every pixel outside the face hull is the source photo's, bit for bit;
@@ -30,6 +30,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageFilter
+
+from .inference import load_generator
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -116,15 +118,13 @@ class PhotoTransfer:
     Args:
         ckpt: a ``beautygan fit`` checkpoint.
         options: :class:`TransferOptions`.
-        models: the dlib :class:`~experiments.beautygan.faces.FaceModels` to use (default: loaded when
+        models: the dlib :class:`~beautygan.faces.FaceModels` to use (default: loaded when
             ``options.align`` and the extra is installed).
 
     ``notes`` says how photos are handled (for example, why the whole image is used).
     """
 
     def __init__(self, ckpt: str | Path, options: TransferOptions | None = None, *, models: Any = None) -> None:
-        from .cli import load_generator
-
         self.options = options or TransferOptions()
         generator, self.size = load_generator(ckpt)
         self.generator = generator.to(self.options.device).eval()
@@ -402,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     raise FileNotFoundError(f"{what} {path}: no such file or folder")
         options = TransferOptions(align=not args.no_align, batch_size=args.batch_size, device=args.device)
         if args.size is not None and not folders:
-            from .cli import transfer as whole_image_transfer
+            from .inference import transfer as whole_image_transfer
 
             path = whole_image_transfer(args.ckpt, args.source, args.reference, args.out, image_size=args.size,
                                         demakeup_out=args.demakeup_out, device=args.device)  # fmt: skip

@@ -132,5 +132,5 @@ def region_masks(labels: Tensor, *, margin_at_256: int = EYE_MARGIN_AT_256) -> R
 
 def stacked_region_masks(labels: Tensor, *, margin_at_256: int = EYE_MARGIN_AT_256) -> Tensor:
     """The four masks of :func:`region_masks` stacked as channels ``(N, 4, H, W)``: lips, skin, left and right
-    eye shadow (the layout :func:`~experiments.beautygan.histogram.histogram_matching_loss` takes)."""
+    eye shadow (the layout :func:`~beautygan.histogram.histogram_matching_loss` takes)."""
     return torch.cat(list(region_masks(labels, margin_at_256=margin_at_256)), dim=1)

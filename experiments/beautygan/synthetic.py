@@ -1,11 +1,11 @@
 """A synthetic MT-layout dataset: procedural faces with face-parsing label maps and "makeup" as colour changes.
 
-Every face has the MT labels (:class:`~experiments.beautygan.regions.FaceRegion`) at random positions and sizes;
+Every face has the MT labels (:class:`~beautygan.regions.FaceRegion`) at random positions and sizes;
 non-makeup faces have natural lips and bare skin, makeup faces get vivid lipstick, eye shadow around the eyes
 (inside the region BeautyGAN's eye-shadow mask covers), foundation and blush. Enough for the demo and the tests to
 run anywhere, and for a short CPU training run to show a measurable lip-colour transfer.
 
-    python -m experiments.beautygan.synthetic data/synthetic_mt --n 64 --size 64
+    python -m beautygan.synthetic data/synthetic_mt --n 64 --size 64
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def write_synthetic_mt(root: str | Path, *, n: int = 64, size: int = 64, held_ou
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m experiments.beautygan.synthetic", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m beautygan.synthetic", description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="dataset root to write")
     parser.add_argument("--n", type=int, default=64, help="faces per domain")
     parser.add_argument("--size", type=int, default=64, help="image side in pixels")

@@ -1,6 +1,6 @@
 """A few BeautyGAN steps under Lightning's DDP strategy on CPU (gloo), for the test suite and for checking a cluster.
 
-    python -m experiments.beautygan.ddp_smoke DATA_ROOT OUT.txt [--devices 2] [--accelerator cpu]
+    python tests/_ddp_smoke.py DATA_ROOT OUT.txt [--devices 2] [--accelerator cpu]
 
 Runs a tiny model with ``strategy="ddp"`` (the launcher re-executes this command once per extra rank) and writes,
 from rank 0, the global step, the module's batch counter, and each rank's sum of trainable parameters after
@@ -17,10 +17,10 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from .data import MTDataModule
-from .metrics import region_colour_distance
-from .module import BeautyGAN
-from .regions import region_masks
+from beautygan.data import MTDataModule
+from beautygan.metrics import region_colour_distance
+from beautygan.module import BeautyGAN
+from beautygan.regions import region_masks
 
 __all__ = ["main"]
 
@@ -56,8 +56,8 @@ def _lip_distance_over(dataset, model: BeautyGAN) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m experiments.beautygan.ddp_smoke", description=__doc__.splitlines()[0])
-    parser.add_argument("root", type=Path, help="MT-layout dataset (e.g. from experiments.beautygan.synthetic)")
+    parser = argparse.ArgumentParser(prog="python tests/_ddp_smoke.py", description=__doc__.splitlines()[0])
+    parser.add_argument("root", type=Path, help="MT-layout dataset (e.g. from beautygan.synthetic)")
     parser.add_argument("out", type=Path, help="result file written by rank 0")
     parser.add_argument("--devices", type=int, default=2)
     parser.add_argument("--accelerator", default="cpu")

@@ -1,0 +1,119 @@
+"""The package layout the README promises: imports run one way (no cycle, function-local imports included), the
+wheel installs `perceptual` and `beautygan` and nothing generic, `import perceptual` loads no Lightning, and
+`beautygan --help` lists every command."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = {"perceptual": REPO / "perceptual", "beautygan": REPO / "experiments" / "beautygan"}
+
+
+def _module_name(package: str, root: Path, path: Path) -> str:
+    parts = [package, *path.relative_to(root).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph(package: str) -> dict[str, set[str]]:
+    """Every module of ``package`` -> the modules of the same package it imports (any depth in the file)."""
+    root = PACKAGES[package]
+    modules = {_module_name(package, root, p): p for p in root.rglob("*.py")}
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        is_package = path.name == "__init__.py"
+        base = name.split(".") if is_package else name.split(".")[:-1]
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets: list[str] = []
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    anchor = base[: len(base) - node.level + 1]
+                    stem = ".".join([*anchor, node.module] if node.module else anchor)
+                else:
+                    stem = node.module or ""
+                # `from pkg import sub` imports the submodule; `from pkg import name` imports pkg's __init__
+                targets = [f"{stem}.{a.name}" if f"{stem}.{a.name}" in modules else stem for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            for target in targets:
+                if target in modules and target != name:
+                    graph[name].add(target)
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt) :] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_no_import_cycle(package: str) -> None:
+    graph = _import_graph(package)
+    assert len(graph) > 5
+    assert _cycle(graph) is None, " -> ".join(_cycle(graph) or [])
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_import_perceptual_loads_no_lightning() -> None:
+    code = "import sys, perceptual; print(sorted(m for m in ('lightning', 'tensorboard', 'beautygan') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
+
+
+def test_wheel_installs_perceptual_and_beautygan_only(tmp_path: Path) -> None:
+    pytest.importorskip("setuptools")
+    source = tmp_path / "src"  # a copy: an in-tree build/ folder would keep stale modules between builds
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "assets")
+    for name in ("perceptual", "experiments"):
+        shutil.copytree(REPO / name, source / name, ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(source)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if result.returncode != 0:
+        pytest.skip(f"could not build a wheel here: {result.stderr[-300:]}")
+    (wheel,) = tmp_path.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert top == {"perceptual", "beautygan"}
+    assert not any("ddp_smoke" in n for n in names)  # the DDP test helper stays in tests/
+
+
+def test_beautygan_help_lists_every_command() -> None:
+    from beautygan.cli import COMMANDS, main
+
+    out = subprocess.run([sys.executable, "-c", "from beautygan.cli import main; raise SystemExit(main(['--help']))"],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    for name in ("fit", "validate", "test", "predict", "transfer", "gallery", "prepare-faces", "evaluate"):
+        assert f"\n  {name} " in out, name
+    assert len(COMMANDS) == 8 and main(["no-such-command"]) == 2
