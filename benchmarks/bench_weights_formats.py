@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from _tf_vgg_reference import random_conv_weights, write_keras_h5, write_npy  # noqa: E402
 
 from perceptual import load_weights  # noqa: E402
-from perceptual.convert_cli import convert_weights  # noqa: E402
+from perceptual.cli.convert import convert_weights  # noqa: E402
 
 
 def _time(path: Path, repeats: int) -> float:

@@ -25,7 +25,7 @@ import torch
 import torchvision
 
 from perceptual import RandomWeightsWarning
-from perceptual.dream import Objective, channel_sheet, deep_dream, make_extractor, noise_image
+from perceptual.tools.dream import Objective, channel_sheet, deep_dream, make_extractor, noise_image
 
 
 def _sync(device: torch.device) -> None:

@@ -24,7 +24,7 @@ import torch
 
 from perceptual import RandomWeightsWarning, VGGFeatures, WeightsUnavailableError
 from perceptual.images import load_image
-from perceptual.maps_cli import export_layer_maps, resolve_layers
+from perceptual.pictures.export import export_layer_maps, resolve_layers
 
 DEFAULT_SUBSET = ("relu1_1", "pool3", "relu5_3")  # large, middle and small maps: 64 + 256 + 512 = 832 maps
 

@@ -25,7 +25,7 @@ from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
 from perceptual import PerceptualLoss, RandomWeightsWarning
-from perceptual.monitor import FeatureMapMonitor, log_feature_maps
+from perceptual.pictures.monitor import FeatureMapMonitor, log_feature_maps
 
 LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_1")
 

@@ -6,40 +6,88 @@ DeepDream on the same module.
 >>> loss = perceptual.PerceptualLoss({"relu4_1": 1.0}, input_range=(-1, 1))  # doctest: +SKIP
 >>> value = loss(fake, real)  # doctest: +SKIP
 
-The TensorBoard callback lives in :mod:`perceptual.monitor` (imported on its own so that ``import perceptual``
-does not import Lightning).
+Layout: the core (layers, weights, features, losses, LPIPS, DISTS) at the top; pictures of feature maps and the
+TensorBoard monitor in :mod:`perceptual.pictures`; DeepDream and classification in :mod:`perceptual.tools`; the
+command lines in :mod:`perceptual.cli`. Names are imported on first use, so ``import perceptual`` is cheap and the
+``perceptual layers`` command runs without loading torch; the monitor (Lightning) is never imported from here.
 """
 
-from ._version import __version__
-from .classify import Classification, Prediction, VGGClassifier
-from ._validation import InputRangeWarning
-from .describe import LayerInfo, describe, format_layer_table
-from .dream import ChannelSheet, DreamResult, Objective, ObjectiveTerm, channel_sheet, deep_dream
-from .features import VGGFeatures
-from .layers import KERAS_ALIASES, VGG16_LAYERS, VGG19_LAYERS, canonical_layer_name, layer_names
-from .losses import (
-    PerceptualLoss,
-    PerceptualLossOutput,
-    StyleLoss,
-    beautygan_identity_loss,
-    feature_distance,
-    gram_matrix,
-    masked_gram_matrix,
-    perceptual_loss,
-    resize_mask,
-    style_loss,
-)
-from .dists import DISTS, DISTS_LAYERS, load_dists_calibration
-from .lpips import LPIPS, LPIPS_LAYERS, CalibrationUnavailableError, load_lpips_calibration
-from .normalization import CAFFE, IMAGENET, InputNormalization
-from .render import apply_colormap, render_channel_sum, render_comparison, render_maps, select_channels
-from .weights import (
-    RandomWeightsWarning,
-    VGGWeights,
-    WeightsUnavailableError,
-    load_weights,
-)
-from .weights_formats import MissingDependencyError, load_keras_h5_weights, load_npy_weights
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from perceptual._version import __version__
+
+# public name -> the module that defines it (imported on first access, PEP 562)
+_SOURCES: dict[str, str] = {
+    "Classification": "perceptual.tools.classify",
+    "Prediction": "perceptual.tools.classify",
+    "VGGClassifier": "perceptual.tools.classify",
+    "InputRangeWarning": "perceptual._validation",
+    "LayerInfo": "perceptual.describe",
+    "describe": "perceptual.describe",
+    "format_layer_table": "perceptual.describe",
+    "ChannelSheet": "perceptual.tools.dream",
+    "DreamResult": "perceptual.tools.dream",
+    "Objective": "perceptual.tools.dream",
+    "ObjectiveTerm": "perceptual.tools.dream",
+    "channel_sheet": "perceptual.tools.dream",
+    "deep_dream": "perceptual.tools.dream",
+    "VGGFeatures": "perceptual.features",
+    "KERAS_ALIASES": "perceptual.layers",
+    "VGG16_LAYERS": "perceptual.layers",
+    "VGG19_LAYERS": "perceptual.layers",
+    "canonical_layer_name": "perceptual.layers",
+    "layer_names": "perceptual.layers",
+    "PerceptualLoss": "perceptual.losses",
+    "PerceptualLossOutput": "perceptual.losses",
+    "StyleLoss": "perceptual.losses",
+    "beautygan_identity_loss": "perceptual.losses",
+    "feature_distance": "perceptual.losses",
+    "gram_matrix": "perceptual.losses",
+    "masked_gram_matrix": "perceptual.losses",
+    "perceptual_loss": "perceptual.losses",
+    "resize_mask": "perceptual.losses",
+    "style_loss": "perceptual.losses",
+    "DISTS": "perceptual.dists",
+    "DISTS_LAYERS": "perceptual.dists",
+    "load_dists_calibration": "perceptual.dists",
+    "LPIPS": "perceptual.lpips",
+    "LPIPS_LAYERS": "perceptual.lpips",
+    "CalibrationUnavailableError": "perceptual.lpips",
+    "load_lpips_calibration": "perceptual.lpips",
+    "CAFFE": "perceptual.normalization",
+    "IMAGENET": "perceptual.normalization",
+    "InputNormalization": "perceptual.normalization",
+    "apply_colormap": "perceptual.pictures.render",
+    "render_channel_sum": "perceptual.pictures.render",
+    "render_comparison": "perceptual.pictures.render",
+    "render_maps": "perceptual.pictures.render",
+    "select_channels": "perceptual.pictures.render",
+    "RandomWeightsWarning": "perceptual.weights",
+    "VGGWeights": "perceptual.weights",
+    "WeightsUnavailableError": "perceptual.weights",
+    "load_weights": "perceptual.weights",
+    "MissingDependencyError": "perceptual.weights_formats",
+    "load_keras_h5_weights": "perceptual.weights_formats",
+    "load_npy_weights": "perceptual.weights_formats",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from perceptual.tools.classify import Classification, Prediction, VGGClassifier
+    from perceptual._validation import InputRangeWarning
+    from perceptual.describe import LayerInfo, describe, format_layer_table
+    from perceptual.tools.dream import ChannelSheet, DreamResult, Objective, ObjectiveTerm, channel_sheet, deep_dream
+    from perceptual.features import VGGFeatures
+    from perceptual.layers import KERAS_ALIASES, VGG16_LAYERS, VGG19_LAYERS, canonical_layer_name, layer_names
+    from perceptual.losses import PerceptualLoss, PerceptualLossOutput, StyleLoss, beautygan_identity_loss, feature_distance, gram_matrix, masked_gram_matrix, perceptual_loss, resize_mask, style_loss
+    from perceptual.dists import DISTS, DISTS_LAYERS, load_dists_calibration
+    from perceptual.lpips import LPIPS, LPIPS_LAYERS, CalibrationUnavailableError, load_lpips_calibration
+    from perceptual.normalization import CAFFE, IMAGENET, InputNormalization
+    from perceptual.pictures.render import apply_colormap, render_channel_sum, render_comparison, render_maps, select_channels
+    from perceptual.weights import RandomWeightsWarning, VGGWeights, WeightsUnavailableError, load_weights
+    from perceptual.weights_formats import MissingDependencyError, load_keras_h5_weights, load_npy_weights
 
 __all__ = [
     # feature module and layer names
@@ -100,3 +148,16 @@ __all__ = [
     "deep_dream",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _SOURCES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'perceptual' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next access is a plain lookup
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SOURCES))

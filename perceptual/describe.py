@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .features import PoolPadding
-from .layers import KERAS_ALIASES, layer_names
+from perceptual.layers import KERAS_ALIASES, PoolPadding, layer_names
 
 __all__ = ["LayerInfo", "describe", "format_layer_table"]
 
@@ -63,7 +62,7 @@ def describe(
 
 
 def _conv_widths(arch: str) -> list[int]:
-    from .layers import vgg_config
+    from perceptual.layers import vgg_config
 
     return [int(c) for c in vgg_config(arch) if c != "M"]
 

@@ -26,8 +26,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from .features import VGGFeatures
-from .weights import WeightsSource
+from perceptual.features import VGGFeatures
+from perceptual.weights import WeightsSource
 
 __all__ = ["DISTS", "DISTS_LAYERS", "load_dists_calibration"]
 
@@ -59,7 +59,7 @@ def load_dists_calibration(path: str | os.PathLike | None = None) -> tuple[Tenso
 
     Raises :class:`~perceptual.lpips.CalibrationUnavailableError` when neither is there, and ``ValueError`` for a
     file that does not hold them."""
-    from .lpips import CalibrationUnavailableError
+    from perceptual.lpips import CalibrationUnavailableError
 
     if path is not None:
         file: Path | None = Path(path)

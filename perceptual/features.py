@@ -21,14 +21,13 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from ._validation import check_image_batch, check_image_values, warn_range_mismatch
-from .layers import canonical_layer_name, layer_names, vgg_config
-from .normalization import InputNormalization, check_input_range
-from .weights import WeightsSource, load_weights
+from perceptual._validation import check_image_batch, check_image_values, warn_range_mismatch
+from perceptual.layers import PoolPadding, canonical_layer_name, layer_names, vgg_config
+from perceptual.normalization import InputNormalization, check_input_range
+from perceptual.weights import WeightsSource, load_weights
 
 __all__ = ["L2Pool2d", "PoolPadding", "Pooling", "VGGFeatures", "build_vgg_body"]
 
-PoolPadding = Literal["valid", "same"]
 Pooling = Literal["max", "l2"]
 
 

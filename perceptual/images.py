@@ -15,7 +15,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
-from .files import atomic_path
+from perceptual.files import atomic_path
 
 __all__ = ["ImageLoadError", "check_output_image", "load_image", "save_image", "to_pil"]
 

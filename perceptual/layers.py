@@ -13,7 +13,11 @@ from __future__ import annotations
 
 from typing import Literal
 
+PoolPadding = Literal["valid", "same"]
+"""VGG's pooling at odd sizes: ``"valid"`` floors (torchvision, Keras), ``"same"`` rounds up (TF ``SAME``)."""
+
 __all__ = [
+    "PoolPadding",
     "ARCHITECTURES",
     "Arch",
     "KERAS_ALIASES",

@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._validation import check_mask
-from .features import VGGFeatures
-from .normalization import InputNormalization
-from .weights import WeightsSource
+from perceptual._validation import check_mask
+from perceptual.features import VGGFeatures
+from perceptual.normalization import InputNormalization
+from perceptual.weights import WeightsSource
 
 __all__ = [
     "Criterion",

@@ -23,10 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .features import VGGFeatures
-from ._validation import check_mask
-from .losses import resize_mask
-from .weights import WeightsSource
+from perceptual.features import VGGFeatures
+from perceptual._validation import check_mask
+from perceptual.losses import resize_mask
+from perceptual.weights import WeightsSource
 
 __all__ = ["LPIPS", "LPIPS_LAYERS", "CalibrationUnavailableError", "load_lpips_calibration"]
 

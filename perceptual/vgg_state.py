@@ -10,8 +10,8 @@ from typing import Any
 
 from torch import Tensor
 
-from .layers import vgg_config
-from .normalization import InputNormalization
+from perceptual.layers import vgg_config
+from perceptual.normalization import InputNormalization
 
 __all__ = ["VGGWeights", "check_feature_state", "expected_feature_shapes"]
 

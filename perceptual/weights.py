@@ -31,10 +31,10 @@ from typing import Any, Union
 import torch
 from torch import Tensor
 
-from . import weights_formats
-from .layers import check_arch, vgg_config
-from .normalization import IMAGENET, InputNormalization, get_normalization
-from .vgg_state import VGGWeights, check_feature_state, expected_feature_shapes
+from perceptual import weights_formats
+from perceptual.layers import check_arch, vgg_config
+from perceptual.normalization import IMAGENET, InputNormalization, get_normalization
+from perceptual.vgg_state import VGGWeights, check_feature_state, expected_feature_shapes
 
 __all__ = [
     "RandomWeightsWarning",

@@ -43,9 +43,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .layers import check_arch, vgg_config
-from .normalization import CAFFE
-from .vgg_state import VGGWeights, check_feature_state, expected_feature_shapes
+from perceptual.layers import check_arch, vgg_config
+from perceptual.normalization import CAFFE
+from perceptual.vgg_state import VGGWeights, check_feature_state, expected_feature_shapes
 
 __all__ = [
     "MissingDependencyError",

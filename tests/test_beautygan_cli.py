@@ -28,7 +28,7 @@ def test_configs_name_the_monitor_and_the_vgg_policy() -> None:
     assert (paper["data"]["image_size"], paper["data"]["batch_size"], paper["trainer"]["precision"]) == (256, 1, "bf16-mixed")
     for config in (paper, demo):
         classes = [c["class_path"] for c in config["trainer"]["callbacks"]]
-        assert "perceptual.monitor.FeatureMapMonitor" in classes
+        assert "perceptual.pictures.monitor.FeatureMapMonitor" in classes
         plugins = [c["class_path"] for c in config["trainer"]["plugins"]]
         assert plugins == ["beautygan.checkpoints.AtomicCheckpointIO"]
 

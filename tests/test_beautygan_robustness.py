@@ -143,7 +143,7 @@ def test_the_vgg_actually_used_is_recorded_in_the_checkpoint_and_hparams(tmp_pat
     import yaml
 
     import perceptual
-    from perceptual.convert_cli import convert_weights
+    from perceptual.cli.convert import convert_weights
 
     # A file written by the test (torchvision layout) and the random fallback give different records.
     state = {f"features.{k}": v for k, v in perceptual.load_weights("random", arch="vgg16", seed=7).features.items()}

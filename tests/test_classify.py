@@ -12,7 +12,7 @@ from _tf_vgg_reference import random_conv_weights, random_dense_weights, softmax
 from PIL import Image
 
 import perceptual
-from perceptual.classify import BAR_COLOR, CHART_HEIGHT, CHART_MARGIN, TOP_COLOR, Prediction, draw_probability_chart
+from perceptual.tools.classify import BAR_COLOR, CHART_HEIGHT, CHART_MARGIN, TOP_COLOR, Prediction, draw_probability_chart
 from perceptual.cli import main
 
 # mantis first, then the rest of seed 004's top-5 (grasshopper, cricket, walking stick), then cockroach

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from perceptual import LPIPS, LPIPS_LAYERS, VGGFeatures, VGGWeights
-from perceptual.monitor import difference_maps, log_difference_maps
+from perceptual.pictures.monitor import difference_maps, log_difference_maps
 from perceptual.normalization import IMAGENET
 
 pytest.importorskip("tensorboard")
@@ -94,7 +94,7 @@ def test_beautygan_with_lpips_logs_the_map_from_its_own_pass(tmp_path: Path, vgg
     from beautygan.data import MTDataModule
     from beautygan.module import BeautyGAN
     from beautygan.synthetic import write_synthetic_mt
-    from perceptual.monitor import FeatureMapMonitor
+    from perceptual.pictures.monitor import FeatureMapMonitor
 
     class Capture(L.Callback):
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:

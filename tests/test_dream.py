@@ -1,4 +1,4 @@
-"""perceptual.dream against independent references: gradients of torchvision's own VGG run by hand (conftest),
+"""perceptual.tools.dream against independent references: gradients of torchvision's own VGG run by hand (conftest),
 hand-computed octave sizes, torchvision's make_grid, and per-channel runs for the batched contact sheet."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from PIL import Image
 from conftest import reference_taps
 from perceptual import VGG16_LAYERS, VGGFeatures
 from perceptual.cli import main
-from perceptual.dream import (
+from perceptual.tools.dream import (
     Objective,
     _grid,
     channel_sheet,
@@ -299,7 +299,7 @@ def test_cuda_tiles_from_a_cpu_image_match_cpu(vgg16_file, monkeypatch):
 
 
 def test_cli_checks_outputs_before_dreaming(tmp_path, capsys, monkeypatch):
-    import perceptual.dream as dream_module
+    import perceptual.tools.dream as dream_module
 
     def never(*args, **kwargs):
         raise AssertionError("no work may start before the output paths are checked")

@@ -106,6 +106,9 @@ def test_wheel_installs_perceptual_and_beautygan_only(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert top == {"perceptual", "beautygan"}
+    shipped = {n for n in names if n.endswith(".py")}
+    expected = {f"{pkg}/{p.relative_to(root).as_posix()}" for pkg, root in PACKAGES.items() for p in root.rglob("*.py")}
+    assert expected - {n for n in expected if "__pycache__" in n} <= shipped  # every module, subpackages included
     assert not any("ddp_smoke" in n for n in names)  # the DDP test helper stays in tests/
 
 
@@ -117,3 +120,12 @@ def test_beautygan_help_lists_every_command() -> None:
     for name in ("fit", "validate", "test", "predict", "transfer", "gallery", "prepare-faces", "evaluate"):
         assert f"\n  {name} " in out, name
     assert len(COMMANDS) == 8 and main(["no-such-command"]) == 2
+
+
+def test_perceptual_layers_runs_without_torch() -> None:
+    """``perceptual layers`` is arithmetic on VGG's configuration: neither the package nor the command line loads
+    torch, numpy or PIL for it."""
+    code = ("import sys; from perceptual.cli import main; code = main(['layers', '--arch', 'vgg19']); "
+            "print(code, sorted(m for m in ('torch', 'numpy', 'PIL', 'lightning') if m in sys.modules))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "relu5_4" in out and out.strip().endswith("0 []")

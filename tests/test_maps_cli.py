@@ -13,7 +13,7 @@ from PIL import Image
 from perceptual.cli import main
 from perceptual.images import load_image
 from perceptual.layers import VGG16_LAYERS
-from perceptual.maps_cli import resolve_layers
+from perceptual.pictures.export import resolve_layers
 
 from conftest import reference_taps
 
@@ -95,7 +95,7 @@ def test_pixels_match_torchvision_features(tmp_path, vgg16_file, tv_vgg16):
 
         viridis = colormaps["viridis"]
     except ImportError:  # the stored table (checked against matplotlib and the hex codes in test_render)
-        from perceptual._colormap_data import COLORMAP_DATA
+        from perceptual.pictures._colormap_data import COLORMAP_DATA
 
         table = np.array(COLORMAP_DATA["viridis"])
 

@@ -1,4 +1,4 @@
-"""perceptual.monitor: TensorBoard events written by log_feature_maps and the FeatureMapMonitor callback, read back
+"""perceptual.pictures.monitor: TensorBoard events written by log_feature_maps and the FeatureMapMonitor callback, read back
 with tensorboard's EventAccumulator; the callback runs no VGG forward when the step supplies features."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 
 from perceptual import PerceptualLoss, VGGFeatures  # noqa: E402
-from perceptual.monitor import FeatureMapMonitor, log_feature_maps  # noqa: E402
+from perceptual.pictures.monitor import FeatureMapMonitor, log_feature_maps  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::perceptual.RandomWeightsWarning",

@@ -1,4 +1,4 @@
-"""perceptual.render: colormaps, normalization, grid geometry, comparison view, labels - against hand-built tensors,
+"""perceptual.pictures.render: colormaps, normalization, grid geometry, comparison view, labels - against hand-built tensors,
 numpy, and the published hex codes of viridis/magma."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from perceptual import render
-from perceptual.render import (
+from perceptual.pictures import render
+from perceptual.pictures.render import (
     apply_colormap,
     channel_range,
     channel_sum,

@@ -32,8 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .classify import VGGClassifier, draw_probability_chart
-    from .images import load_image
+    from perceptual.tools.classify import VGGClassifier, draw_probability_chart
+    from perceptual.images import load_image
 
     if args.top < 1:
         raise ValueError(f"--top must be at least 1, got {args.top}")

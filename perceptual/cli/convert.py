@@ -13,8 +13,10 @@ import argparse
 import os
 from pathlib import Path
 
-from .files import atomic_path
-from .weights import VGGWeights, load_weights
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from perceptual.weights import VGGWeights
 
 __all__ = ["convert_weights", "register"]
 
@@ -28,6 +30,8 @@ _TF_POOL_NOTE = (
 def convert_weights(source: str | os.PathLike, out: str | os.PathLike, *, arch: str | None = None) -> VGGWeights:
     """Read ``source``, write ``out`` (``.safetensors``); ``arch=None`` detects VGG16/VGG19. Returns the weights."""
     from safetensors.torch import save_file
+
+    from perceptual.files import atomic_path
 
     out = Path(out)
     if out.suffix.lower() != ".safetensors":
@@ -58,9 +62,11 @@ def convert_weights(source: str | os.PathLike, out: str | os.PathLike, *, arch: 
 
 
 def _load_any(source: str | os.PathLike, arch: str | None) -> VGGWeights:
+    from perceptual.weights import load_weights
+
     path = Path(source)
     if path.suffix.lower() in (".npy", ".h5", ".hdf5"):
-        from .weights_formats import load_keras_h5_weights, load_npy_weights
+        from perceptual.weights_formats import load_keras_h5_weights, load_npy_weights
 
         reader = load_npy_weights if path.suffix.lower() == ".npy" else load_keras_h5_weights
         return reader(path, arch=arch)  # detects the arch when arch is None

@@ -1,9 +1,9 @@
-"""``perceptual maps``: export the feature maps of every requested VGG tap of one or more images as PNG grids.
+"""Feature-map export (``perceptual maps``' library part): the feature maps of every requested VGG tap of one or more images as PNG grids.
 
 For each image and layer: a grid of its channels (``<out>/<image>/<layer>.png``, colormapped, each map normalized
 on its own, channel numbers in the corners) and the channel-sum map (``<layer>_sum.png``, seed 000's
 ``layer_sum``); ``<out>/index.html`` shows them all with layer name, shape and channel count, and opens in a
-browser from disk. Rendering is :mod:`perceptual.render` (tensor ops, one host copy per PNG); the seed posts'
+browser from disk. Rendering is :mod:`perceptual.pictures.render` (tensor ops, one host copy per PNG); the seed posts'
 matplotlib loops took minutes to hours for the same pictures.
 """
 
@@ -26,51 +26,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .features import VGGFeatures
-from .files import atomic_path
-from .images import ImageLoadError, load_image
-from .layers import canonical_layer_name, layer_names
-from .render import COLORMAPS, render_channel_sum, render_maps_indexed, select_channels
+from perceptual.features import VGGFeatures
+from perceptual.files import atomic_path
+from perceptual.images import ImageLoadError, load_image
+from perceptual.layers import canonical_layer_name, layer_names
+from perceptual.pictures.render import render_channel_sum, render_maps_indexed, select_channels
 
-__all__ = ["ExportedImage", "ExportedLayer", "export_feature_maps", "export_layer_maps", "register", "resolve_layers", "write_index"]
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "maps", help="export feature-map grids of every layer as PNGs plus an index.html",
-        description=__doc__.splitlines()[0],
-        epilog="example: perceptual maps photo.jpg --layers relu1_2,relu3_3,relu4_1 --out maps/ && open maps/index.html",
-    )  # fmt: skip
-    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any size/mode; converted to RGB)")
-    parser.add_argument("--arch", choices=("vgg16", "vgg19"), default="vgg16")
-    parser.add_argument(
-        "--layers", default="all",
-        help="'all' (every post-ReLU conv and pool tap, Keras-style: 18 for VGG16), 'every' (all taps, pre-ReLU "
-        "convs too) or comma-separated names such as relu1_2,relu4_1 or block4_conv1",
-    )  # fmt: skip
-    parser.add_argument("--out", type=Path, default=Path("feature_maps"), help="output folder (default: feature_maps)")
-    parser.add_argument(
-        "--channels", default="all", help="'all' or N: the N channels with the largest mean activation (default: all)"
-    )
-    parser.add_argument("--colormap", choices=COLORMAPS, default="viridis")
-    parser.add_argument(
-        "--normalization", choices=("minmax", "percentile"), default="minmax",
-        help="per-map scaling: min-max, or the 1st-99th percentile range (robust to a few hot pixels)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--size", type=int, default=224, metavar="PX",
-        help="resize the shorter image side to PX before VGG (aspect kept); 0 keeps the image's size (default: 224)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--weights", default="imagenet",
-        help="'imagenet' (torchvision, downloaded once), 'imagenet_features', a weights file, or 'random' (no download)",
-    )  # fmt: skip
-    parser.add_argument("--pool-padding", choices=("valid", "same"), default="valid")
-    parser.add_argument("--min-tile", type=int, default=32, metavar="PX", help="upscale smaller maps to at least PX (default 32)")
-    parser.add_argument("--no-labels", action="store_true", help="do not write channel numbers on the tiles")
-    parser.add_argument("--device", default="cpu", help="torch device for VGG and rendering (default: cpu)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(func=_run)
+__all__ = ["ExportedImage", "ExportedLayer", "export_feature_maps", "export_layer_maps", "resolve_layers", "write_index"]
 
 
 def resolve_layers(spec: str | Sequence[str], arch: str) -> list[str]:
@@ -89,18 +51,6 @@ def resolve_layers(spec: str | Sequence[str], arch: str) -> list[str]:
     for name in sorted(canonical, key=names.index):
         seen.setdefault(name, None)
     return list(seen)
-
-
-def _parse_channels(value: str) -> int | None:
-    if value == "all":
-        return None
-    try:
-        count = int(value)
-    except ValueError:
-        raise ValueError(f"--channels must be 'all' or a positive integer, got {value!r}") from None
-    if count < 1:
-        raise ValueError(f"--channels must be 'all' or a positive integer, got {count}")
-    return count
 
 
 @dataclass
@@ -158,7 +108,7 @@ def export_layer_maps(
 ) -> list[ExportedLayer]:
     """Write ``<layer>.png`` (channel grid) and ``<layer>_sum.png`` for each ``(1, C, H, W)`` entry of ``features``.
 
-    Grids are palette PNGs (:func:`~perceptual.render.render_maps_indexed`: one byte per pixel); PNG encoding runs
+    Grids are palette PNGs (:func:`~perceptual.pictures.render.render_maps_indexed`: one byte per pixel); PNG encoding runs
     in a background thread while the next layer renders. On the CPU, rendering runs on one torch thread meanwhile:
     its ops are small and memory-bound, and one render thread plus one PNG thread beat torch's thread pool
     fighting the PNG thread (about 3x faster on 2 cores). ``channels``: show the top-N channels by mean activation.
@@ -334,31 +284,11 @@ def write_index(out: Path, exported: Sequence[ExportedImage], *, title: str) -> 
     return path
 
 
-def _run(args: argparse.Namespace) -> int:
+def export_to_folder(args: argparse.Namespace, extractor: VGGFeatures, layers: Sequence[str], channels: int | None, out: Path, settings: dict) -> int:
+    """``perceptual maps``' work once its arguments are checked: every image of ``args.images`` into ``out``, with
+    the manifest and ``index.html`` merged with earlier runs (the caller holds the folder's lock)."""
     from tqdm import tqdm
 
-    layers = resolve_layers(args.layers, args.arch)
-    channels = _parse_channels(args.channels)
-    if args.size < 0:
-        raise ValueError(f"--size must be >= 0 (0 keeps the image's size), got {args.size}")
-    if args.min_tile < 1:
-        raise ValueError(f"--min-tile must be >= 1, got {args.min_tile}")
-    extractor = VGGFeatures(
-        layers, arch=args.arch, weights=args.weights, input_range=(0.0, 1.0), pool_padding=args.pool_padding
-    ).to(args.device)
-    out: Path = args.out
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {str(out)!r} is a file; name a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    settings = {
-        "arch": args.arch, "weights": extractor.weights_source, "size": args.size, "pool_padding": args.pool_padding,
-        "colormap": args.colormap, "normalization": args.normalization, "channels": args.channels,
-    }  # fmt: skip
-    with _exclusive(out):
-        return _export_all(args, extractor, layers, channels, out, settings, tqdm)
-
-
-def _export_all(args, extractor, layers, channels, out: Path, settings: dict, tqdm) -> int:
     earlier = _read_manifest(out, settings)
     taken: set[str] = {item.folder.name for item in earlier}
     folders = {item.source.resolve(): item.folder for item in earlier}

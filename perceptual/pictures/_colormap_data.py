@@ -1,4 +1,4 @@
-"""Colormap lookup tables (256 RGB entries in [0, 1]) for :mod:`perceptual.render`.
+"""Colormap lookup tables (256 RGB entries in [0, 1]) for :mod:`perceptual.pictures.render`.
 
 viridis and magma are the perceptually uniform colormaps of van der Walt & Smith (2015), as shipped by
 matplotlib 3.11.2 (``matplotlib._cm_listed``, CC0). Generated once, offline, with::

@@ -22,9 +22,9 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor, nn
 
-from ._validation import check_image_batch
-from .features import VGGFeatures
-from .weights import VGGWeights, WeightsSource, load_weights
+from perceptual._validation import check_image_batch
+from perceptual.features import VGGFeatures
+from perceptual.weights import VGGWeights, WeightsSource, load_weights
 
 __all__ = [
     "Classification",

@@ -15,11 +15,11 @@ __all__ = ["build_parser", "main"]
 
 # Modules that define ``register(subparsers)``, in the order ``perceptual --help`` lists them.
 _SUBCOMMAND_MODULES = (
-    "perceptual.describe_cli",
-    "perceptual.maps_cli",
-    "perceptual.dream_cli",
-    "perceptual.classify_cli",
-    "perceptual.convert_cli",
+    "perceptual.cli.layers",
+    "perceptual.cli.maps",
+    "perceptual.cli.dream",
+    "perceptual.cli.classify",
+    "perceptual.cli.convert",
 )
 
 

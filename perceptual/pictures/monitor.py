@@ -4,7 +4,7 @@
 a Lightning callback built on it. For each monitored layer they log
 
 - one image ``<prefix>/<layer>``: ``real | generated | |real - generated|`` grids of the same channels, each channel
-  normalized once for real and generated together (:func:`perceptual.render.render_comparison`);
+  normalized once for real and generated together (:func:`perceptual.pictures.render.render_comparison`);
 - scalars ``<prefix>/<layer>/mean_activation_{real,generated}``, ``<prefix>/<layer>/zero_channels_{real,generated}``
   (fraction of channels that are zero everywhere in the batch) and ``<prefix>/<layer>/distance`` (mean squared
   real-vs-generated feature difference over the batch);
@@ -38,10 +38,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .features import VGGFeatures
-from .layers import canonical_layer_name
-from .lpips import LPIPS, LPIPS_LAYERS
-from .render import COLORMAPS, apply_colormap, indexed_palette, render_comparison_indexed, select_channels
+from perceptual.features import VGGFeatures
+from perceptual.layers import canonical_layer_name
+from perceptual.lpips import LPIPS, LPIPS_LAYERS
+from perceptual.pictures.render import COLORMAPS, apply_colormap, indexed_palette, render_comparison_indexed, select_channels
 
 try:
     from lightning.pytorch import LightningModule, Trainer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .describe import describe, format_layer_table
+from perceptual.describe import describe, format_layer_table
 
 __all__ = ["register"]
 

@@ -6,7 +6,7 @@ The pieces of the usual "plot every feature map" code (seed posts 000/003/004, a
 - per-channel normalization to [0, 1]: min-max from ``amin``/``amax(keepdim=True)``, or a robust percentile
   range (numpy's ``"linear"`` percentile, computed by one sort);
 - colormaps as 256-entry lookup tables: ``viridis`` and ``magma`` (van der Walt & Smith, "A better default
-  colormap for matplotlib", SciPy 2015; the tables are matplotlib's, stored in :mod:`perceptual._colormap_data`)
+  colormap for matplotlib", SciPy 2015; the tables are matplotlib's, stored in :mod:`perceptual.pictures._colormap_data`)
   and ``gray``; value ``v`` in [0, 1] maps to entry ``min(floor(256 v), 255)``, as in matplotlib;
 - grid tiling by one strided copy (``unfold`` view of the canvas), channels in row-major order, optional
   channel-number labels stamped from a 3x5 pixel digit font with tensor ops (so they reach TensorBoard too);
@@ -32,7 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._colormap_data import COLORMAP_DATA
+from perceptual.pictures import COLORMAP_NAMES
+from perceptual.pictures._colormap_data import COLORMAP_DATA
 
 __all__ = [
     "COLORMAPS",
@@ -65,7 +66,7 @@ Colormap = Literal["viridis", "magma", "gray"]
 Normalization = Literal["minmax", "percentile"]
 ChannelSelection = Literal["activation", "difference"]
 
-COLORMAPS: tuple[str, ...] = ("viridis", "magma", "gray")
+COLORMAPS: tuple[str, ...] = COLORMAP_NAMES
 """Names accepted as ``colormap``."""
 
 _EPS = 1e-12

@@ -21,7 +21,7 @@ would only wrap the image's borders into its middle); a tile's score is weighted
 so the reported score is the objective of the whole image.
 
 >>> from perceptual import VGGFeatures
->>> from perceptual.dream import Objective, deep_dream, noise_image
+>>> from perceptual.tools.dream import Objective, deep_dream, noise_image
 >>> objective = Objective.channel("relu4_3", 12)
 >>> result = deep_dream(noise_image((224, 224)), objective, weights="imagenet", iterations=10)  # doctest: +SKIP
 >>> result.image.shape  # doctest: +SKIP
@@ -39,11 +39,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._validation import check_image_batch, check_image_values
-from .features import VGGFeatures
-from .layers import canonical_layer_name, layer_names, vgg_config
-from .normalization import InputNormalization, check_input_range
-from .weights import WeightsSource
+from perceptual._validation import check_image_batch, check_image_values
+from perceptual.features import VGGFeatures
+from perceptual.layers import canonical_layer_name, layer_names, vgg_config
+from perceptual.normalization import InputNormalization, check_input_range
+from perceptual.weights import WeightsSource
 
 __all__ = [
     "ChannelSheet",
@@ -261,7 +261,7 @@ def _check_extractor(extractor: object, layers: Sequence[str]) -> VGGFeatures:
     if missing:
         raise ValueError(
             f"the extractor's layers {list(extractor.layers)} lack {missing}, which the objective reads; build it with "
-            "perceptual.dream.make_extractor(objective, ...) or VGGFeatures(objective.layers, ...)"
+            "perceptual.tools.dream.make_extractor(objective, ...) or VGGFeatures(objective.layers, ...)"
         )
     return extractor
 

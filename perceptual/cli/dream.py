@@ -8,10 +8,11 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
-from .images import check_output_image, load_image, save_image
 
 __all__ = ["register"]
 
@@ -74,6 +75,8 @@ def _add_common(parser: argparse.ArgumentParser, *, iterations: int, octaves: in
 
 
 def _device(name: str | None) -> torch.device:
+    import torch
+
     if name is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
@@ -94,7 +97,8 @@ def _parse_layers(specs: list[str]) -> dict[str, float]:
 
 
 def _run_dream(args: argparse.Namespace) -> int:
-    from .dream import Objective, ObjectiveTerm, deep_dream, make_extractor, noise_image, octave_grid
+    from perceptual.images import check_output_image, load_image, save_image
+    from perceptual.tools.dream import Objective, ObjectiveTerm, deep_dream, make_extractor, noise_image, octave_grid
 
     if (args.image is None) == (args.noise is None):
         raise ValueError("give either IMAGE or --noise SIZE (not both)")
@@ -140,7 +144,8 @@ def _run_dream(args: argparse.Namespace) -> int:
 
 
 def _run_sheet(args: argparse.Namespace) -> int:
-    from .dream import channel_sheet, layer_channels, make_extractor
+    from perceptual.images import check_output_image, save_image
+    from perceptual.tools.dream import channel_sheet, layer_channels, make_extractor
 
     check_output_image(args.out, "--out")  # before any work
     available = layer_channels(args.layer, args.arch)  # bad names and counts fail before the weights load

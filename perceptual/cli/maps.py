@@ -1,0 +1,86 @@
+"""``perceptual maps``: export the feature maps of every requested VGG tap of one or more images as PNG grids, plus
+an ``index.html`` (the work is in :mod:`perceptual.pictures.export`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from perceptual.pictures import COLORMAP_NAMES
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "maps", help="export feature-map grids of every layer as PNGs plus an index.html",
+        description=__doc__.splitlines()[0],
+        epilog="example: perceptual maps photo.jpg --layers relu1_2,relu3_3,relu4_1 --out maps/ && open maps/index.html",
+    )  # fmt: skip
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any size/mode; converted to RGB)")
+    parser.add_argument("--arch", choices=("vgg16", "vgg19"), default="vgg16")
+    parser.add_argument(
+        "--layers", default="all",
+        help="'all' (every post-ReLU conv and pool tap, Keras-style: 18 for VGG16), 'every' (all taps, pre-ReLU "
+        "convs too) or comma-separated names such as relu1_2,relu4_1 or block4_conv1",
+    )  # fmt: skip
+    parser.add_argument("--out", type=Path, default=Path("feature_maps"), help="output folder (default: feature_maps)")
+    parser.add_argument(
+        "--channels", default="all", help="'all' or N: the N channels with the largest mean activation (default: all)"
+    )
+    parser.add_argument("--colormap", choices=COLORMAP_NAMES, default="viridis")
+    parser.add_argument(
+        "--normalization", choices=("minmax", "percentile"), default="minmax",
+        help="per-map scaling: min-max, or the 1st-99th percentile range (robust to a few hot pixels)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--size", type=int, default=224, metavar="PX",
+        help="resize the shorter image side to PX before VGG (aspect kept); 0 keeps the image's size (default: 224)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--weights", default="imagenet",
+        help="'imagenet' (torchvision, downloaded once), 'imagenet_features', a weights file, or 'random' (no download)",
+    )  # fmt: skip
+    parser.add_argument("--pool-padding", choices=("valid", "same"), default="valid")
+    parser.add_argument("--min-tile", type=int, default=32, metavar="PX", help="upscale smaller maps to at least PX (default 32)")
+    parser.add_argument("--no-labels", action="store_true", help="do not write channel numbers on the tiles")
+    parser.add_argument("--device", default="cpu", help="torch device for VGG and rendering (default: cpu)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_run)
+
+
+def _parse_channels(value: str) -> int | None:
+    if value == "all":
+        return None
+    try:
+        count = int(value)
+    except ValueError:
+        raise ValueError(f"--channels must be 'all' or a positive integer, got {value!r}") from None
+    if count < 1:
+        raise ValueError(f"--channels must be 'all' or a positive integer, got {count}")
+    return count
+
+
+def _run(args: argparse.Namespace) -> int:
+    from perceptual.features import VGGFeatures
+    from perceptual.pictures.export import _exclusive, export_to_folder, resolve_layers
+
+    layers = resolve_layers(args.layers, args.arch)
+    channels = _parse_channels(args.channels)
+    if args.size < 0:
+        raise ValueError(f"--size must be >= 0 (0 keeps the image's size), got {args.size}")
+    if args.min_tile < 1:
+        raise ValueError(f"--min-tile must be >= 1, got {args.min_tile}")
+    extractor = VGGFeatures(
+        layers, arch=args.arch, weights=args.weights, input_range=(0.0, 1.0), pool_padding=args.pool_padding
+    ).to(args.device)
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {str(out)!r} is a file; name a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "arch": args.arch, "weights": extractor.weights_source, "size": args.size, "pool_padding": args.pool_padding,
+        "colormap": args.colormap, "normalization": args.normalization, "channels": args.channels,
+    }  # fmt: skip
+    with _exclusive(out):
+        return export_to_folder(args, extractor, layers, channels, out, settings)
