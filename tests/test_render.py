@@ -52,7 +52,15 @@ class TestColormaps:
         assert colored[:, 0].tolist() == [0, 128, 255, 0, 255, 0, 0, 1]
         assert colored.shape == (8, 3)
 
-    def test_against_matplotlib_if_installed(self):
+    def test_stored_tables_are_matplotlibs_rounded(self):
+        """Every entry of the generated uint8 tables against the installed matplotlib's float colormaps."""
+        cm = pytest.importorskip("matplotlib").colormaps
+        for name in ("viridis", "magma"):
+            expected = np.round(np.asarray(cm[name].colors) * 255)
+            np.testing.assert_array_equal(colormap_lut(name).numpy(), expected)
+        np.testing.assert_array_equal(colormap_lut("gray").numpy()[:, 0], np.arange(256))
+
+    def test_against_matplotlib(self):
         cm = pytest.importorskip("matplotlib").colormaps
         values = torch.linspace(0, 1, 1001, dtype=torch.float64)
         for name in ("viridis", "magma"):

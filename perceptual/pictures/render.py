@@ -6,7 +6,7 @@ The pieces of the usual "plot every feature map" code (seed posts 000/003/004, a
 - per-channel normalization to [0, 1]: min-max from ``amin``/``amax(keepdim=True)``, or a robust percentile
   range (numpy's ``"linear"`` percentile, computed by one sort);
 - colormaps as 256-entry lookup tables: ``viridis`` and ``magma`` (van der Walt & Smith, "A better default
-  colormap for matplotlib", SciPy 2015; the tables are matplotlib's, stored in :mod:`perceptual.pictures._colormap_data`)
+  colormap for matplotlib", SciPy 2015; the tables are matplotlib's, stored in :mod:`perceptual.pictures._colormaps`, uint8)
   and ``gray``; value ``v`` in [0, 1] maps to entry ``min(floor(256 v), 255)``, as in matplotlib;
 - grid tiling by one strided copy (``unfold`` view of the canvas), channels in row-major order, optional
   channel-number labels stamped from a 3x5 pixel digit font with tensor ops (so they reach TensorBoard too);
@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from perceptual.pictures import COLORMAP_NAMES
-from perceptual.pictures._colormap_data import COLORMAP_DATA
+from perceptual.pictures._colormaps import COLORMAP_HEX
 
 __all__ = [
     "COLORMAPS",
@@ -114,7 +114,7 @@ def colormap_lut(colormap: Colormap | str = "viridis", *, device: torch.device |
         if colormap == "gray":
             table = torch.arange(256, dtype=torch.uint8)[:, None].expand(256, 3).contiguous()
         else:
-            table = torch.tensor(COLORMAP_DATA[colormap], dtype=torch.float64).mul(255).round().to(torch.uint8)
+            table = torch.frombuffer(bytearray.fromhex(COLORMAP_HEX[colormap]), dtype=torch.uint8).view(256, 3).clone()
         lut = _LUT_CACHE[key] = table.to(device)
     return lut
 
