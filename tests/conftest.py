@@ -18,6 +18,19 @@ IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
 
+def save_trunk(blocks, path) -> str:
+    """A reference package's VGG16 trunk, split over ``blocks`` that keep torchvision's module indices (the lpips
+    package's slices, DISTS' stages), saved in torchvision's layout (``features.N.*``) for ``weights=<path>``.
+    Buffers that are not VGG weights (DISTS' L2-pooling windows) are left out."""
+    state = {}
+    for block in blocks:
+        for key, value in block.state_dict().items():
+            if key.endswith((".weight", ".bias")) and key.split(".")[0].isdigit():
+                state[f"features.{key}"] = value.clone()
+    torch.save(state, path)
+    return str(path)
+
+
 def reference_taps(features: torch.nn.Sequential, x01: torch.Tensor, names, depth: int | None = None) -> dict:
     """Taps of torchvision's module list run by hand, ImageNet normalization written out, no in-place ReLU."""
     h = (x01 - IMAGENET_MEAN.to(x01)) / IMAGENET_STD.to(x01)

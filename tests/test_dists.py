@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import save_trunk
 from perceptual import VGGFeatures
 from perceptual.dists import DISTS, DISTS_LAYERS, load_dists_calibration
 from perceptual.features import L2Pool2d
@@ -37,14 +38,8 @@ def reference() -> torch.nn.Module:
 @pytest.fixture(scope="module")
 def trunk_file(reference, tmp_path_factory) -> str:
     """The package's trunk in torchvision's layout (its stages keep torchvision's module indices)."""
-    state = {}
-    for stage in ("stage1", "stage2", "stage3", "stage4", "stage5"):
-        for key, value in getattr(reference, stage).state_dict().items():
-            if not key.endswith("filter"):  # the L2 pooling windows are not VGG weights
-                state[f"features.{key}"] = value.clone()
-    path = tmp_path_factory.mktemp("dists") / "dists_trunk_vgg16.pth"
-    torch.save(state, path)
-    return str(path)
+    blocks = [getattr(reference, stage) for stage in ("stage1", "stage2", "stage3", "stage4", "stage5")]
+    return save_trunk(blocks, tmp_path_factory.mktemp("dists") / "dists_trunk_vgg16.pth")
 
 
 def _photos() -> torch.Tensor:

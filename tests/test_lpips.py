@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import save_trunk
 from perceptual import VGGFeatures
 from perceptual.lpips import LPIPS, LPIPS_LAYERS, CalibrationUnavailableError, load_lpips_calibration
 
@@ -27,13 +28,8 @@ def reference() -> torch.nn.Module:
 @pytest.fixture(scope="module")
 def trunk_file(reference, tmp_path_factory) -> str:
     """The package's trunk weights in torchvision's layout (its slices keep torchvision's module indices)."""
-    state = {}
-    for slice_name in ("slice1", "slice2", "slice3", "slice4", "slice5"):
-        for key, value in getattr(reference.net, slice_name).state_dict().items():
-            state[f"features.{key}"] = value.clone()
-    path = tmp_path_factory.mktemp("lpips") / "lpips_trunk_vgg16.pth"
-    torch.save(state, path)
-    return str(path)
+    blocks = [getattr(reference.net, name) for name in ("slice1", "slice2", "slice3", "slice4", "slice5")]
+    return save_trunk(blocks, tmp_path_factory.mktemp("lpips") / "lpips_trunk_vgg16.pth")
 
 
 def _photos() -> torch.Tensor:

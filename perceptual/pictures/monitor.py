@@ -321,6 +321,8 @@ def log_difference_maps(
         scale = torch.quantile(heat.flatten().float(), 0.99).clamp_min(1e-12)  # a few hot pixels do not darken the rest
         tiles.append(apply_colormap(heat / scale, colormap))
         columns.append(name)
+    if not tiles:
+        return columns  # no layer matched and no images: nothing to draw
     gap = torch.full((tile_size[0], 2, 3), 255, dtype=torch.uint8, device=tiles[0].device)
     row = torch.cat([t for tile in tiles for t in (tile, gap)][:-1], dim=1)
     writer.add_image(f"{tag_prefix}/difference", row.cpu().numpy(), step, dataformats="HWC")
