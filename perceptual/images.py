@@ -17,7 +17,11 @@ from torch import Tensor
 
 from perceptual.files import atomic_path
 
-__all__ = ["ImageLoadError", "check_output_image", "load_image", "save_image", "to_pil"]
+__all__ = ["IMAGE_SUFFIXES", "ImageLoadError", "check_output_image", "load_image", "save_image", "to_pil"]
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+"""File suffixes treated as images when a folder is listed (all are read by :func:`load_image`)."""
 
 
 class ImageLoadError(ValueError):

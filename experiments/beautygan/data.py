@@ -32,7 +32,7 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from perceptual.images import ImageLoadError, load_image
+from perceptual.images import IMAGE_SUFFIXES, ImageLoadError, load_image
 
 from .regions import FaceRegion, stacked_region_masks
 
@@ -76,8 +76,7 @@ def list_domain(root: str | Path, domain: str, split: Split = "train") -> list[s
     if not folder.is_dir():
         return []
     held_out = set(list_domain(root, domain, "test"))
-    suffixes = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
-    return sorted(p.name for p in folder.iterdir() if p.suffix.lower() in suffixes and p.name not in held_out)
+    return sorted(p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in held_out)
 
 
 def _decode_image(path: Path, what: str, problems: list[str]) -> tuple[int, int] | None:
@@ -95,8 +94,9 @@ def _decode_image(path: Path, what: str, problems: list[str]) -> tuple[int, int]
         return None
 
 
-def read_labels(path: str | Path) -> np.ndarray:
-    """MT face-parsing label map at ``path`` as an ``(H, W)`` int64 array of ids in ``0..13``.
+def read_labels(path: str | Path, *, size: int | None = None) -> np.ndarray | Tensor:
+    """MT face-parsing label map at ``path`` as an ``(H, W)`` int64 array of ids in ``0..13``; with ``size``, resized
+    (nearest neighbour: ids are not blended) to a ``(size, size)`` int64 tensor.
 
     Single-channel maps (``L``, ``P``: the palette index is the label, ``I``, ``I;16``) are read as they are; an RGB(A)
     map is read from its first channel. Raises :class:`DatasetError` naming the file when it cannot be read or holds
@@ -122,7 +122,10 @@ def read_labels(path: str | Path) -> np.ndarray:
             f"label map {path} holds ids outside the MT labels 0..{MAX_LABEL}: {shown} "
             f"({int(np.isin(labels, bad).sum())} pixels); see beautygan.regions.FaceRegion"
         )
-    return labels
+    if size is None:
+        return labels
+    resized = Image.fromarray(labels.astype(np.uint8)).resize((size, size), Image.NEAREST)
+    return torch.from_numpy(np.asarray(resized).astype(np.int64))
 
 
 def check_pairs(root: Path, domain: str, names: Sequence[str]) -> list[str]:
@@ -156,9 +159,7 @@ def _load_pair(root: Path, domain: str, name: str, size: int) -> tuple[Tensor, T
         image, _ = load_image(path, (size, size))
     except ImageLoadError as err:
         raise DatasetError(str(err)) from None
-    labels = read_labels(root / "segs" / domain / name)
-    seg = Image.fromarray(labels.astype(np.uint8)).resize((size, size), Image.NEAREST)
-    return image * 2.0 - 1.0, torch.from_numpy(np.asarray(seg).astype(np.int64))[None]
+    return image * 2.0 - 1.0, read_labels(root / "segs" / domain / name, size=size)[None]
 
 
 class MTDataset(Dataset):

@@ -39,6 +39,7 @@ from torch import Tensor
 
 from perceptual.files import atomic_path
 
+from .data import read_labels
 from .metrics import IDENTITY_THRESHOLD, _default_models, _uint8, identity_distance, transfer_metrics
 
 __all__ = ["EvalPair", "evaluate_pairs", "format_summary", "main", "summarize", "write_table"]
@@ -68,19 +69,12 @@ def _mt_labels_path(image: Path) -> Path | None:
     return None
 
 
-def _load_labels(path: Path, size: int) -> Tensor:
-    with Image.open(path) as seg:
-        seg = seg if seg.mode in ("L", "P", "I", "I;16") else seg.convert("RGB").getchannel(0)
-        labels = np.asarray(seg.resize((size, size), Image.NEAREST)).astype(np.int64)
-    return torch.from_numpy(labels.reshape(size, size))
-
-
 def _labels_for(image: Tensor, explicit: Path | None, path: Path, models: Any) -> tuple[Tensor, str, list | None]:
     """Label map of ``image`` (``(3, S, S)`` in [0, 1]), where it came from, and the detections if any were made."""
     size = image.shape[-1]
     found = explicit or _mt_labels_path(path)
     if found is not None:
-        return _load_labels(found, size), "mt", None
+        return read_labels(found, size=size), "mt", None
     if models is not None:
         from .faces import label_map_from_landmarks
 

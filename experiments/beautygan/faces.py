@@ -31,6 +31,8 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image, ImageDraw
 
+from perceptual.images import IMAGE_SUFFIXES
+
 from .regions import FaceRegion
 
 __all__ = [
@@ -50,7 +52,6 @@ __all__ = [
 
 Kind = Literal["makeup", "non-makeup"]
 KINDS: tuple[str, ...] = ("makeup", "non-makeup")
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
 
 # iBUG 68-point indices. "Left"/"right" below are in the image (as FaceRegion.LEFT_* in the synthetic set and MT):
 # the subject's right eye (points 36-41) is on the image's left.

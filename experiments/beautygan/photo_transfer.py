@@ -31,10 +31,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageFilter
 
+from perceptual.images import IMAGE_SUFFIXES
+
 from .inference import load_generator
 
 __all__ = [
-    "IMAGE_SUFFIXES",
     "NoFaceError",
     "PhotoTransfer",
     "PreparedPhoto",
@@ -44,7 +45,6 @@ __all__ = [
     "transfer_folders",
 ]
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
 class NoFaceError(ValueError):

@@ -30,7 +30,7 @@ from perceptual.features import VGGFeatures
 from perceptual.files import atomic_path
 from perceptual.images import ImageLoadError, load_image
 from perceptual.layers import canonical_layer_name, layer_names
-from perceptual.pictures.render import render_channel_sum, render_maps_indexed, select_channels
+from perceptual.pictures.render import palette_image, render_channel_sum, render_maps_indexed, select_channels
 
 __all__ = ["ExportedImage", "ExportedLayer", "export_feature_maps", "export_layer_maps", "resolve_layers", "write_index"]
 
@@ -154,10 +154,7 @@ def _torch_threads(count: int | None) -> Iterator[None]:
 def _write_pngs(
     grid: np.ndarray, palette: np.ndarray, grid_path: Path, summed: np.ndarray, sum_path: Path, compress_level: int
 ) -> None:
-    grid = np.ascontiguousarray(grid)
-    picture = Image.frombuffer("P", (grid.shape[1], grid.shape[0]), grid, "raw", "P", 0, 1)
-    picture.putpalette(palette.tobytes())
-    picture.save(grid_path, compress_level=compress_level)
+    palette_image(grid, palette).save(grid_path, compress_level=compress_level)
     Image.fromarray(summed).save(sum_path, compress_level=compress_level)
 
 

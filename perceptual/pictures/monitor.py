@@ -41,7 +41,14 @@ from torch import Tensor
 from perceptual.features import VGGFeatures
 from perceptual.layers import canonical_layer_name
 from perceptual.lpips import LPIPS, LPIPS_LAYERS
-from perceptual.pictures.render import COLORMAPS, apply_colormap, indexed_palette, render_comparison_indexed, select_channels
+from perceptual.pictures.render import (
+    COLORMAPS,
+    apply_colormap,
+    indexed_palette,
+    palette_image,
+    render_comparison_indexed,
+    select_channels,
+)
 
 try:
     from lightning.pytorch import LightningModule, Trainer
@@ -229,13 +236,9 @@ def _add_palette_image(writer: Any, tag: str, grid: np.ndarray, palette: np.ndar
     if get_file_writer is None:
         writer.add_image(tag, palette[grid], step, dataformats="HWC")
         return
-    from PIL import Image
-
     height, width = grid.shape
-    picture = Image.frombuffer("P", (width, height), np.ascontiguousarray(grid), "raw", "P", 0, 1)
-    picture.putpalette(palette.tobytes())
     buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
+    palette_image(grid, palette).save(buffer, format="PNG")
     image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=buffer.getvalue())
     get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
 

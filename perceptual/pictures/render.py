@@ -28,8 +28,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import Tensor
 
 from perceptual.pictures import COLORMAP_NAMES
@@ -56,6 +58,7 @@ __all__ = [
     "render_comparison_indexed",
     "render_maps",
     "render_maps_indexed",
+    "palette_image",
     "rendered_tile_size",
     "resize_maps",
     "select_channels",
@@ -684,3 +687,12 @@ def _render_comparison(
     grids = [tile_grid(tiles[i], ncols=ncols, padding=padding, pad_value=pad_value) for i in range(3)]
     spacer = grids[0].new_full((grids[0].shape[0], gap, *grids[0].shape[2:]), pad_value)
     return torch.cat((grids[0], spacer, grids[1], spacer, grids[2]), dim=1)
+
+
+def palette_image(indices: np.ndarray, palette: np.ndarray) -> Image.Image:
+    """A ``P``-mode PIL image from ``(H, W)`` uint8 palette indices (:func:`render_maps_indexed`) and the ``(256, 3)``
+    uint8 palette (:func:`indexed_palette`): saved as PNG it takes about a third of the RGB image's bytes."""
+    indices = np.ascontiguousarray(indices, dtype=np.uint8)
+    picture = Image.frombuffer("P", (indices.shape[1], indices.shape[0]), indices, "raw", "P", 0, 1)
+    picture.putpalette(np.ascontiguousarray(palette, dtype=np.uint8).tobytes())
+    return picture
