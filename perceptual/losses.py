@@ -401,6 +401,11 @@ def style_loss(
     )  # fmt: skip
 
 
+BEAUTYGAN_VGG: dict[str, tuple[str, str | None]] = {"paper": ("vgg16", None), "official": ("vgg19", "none")}
+"""(arch, input normalization) of BeautyGAN's perceptual loss: the paper's VGG16 with the weights' own (ImageNet)
+normalization; the official code's VGG19 fed the raw [-1, 1] images (``"none"``)."""
+
+
 def beautygan_identity_loss(
     variant: Literal["paper", "official"] = "paper", *, weights: WeightsSource = "imagenet", seed: int = 0
 ) -> PerceptualLoss:
@@ -410,10 +415,9 @@ def beautygan_identity_loss(
     - ``"official"``: what wtjiang98/BeautyGAN_pytorch computes: VGG19 ``relu4_1``, MSE, with the [-1, 1]
       images fed to VGG *without* ImageNet normalization (``normalization="none"``).
     """
-    if variant == "paper":
-        return PerceptualLoss({"relu4_1": 1.0}, arch="vgg16", weights=weights, input_range=(-1.0, 1.0), seed=seed)
-    if variant == "official":
-        return PerceptualLoss(
-            {"relu4_1": 1.0}, arch="vgg19", weights=weights, input_range=(-1.0, 1.0), normalization="none", seed=seed
-        )
-    raise ValueError(f"variant must be 'paper' or 'official', got {variant!r}")
+    if variant not in BEAUTYGAN_VGG:
+        raise ValueError(f"variant must be 'paper' or 'official', got {variant!r}")
+    arch, normalization = BEAUTYGAN_VGG[variant]
+    return PerceptualLoss(
+        {"relu4_1": 1.0}, arch=arch, weights=weights, input_range=(-1.0, 1.0), normalization=normalization, seed=seed
+    )

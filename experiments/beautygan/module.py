@@ -70,6 +70,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from perceptual import LPIPS, LPIPS_LAYERS, PerceptualLoss, VGGFeatures, WeightsUnavailableError
 from perceptual.images import save_image
+from perceptual.losses import BEAUTYGAN_VGG
 
 from .histogram import HistogramCriterion, histogram_matching_loss
 from .metrics import TransferMetrics, region_colour_distance
@@ -121,7 +122,7 @@ PRESETS: dict[str, LossWeights] = {
 
 # (arch, input normalization) of the identity loss's VGG per preset: the paper's VGG16 on ImageNet-normalized
 # inputs; the official code's VGG19 on the raw [-1, 1] generator output.
-VGG_PRESETS: dict[str, tuple[str, str | None]] = {"paper": ("vgg16", None), "official": ("vgg19", "none")}
+VGG_PRESETS = BEAUTYGAN_VGG  # one table, shared with perceptual.beautygan_identity_loss
 
 
 def build_vgg(
