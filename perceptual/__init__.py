@@ -19,135 +19,94 @@ from typing import TYPE_CHECKING, Any
 
 from perceptual._version import __version__
 
-# public name -> the module that defines it (imported on first access, PEP 562)
+# public name -> the module that defines it (imported on first access, PEP 562), grouped core first
 _SOURCES: dict[str, str] = {
-    "Classification": "perceptual.tools.classify",
-    "Prediction": "perceptual.tools.classify",
-    "VGGClassifier": "perceptual.tools.classify",
-    "InputRangeWarning": "perceptual._validation",
-    "LayerInfo": "perceptual.describe",
-    "describe": "perceptual.describe",
-    "format_layer_table": "perceptual.describe",
-    "ChannelSheet": "perceptual.tools.dream",
-    "DreamResult": "perceptual.tools.dream",
-    "Objective": "perceptual.tools.dream",
-    "ObjectiveTerm": "perceptual.tools.dream",
-    "channel_sheet": "perceptual.tools.dream",
-    "deep_dream": "perceptual.tools.dream",
-    "VGGFeatures": "perceptual.features",
+    "canonical_layer_name": "perceptual.layers",
     "KERAS_ALIASES": "perceptual.layers",
+    "layer_names": "perceptual.layers",
     "VGG16_LAYERS": "perceptual.layers",
     "VGG19_LAYERS": "perceptual.layers",
-    "canonical_layer_name": "perceptual.layers",
-    "layer_names": "perceptual.layers",
-    "PerceptualLoss": "perceptual.losses",
-    "PerceptualLossOutput": "perceptual.losses",
-    "StyleLoss": "perceptual.losses",
+    "describe": "perceptual.describe",
+    "format_layer_table": "perceptual.describe",
+    "LayerInfo": "perceptual.describe",
+    "VGGFeatures": "perceptual.features",
+    "load_weights": "perceptual.weights",
+    "RandomWeightsWarning": "perceptual.weights",
+    "VGGWeights": "perceptual.weights",
+    "WeightsUnavailableError": "perceptual.weights",
+    "load_keras_h5_weights": "perceptual.weights_formats",
+    "load_npy_weights": "perceptual.weights_formats",
+    "MissingDependencyError": "perceptual.weights_formats",
+    "CAFFE": "perceptual.normalization",
+    "IMAGENET": "perceptual.normalization",
+    "InputNormalization": "perceptual.normalization",
+    "InputRangeWarning": "perceptual._validation",
     "beautygan_identity_loss": "perceptual.losses",
     "feature_distance": "perceptual.losses",
     "gram_matrix": "perceptual.losses",
     "masked_gram_matrix": "perceptual.losses",
     "perceptual_loss": "perceptual.losses",
+    "PerceptualLoss": "perceptual.losses",
+    "PerceptualLossOutput": "perceptual.losses",
     "resize_mask": "perceptual.losses",
     "style_loss": "perceptual.losses",
+    "StyleLoss": "perceptual.losses",
+    "CalibrationUnavailableError": "perceptual.lpips",
+    "load_lpips_calibration": "perceptual.lpips",
+    "LPIPS": "perceptual.lpips",
+    "LPIPS_LAYERS": "perceptual.lpips",
     "DISTS": "perceptual.dists",
     "DISTS_LAYERS": "perceptual.dists",
     "load_dists_calibration": "perceptual.dists",
-    "LPIPS": "perceptual.lpips",
-    "LPIPS_LAYERS": "perceptual.lpips",
-    "CalibrationUnavailableError": "perceptual.lpips",
-    "load_lpips_calibration": "perceptual.lpips",
-    "CAFFE": "perceptual.normalization",
-    "IMAGENET": "perceptual.normalization",
-    "InputNormalization": "perceptual.normalization",
     "apply_colormap": "perceptual.pictures.render",
     "render_channel_sum": "perceptual.pictures.render",
     "render_comparison": "perceptual.pictures.render",
     "render_maps": "perceptual.pictures.render",
     "select_channels": "perceptual.pictures.render",
-    "RandomWeightsWarning": "perceptual.weights",
-    "VGGWeights": "perceptual.weights",
-    "WeightsUnavailableError": "perceptual.weights",
-    "load_weights": "perceptual.weights",
-    "MissingDependencyError": "perceptual.weights_formats",
-    "load_keras_h5_weights": "perceptual.weights_formats",
-    "load_npy_weights": "perceptual.weights_formats",
+    "channel_sheet": "perceptual.tools.dream",
+    "ChannelSheet": "perceptual.tools.dream",
+    "deep_dream": "perceptual.tools.dream",
+    "DreamResult": "perceptual.tools.dream",
+    "Objective": "perceptual.tools.dream",
+    "ObjectiveTerm": "perceptual.tools.dream",
+    "Classification": "perceptual.tools.classify",
+    "Prediction": "perceptual.tools.classify",
+    "VGGClassifier": "perceptual.tools.classify",
 }
 
-if TYPE_CHECKING:  # pragma: no cover
-    from perceptual.tools.classify import Classification, Prediction, VGGClassifier
-    from perceptual._validation import InputRangeWarning
-    from perceptual.describe import LayerInfo, describe, format_layer_table
-    from perceptual.tools.dream import ChannelSheet, DreamResult, Objective, ObjectiveTerm, channel_sheet, deep_dream
+if TYPE_CHECKING:  # pragma: no cover - static type checkers see plain imports
+    from perceptual.layers import canonical_layer_name, KERAS_ALIASES, layer_names, VGG16_LAYERS, VGG19_LAYERS
+    from perceptual.describe import describe, format_layer_table, LayerInfo
     from perceptual.features import VGGFeatures
-    from perceptual.layers import KERAS_ALIASES, VGG16_LAYERS, VGG19_LAYERS, canonical_layer_name, layer_names
-    from perceptual.losses import PerceptualLoss, PerceptualLossOutput, StyleLoss, beautygan_identity_loss, feature_distance, gram_matrix, masked_gram_matrix, perceptual_loss, resize_mask, style_loss
-    from perceptual.dists import DISTS, DISTS_LAYERS, load_dists_calibration
-    from perceptual.lpips import LPIPS, LPIPS_LAYERS, CalibrationUnavailableError, load_lpips_calibration
+    from perceptual.weights import load_weights, RandomWeightsWarning, VGGWeights, WeightsUnavailableError
+    from perceptual.weights_formats import load_keras_h5_weights, load_npy_weights, MissingDependencyError
     from perceptual.normalization import CAFFE, IMAGENET, InputNormalization
-    from perceptual.pictures.render import apply_colormap, render_channel_sum, render_comparison, render_maps, select_channels
-    from perceptual.weights import RandomWeightsWarning, VGGWeights, WeightsUnavailableError, load_weights
-    from perceptual.weights_formats import MissingDependencyError, load_keras_h5_weights, load_npy_weights
+    from perceptual._validation import InputRangeWarning
+    from perceptual.losses import (
+        beautygan_identity_loss,
+        feature_distance,
+        gram_matrix,
+        masked_gram_matrix,
+        perceptual_loss,
+        PerceptualLoss,
+        PerceptualLossOutput,
+        resize_mask,
+        style_loss,
+        StyleLoss,
+    )
+    from perceptual.lpips import CalibrationUnavailableError, load_lpips_calibration, LPIPS, LPIPS_LAYERS
+    from perceptual.dists import DISTS, DISTS_LAYERS, load_dists_calibration
+    from perceptual.pictures.render import (
+        apply_colormap,
+        render_channel_sum,
+        render_comparison,
+        render_maps,
+        select_channels,
+    )
+    from perceptual.tools.dream import channel_sheet, ChannelSheet, deep_dream, DreamResult, Objective, ObjectiveTerm
+    from perceptual.tools.classify import Classification, Prediction, VGGClassifier
 
-__all__ = [
-    # feature module and layer names
-    "KERAS_ALIASES",
-    "VGG16_LAYERS",
-    "VGG19_LAYERS",
-    "LayerInfo",
-    "VGGFeatures",
-    "canonical_layer_name",
-    "describe",
-    "format_layer_table",
-    "layer_names",
-    # weights and input normalization
-    "CAFFE",
-    "IMAGENET",
-    "InputRangeWarning",
-    "InputNormalization",
-    "MissingDependencyError",
-    "RandomWeightsWarning",
-    "VGGWeights",
-    "WeightsUnavailableError",
-    "load_keras_h5_weights",
-    "load_npy_weights",
-    "load_weights",
-    # losses
-    "DISTS",
-    "DISTS_LAYERS",
-    "load_dists_calibration",
-    "LPIPS",
-    "LPIPS_LAYERS",
-    "CalibrationUnavailableError",
-    "load_lpips_calibration",
-    "PerceptualLoss",
-    "PerceptualLossOutput",
-    "StyleLoss",
-    "beautygan_identity_loss",
-    "feature_distance",
-    "gram_matrix",
-    "masked_gram_matrix",
-    "perceptual_loss",
-    "resize_mask",
-    "style_loss",
-    # feature-map rendering
-    "apply_colormap",
-    "render_channel_sum",
-    "render_comparison",
-    "render_maps",
-    "select_channels",
-    # classification and DeepDream
-    "ChannelSheet",
-    "Classification",
-    "DreamResult",
-    "Objective",
-    "ObjectiveTerm",
-    "Prediction",
-    "VGGClassifier",
-    "channel_sheet",
-    "deep_dream",
-    "__version__",
-]
+__all__ = [*_SOURCES, "__version__"]
 
 
 def __getattr__(name: str) -> Any:

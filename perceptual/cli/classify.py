@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from perceptual.cli._common import add_arch, add_weights
+
 __all__ = ["register"]
 
 
@@ -15,11 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any size, mode or bit depth)")
     parser.add_argument("--top", type=int, default=5, help="how many classes to print (default 5)")
-    parser.add_argument(
-        "--weights", default="imagenet",
-        help="'imagenet' (torchvision), a Keras .h5 with top, a TF .npy with fc6-fc8, or a .pth/.safetensors",
-    )  # fmt: skip
-    parser.add_argument("--arch", choices=("vgg16", "vgg19"), default="vgg16")
+    add_weights(parser, help="'imagenet' (torchvision), a Keras .h5 with top, a TF .npy with fc6-fc8, or a .pth/.safetensors")
+    add_arch(parser)
     parser.add_argument(
         "--resize", choices=("crop", "stretch"), default="crop",
         help="'crop': shorter side 256, center crop 224 (torchvision); 'stretch': straight to 224x224 (Keras load_img)",

@@ -12,8 +12,9 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-
 from typing import TYPE_CHECKING
+
+from perceptual.cli._common import add_arch
 
 if TYPE_CHECKING:
     from perceptual.weights import VGGWeights
@@ -89,7 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     parser.add_argument("source", metavar="IN", help="vgg16.npy, a Keras .h5, .pth, .safetensors or a torchvision name")
     parser.add_argument("out", metavar="OUT.safetensors")
-    parser.add_argument("--arch", choices=("vgg16", "vgg19"), default=None, help="default: detected from the file")
+    add_arch(parser, default=None, help="default: detected from the file")
     parser.set_defaults(func=_run)
 
 

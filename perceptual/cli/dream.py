@@ -8,10 +8,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import torch
+from perceptual.cli._common import add_arch, add_device, add_weights, resolve_device
 
 
 __all__ = ["register"]
@@ -64,22 +62,13 @@ def _add_common(parser: argparse.ArgumentParser, *, iterations: int, octaves: in
     parser.add_argument("--jitter", type=int, default=0, metavar="PX", help="random roll per step, undone (0)")
     parser.add_argument("--grad-norm", choices=("std", "abs_mean"), default="std",
                         help="divide the gradient by its std (render_naive) or mean |g| (render_deepdream)")
-    parser.add_argument("--arch", choices=("vgg16", "vgg19"), default="vgg16")
-    parser.add_argument("--weights", default="imagenet",
-                        help="imagenet (torchvision), a weights file, or random (tests only)")
+    add_arch(parser)
+    add_weights(parser, help="imagenet (torchvision), a weights file, or random (tests only)")
     parser.add_argument("--normalization", choices=("imagenet", "caffe", "none"),
                         help="override the input preparation the weights carry")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    add_device(parser)
     parser.add_argument("--seed", type=int, default=0, help="seeds the noise, rolls and jitter (0)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def _device(name: str | None) -> torch.device:
-    import torch
-
-    if name is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def _parse_layers(specs: list[str]) -> dict[str, float]:
@@ -123,7 +112,7 @@ def _run_dream(args: argparse.Namespace) -> int:
         if len(args.noise) > 2:
             raise ValueError(f"--noise takes H or H W, got {args.noise}")
         image = noise_image((args.noise[0], args.noise[-1]), seed=args.seed)
-    device = _device(args.device)
+    device = resolve_device(args.device)
     extractor = make_extractor(
         objective, arch=args.arch, weights=args.weights, normalization=args.normalization, device=device
     )
@@ -151,7 +140,7 @@ def _run_sheet(args: argparse.Namespace) -> int:
     available = layer_channels(args.layer, args.arch)  # bad names and counts fail before the weights load
     if not 1 <= args.channels <= available:
         raise ValueError(f"--channels must be 1..{available} for {args.arch} layer {args.layer!r}, got {args.channels}")
-    device = _device(args.device)
+    device = resolve_device(args.device)
     extractor = make_extractor(args.layer, arch=args.arch, weights=args.weights, normalization=args.normalization,
                                device=device)  # fmt: skip
     sheet = channel_sheet(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from perceptual.cli._common import add_arch
 from perceptual.describe import describe, format_layer_table
 
 __all__ = ["register"]
@@ -13,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "layers", help="list every tap with its output shape", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--arch", choices=("vgg16", "vgg19"), default="vgg16")
+    add_arch(parser)
     parser.add_argument("--size", type=int, nargs="+", default=[224], metavar="PX", help="H [W] of the input image")
     parser.add_argument(
         "--pool-padding", choices=("valid", "same"), default="valid",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from perceptual.cli._common import add_arch, add_device, add_weights, resolve_device
 from perceptual.pictures import COLORMAP_NAMES
 
 __all__ = ["register"]
@@ -18,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog="example: perceptual maps photo.jpg --layers relu1_2,relu3_3,relu4_1 --out maps/ && open maps/index.html",
     )  # fmt: skip
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any size/mode; converted to RGB)")
-    parser.add_argument("--arch", choices=("vgg16", "vgg19"), default="vgg16")
+    add_arch(parser)
     parser.add_argument(
         "--layers", default="all",
         help="'all' (every post-ReLU conv and pool tap, Keras-style: 18 for VGG16), 'every' (all taps, pre-ReLU "
@@ -37,14 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--size", type=int, default=224, metavar="PX",
         help="resize the shorter image side to PX before VGG (aspect kept); 0 keeps the image's size (default: 224)",
     )  # fmt: skip
-    parser.add_argument(
-        "--weights", default="imagenet",
-        help="'imagenet' (torchvision, downloaded once), 'imagenet_features', a weights file, or 'random' (no download)",
-    )  # fmt: skip
+    add_weights(parser, help="'imagenet' (torchvision, downloaded once), 'imagenet_features', a weights file, or 'random' (no download)")
     parser.add_argument("--pool-padding", choices=("valid", "same"), default="valid")
     parser.add_argument("--min-tile", type=int, default=32, metavar="PX", help="upscale smaller maps to at least PX (default 32)")
     parser.add_argument("--no-labels", action="store_true", help="do not write channel numbers on the tiles")
-    parser.add_argument("--device", default="cpu", help="torch device for VGG and rendering (default: cpu)")
+    add_device(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=_run)
 
@@ -73,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
         raise ValueError(f"--min-tile must be >= 1, got {args.min_tile}")
     extractor = VGGFeatures(
         layers, arch=args.arch, weights=args.weights, input_range=(0.0, 1.0), pool_padding=args.pool_padding
-    ).to(args.device)
+    ).to(resolve_device(args.device))
     out: Path = args.out
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {str(out)!r} is a file; name a folder")

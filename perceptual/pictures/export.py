@@ -32,7 +32,7 @@ from perceptual.images import ImageLoadError, load_image
 from perceptual.layers import canonical_layer_name, layer_names
 from perceptual.pictures.render import palette_image, render_channel_sum, render_maps_indexed, select_channels
 
-__all__ = ["ExportedImage", "ExportedLayer", "export_feature_maps", "export_layer_maps", "resolve_layers", "write_index"]
+__all__ = ["ExportedImage", "ExportedLayer", "export_layer_maps", "resolve_layers", "write_index"]
 
 
 def resolve_layers(spec: str | Sequence[str], arch: str) -> list[str]:
@@ -69,29 +69,6 @@ class ExportedImage:
     folder: Path
     notes: list[str] = field(default_factory=list)
     layers: list[ExportedLayer] = field(default_factory=list)
-
-
-def export_feature_maps(
-    image: torch.Tensor,
-    extractor: VGGFeatures,
-    folder: Path,
-    *,
-    channels: int | None = None,
-    colormap: str = "viridis",
-    normalization: str = "minmax",
-    min_tile: int = 32,
-    labels: bool = True,
-    compress_level: int = 1,
-    on_layer: Callable[[str], object] | None = None,
-) -> list[ExportedLayer]:
-    """Run ``extractor`` on one ``(3, H, W)`` image and write a grid and a channel-sum PNG per layer to ``folder``
-    (see :func:`export_layer_maps`)."""
-    with torch.inference_mode():
-        features = extractor(image.to(extractor.scale.device)[None])
-    return export_layer_maps(
-        features, folder, channels=channels, colormap=colormap, normalization=normalization, min_tile=min_tile,
-        labels=labels, compress_level=compress_level, on_layer=on_layer,
-    )  # fmt: skip
 
 
 def export_layer_maps(
@@ -308,8 +285,10 @@ def export_to_folder(args: argparse.Namespace, extractor: VGGFeatures, layers: S
             folder = folders.get(source.resolve()) or _unique_folder(out, source.stem or "image", taken)
             item = ExportedImage(source, folder, notes)
             bar.set_postfix_str(source.name)
-            item.layers = export_feature_maps(
-                image, extractor, folder, channels=channels, colormap=args.colormap, normalization=args.normalization,
+            with torch.inference_mode():
+                features = extractor(image.to(extractor.scale.device)[None])
+            item.layers = export_layer_maps(
+                features, folder, channels=channels, colormap=args.colormap, normalization=args.normalization,
                 min_tile=args.min_tile, labels=not args.no_labels, on_layer=lambda _name: bar.update(1),
             )  # fmt: skip
             exported.append(item)
