@@ -393,11 +393,12 @@ class BeautyGAN(L.LightningModule):
             distances = self.lpips.from_features(vgg.pred_features, vgg.target_features).float()
             terms["lpips"] = distances.view(2, n).mean(1).sum() * w.lpips
         if w.identity > 0:
-            same_source = self.generator(non_makeup=source, makeup=source)
-            same_reference = self.generator(non_makeup=reference, makeup=reference)
+            # G(a, a) and G(b, b) in one generator call (official: two; the same values, InstanceNorm is per sample).
+            both = torch.cat([source, reference])
+            same = self.generator(non_makeup=both, makeup=both)
             terms["identity"] = (
-                F.l1_loss(same_source.makeup, source) + F.l1_loss(same_source.non_makeup, source)
-                + F.l1_loss(same_reference.makeup, reference) + F.l1_loss(same_reference.non_makeup, reference)
+                F.l1_loss(same.makeup[:n], source) + F.l1_loss(same.non_makeup[:n], source)
+                + F.l1_loss(same.makeup[n:], reference) + F.l1_loss(same.non_makeup[n:], reference)
             ) * w.identity  # fmt: skip
         terms.update(self.makeup_loss(fake, batch))
         extras = {
