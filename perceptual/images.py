@@ -17,11 +17,16 @@ from torch import Tensor
 
 from perceptual.files import atomic_path
 
-__all__ = ["IMAGE_SUFFIXES", "ImageLoadError", "check_output_image", "load_image", "save_image", "to_pil"]
+__all__ = ["IMAGE_SUFFIXES", "ImageLoadError", "check_output_image", "image_files", "load_image", "save_image", "to_pil"]
 
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 """File suffixes treated as images when a folder is listed (all are read by :func:`load_image`)."""
+
+
+def image_files(folder: str | os.PathLike) -> list[Path]:
+    """The image files in ``folder`` (by :data:`IMAGE_SUFFIXES`, any case), sorted by name; not recursive."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 class ImageLoadError(ValueError):

@@ -32,7 +32,7 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from perceptual.images import IMAGE_SUFFIXES, ImageLoadError, load_image
+from perceptual.images import ImageLoadError, image_files, load_image
 
 from .regions import FaceRegion, stacked_region_masks
 
@@ -76,7 +76,7 @@ def list_domain(root: str | Path, domain: str, split: Split = "train") -> list[s
     if not folder.is_dir():
         return []
     held_out = set(list_domain(root, domain, "test"))
-    return sorted(p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in held_out)
+    return [p.name for p in image_files(folder) if p.name not in held_out]
 
 
 def _decode_image(path: Path, what: str, problems: list[str]) -> tuple[int, int] | None:
@@ -92,6 +92,22 @@ def _decode_image(path: Path, what: str, problems: list[str]) -> tuple[int, int]
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         problems.append(f"unreadable {what}: {path} ({type(err).__name__}: {err})")
         return None
+
+
+def read_pairs_file(path: str | Path, *, form: str, fields: Sequence[int] = (2,)) -> list[tuple[int, list[str]]]:
+    """``(line number, fields)`` of each line of a pairs file: whitespace-separated fields, ``#`` comments and blank
+    lines skipped; a line with another number of fields than ``fields`` raises ``ValueError`` naming the file, the
+    line and the expected ``form`` (e.g. ``'SOURCE REFERENCE [RESULT]'``)."""
+    path = Path(path)
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        parts = line.split("#", 1)[0].split()
+        if not parts:
+            continue
+        if len(parts) not in fields:
+            raise ValueError(f"{path}:{number}: expected {form!r}, got {line.strip()!r}")
+        rows.append((number, parts))
+    return rows
 
 
 def read_labels(path: str | Path, *, size: int | None = None) -> np.ndarray | Tensor:

@@ -39,8 +39,8 @@ from torch import Tensor
 
 from perceptual.files import atomic_path
 
-from .data import read_labels
-from .metrics import IDENTITY_THRESHOLD, _default_models, _uint8, identity_distance, transfer_metrics
+from .data import read_labels, read_pairs_file
+from .metrics import IDENTITY_THRESHOLD, _default_models, identity_distance, transfer_metrics, uint8_image
 
 __all__ = ["EvalPair", "evaluate_pairs", "format_summary", "main", "summarize", "write_table"]
 
@@ -78,7 +78,7 @@ def _labels_for(image: Tensor, explicit: Path | None, path: Path, models: Any) -
     if models is not None:
         from .faces import label_map_from_landmarks
 
-        faces = models.detect(_uint8(image, (0.0, 1.0)))
+        faces = models.detect(uint8_image(image, (0.0, 1.0)))
         if faces:
             labels = torch.from_numpy(label_map_from_landmarks(faces[0].landmarks, size).astype(np.int64))
             return labels, "landmarks", faces
@@ -243,12 +243,7 @@ def format_summary(summary: Mapping[str, Any]) -> str:
 # ------------------------------------------------------------------------------------------------------ CLI
 def _read_pairs_file(path: Path) -> list[EvalPair]:
     pairs = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        fields = line.split("#", 1)[0].split()
-        if not fields:
-            continue
-        if len(fields) not in (2, 3):
-            raise ValueError(f"{path}:{number}: expected 'SOURCE REFERENCE [RESULT]', got {line.strip()!r}")
+    for _, fields in read_pairs_file(path, form="SOURCE REFERENCE [RESULT]", fields=(2, 3)):
         resolved = [p if Path(p).is_absolute() else path.parent / p for p in fields]
         pairs.append(EvalPair(Path(resolved[0]), Path(resolved[1]), Path(resolved[2]) if len(resolved) == 3 else None))
     missing = [str(p) for pair in pairs for p in (pair.source, pair.reference, pair.result) if p is not None and not p.is_file()]

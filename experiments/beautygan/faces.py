@@ -31,7 +31,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image, ImageDraw
 
-from perceptual.images import IMAGE_SUFFIXES
+from perceptual.images import IMAGE_SUFFIXES, image_files
 
 from .regions import FaceRegion
 
@@ -415,10 +415,7 @@ def _update_list(out_dir: Path, kind: str, split: str, names: Sequence[str]) -> 
         held_out_file = out_dir / f"{kind}_test.txt"
         held_out = set(held_out_file.read_text().split()) if held_out_file.is_file() else set()
         new = set(names)
-        existing = sorted(
-            p.name for p in folder.iterdir()
-            if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in new and p.name not in held_out
-        )  # fmt: skip
+        existing = [p.name for p in image_files(folder) if p.name not in new and p.name not in held_out]
     seen = {Path(line).name for line in existing}  # lines may read name.png, <kind>/name.png or images/<kind>/name.png
     lines = existing + [n for n in names if n not in seen]
     listing.write_text("".join(f"{line}\n" for line in lines))
@@ -461,7 +458,7 @@ def prepare_faces(
         if folder.exists() and not folder.is_dir():
             raise ValueError(f"output {str(folder)!r} is a file; name a dataset folder")
     models = models if models is not None else FaceModels()
-    files = sorted(p for p in in_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = image_files(in_dir)
     report = PrepareReport(out_dir=out_dir, kind=kind)
     if not files:
         report.skipped.append(SkippedImage(in_dir, f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in the folder"))

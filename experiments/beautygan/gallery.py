@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .metrics import uint8_image
 from .photo_transfer import PhotoTransfer, PreparedPhoto, TransferOptions, list_images
 
 __all__ = ["Gallery", "gallery_grid", "main", "mt_layout_gallery", "mt_layout_images", "write_gallery"]
@@ -44,9 +45,7 @@ class Gallery:
 
 
 def _cell(image: torch.Tensor | np.ndarray, size: int) -> np.ndarray:
-    if isinstance(image, torch.Tensor):  # (3, S, S) in [-1, 1]
-        image = ((image.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    picture = Image.fromarray(np.ascontiguousarray(image))
+    picture = Image.fromarray(uint8_image(image, (-1.0, 1.0)))  # (3, S, S) tensors in [-1, 1]
     if picture.size != (size, size):
         smaller = picture.size[0] > size
         picture = picture.resize((size, size), Image.LANCZOS if smaller else Image.NEAREST)

@@ -26,6 +26,7 @@ __all__ = [
     "region_colour_distance",
     "rgb_to_lab",
     "transfer_metrics",
+    "uint8_image",
 ]
 
 
@@ -185,7 +186,8 @@ def transfer_metrics(
 
 
 # ------------------------------------------------------------------------------------------------- identity
-def _uint8(image: Tensor | np.ndarray, input_range: tuple[float, float]) -> np.ndarray:
+def uint8_image(image: Tensor | np.ndarray, input_range: tuple[float, float]) -> np.ndarray:
+    """An ``(H, W, 3)`` uint8 array from a ``(3, H, W)`` tensor in ``input_range`` (arrays pass through, checked)."""
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"numpy images must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
@@ -221,7 +223,7 @@ def identity_distance(
     Returns ``{"identity_distance": float (NaN if no face), "face_box_from": "detector"|"labels"|"none",
     "result_face_detected": bool}``. ``models`` is a :class:`~beautygan.faces.FaceModels`;
     ``source_faces``: the detections of ``source`` if already made (saves a detector pass)."""
-    src, out = _uint8(source, input_range), _uint8(result, input_range)
+    src, out = uint8_image(source, input_range), uint8_image(result, input_range)
     faces = list(source_faces) if source_faces is not None else models.detect(src)
     if faces:
         box, origin, src_points = faces[0].box, "detector", faces[0].landmarks

@@ -31,9 +31,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageFilter
 
-from perceptual.images import IMAGE_SUFFIXES
+from perceptual.images import IMAGE_SUFFIXES, image_files
 
+from .data import read_pairs_file
 from .inference import load_generator
+from .metrics import uint8_image
 
 __all__ = [
     "NoFaceError",
@@ -183,7 +185,7 @@ class PhotoTransfer:
         """The photo with the made-up face: ``(H, W, 3)`` uint8 at the source photo's size when ``source`` is
         aligned (pixels outside the face hull unchanged), else the made-up square itself."""
         if source.matrix is None or source.landmarks is None:
-            return _to_uint8(made_up_crop)
+            return uint8_image(made_up_crop, (-1.0, 1.0))
         weight, box = face_weight(source.landmarks, source.photo.shape[:2], feather=self.options.feather)
         left, top, right, bottom = box
         change = (made_up_crop - source.crop) * 127.5  # 0-255 units
@@ -235,10 +237,6 @@ def _to_model(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 127.5 - 1
 
 
-def _to_uint8(image: torch.Tensor) -> np.ndarray:
-    return ((image.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
-
-
 # ---------------------------------------------------------------------------------------------- folders
 def list_images(path: str | Path) -> list[Path]:
     """``path`` itself, or the images in folder ``path`` (sorted; by suffix), with a clear error for neither."""
@@ -246,7 +244,7 @@ def list_images(path: str | Path) -> list[Path]:
     if path.is_file():
         return [path]
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        files = image_files(path)
         if not files:
             raise FileNotFoundError(f"{path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
         return files
@@ -258,13 +256,7 @@ def read_pairs(path: str | Path, sources: Sequence[Path], references: Sequence[P
     by_source = {p.name: p for p in sources}
     by_reference = {p.name: p for p in references}
     pairs = []
-    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        parts = line.split()
-        if len(parts) != 2:
-            raise ValueError(f"{path}:{number}: expected 'source_name reference_name', got {line!r}")
+    for number, parts in read_pairs_file(path, form="source_name reference_name"):
         missing = [n for n, known in zip(parts, (by_source, by_reference)) if n not in known]
         if missing:
             raise ValueError(f"{path}:{number}: {missing} not among the source / reference images")

@@ -274,6 +274,7 @@ def difference_maps(
 
 
 def _to_unit(images: Tensor) -> Tensor:
+    """Each image of a batch in any range stretched to [0, 1] (min-max per image), for display."""
     low = images.amin(dim=(1, 2, 3), keepdim=True)
     high = images.amax(dim=(1, 2, 3), keepdim=True)
     return (images.float() - low) / (high - low).clamp_min(1e-12)
@@ -357,10 +358,7 @@ def log_embedding(
     metadata = ["real"] * real.shape[0] + ["generated"] * generated.shape[0]
     label_img = None
     if real_images is not None and generated_images is not None:
-        images = torch.cat((real_images, generated_images)).float()
-        low = images.amin(dim=(1, 2, 3), keepdim=True)
-        high = images.amax(dim=(1, 2, 3), keepdim=True)
-        images = (images - low) / (high - low).clamp_min(1e-12)
+        images = _to_unit(torch.cat((real_images, generated_images)))
         label_img = F.interpolate(images, size=(thumbnail_size, thumbnail_size), mode="area").cpu()
     writer.add_embedding(matrix, metadata=metadata, label_img=label_img, global_step=step, tag=tag)
 
