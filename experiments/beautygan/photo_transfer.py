@@ -92,6 +92,9 @@ class PreparedPhoto:
     matrix: np.ndarray | None = None
     landmarks: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    paste_map: tuple[np.ndarray, tuple[int, int, int, int], torch.Tensor] | None = field(default=None, repr=False)
+    """Blend weight, its box and the box's sampling grid into the crop: computed on the first paste, then reused
+    for every reference this photo is paired with."""
 
     @property
     def aligned(self) -> bool:
@@ -186,9 +189,21 @@ class PhotoTransfer:
         aligned (pixels outside the face hull unchanged), else the made-up square itself."""
         if source.matrix is None or source.landmarks is None:
             return uint8_image(made_up_crop, (-1.0, 1.0))
+        if source.paste_map is None:
+            source.paste_map = self._paste_map(source)
+        weight, (left, top, right, bottom), grid = source.paste_map
+        change = (made_up_crop - source.crop) * 127.5  # 0-255 units
+        warped = F.grid_sample(change[None].float(), grid, mode="bilinear", padding_mode="border", align_corners=False)[0]
+        region = source.photo[top:bottom, left:right].astype(np.float32)
+        blended = region + weight[..., None] * warped.permute(1, 2, 0).numpy()
+        out = source.photo.copy()
+        out[top:bottom, left:right] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+        return out
+
+    def _paste_map(self, source: PreparedPhoto) -> tuple[np.ndarray, tuple[int, int, int, int], torch.Tensor]:
+        assert source.matrix is not None and source.landmarks is not None
         weight, box = face_weight(source.landmarks, source.photo.shape[:2], feather=self.options.feather)
         left, top, right, bottom = box
-        change = (made_up_crop - source.crop) * 127.5  # 0-255 units
         ys, xs = torch.meshgrid(
             torch.arange(top, bottom, dtype=torch.float64) + 0.5, torch.arange(left, right, dtype=torch.float64) + 0.5, indexing="ij"
         )
@@ -196,12 +211,7 @@ class PhotoTransfer:
         u = matrix[0, 0] * xs + matrix[0, 1] * ys + matrix[0, 2]  # crop coordinates of each photo pixel centre
         v = matrix[1, 0] * xs + matrix[1, 1] * ys + matrix[1, 2]
         grid = torch.stack([u / self.size * 2 - 1, v / self.size * 2 - 1], dim=-1).float()[None]
-        warped = F.grid_sample(change[None].float(), grid, mode="bilinear", padding_mode="border", align_corners=False)[0]
-        region = source.photo[top:bottom, left:right].astype(np.float32)
-        blended = region + weight[..., None] * warped.permute(1, 2, 0).numpy()
-        out = source.photo.copy()
-        out[top:bottom, left:right] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
-        return out
+        return weight, box, grid
 
     def __call__(self, source: PreparedPhoto, reference: PreparedPhoto) -> np.ndarray:
         """One pair: the made-up photo (see :meth:`paste`)."""
