@@ -16,7 +16,8 @@ a Lightning callback built on it. For each monitored layer they log
 
 Rendering stays on the features' device until one host copy per image (plus one for all scalars together); the
 channels shown are chosen once (top-k by real-vs-generated difference or by real activation) and then reused, so
-tiles stay comparable along TensorBoard's step slider.
+tiles stay comparable along TensorBoard's step slider. The callback hands PNG encoding and event writing to a
+:class:`~perceptual.pictures.event_writer.BackgroundWriter`, so the training thread only renders and copies.
 
 The callback reuses the features the perceptual loss already computed: ``training_step`` returns
 ``{"loss": ..., "vgg_features": {"real": {layer: Tensor}, "generated": {layer: Tensor}}}`` (detached). It runs no
@@ -30,7 +31,6 @@ from __future__ import annotations
 import io
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,7 @@ from torch import Tensor
 from perceptual.features import VGGFeatures
 from perceptual.layers import canonical_layer_name
 from perceptual.lpips import LPIPS, LPIPS_LAYERS
+from perceptual.pictures.event_writer import BackgroundWriter
 from perceptual.pictures.render import (
     COLORMAPS,
     apply_colormap,
@@ -157,7 +158,6 @@ def log_feature_maps(
     min_size: int | None = 32,
     sample: int = 0,
     labels: bool = True,
-    executor: Executor | None = None,
 ) -> dict[str, Tensor]:
     """Log real-vs-generated feature maps and per-layer scalars of ``(N, C, H, W)`` features to a SummaryWriter.
 
@@ -176,9 +176,9 @@ def log_feature_maps(
             event files small; block-1/2 maps are large) and upscaled to at least ``min_size``.
         sample: which sample of the batch is drawn; the scalars use the whole batch.
         labels: write channel numbers on the tiles.
-        executor: if given (e.g. ``ThreadPoolExecutor(max_workers=1)``), PNG encoding and the image events are
-            written there, off the training thread; the returned futures are not waited for (shut the executor
-            down with ``wait=True`` before closing the writer).
+
+    With a :class:`~perceptual.pictures.event_writer.BackgroundWriter` as ``writer``, this call renders and copies
+    to the host, and the PNG encoding and event writing happen in its thread.
 
     Returns:
         ``{layer: channel indices}`` as used: pass it back as ``channels`` to keep the same tiles at every step.
@@ -208,11 +208,7 @@ def log_feature_maps(
             max_size=max_size, min_size=min_size, labels=labels,
         )  # fmt: skip
         palette = indexed_palette(colormap).numpy()  # the CPU copy: no second device-to-host transfer
-        job = (writer, f"{tag_prefix}/{name}", grid.cpu().numpy(), palette, step)
-        if executor is None:
-            _add_palette_image(*job)
-        else:
-            executor.submit(_add_palette_image, *job)
+        _add_palette_image(writer, f"{tag_prefix}/{name}", grid.cpu().numpy(), palette, step)
         if log_histograms:
             writer.add_histogram(f"{tag_prefix}/{name}/hist_real", real[sample].float().flatten().cpu(), step)
             writer.add_histogram(f"{tag_prefix}/{name}/hist_generated", generated[sample].float().flatten().cpu(), step)
@@ -227,7 +223,11 @@ def log_feature_maps(
 def _add_palette_image(writer: Any, tag: str, grid: np.ndarray, palette: np.ndarray, step: int) -> None:
     """Log a palette image as a palette PNG (a third of the bytes of ``add_image``'s RGB PNG, so encoding and
     TensorBoard's record checksums, pure Python without TensorFlow, take a fraction of the time). Writers without
-    torch's ``_get_file_writer`` get the RGB image through ``add_image``."""
+    torch's ``_get_file_writer`` get the RGB image through ``add_image``; a :class:`BackgroundWriter` does it in
+    its thread."""
+    if isinstance(writer, BackgroundWriter):
+        writer.submit(_add_palette_image, tag, grid, palette, step)
+        return
     get_file_writer = getattr(writer, "_get_file_writer", None)
     try:
         from tensorboard.compat.proto.summary_pb2 import Summary
@@ -394,10 +394,11 @@ class FeatureMapMonitor(Callback):
         lpips: an :class:`~perceptual.LPIPS` whose map leads the difference maps; it reads the supplied features
             (they must include :data:`~perceptual.LPIPS_LAYERS`, from the same trunk), so it costs no VGG pass.
             Default: the LightningModule's ``lpips`` attribute when that is an :class:`~perceptual.LPIPS`.
-        background: encode and write the images in one background thread (drained at the end of training), so
-            the training loop only waits for the device-to-host copies. ``None`` (default): only when the
-            features are on an accelerator; on the CPU a busy extra thread slows torch's own thread pool more
-            than it saves.
+        background: encode and write images, histograms and scalars in one background thread
+            (:class:`~perceptual.pictures.event_writer.BackgroundWriter`, with a native CRC32C when
+            ``google-crc32c`` is installed): the training thread renders and copies to the host, nothing more. The
+            queue is flushed at the end of training and when training stops on an exception, so the last logged
+            batch is in the event file either way.
     """
 
     def __init__(
@@ -420,7 +421,7 @@ class FeatureMapMonitor(Callback):
         embedding_layer: str | None = None,
         embedding_samples: int = 256,
         outputs_key: str = "vgg_features",
-        background: bool | None = None,
+        background: bool = True,
         difference_maps: bool = False,
         lpips: LPIPS | None = None,
     ) -> None:
@@ -460,8 +461,6 @@ class FeatureMapMonitor(Callback):
         self.background = background
         self.difference_maps = difference_maps or lpips is not None
         self.lpips = lpips
-        self._executor: ThreadPoolExecutor | None = None
-        self._pending: list[Future] = []
 
     # -------------------------------------------------------------------------------------------- plumbing
     def _warn_once(self, key: str, message: str) -> None:
@@ -470,30 +469,38 @@ class FeatureMapMonitor(Callback):
             warnings.warn(message, UserWarning, stacklevel=2)
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        if trainer.global_rank != 0:
+        if trainer.global_rank != 0 or self._writer is not None:
             return
-        self._writer = _find_summary_writer(trainer)
-        if self._writer is None and stage == "fit":
-            self._warn_once(
-                "no-logger",
-                "FeatureMapMonitor found no TensorBoardLogger in trainer.loggers and will log nothing; add "
-                "lightning.pytorch.loggers.TensorBoardLogger(save_dir=...) to the Trainer",
-            )
+        writer = _find_summary_writer(trainer)
+        if writer is None:
+            if stage == "fit":
+                self._warn_once(
+                    "no-logger",
+                    "FeatureMapMonitor found no TensorBoardLogger in trainer.loggers and will log nothing; add "
+                    "lightning.pytorch.loggers.TensorBoardLogger(save_dir=...) to the Trainer",
+                )
+            return
+        self._writer = BackgroundWriter(writer) if self.background else writer
 
-    def _drain(self) -> None:
-        """Wait for the background image writes; re-raise the first error."""
-        pending, self._pending = self._pending, []
-        for future in pending:
-            future.result()
+    def _flush(self) -> None:
+        """Everything logged so far into the event file (waits for the background writer)."""
+        if self._writer is not None:
+            self._writer.flush()
+
+    def _close(self) -> None:
+        """Flush and stop the background writer; the logger's own writer stays open (the logger closes it)."""
+        writer, self._writer = self._writer, None
+        if isinstance(writer, BackgroundWriter):
+            writer.close()
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._drain()  # before the logger closes its writer
+        self._flush()  # before the logger closes its writer
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        self._close()  # runs before the logger is finalized: the batches logged before the error are kept
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        self._drain()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        self._close()
 
     def state_dict(self) -> dict[str, Any]:
         return {"batches_seen": self.batches_seen, "channels": {k: v.tolist() for k, v in self.channels.items()}}
@@ -536,17 +543,6 @@ class FeatureMapMonitor(Callback):
             if self.difference_maps:
                 self._log_differences(real, generated, outputs, index, pl_module)
 
-    def _background_executor(self, device: torch.device) -> Executor | None:
-        if self.background is False or (self.background is None and device.type == "cpu"):
-            return None
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="FeatureMapMonitor")
-        done = [future for future in self._pending if future.done()]
-        for future in done:
-            future.result()  # surface errors of earlier writes
-        self._pending = [future for future in self._pending if not future.done()]
-        return _TrackingExecutor(self._executor, self._pending)
-
     def _own_features(self, pl_module: LightningModule) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         if self.extractor is None or self.monitor_images is None:
             raise RuntimeError("FeatureMapMonitor has no features to log: give extractor= and monitor_images=")
@@ -573,7 +569,6 @@ class FeatureMapMonitor(Callback):
             channel_selection=self.channel_selection, colormap=self.colormap, normalization=self.normalization,
             tag_prefix=self.tag_prefix, log_histograms=self.log_histograms, max_size=self.max_size,
             min_size=self.min_size, sample=self.sample, labels=self.labels,
-            executor=self._background_executor(real[names[0]].device),
         )  # fmt: skip
         for name, index in used.items():
             self.channels.setdefault(name, index)
@@ -630,18 +625,6 @@ class FeatureMapMonitor(Callback):
             )  # fmt: skip
             self._embedding = {key: [] for key in self._embedding}
             self._embedding_done = True
-
-
-class _TrackingExecutor(Executor):
-    """Submits to ``executor`` and remembers the futures in ``pending``."""
-
-    def __init__(self, executor: Executor, pending: list[Future]) -> None:
-        self._executor, self._pending = executor, pending
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
-        future = self._executor.submit(fn, *args, **kwargs)
-        self._pending.append(future)
-        return future
 
 
 def _split_supplied(supplied: object, key: str) -> tuple[Mapping[str, Tensor], Mapping[str, Tensor]]:
