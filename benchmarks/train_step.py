@@ -1,137 +1,208 @@
-"""Time one BeautyGAN training step (paper config: 256x256, batch 1) and split it into its parts.
+"""Time BeautyGAN's training step (paper config: 256x256, batch 1): eager vs optimized, fp32 vs bf16, per part.
 
-    python benchmarks/train_step.py [--size 256] [--batch 1] [--repeats 5] [--device cpu|cuda]
+    python benchmarks/train_step.py [--size 256] [--batch 1] [--throughput-batch 8] [--repeats 20]
+                                    [--device cuda] [--compile reduce-overhead] [--precisions fp32,bf16]
 
-Parts, each timed alone (forward + backward) in this process, with the whole step as the baseline:
-D step (both discriminators on real and detached fake, Adam step), G (generator forward for the outputs and the
-cycle, backward, Adam step, no losses), VGG perceptual (relu4_1 of both directions plus the monitor taps, backward
-to the images), histogram makeup loss (3 regions + 2 eyes, both directions, backward; the region masks come with the
-batch, as MTDataset's loader workers build them). VGG weights are random here
-(no download); the cost is the same as with ImageNet weights.
+Everything is measured in this process, with the eager fp32 step as the baseline of every ratio:
+
+- the whole step, ``BeautyGAN.optimization_step`` (the body of ``training_step``: D update, G update with every
+  loss of the paper preset), for each of eager / optimized (``SpeedOptions(compile=..., fused_adam=True)``) times
+  fp32 / bf16 autocast + channels_last (what ``precision: bf16-mixed`` runs);
+- the anchor: one step of the official algorithm's structure (``tests/_official_beautygan.py``: G run again for the
+  G step, histogram matching on the host, the D steps apart) on copies of the same networks, fp32;
+- pairs per second at ``--throughput-batch`` for each variant (a pair is one source and one reference);
+- the split of the step into its parts, eager and optimized fp32: D step (both discriminators on real and detached
+  fake, Adam), G (two generator passes, backward, Adam, no losses), VGG perceptual (relu4_1 of both directions plus
+  the monitor taps, forward and backward to the images), histogram makeup loss (3 regions + 2 eyes, both
+  directions, backward; masks come with the batch, as MTDataset's loader workers build them).
+
+VGG weights are random here (no download); the cost is the same as with ImageNet weights. Compiled variants are
+warmed up (compilation, the recompilation for frozen discriminators, CUDA-graph recording) before timing.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import warnings
+from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
+import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))
 
-from _timing import median_time  # noqa: E402
+from _official_beautygan import official_step  # noqa: E402
+from _timing import elapsed  # noqa: E402
 
-from beautygan.module import BeautyGAN  # noqa: E402
+from beautygan.module import BeautyGAN, SpeedOptions  # noqa: E402
+from beautygan.networks import Translation  # noqa: E402
+from beautygan.regions import stacked_region_masks  # noqa: E402
 from beautygan.synthetic import render_face  # noqa: E402
 
+WARMUP = 5  # compiled steps: compile, recompile (frozen Ds), cudagraph warm-up and recording
 
-def _timer(device: torch.device, fn, repeats: int, amp: bool = False) -> float:
-    if amp:
-        inner = fn
 
-        def fn() -> None:
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
-                inner()
+def make_batch(size: int, n: int, device: torch.device, channels_last: bool) -> dict[str, torch.Tensor]:
+    rng = np.random.default_rng(0)
+    faces = [render_face(rng, size, makeup=m) for m in [False] * n + [True] * n]
+    images = torch.stack([torch.from_numpy(f[0]).permute(2, 0, 1).float() / 127.5 - 1 for f in faces]).to(device)
+    labels = torch.stack([torch.from_numpy(f[1].astype(np.int64))[None] for f in faces]).to(device)
+    masks = stacked_region_masks(labels)  # as MTDataset does in its loader workers
+    batch = {"source": images[:n], "reference": images[n:], "source_labels": labels[:n], "reference_labels": labels[n:],
+             "source_masks": masks[:n], "reference_masks": masks[n:]}  # fmt: skip
+    if channels_last:
+        for key in ("source", "reference"):
+            batch[key] = batch[key].contiguous(memory_format=torch.channels_last)
+    return batch
 
-    return median_time(fn, repeats, device)
+
+def build(speed: SpeedOptions, device: torch.device) -> tuple[BeautyGAN, torch.optim.Optimizer, torch.optim.Optimizer]:
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = BeautyGAN(vgg_weights="random_normalized", speed=speed).to(device)  # paper preset, full size
+    model.setup("fit")  # channels_last and compilation, as the Trainer does
+    opt_g, opt_d = model.configure_optimizers()
+    return model, opt_g, opt_d
+
+
+def median_ms(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int) -> float:
+    for _ in range(warmup):
+        fn()
+    return float(np.median([elapsed(fn, device) for _ in range(repeats)])) * 1e3
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--throughput-batch", type=int, default=8, help="batch of the pairs-per-second figure (0: skip)")
+    parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--amp", action="store_true", help="bf16 autocast + channels_last, as the paper config on GPU")
+    parser.add_argument("--compile", default=None, help="SpeedOptions.compile of the optimized variants "
+                        "(default: reduce-overhead on CUDA, default on the CPU)")  # fmt: skip
+    parser.add_argument("--precisions", default="fp32,bf16", help="comma-separated: fp32, bf16")
+    parser.add_argument("--skip-official", action="store_true", help="skip the official-structure anchor (slow)")
     args = parser.parse_args()
-    warnings.filterwarnings("ignore", category=UserWarning)
     device = torch.device(args.device)
-    torch.manual_seed(0)
-    model = BeautyGAN(vgg_weights="random").to(device)  # paper preset, full-size networks
-    opt_g, opt_d = model.configure_optimizers()
+    mode = args.compile or ("reduce-overhead" if device.type == "cuda" else "default")
+    precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
+    if not set(precisions) <= {"fp32", "bf16"}:
+        parser.error(f"--precisions takes fp32 and/or bf16, got {args.precisions!r}")
 
-    import numpy as np
+    variants = []
+    for precision in precisions:
+        bf16 = precision == "bf16"
+        variants.append((f"eager {precision}", SpeedOptions(channels_last=bf16), bf16))
+        variants.append((f"optimized {precision}", SpeedOptions(compile=mode, fused_adam=True, channels_last=bf16), bf16))
 
-    rng = np.random.default_rng(0)
-    faces = [render_face(rng, args.size, makeup=m) for m in [False] * args.batch + [True] * args.batch]
-    images = torch.stack([torch.from_numpy(f[0]).permute(2, 0, 1).float() / 127.5 - 1 for f in faces]).to(device)
-    labels = torch.stack([torch.from_numpy(f[1].astype(np.int64))[None] for f in faces]).to(device)
-    n = args.batch
-    from beautygan.regions import stacked_region_masks
+    print(f"BeautyGAN train step, paper preset, {args.size}x{args.size}, {device.type}"
+          f"{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else ''}, "
+          f"{torch.get_num_threads()} threads, median of {args.repeats}; optimized = compile {mode!r} + fused Adam; "
+          "bf16 = autocast bf16 + channels_last")  # fmt: skip
+    rows: list[tuple[str, float, float | None]] = []  # name, ms at --batch, pairs/s at --throughput-batch
+    models: dict[str, tuple] = {}
+    for name, speed, bf16 in variants:
+        model, opt_g, opt_d = build(speed, device)
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+        warmup = WARMUP if speed.compile != "none" else 1
 
-    masks = stacked_region_masks(labels)  # as MTDataset does in its loader workers
-    batch = {"source": images[:n], "reference": images[n:], "source_labels": labels[:n], "reference_labels": labels[n:],
-             "source_masks": masks[:n], "reference_masks": masks[n:]}  # fmt: skip
-    if args.amp:
-        model.to(memory_format=torch.channels_last)
-        for key in ("source", "reference"):
-            batch[key] = batch[key].contiguous(memory_format=torch.channels_last)
-    src, ref = batch["source"], batch["reference"]
+        def step(batch: dict[str, torch.Tensor]) -> None:
+            with autocast:
+                model.optimization_step(batch, opt_g, opt_d)
 
-    def full_step() -> None:
-        fake_s, fake_r = model.generator(src, ref)
-        d = model.discriminator_losses(src, ref, fake_s.detach(), fake_r.detach())
-        opt_d.zero_grad(set_to_none=True)
-        (d["makeup"] + d["nonmakeup"]).backward()
-        opt_d.step()
-        model.disc_makeup.requires_grad_(False)
-        model.disc_nonmakeup.requires_grad_(False)
-        terms, _ = model.generator_losses(src, ref, fake_s, fake_r, batch)
-        opt_g.zero_grad(set_to_none=True)
-        torch.stack(list(terms.values())).sum().backward()
-        opt_g.step()
-        model.disc_makeup.requires_grad_(True)
-        model.disc_nonmakeup.requires_grad_(True)
+        batch = make_batch(args.size, args.batch, device, speed.channels_last)
+        ms = median_ms(lambda: step(batch), device, args.repeats, warmup)
+        per_second = None
+        if args.throughput_batch:
+            big = make_batch(args.size, args.throughput_batch, device, speed.channels_last)
+            per_second = args.throughput_batch / median_ms(lambda: step(big), device, max(3, args.repeats // 4), warmup) * 1e3
+        rows.append((name, ms, per_second))
+        print(f"  measured {name}: {ms:.1f} ms", flush=True)
+        if not bf16:
+            models[name.split()[0]] = (model, opt_g, opt_d)
 
-    with torch.no_grad():
-        fixed_s, fixed_r = model.generator(src, ref)
+    if not args.skip_official:
+        model, _, _ = build(SpeedOptions(), device)
+        G, D_A, D_B = (copy.deepcopy(m) for m in (model.generator, model.disc_makeup, model.disc_nonmakeup))
+        lr, betas = model.hparams.lr, tuple(model.hparams.betas)
+        optimizers = [torch.optim.Adam(m.parameters(), lr=lr, betas=betas) for m in (G, D_A, D_B)]
 
-    def d_only() -> None:  # D step without the generator pass that feeds it
-        d = model.discriminator_losses(src, ref, fixed_s, fixed_r)
-        opt_d.zero_grad(set_to_none=True)
-        (d["makeup"] + d["nonmakeup"]).backward()
-        opt_d.step()
+        class Branches(torch.nn.Module):  # the official Generator_branch call: G(x, y) -> (out_A, out_B)
+            def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                out: Translation = G(non_makeup=x, makeup=y)
+                return out.makeup, out.non_makeup
 
-    def g_only() -> None:
-        fake_s, fake_r = model.generator(src, ref)
-        rec_s, rec_r = model.generator(fake_s, fake_r)
-        opt_g.zero_grad(set_to_none=True)
-        (rec_s.sum() + rec_r.sum() + fake_s.sum() + fake_r.sum()).backward()
-        opt_g.step()
+        layer = model.hparams.perceptual_layer
+        batch = make_batch(args.size, args.batch, device, False)
+        official = median_ms(
+            lambda: official_step(
+                Branches(), D_A, D_B, *optimizers, lambda x: model.perceptual.extractor(x)[layer], batch["source"],
+                batch["reference"], batch["source_labels"], batch["reference_labels"], lambda_idt=0.0,
+                lambda_vgg=5e-4, rec_scale=1.0, eye_margin=round(10 * args.size / 256),
+            ),
+            device, max(3, args.repeats // 4), 1,
+        )  # fmt: skip
+        rows.append(("official structure fp32 (anchor)", official, None))
 
-    pred = torch.cat([fixed_s, fixed_r]).requires_grad_(True)
-    target = torch.cat([src, ref])
-
-    def vgg() -> None:
-        pred.grad = None
-        out = model.perceptual(pred, target, return_features=True)
-        out.loss.sum().backward()
-
-    def histogram() -> None:
-        pred.grad = None
-        terms = model.makeup_loss(pred[:n], pred[n:], batch)
-        torch.stack(list(terms.values())).sum().backward()
-
-    rows = [
-        ("full training step", _timer(device, full_step, args.repeats, args.amp)),
-        ("D step (2 PatchGANs)", _timer(device, d_only, args.repeats, args.amp)),
-        ("G fwd x2 + bwd + Adam, no losses", _timer(device, g_only, args.repeats, args.amp)),
-        ("VGG16 perceptual (fwd + bwd)", _timer(device, vgg, args.repeats, args.amp)),
-        ("histogram makeup loss (fwd + bwd)", _timer(device, histogram, args.repeats, args.amp)),
-    ]
     base = rows[0][1]
-    precision = "bf16-mixed + channels_last" if args.amp else "fp32"
-    print(f"BeautyGAN train step, paper config, {args.size}x{args.size}, batch {n}, {device.type}, {precision}, "
-          f"{torch.get_num_threads()} threads, median of {args.repeats}")  # fmt: skip
-    print(f"{'part':<36}{'ms':>10}{'x step':>9}")
-    for name, seconds in rows:
-        print(f"{name:<36}{seconds * 1e3:>10.1f}{seconds / base:>9.2f}")
-    hist, vgg_time = rows[4][1], rows[3][1]
-    verdict = "OK" if hist < vgg_time else "FAIL"
-    print(f"histogram / VGG perceptual = {hist / vgg_time:.3f}  ({verdict}: histogram must cost less)")
-    return 0 if hist < vgg_time else 1
+    print(f"\n{'variant':<36}{'ms/step':>10}{'x eager fp32':>14}{'pairs/s @' + str(args.throughput_batch):>14}")
+    for name, ms, per_second in rows:
+        rate = f"{per_second:>14.1f}" if per_second is not None else f"{'':>14}"
+        print(f"{name:<36}{ms:>10.1f}{base / ms:>13.2f}x{rate}")
+    if not args.skip_official:
+        print(f"eager fp32 vs the official structure: {official / base:.2f}x faster")
+
+    # ------------------------------------------------------------------------------------------------ parts
+    print(f"\nparts at batch {args.batch}, fp32 (ms; the parts overlap the step's own bookkeeping, so they need not sum)")
+    print(f"{'part':<36}" + "".join(f"{label:>12}" for label in models))
+    parts: dict[str, list[float]] = {}
+    for label, (model, opt_g, opt_d) in models.items():
+        batch = make_batch(args.size, args.batch, device, False)
+        n = args.batch
+        src, ref = batch["source"], batch["reference"]
+        warmup = WARMUP if model.speed.compile != "none" else 1
+        with torch.no_grad():
+            fixed = model.generator(non_makeup=src, makeup=ref)
+            fixed = Translation(makeup=fixed.makeup.clone(), non_makeup=fixed.non_makeup.clone())
+
+        def d_only() -> None:
+            d = model.discriminator_losses(src, ref, fixed)
+            opt_d.zero_grad(set_to_none=True)
+            (d["makeup"] + d["nonmakeup"]).backward()
+            opt_d.step()
+
+        def g_only() -> None:
+            fake = model.generator(non_makeup=src, makeup=ref)
+            rec = model.generator(non_makeup=fake.non_makeup, makeup=fake.makeup)
+            opt_g.zero_grad(set_to_none=True)
+            (rec.makeup.sum() + rec.non_makeup.sum() + fake.makeup.sum() + fake.non_makeup.sum()).backward()
+            opt_g.step()
+
+        pred = torch.cat([fixed.makeup, fixed.non_makeup]).requires_grad_(True)
+        target = torch.cat([src, ref])
+
+        def vgg() -> None:
+            pred.grad = None
+            model.perceptual(pred, target, return_features=True).loss.sum().backward()
+
+        def histogram() -> None:
+            pred.grad = None
+            terms = model.makeup_loss(Translation(makeup=pred[:n], non_makeup=pred[n:]), batch)
+            torch.stack(list(terms.values())).sum().backward()
+
+        for part, fn in (("D step (2 PatchGANs)", d_only), ("G fwd x2 + bwd + Adam, no losses", g_only),
+                         ("VGG16 perceptual (fwd + bwd)", vgg), ("histogram makeup loss (fwd + bwd)", histogram)):  # fmt: skip
+            parts.setdefault(part, []).append(median_ms(fn, device, args.repeats, warmup if part != "histogram makeup loss (fwd + bwd)" else 1))
+    for part, values in parts.items():
+        print(f"{part:<36}" + "".join(f"{v:>12.1f}" for v in values))
+    return 0
 
 
 if __name__ == "__main__":

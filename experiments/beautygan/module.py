@@ -57,9 +57,9 @@ import dataclasses
 import hashlib
 import logging
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import lightning as L
 import torch
@@ -78,13 +78,35 @@ from .networks import Generator, GeneratorInit, GeneratorOutput, PatchDiscrimina
 from .regions import region_masks, stacked_region_masks
 from .samples import SAMPLE_COLUMNS, labelled_grid
 
-__all__ = ["PRESETS", "VGG_PRESETS", "BeautyGAN", "LossWeights", "NonFiniteLossError", "build_vgg", "vgg_provenance"]
+__all__ = [
+    "PRESETS",
+    "VGG_PRESETS",
+    "BeautyGAN",
+    "LossWeights",
+    "NonFiniteLossError",
+    "SpeedOptions",
+    "build_vgg",
+    "vgg_provenance",
+]
 
 log = logging.getLogger(__name__)
 
 
 DIVERGENCE_FACTOR = 1000.0
 """How far the generator loss may grow over its early value before training warns that it diverges."""
+
+
+class StepResult(NamedTuple):
+    """What one :meth:`BeautyGAN.optimization_step` computed (loss terms weighted, tensors not detached)."""
+
+    source: Tensor
+    reference: Tensor
+    fake: Translation
+    d_terms: dict[str, Tensor]
+    d_loss: Tensor
+    g_terms: dict[str, Tensor]
+    g_loss: Tensor
+    extras: dict[str, Any]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -108,6 +130,37 @@ class LossWeights:
     # "l1": the official code (0-255 units, averaged over the image). "l2" is the paper's formula (squared here);
     # at the nominal weights it dominates every other term, so both presets train with "l1".
     histogram_criterion: HistogramCriterion = "l1"
+
+
+CompileMode = Literal["none", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
+
+
+@dataclasses.dataclass(frozen=True)
+class SpeedOptions:
+    """How fast the training step runs; none of it changes what the step computes (up to float rounding, which
+    ``tests/test_beautygan_speed.py`` bounds).
+
+    - ``compile``: ``torch.compile`` mode for the generator, both discriminators and the VGG trunk (each compiled
+      in place, so state-dict keys and checkpoints are unchanged). ``"reduce-overhead"`` records CUDA graphs on a
+      GPU: at batch 1 the step is bound by kernel launches, not arithmetic. The loss code around them stays eager.
+      Costs a compilation at the start of the run (and once more for the first generator step, whose
+      discriminators' parameters are frozen).
+    - ``fused_adam``: ``torch.optim.Adam(fused=True)``, one kernel for all parameters of an optimizer step.
+    - ``channels_last``: networks and inputs in channels_last (GPU convolutions with tensor cores).
+    """
+
+    compile: CompileMode = "none"
+    fused_adam: bool = False
+    channels_last: bool = False
+
+    def __post_init__(self) -> None:
+        modes = CompileMode.__args__  # type: ignore[attr-defined]
+        if self.compile not in modes:
+            raise ValueError(f"speed.compile must be one of {list(modes)}, got {self.compile!r}")
+
+    @property
+    def uses_cuda_graphs(self) -> bool:
+        return self.compile in ("reduce-overhead", "max-autotune")
 
 
 PRESETS: dict[str, LossWeights] = {
@@ -206,7 +259,7 @@ class BeautyGAN(L.LightningModule):
         monitor_layers: extra taps computed in the same VGG pass and returned for the feature-map monitor.
         sample_every_n_batches: batches between sample grids in TensorBoard (and PNGs under the log dir).
         samples_per_grid: pairs shown per grid.
-        channels_last: convert networks and inputs to channels_last (GPU).
+        speed: compilation, fused Adam and channels_last (:class:`SpeedOptions`); the default runs eagerly.
         evaluate_identity: in validation/test, also the dlib identity distance of source and result (``True``
             needs the ``faces`` extra; ``"auto"`` uses it when installed). Colour-transfer figures are always logged.
     """
@@ -230,7 +283,7 @@ class BeautyGAN(L.LightningModule):
         monitor_layers: Sequence[str] = ("relu1_2", "relu2_2", "relu3_3", "relu4_1"),
         sample_every_n_batches: int = 200,
         samples_per_grid: int = 4,
-        channels_last: bool = False,
+        speed: SpeedOptions | None = None,
         evaluate_identity: bool | Literal["auto"] = False,
     ) -> None:
         super().__init__()
@@ -274,7 +327,9 @@ class BeautyGAN(L.LightningModule):
         self.batches_seen = 0  # own counter: global_step counts 2 optimizer steps per batch
         self.sample_every_n_batches = sample_every_n_batches
         self.samples_per_grid = samples_per_grid
-        self.channels_last = channels_last
+        self.speed = speed if speed is not None else SpeedOptions()
+        if not isinstance(self.speed, SpeedOptions):
+            raise TypeError(f"speed must be a SpeedOptions, got {type(self.speed).__name__}")
         self._val_grid_done = False
         self.transfer_metrics = TransferMetrics(identity=evaluate_identity)
         # Non-finite loss terms, OR-accumulated on the device (no host sync per step) and checked where Lightning
@@ -288,14 +343,19 @@ class BeautyGAN(L.LightningModule):
 
     # ------------------------------------------------------------------------------------------------ set-up
     def setup(self, stage: str) -> None:
-        if self.channels_last:
+        if self.speed.channels_last:
             self.to(memory_format=torch.channels_last)
+        if self.speed.compile != "none":  # in place: the modules' state-dict keys stay the same
+            mode = None if self.speed.compile == "default" else self.speed.compile
+            for module in (self.generator, self.disc_makeup, self.disc_nonmakeup, self.perceptual.extractor):
+                module.compile(mode=mode)
 
     def configure_optimizers(self) -> Any:
         lr, betas = self.hparams.lr, tuple(self.hparams.betas)
-        opt_g = torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas)
+        fused = True if self.speed.fused_adam else None
+        opt_g = torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas, fused=fused)
         discriminators = [*self.disc_makeup.parameters(), *self.disc_nonmakeup.parameters()]
-        opt_d = torch.optim.Adam(discriminators, lr=lr, betas=betas)  # Adam is per-parameter: same as one per D
+        opt_d = torch.optim.Adam(discriminators, lr=lr, betas=betas, fused=fused)  # Adam is per-parameter: same as one per D
         decay = self.hparams.lr_decay_epochs
         if not decay:
             return [opt_g, opt_d]
@@ -334,7 +394,7 @@ class BeautyGAN(L.LightningModule):
 
     def _inputs(self, batch: Mapping[str, Any]) -> tuple[Tensor, Tensor]:
         source, reference = batch["source"], batch["reference"]
-        if self.channels_last:
+        if self.speed.channels_last:
             source = source.contiguous(memory_format=torch.channels_last)
             reference = reference.contiguous(memory_format=torch.channels_last)
         return source, reference
@@ -418,48 +478,66 @@ class BeautyGAN(L.LightningModule):
         }
 
     # ------------------------------------------------------------------------------------------------ steps
-    def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, Any]:
-        opt_g, opt_d = self.optimizers()
+    def optimization_step(
+        self,
+        batch: Mapping[str, Any],
+        opt_g: torch.optim.Optimizer,
+        opt_d: torch.optim.Optimizer,
+        backward: Callable[[Tensor], None] = Tensor.backward,
+    ) -> StepResult:
+        """One discriminator update, then one generator update, on ``batch``: the body of :meth:`training_step`,
+        callable without a Trainer (``benchmarks/train_step.py`` times it). ``backward`` is Lightning's
+        ``manual_backward`` in training."""
+        if self.speed.uses_cuda_graphs and self.device.type == "cuda":
+            torch.compiler.cudagraph_mark_step_begin()  # the previous step's graph outputs may be overwritten now
         source, reference = self._inputs(batch)
         fake = self.generator(non_makeup=source, makeup=reference)  # once per batch, reused by D and G
 
-        self.toggle_optimizer(opt_d)
         detached = Translation(makeup=fake.makeup.detach(), non_makeup=fake.non_makeup.detach())
         d_terms = self.discriminator_losses(source, reference, detached)
         d_loss = d_terms["makeup"] + d_terms["nonmakeup"]
         opt_d.zero_grad(set_to_none=True)
-        self.manual_backward(d_loss)
+        backward(d_loss)
         opt_d.step()
-        self.untoggle_optimizer(opt_d)
 
-        self.toggle_optimizer(opt_g)
-        g_terms, extras = self.generator_losses(source, reference, fake, batch)
-        g_loss = torch.stack([t.float() for t in g_terms.values()]).sum()
-        opt_g.zero_grad(set_to_none=True)
-        self.manual_backward(g_loss)
-        opt_g.step()
-        self.untoggle_optimizer(opt_g)
+        discriminators = (self.disc_makeup, self.disc_nonmakeup)
+        for disc in discriminators:  # the G step computes no discriminator gradients
+            disc.requires_grad_(False)
+        try:
+            g_terms, extras = self.generator_losses(source, reference, fake, batch)
+            g_loss = torch.stack([t.float() for t in g_terms.values()]).sum()
+            opt_g.zero_grad(set_to_none=True)
+            backward(g_loss)
+            opt_g.step()
+        finally:
+            for disc in discriminators:
+                disc.requires_grad_(True)
+        return StepResult(source, reference, fake, d_terms, d_loss, g_terms, g_loss, extras)
 
-        logged = {f"train/g_{k}": v.detach() for k, v in g_terms.items()}
-        logged.update({f"train/d_{k}": v.detach() for k, v in d_terms.items()})
-        logged["train/g_total"] = g_loss.detach()
-        logged["train/d_total"] = d_loss.detach()
+    def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, Any]:
+        opt_g, opt_d = self.optimizers()
+        step = self.optimization_step(batch, opt_g, opt_d, backward=self.manual_backward)
+        logged = {f"train/g_{k}": v.detach() for k, v in step.g_terms.items()}
+        logged.update({f"train/d_{k}": v.detach() for k, v in step.d_terms.items()})
+        logged["train/g_total"] = step.g_loss.detach()
+        logged["train/d_total"] = step.d_loss.detach()
         self._track_losses(logged)
-        self.log_dict(logged, on_step=True, on_epoch=False, batch_size=source.shape[0])
-        self.log("g", g_loss.detach(), prog_bar=True, logger=False, batch_size=source.shape[0])
-        self.log("d", d_loss.detach(), prog_bar=True, logger=False, batch_size=source.shape[0])
+        n = step.source.shape[0]
+        self.log_dict(logged, on_step=True, on_epoch=False, batch_size=n)
+        self.log("g", logged["train/g_total"], prog_bar=True, logger=False, batch_size=n)
+        self.log("d", logged["train/d_total"], prog_bar=True, logger=False, batch_size=n)
 
+        fake, rec = step.fake, step.extras["reconstruction"]
         if self.batches_seen % self.sample_every_n_batches == 0:
-            rec = extras["reconstruction"]
-            images = [source, reference, fake.makeup, fake.non_makeup, rec.non_makeup, rec.makeup]
+            images = [step.source, step.reference, fake.makeup, fake.non_makeup, rec.non_makeup, rec.makeup]
             self._log_samples("samples/train", [x.detach() for x in images])
         self.batches_seen += 1
         if self.batches_seen % max(1, self.trainer.log_every_n_steps) == 0:
             self._check_losses()
         return {
-            "loss": g_loss.detach(),
-            "vgg_features": {"real": extras["vgg_real"], "generated": extras["vgg_generated"]},
-            "images": {"real": source.detach(), "generated": fake.makeup.detach()},
+            "loss": logged["train/g_total"],
+            "vgg_features": {"real": step.extras["vgg_real"], "generated": step.extras["vgg_generated"]},
+            "images": {"real": step.source.detach(), "generated": fake.makeup.detach()},
         }
 
     def on_train_epoch_end(self) -> None:
