@@ -25,7 +25,7 @@ import torch
 import torchvision
 
 from perceptual import RandomWeightsWarning
-from perceptual.tools.dream import Objective, channel_sheet, deep_dream, make_extractor, noise_image
+from perceptual.tools.dream import DreamSchedule, Objective, channel_sheet, deep_dream, make_extractor, noise_image
 
 
 def _sync(device: torch.device) -> None:
@@ -61,10 +61,12 @@ def bench_device(device: torch.device, args: argparse.Namespace) -> None:
             img = (img + g / (g.std() + 1e-8) * (1.5 / 255)).clamp_(0, 1)
 
     def ours(n: int = n) -> None:
-        deep_dream(image, objective, extractor=vgg, iterations=n, octaves=1, tile_size=max(args.size, 512))
+        schedule = DreamSchedule(iterations=n, octaves=1, tile_size=max(args.size, 512))  # one tile
+        deep_dream(image, objective, extractor=vgg, schedule=schedule)
 
     def ours_tiled(n: int = n) -> None:
-        deep_dream(image, objective, extractor=vgg, iterations=n, octaves=1, tile_size=args.size // 2)
+        schedule = DreamSchedule(iterations=n, octaves=1, tile_size=args.size // 2)
+        deep_dream(image, objective, extractor=vgg, schedule=schedule)
 
     variants = {"floor (hand loop)": floor, "deep_dream": ours, f"deep_dream, {args.size // 2}px tiles": ours_tiled}
     for fn in variants.values():  # warm-up, one iteration (cuDNN autotune, allocator, oneDNN primitives)
@@ -82,7 +84,8 @@ def bench_device(device: torch.device, args: argparse.Namespace) -> None:
     # (b) batched contact sheet vs one channel at a time
     sheet_vgg = make_extractor(layer, weights="random", device=device)
     channels = list(range(args.channels))
-    settings = dict(extractor=sheet_vgg, size=args.sheet_size, iterations=args.sheet_iterations, octaves=1)
+    schedule = DreamSchedule(iterations=args.sheet_iterations, octaves=1)
+    settings = dict(extractor=sheet_vgg, size=args.sheet_size, schedule=schedule)
 
     def batched() -> None:
         channel_sheet(layer, channels=channels, **settings)

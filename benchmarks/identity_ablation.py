@@ -28,9 +28,9 @@ def main(argv: list[str]) -> int:
     for label, (run, weight) in runs.items():
         after = run.after
         lips = after["lips"] / run.before["lips_source"]
-        print(f"{label:<14}{weight:>8g}{after['identity']:>23.1f}{after['background_hair']:>24.2f}{lips:>15.2f}{run.minutes:>6.1f}")
+        print(f"{label:<14}{weight:>8g}{after['perceptual']:>23.1f}{after['background_hair']:>24.2f}{lips:>15.2f}{run.minutes:>6.1f}")
     (off, _), (on, _) = runs.values()
-    print(f"ratio configured / perceptual 0: {layer} MSE {on.after['identity'] / off.after['identity']:.2f}, "
+    print(f"ratio configured / perceptual 0: {layer} MSE {on.after['perceptual'] / off.after['perceptual']:.2f}, "
           f"background+hair change {on.after['background_hair'] / off.after['background_hair']:.2f}")  # fmt: skip
     return 0
 

@@ -59,6 +59,7 @@ _SOURCES: dict[str, str] = {
     "DISTS_LAYERS": "perceptual.dists",
     "load_dists_calibration": "perceptual.dists",
     "apply_colormap": "perceptual.pictures.render",
+    "GridStyle": "perceptual.pictures.render",
     "render_channel_sum": "perceptual.pictures.render",
     "render_comparison": "perceptual.pictures.render",
     "render_maps": "perceptual.pictures.render",
@@ -67,6 +68,7 @@ _SOURCES: dict[str, str] = {
     "ChannelSheet": "perceptual.tools.dream",
     "deep_dream": "perceptual.tools.dream",
     "DreamResult": "perceptual.tools.dream",
+    "DreamSchedule": "perceptual.tools.dream",
     "Objective": "perceptual.tools.dream",
     "ObjectiveTerm": "perceptual.tools.dream",
     "Classification": "perceptual.tools.classify",
@@ -98,12 +100,21 @@ if TYPE_CHECKING:  # pragma: no cover - static type checkers see plain imports
     from perceptual.dists import DISTS, DISTS_LAYERS, load_dists_calibration
     from perceptual.pictures.render import (
         apply_colormap,
+        GridStyle,
         render_channel_sum,
         render_comparison,
         render_maps,
         select_channels,
     )
-    from perceptual.tools.dream import channel_sheet, ChannelSheet, deep_dream, DreamResult, Objective, ObjectiveTerm
+    from perceptual.tools.dream import (
+        channel_sheet,
+        ChannelSheet,
+        deep_dream,
+        DreamResult,
+        DreamSchedule,
+        Objective,
+        ObjectiveTerm,
+    )
     from perceptual.tools.classify import Classification, Prediction, VGGClassifier
 
 __all__ = [*_SOURCES, "__version__"]

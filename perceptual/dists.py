@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from perceptual.features import VGGFeatures
+from perceptual.images import to_unit_range
 from perceptual.weights import WeightsSource
 
 __all__ = ["DISTS", "DISTS_LAYERS", "load_dists_calibration"]
@@ -136,8 +137,7 @@ class DISTS(nn.Module):
         self.register_buffer("beta", beta / total, persistent=False)
 
     def _unit_image(self, x: Tensor) -> Tensor:
-        low, high = self.extractor.input_range
-        return (x - low) / (high - low)
+        return to_unit_range(x, self.extractor.input_range, clamp=False)
 
     def from_features(
         self, pred_features: Mapping[str, Tensor], target_features: Mapping[str, Tensor], pred: Tensor, target: Tensor

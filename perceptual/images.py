@@ -16,12 +16,40 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
 from perceptual.files import atomic_path
+from perceptual.normalization import check_input_range
 
-__all__ = ["IMAGE_SUFFIXES", "ImageLoadError", "check_output_image", "image_files", "load_image", "save_image", "to_pil"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "ImageLoadError",
+    "check_output_image",
+    "from_unit_range",
+    "image_files",
+    "load_image",
+    "save_image",
+    "to_pil",
+    "to_unit_range",
+]
 
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 """File suffixes treated as images when a folder is listed (all are read by :func:`load_image`)."""
+
+
+def to_unit_range(images: Tensor, input_range: tuple[float, float], *, clamp: bool = True) -> Tensor:
+    """``images`` mapped linearly from ``input_range`` (a GAN's ``(-1, 1)``, ``(0, 255)``, ...) to [0, 1], as a new
+    floating-point tensor (integer and half inputs become float32); values outside the range are clipped unless
+    ``clamp=False``."""
+    low, high = check_input_range(input_range)
+    if images.dtype not in (torch.float32, torch.float64):
+        images = images.float()
+    unit = (images - low) / (high - low)
+    return unit.clamp(0.0, 1.0) if clamp else unit
+
+
+def from_unit_range(images: Tensor, input_range: tuple[float, float]) -> Tensor:
+    """The inverse of :func:`to_unit_range`: ``images`` in [0, 1] mapped linearly to ``input_range``."""
+    low, high = check_input_range(input_range)
+    return images * (high - low) + low
 
 
 def image_files(folder: str | os.PathLike) -> list[Path]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
@@ -310,6 +309,10 @@ class PerceptualLoss(nn.Module):
         )
 
 
+STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+"""Johnson et al.'s style layers, the default of :class:`StyleLoss` and :func:`style_loss`."""
+
+
 class StyleLoss(PerceptualLoss):
     """Distance between Gram matrices (``F F^T / (C*H*W)``, float32) of VGG features.
 
@@ -319,43 +322,33 @@ class StyleLoss(PerceptualLoss):
     def __init__(
         self, layers: Mapping[str, float] | Sequence[str] | str | None = None, **kwargs: Any
     ) -> None:
-        if layers is None:
-            layers = {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0}
-        super().__init__(layers, **kwargs)
+        super().__init__(dict.fromkeys(STYLE_LAYERS, 1.0) if layers is None else layers, **kwargs)
 
     def _transform(self) -> Callable[[Tensor], Tensor] | None:
         return gram_matrix
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_extractor(
-    layers: tuple[str, ...], arch: str, weights: str, input_range: tuple[float, float], normalization: str | None,
-    device: torch.device, dtype: torch.dtype,
-) -> VGGFeatures:  # fmt: skip
-    extractor = VGGFeatures(layers, arch=arch, weights=weights, input_range=input_range, normalization=normalization)
-    return extractor.to(device=device, dtype=dtype)
+def _default_extractor(layers: tuple[str, ...], device: torch.device, dtype: torch.dtype) -> VGGFeatures:
+    return VGGFeatures(layers).to(device=device, dtype=dtype)  # VGG16, ImageNet weights, inputs in [0, 1]
 
 
 def _functional(
-    pred: Tensor, target: Tensor, layers, *, arch, weights, input_range, normalization, criterion, reduction,
-    normalize_features, transform, default_layers, mask=None,
+    pred: Tensor, target: Tensor, layers, extractor, *, default_layers, transform, **options: Any
 ) -> Tensor:  # fmt: skip
-    if not isinstance(weights, (str, os.PathLike)):
-        raise TypeError(
-            f"the functional losses take weights as a name or path, got {type(weights).__name__}; "
-            "build a PerceptualLoss/StyleLoss for other sources"
-        )
     layer_weights = _layer_weights(default_layers if layers is None else layers)
     if not isinstance(pred, Tensor):
         raise TypeError(f"pred must be a torch.Tensor, got {type(pred).__name__}")
-    dtype = pred.dtype if pred.dtype in (torch.float32, torch.float64) else torch.float32
-    extractor = _cached_extractor(
-        tuple(layer_weights), arch, str(weights), tuple(float(v) for v in input_range), normalization, pred.device, dtype
-    )
-    return _loss_forward(
-        extractor, pred, target, layer_weights, criterion=criterion, reduction=reduction,
-        normalize_features=normalize_features, transform=transform, return_features=False, mask=mask,
-    )  # type: ignore[return-value]  # fmt: skip
+    if extractor is None:
+        dtype = pred.dtype if pred.dtype in (torch.float32, torch.float64) else torch.float32
+        extractor = _default_extractor(tuple(layer_weights), pred.device, dtype)
+    elif not isinstance(extractor, VGGFeatures):
+        raise TypeError(f"extractor must be a perceptual.VGGFeatures, got {type(extractor).__name__}")
+    else:
+        missing = [name for name in layer_weights if name not in extractor.layers]
+        if missing:
+            raise ValueError(f"extractor does not tap {missing}; it taps {list(extractor.layers)}")
+    return _loss_forward(extractor, pred, target, layer_weights, transform=transform, return_features=False, **options)
 
 
 def perceptual_loss(
@@ -363,20 +356,21 @@ def perceptual_loss(
     target: Tensor,
     layers: Mapping[str, float] | Sequence[str] | str | None = None,
     *,
-    arch: str = "vgg16",
-    weights: str = "imagenet",
-    input_range: tuple[float, float] = (0.0, 1.0),
+    extractor: VGGFeatures | None = None,
     criterion: Criterion = "mse",
     reduction: Reduction = "mean",
     normalize_features: bool = False,
-    normalization: str | None = None,
     mask: Tensor | None = None,
 ) -> Tensor:
-    """Functional :class:`PerceptualLoss`; the VGG is built once per configuration and device and cached."""
+    """Functional :class:`PerceptualLoss` (default ``{"relu4_1": 1.0}``).
+
+    ``extractor``: the :class:`~perceptual.VGGFeatures` to use (it must tap ``layers``); by default ImageNet VGG16
+    for inputs in [0, 1], built once per layer set, device and dtype and cached. Other VGGs, weights or input
+    ranges: pass ``extractor=VGGFeatures(layers, input_range=(-1, 1), ...)``, or hold a :class:`PerceptualLoss`."""
+    _check_options(criterion, reduction)
     return _functional(
-        pred, target, layers, arch=arch, weights=weights, input_range=input_range, normalization=normalization,
-        criterion=criterion, reduction=reduction, normalize_features=normalize_features, transform=None,
-        default_layers={"relu4_1": 1.0}, mask=mask,
+        pred, target, layers, extractor, default_layers={"relu4_1": 1.0}, transform=None, criterion=criterion,
+        reduction=reduction, normalize_features=normalize_features, mask=mask,
     )  # fmt: skip
 
 
@@ -385,19 +379,17 @@ def style_loss(
     target: Tensor,
     layers: Mapping[str, float] | Sequence[str] | str | None = None,
     *,
-    arch: str = "vgg16",
-    weights: str = "imagenet",
-    input_range: tuple[float, float] = (0.0, 1.0),
+    extractor: VGGFeatures | None = None,
     criterion: Criterion = "mse",
     reduction: Reduction = "mean",
-    normalization: str | None = None,
     mask: Tensor | None = None,
 ) -> Tensor:
-    """Functional :class:`StyleLoss` (Gram matrices in float32)."""
+    """Functional :class:`StyleLoss` (Gram matrices in float32; default :data:`STYLE_LAYERS`); ``extractor`` as in
+    :func:`perceptual_loss`."""
+    _check_options(criterion, reduction)
     return _functional(
-        pred, target, layers, arch=arch, weights=weights, input_range=input_range, normalization=normalization,
-        criterion=criterion, reduction=reduction, normalize_features=False, transform=gram_matrix,
-        default_layers={"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0}, mask=mask,
+        pred, target, layers, extractor, default_layers=dict.fromkeys(STYLE_LAYERS, 1.0), transform=gram_matrix,
+        criterion=criterion, reduction=reduction, normalize_features=False, mask=mask,
     )  # fmt: skip
 
 

@@ -72,8 +72,8 @@ def test_demo_table_compares_with_the_targets() -> None:
     from beautygan.demo import format_table
 
     keys = ("lips", "eye_shadow", "skin")
-    before = {**{k: 40.0 for k in keys}, **{f"{k}_source": 40.0 for k in keys}, "background_hair": 30.0, "identity": 9.0}
-    after = {**{k: 20.0 for k in keys}, "background_hair": 12.5, "identity": 3.0}
+    before = {**{k: 40.0 for k in keys}, **{f"{k}_source": 40.0 for k in keys}, "background_hair": 30.0, "perceptual": 9.0}
+    after = {**{k: 20.0 for k in keys}, "background_hair": 12.5, "perceptual": 3.0}
     table = format_table(before, after, vgg="vgg16 test", pairs=4, layer="relu2_1")
     lips_row = next(line for line in table.splitlines() if "lips distance / source's" in line)
     assert lips_row.split()[-4:] == ["1.00", "0.50", "<=", "0.6"]  # 20 / 40 by hand

@@ -10,7 +10,6 @@ and its own optimizers, so a wrong weight, reduction, direction, branch or mask 
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import lightning as L
 import numpy as np

@@ -3,6 +3,9 @@ hand-computed octave sizes, torchvision's make_grid, and per-channel runs for th
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import math
 
 import pytest
 import torch
@@ -12,7 +15,10 @@ from PIL import Image
 from conftest import reference_taps
 from perceptual import VGG16_LAYERS, VGGFeatures
 from perceptual.cli import main
+import perceptual.tools.dream as dream_module
 from perceptual.tools.dream import (
+    SHEET_SCHEDULE,
+    DreamSchedule,
     Objective,
     _grid,
     channel_sheet,
@@ -71,7 +77,8 @@ def test_objective_rises_over_iterations(relu2_1):
     seen = []
     start = noise_image(64, seed=1)
     deep_dream(
-        start, Objective.channel("relu2_1", channel), extractor=relu2_1, iterations=8, step=1.0, octaves=1,
+        start, Objective.channel("relu2_1", channel), extractor=relu2_1,
+        schedule=DreamSchedule(iterations=8, step=1.0, octaves=1),
         callback=lambda octave, iteration, image: seen.append(image.clone()),
     )  # fmt: skip
     with torch.no_grad():
@@ -86,13 +93,14 @@ def test_one_step_is_normalized_gradient_times_step(tv_vgg16, vgg16_file):
     """The seed's update: img += g / (g.std() + eps) * step, clipped; step in 8-bit levels of the input range."""
     x = noise_image(48, batch=2, seed=2, amplitude=0.5, mean=0.25)
     vgg = VGGFeatures(["relu2_1"], weights=vgg16_file)
-    out = deep_dream(x, Objective.channel("relu2_1", 3), extractor=vgg, iterations=1, step=2.0, octaves=1).image
+    one_step = DreamSchedule(iterations=1, step=2.0, octaves=1)
+    out = deep_dream(x, Objective.channel("relu2_1", 3), extractor=vgg, schedule=one_step).image
     g = _reference_gradient(tv_vgg16, x, "relu2_1", 3)
     expected = (x + g / (g.std(dim=(1, 2, 3), keepdim=True) + 1e-8) * (2.0 / 255)).clamp(0, 1)
     torch.testing.assert_close(out, expected, rtol=1e-4, atol=2e-5)
     g_abs = g / (g.abs().mean(dim=(1, 2, 3), keepdim=True) + 1e-8)
-    out_abs = deep_dream(x, Objective.channel("relu2_1", 3), extractor=vgg, iterations=1, step=2.0, octaves=1,
-                         grad_norm="abs_mean").image  # fmt: skip
+    out_abs = deep_dream(x, Objective.channel("relu2_1", 3), extractor=vgg,
+                         schedule=dataclasses.replace(one_step, grad_norm="abs_mean")).image  # fmt: skip
     torch.testing.assert_close(out_abs, (x + g_abs * (2.0 / 255)).clamp(0, 1), rtol=1e-4, atol=2e-5)
 
 
@@ -100,7 +108,8 @@ def test_caffe_weights_preprocessing_and_other_input_range(tv_vgg16, vgg16_file)
     """With caffe preprocessing and a (-1, 1) input range the gradient is taken through BGR/0-255/mean inputs."""
     x01 = noise_image(32, batch=1, seed=4, amplitude=0.6, mean=0.2)
     vgg = VGGFeatures(["relu1_2"], weights=vgg16_file, normalization="caffe", input_range=(-1, 1))
-    out = deep_dream(x01 * 2 - 1, "relu1_2", extractor=vgg, iterations=1, step=3.0, octaves=1).image
+    one_step = DreamSchedule(iterations=1, step=3.0, octaves=1)
+    out = deep_dream(x01 * 2 - 1, "relu1_2", extractor=vgg, schedule=one_step).image
     g = _reference_gradient(tv_vgg16, x01, "relu1_2", caffe=True)  # w.r.t. [0, 1]; the (-1, 1) range scales it
     expected = (x01 * 2 - 1 + g / (g.std() + 1e-8) * (3.0 / 255 * 2)).clamp(-1, 1)
     torch.testing.assert_close(out, expected, rtol=1e-4, atol=5e-5)
@@ -110,7 +119,7 @@ def test_caffe_weights_preprocessing_and_other_input_range(tv_vgg16, vgg16_file)
 def test_input_is_not_modified_and_zero_iterations_rebuild_it(relu2_1):
     x = torch.rand(3, 50, 70, generator=torch.Generator().manual_seed(5))
     before = x.clone()
-    result = deep_dream(x, "relu2_1", extractor=relu2_1, iterations=0, octaves=3)
+    result = deep_dream(x, "relu2_1", extractor=relu2_1, schedule=DreamSchedule(iterations=0, octaves=3))
     assert torch.equal(x, before)
     torch.testing.assert_close(result.image, x, rtol=0, atol=1e-6)  # pyramid detail + base == the image
     assert result.image.shape == x.shape and result.scores.shape == (0, 1)
@@ -178,8 +187,9 @@ def test_octave_sizes_follow_the_scale():
 def test_dream_runs_each_octave_at_its_size(relu2_1):
     seen = []
     result = deep_dream(
-        torch.rand(1, 3, 60, 90), Objective.channel("relu2_1", 1), extractor=relu2_1, iterations=2, octaves=3,
-        octave_scale=1.5, return_octaves=True, callback=lambda o, i, img: seen.append((o, tuple(img.shape[-2:]))),
+        torch.rand(1, 3, 60, 90), Objective.channel("relu2_1", 1), extractor=relu2_1,
+        schedule=DreamSchedule(iterations=2, octaves=3, octave_scale=1.5), return_octaves=True,
+        callback=lambda o, i, img: seen.append((o, tuple(img.shape[-2:]))),
     )  # fmt: skip
     sizes = [(26, 40), (40, 60), (60, 90)]  # 90 / 1.5 = 60 -> 40; 60 -> 40 -> 26
     assert [tuple(img.shape[-2:]) for img in result.octave_images] == sizes
@@ -192,19 +202,23 @@ def test_dream_runs_each_octave_at_its_size(relu2_1):
 def test_too_many_octaves_name_the_maximum(relu2_1):
     # 8 -> 4 -> 2 -> 1: relu2_1 (one pooling) needs 2x2, so 3 octaves fit
     with pytest.raises(ValueError, match="use at most 3 octaves"):
-        deep_dream(torch.rand(3, 8, 8), "relu2_1", extractor=relu2_1, octaves=4, octave_scale=2.0)
+        deep_dream(torch.rand(3, 8, 8), "relu2_1", extractor=relu2_1,
+                   schedule=DreamSchedule(octaves=4, octave_scale=2.0))  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------- errors
 def test_bad_channel_names_the_valid_range(relu2_1):
+    random_relu1_1 = make_extractor("relu1_1", weights="random")
+    one_iteration = dataclasses.replace(SHEET_SCHEDULE, iterations=1)
     with pytest.raises(ValueError, match=r"relu2_1.*128 channels.*0\.\.127"):
-        deep_dream(torch.rand(3, 32, 32), Objective.channel("relu2_1", 128), extractor=relu2_1, iterations=1)
+        deep_dream(torch.rand(3, 32, 32), Objective.channel("relu2_1", 128), extractor=relu2_1,
+                   schedule=DreamSchedule(iterations=1))  # fmt: skip
     with pytest.raises(ValueError, match=r"0\.\.511"):
         Objective.channels("relu4_3", [3, -1]).check("vgg16")
     with pytest.raises(ValueError, match=r"0\.\.63"):
-        channel_sheet("relu1_1", channels=[0, 64], weights="random", size=16, iterations=1)
+        channel_sheet("relu1_1", channels=[0, 64], extractor=random_relu1_1, size=16, schedule=one_iteration)
     with pytest.raises(ValueError, match="has \\(64\\)|has 64|\\(64\\)"):
-        channel_sheet("relu1_1", channels=65, weights="random", size=16, iterations=1)
+        channel_sheet("relu1_1", channels=65, extractor=random_relu1_1, size=16, schedule=one_iteration)
     with pytest.raises(TypeError, match="ints"):
         Objective.channel("relu2_1", "3")
     assert layer_channels("pool3") == 256 and layer_channels("block5_conv4", "vgg19") == 512
@@ -220,7 +234,87 @@ def test_bad_layer_lists_the_valid_names(relu2_1):
     with pytest.raises(ValueError, match="outside input_range"):
         deep_dream(torch.rand(3, 32, 32) * 255, "relu2_1", extractor=relu2_1)
     with pytest.raises(ValueError, match="grad_norm"):
-        deep_dream(torch.rand(3, 32, 32), "relu2_1", extractor=relu2_1, grad_norm="l2")
+        deep_dream(torch.rand(3, 32, 32), "relu2_1", extractor=relu2_1, schedule=DreamSchedule(grad_norm="l2"))
+
+
+# ------------------------------------------------------------------------------------------------- schedule
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"iterations": -1}, "iterations must be an int >= 0, got -1"),
+        ({"iterations": 2.0}, "iterations must be an int >= 0, got 2.0"),
+        ({"iterations": True}, "iterations must be an int >= 0, got True"),
+        ({"octaves": 0}, "octaves must be an int >= 1, got 0"),
+        ({"tile_size": 0}, "tile_size must be an int >= 1, got 0"),
+        ({"jitter": -2}, "jitter must be an int >= 0, got -2"),
+        ({"step": 0}, "step must be a positive number (in 8-bit pixel levels, e.g. 1.5), got 0"),
+        ({"step": math.inf}, "step must be a positive number (in 8-bit pixel levels, e.g. 1.5), got inf"),
+        ({"step": "1.5"}, "step must be a positive number (in 8-bit pixel levels, e.g. 1.5), got '1.5'"),
+        ({"octave_scale": 1.0}, "octave_scale must be > 1, got 1.0"),
+        ({"grad_norm": "l2"},
+         "grad_norm must be 'std' (the seed's render_naive) or 'abs_mean' (render_deepdream), got 'l2'"),
+        ({"eps": 0.0}, "eps must be positive, got 0.0"),
+    ],
+)  # fmt: skip
+def test_schedule_rejects_bad_values_naming_the_field(fields, message):
+    with pytest.raises(ValueError) as caught:
+        DreamSchedule(**fields)
+    assert str(caught.value) == message
+    with pytest.raises(ValueError) as caught:  # replace() checks again
+        dataclasses.replace(DreamSchedule(), **fields)
+    assert str(caught.value) == message
+
+
+def test_schedule_defaults_and_where_they_apply(relu2_1):
+    expected = dict(iterations=10, step=1.5, octaves=4, octave_scale=1.4, tile_size=512, jitter=0, grad_norm="std",
+                    eps=1e-8, seed=0)  # fmt: skip
+    assert dataclasses.asdict(DreamSchedule()) == expected
+    assert dataclasses.asdict(SHEET_SCHEDULE) == {**expected, "iterations": 20, "octaves": 1}
+    assert inspect.signature(deep_dream).parameters["schedule"].default == DreamSchedule()
+    assert inspect.signature(channel_sheet).parameters["schedule"].default is SHEET_SCHEDULE
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        DreamSchedule().iterations = 3  # type: ignore[misc]
+    with pytest.raises(TypeError, match="schedule must be a perceptual.tools.dream.DreamSchedule"):
+        deep_dream(torch.rand(3, 32, 32), "relu2_1", extractor=relu2_1, schedule={"iterations": 1})
+    with pytest.raises(TypeError, match="schedule must be a perceptual.tools.dream.DreamSchedule"):
+        channel_sheet("relu2_1", extractor=relu2_1, size=16, schedule=None)
+
+
+def test_explicit_default_schedule_is_bit_identical(relu2_1):
+    x = noise_image(32, seed=3, amplitude=0.5, mean=0.25)
+    objective = Objective.channel("relu2_1", 7)
+    default = deep_dream(x, objective, extractor=relu2_1)
+    spelled_out = DreamSchedule(iterations=10, step=1.5, octaves=4, octave_scale=1.4, tile_size=512, jitter=0,
+                                grad_norm="std", eps=1e-8, seed=0)  # fmt: skip
+    explicit = deep_dream(x, objective, extractor=relu2_1, schedule=spelled_out)
+    assert torch.equal(explicit.image, default.image) and torch.equal(explicit.scores, default.scores)
+    assert default.scores.shape == (40, 1)  # 10 iterations x 4 octaves ran
+    fewer = deep_dream(x, objective, extractor=relu2_1, schedule=dataclasses.replace(spelled_out, iterations=9))
+    assert fewer.scores.shape == (36, 1) and not torch.equal(fewer.image, default.image)
+
+
+def test_no_extractor_builds_make_extractor_of_the_objective(relu2_1, monkeypatch):
+    """extractor=None is make_extractor(objective) with its defaults (ImageNet VGG16, inputs in [0, 1])."""
+    defaults = inspect.signature(make_extractor).parameters
+    assert (defaults["arch"].default, defaults["weights"].default, defaults["input_range"].default,
+            defaults["normalization"].default) == ("vgg16", "imagenet", (0.0, 1.0), None)  # fmt: skip
+    calls = []
+
+    def recording(objective, **kwargs):
+        calls.append((objective.check("vgg16").layers, kwargs))
+        return relu2_1
+
+    monkeypatch.setattr(dream_module, "make_extractor", recording)
+    x = noise_image(32, seed=4, amplitude=0.5, mean=0.25)
+    schedule = DreamSchedule(iterations=2, octaves=2)
+    built = deep_dream(x, Objective.channel("block2_conv1", 3), schedule=schedule)  # Keras name of relu2_1
+    given = deep_dream(x, Objective.channel("relu2_1", 3), extractor=relu2_1, schedule=schedule)
+    assert torch.equal(built.image, given.image)
+    sheet_schedule = dataclasses.replace(SHEET_SCHEDULE, iterations=2)
+    built_sheet = channel_sheet("relu2_1", channels=2, size=16, schedule=sheet_schedule)
+    given_sheet = channel_sheet("relu2_1", channels=2, extractor=relu2_1, size=16, schedule=sheet_schedule)
+    assert torch.equal(built_sheet.images, given_sheet.images)
+    assert calls == [(("relu2_1",), {}), (("relu2_1",), {})]
 
 
 # ------------------------------------------------------------------------------------------------- sheet
@@ -235,12 +329,13 @@ def test_batched_sheet_equals_per_channel_runs(vgg16_file, batch_size):
     # float64: in float32 the seed's nearly flat noise makes max-pool near-ties, which batched and single convolutions
     # (different kernels) can break differently, and the normalized ascent amplifies that
     vgg = VGGFeatures(["relu2_1"], weights=vgg16_file).double()
-    settings = dict(iterations=3, step=1.5, octaves=2, octave_scale=1.4, jitter=2, seed=11)
-    sheet = channel_sheet("relu2_1", channels=[0, 5, 9], extractor=vgg, size=32, batch_size=batch_size, **settings)
+    schedule = DreamSchedule(iterations=3, step=1.5, octaves=2, octave_scale=1.4, jitter=2, seed=11)
+    sheet = channel_sheet("relu2_1", channels=[0, 5, 9], extractor=vgg, size=32, batch_size=batch_size,
+                          schedule=schedule)  # fmt: skip
     noise = noise_image(32, batch=3, seed=11).double()
     assert sheet.images.dtype == torch.float64
     for i, channel in enumerate([0, 5, 9]):
-        single = deep_dream(noise[i], Objective.channel("relu2_1", channel), extractor=vgg, **settings).image
+        single = deep_dream(noise[i], Objective.channel("relu2_1", channel), extractor=vgg, schedule=schedule).image
         torch.testing.assert_close(sheet.images[i], single, rtol=1e-7, atol=1e-7)
     assert sheet.channels == (0, 5, 9)
     assert sheet.grid.shape == (3, 2 * 34 + 2, 2 * 34 + 2)  # 2 per row (ceil sqrt 3), 2 px padding
@@ -287,14 +382,15 @@ def test_cuda_tiles_from_a_cpu_image_match_cpu(vgg16_file, monkeypatch):
     vgg_cpu = VGGFeatures(["relu2_1"], weights=vgg16_file)
     vgg_gpu = VGGFeatures(["relu2_1"], weights=vgg16_file).cuda()
     x = noise_image(64, seed=3, amplitude=0.5, mean=0.25)
-    settings = dict(iterations=2, octaves=2, tile_size=32, jitter=3, seed=1)
-    cpu = deep_dream(x, objective, extractor=vgg_cpu, **settings).image
-    mixed = deep_dream(x, objective, extractor=vgg_gpu, **settings).image
-    on_gpu = deep_dream(x.cuda(), objective, extractor=vgg_gpu, **settings).image
+    schedule = DreamSchedule(iterations=2, octaves=2, tile_size=32, jitter=3, seed=1)
+    cpu = deep_dream(x, objective, extractor=vgg_cpu, schedule=schedule).image
+    mixed = deep_dream(x, objective, extractor=vgg_gpu, schedule=schedule).image
+    on_gpu = deep_dream(x.cuda(), objective, extractor=vgg_gpu, schedule=schedule).image
     assert mixed.device.type == "cpu" and on_gpu.device.type == "cuda"
     torch.testing.assert_close(mixed, cpu, rtol=1e-3, atol=1e-3)
     torch.testing.assert_close(on_gpu.cpu(), cpu, rtol=1e-3, atol=1e-3)
-    sheet = channel_sheet("relu2_1", channels=4, extractor=vgg_gpu, size=32, iterations=2)
+    sheet = channel_sheet("relu2_1", channels=4, extractor=vgg_gpu, size=32,
+                          schedule=dataclasses.replace(SHEET_SCHEDULE, iterations=2))  # fmt: skip
     assert sheet.grid.device.type == "cuda" and sheet.images.shape == (4, 3, 32, 32)
 
 

@@ -287,8 +287,11 @@ def test_transfer_metrics_on_hand_built_faces():
     assert float(m["eye_shadow_delta_e"][0]) == pytest.approx(0.0, abs=1e-4)
     assert float(m["background_l1"][0]) == pytest.approx(10.0, abs=0.01)
     assert float(m["lips_rgb_distance"][0]) == pytest.approx(0.0, abs=1e-4)
-    assert set(m) == {f"{r}_{k}" for r in ("lips", "eye_shadow", "skin") for k in ("delta_e", "delta_e_before", "emd", "emd_before")} | {
-        "background_l1", "lips_rgb_distance"}
+    # grey (127.5, 127.5, 127.5) to red (255, 0, 0): 127.5 * sqrt(3) in 0-255 RGB units
+    assert float(m["lips_rgb_distance_before"][0]) == pytest.approx(127.5 * math.sqrt(3), abs=1e-3)
+    assert float(m["skin_rgb_distance"][0]) == pytest.approx(0.0, abs=1e-4)
+    kinds = ("delta_e", "delta_e_before", "emd", "emd_before", "rgb_distance", "rgb_distance_before")
+    assert set(m) == {f"{r}_{k}" for r in ("lips", "eye_shadow", "skin") for k in kinds} | {"background_l1"}
 
 
 def test_transfer_metrics_errors_and_empty_regions():

@@ -89,10 +89,10 @@ def test_gradcheck_float64(vgg16_file):
 def test_function_equals_module(vgg16_file, images):
     layers = {"relu2_1": 1.0, "conv3_1": 0.25}
     module = PerceptualLoss(layers, weights=vgg16_file, criterion="l1", input_range=(0, 1))(*images)
-    function = perceptual_loss(*images, layers, weights=vgg16_file, criterion="l1")
+    function = perceptual_loss(*images, layers, extractor=VGGFeatures(list(layers), weights=vgg16_file), criterion="l1")
     torch.testing.assert_close(function, module)
     style_module = StyleLoss(["relu1_2", "relu2_2"], weights=vgg16_file)(*images)
-    style_function = style_loss(*images, ["relu1_2", "relu2_2"], weights=vgg16_file)
+    style_function = style_loss(*images, ["relu1_2", "relu2_2"], extractor=VGGFeatures(["relu1_2", "relu2_2"], weights=vgg16_file))
     torch.testing.assert_close(style_function, style_module)
 
 
@@ -161,8 +161,10 @@ def test_bad_inputs(vgg16_file):
     checked = PerceptualLoss(weights=vgg16_file, input_range=(-1, 1), check_range=True, check_finite=True)
     with pytest.raises(ValueError, match="pred values lie in"):
         checked(torch.rand(1, 3, 16, 16) * 5, torch.rand(1, 3, 16, 16))
-    with pytest.raises(TypeError, match="name or path"):
-        perceptual_loss(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16), weights=object())
+    with pytest.raises(TypeError, match="extractor must be a perceptual.VGGFeatures"):
+        perceptual_loss(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16), extractor=object())
+    with pytest.raises(ValueError, match="does not tap"):
+        style_loss(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16), extractor=VGGFeatures(["relu2_1"], weights=vgg16_file))
     for bad in (float("nan"), -1.0, float("inf")):
         with pytest.raises(ValueError, match="layer weights must be finite and >= 0"):
             PerceptualLoss({"relu2_1": bad}, weights=vgg16_file)

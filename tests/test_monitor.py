@@ -20,6 +20,7 @@ from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 
 from perceptual import PerceptualLoss, VGGFeatures  # noqa: E402
 from perceptual.pictures.monitor import FeatureMapMonitor, log_feature_maps  # noqa: E402
+from perceptual.pictures.render import GridStyle  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::perceptual.RandomWeightsWarning",
@@ -79,7 +80,7 @@ class TestLogFeatureMaps:
         real, generated = torch.rand(1, 6, 128, 128), torch.rand(1, 6, 128, 128)
         writer = SummaryWriter(str(tmp_path))
         used = log_feature_maps(writer, {"relu1_2": real}, {"relu1_2": generated}, 0, channels={"relu1_2": [5, 0, 2]},
-                                max_size=32, labels=False)  # fmt: skip
+                                style=GridStyle(min_size=32, max_size=32))  # fmt: skip
         writer.close()
         assert used["relu1_2"].tolist() == [5, 0, 2]
         image = _events(tmp_path).Images("vgg/relu1_2")[0]

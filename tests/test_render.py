@@ -16,7 +16,8 @@ from perceptual.pictures.render import (
     colormap_lut,
     grid_geometry,
     indexed_palette,
-    normalize_channels,
+    scale_channels,
+    GridStyle,
     render_channel_sum,
     render_comparison,
     render_maps,
@@ -79,7 +80,7 @@ class TestNormalization:
     def test_minmax_per_channel(self):
         maps = torch.tensor([[[0.0, 1.0], [2.0, 4.0]], [[5.0, 5.0], [5.0, 5.0]], [[-2.0, 0.0], [2.0, -1.0]]])
         before = maps.clone()
-        out = normalize_channels(maps)
+        out = scale_channels(maps)
         expected = torch.tensor([[[0, 0.25], [0.5, 1]], [[0, 0], [0, 0]], [[0, 0.5], [1, 0.25]]])
         torch.testing.assert_close(out, expected)
         assert torch.equal(maps, before)  # not modified in place
@@ -95,7 +96,7 @@ class TestNormalization:
     def test_percentile_clips_outliers(self):
         maps = torch.arange(100.0).view(1, 10, 10).clone()
         maps[0, 0, 0] = 1e6  # one hot pixel
-        out = normalize_channels(maps, method="percentile", percentiles=(0, 98))
+        out = scale_channels(maps, method="percentile", percentiles=(0, 98))
         assert out[0, 0, 0] == 1 and 0.4 < float(out[0, 5, 0]) < 0.6
 
     def test_shared_range_over_extra_dims(self):
@@ -105,11 +106,11 @@ class TestNormalization:
 
     def test_bad_arguments(self):
         with pytest.raises(ValueError, match="minmax"):
-            normalize_channels(torch.rand(1, 2, 2), method="zscore")
+            scale_channels(torch.rand(1, 2, 2), method="zscore")
         with pytest.raises(ValueError, match="0 <= low < high <= 100"):
-            normalize_channels(torch.rand(1, 2, 2), method="percentile", percentiles=(50, 10))
+            scale_channels(torch.rand(1, 2, 2), method="percentile", percentiles=(50, 10))
         with pytest.raises(TypeError, match="floating"):
-            normalize_channels(torch.ones(1, 2, 2, dtype=torch.long))
+            scale_channels(torch.ones(1, 2, 2, dtype=torch.long))
 
 
 class TestGrid:
@@ -174,7 +175,7 @@ class TestReductions:
 class TestRenderMaps:
     def test_gray_levels_and_channel_order(self):
         maps = torch.stack([torch.zeros(2, 2), torch.tensor([[0.0, 1.0], [2.0, 4.0]]), torch.ones(2, 2)])
-        grid = render_maps(maps, channels=[1, 0], colormap="gray", padding=0, ncols=2)
+        grid = render_maps(maps, channels=[1, 0], style=GridStyle(colormap="gray", padding=0, ncols=2))
         assert grid.shape == (2, 4, 3)
         # channel 1 first: (0, .25, .5, 1) -> floor(256 v) clipped to 255
         assert grid[:, :2, 0].tolist() == [[0, 64], [128, 255]]
@@ -182,21 +183,21 @@ class TestRenderMaps:
 
     def test_labels_stamp_channel_numbers(self):
         maps = torch.zeros(8, 24, 24)
-        plain = render_maps(maps, colormap="gray", padding=0, ncols=8)
-        labelled = render_maps(maps, colormap="gray", padding=0, ncols=8, labels=True)
+        plain = render_maps(maps, style=GridStyle(colormap="gray", padding=0, ncols=8))
+        labelled = render_maps(maps, style=GridStyle(colormap="gray", padding=0, ncols=8, labels=True))
         tile7 = labelled[:, 7 * 24 : 8 * 24, 0]
         # glyph "7" (3x5: 111/001/001/001/001) drawn white at (1, 1) inside a 1-pixel outline
         assert tile7[1, 1:4].tolist() == [255, 255, 255]
         assert tile7[2, 1:4].tolist() == [0, 0, 255]
         assert tile7[5, 3] == 255 and tile7[6, 3] == 0
         assert torch.equal(labelled[8:], plain[8:])  # below the label box nothing changes
-        assert torch.equal(render_maps(torch.zeros(8, 8, 8), labels=True), render_maps(torch.zeros(8, 8, 8)))  # too small
+        assert torch.equal(render_maps(torch.zeros(8, 8, 8), style=GridStyle(labels=True)), render_maps(torch.zeros(8, 8, 8)))  # too small
 
     def test_indexed_matches_rgb_within_a_colormap_step(self):
         torch.manual_seed(0)
         maps = torch.rand(6, 10, 10)
-        rgb = render_maps(maps, padding=1)
-        index, palette = render_maps_indexed(maps, padding=1)
+        rgb = render_maps(maps, style=GridStyle(padding=1))
+        index, palette = render_maps_indexed(maps, style=GridStyle(padding=1))
         assert index.dtype == torch.uint8 and palette.shape == (256, 3)
         decoded = palette[index.long()]
         assert (decoded.int() - rgb.int()).abs().max() <= 8
@@ -206,7 +207,7 @@ class TestRenderMaps:
 
     def test_channel_sum_render(self):
         maps = torch.stack([torch.tensor([[0.0, 1.0], [2.0, 3.0]]), torch.tensor([[0.0, 1.0], [0.0, 1.0]])])
-        out = render_channel_sum(maps, colormap="gray")  # sum [[0, 2], [2, 4]] -> 0, .5, .5, 1
+        out = render_channel_sum(maps, style=GridStyle(colormap="gray"))  # sum [[0, 2], [2, 4]] -> 0, .5, .5, 1
         assert out[..., 0].tolist() == [[0, 128], [128, 255]]
 
     def test_errors(self):
@@ -215,14 +216,22 @@ class TestRenderMaps:
         with pytest.raises(TypeError, match="Tensor"):
             render_maps(np.zeros((2, 4, 4)))
         with pytest.raises(ValueError, match="colormap"):
-            render_maps(torch.rand(2, 4, 4), colormap="rainbow")
+            GridStyle(colormap="rainbow")
+        with pytest.raises(ValueError, match="scaling must be 'minmax' or 'percentile', got 'zscore'"):
+            GridStyle(scaling="zscore")
+        with pytest.raises(ValueError, match="padding must be an int >= 0"):
+            GridStyle(padding=-1)
+        with pytest.raises(ValueError, match="max_size must be a positive int or None"):
+            GridStyle(max_size=0)
+        with pytest.raises(TypeError, match="style must be a perceptual.pictures.render.GridStyle"):
+            render_maps(torch.rand(2, 4, 4), style={"colormap": "gray"})
 
 
 class TestComparison:
-    def test_shared_normalization_and_difference(self):
+    def test_shared_scaling_and_difference(self):
         real = torch.stack([torch.tensor([[0.0, 2.0], [4.0, 8.0]]), torch.full((2, 2), 3.0)])
         generated = real * 0.5
-        out = render_comparison(real, generated, colormap="gray", padding=0, ncols=2, gap=1)
+        out = render_comparison(real, generated, style=GridStyle(colormap="gray", padding=0, ncols=2), gap=1)
         assert out.shape == (2, 4 * 3 + 2, 3)
         real_panel, generated_panel, diff_panel = out[:, 0:4, 0], out[:, 5:9, 0], out[:, 10:14, 0]
         # channel 0: shared range [0, 8]; real 0,2,4,8 -> 0,.25,.5,1; generated 0,1,2,4 -> 0,.125,.25,.5
@@ -238,8 +247,8 @@ class TestComparison:
     def test_same_channels_in_each_panel(self):
         torch.manual_seed(1)
         real, generated = torch.rand(10, 6, 6), torch.rand(10, 6, 6)
-        out = render_comparison(real, generated, channels=[7, 2], padding=0, ncols=2, gap=0)
-        alone = render_comparison(real[[7, 2]], generated[[7, 2]], padding=0, ncols=2, gap=0)
+        out = render_comparison(real, generated, channels=[7, 2], style=GridStyle(padding=0, ncols=2), gap=0)
+        alone = render_comparison(real[[7, 2]], generated[[7, 2]], style=GridStyle(padding=0, ncols=2), gap=0)
         assert torch.equal(out, alone)
 
     def test_shape_mismatch(self):
@@ -252,18 +261,18 @@ def test_cuda_matches_cpu_without_device_syncs():
     torch.manual_seed(0)
     real, generated = torch.rand(32, 16, 16), torch.rand(32, 16, 16)
     chosen = select_channels(real, generated, k=8, by="difference")
-    expected = render_comparison(real, generated, channels=chosen, labels=True, min_size=32)
-    expected_grid = render_maps(real, labels=True, normalization="percentile", min_size=24)
+    expected = render_comparison(real, generated, channels=chosen, style=GridStyle(labels=True, min_size=32))
+    expected_grid = render_maps(real, style=GridStyle(labels=True, scaling="percentile", min_size=24))
     r, g = real.cuda(), generated.cuda()
-    render_comparison(r, g, channels=chosen.cuda(), labels=True, min_size=32)  # warm-up: colormap and glyph tables
-    render_maps_indexed(r, labels=True)
+    render_comparison(r, g, channels=chosen.cuda(), style=GridStyle(labels=True, min_size=32))  # warm-up: colormap and glyph tables
+    render_maps_indexed(r, style=GridStyle(labels=True))
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")  # any device->host sync raises
     try:
         index = select_channels(r, g, k=8, by="difference")
-        out = render_comparison(r, g, channels=index, labels=True, min_size=32)
-        grid = render_maps(r, labels=True, normalization="percentile", min_size=24)
-        indexed, _ = render_maps_indexed(r, labels=True)
+        out = render_comparison(r, g, channels=index, style=GridStyle(labels=True, min_size=32))
+        grid = render_maps(r, style=GridStyle(labels=True, scaling="percentile", min_size=24))
+        indexed, _ = render_maps_indexed(r, style=GridStyle(labels=True))
     finally:
         torch.cuda.set_sync_debug_mode(0)
     assert out.device.type == "cuda" and indexed.device.type == "cuda"

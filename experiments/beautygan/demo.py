@@ -20,9 +20,8 @@ from typing import Any
 import torch
 
 from .data import MTDataset
-from .metrics import region_colour_distance
+from .metrics import transfer_metrics
 from .module import BeautyGAN
-from .regions import FaceRegion, region_masks
 from .synthetic import write_synthetic_mt
 
 __all__ = ["TARGETS", "DemoRun", "format_table", "main", "measure", "train"]
@@ -37,9 +36,12 @@ def measure(model: BeautyGAN, dataset: MTDataset, *, batch_size: int = 8) -> dic
     - ``lips``, ``eye_shadow``, ``skin``: colour distance (0-255 RGB, region means) of the made-up source to the
       reference; ``*_source``: the same for the untouched source (the made-up one should be closer);
     - ``background_hair``: mean absolute change (0-255, averaged over RGB) of the made-up source against the source
-      on the source's background and hair pixels, which makeup must leave alone (identity kept);
-    - ``identity``: MSE between the made-up source and the source at the model's perceptual layer
+      on the source's background and hair pixels, which makeup must leave alone;
+    - ``perceptual``: MSE between the made-up source and the source at the model's perceptual layer
       (``perceptual_layer``), on the model's own VGG.
+
+    The colour figures are :func:`~beautygan.metrics.transfer_metrics`' ``<region>_rgb_distance[_before]`` and
+    ``background_l1``.
     """
     was_training = model.training
     model.eval()
@@ -51,16 +53,11 @@ def measure(model: BeautyGAN, dataset: MTDataset, *, batch_size: int = 8) -> dic
         batch = {k: torch.stack([item[k] for item in items]).to(device) for k in ("source", "reference", "source_labels", "reference_labels")}
         source, reference = batch["source"], batch["reference"]
         made_up = model.generator(non_makeup=source, makeup=reference).makeup
-        src, ref = region_masks(batch["source_labels"]), region_masks(batch["reference_labels"])
-        values = {"identity": model.perceptual(made_up, source).float()}
-        eye_src = src.left_eye_shadow | src.right_eye_shadow
-        eye_ref = ref.left_eye_shadow | ref.right_eye_shadow
-        for region, mask_src, mask_ref in (("lips", src.lips, ref.lips), ("skin", src.skin, ref.skin), ("eye_shadow", eye_src, eye_ref)):
-            values[region] = region_colour_distance(made_up, mask_src, reference, mask_ref)
-            values[f"{region}_source"] = region_colour_distance(source, mask_src, reference, mask_ref)
-        untouched = (batch["source_labels"] == FaceRegion.BACKGROUND) | (batch["source_labels"] == FaceRegion.HAIR)
-        change = (made_up.float() - source.float()).abs().mean(1, keepdim=True) * 127.5  # [-1, 1] -> 0-255 units
-        values["background_hair"] = (change * untouched).sum((1, 2, 3)) / untouched.sum((1, 2, 3))
+        figures = transfer_metrics(source, reference, made_up, batch["source_labels"], batch["reference_labels"])
+        values = {"perceptual": model.perceptual(made_up, source).float(), "background_hair": figures["background_l1"]}
+        for region in ("lips", "skin", "eye_shadow"):
+            values[region] = figures[f"{region}_rgb_distance"]
+            values[f"{region}_source"] = figures[f"{region}_rgb_distance_before"]
         for key, value in values.items():
             finite = value[torch.isfinite(value)]
             sums[key] = sums.get(key, 0.0) + float(finite.sum())
@@ -90,7 +87,7 @@ def format_table(
         f"<= {TARGETS['lips_ratio']:g}")  # fmt: skip
     row("background + hair change vs source (0-255)", 0.0, before["background_hair"], after["background_hair"],
         f"<= {TARGETS['background_hair']:g}")  # fmt: skip
-    row(f"{layer} MSE to the source", 0.0, before["identity"], after["identity"])
+    row(f"{layer} MSE to the source", 0.0, before["perceptual"], after["perceptual"])
     missed = [
         name for name, value, target in (
             ("lips", after["lips"] / lips_source, TARGETS["lips_ratio"]),

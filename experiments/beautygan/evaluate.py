@@ -38,6 +38,7 @@ from PIL import Image
 from torch import Tensor
 
 from perceptual.files import atomic_path
+from perceptual.images import from_unit_range, to_unit_range
 
 from .data import read_labels, read_pairs_file
 from .metrics import IDENTITY_THRESHOLD, _default_models, identity_distance, transfer_metrics, uint8_image
@@ -166,8 +167,9 @@ def evaluate_pairs(
                 results[i] = loaded[i][2]
         if todo:
             with torch.no_grad():
-                made_up, _ = generator(sources[todo].to(device) * 2 - 1, references[todo].to(device) * 2 - 1)  # type: ignore[misc]
-            results[todo] = ((made_up.float().cpu() + 1) / 2).clamp(0, 1)
+                pair = (from_unit_range(x[todo].to(device), (-1, 1)) for x in (sources, references))
+                made_up, _ = generator(*pair)  # type: ignore[misc]
+            results[todo] = to_unit_range(made_up.cpu(), (-1, 1))
         metrics = transfer_metrics(
             sources, references, results, torch.stack(src_labels), torch.stack(ref_labels), input_range=(0.0, 1.0)
         )  # fmt: skip

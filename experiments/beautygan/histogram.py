@@ -27,6 +27,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from perceptual.images import to_unit_range
+
 __all__ = ["HistogramCriterion", "histogram_matching_loss", "match_histograms", "to_pixel_scale", "transfer_tables"]
 
 HistogramCriterion = Literal["l1", "l2"]
@@ -35,8 +37,7 @@ _BINS = 256
 
 def to_pixel_scale(x: Tensor, input_range: tuple[float, float] = (-1.0, 1.0)) -> Tensor:
     """Map ``x`` from ``input_range`` to 0-255 (clamped, like the official ``de_norm(x) * 255``)."""
-    low, high = input_range
-    return ((x - low) / (high - low)).clamp(0.0, 1.0) * 255.0
+    return to_unit_range(x, input_range) * 255.0
 
 
 def _bin_index(values255: Tensor) -> Tensor:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from perceptual.images import check_output_image, load_image, save_image
+from perceptual.images import check_output_image, from_unit_range, load_image, save_image, to_unit_range
 
 from .checkpoints import load_checkpoint_file
 from .networks import Generator
@@ -53,7 +53,7 @@ def transfer(
     generator.to(device)
     a, _ = load_image(source, (size, size))
     b, _ = load_image(reference, (size, size))
-    made_up, demade = generator(a[None].to(device) * 2 - 1, b[None].to(device) * 2 - 1)
+    made_up, demade = generator(from_unit_range(a[None].to(device), (-1, 1)), from_unit_range(b[None].to(device), (-1, 1)))
     if demakeup_out is not None:
-        save_image(((demade[0] + 1) / 2).clamp(0, 1).cpu(), demakeup_out)
-    return save_image(((made_up[0] + 1) / 2).clamp(0, 1).cpu(), out)
+        save_image(to_unit_range(demade[0], (-1, 1)).cpu(), demakeup_out)
+    return save_image(to_unit_range(made_up[0], (-1, 1)).cpu(), out)

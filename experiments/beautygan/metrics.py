@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from perceptual.images import to_unit_range
+
 from .regions import FaceRegion, region_masks
 
 __all__ = [
@@ -32,8 +34,7 @@ __all__ = [
 
 def mean_region_colour(images: Tensor, masks: Tensor, *, input_range: tuple[float, float] = (-1.0, 1.0)) -> Tensor:
     """Mean RGB (0-255) of each image ``(N, 3, H, W)`` over its bool mask ``(N, 1, H, W)``: ``(N, 3)``, NaN if empty."""
-    low, high = input_range
-    pixels = ((images.float() - low) / (high - low)).clamp(0, 1) * 255
+    pixels = to_unit_range(images, input_range) * 255
     weight = masks.float()
     return (pixels * weight).sum((2, 3)) / weight.sum((2, 3))
 
@@ -69,13 +70,6 @@ def _check_images(images: Tensor, name: str) -> None:
         raise ValueError(f"{name} must be (N, 3, H, W), got shape {tuple(images.shape)}")
     if not images.is_floating_point():
         raise TypeError(f"{name} must be a float tensor, got dtype {images.dtype}")
-
-
-def _to_unit(images: Tensor, input_range: tuple[float, float]) -> Tensor:
-    low, high = input_range
-    if not high > low:
-        raise ValueError(f"input_range must be (low, high) with high > low, got {input_range}")
-    return ((images.float() - low) / (high - low)).clamp(0, 1)
 
 
 def rgb_to_lab(rgb: Tensor) -> Tensor:
@@ -150,9 +144,11 @@ def transfer_metrics(
     """Colour-transfer and background figures of a batch, ``{name: (N,) tensor}`` on the input's device.
 
     ``source``/``reference``/``result``: ``(N, 3, H, W)`` in ``input_range``; the result is measured with the source's
-    label map. Keys: ``<region>_delta_e``, ``<region>_delta_e_before``, ``<region>_emd``, ``<region>_emd_before`` for
-    region in lips, eye_shadow, skin, ``lips_rgb_distance`` (the module's ``val/lip_colour_distance``) and
-    ``background_l1``. NaN marks an empty region (not a failure)."""
+    label map. Keys, for region in lips, eye_shadow, skin: ``<region>_delta_e`` (CIELAB), ``<region>_emd``
+    (histogram earth mover's distance), ``<region>_rgb_distance`` (distance of the region's mean RGB, 0-255; the
+    module's ``val/lip_colour_distance`` and the demo's figures), each also as ``..._before`` for the untouched
+    source; and ``background_l1`` (mean absolute change of background and hair pixels, 0-255, averaged over RGB).
+    NaN marks an empty region (not a failure)."""
     for name, tensor in (("source", source), ("reference", reference), ("result", result)):
         _check_images(tensor, name)
     if not source.shape == reference.shape == result.shape:
@@ -162,7 +158,7 @@ def transfer_metrics(
         )
     source_labels = _check_labels(source_labels, source, "source_labels")
     reference_labels = _check_labels(reference_labels, reference, "reference_labels")
-    src, ref, out = (_to_unit(x, input_range) for x in (source, reference, result))
+    src, ref, out = (to_unit_range(x, input_range) for x in (source, reference, result))
     src_masks, ref_masks = region_masks(source_labels), region_masks(reference_labels)
     pairs = {
         "lips": (src_masks.lips, ref_masks.lips),
@@ -176,8 +172,8 @@ def transfer_metrics(
         metrics[f"{region}_delta_e_before"] = _lab_distance(src_lab, src_mask, ref_lab, ref_mask)
         metrics[f"{region}_emd"] = histogram_emd(out, src_mask, ref, ref_mask)
         metrics[f"{region}_emd_before"] = histogram_emd(src, src_mask, ref, ref_mask)
-    # The training module's own figure (val/lip_colour_distance: mean-RGB distance, 0-255), for comparison.
-    metrics["lips_rgb_distance"] = region_colour_distance(out, pairs["lips"][0], ref, pairs["lips"][1], input_range=(0.0, 1.0))
+        metrics[f"{region}_rgb_distance"] = region_colour_distance(out, src_mask, ref, ref_mask, input_range=(0.0, 1.0))
+        metrics[f"{region}_rgb_distance_before"] = region_colour_distance(src, src_mask, ref, ref_mask, input_range=(0.0, 1.0))
     outside = source_labels == int(OUTSIDE_FACE[0])
     for label in OUTSIDE_FACE[1:]:
         outside = outside | (source_labels == int(label))
@@ -194,7 +190,7 @@ def uint8_image(image: Tensor | np.ndarray, input_range: tuple[float, float]) ->
         return np.ascontiguousarray(image)
     if not isinstance(image, Tensor) or image.ndim != 3 or image.shape[0] != 3:
         raise ValueError(f"images must be (3, H, W) tensors or (H, W, 3) uint8 arrays, got {getattr(image, 'shape', type(image))}")
-    unit = _to_unit(image.detach()[None], input_range)[0]
+    unit = to_unit_range(image.detach()[None], input_range)[0]
     return np.ascontiguousarray((unit.permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8))
 
 

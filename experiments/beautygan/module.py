@@ -69,13 +69,13 @@ from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 
 from perceptual import LPIPS, LPIPS_LAYERS, PerceptualLoss, VGGFeatures, WeightsUnavailableError
-from perceptual.images import save_image
+from perceptual.images import save_image, to_unit_range
 from perceptual.losses import BEAUTYGAN_VGG
 
 from .histogram import HistogramCriterion, histogram_matching_loss
-from .metrics import TransferMetrics, region_colour_distance
+from .metrics import TransferMetrics
 from .networks import Generator, GeneratorInit, GeneratorOutput, PatchDiscriminator, Translation
-from .regions import region_masks, stacked_region_masks
+from .regions import stacked_region_masks
 from .samples import SAMPLE_COLUMNS, labelled_grid
 
 __all__ = [
@@ -601,17 +601,15 @@ class BeautyGAN(L.LightningModule):
         source, reference = self._inputs(batch)
         fake = self.generator(non_makeup=source, makeup=reference)
         n = source.shape[0]
-        self.transfer_metrics.update(source, reference, fake.makeup, batch["source_labels"], batch["reference_labels"])
+        transfer = self.transfer_metrics.update(
+            source, reference, fake.makeup, batch["source_labels"], batch["reference_labels"]
+        )  # per-pair colour figures, also accumulated for val/transfer/*
         makeup = self.makeup_loss(fake, batch)
         vgg = self.perceptual(fake.makeup, source)
-        src_masks = region_masks(batch["source_labels"])
-        ref_masks = region_masks(batch["reference_labels"])
-        lips = region_colour_distance(fake.makeup, src_masks.lips, reference, ref_masks.lips)
-        before = region_colour_distance(source, src_masks.lips, reference, ref_masks.lips)
         metrics = {f"{prefix}/makeup_{k}": v for k, v in makeup.items()}
-        metrics[f"{prefix}/identity_relu4_1"] = vgg.float().mean()
-        metrics[f"{prefix}/lip_colour_distance"] = lips.nanmean()
-        metrics[f"{prefix}/lip_colour_distance_source"] = before.nanmean()
+        metrics[f"{prefix}/perceptual_{self.hparams.perceptual_layer}"] = vgg.float().mean()
+        metrics[f"{prefix}/lip_colour_distance"] = transfer["lips_rgb_distance"].nanmean()
+        metrics[f"{prefix}/lip_colour_distance_source"] = transfer["lips_rgb_distance_before"].nanmean()
         self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)  # over every rank's pairs
         if prefix == "val" and not self._val_grid_done:
             self._log_samples("samples/val", [source, reference, fake.makeup, fake.non_makeup])
@@ -640,8 +638,8 @@ class BeautyGAN(L.LightningModule):
         source, reference = self._inputs(batch)
         fake = self.generator(non_makeup=source, makeup=reference)
         return {
-            "source_with_makeup": (fake.makeup.float() + 1) / 2,
-            "reference_without_makeup": (fake.non_makeup.float() + 1) / 2,
+            "source_with_makeup": to_unit_range(fake.makeup, (-1, 1)),
+            "reference_without_makeup": to_unit_range(fake.non_makeup, (-1, 1)),
             "source_name": batch.get("source_name"),
             "reference_name": batch.get("reference_name"),
         }
@@ -655,7 +653,7 @@ class BeautyGAN(L.LightningModule):
         Rank 0 only, and no collectives in here (other ranks never enter)."""
         k = min(self.samples_per_grid, images[0].shape[0])
         columns = torch.stack([x[:k].float().cpu() for x in images], dim=1)  # (k, cols, 3, H, W)
-        grid = labelled_grid((columns + 1) / 2, SAMPLE_COLUMNS[: len(images)])
+        grid = labelled_grid(to_unit_range(columns, (-1, 1)), SAMPLE_COLUMNS[: len(images)])
         logger = self.logger
         experiment = getattr(logger, "experiment", None) if logger is not None else None
         if experiment is not None and hasattr(experiment, "add_image"):

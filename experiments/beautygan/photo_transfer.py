@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageFilter
 
-from perceptual.images import IMAGE_SUFFIXES, image_files
+from perceptual.images import IMAGE_SUFFIXES, from_unit_range, image_files, to_unit_range
 
 from .data import read_pairs_file
 from .inference import load_generator
@@ -157,7 +157,7 @@ class PhotoTransfer:
         if self.models is None:
             image = torch.from_numpy(array).permute(2, 0, 1)[None].float() / 255
             square = F.interpolate(image, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
-            return PreparedPhoto(name, array, square[0].clamp(0, 1) * 2 - 1, notes=notes)
+            return PreparedPhoto(name, array, from_unit_range(square[0].clamp(0, 1), (-1, 1)), notes=notes)
         from .faces import align_face, alignment_matrix
 
         faces = self.models.detect(array)
@@ -244,7 +244,7 @@ def face_weight(landmarks: np.ndarray, shape: tuple[int, int], *, feather: float
 
 
 def _to_model(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 127.5 - 1
+    return from_unit_range(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255, (-1, 1))
 
 
 # ---------------------------------------------------------------------------------------------- folders
@@ -423,7 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 demade = transfer.generator(
                     non_makeup=source.crop[None].to(args.device), makeup=reference.crop[None].to(args.device)
                 ).non_makeup
-            save_image(((demade[0].float().cpu() + 1) / 2).clamp(0, 1), args.demakeup_out)
+            save_image(to_unit_range(demade[0].cpu(), (-1, 1)), args.demakeup_out)
         path = save_image(torch.from_numpy(image).permute(2, 0, 1), args.out)
         for note in dict.fromkeys([*transfer.notes, *source.notes, *reference.notes]):
             print(f"note: {note}")

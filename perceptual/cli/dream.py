@@ -8,8 +8,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from perceptual.cli._common import add_arch, add_device, add_weights, resolve_device
+
+if TYPE_CHECKING:
+    from perceptual.tools.dream import DreamSchedule
 
 
 __all__ = ["register"]
@@ -71,6 +75,16 @@ def _add_common(parser: argparse.ArgumentParser, *, iterations: int, octaves: in
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _schedule(args: argparse.Namespace, **extra: int) -> DreamSchedule:
+    """The :class:`~perceptual.tools.dream.DreamSchedule` of the common options (bad values: one ValueError line)."""
+    from perceptual.tools.dream import DreamSchedule
+
+    return DreamSchedule(
+        iterations=args.iterations, step=args.step, octaves=args.octaves, octave_scale=args.octave_scale,
+        jitter=args.jitter, grad_norm=args.grad_norm, seed=args.seed, **extra,
+    )  # fmt: skip
+
+
 def _parse_layers(specs: list[str]) -> dict[str, float]:
     weights: dict[str, float] = {}
     for spec in specs:
@@ -103,6 +117,7 @@ def _run_dream(args: argparse.Namespace) -> int:
     else:
         objective = Objective.weighted_sum(layers, square=args.square)
     objective = objective.check(args.arch)  # bad names/channels fail before the weights load
+    schedule = _schedule(args, tile_size=args.tile_size)  # so do bad schedule values
 
     if args.image is not None:
         image, notes = load_image(args.image, size=args.resize)
@@ -117,10 +132,8 @@ def _run_dream(args: argparse.Namespace) -> int:
         objective, arch=args.arch, weights=args.weights, normalization=args.normalization, device=device
     )
     result = deep_dream(
-        image.to(device), objective, extractor=extractor, iterations=args.iterations, step=args.step,
-        octaves=args.octaves, octave_scale=args.octave_scale, tile_size=args.tile_size, jitter=args.jitter,
-        grad_norm=args.grad_norm, seed=args.seed, return_octaves=args.octave_grid is not None,
-        progress="dream" if not args.quiet else False,
+        image.to(device), objective, extractor=extractor, schedule=schedule,
+        return_octaves=args.octave_grid is not None, progress="dream" if not args.quiet else False,
     )  # fmt: skip
     if args.octave_grid is not None:
         grid_path = save_image(octave_grid(result.octave_images).cpu(), args.octave_grid)
@@ -140,14 +153,13 @@ def _run_sheet(args: argparse.Namespace) -> int:
     available = layer_channels(args.layer, args.arch)  # bad names and counts fail before the weights load
     if not 1 <= args.channels <= available:
         raise ValueError(f"--channels must be 1..{available} for {args.arch} layer {args.layer!r}, got {args.channels}")
+    schedule = _schedule(args)
     device = resolve_device(args.device)
     extractor = make_extractor(args.layer, arch=args.arch, weights=args.weights, normalization=args.normalization,
                                device=device)  # fmt: skip
     sheet = channel_sheet(
-        args.layer, channels=args.channels, extractor=extractor, size=args.size, iterations=args.iterations,
-        step=args.step, octaves=args.octaves, octave_scale=args.octave_scale, jitter=args.jitter,
-        grad_norm=args.grad_norm, seed=args.seed, batch_size=args.batch_size, nrow=args.nrow,
-        progress=not args.quiet,
+        args.layer, channels=args.channels, extractor=extractor, size=args.size, schedule=schedule,
+        batch_size=args.batch_size, nrow=args.nrow, progress=not args.quiet,
     )  # fmt: skip
     path = save_image(sheet.grid.cpu(), args.out)
     print(f"wrote {path}: {args.layer} channels {sheet.channels[0]}..{sheet.channels[-1]} of {args.arch}, "

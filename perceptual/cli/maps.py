@@ -4,6 +4,7 @@ an ``index.html`` (the work is in :mod:`perceptual.pictures.export`)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from perceptual.cli._common import add_arch, add_device, add_weights, resolve_device
@@ -31,8 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--colormap", choices=COLORMAP_NAMES, default="viridis")
     parser.add_argument(
-        "--normalization", choices=("minmax", "percentile"), default="minmax",
-        help="per-map scaling: min-max, or the 1st-99th percentile range (robust to a few hot pixels)",
+        "--scaling", "--normalization", dest="scaling", choices=("minmax", "percentile"), default="minmax",
+        help="per-map display scaling: min-max, or the 1st-99th percentile range (robust to a few hot pixels)",
     )  # fmt: skip
     parser.add_argument(
         "--size", type=int, default=224, metavar="PX",
@@ -61,7 +62,7 @@ def _parse_channels(value: str) -> int | None:
 
 def _run(args: argparse.Namespace) -> int:
     from perceptual.features import VGGFeatures
-    from perceptual.pictures.export import _exclusive, export_to_folder, resolve_layers
+    from perceptual.pictures.export import EXPORT_STYLE, _exclusive, export_to_folder, resolve_layers
 
     layers = resolve_layers(args.layers, args.arch)
     channels = _parse_channels(args.channels)
@@ -69,6 +70,9 @@ def _run(args: argparse.Namespace) -> int:
         raise ValueError(f"--size must be >= 0 (0 keeps the image's size), got {args.size}")
     if args.min_tile < 1:
         raise ValueError(f"--min-tile must be >= 1, got {args.min_tile}")
+    style = dataclasses.replace(
+        EXPORT_STYLE, colormap=args.colormap, scaling=args.scaling, min_size=args.min_tile, labels=not args.no_labels
+    )
     extractor = VGGFeatures(
         layers, arch=args.arch, weights=args.weights, input_range=(0.0, 1.0), pool_padding=args.pool_padding
     ).to(resolve_device(args.device))
@@ -78,7 +82,7 @@ def _run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     settings = {
         "arch": args.arch, "weights": extractor.weights_source, "size": args.size, "pool_padding": args.pool_padding,
-        "colormap": args.colormap, "normalization": args.normalization, "channels": args.channels,
+        "colormap": args.colormap, "scaling": args.scaling, "channels": args.channels,
     }  # fmt: skip
     with _exclusive(out):
-        return export_to_folder(args, extractor, layers, channels, out, settings)
+        return export_to_folder(args, extractor, layers, channels, out, settings, style)

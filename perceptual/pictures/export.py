@@ -1,6 +1,6 @@
 """Feature-map export (``perceptual maps``' library part): the feature maps of every requested VGG tap of one or more images as PNG grids.
 
-For each image and layer: a grid of its channels (``<out>/<image>/<layer>.png``, colormapped, each map normalized
+For each image and layer: a grid of its channels (``<out>/<image>/<layer>.png``, colormapped, each map scaled
 on its own, channel numbers in the corners) and the channel-sum map (``<layer>_sum.png``, seed 000's
 ``layer_sum``); ``<out>/index.html`` shows them all with layer name, shape and channel count, and opens in a
 browser from disk. Rendering is :mod:`perceptual.pictures.render` (tensor ops, one host copy per PNG); the seed posts'
@@ -30,9 +30,12 @@ from perceptual.features import VGGFeatures
 from perceptual.files import atomic_path
 from perceptual.images import ImageLoadError, load_image
 from perceptual.layers import canonical_layer_name, layer_names
-from perceptual.pictures.render import palette_image, render_channel_sum, render_maps_indexed, select_channels
+from perceptual.pictures.render import GridStyle, palette_image, render_channel_sum, render_maps_indexed, select_channels
 
-__all__ = ["ExportedImage", "ExportedLayer", "export_layer_maps", "resolve_layers", "write_index"]
+__all__ = ["EXPORT_STYLE", "ExportedImage", "ExportedLayer", "export_layer_maps", "resolve_layers", "write_index"]
+
+EXPORT_STYLE = GridStyle(min_size=32, labels=True)
+"""How ``perceptual maps`` draws a layer by default: tiles of at least 32 px, channel numbers on them."""
 
 
 def resolve_layers(spec: str | Sequence[str], arch: str) -> list[str]:
@@ -76,10 +79,7 @@ def export_layer_maps(
     folder: Path,
     *,
     channels: int | None = None,
-    colormap: str = "viridis",
-    normalization: str = "minmax",
-    min_tile: int = 32,
-    labels: bool = True,
+    style: GridStyle = EXPORT_STYLE,
     compress_level: int = 1,
     on_layer: Callable[[str], object] | None = None,
 ) -> list[ExportedLayer]:
@@ -99,10 +99,8 @@ def export_layer_maps(
             maps = batch[0]
             count = maps.shape[0]
             chosen = None if channels is None or channels >= count else select_channels(maps, k=channels, by="activation")
-            grid, palette = render_maps_indexed(
-                maps, channels=chosen, colormap=colormap, normalization=normalization, min_size=min_tile, labels=labels
-            )
-            summed = render_channel_sum(maps, colormap=colormap, normalization=normalization, min_size=min_tile)
+            grid, palette = render_maps_indexed(maps, channels=chosen, style=style)
+            summed = render_channel_sum(maps, style=style)
             grid_path, sum_path = folder / f"{name}.png", folder / f"{name}_sum.png"
             shown = count if chosen is None else int(chosen.numel())
             grid_np, palette_np, summed_np = grid.cpu().numpy(), palette.cpu().numpy(), summed.cpu().numpy()
@@ -258,7 +256,10 @@ def write_index(out: Path, exported: Sequence[ExportedImage], *, title: str) -> 
     return path
 
 
-def export_to_folder(args: argparse.Namespace, extractor: VGGFeatures, layers: Sequence[str], channels: int | None, out: Path, settings: dict) -> int:
+def export_to_folder(
+    args: argparse.Namespace, extractor: VGGFeatures, layers: Sequence[str], channels: int | None, out: Path,
+    settings: dict, style: GridStyle,
+) -> int:  # fmt: skip
     """``perceptual maps``' work once its arguments are checked: every image of ``args.images`` into ``out``, with
     the manifest and ``index.html`` merged with earlier runs (the caller holds the folder's lock)."""
     from tqdm import tqdm
@@ -288,9 +289,8 @@ def export_to_folder(args: argparse.Namespace, extractor: VGGFeatures, layers: S
             with torch.inference_mode():
                 features = extractor(image.to(extractor.scale.device)[None])
             item.layers = export_layer_maps(
-                features, folder, channels=channels, colormap=args.colormap, normalization=args.normalization,
-                min_tile=args.min_tile, labels=not args.no_labels, on_layer=lambda _name: bar.update(1),
-            )  # fmt: skip
+                features, folder, channels=channels, style=style, on_layer=lambda _name: bar.update(1)
+            )
             exported.append(item)
     if not exported:
         print(f"perceptual maps: no image could be exported ({failures} failed)", file=sys.stderr)

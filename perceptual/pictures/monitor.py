@@ -43,7 +43,8 @@ from perceptual.layers import canonical_layer_name
 from perceptual.lpips import LPIPS, LPIPS_LAYERS
 from perceptual.pictures.event_writer import BackgroundWriter
 from perceptual.pictures.render import (
-    COLORMAPS,
+    GridStyle,
+    _check_colormap,
     apply_colormap,
     indexed_palette,
     palette_image,
@@ -66,6 +67,7 @@ else:
     _LIGHTNING_ERROR = None
 
 __all__ = [
+    "MONITOR_STYLE",
     "FeatureMapMonitor",
     "difference_maps",
     "feature_statistics",
@@ -131,13 +133,16 @@ def feature_statistics(real: Tensor, generated: Tensor) -> Tensor:
     return torch.stack((real.mean(), generated.mean(), zero_real, zero_generated, F.mse_loss(generated, real)))
 
 
-def _check_rendering_options(max_channels: object, channel_selection: object, colormap: object) -> None:
+def _check_channel_options(max_channels: object, channel_selection: object) -> None:
     if not isinstance(max_channels, int) or max_channels < 1:
         raise ValueError(f"max_channels must be a positive integer, got {max_channels!r}")
     if channel_selection not in ("difference", "activation"):
         raise ValueError(f"channel_selection must be 'difference' or 'activation', got {channel_selection!r}")
-    if colormap not in COLORMAPS:
-        raise ValueError(f"colormap must be one of {list(COLORMAPS)}, got {colormap!r}")
+
+
+MONITOR_STYLE = GridStyle(min_size=32, max_size=48, labels=True)
+"""How the monitor draws maps by default: every map between 32 and 48 px (block-1/2 maps are large; event files
+stay small), channel numbers on the tiles."""
 
 
 def log_feature_maps(
@@ -150,14 +155,10 @@ def log_feature_maps(
     max_channels: int = 16,
     channels: Mapping[str, Tensor | Sequence[int]] | None = None,
     channel_selection: str = "difference",
-    colormap: str = "viridis",
-    normalization: str = "minmax",
+    style: GridStyle = MONITOR_STYLE,
     tag_prefix: str = "vgg",
     log_histograms: bool = False,
-    max_size: int | None = 48,
-    min_size: int | None = 32,
     sample: int = 0,
-    labels: bool = True,
 ) -> dict[str, Tensor]:
     """Log real-vs-generated feature maps and per-layer scalars of ``(N, C, H, W)`` features to a SummaryWriter.
 
@@ -172,10 +173,8 @@ def log_feature_maps(
             from it get a fresh top-k choice.
         channel_selection: ``"difference"`` (mean ``|real - generated|`` over the batch) or ``"activation"`` (mean
             real activation).
-        max_size, min_size: the longer side of every shown map is area-downscaled to at most ``max_size`` (keeps
-            event files small; block-1/2 maps are large) and upscaled to at least ``min_size``.
+        style: how maps are drawn (:class:`~perceptual.pictures.render.GridStyle`; default :data:`MONITOR_STYLE`).
         sample: which sample of the batch is drawn; the scalars use the whole batch.
-        labels: write channel numbers on the tiles.
 
     With a :class:`~perceptual.pictures.event_writer.BackgroundWriter` as ``writer``, this call renders and copies
     to the host, and the PNG encoding and event writing happen in its thread.
@@ -184,7 +183,9 @@ def log_feature_maps(
         ``{layer: channel indices}`` as used: pass it back as ``channels`` to keep the same tiles at every step.
     """
     _check_writer(writer)
-    _check_rendering_options(max_channels, channel_selection, colormap)
+    _check_channel_options(max_channels, channel_selection)
+    if not isinstance(style, GridStyle):
+        raise TypeError(f"style must be a perceptual.pictures.render.GridStyle, got {type(style).__name__}")
     names, missing = _match_layers(layers, list(real_features))
     if missing:
         raise ValueError(f"layers {missing} are not in real_features, which has {list(real_features)}")
@@ -204,10 +205,9 @@ def log_feature_maps(
         used[name] = chosen
         statistics.append(feature_statistics(real, generated))
         grid, _ = render_comparison_indexed(
-            real[sample], generated[sample], channels=chosen, colormap=colormap, normalization=normalization,
-            max_size=max_size, min_size=min_size, labels=labels,
-        )  # fmt: skip
-        palette = indexed_palette(colormap).numpy()  # the CPU copy: no second device-to-host transfer
+            real[sample], generated[sample], channels=chosen, style=style
+        )
+        palette = indexed_palette(style.colormap).numpy()  # the CPU copy: no second device-to-host transfer
         _add_palette_image(writer, f"{tag_prefix}/{name}", grid.cpu().numpy(), palette, step)
         if log_histograms:
             writer.add_histogram(f"{tag_prefix}/{name}/hist_real", real[sample].float().flatten().cpu(), step)
@@ -273,7 +273,7 @@ def difference_maps(
     return maps
 
 
-def _to_unit(images: Tensor) -> Tensor:
+def _stretch_each(images: Tensor) -> Tensor:
     """Each image of a batch in any range stretched to [0, 1] (min-max per image), for display."""
     low = images.amin(dim=(1, 2, 3), keepdim=True)
     high = images.amax(dim=(1, 2, 3), keepdim=True)
@@ -303,7 +303,7 @@ def log_difference_maps(
     ``size`` defaults to the images' size, else the largest feature map's. Tiles are area-downscaled to at most
     ``max_size`` on the longer side. Returns the column names, left to right."""
     _check_writer(writer)
-    _check_rendering_options(1, "difference", colormap)
+    _check_colormap(colormap)
     if images is not None:
         real_images, generated_images = _check_pair("images", images[0], images[1])
         size = size or tuple(real_images.shape[-2:])
@@ -317,7 +317,7 @@ def log_difference_maps(
     columns: list[str] = []
     if images is not None:
         for name, batch in (("real", real_images), ("generated", generated_images)):
-            picture = F.interpolate(_to_unit(batch[sample][None]), size=tile_size, mode="area")
+            picture = F.interpolate(_stretch_each(batch[sample][None]), size=tile_size, mode="area")
             tiles.append((picture[0].permute(1, 2, 0) * 255).round().to(torch.uint8))
             columns.append(name)
     for name, value in maps.items():
@@ -358,7 +358,7 @@ def log_embedding(
     metadata = ["real"] * real.shape[0] + ["generated"] * generated.shape[0]
     label_img = None
     if real_images is not None and generated_images is not None:
-        images = _to_unit(torch.cat((real_images, generated_images)))
+        images = _stretch_each(torch.cat((real_images, generated_images)))
         label_img = F.interpolate(images, size=(thumbnail_size, thumbnail_size), mode="area").cpu()
     writer.add_embedding(matrix, metadata=metadata, label_img=label_img, global_step=step, tag=tag)
 
@@ -380,7 +380,7 @@ class FeatureMapMonitor(Callback):
         channel_selection: ``"difference"`` or ``"activation"``; the choice is made on the first logged batch and
             kept for the run (and saved in checkpoints).
         log_histograms: also log activation histograms (one host copy of the sample's maps per layer).
-        max_size, min_size: bounds on the shown size of each map (see :func:`log_feature_maps`).
+        style: how maps are drawn (:class:`~perceptual.pictures.render.GridStyle`; default :data:`MONITOR_STYLE`).
         extractor, monitor_images: fallback when a step supplies no features: ``monitor_images(pl_module)`` returns
             ``(real, generated)`` images (e.g. a fixed batch and the generator's output for it) and ``extractor``, a
             :class:`~perceptual.VGGFeatures`, computes their features. Without both, such steps log nothing (one
@@ -409,12 +409,8 @@ class FeatureMapMonitor(Callback):
         max_channels: int = 16,
         channel_selection: str = "difference",
         log_histograms: bool = False,
-        max_size: int | None = 48,
-        min_size: int | None = 32,
-        colormap: str = "viridis",
-        normalization: str = "minmax",
+        style: GridStyle = MONITOR_STYLE,
         tag_prefix: str = "vgg",
-        labels: bool = True,
         sample: int = 0,
         extractor: VGGFeatures | None = None,
         monitor_images: Callable[[Any], tuple[Tensor, Tensor]] | None = None,
@@ -428,7 +424,9 @@ class FeatureMapMonitor(Callback):
         super().__init__()
         if not isinstance(every_n_batches, int) or every_n_batches < 1:
             raise ValueError(f"every_n_batches must be a positive integer, got {every_n_batches!r}")
-        _check_rendering_options(max_channels, channel_selection, colormap)
+        _check_channel_options(max_channels, channel_selection)
+        if not isinstance(style, GridStyle):
+            raise TypeError(f"style must be a perceptual.pictures.render.GridStyle, got {type(style).__name__}")
         if (extractor is None) != (monitor_images is None):
             raise ValueError("extractor and monitor_images work together: give both or neither")
         if embedding_samples < 1:
@@ -440,12 +438,8 @@ class FeatureMapMonitor(Callback):
         self.max_channels = max_channels
         self.channel_selection = channel_selection
         self.log_histograms = log_histograms
-        self.max_size = max_size
-        self.min_size = min_size
-        self.colormap = colormap
-        self.normalization = normalization
+        self.style = style
         self.tag_prefix = tag_prefix
-        self.labels = labels
         self.sample = sample
         self.extractor = extractor
         self.monitor_images = monitor_images
@@ -566,9 +560,8 @@ class FeatureMapMonitor(Callback):
         channels = {name: index.to(real[name].device) for name, index in self.channels.items() if name in names}
         used = log_feature_maps(
             self._writer, real, generated, step, layers=names, max_channels=self.max_channels, channels=channels,
-            channel_selection=self.channel_selection, colormap=self.colormap, normalization=self.normalization,
-            tag_prefix=self.tag_prefix, log_histograms=self.log_histograms, max_size=self.max_size,
-            min_size=self.min_size, sample=self.sample, labels=self.labels,
+            channel_selection=self.channel_selection, style=self.style, tag_prefix=self.tag_prefix,
+            log_histograms=self.log_histograms, sample=self.sample,
         )  # fmt: skip
         for name, index in used.items():
             self.channels.setdefault(name, index)

@@ -3,7 +3,7 @@
 The pieces of the usual "plot every feature map" code (seed posts 000/003/004, and torchvision's
 ``make_grid(scale_each=True)``), done on the tensor's device with one host copy per rendered image:
 
-- per-channel normalization to [0, 1]: min-max from ``amin``/``amax(keepdim=True)``, or a robust percentile
+- per-channel scaling to [0, 1] for display: min-max from ``amin``/``amax(keepdim=True)``, or a robust percentile
   range (numpy's ``"linear"`` percentile, computed by one sort);
 - colormaps as 256-entry lookup tables: ``viridis`` and ``magma`` (van der Walt & Smith, "A better default
   colormap for matplotlib", SciPy 2015; the tables are matplotlib's, stored in :mod:`perceptual.pictures._colormaps`, uint8)
@@ -12,7 +12,7 @@ The pieces of the usual "plot every feature map" code (seed posts 000/003/004, a
   channel-number labels stamped from a 3x5 pixel digit font with tensor ops (so they reach TensorBoard too);
 - the channel-sum / channel-mean map of a layer (seed 000's ``layer_sum``);
 - top-k channels by mean activation or by mean absolute real-vs-generated difference;
-- the comparison view ``real | generated | |real - generated|``: the same channels, one normalization per channel
+- the comparison view ``real | generated | |real - generated|``: the same channels, one scaling per channel
   shared by real and generated (so a brighter tile means a larger activation in both panels), and the absolute
   difference on that same per-channel scale.
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -42,17 +42,17 @@ __all__ = [
     "ChannelSelection",
     "Colormap",
     "GridGeometry",
+    "GridStyle",
     "INDEXED_BLACK",
     "INDEXED_LEVELS",
     "INDEXED_WHITE",
-    "Normalization",
     "apply_colormap",
     "channel_range",
     "channel_sum",
     "colormap_lut",
     "grid_geometry",
     "indexed_palette",
-    "normalize_channels",
+    "scale_channels",
     "render_channel_sum",
     "render_comparison",
     "render_comparison_indexed",
@@ -61,12 +61,13 @@ __all__ = [
     "palette_image",
     "rendered_tile_size",
     "resize_maps",
+    "Scaling",
     "select_channels",
     "tile_grid",
 ]
 
 Colormap = Literal["viridis", "magma", "gray"]
-Normalization = Literal["minmax", "percentile"]
+Scaling = Literal["minmax", "percentile"]
 ChannelSelection = Literal["activation", "difference"]
 
 COLORMAPS: tuple[str, ...] = COLORMAP_NAMES
@@ -170,7 +171,7 @@ INDEXED_WHITE = 254
 INDEXED_BLACK = 255
 
 
-# ------------------------------------------------------------------------------------------------ normalization
+# ------------------------------------------------------------------------------------------------ display scaling
 def _reduce_dims(maps: Tensor, dims: Sequence[int]) -> tuple[int, ...]:
     return tuple(sorted({d % maps.ndim for d in dims}))
 
@@ -196,7 +197,7 @@ def channel_range(
     maps: Tensor,
     *,
     dims: Sequence[int] = (-2, -1),
-    method: Normalization | str = "minmax",
+    method: Scaling | str = "minmax",
     percentiles: tuple[float, float] = (1.0, 99.0),
 ) -> tuple[Tensor, Tensor]:
     """Per-channel ``(low, high)`` of ``maps`` over ``dims`` (kept as size-1 dims, so they broadcast back).
@@ -221,10 +222,10 @@ def _rescale(maps: Tensor, low: Tensor, high: Tensor) -> Tensor:
     return ((maps - low) * scale).clamp_(0.0, 1.0)  # a constant channel renders as 0
 
 
-def normalize_channels(
+def scale_channels(
     maps: Tensor,
     *,
-    method: Normalization | str = "minmax",
+    method: Scaling | str = "minmax",
     percentiles: tuple[float, float] = (1.0, 99.0),
     dims: Sequence[int] = (-2, -1),
 ) -> Tensor:
@@ -494,102 +495,99 @@ def _prepare(
     return maps, target[0] // height
 
 
+@dataclass(frozen=True)
+class GridStyle:
+    """How feature maps are drawn, shared by :func:`render_maps`, :func:`render_comparison`, the ``perceptual maps``
+    export and the TensorBoard monitor.
+
+    Attributes:
+        colormap: ``"viridis"``, ``"magma"`` or ``"gray"`` (:data:`COLORMAPS`).
+        scaling: how each map is stretched to [0, 1] for display: ``"minmax"`` (its own min and max) or
+            ``"percentile"`` (its ``percentiles`` range, robust to a few hot pixels). Display only; the input
+            normalization of the VGG is :class:`~perceptual.normalization.InputNormalization`.
+        percentiles: the range of ``scaling="percentile"``.
+        ncols: tiles per row (default: about a square).
+        padding: pixels between tiles.
+        pad_value: the padding's gray level in RGB grids (palette grids pad with white).
+        min_size, max_size: the longer side of each tile is upscaled (by an integer factor) to at least
+            ``min_size`` and area-downscaled to at most ``max_size`` (:func:`rendered_tile_size`).
+        labels: write each tile's channel number in its top-left corner (not on tiles under ``label_min_tile`` px).
+    """
+
+    colormap: Colormap | str = "viridis"
+    scaling: Scaling | str = "minmax"
+    percentiles: tuple[float, float] = (1.0, 99.0)
+    ncols: int | None = None
+    padding: int = 2
+    pad_value: int = 255
+    min_size: int | None = None
+    max_size: int | None = None
+    labels: bool = False
+    label_min_tile: int = 20
+
+    def __post_init__(self) -> None:
+        _check_colormap(self.colormap)
+        if self.scaling not in ("minmax", "percentile"):
+            raise ValueError(f"scaling must be 'minmax' or 'percentile', got {self.scaling!r}")
+        object.__setattr__(self, "percentiles", _check_percentiles(tuple(self.percentiles)))
+        for name in ("padding", "pad_value", "label_min_tile"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+        for name in ("ncols", "min_size", "max_size"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive int or None, got {value!r}")
+
+
+def _check_style(style: object) -> GridStyle:
+    if not isinstance(style, GridStyle):
+        raise TypeError(f"style must be a perceptual.pictures.render.GridStyle, got {type(style).__name__}")
+    return style
+
+
 def _render_grid(
-    features: Tensor,
-    *,
-    channels: Tensor | Sequence[int] | None,
-    colormap: str,
-    normalization: str,
-    percentiles: tuple[float, float],
-    ncols: int | None,
-    padding: int,
-    pad_value: int,
-    min_size: int | None,
-    max_size: int | None,
-    labels: bool,
-    label_min_tile: int,
-    indexed: bool,
+    features: Tensor, channels: Tensor | Sequence[int] | None, style: GridStyle, *, indexed: bool
 ) -> Tensor:
     _check_maps(features, "features")
-    _check_colormap(colormap)
-    maps, factor = _prepare(features, channels, min_size, max_size)
-    low, high = channel_range(maps, method=normalization, percentiles=percentiles)
-    numbers = _channel_numbers(features.shape[0], channels, maps.device) if labels else None
-    tiles = _color_tiles(maps, low, high, colormap=colormap, indexed=indexed, factor=factor, numbers=numbers,
-                         label_min_tile=label_min_tile, max_label=features.shape[0] - 1)  # fmt: skip
-    return tile_grid(tiles, ncols=ncols, padding=padding, pad_value=pad_value)
+    maps, factor = _prepare(features, channels, style.min_size, style.max_size)
+    low, high = channel_range(maps, method=style.scaling, percentiles=style.percentiles)
+    numbers = _channel_numbers(features.shape[0], channels, maps.device) if style.labels else None
+    tiles = _color_tiles(maps, low, high, colormap=style.colormap, indexed=indexed, factor=factor, numbers=numbers,
+                         label_min_tile=style.label_min_tile, max_label=features.shape[0] - 1)  # fmt: skip
+    pad_value = INDEXED_WHITE if indexed else style.pad_value
+    return tile_grid(tiles, ncols=style.ncols, padding=style.padding, pad_value=pad_value)
 
 
 def render_maps(
-    features: Tensor,
-    *,
-    channels: Tensor | Sequence[int] | None = None,
-    colormap: Colormap | str = "viridis",
-    normalization: Normalization | str = "minmax",
-    percentiles: tuple[float, float] = (1.0, 99.0),
-    ncols: int | None = None,
-    padding: int = 2,
-    pad_value: int = 255,
-    min_size: int | None = None,
-    max_size: int | None = None,
-    labels: bool = False,
-    label_min_tile: int = 20,
+    features: Tensor, *, channels: Tensor | Sequence[int] | None = None, style: GridStyle = GridStyle()
 ) -> Tensor:
     """One image's ``(C, H, W)`` feature maps (or the ``channels`` chosen) as a colored grid, uint8 ``(H', W', 3)``.
 
-    Each map is normalized on its own (``normalization``), colored, resized so its longer side lies in
-    ``[min_size, max_size]`` (:func:`rendered_tile_size`) and tiled row-major in the order of ``channels``
-    (:func:`grid_geometry` gives each tile's position). ``labels=True`` writes each tile's channel number in its
-    top-left corner (tiles smaller than ``label_min_tile`` pixels get none).
+    Each map is scaled to [0, 1] on its own (``style.scaling``), colored, resized so its longer side lies in
+    ``[style.min_size, style.max_size]`` and tiled row-major in the order of ``channels`` (:func:`grid_geometry`
+    gives each tile's position); see :class:`GridStyle`.
     """
-    return _render_grid(
-        features, channels=channels, colormap=colormap, normalization=normalization, percentiles=percentiles,
-        ncols=ncols, padding=padding, pad_value=pad_value, min_size=min_size, max_size=max_size, labels=labels,
-        label_min_tile=label_min_tile, indexed=False,
-    )  # fmt: skip
+    return _render_grid(features, channels, _check_style(style), indexed=False)
 
 
 def render_maps_indexed(
-    features: Tensor,
-    *,
-    channels: Tensor | Sequence[int] | None = None,
-    colormap: Colormap | str = "viridis",
-    normalization: Normalization | str = "minmax",
-    percentiles: tuple[float, float] = (1.0, 99.0),
-    ncols: int | None = None,
-    padding: int = 2,
-    min_size: int | None = None,
-    max_size: int | None = None,
-    labels: bool = False,
-    label_min_tile: int = 20,
+    features: Tensor, *, channels: Tensor | Sequence[int] | None = None, style: GridStyle = GridStyle()
 ) -> tuple[Tensor, Tensor]:
     """:func:`render_maps` as a palette image: uint8 ``(H', W')`` palette indices and the ``(256, 3)`` palette
     (:func:`indexed_palette`; 254 colormap levels, white padding). A third of the bytes of RGB, so PNGs of every
     map of a network encode about three times faster; colors differ from :func:`render_maps` by at most one
     colormap step."""
-    grid = _render_grid(
-        features, channels=channels, colormap=colormap, normalization=normalization, percentiles=percentiles,
-        ncols=ncols, padding=padding, pad_value=INDEXED_WHITE, min_size=min_size, max_size=max_size, labels=labels,
-        label_min_tile=label_min_tile, indexed=True,
-    )  # fmt: skip
-    return grid, indexed_palette(colormap, device=grid.device)
+    grid = _render_grid(features, channels, _check_style(style), indexed=True)
+    return grid, indexed_palette(style.colormap, device=grid.device)
 
 
 def render_channel_sum(
-    features: Tensor,
-    *,
-    colormap: Colormap | str = "viridis",
-    reduce: Literal["sum", "mean"] = "sum",
-    normalization: Normalization | str = "minmax",
-    percentiles: tuple[float, float] = (1.0, 99.0),
-    min_size: int | None = None,
-    max_size: int | None = None,
+    features: Tensor, *, reduce: Literal["sum", "mean"] = "sum", style: GridStyle = GridStyle()
 ) -> Tensor:
-    """The channel sum (or mean) of ``(C, H, W)`` maps, normalized and colored: uint8 ``(H', W', 3)``."""
-    _check_colormap(colormap)
+    """The channel sum (or mean) of ``(C, H, W)`` maps, scaled and colored by ``style``: uint8 ``(H', W', 3)``."""
     total = channel_sum(features, reduce=reduce).float()[None]
-    return render_maps(total, colormap=colormap, normalization=normalization, percentiles=percentiles,
-                       padding=0, min_size=min_size, max_size=max_size)  # fmt: skip
+    return render_maps(total, style=replace(_check_style(style), padding=0, labels=False))
 
 
 def render_comparison(
@@ -597,29 +595,16 @@ def render_comparison(
     generated: Tensor,
     *,
     channels: Tensor | Sequence[int] | None = None,
-    colormap: Colormap | str = "viridis",
-    normalization: Normalization | str = "minmax",
-    percentiles: tuple[float, float] = (1.0, 99.0),
-    ncols: int | None = None,
-    padding: int = 2,
+    style: GridStyle = GridStyle(),
     gap: int | None = None,
-    pad_value: int = 255,
-    min_size: int | None = None,
-    max_size: int | None = None,
-    labels: bool = False,
-    label_min_tile: int = 20,
 ) -> Tensor:
     """``real | generated | |real - generated|``: three grids of the same channels side by side, uint8 ``(H', W', 3)``.
 
-    Channel ``c`` of real and generated shares one normalization (the range of both together), and the absolute
+    Channel ``c`` of real and generated shares one scaling (the range of both together), and the absolute
     difference is shown on that same per-channel scale (``|r - g| / (high - low)``), so equal colors mean equal
-    activations across the panels. Panels are ``gap`` pixels apart (default ``max(4, 4 * padding)``).
+    activations across the panels. Panels are ``gap`` pixels apart (default ``max(4, 4 * style.padding)``).
     """
-    return _render_comparison(
-        real, generated, channels=channels, colormap=colormap, normalization=normalization, percentiles=percentiles,
-        ncols=ncols, padding=padding, gap=gap, pad_value=pad_value, min_size=min_size, max_size=max_size,
-        labels=labels, label_min_tile=label_min_tile, indexed=False,
-    )  # fmt: skip
+    return _render_comparison(real, generated, channels, _check_style(style), gap, indexed=False)
 
 
 def render_comparison_indexed(
@@ -627,43 +612,22 @@ def render_comparison_indexed(
     generated: Tensor,
     *,
     channels: Tensor | Sequence[int] | None = None,
-    colormap: Colormap | str = "viridis",
-    normalization: Normalization | str = "minmax",
-    percentiles: tuple[float, float] = (1.0, 99.0),
-    ncols: int | None = None,
-    padding: int = 2,
+    style: GridStyle = GridStyle(),
     gap: int | None = None,
-    min_size: int | None = None,
-    max_size: int | None = None,
-    labels: bool = False,
-    label_min_tile: int = 20,
 ) -> tuple[Tensor, Tensor]:
     """:func:`render_comparison` as palette indices ``(H', W')`` uint8 plus the ``(256, 3)`` palette
     (:func:`indexed_palette`): a third of the bytes, for small PNGs and event files."""
-    grid = _render_comparison(
-        real, generated, channels=channels, colormap=colormap, normalization=normalization, percentiles=percentiles,
-        ncols=ncols, padding=padding, gap=gap, pad_value=INDEXED_WHITE, min_size=min_size, max_size=max_size,
-        labels=labels, label_min_tile=label_min_tile, indexed=True,
-    )  # fmt: skip
-    return grid, indexed_palette(colormap, device=grid.device)
+    grid = _render_comparison(real, generated, channels, _check_style(style), gap, indexed=True)
+    return grid, indexed_palette(style.colormap, device=grid.device)
 
 
 def _render_comparison(
     real: Tensor,
     generated: Tensor,
-    *,
     channels: Tensor | Sequence[int] | None,
-    colormap: str,
-    normalization: str,
-    percentiles: tuple[float, float],
-    ncols: int | None,
-    padding: int,
+    style: GridStyle,
     gap: int | None,
-    pad_value: int,
-    min_size: int | None,
-    max_size: int | None,
-    labels: bool,
-    label_min_tile: int,
+    *,
     indexed: bool,
 ) -> Tensor:
     _check_maps(real, "real")
@@ -671,20 +635,20 @@ def _render_comparison(
     if real.shape != generated.shape:
         raise ValueError(f"real and generated features must have the same shape, got {tuple(real.shape)} and "
                          f"{tuple(generated.shape)}")  # fmt: skip
-    _check_colormap(colormap)
-    gap = max(4, 4 * padding) if gap is None else gap
+    gap = max(4, 4 * style.padding) if gap is None else gap
     if gap < 0:
         raise ValueError(f"gap must be >= 0, got {gap}")
     pair = torch.stack((_pick(real, channels), _pick(generated, channels)), dim=1)  # (K, 2, h, w)
-    pair, factor = _prepare(pair, None, min_size, max_size)
-    low, high = channel_range(pair, dims=(1, 2, 3), method=normalization, percentiles=percentiles)  # (K, 1, 1, 1)
+    pair, factor = _prepare(pair, None, style.min_size, style.max_size)
+    low, high = channel_range(pair, dims=(1, 2, 3), method=style.scaling, percentiles=style.percentiles)  # (K,1,1,1)
     diff = (pair[:, 1:] - pair[:, :1]).abs_()
     panels = torch.cat((pair, diff + low), dim=1).transpose(0, 1)  # (3, K, h, w); diff shifted onto the same scale
-    numbers = _channel_numbers(real.shape[0], channels, pair.device) if labels else None
-    tiles = _color_tiles(panels, low.transpose(0, 1), high.transpose(0, 1), colormap=colormap, indexed=indexed,
-                         factor=factor, numbers=numbers, label_min_tile=label_min_tile,
+    numbers = _channel_numbers(real.shape[0], channels, pair.device) if style.labels else None
+    tiles = _color_tiles(panels, low.transpose(0, 1), high.transpose(0, 1), colormap=style.colormap,
+                         indexed=indexed, factor=factor, numbers=numbers, label_min_tile=style.label_min_tile,
                          max_label=real.shape[0] - 1)  # fmt: skip
-    grids = [tile_grid(tiles[i], ncols=ncols, padding=padding, pad_value=pad_value) for i in range(3)]
+    pad_value = INDEXED_WHITE if indexed else style.pad_value
+    grids = [tile_grid(tiles[i], ncols=style.ncols, padding=style.padding, pad_value=pad_value) for i in range(3)]
     spacer = grids[0].new_full((grids[0].shape[0], gap, *grids[0].shape[2:]), pad_value)
     return torch.cat((grids[0], spacer, grids[1], spacer, grids[2]), dim=1)
 

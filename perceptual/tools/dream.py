@@ -20,10 +20,11 @@ tile without gradient when ``size % tile < tile / 2``); a side that fits in one 
 would only wrap the image's borders into its middle); a tile's score is weighted by its share of the image area,
 so the reported score is the objective of the whole image.
 
->>> from perceptual import VGGFeatures
->>> from perceptual.tools.dream import Objective, deep_dream, noise_image
+>>> from perceptual.tools.dream import DreamSchedule, Objective, deep_dream, make_extractor, noise_image
 >>> objective = Objective.channel("relu4_3", 12)
->>> result = deep_dream(noise_image((224, 224)), objective, weights="imagenet", iterations=10)  # doctest: +SKIP
+>>> extractor = make_extractor(objective, weights="imagenet")  # doctest: +SKIP
+>>> schedule = DreamSchedule(iterations=10)
+>>> result = deep_dream(noise_image((224, 224)), objective, extractor=extractor, schedule=schedule)  # doctest: +SKIP
 >>> result.image.shape  # doctest: +SKIP
 torch.Size([3, 224, 224])
 """
@@ -41,13 +42,17 @@ from torch import Tensor
 
 from perceptual._validation import check_image_batch, check_image_values
 from perceptual.features import VGGFeatures
+from perceptual.images import to_unit_range
+from perceptual.pictures.render import tile_grid
 from perceptual.layers import canonical_layer_name, layer_names, vgg_config
 from perceptual.normalization import InputNormalization, check_input_range
 from perceptual.weights import WeightsSource
 
 __all__ = [
+    "SHEET_SCHEDULE",
     "ChannelSheet",
     "DreamResult",
+    "DreamSchedule",
     "GradNorm",
     "Objective",
     "ObjectiveTerm",
@@ -266,21 +271,11 @@ def _check_extractor(extractor: object, layers: Sequence[str]) -> VGGFeatures:
     return extractor
 
 
-def _extractor_for(
-    objective: Objective,
-    extractor: VGGFeatures | None,
-    *,
-    arch: str,
-    weights: WeightsSource,
-    input_range: tuple[float, float],
-    normalization: str | InputNormalization | None,
-    device: torch.device | str | None,
-) -> tuple[Objective, VGGFeatures]:
+def _extractor_for(objective: Objective, extractor: VGGFeatures | None) -> tuple[Objective, VGGFeatures]:
+    """The objective with the extractor's layer names, and the extractor (``make_extractor(objective)`` if ``None``:
+    ImageNet VGG16, inputs in [0, 1]; bad layer names or channels fail before the weights load)."""
     if extractor is None:
-        objective = objective.check(arch)
-        return objective, make_extractor(
-            objective, arch=arch, weights=weights, input_range=input_range, normalization=normalization, device=device
-        )
+        extractor = make_extractor(objective)
     if not isinstance(extractor, VGGFeatures):
         raise TypeError(f"extractor must be a perceptual.VGGFeatures, got {type(extractor).__name__}")
     objective = objective.check(extractor.arch)
@@ -366,25 +361,12 @@ def octave_grid(images: Sequence[Tensor], *, input_range: tuple[float, float] = 
     size = tuple(images[-1].shape[-2:])
     batched = [_resize(img if img.ndim == 4 else img[None], size) for img in images]
     stacked = torch.stack(batched, dim=1).flatten(0, 1)  # (N * octaves, 3, H, W), row-major per batch element
-    return _grid(_to_unit(stacked, input_range), nrow=len(images), padding=padding)
-
-
-def _to_unit(image: Tensor, input_range: tuple[float, float]) -> Tensor:
-    low, high = input_range
-    return ((image - low) / (high - low)).clamp(0.0, 1.0)
+    return _grid(to_unit_range(stacked, input_range), nrow=len(images), padding=padding)
 
 
 def _grid(images: Tensor, *, nrow: int, padding: int, pad_value: float = 1.0) -> Tensor:
-    """``(N, 3, H, W)`` -> ``(3, rows * (H + p) + p, nrow * (W + p) + p)``: the images row by row, ``p`` pixels of
-    ``pad_value`` around each (plain tensor ops, no loop)."""
-    count, channels, height, width = images.shape
-    rows = -(-count // nrow)
-    cells = images.new_full((rows * nrow, channels, height, width), pad_value)
-    cells[:count] = images
-    cells = F.pad(cells, (0, padding, 0, padding), value=pad_value)  # right and bottom margin of every cell
-    sheet = cells.view(rows, nrow, channels, height + padding, width + padding).permute(2, 0, 3, 1, 4)
-    sheet = sheet.reshape(channels, rows * (height + padding), nrow * (width + padding))
-    return F.pad(sheet, (padding, 0, padding, 0), value=pad_value)
+    """``(N, 3, H, W)`` -> ``(3, H', W')``: the images row by row, ``nrow`` per row (:func:`~perceptual.pictures.render.tile_grid`)."""
+    return tile_grid(images.permute(0, 2, 3, 1), ncols=nrow, padding=padding, pad_value=pad_value).permute(2, 0, 1)
 
 
 # ================================================================================================== gradients
@@ -451,6 +433,71 @@ def _normalize_gradient(gradient: Tensor, mode: GradNorm, eps: float) -> Tensor:
 
 
 # ================================================================================================== dream
+@dataclass(frozen=True)
+class DreamSchedule:
+    """How the ascent runs: steps, step size, octave pyramid, tiles, jitter and gradient normalization.
+
+    One schedule serves :func:`deep_dream` and :func:`channel_sheet` (whose default is :data:`SHEET_SCHEDULE`);
+    change a field with ``dataclasses.replace(schedule, iterations=20)``. Values are checked on construction
+    (``ValueError`` naming the field).
+
+    Attributes:
+        iterations: ascent steps per octave (the seed: 10; 20 from noise).
+        step: step size in 8-bit pixel levels (the seed's units): each step moves pixels by ``step / 255`` of the
+            input range per unit of normalized gradient.
+        octaves: pyramid depth (the seed: 4); ``octaves=1`` works at the image's size only.
+        octave_scale: size ratio between octaves (the seed: 1.4), > 1.
+        tile_size: largest tile side for the gradient; sides longer than this are tiled with a random roll.
+        jitter: also roll the image by up to this many pixels each step (undone), against grid artifacts.
+        grad_norm: ``"std"`` divides the gradient by its std + ``eps`` (``render_naive``); ``"abs_mean"`` by its
+            mean absolute value + ``eps`` (``render_deepdream``). Per batch element.
+        eps: added to the gradient's spread before dividing by it.
+        seed: seeds the rolls and jitter (a CPU generator: the same on every device); :func:`channel_sheet` also
+            draws its starting noise from it.
+    """
+
+    iterations: int = 10
+    step: float = 1.5
+    octaves: int = 4
+    octave_scale: float = 1.4
+    tile_size: int = 512
+    jitter: int = 0
+    grad_norm: GradNorm = "std"
+    eps: float = 1e-8
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name, minimum in (("iterations", 0), ("octaves", 1), ("tile_size", 1), ("jitter", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+        step = self.step
+        if not (isinstance(step, (int, float)) and math.isfinite(step) and step > 0):
+            raise ValueError(f"step must be a positive number (in 8-bit pixel levels, e.g. 1.5), got {step!r}")
+        if not (isinstance(self.octave_scale, (int, float)) and self.octave_scale > 1):
+            raise ValueError(f"octave_scale must be > 1, got {self.octave_scale!r}")
+        if self.grad_norm not in ("std", "abs_mean"):
+            raise ValueError(
+                "grad_norm must be 'std' (the seed's render_naive) or 'abs_mean' (render_deepdream), "
+                f"got {self.grad_norm!r}"
+            )
+        if not self.eps > 0:
+            raise ValueError(f"eps must be positive, got {self.eps!r}")
+
+
+SHEET_SCHEDULE = DreamSchedule(iterations=20, octaves=1)
+""":func:`channel_sheet`'s default: 20 steps at the sheet's own size (one octave), the rest as in DreamSchedule."""
+
+
+def _check_schedule(schedule: object) -> DreamSchedule:
+    if not isinstance(schedule, DreamSchedule):
+        raise TypeError(
+            f"schedule must be a perceptual.tools.dream.DreamSchedule, e.g. DreamSchedule(iterations=10), "
+            f"got {type(schedule).__name__}"
+        )
+    return schedule
+
+
 @dataclass
 class DreamResult:
     """What :func:`deep_dream` returns. Images are in the extractor's input range, shaped like the input."""
@@ -463,46 +510,20 @@ class DreamResult:
     """``(steps, N)``: the objective before each ascent step, in order over octaves and iterations."""
 
 
-def _check_settings(
-    iterations: int, step: float, octaves: int, octave_scale: float, tile_size: int, jitter: int, grad_norm: str,
-    eps: float,
-) -> None:
-    for name, value, minimum in (("iterations", iterations, 0), ("octaves", octaves, 1), ("tile_size", tile_size, 1),
-                                 ("jitter", jitter, 0)):  # fmt: skip
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    if not (isinstance(step, (int, float)) and math.isfinite(step) and step > 0):
-        raise ValueError(f"step must be a positive number (in 8-bit pixel levels, e.g. 1.5), got {step!r}")
-    if not (isinstance(octave_scale, (int, float)) and octave_scale > 1):
-        raise ValueError(f"octave_scale must be > 1, got {octave_scale!r}")
-    if grad_norm not in ("std", "abs_mean"):
-        raise ValueError(
-            f"grad_norm must be 'std' (the seed's render_naive) or 'abs_mean' (render_deepdream), got {grad_norm!r}"
-        )
-    if not eps > 0:
-        raise ValueError(f"eps must be positive, got {eps!r}")
-
-
 def _ascend(
     image: Tensor,
     score_fn: ScoreFn,
     extractor: VGGFeatures,
+    schedule: DreamSchedule,
     *,
-    iterations: int,
-    step: float,
-    octaves: int,
-    octave_scale: float,
-    tile_size: int,
-    jitter: int,
-    grad_norm: GradNorm,
-    eps: float,
-    seed: int,
     return_octaves: bool,
     progress: bool | str,
     callback: Callable[[int, int, Tensor], None] | None,
 ) -> DreamResult:
+    iterations, octaves, octave_scale = schedule.iterations, schedule.octaves, schedule.octave_scale
+    tile_size, jitter = schedule.tile_size, schedule.jitter
     low, high = extractor.input_range
-    step_size = step / 255.0 * (high - low)
+    step_size = schedule.step / 255.0 * (high - low)
     sizes = octave_sizes(tuple(image.shape[-2:]), octaves, octave_scale)
     minimum = _min_side(extractor)
     if min(sizes[0]) < minimum:
@@ -512,7 +533,7 @@ def _ascend(
             f"image is {sizes[0][0]}x{sizes[0][1]}, below the {minimum}x{minimum} that {extractor.layers[-1]!r} needs; "
             f"use at most {fits} octaves, a smaller octave_scale or a larger image"
         )
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(schedule.seed)
 
     # Split the image into a low-frequency base and per-octave detail (the seed's pyramid), smallest octave first.
     details: list[Tensor] = []
@@ -546,7 +567,8 @@ def _ascend(
                     current, score_fn, extractor, tile_size=tile_size, shift=shift, generator=generator
                 )
                 scores.append(score)
-                current = (current + _normalize_gradient(gradient, grad_norm, eps) * step_size).clamp_(low, high)
+                ascent = _normalize_gradient(gradient, schedule.grad_norm, schedule.eps) * step_size
+                current = (current + ascent).clamp_(low, high)
                 if callback is not None:
                     callback(octave, iteration, current)
                 if bar is not None:
@@ -568,19 +590,7 @@ def deep_dream(
     objective: Objective | ObjectiveTerm | str,
     *,
     extractor: VGGFeatures | None = None,
-    arch: str = "vgg16",
-    weights: WeightsSource = "imagenet",
-    input_range: tuple[float, float] = (0.0, 1.0),
-    normalization: str | InputNormalization | None = None,
-    iterations: int = 10,
-    step: float = 1.5,
-    octaves: int = 4,
-    octave_scale: float = 1.4,
-    tile_size: int = 512,
-    jitter: int = 0,
-    grad_norm: GradNorm = "std",
-    eps: float = 1e-8,
-    seed: int = 0,
+    schedule: DreamSchedule = DreamSchedule(),
     return_octaves: bool = False,
     progress: bool | str = False,
     callback: Callable[[int, int, Tensor], None] | None = None,
@@ -592,18 +602,14 @@ def deep_dream(
             :func:`perceptual.images.load_image`, or :func:`noise_image`). Not modified. It stays on its device;
             tiles move to the extractor's device.
         objective: an :class:`Objective`, an :class:`ObjectiveTerm`, or a layer name (its whole-layer mean).
-        extractor: a :class:`VGGFeatures` containing the objective's layers; built from ``arch``/``weights``/
-            ``input_range``/``normalization`` (truncated at the deepest objective layer) when ``None``.
-        iterations: ascent steps per octave (the seed: 10; 20 from noise).
-        step: step size in 8-bit pixel levels (the seed's units): each step moves pixels by ``step / 255`` of the
-            input range per unit of normalized gradient.
-        octaves, octave_scale: pyramid depth and size ratio between octaves (the seed: 4 and 1.4); ``octaves=1``
-            works at the image's size only.
-        tile_size: largest tile side for the gradient; sides longer than this are tiled with a random roll.
-        jitter: also roll the image by up to this many pixels each step (undone), against grid artifacts.
-        grad_norm: ``"std"`` divides the gradient by its std + ``eps`` (``render_naive``); ``"abs_mean"`` by its
-            mean absolute value (``render_deepdream``). Per batch element.
-        seed: seeds the rolls and jitter (a CPU generator: the same on every device).
+        extractor: a :class:`VGGFeatures` containing the objective's layers. ``None`` builds
+            ``make_extractor(objective)``: ImageNet VGG16, inputs in [0, 1], truncated at the deepest objective
+            layer. For another arch, weights, input range or normalization pass
+            ``make_extractor(objective, arch=..., weights=..., input_range=..., normalization=...)`` (or build it
+            once and reuse it across calls).
+        schedule: the ascent's :class:`DreamSchedule` (iterations, step, octaves, octave_scale, tile_size, jitter,
+            grad_norm, eps, seed), e.g. ``DreamSchedule(octaves=8, jitter=4)``; the default runs 10 steps of 1.5
+            levels on each of 4 octaves of scale 1.4.
         return_octaves: keep the image after each octave in :attr:`DreamResult.octave_images`.
         progress: show a tqdm bar (a string sets its label).
         callback: ``callback(octave, iteration, image)`` after each step (``image`` is ``(N, 3, h, w)``; do not
@@ -611,17 +617,13 @@ def deep_dream(
     """
     squeeze = isinstance(image, Tensor) and image.ndim == 3
     batch = check_image_batch(image[None] if squeeze else image, "image")
-    _check_settings(iterations, step, octaves, octave_scale, tile_size, jitter, grad_norm, eps)
-    objective, extractor = _extractor_for(
-        _as_objective(objective), extractor, arch=arch, weights=weights, input_range=input_range,
-        normalization=normalization, device=None,
-    )  # fmt: skip
+    schedule = _check_schedule(schedule)
+    objective, extractor = _extractor_for(_as_objective(objective), extractor)
     check_image_values(batch, "image", extractor.input_range, check_finite=True, check_range=True)
     result = _ascend(
-        batch.detach().clone(), objective, extractor, iterations=iterations, step=step, octaves=octaves,
-        octave_scale=octave_scale, tile_size=tile_size, jitter=jitter, grad_norm=grad_norm, eps=eps, seed=seed,
-        return_octaves=return_octaves, progress=progress, callback=callback,
-    )  # fmt: skip
+        batch.detach().clone(), objective, extractor, schedule, return_octaves=return_octaves, progress=progress,
+        callback=callback,
+    )
     if squeeze:
         result.image = result.image[0]
         result.octave_images = tuple(img[0] for img in result.octave_images)
@@ -647,20 +649,8 @@ def channel_sheet(
     *,
     channels: int | Sequence[int] = 16,
     extractor: VGGFeatures | None = None,
-    arch: str = "vgg16",
-    weights: WeightsSource = "imagenet",
-    input_range: tuple[float, float] = (0.0, 1.0),
-    normalization: str | InputNormalization | None = None,
     size: int | tuple[int, int] = 128,
-    iterations: int = 20,
-    step: float = 1.5,
-    octaves: int = 1,
-    octave_scale: float = 1.4,
-    tile_size: int = 512,
-    jitter: int = 0,
-    grad_norm: GradNorm = "std",
-    eps: float = 1e-8,
-    seed: int = 0,
+    schedule: DreamSchedule = SHEET_SCHEDULE,
     batch_size: int | None = None,
     nrow: int | None = None,
     padding: int = 2,
@@ -668,11 +658,14 @@ def channel_sheet(
 ) -> ChannelSheet:
     """"What does channel c of ``layer`` want": each channel's maximizing image from noise, tiled into one grid.
 
-    ``channels``: the first N channels (an int), or explicit indices. All channels optimize together in one batch
-    (``batch_size`` splits them into chunks), element ``i`` ascending the mean of its own channel; each batch
-    element starts from ``noise_image(size, batch=N, seed=seed)[i]`` and every chunk replays the same rolls, so
-    image ``i`` equals ``deep_dream(noise[i], Objective.channel(layer, channels[i]), seed=seed, ...)`` with the same
-    settings. ``nrow``: images per grid row (default: about a square).
+    ``channels``: the first N channels (an int), or explicit indices. ``extractor``: a :class:`VGGFeatures` with
+    ``layer``; ``None`` builds ``make_extractor(layer)`` (ImageNet VGG16, inputs in [0, 1]), pass
+    ``make_extractor(layer, arch=..., weights=...)`` for others. ``schedule``: the ascent (default
+    :data:`SHEET_SCHEDULE`: 20 iterations, one octave). All channels optimize together in one batch (``batch_size``
+    splits them into chunks), element ``i`` ascending the mean of its own channel; each batch element starts from
+    ``noise = noise_image(size, batch=N, seed=schedule.seed)`` and every chunk replays the same rolls, so image ``i``
+    equals ``deep_dream(noise[i], Objective.channel(layer, channels[i]), extractor=extractor, schedule=schedule)``.
+    ``nrow``: images per grid row (default: about a square).
 
     From the seed's nearly flat noise, a channel after a ReLU that is off everywhere gets no gradient and stays
     grey; the seed maximizes pre-ReLU tensors (``*_pre_relu``), here the ``conv4_3`` tap rather than ``relu4_3``.
@@ -686,11 +679,8 @@ def channel_sheet(
         channels = tuple(channels)
         count = None
     term = ObjectiveTerm(layer, channels)  # validates the indices' types
-    _check_settings(iterations, step, octaves, octave_scale, tile_size, jitter, grad_norm, eps)
-    objective, extractor = _extractor_for(
-        Objective((ObjectiveTerm(layer, None),)), extractor, arch=arch, weights=weights, input_range=input_range,
-        normalization=normalization, device=None,
-    )  # fmt: skip
+    schedule = _check_schedule(schedule)
+    objective, extractor = _extractor_for(Objective((ObjectiveTerm(layer, None),)), extractor)
     available = layer_channels(layer, extractor.arch)
     if count is not None and count > available:
         raise ValueError(
@@ -702,7 +692,7 @@ def channel_sheet(
         raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
     tap = objective.terms[0].layer
     height, width = _size_pair(size, "size")
-    noise = noise_image((height, width), batch=len(channels), input_range=extractor.input_range, seed=seed)
+    noise = noise_image((height, width), batch=len(channels), input_range=extractor.input_range, seed=schedule.seed)
     device, dtype = _extractor_device(extractor)
     noise = noise.to(device=device, dtype=dtype)
     chunk = batch_size or len(channels)
@@ -711,12 +701,11 @@ def channel_sheet(
         picked = channels[start : start + chunk]
         label = progress if isinstance(progress, str) else f"{layer} channels {picked[0]}..{picked[-1]}"
         result = _ascend(
-            noise[start : start + chunk], _PerSampleChannel(tap, picked), extractor, iterations=iterations, step=step,
-            octaves=octaves, octave_scale=octave_scale, tile_size=tile_size, jitter=jitter, grad_norm=grad_norm,
-            eps=eps, seed=seed, return_octaves=False, progress=label if progress else False, callback=None,
-        )  # fmt: skip
+            noise[start : start + chunk], _PerSampleChannel(tap, picked), extractor, schedule, return_octaves=False,
+            progress=label if progress else False, callback=None,
+        )
         images.append(result.image)
     stacked = torch.cat(images)
     columns = nrow or max(1, math.ceil(math.sqrt(len(channels))))
-    grid = _grid(_to_unit(stacked, extractor.input_range), nrow=columns, padding=padding)
+    grid = _grid(to_unit_range(stacked, extractor.input_range), nrow=columns, padding=padding)
     return ChannelSheet(grid=grid, images=stacked, channels=channels, layer=layer)
