@@ -4,7 +4,7 @@ Times, at the paper's 256x256 and a small batch, on CPU (or the GPU with --devic
   - baseline: the BeautyGAN generator forward (9.24M parameters) under no_grad;
   - ``transfer_metrics`` (Lab colour, histogram EMD for 3 regions, background L1), batched on the device;
   - ``label_map_from_landmarks`` (PIL rasterization of one 68-point map) and, with the ``faces`` extra, one dlib
-    identity distance (2 detections, 2 landmark fits, 2 descriptors) per sample.
+    face distance (2 detections, 2 landmark fits, 2 descriptors) per sample.
 
     .venv/bin/python benchmarks/evaluate_cost.py [--size 256] [--batch 4] [--repeats 3] [--device cpu]
 """
@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from beautygan.metrics import identity_distance, transfer_metrics  # noqa: E402
+from beautygan.metrics import face_distance, transfer_metrics  # noqa: E402
 from beautygan.faces import label_map_from_landmarks  # noqa: E402
 from beautygan.networks import Generator  # noqa: E402
 from beautygan.synthetic import render_face  # noqa: E402
@@ -65,12 +65,12 @@ def main() -> None:
 
         models = FaceModels(upsample=0 if args.size >= 160 else 1)
     except ImportError as err:
-        print(f"  identity distance: skipped ({err})")
+        print(f"  face distance: skipped ({err})")
         return
-    identity = median_time(
-        lambda: identity_distance(source[0], result[0], models=models, source_labels=source_labels[0]), args.repeats, device
+    face = median_time(
+        lambda: face_distance(source[0], result[0], models=models, source_labels=source_labels[0]), args.repeats, device
     )  # fmt: skip
-    print(f"  identity_distance (1 sample)      {identity * 1e3:9.1f} ms   {identity / base:5.2f}x")
+    print(f"  face_distance (1 sample)      {face * 1e3:9.1f} ms   {face / base:5.2f}x")
 
 
 if __name__ == "__main__":

@@ -29,14 +29,14 @@ from _timing import elapsed
 
 from perceptual import LPIPS, LPIPS_LAYERS, PerceptualLoss, RandomWeightsWarning, VGGFeatures
 
-IDENTITY = "relu4_1"
+PERCEPTUAL_LAYER = "relu4_1"
 MONITOR = ("relu1_2", "relu2_2", "relu3_3")
 
 
 def build(device: torch.device, trunk_file: str):
-    one = VGGFeatures([*LPIPS_LAYERS, IDENTITY], weights=trunk_file, input_range=(-1, 1)).to(device)
+    one = VGGFeatures([*LPIPS_LAYERS, PERCEPTUAL_LAYER], weights=trunk_file, input_range=(-1, 1)).to(device)
     one_lpips = LPIPS(extractor=one).to(device)
-    identity = PerceptualLoss({IDENTITY: 1.0}, weights=trunk_file, input_range=(-1, 1)).to(device)
+    identity = PerceptualLoss({PERCEPTUAL_LAYER: 1.0}, weights=trunk_file, input_range=(-1, 1)).to(device)
     lpips_ours = LPIPS(weights=trunk_file).to(device)
     monitor = VGGFeatures(list(MONITOR), weights=trunk_file, input_range=(-1, 1)).to(device)
 
@@ -44,7 +44,7 @@ def build(device: torch.device, trunk_file: str):
         fp = one(pred)
         with torch.no_grad():
             ft = one(target)
-        id_loss = F.mse_loss(fp[IDENTITY], ft[IDENTITY])
+        id_loss = F.mse_loss(fp[PERCEPTUAL_LAYER], ft[PERCEPTUAL_LAYER])
         lp = one_lpips.from_features(fp, ft).mean()
         maps = {name: (ft[name], fp[name].detach()) for name in MONITOR}  # what the monitor gets, free
         return id_loss, lp, maps
@@ -135,7 +135,7 @@ def main() -> None:
     memory = {name: (peak_cuda_mib if device.type == "cuda" else saved_mib)(fn, pred, target) for name, fn in variants.items()}
 
     base = statistics.median(times["one pass"])
-    print(f"device {device}, batch {args.batch}, {args.size}x{args.size}, median of {args.repeats}; identity {IDENTITY} + "
+    print(f"device {device}, batch {args.batch}, {args.size}x{args.size}, median of {args.repeats}; identity {PERCEPTUAL_LAYER} + "
           f"LPIPS-VGG + monitor {list(MONITOR)}, forward + backward to pred")  # fmt: skip
     print(f"{'variant':<26}{'ms':>9}{'x one pass':>12}{memory_label:>24}{'identity':>12}{'LPIPS':>10}")
     for name in variants:

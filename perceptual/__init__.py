@@ -41,7 +41,7 @@ _SOURCES: dict[str, str] = {
     "IMAGENET": "perceptual.normalization",
     "InputNormalization": "perceptual.normalization",
     "InputRangeWarning": "perceptual._validation",
-    "beautygan_identity_loss": "perceptual.losses",
+    "beautygan_perceptual_loss": "perceptual.losses",
     "feature_distance": "perceptual.losses",
     "gram_matrix": "perceptual.losses",
     "masked_gram_matrix": "perceptual.losses",
@@ -85,7 +85,7 @@ if TYPE_CHECKING:  # pragma: no cover - static type checkers see plain imports
     from perceptual.normalization import CAFFE, IMAGENET, InputNormalization
     from perceptual._validation import InputRangeWarning
     from perceptual.losses import (
-        beautygan_identity_loss,
+        beautygan_perceptual_loss,
         feature_distance,
         gram_matrix,
         masked_gram_matrix,

@@ -12,7 +12,7 @@ and ``DISTS = 1 - sum(alpha * l + beta * s)`` with the calibrated ``alpha``, ``b
 their joint sum. The calibration is read from the ``dists-pytorch`` package's ``weights.pt`` when it is installed,
 or from a path; it is never downloaded, is frozen, and stays out of checkpoints.
 
-The L2 pooling changes the trunk, so DISTS cannot share a VGG pass with a max-pooling loss (LPIPS, an identity
+The L2 pooling changes the trunk, so DISTS cannot share a VGG pass with a max-pooling loss (LPIPS, a perceptual
 loss); it shares its own pass with anything else tapped on the same L2-pooling extractor.
 """
 

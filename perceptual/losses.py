@@ -1,7 +1,7 @@
 """Perceptual (feature reconstruction) and style losses on frozen VGG features.
 
 - Perceptual loss: Johnson, Alahi & Fei-Fei, "Perceptual Losses for Real-Time Style Transfer and Super-Resolution"
-  (ECCV 2016); BeautyGAN's identity loss (Li et al., ACM MM 2018) is its ``relu4_1`` L2 form.
+  (ECCV 2016); BeautyGAN's perceptual loss (Li et al., ACM MM 2018) is its ``relu4_1`` L2 form.
 - Style loss: Gatys, Ecker & Bethge, "Image Style Transfer Using Convolutional Neural Networks" (CVPR 2016), with
   Gram matrices normalized by ``C*H*W`` and computed in float32 even under autocast (fp16 Grams overflow).
 
@@ -31,7 +31,7 @@ __all__ = [
     "PerceptualLossOutput",
     "Reduction",
     "StyleLoss",
-    "beautygan_identity_loss",
+    "beautygan_perceptual_loss",
     "feature_distance",
     "gram_matrix",
     "masked_gram_matrix",
@@ -398,10 +398,10 @@ BEAUTYGAN_VGG: dict[str, tuple[str, str | None]] = {"paper": ("vgg16", None), "o
 normalization; the official code's VGG19 fed the raw [-1, 1] images (``"none"``)."""
 
 
-def beautygan_identity_loss(
+def beautygan_perceptual_loss(
     variant: Literal["paper", "official"] = "paper", *, weights: WeightsSource = "imagenet", seed: int = 0
 ) -> PerceptualLoss:
-    """BeautyGAN's perceptual identity loss (unweighted; the paper multiplies it by 0.005).
+    """BeautyGAN's perceptual loss (unweighted; the paper multiplies it by 0.005).
 
     - ``"paper"``: VGG16 ``relu4_1``, L2 (MSE), on generator outputs in [-1, 1] with ImageNet normalization.
     - ``"official"``: what wtjiang98/BeautyGAN_pytorch computes: VGG19 ``relu4_1``, MSE, with the [-1, 1]

@@ -10,7 +10,7 @@ package is installed, or from a path; they are never downloaded, are frozen, and
 Differences from the ``lpips`` package, on purpose: the channel norm is ``sqrt(sum x^2 + eps^2)`` (eps inside the
 square root: a finite gradient where the features are all zero; the package's ``sqrt(sum x^2) + eps`` gives NaN
 there), there is no dropout to re-enable, and the features can come from a pass the caller already made
-(:meth:`LPIPS.from_features`), so an identity loss, LPIPS and a feature-map monitor share one VGG forward.
+(:meth:`LPIPS.from_features`), so a perceptual loss, LPIPS and a feature-map monitor share one VGG forward.
 """
 
 from __future__ import annotations

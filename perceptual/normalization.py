@@ -18,8 +18,8 @@ from typing import Literal
 
 __all__ = [
     "CAFFE",
-    "IDENTITY",
     "IMAGENET",
+    "RAW",
     "InputNormalization",
     "check_input_range",
     "get_normalization",
@@ -97,12 +97,12 @@ CAFFE = InputNormalization(
 )
 """Caffe/Keras ``preprocess_input``/TF ``vgg16.npy``: BGR, 0-255, mean subtracted, no std."""
 
-IDENTITY = InputNormalization(
+RAW = InputNormalization(
     name="none", channel_order="RGB", pixel_scale=1.0, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), passthrough=True
 )
 """No preparation at all: the tensor is fed as it is (reproduces code that skipped normalization)."""
 
-_NAMED = {"imagenet": IMAGENET, "caffe": CAFFE, "none": IDENTITY}
+_NAMED = {"imagenet": IMAGENET, "caffe": CAFFE, "none": RAW}
 
 
 def get_normalization(normalization: str | InputNormalization) -> InputNormalization:

@@ -1,4 +1,4 @@
-"""dlib parts of issue 7: detection, landmarks, prepare-faces and the identity distance on real pixels.
+"""dlib parts of issue 7: detection, landmarks, prepare-faces and the face distance on real pixels.
 
 Needs the ``faces`` extra (``pip install -e '.[faces]'``); skipped with that reason otherwise. Faces: the procedural
 faces of ``beautygan.synthetic`` (drawn, no download; dlib's HOG detector finds most of them) and
@@ -15,7 +15,7 @@ from PIL import Image
 pytest.importorskip("dlib", reason="the 'faces' extra is not installed: pip install -e '.[faces]'")
 
 from beautygan.evaluate import EvalPair, evaluate_pairs  # noqa: E402
-from beautygan.metrics import identity_distance  # noqa: E402
+from beautygan.metrics import face_distance  # noqa: E402
 from beautygan.faces import (  # noqa: E402
     FaceModels,
     FacesUnavailableError,
@@ -143,19 +143,19 @@ def fast(models, monkeypatch) -> FaceModels:
     return models
 
 
-def test_identity_distance_self_flip_brighten(fast, astronaut_crop):
+def test_face_distance_self_flip_brighten(fast, astronaut_crop):
     models = fast
     crop, _ = astronaut_crop
     flipped = np.ascontiguousarray(crop[:, ::-1])
     brighter = np.clip(crop.astype(np.int16) + 40, 0, 255).astype(np.uint8)
-    same = identity_distance(crop, crop.copy(), models=models)
-    assert same["identity_distance"] < 1e-6 and same["face_box_from"] == "detector" and same["result_face_detected"]
-    flip = identity_distance(crop, flipped, models=models)["identity_distance"]
-    bright = identity_distance(crop, brighter, models=models)["identity_distance"]
+    same = face_distance(crop, crop.copy(), models=models)
+    assert same["face_distance"] < 1e-6 and same["face_box_from"] == "detector" and same["result_face_detected"]
+    flip = face_distance(crop, flipped, models=models)["face_distance"]
+    bright = face_distance(crop, brighter, models=models)["face_distance"]
     assert 0 < flip < 0.6 and 0 < bright < 0.6  # same person by dlib's threshold
     # A different face (procedural, upscaled) is far away.
     other = np.asarray(Image.fromarray(render_face(np.random.default_rng(0), 64, makeup=False)[0]).resize((256, 256)))
-    assert identity_distance(crop, other, models=models)["identity_distance"] > max(flip, bright)
+    assert face_distance(crop, other, models=models)["face_distance"] > max(flip, bright)
 
 
 def test_evaluate_pairs_with_landmark_labels(fast, astronaut_crop, tmp_path):
@@ -169,11 +169,11 @@ def test_evaluate_pairs_with_landmark_labels(fast, astronaut_crop, tmp_path):
         models=models,
     )  # fmt: skip
     assert [r["labels"] for r in rows] == ["landmarks", "landmarks"]
-    assert rows[0]["identity_distance"] < 1e-6 and rows[0]["lips_delta_e"] == pytest.approx(0.0, abs=1e-4)
-    assert 0 < rows[1]["identity_distance"] < 0.6
+    assert rows[0]["face_distance"] < 1e-6 and rows[0]["lips_delta_e"] == pytest.approx(0.0, abs=1e-4)
+    assert 0 < rows[1]["face_distance"] < 0.6
     assert rows[1]["background_l1"] > 1.0  # a mirrored background has moved
     # Tensor inputs in [-1, 1] give the same distance as uint8 arrays.
     as_tensor = torch.from_numpy(crop).permute(2, 0, 1).float() / 127.5 - 1
     flipped_tensor = as_tensor.flip(-1)
-    from_tensors = identity_distance(as_tensor, flipped_tensor, models=models)["identity_distance"]
-    assert from_tensors == pytest.approx(rows[1]["identity_distance"], abs=1e-6)
+    from_tensors = face_distance(as_tensor, flipped_tensor, models=models)["face_distance"]
+    assert from_tensors == pytest.approx(rows[1]["face_distance"], abs=1e-6)

@@ -317,8 +317,8 @@ def test_mean_lab_distance_is_symmetric_and_zero_on_itself():
 
 
 # ---------------------------------------------------------------------------------- accumulation and logging
-class _FakeIdentity:
-    """dlib stand-in for identity: every face found, descriptor = mean colour (so a recoloured result moves)."""
+class _FakeFaces:
+    """dlib stand-in for the face distance: every face found, descriptor = mean colour (so a recoloured result moves)."""
 
     def detect(self, image):
         return [DetectedFace(box=(0, 0, image.shape[1], image.shape[0]), score=1.0, landmarks=TEMPLATE)]
@@ -336,7 +336,7 @@ def test_transfer_metrics_accumulator_means_skip_empty_regions_and_log():
     labels[2][(labels[2] == R.LEFT_EYE) | (labels[2] == R.RIGHT_EYE)] = R.FACE  # sample 2: no eyes at all
     g = torch.Generator().manual_seed(0)
     source, reference, result = (torch.rand(3, 3, 32, 32, generator=g) * 2 - 1 for _ in range(3))
-    acc = TransferMetrics(identity=True, models=_FakeIdentity(), max_identity_samples=2)
+    acc = TransferMetrics(faces=True, models=_FakeFaces(), max_face_distance_samples=2)
     first = acc.update(source[:2], reference[:2], result[:2], labels[:2], labels[:2])
     second = acc.update(source[2:], reference[2:], result[2:], labels[2:], labels[2:])
     assert torch.isnan(second["eye_shadow_delta_e"]).all()
@@ -348,8 +348,8 @@ def test_transfer_metrics_accumulator_means_skip_empty_regions_and_log():
     # Identity: capped at 2 samples; distance of mean colours (0-1) computed here with numpy.
     unit = lambda x: ((x + 1) / 2).clamp(0, 1).mul(255).round().numpy()  # noqa: E731
     expected = [np.linalg.norm(unit(source[i]).reshape(3, -1).mean(1) / 255 - unit(result[i]).reshape(3, -1).mean(1) / 255) for i in range(2)]
-    assert means["identity_distance"] == pytest.approx(np.mean(expected), rel=1e-4)
-    assert means["identity_share_under_0.6"] == pytest.approx(np.mean([d < 0.6 for d in expected]))
+    assert means["face_distance"] == pytest.approx(np.mean(expected), rel=1e-4)
+    assert means["same_person_share_under_0.6"] == pytest.approx(np.mean([d < 0.6 for d in expected]))
 
     logged = {}
 
@@ -366,15 +366,15 @@ def test_transfer_metrics_accumulator_means_skip_empty_regions_and_log():
 
 def test_summarize_counts_and_share():
     rows = [
-        {"source": "a", "identity_distance": 0.2, "lips_delta_e": 10.0},
-        {"source": "b", "identity_distance": 0.7, "lips_delta_e": float("nan")},
-        {"source": "c", "identity_distance": float("nan"), "lips_delta_e": 20.0},
+        {"source": "a", "face_distance": 0.2, "lips_delta_e": 10.0},
+        {"source": "b", "face_distance": 0.7, "lips_delta_e": float("nan")},
+        {"source": "c", "face_distance": float("nan"), "lips_delta_e": 20.0},
     ]
     summary = summarize(rows)
     assert summary["pairs"] == 3
-    assert summary["mean"]["identity_distance"] == pytest.approx(0.45) and summary["count"]["identity_distance"] == 2
+    assert summary["mean"]["face_distance"] == pytest.approx(0.45) and summary["count"]["face_distance"] == 2
     assert summary["mean"]["lips_delta_e"] == pytest.approx(15.0)
-    assert summary["identity_share_under_0.6"] == pytest.approx(0.5)
+    assert summary["same_person_share_under_0.6"] == pytest.approx(0.5)
 
 
 # ------------------------------------------------------------------------------------------ file level + CLI
@@ -399,7 +399,7 @@ def test_evaluate_pairs_with_a_generator_and_written_results(tmp_path):
             return b, a
 
     rows = evaluate_pairs(
-        [EvalPair(source, reference)], generator=CopyReference(), image_size=32, identity=False, results_dir=tmp_path / "res"
+        [EvalPair(source, reference)], generator=CopyReference(), image_size=32, faces=False, results_dir=tmp_path / "res"
     )  # fmt: skip
     (row,) = rows
     assert row["labels"] == "mt"  # found segs/ twin of images/ path
@@ -412,20 +412,20 @@ def test_evaluate_pairs_with_a_generator_and_written_results(tmp_path):
         assert next(csv.DictReader(handle))["source"] == str(source)
     assert json.loads(json_path.read_text())["summary"]["pairs"] == 1
     with pytest.raises(ValueError, match="no result image and no generator"):
-        evaluate_pairs([EvalPair(source, reference)], identity=False)
+        evaluate_pairs([EvalPair(source, reference)], faces=False)
 
 
 def test_evaluate_cli_on_a_pairs_file_and_on_a_checkpoint(tmp_path, capsys):
     source = _write_pair(tmp_path, "non-makeup/s.png", (128, 128, 128), (128, 128, 128))
     reference = _write_pair(tmp_path, "makeup/r.png", (128, 128, 128), (255, 0, 0))
     (tmp_path / "pairs.txt").write_text("# source reference result\nimages/non-makeup/s.png images/makeup/r.png images/makeup/r.png\n")
-    assert evaluate_main(["--pairs", str(tmp_path / "pairs.txt"), "--out", str(tmp_path / "o1"), "--no-identity"]) == 0
+    assert evaluate_main(["--pairs", str(tmp_path / "pairs.txt"), "--out", str(tmp_path / "o1"), "--no-faces"]) == 0
     out = capsys.readouterr().out
     assert "1 pairs" in out and "lips_delta_e" in out
     summary = json.loads((tmp_path / "o1" / "summary.json").read_text())["summary"]
     assert summary["mean"]["lips_delta_e"] == pytest.approx(0.0, abs=0.05)
     (tmp_path / "bad.txt").write_text("only_one_field.png\n")
-    assert evaluate_main(["--pairs", str(tmp_path / "bad.txt"), "--out", str(tmp_path / "o2"), "--no-identity"]) == 2
+    assert evaluate_main(["--pairs", str(tmp_path / "bad.txt"), "--out", str(tmp_path / "o2"), "--no-faces"]) == 2
     assert "expected 'SOURCE REFERENCE [RESULT]'" in capsys.readouterr().err
 
     # A tiny generator checkpoint in the layout `beautygan fit` writes (state_dict with the generator. prefix).
@@ -438,13 +438,13 @@ def test_evaluate_cli_on_a_pairs_file_and_on_a_checkpoint(tmp_path, capsys):
         "hyper_parameters": {"generator_width": 8, "residual_blocks": 1},
         "datamodule_hyper_parameters": {"image_size": 32},
     }, ckpt)  # fmt: skip
-    code = evaluate_main(["--ckpt", str(ckpt), "--data-dir", str(tmp_path), "--n", "3", "--out", str(tmp_path / "o3"), "--no-identity"])
+    code = evaluate_main(["--ckpt", str(ckpt), "--data-dir", str(tmp_path), "--n", "3", "--out", str(tmp_path / "o3"), "--no-faces"])
     assert code == 0
     with (tmp_path / "o3" / "metrics.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 3 and all(r["labels"] == "mt" for r in rows)
     assert len(list((tmp_path / "o3" / "results").glob("*.png"))) == 3
-    assert evaluate_main(["--data-dir", str(tmp_path), "--out", str(tmp_path / "o4"), "--no-identity"]) == 2
+    assert evaluate_main(["--data-dir", str(tmp_path), "--out", str(tmp_path / "o4"), "--no-faces"]) == 2
     assert "--ckpt is required" in capsys.readouterr().err
 
 
@@ -456,11 +456,11 @@ def test_missing_extra_gives_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "dlib", None)  # import dlib -> ImportError
     with pytest.raises(FacesUnavailableError, match=r"pip install -e '\.\[faces\]'"):
         FaceModels()
-    with pytest.warns(UserWarning, match="identity distance not computed"):
-        acc = TransferMetrics(identity="auto")
+    with pytest.warns(UserWarning, match="face distance not computed"):
+        acc = TransferMetrics(faces="auto")
     assert acc.models is None
     with pytest.raises(FacesUnavailableError):
-        TransferMetrics(identity=True)
+        TransferMetrics(faces=True)
 
 
 def test_transfer_metrics_logged_from_a_lightning_validation_loop(tmp_path):
@@ -473,7 +473,7 @@ def test_transfer_metrics_logged_from_a_lightning_validation_loop(tmp_path):
         def __init__(self):
             super().__init__()
             self.layer = torch.nn.Conv2d(3, 3, 1)
-            self.transfer_metrics = TransferMetrics(identity=False)
+            self.transfer_metrics = TransferMetrics(faces=False)
 
         def validation_step(self, batch, batch_idx):
             source, reference = batch
@@ -505,7 +505,7 @@ def test_evaluate_cli_bad_paths_are_one_line_and_a_bad_pair_loses_only_itself(tm
         (["--pairs", str(pairs), "--out", str(tmp_path / "a_file")], f"--out '{tmp_path / 'a_file'}' is a file"),
         (["--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")], "has no images/ folder"),
     ):
-        assert evaluate_main([*argv, "--no-identity"]) == 2
+        assert evaluate_main([*argv, "--no-faces"]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and expected in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
@@ -514,7 +514,7 @@ def test_evaluate_cli_bad_paths_are_one_line_and_a_bad_pair_loses_only_itself(tm
     (tmp_path / "broken.png").write_text("not a png")
     pairs.write_text("\n".join(["images/non-makeup/s.png images/makeup/r.png images/makeup/r.png"] * 2 + [
         "images/non-makeup/s.png images/makeup/r.png broken.png"]) + "\n")  # fmt: skip
-    assert evaluate_main(["--pairs", str(pairs), "--out", str(tmp_path / "o5"), "--no-identity"]) == 1
+    assert evaluate_main(["--pairs", str(pairs), "--out", str(tmp_path / "o5"), "--no-faces"]) == 1
     err = capsys.readouterr().err
     assert "1 of 3 pair(s) skipped" in err and "broken.png: not a readable image" in err
     with (tmp_path / "o5" / "metrics.csv").open() as handle:

@@ -10,7 +10,7 @@ from perceptual import (
     PerceptualLoss,
     StyleLoss,
     VGGFeatures,
-    beautygan_identity_loss,
+    beautygan_perceptual_loss,
     feature_distance,
     gram_matrix,
     perceptual_loss,
@@ -181,16 +181,16 @@ def test_extractor_with_extra_taps_shares_one_pass(vgg16_file, images, reference
 
 
 def test_beautygan_presets():
-    paper = beautygan_identity_loss("paper", weights="random")
+    paper = beautygan_perceptual_loss("paper", weights="random")
     assert paper.extractor.arch == "vgg16" and paper.extractor.layers == ("relu4_1",)
     assert paper.extractor.input_range == (-1.0, 1.0) and paper.extractor.normalization.name == "imagenet"
     assert paper.criterion == "mse"
-    official = beautygan_identity_loss("official", weights="random")
+    official = beautygan_perceptual_loss("official", weights="random")
     assert official.extractor.arch == "vgg19" and official.extractor.layers == ("relu4_1",)
     x = torch.rand(1, 3, 8, 8) * 2 - 1
     torch.testing.assert_close(official.extractor.normalize(x), x)  # fed without ImageNet normalization
     with pytest.raises(ValueError, match="variant"):
-        beautygan_identity_loss("v2")
+        beautygan_perceptual_loss("v2")
 
 
 @pytest.mark.slow

@@ -75,7 +75,7 @@ def test_spatial_map_equals_the_package(trunk_file) -> None:
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-7)
 
 
-def test_one_pass_of_features_serves_an_identity_loss_and_lpips(reference, trunk_file) -> None:
+def test_one_pass_of_features_serves_a_perceptual_loss_and_lpips(reference, trunk_file) -> None:
     extractor = VGGFeatures(["relu4_1", *LPIPS_LAYERS], weights=trunk_file, input_range=(-1, 1))
     metric = LPIPS(extractor=extractor)
     x, y = _photos(), _distorted(_photos())

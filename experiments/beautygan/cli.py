@@ -67,7 +67,7 @@ COMMANDS = (
     ("transfer", "a reference's makeup on a photo, face-aware at full size, or on every pair of two folders"),
     ("gallery", "sources x references grid of made-up faces, PNG + HTML page"),
     ("prepare-faces", "your photos into the MT layout: detect, align, label maps (needs the faces extra)"),
-    ("evaluate", "identity, colour and background figures of a checkpoint on pairs of photos"),
+    ("evaluate", "face distance, colour and background figures of a checkpoint on pairs of photos"),
 )
 
 

@@ -3,7 +3,7 @@
 BeautyGAN (Li et al., ACM MM 2018) claims that its VGG perceptual loss keeps the source's identity; the official
 code (wtjiang98/BeautyGAN_pytorch) never measures it. This module does, per (source, reference, result) triple:
 
-- ``identity_distance``: Euclidean distance between dlib's 128-D face descriptors (the face-recognition ResNet of
+- ``face_distance``: Euclidean distance between dlib's 128-D face descriptors (the face-recognition ResNet of
   dlib, 99.38% on LFW) of the source and the result; lower is better, and dlib's documented same-person threshold is
   0.6, so the summary reports the share of results under it. Needs the ``faces`` extra; NaN without it.
 - per region (lips, eye shadow, skin; masks of :mod:`beautygan.regions`, the result taking the source's
@@ -41,7 +41,7 @@ from perceptual.files import atomic_path
 from perceptual.images import from_unit_range, to_unit_range
 
 from .data import read_labels, read_pairs_file
-from .metrics import IDENTITY_THRESHOLD, _default_models, identity_distance, transfer_metrics, uint8_image
+from .metrics import SAME_PERSON_THRESHOLD, _default_models, face_distance, transfer_metrics, uint8_image
 
 __all__ = ["EvalPair", "evaluate_pairs", "format_summary", "main", "summarize", "write_table"]
 
@@ -93,7 +93,7 @@ def evaluate_pairs(
     generator: torch.nn.Module | None = None,
     image_size: int | None = None,
     device: str | torch.device = "cpu",
-    identity: bool | Literal["auto"] = "auto",
+    faces: bool | Literal["auto"] = "auto",
     models: Any = None,
     results_dir: str | Path | None = None,
     batch_size: int = 8,
@@ -116,8 +116,8 @@ def evaluate_pairs(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if models is None:
-        models = _default_models(identity)
-    elif identity is False:
+        models = _default_models(faces)
+    elif faces is False:
         models = None
     if image_size is None and pairs:
         first = next((p.result for p in pairs if p.result is not None), None)
@@ -186,7 +186,7 @@ def evaluate_pairs(
             }
             row.update({name: float(values[i]) for name, values in metrics.items()})
             if models is not None:
-                row.update(identity_distance(
+                row.update(face_distance(
                     sources[i], results[i], models=models, source_labels=src_labels[i], input_range=(0.0, 1.0),
                     source_faces=src_faces[i],
                 ))  # fmt: skip
@@ -195,8 +195,8 @@ def evaluate_pairs(
 
 
 def summarize(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Means of every numeric column over the rows where it is finite (with counts), and the share of identity
-    distances under :data:`IDENTITY_THRESHOLD`."""
+    """Means of every numeric column over the rows where it is finite (with counts), and the share of face
+    distances under :data:`SAME_PERSON_THRESHOLD`."""
     rows = list(rows)
     numeric = [k for k in (rows[0] if rows else {}) if isinstance(rows[0][k], float) and not isinstance(rows[0][k], bool)]
     summary: dict[str, Any] = {"pairs": len(rows), "mean": {}, "count": {}}
@@ -204,9 +204,9 @@ def summarize(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         values = [float(r[key]) for r in rows if isinstance(r.get(key), float) and math.isfinite(r[key])]
         summary["count"][key] = len(values)
         summary["mean"][key] = sum(values) / len(values) if values else None
-    distances = [float(r["identity_distance"]) for r in rows if math.isfinite(r.get("identity_distance", math.nan))]
+    distances = [float(r["face_distance"]) for r in rows if math.isfinite(r.get("face_distance", math.nan))]
     if distances:
-        summary[f"identity_share_under_{IDENTITY_THRESHOLD}"] = sum(d < IDENTITY_THRESHOLD for d in distances) / len(distances)
+        summary[f"same_person_share_under_{SAME_PERSON_THRESHOLD}"] = sum(d < SAME_PERSON_THRESHOLD for d in distances) / len(distances)
     return summary
 
 
@@ -233,12 +233,12 @@ def write_table(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any], o
 def format_summary(summary: Mapping[str, Any]) -> str:
     """A small text table of the summary: metric, mean, count."""
     lines = [f"{summary['pairs']} pairs"]
-    share = summary.get(f"identity_share_under_{IDENTITY_THRESHOLD}")
+    share = summary.get(f"same_person_share_under_{SAME_PERSON_THRESHOLD}")
     for key, mean in summary["mean"].items():
         shown = "n/a" if mean is None else f"{mean:9.3f}"
         lines.append(f"  {key:<26} {shown}   (n={summary['count'][key]})")
     if share is not None:
-        lines.append(f"  {f'identity share < {IDENTITY_THRESHOLD}':<26} {share:9.3f}")
+        lines.append(f"  {f'same person (< {SAME_PERSON_THRESHOLD})':<26} {share:9.3f}")
     return "\n".join(lines)
 
 
@@ -292,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the reference draw for --data-dir")
     parser.add_argument("--out", type=Path, required=True, help="folder for metrics.csv, summary.json and results/")
     parser.add_argument("--size", type=int, default=None, help="image size (default: the checkpoint's training size)")
-    parser.add_argument("--no-identity", action="store_true", help="skip the dlib identity distance")
+    parser.add_argument("--no-faces", "--no-identity", dest="no_faces", action="store_true", help="skip the dlib face distance")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
     failures: list[tuple[EvalPair, str]] = []
@@ -318,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             size = size or trained_size
         rows = evaluate_pairs(
             pairs, generator=generator, image_size=size, device=args.device,
-            identity=False if args.no_identity else "auto", results_dir=args.out / "results", progress=True,
+            faces=False if args.no_faces else "auto", results_dir=args.out / "results", progress=True,
             failures=failures,
         )  # fmt: skip
     except (ValueError, FileNotFoundError, ImportError, RuntimeError) as err:

@@ -1,5 +1,5 @@
 """Measurements of a makeup transfer, on tensors: per-region colour distance to the reference (mean RGB, CIELAB,
-histogram EMD), change outside the face, dlib identity distance; and :class:`TransferMetrics`, which accumulates
+histogram EMD), change outside the face, dlib face distance (is the result still the same person); and :class:`TransferMetrics`, which accumulates
 them over a validation epoch inside the LightningModule (the file-level ``beautygan evaluate`` is in
 :mod:`beautygan.evaluate`)."""
 
@@ -19,10 +19,10 @@ from perceptual.images import to_unit_range
 from .regions import FaceRegion, region_masks
 
 __all__ = [
-    "IDENTITY_THRESHOLD",
+    "SAME_PERSON_THRESHOLD",
     "TransferMetrics",
     "histogram_emd",
-    "identity_distance",
+    "face_distance",
     "mean_lab_distance",
     "mean_region_colour",
     "region_colour_distance",
@@ -50,7 +50,7 @@ def region_colour_distance(
     return torch.linalg.vector_norm(a - b, dim=1)
 
 
-IDENTITY_THRESHOLD = 0.6
+SAME_PERSON_THRESHOLD = 0.6
 """dlib's same-person threshold on the Euclidean distance of its face descriptors."""
 
 REGIONS = ("lips", "eye_shadow", "skin")
@@ -181,7 +181,7 @@ def transfer_metrics(
     return metrics
 
 
-# ------------------------------------------------------------------------------------------------- identity
+# ------------------------------------------------------------------------------------------------- face distance
 def uint8_image(image: Tensor | np.ndarray, input_range: tuple[float, float]) -> np.ndarray:
     """An ``(H, W, 3)`` uint8 array from a ``(3, H, W)`` tensor in ``input_range`` (arrays pass through, checked)."""
     if isinstance(image, np.ndarray):
@@ -206,7 +206,7 @@ def _box_from_labels(labels: Tensor | np.ndarray | None) -> tuple[int, int, int,
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
-def identity_distance(
+def face_distance(
     source: Tensor | np.ndarray, result: Tensor | np.ndarray, *, models: Any,
     source_labels: Tensor | np.ndarray | None = None, input_range: tuple[float, float] = (-1.0, 1.0),
     source_faces: Sequence[Any] | None = None,
@@ -216,7 +216,7 @@ def identity_distance(
     The source face is the detector's largest; if the detector finds none (small or synthetic faces), the box of the
     source label map's face ids is used instead. The result face is detected too, falling back to the source's box
     (the generator keeps the geometry); landmarks and descriptor are always computed on the result's own pixels.
-    Returns ``{"identity_distance": float (NaN if no face), "face_box_from": "detector"|"labels"|"none",
+    Returns ``{"face_distance": float (NaN if no face), "face_box_from": "detector"|"labels"|"none",
     "result_face_detected": bool}``. ``models`` is a :class:`~beautygan.faces.FaceModels`;
     ``source_faces``: the detections of ``source`` if already made (saves a detector pass)."""
     src, out = uint8_image(source, input_range), uint8_image(result, input_range)
@@ -226,72 +226,73 @@ def identity_distance(
     else:
         box = _box_from_labels(source_labels)
         if box is None:
-            return {"identity_distance": math.nan, "face_box_from": "none", "result_face_detected": False}
+            return {"face_distance": math.nan, "face_box_from": "none", "result_face_detected": False}
         origin, src_points = "labels", models.landmarks(src, box)
     result_faces = models.detect(out)
     out_points = result_faces[0].landmarks if result_faces else models.landmarks(out, box)
     distance = float(np.linalg.norm(models.embed(src, src_points) - models.embed(out, out_points)))
-    return {"identity_distance": distance, "face_box_from": origin, "result_face_detected": bool(result_faces)}
+    return {"face_distance": distance, "face_box_from": origin, "result_face_detected": bool(result_faces)}
 
 
-def _default_models(identity: bool | Literal["auto"]) -> Any:
-    if identity is False:
+def _default_models(faces: bool | Literal["auto"]) -> Any:
+    if faces is False:
         return None
     from .faces import FaceModels, FacesUnavailableError
 
     try:
         return FaceModels()
     except FacesUnavailableError as err:
-        if identity == "auto":
-            warnings.warn(f"identity distance not computed: {err}", stacklevel=3)
+        if faces == "auto":
+            warnings.warn(f"face distance not computed: {err}", stacklevel=3)
             return None
         raise
 
 
 # ------------------------------------------------------------------------------------------ training hook
 class TransferMetrics:
-    """Accumulates :func:`transfer_metrics` (and dlib identity distances) over an epoch; logs the means.
+    """Accumulates :func:`transfer_metrics` (and dlib face distances) over an epoch; logs the means.
 
     Use from a LightningModule::
 
-        self.transfer_metrics = TransferMetrics(identity="auto")           # __init__ (not an nn.Module)
+        self.transfer_metrics = TransferMetrics(faces="auto")           # __init__ (not an nn.Module)
         self.transfer_metrics.update(source, reference, fake_source,      # validation_step, reuse the outputs
                                      batch["source_labels"], batch["reference_labels"])
         self.transfer_metrics.log_to(self, prefix="val")                   # on_validation_epoch_end
 
-    The colour metrics stay on the device as running sums (no host sync in ``update``); the identity distance needs
-    dlib on the CPU, so it is computed for at most ``max_identity_samples`` samples per epoch. Under DDP the sums
+    The colour metrics stay on the device as running sums (no host sync in ``update``); the face distance needs
+    dlib on the CPU, so it is computed for at most ``max_face_distance_samples`` samples per epoch. Under DDP the sums
     are added over ranks in :meth:`log_to` (every rank must call it).
 
     Args:
-        identity: ``True`` (needs the ``faces`` extra), ``False``, or ``"auto"`` (on when dlib is installed).
+        faces: the dlib face distance: ``True`` (needs the ``faces`` extra), ``False``, or ``"auto"`` (on when dlib
+            is installed).
         input_range: range of the images passed to :meth:`update` ((-1, 1) for the generator's tanh output).
-        max_identity_samples: cap on dlib evaluations per epoch (each costs ~0.1-0.3 s of CPU).
+        max_face_distance_samples: cap on dlib evaluations per epoch (each costs ~0.1-0.3 s of CPU).
     """
 
     def __init__(
-        self, *, identity: bool | Literal["auto"] = "auto", input_range: tuple[float, float] = (-1.0, 1.0),
-        max_identity_samples: int = 32, models: Any = None,
+        self, *, faces: bool | Literal["auto"] = "auto", input_range: tuple[float, float] = (-1.0, 1.0),
+        max_face_distance_samples: int = 32, models: Any = None,
     ) -> None:  # fmt: skip
-        if identity not in (True, False, "auto"):
-            raise ValueError(f"identity must be True, False or 'auto', got {identity!r}")
-        if max_identity_samples < 0:
-            raise ValueError(f"max_identity_samples must be >= 0, got {max_identity_samples}")
+        if faces not in (True, False, "auto"):
+            raise ValueError(f"faces must be True, False or 'auto', got {faces!r}")
+        if max_face_distance_samples < 0:
+            raise ValueError(f"max_face_distance_samples must be >= 0, got {max_face_distance_samples}")
         self.input_range = input_range
-        self.max_identity_samples = max_identity_samples
-        self.models = models if models is not None else _default_models(identity)
+        self.max_face_distance_samples = max_face_distance_samples
+        self.models = models if models is not None else _default_models(faces)
         self.reset()
 
     def reset(self) -> None:
         self._sums: dict[str, Tensor] = {}
         self._counts: dict[str, Tensor] = {}
-        self._identity: list[float] = []
+        self._face_distances: list[float] = []
 
     @torch.no_grad()
     def update(
         self, source: Tensor, reference: Tensor, result: Tensor, source_labels: Tensor, reference_labels: Tensor
     ) -> dict[str, Tensor]:  # fmt: skip
-        """Add a batch; returns its per-sample metrics (``(N,)`` tensors, without identity)."""
+        """Add a batch; returns its per-sample metrics (``(N,)`` tensors, without the face distance)."""
         metrics = transfer_metrics(
             source.detach(), reference.detach(), result.detach(), source_labels, reference_labels, input_range=self.input_range
         )  # fmt: skip
@@ -300,18 +301,18 @@ class TransferMetrics:
             total = torch.where(finite, values, torch.zeros_like(values)).sum().double()
             self._sums[name] = self._sums.get(name, 0) + total
             self._counts[name] = self._counts.get(name, 0) + finite.sum()
-        if self.models is not None and len(self._identity) < self.max_identity_samples:
-            take = min(source.shape[0], self.max_identity_samples - len(self._identity))
+        if self.models is not None and len(self._face_distances) < self.max_face_distance_samples:
+            take = min(source.shape[0], self.max_face_distance_samples - len(self._face_distances))
             for i in range(take):
-                row = identity_distance(
+                row = face_distance(
                     source[i], result[i], models=self.models, source_labels=source_labels[i], input_range=self.input_range
                 )  # fmt: skip
-                self._identity.append(row["identity_distance"])
+                self._face_distances.append(row["face_distance"])
         return metrics
 
     def compute(self, reduce_sum: Callable[[Tensor], Tensor] | None = None) -> dict[str, float]:
-        """Epoch means (NaN-free: empty regions are left out), ``identity_distance`` mean and
-        ``identity_share_under_0.6`` when identity is on. ``reduce_sum`` adds a tensor over DDP ranks."""
+        """Epoch means (NaN-free: empty regions are left out), ``face_distance`` mean and
+        ``same_person_share_under_0.6`` when faces are on. ``reduce_sum`` adds a tensor over DDP ranks."""
         reduce_sum = reduce_sum or (lambda t: t)
         out: dict[str, float] = {}
         for name in sorted(self._sums):
@@ -320,14 +321,14 @@ class TransferMetrics:
                 out[name] = float(stacked[0] / stacked[1])
         if self.models is not None:
             device = next(iter(self._sums.values())).device if self._sums else torch.device("cpu")
-            values = [v for v in self._identity if math.isfinite(v)]
+            values = [v for v in self._face_distances if math.isfinite(v)]
             stats = torch.tensor(
-                [sum(values), len(values), sum(v < IDENTITY_THRESHOLD for v in values)], dtype=torch.float64, device=device
+                [sum(values), len(values), sum(v < SAME_PERSON_THRESHOLD for v in values)], dtype=torch.float64, device=device
             )  # fmt: skip
             stats = reduce_sum(stats)
             if float(stats[1]) > 0:
-                out["identity_distance"] = float(stats[0] / stats[1])
-                out[f"identity_share_under_{IDENTITY_THRESHOLD}"] = float(stats[2] / stats[1])
+                out["face_distance"] = float(stats[0] / stats[1])
+                out[f"same_person_share_under_{SAME_PERSON_THRESHOLD}"] = float(stats[2] / stats[1])
         return out
 
     def log_to(self, module: Any, *, prefix: str = "val") -> dict[str, float]:

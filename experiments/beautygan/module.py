@@ -2,7 +2,7 @@
 
 Per batch: the generator runs once; the two discriminators step on its detached outputs, then the generator steps
 on the same outputs (manual optimization, Adam 2e-4, betas (0.5, 0.999)). Losses: LSGAN, cycle L1, the VGG
-``relu4_1`` perceptual identity loss from :mod:`perceptual` (one batched pass over both directions, whose extra
+``relu4_1`` perceptual loss from :mod:`perceptual` (one batched pass over both directions, whose extra
 taps feed the feature-map monitor for free), histogram-matching makeup loss for lips / skin / eye shadow in both
 directions, and the official code's optional identity loss ``G(a, a)``.
 
@@ -28,7 +28,7 @@ Where this differs from the official code, deliberately:
 - the ``official`` preset's VGG is Gatys' normalized VGG19 (``vgg_conv.pth``, read by ``weights=<path>``) fed the raw
   [-1, 1] RGB image, as the official code does; the ``paper`` preset feeds torchvision's VGG16 its ImageNet
   normalization. Offline, ``vgg_fallback: random`` uses a seeded random VGG rescaled to Gatys' activation scale
-  (``weights="random_normalized"``), so that the identity term has the weight it has with a trained network.
+  (``weights="random_normalized"``), so that the perceptual term has the weight it has with a trained network.
 
 Options that are not in BeautyGAN at all (off by default, used by the CPU demo or asked for by users):
 
@@ -36,7 +36,7 @@ Options that are not in BeautyGAN at all (off by default, used by the CPU demo o
   image that head transforms (GANimation's attention output, Pumarola et al., ECCV 2018); with it a 5-minute CPU
   run keeps its source's hair, skin and background instead of repainting them in an average shade;
 - ``loss_weights.lpips``: LPIPS-VGG between each output and its input of the same domain, read from the perceptual
-  term's VGG pass (identity + LPIPS + the monitor's maps from one forward);
+  term's VGG pass (perceptual + LPIPS + the monitor's maps from one forward);
 - ``lr_decay_epochs``: a linear decay of the learning rate to 0 over the last epochs (the official code keeps it
   constant).
 
@@ -169,13 +169,13 @@ PRESETS: dict[str, LossWeights] = {
     # What the official code effectively optimizes: its loss_rec = (cycle_A + cycle_B + vgg_A + vgg_B) * 0.5 halves
     # cycle (lambda 10) and VGG (10 * 0.005) terms; identity = lambda_A * lambda_idt * 0.5 = 10 * 0.5 * 0.5;
     # histogram losses are L1 with lips 1, skin 0.1, eyes 1. Its VGG is VGG19 fed un-normalized [-1, 1] images
-    # (see VGG_PRESETS), as perceptual.beautygan_identity_loss("official") does.
+    # (see VGG_PRESETS), as perceptual.beautygan_perceptual_loss("official") does.
     "official": LossWeights(cycle=5.0, perceptual=0.025, identity=2.5),
 }
 
-# (arch, input normalization) of the identity loss's VGG per preset: the paper's VGG16 on ImageNet-normalized
+# (arch, input normalization) of the perceptual loss's VGG per preset: the paper's VGG16 on ImageNet-normalized
 # inputs; the official code's VGG19 on the raw [-1, 1] generator output.
-VGG_PRESETS = BEAUTYGAN_VGG  # one table, shared with perceptual.beautygan_identity_loss
+VGG_PRESETS = BEAUTYGAN_VGG  # one table, shared with perceptual.beautygan_perceptual_loss
 
 
 def build_vgg(
@@ -206,9 +206,9 @@ def build_vgg(
         banner = "!" * 100
         message = (
             f"\n{banner}\n{arch} weights {weights!r} are unavailable: {err}\nThe config sets vgg_fallback: random, "
-            f"so the perceptual identity loss and the feature maps use a RANDOMLY INITIALIZED {arch.upper()}, rescaled "
+            f"so the perceptual loss and the feature maps use a RANDOMLY INITIALIZED {arch.upper()}, rescaled "
             "to the activation scale of Gatys' normalized VGG.\n"
-            f"That is NOT BeautyGAN's identity loss; put torchvision's {arch} weights in $TORCH_HOME/hub/checkpoints "
+            f"That is NOT BeautyGAN's perceptual loss; put torchvision's {arch} weights in $TORCH_HOME/hub/checkpoints "
             f"for the real one.\n{banner}"
         )
         warnings.warn(message, UserWarning, stacklevel=2)
@@ -217,7 +217,7 @@ def build_vgg(
 
 
 def vgg_provenance(extractor: VGGFeatures) -> dict[str, str | bool]:
-    """What the identity loss's VGG actually is: arch, weight source, pretrained or not, and a content hash (first 16
+    """What the perceptual loss's VGG actually is: arch, weight source, pretrained or not, and a content hash (first 16
     hex digits of the SHA-256 of its state, in key order), so a run says which VGG it used whatever was asked for."""
     digest = hashlib.sha256()
     # Parameters and buffers, not state_dict(): the frozen VGG keeps itself out of state dicts (and checkpoints).
@@ -255,12 +255,12 @@ class BeautyGAN(L.LightningModule):
             BeautyGAN code does.
         vgg_weights: VGG16 weights for the perceptual loss (``"imagenet"`` in the paper, or a file).
         vgg_fallback: ``"random"`` to run with random VGG weights, loudly, when ``vgg_weights`` is unavailable.
-        perceptual_layer: tap of the identity loss (``relu4_1``).
+        perceptual_layer: tap of the perceptual loss (``relu4_1``).
         monitor_layers: extra taps computed in the same VGG pass and returned for the feature-map monitor.
         sample_every_n_batches: batches between sample grids in TensorBoard (and PNGs under the log dir).
         samples_per_grid: pairs shown per grid.
         speed: compilation, fused Adam and channels_last (:class:`SpeedOptions`); the default runs eagerly.
-        evaluate_identity: in validation/test, also the dlib identity distance of source and result (``True``
+        evaluate_face_distance: in validation/test, also the dlib face distance of source and result (``True``
             needs the ``faces`` extra; ``"auto"`` uses it when installed). Colour-transfer figures are always logged.
     """
 
@@ -284,7 +284,7 @@ class BeautyGAN(L.LightningModule):
         sample_every_n_batches: int = 200,
         samples_per_grid: int = 4,
         speed: SpeedOptions | None = None,
-        evaluate_identity: bool | Literal["auto"] = False,
+        evaluate_face_distance: bool | Literal["auto"] = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -314,7 +314,7 @@ class BeautyGAN(L.LightningModule):
             taps, weights=vgg_weights, fallback=vgg_fallback, arch=vgg_arch, normalization=vgg_normalization
         )
         self.perceptual = PerceptualLoss({perceptual_layer: 1.0}, criterion="mse", reduction="none", extractor=extractor)
-        # LPIPS reads the perceptual loss's features: identity + LPIPS + monitor maps from one VGG pass.
+        # LPIPS reads the perceptual loss's features: perceptual + LPIPS + monitor maps from one VGG pass.
         self.lpips = LPIPS(extractor=extractor) if self.loss_weights.lpips > 0 else None
         self.vgg_used = vgg_provenance(extractor)  # recorded in checkpoints and hparams.yaml, printed at fit start
         # The frozen VGG has no gradients to sync and its weights come from their source on every rank: keep DDP
@@ -331,7 +331,7 @@ class BeautyGAN(L.LightningModule):
         if not isinstance(self.speed, SpeedOptions):
             raise TypeError(f"speed must be a SpeedOptions, got {type(self.speed).__name__}")
         self._val_grid_done = False
-        self.transfer_metrics = TransferMetrics(identity=evaluate_identity)
+        self.transfer_metrics = TransferMetrics(faces=evaluate_face_distance)
         # Non-finite loss terms, OR-accumulated on the device (no host sync per step) and checked where Lightning
         # syncs anyway: at its logging interval, at the end of each epoch and before any checkpoint is written.
         self._term_names: list[str] = []
@@ -381,7 +381,7 @@ class BeautyGAN(L.LightningModule):
     def on_fit_start(self) -> None:
         used = self.vgg_used
         kind = "pretrained" if used["pretrained"] else "NOT pretrained (random)"
-        rank_zero_info(f"BeautyGAN identity loss VGG: {used['arch']} {used['weights']}, {kind}, sha256 {used['sha256']}")
+        rank_zero_info(f"BeautyGAN perceptual loss VGG: {used['arch']} {used['weights']}, {kind}, sha256 {used['sha256']}")
         if self.logger is not None:
             self.logger.log_hyperparams({"vgg_used": dict(used)})
 

@@ -1,7 +1,7 @@
-"""Does the VGG identity (perceptual) term do its job? The BeautyGAN demo trained twice in one process, with the
+"""Does the VGG perceptual term do its job? The BeautyGAN demo trained twice in one process, with the
 perceptual weight at 0 and at its configured value, measured on the same held-out pairs.
 
-    .venv/bin/python benchmarks/identity_ablation.py [--config configs/beautygan_demo.yaml] [extra LightningCLI args]
+    .venv/bin/python benchmarks/perceptual_ablation.py [--config configs/beautygan_demo.yaml] [extra LightningCLI args]
 
 Prints, for each run: the MSE of the made-up source to the source at the perceptual layer (on the same VGG), the change of background and
 hair pixels (0-255), the lip colour distance to the reference as a share of the untouched source's, and the time.
@@ -19,7 +19,7 @@ def main(argv: list[str]) -> int:
     base = [*argv, "--trainer.enable_progress_bar", "false", "--trainer.logger.init_args.name", "ablation"]
     runs = {}
     for label, extra in (("perceptual 0", ["--model.loss_weights.perceptual", "0"]), ("configured", [])):
-        print(f"identity_ablation: training with {label} ...", flush=True)
+        print(f"perceptual_ablation: training with {label} ...", flush=True)
         run = train([*base, *extra])
         runs[label] = (run, run.cli.model.loss_weights.perceptual)
     print()
