@@ -36,10 +36,12 @@ _SOURCES: dict[str, str] = {
     "WeightsUnavailableError": "perceptual.weights",
     "load_keras_h5_weights": "perceptual.weights_formats",
     "load_npy_weights": "perceptual.weights_formats",
+    "load_gatys_weights": "perceptual.weights_formats",
     "MissingDependencyError": "perceptual.weights_formats",
     "CAFFE": "perceptual.normalization",
     "IMAGENET": "perceptual.normalization",
     "InputNormalization": "perceptual.normalization",
+    "RAW": "perceptual.normalization",
     "InputRangeWarning": "perceptual._validation",
     "beautygan_perceptual_loss": "perceptual.losses",
     "feature_distance": "perceptual.losses",
@@ -51,6 +53,7 @@ _SOURCES: dict[str, str] = {
     "resize_mask": "perceptual.losses",
     "style_loss": "perceptual.losses",
     "StyleLoss": "perceptual.losses",
+    "STYLE_LAYERS": "perceptual.losses",
     "CalibrationUnavailableError": "perceptual.lpips",
     "load_lpips_calibration": "perceptual.lpips",
     "LPIPS": "perceptual.lpips",
@@ -81,8 +84,8 @@ if TYPE_CHECKING:  # pragma: no cover - static type checkers see plain imports
     from perceptual.describe import describe, format_layer_table, LayerInfo
     from perceptual.features import VGGFeatures
     from perceptual.weights import load_weights, RandomWeightsWarning, VGGWeights, WeightsUnavailableError
-    from perceptual.weights_formats import load_keras_h5_weights, load_npy_weights, MissingDependencyError
-    from perceptual.normalization import CAFFE, IMAGENET, InputNormalization
+    from perceptual.weights_formats import load_gatys_weights, load_keras_h5_weights, load_npy_weights, MissingDependencyError
+    from perceptual.normalization import CAFFE, IMAGENET, InputNormalization, RAW
     from perceptual._validation import InputRangeWarning
     from perceptual.losses import (
         beautygan_perceptual_loss,
@@ -94,6 +97,7 @@ if TYPE_CHECKING:  # pragma: no cover - static type checkers see plain imports
         PerceptualLossOutput,
         resize_mask,
         style_loss,
+        STYLE_LAYERS,
         StyleLoss,
     )
     from perceptual.lpips import CalibrationUnavailableError, load_lpips_calibration, LPIPS, LPIPS_LAYERS

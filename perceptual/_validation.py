@@ -12,7 +12,7 @@ from torch import Tensor
 class InputRangeWarning(UserWarning):
     """The images' values do not look like the declared ``input_range``."""
 
-__all__ = ["InputRangeWarning", "check_image_batch", "check_image_values", "check_mask", "warn_range_mismatch"]
+__all__ = ["InputRangeWarning"]
 
 
 def check_image_batch(x: object, name: str = "input") -> Tensor:

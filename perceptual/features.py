@@ -26,7 +26,7 @@ from perceptual.layers import PoolPadding, canonical_layer_name, layer_names, vg
 from perceptual.normalization import InputNormalization, check_input_range
 from perceptual.weights import WeightsSource, load_weights
 
-__all__ = ["L2Pool2d", "PoolPadding", "Pooling", "VGGFeatures", "build_vgg_body"]
+__all__ = ["L2Pool2d", "VGGFeatures"]
 
 Pooling = Literal["max", "l2"]
 

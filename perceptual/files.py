@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path"]
-
 
 def _new_file_mode() -> int:
     """What ``open(path, "w")`` would give a new file: ``0o666`` less the process umask (``mkstemp`` gives 0o600)."""

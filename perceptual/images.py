@@ -21,12 +21,10 @@ from perceptual.normalization import check_input_range
 __all__ = [
     "IMAGE_SUFFIXES",
     "ImageLoadError",
-    "check_output_image",
     "from_unit_range",
     "image_files",
     "load_image",
     "save_image",
-    "to_pil",
     "to_unit_range",
 ]
 

@@ -16,19 +16,7 @@ from typing import Literal
 PoolPadding = Literal["valid", "same"]
 """VGG's pooling at odd sizes: ``"valid"`` floors (torchvision, Keras), ``"same"`` rounds up (TF ``SAME``)."""
 
-__all__ = [
-    "PoolPadding",
-    "ARCHITECTURES",
-    "Arch",
-    "KERAS_ALIASES",
-    "VGG16_LAYERS",
-    "VGG19_LAYERS",
-    "canonical_layer_name",
-    "check_arch",
-    "layer_index",
-    "layer_names",
-    "vgg_config",
-]
+__all__ = ["KERAS_ALIASES", "VGG16_LAYERS", "VGG19_LAYERS", "canonical_layer_name", "layer_names"]
 
 Arch = Literal["vgg16", "vgg19"]
 

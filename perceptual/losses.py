@@ -26,10 +26,9 @@ from perceptual.normalization import InputNormalization
 from perceptual.weights import WeightsSource
 
 __all__ = [
-    "Criterion",
+    "STYLE_LAYERS",
     "PerceptualLoss",
     "PerceptualLossOutput",
-    "Reduction",
     "StyleLoss",
     "beautygan_perceptual_loss",
     "feature_distance",

@@ -16,14 +16,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-__all__ = [
-    "CAFFE",
-    "IMAGENET",
-    "RAW",
-    "InputNormalization",
-    "check_input_range",
-    "get_normalization",
-]
+__all__ = ["CAFFE", "IMAGENET", "RAW", "InputNormalization"]
 
 
 @dataclass(frozen=True)

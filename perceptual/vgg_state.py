@@ -13,7 +13,7 @@ from torch import Tensor
 from perceptual.layers import vgg_config
 from perceptual.normalization import InputNormalization
 
-__all__ = ["VGGWeights", "check_feature_state", "expected_feature_shapes"]
+__all__ = ["VGGWeights"]
 
 
 @dataclass(frozen=True)

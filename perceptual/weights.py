@@ -36,15 +36,7 @@ from perceptual.layers import check_arch, vgg_config
 from perceptual.normalization import IMAGENET, InputNormalization, get_normalization
 from perceptual.vgg_state import VGGWeights, check_feature_state, expected_feature_shapes
 
-__all__ = [
-    "RandomWeightsWarning",
-    "VGGWeights",
-    "WeightsSource",
-    "WeightsUnavailableError",
-    "check_feature_state",
-    "expected_feature_shapes",
-    "load_weights",
-]
+__all__ = ["RandomWeightsWarning", "VGGWeights", "WeightsUnavailableError", "load_weights"]
 
 WeightsSource = Union[str, os.PathLike, "VGGWeights", Any]
 """What ``weights=`` accepts: a name, a path, a torchvision weights enum or a :class:`VGGWeights`."""

@@ -47,19 +47,7 @@ from perceptual.layers import check_arch, vgg_config
 from perceptual.normalization import CAFFE
 from perceptual.vgg_state import VGGWeights, check_feature_state, expected_feature_shapes
 
-__all__ = [
-    "MissingDependencyError",
-    "convert_gatys_state",
-    "convert_tf_dense",
-    "gatys_layout_hint",
-    "gatys_layout_keys",
-    "imagenet_categories",
-    "is_gatys_state",
-    "load_gatys_weights",
-    "load_keras_h5_weights",
-    "load_npy_weights",
-    "tf_conv_names",
-]
+__all__ = ["MissingDependencyError", "load_gatys_weights", "load_keras_h5_weights", "load_npy_weights"]
 
 
 class MissingDependencyError(ImportError, RuntimeError):

@@ -22,7 +22,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from perceptual.files import atomic_path
 
-__all__ = ["AtomicCheckpointIO", "CheckpointError", "load_checkpoint_file", "save_atomically"]
+__all__ = ["AtomicCheckpointIO"]
 
 
 class CheckpointError(ValueError):

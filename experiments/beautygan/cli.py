@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["BeautyGANCLI", "main"]
+__all__ = ["main"]
 
 
 def _cli_class():

@@ -36,7 +36,7 @@ from perceptual.images import ImageLoadError, image_files, load_image
 
 from .regions import FaceRegion, stacked_region_masks
 
-__all__ = ["DOMAINS", "DatasetError", "MTDataModule", "MTDataset", "check_pairs", "list_domain", "read_labels"]
+__all__ = ["DatasetError", "MTDataModule", "MTDataset"]
 
 DOMAINS = ("non-makeup", "makeup")
 Split = Literal["train", "test"]

@@ -24,7 +24,7 @@ from .metrics import transfer_metrics
 from .module import BeautyGAN
 from .synthetic import write_synthetic_mt
 
-__all__ = ["TARGETS", "DemoRun", "format_table", "main", "measure", "train"]
+__all__ = ["main"]
 
 DEFAULT_CONFIG = "configs/beautygan_demo.yaml"
 

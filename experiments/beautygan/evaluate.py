@@ -43,7 +43,7 @@ from perceptual.images import from_unit_range, to_unit_range
 from .data import read_labels, read_pairs_file
 from .metrics import SAME_PERSON_THRESHOLD, _default_models, face_distance, transfer_metrics, uint8_image
 
-__all__ = ["EvalPair", "evaluate_pairs", "format_summary", "main", "summarize", "write_table"]
+__all__ = ["evaluate_pairs"]
 
 # ------------------------------------------------------------------------------------------------ file level
 @dataclass(frozen=True)

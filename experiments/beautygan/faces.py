@@ -35,20 +35,7 @@ from perceptual.images import IMAGE_SUFFIXES, image_files
 
 from .regions import FaceRegion
 
-__all__ = [
-    "DetectedFace",
-    "FaceModels",
-    "FacesUnavailableError",
-    "PrepareReport",
-    "PreparedFace",
-    "SkippedImage",
-    "align_face",
-    "alignment_matrix",
-    "label_map_from_landmarks",
-    "main",
-    "models_dir",
-    "prepare_faces",
-]
+__all__ = ["FacesUnavailableError", "prepare_faces"]
 
 Kind = Literal["makeup", "non-makeup"]
 KINDS: tuple[str, ...] = ("makeup", "non-makeup")

@@ -27,7 +27,7 @@ from PIL import Image
 from .metrics import uint8_image
 from .photo_transfer import PhotoTransfer, PreparedPhoto, TransferOptions, list_images
 
-__all__ = ["Gallery", "gallery_grid", "main", "mt_layout_gallery", "mt_layout_images", "write_gallery"]
+__all__ = ["write_gallery"]
 
 _GAP = 2
 

@@ -29,7 +29,7 @@ from torch import Tensor
 
 from perceptual.images import to_unit_range
 
-__all__ = ["HistogramCriterion", "histogram_matching_loss", "match_histograms", "to_pixel_scale", "transfer_tables"]
+__all__ = ["histogram_matching_loss"]
 
 HistogramCriterion = Literal["l1", "l2"]
 _BINS = 256

@@ -18,18 +18,7 @@ from perceptual.images import to_unit_range
 
 from .regions import FaceRegion, region_masks
 
-__all__ = [
-    "SAME_PERSON_THRESHOLD",
-    "TransferMetrics",
-    "histogram_emd",
-    "face_distance",
-    "mean_lab_distance",
-    "mean_region_colour",
-    "region_colour_distance",
-    "rgb_to_lab",
-    "transfer_metrics",
-    "uint8_image",
-]
+__all__ = ["TransferMetrics", "face_distance", "transfer_metrics"]
 
 
 def mean_region_colour(images: Tensor, masks: Tensor, *, input_range: tuple[float, float] = (-1.0, 1.0)) -> Tensor:

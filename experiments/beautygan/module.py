@@ -78,16 +78,7 @@ from .networks import Generator, GeneratorInit, GeneratorOutput, PatchDiscrimina
 from .regions import stacked_region_masks
 from .samples import SAMPLE_COLUMNS, labelled_grid
 
-__all__ = [
-    "PRESETS",
-    "VGG_PRESETS",
-    "BeautyGAN",
-    "LossWeights",
-    "NonFiniteLossError",
-    "SpeedOptions",
-    "build_vgg",
-    "vgg_provenance",
-]
+__all__ = ["PRESETS", "BeautyGAN", "LossWeights", "NonFiniteLossError", "SpeedOptions"]
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-__all__ = ["Generator", "GeneratorInit", "GeneratorOutput", "PatchDiscriminator", "ResidualBlock", "Translation"]
+__all__ = ["Generator", "PatchDiscriminator", "Translation"]
 
 GeneratorInit = Literal["xavier", "pytorch"]
 GeneratorOutput = Literal["image", "attention"]

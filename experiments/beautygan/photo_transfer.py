@@ -37,15 +37,7 @@ from .data import read_pairs_file
 from .inference import load_generator
 from .metrics import uint8_image
 
-__all__ = [
-    "NoFaceError",
-    "PhotoTransfer",
-    "PreparedPhoto",
-    "TransferOptions",
-    "TransferReport",
-    "list_images",
-    "transfer_folders",
-]
+__all__ = ["NoFaceError", "PhotoTransfer", "TransferOptions", "transfer_folders"]
 
 
 

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-__all__ = ["EYE_MARGIN_AT_256", "FaceRegion", "RegionMasks", "eye_shadow_mask", "region_masks", "stacked_region_masks"]
+__all__ = ["FaceRegion", "region_masks"]
 
 EYE_MARGIN_AT_256 = 10
 """Pixels the eye bounding box is widened by on each side at 256x256 (official ``rebound_box``)."""

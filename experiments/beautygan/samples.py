@@ -10,8 +10,6 @@ import torchvision
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
-__all__ = ["SAMPLE_COLUMNS", "labelled_grid"]
-
 SAMPLE_COLUMNS = ("source", "reference", "made-up", "de-made-up", "cycle src", "cycle ref")
 """Column names of the training grids: the source (no makeup), the reference (makeup), the source wearing the
 reference's makeup, the reference without makeup, and the two reconstructions of the cycle pass

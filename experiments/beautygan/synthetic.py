@@ -18,7 +18,7 @@ from PIL import Image
 
 from .regions import FaceRegion
 
-__all__ = ["LIPSTICKS", "render_face", "write_synthetic_mt"]
+__all__ = ["write_synthetic_mt"]
 
 LIPSTICKS = np.array(
     [[200, 20, 40], [140, 10, 60], [235, 80, 140], [250, 110, 80], [120, 40, 150], [180, 30, 30]], dtype=np.float32

@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-__all__ = ["build_parser", "main"]
+__all__ = ["main"]
 
 # Modules that define ``register(subparsers)``, in the order ``perceptual --help`` lists them.
 _SUBCOMMAND_MODULES = (

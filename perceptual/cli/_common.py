@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["add_arch", "add_device", "add_weights", "resolve_device"]
-
 
 def add_arch(parser: argparse.ArgumentParser, *, default: str | None = "vgg16", help: str | None = None) -> None:
     parser.add_argument("--arch", choices=("vgg16", "vgg19"), default=default, help=help)

@@ -7,8 +7,6 @@ from pathlib import Path
 
 from perceptual.cli._common import add_arch, add_weights
 
-__all__ = ["register"]
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(

@@ -19,8 +19,6 @@ from perceptual.cli._common import add_arch
 if TYPE_CHECKING:
     from perceptual.weights import VGGWeights
 
-__all__ = ["convert_weights", "register"]
-
 _TF_POOL_NOTE = (
     "note: TensorFlow vgg16.npy code usually pools with padding='SAME' (361 -> 181, not 180): pass "
     "pool_padding='same' to VGGFeatures (or --pool-padding same to `perceptual layers`) to get its feature-map "

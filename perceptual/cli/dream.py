@@ -16,8 +16,6 @@ if TYPE_CHECKING:
     from perceptual.tools.dream import DreamSchedule
 
 
-__all__ = ["register"]
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     dream = subparsers.add_parser(

@@ -7,8 +7,6 @@ import argparse
 from perceptual.cli._common import add_arch
 from perceptual.describe import describe, format_layer_table
 
-__all__ = ["register"]
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(

@@ -10,8 +10,6 @@ from pathlib import Path
 from perceptual.cli._common import add_arch, add_device, add_weights, resolve_device
 from perceptual.pictures import COLORMAP_NAMES
 
-__all__ = ["register"]
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(

@@ -32,7 +32,7 @@ from perceptual.images import ImageLoadError, load_image
 from perceptual.layers import canonical_layer_name, layer_names
 from perceptual.pictures.render import GridStyle, palette_image, render_channel_sum, render_maps_indexed, select_channels
 
-__all__ = ["EXPORT_STYLE", "ExportedImage", "ExportedLayer", "export_layer_maps", "resolve_layers", "write_index"]
+__all__ = ["EXPORT_STYLE", "export_layer_maps"]
 
 EXPORT_STYLE = GridStyle(min_size=32, labels=True)
 """How ``perceptual maps`` draws a layer by default: tiles of at least 32 px, channel numbers on them."""

@@ -66,15 +66,7 @@ except ImportError as _error:  # pragma: no cover - exercised only without the [
 else:
     _LIGHTNING_ERROR = None
 
-__all__ = [
-    "MONITOR_STYLE",
-    "FeatureMapMonitor",
-    "difference_maps",
-    "feature_statistics",
-    "log_difference_maps",
-    "log_embedding",
-    "log_feature_maps",
-]
+__all__ = ["MONITOR_STYLE", "FeatureMapMonitor", "difference_maps", "log_difference_maps", "log_feature_maps"]
 
 _STATISTICS = ("mean_activation_real", "mean_activation_generated", "zero_channels_real", "zero_channels_generated", "distance")
 

@@ -26,13 +26,7 @@ from perceptual._validation import check_image_batch
 from perceptual.features import VGGFeatures
 from perceptual.weights import VGGWeights, WeightsSource, load_weights
 
-__all__ = [
-    "Classification",
-    "Prediction",
-    "VGGClassifier",
-    "draw_probability_chart",
-    "missing_classifier_message",
-]
+__all__ = ["Classification", "Prediction", "VGGClassifier"]
 
 ResizeMode = Literal["crop", "stretch"]
 

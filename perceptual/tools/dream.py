@@ -49,21 +49,15 @@ from perceptual.normalization import InputNormalization, check_input_range
 from perceptual.weights import WeightsSource
 
 __all__ = [
-    "SHEET_SCHEDULE",
     "ChannelSheet",
     "DreamResult",
     "DreamSchedule",
-    "GradNorm",
     "Objective",
     "ObjectiveTerm",
     "channel_sheet",
     "deep_dream",
-    "layer_channels",
     "make_extractor",
     "noise_image",
-    "octave_grid",
-    "octave_sizes",
-    "tiled_gradient",
 ]
 
 GradNorm = Literal["std", "abs_mean"]
