@@ -359,37 +359,31 @@ def perceptual_loss(
     criterion: Criterion = "mse",
     reduction: Reduction = "mean",
     normalize_features: bool = False,
+    gram: bool = False,
     mask: Tensor | None = None,
 ) -> Tensor:
-    """Functional :class:`PerceptualLoss` (default ``{"relu4_1": 1.0}``).
+    """Functional :class:`PerceptualLoss` (default ``{"relu4_1": 1.0}``), or with ``gram=True`` :class:`StyleLoss`
+    (distances of Gram matrices in float32, default :data:`STYLE_LAYERS`; :func:`style_loss`).
 
     ``extractor``: the :class:`~perceptual.VGGFeatures` to use (it must tap ``layers``); by default ImageNet VGG16
     for inputs in [0, 1], built once per layer set, device and dtype and cached. Other VGGs, weights or input
     ranges: pass ``extractor=VGGFeatures(layers, input_range=(-1, 1), ...)``, or hold a :class:`PerceptualLoss`."""
     _check_options(criterion, reduction)
+    if gram and normalize_features:
+        raise ValueError("gram=True compares Gram matrices of the raw features; normalize_features must be False")
+    default = dict.fromkeys(STYLE_LAYERS, 1.0) if gram else {"relu4_1": 1.0}
     return _functional(
-        pred, target, layers, extractor, default_layers={"relu4_1": 1.0}, transform=None, criterion=criterion,
-        reduction=reduction, normalize_features=normalize_features, mask=mask,
+        pred, target, layers, extractor, default_layers=default, transform=gram_matrix if gram else None,
+        criterion=criterion, reduction=reduction, normalize_features=normalize_features, mask=mask,
     )  # fmt: skip
 
 
 def style_loss(
-    pred: Tensor,
-    target: Tensor,
-    layers: Mapping[str, float] | Sequence[str] | str | None = None,
-    *,
-    extractor: VGGFeatures | None = None,
-    criterion: Criterion = "mse",
-    reduction: Reduction = "mean",
-    mask: Tensor | None = None,
+    pred: Tensor, target: Tensor, layers: Mapping[str, float] | Sequence[str] | str | None = None, **options: Any
 ) -> Tensor:
-    """Functional :class:`StyleLoss` (Gram matrices in float32; default :data:`STYLE_LAYERS`); ``extractor`` as in
-    :func:`perceptual_loss`."""
-    _check_options(criterion, reduction)
-    return _functional(
-        pred, target, layers, extractor, default_layers=dict.fromkeys(STYLE_LAYERS, 1.0), transform=gram_matrix,
-        criterion=criterion, reduction=reduction, normalize_features=False, mask=mask,
-    )  # fmt: skip
+    """Functional :class:`StyleLoss`: ``perceptual_loss(pred, target, layers, gram=True, **options)`` (``extractor``,
+    ``criterion``, ``reduction``, ``mask``)."""
+    return perceptual_loss(pred, target, layers, gram=True, **options)
 
 
 BEAUTYGAN_VGG: dict[str, tuple[str, str | None]] = {"paper": ("vgg16", None), "official": ("vgg19", "none")}

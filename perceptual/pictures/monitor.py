@@ -31,6 +31,7 @@ from __future__ import annotations
 import io
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -59,8 +60,7 @@ except ImportError as _error:  # pragma: no cover - exercised only without the [
     _LIGHTNING_ERROR: ImportError | None = _error
 
     class Callback:  # type: ignore[no-redef]
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            raise ImportError("FeatureMapMonitor needs Lightning: pip install 'perceptual[train]'") from _LIGHTNING_ERROR
+        pass  # FeatureMapMonitor.__post_init__ raises the ImportError
 
     LightningModule = Trainer = Any  # type: ignore[misc,assignment]
 else:
@@ -356,6 +356,7 @@ def log_embedding(
 
 
 # ------------------------------------------------------------------------------------------------ Lightning
+@dataclass(kw_only=True, eq=False)
 class FeatureMapMonitor(Callback):
     """Lightning callback: real vs generated VGG feature maps and per-layer scalars in TensorBoard.
 
@@ -393,60 +394,46 @@ class FeatureMapMonitor(Callback):
             batch is in the event file either way.
     """
 
-    def __init__(
-        self,
-        *,
-        layers: Sequence[str] | None = ("relu1_2", "relu2_2", "relu3_3", "relu4_1"),
-        every_n_batches: int = 100,
-        max_channels: int = 16,
-        channel_selection: str = "difference",
-        log_histograms: bool = False,
-        style: GridStyle = MONITOR_STYLE,
-        tag_prefix: str = "vgg",
-        sample: int = 0,
-        extractor: VGGFeatures | None = None,
-        monitor_images: Callable[[Any], tuple[Tensor, Tensor]] | None = None,
-        embedding_layer: str | None = None,
-        embedding_samples: int = 256,
-        outputs_key: str = "vgg_features",
-        background: bool = True,
-        difference_maps: bool = False,
-        lpips: LPIPS | None = None,
-    ) -> None:
-        super().__init__()
-        if not isinstance(every_n_batches, int) or every_n_batches < 1:
-            raise ValueError(f"every_n_batches must be a positive integer, got {every_n_batches!r}")
-        _check_channel_options(max_channels, channel_selection)
-        if not isinstance(style, GridStyle):
-            raise TypeError(f"style must be a perceptual.pictures.render.GridStyle, got {type(style).__name__}")
-        if (extractor is None) != (monitor_images is None):
+    layers: Sequence[str] | None = ("relu1_2", "relu2_2", "relu3_3", "relu4_1")
+    every_n_batches: int = 100
+    max_channels: int = 16
+    channel_selection: str = "difference"
+    log_histograms: bool = False
+    style: GridStyle = MONITOR_STYLE
+    tag_prefix: str = "vgg"
+    sample: int = 0
+    extractor: VGGFeatures | None = field(default=None, repr=False)
+    monitor_images: Callable[[Any], tuple[Tensor, Tensor]] | None = field(default=None, repr=False)
+    embedding_layer: str | None = None
+    embedding_samples: int = 256
+    outputs_key: str = "vgg_features"
+    background: bool = True
+    difference_maps: bool = False
+    lpips: LPIPS | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if _LIGHTNING_ERROR is not None:
+            raise ImportError("FeatureMapMonitor needs Lightning: pip install 'perceptual[train]'") from _LIGHTNING_ERROR
+        if not isinstance(self.every_n_batches, int) or self.every_n_batches < 1:
+            raise ValueError(f"every_n_batches must be a positive integer, got {self.every_n_batches!r}")
+        _check_channel_options(self.max_channels, self.channel_selection)
+        if not isinstance(self.style, GridStyle):
+            raise TypeError(f"style must be a perceptual.pictures.render.GridStyle, got {type(self.style).__name__}")
+        if (self.extractor is None) != (self.monitor_images is None):
             raise ValueError("extractor and monitor_images work together: give both or neither")
-        if embedding_samples < 1:
-            raise ValueError(f"embedding_samples must be a positive integer, got {embedding_samples}")
-        if isinstance(layers, str):
-            layers = [layers]
-        self.layers = None if layers is None else list(layers)
-        self.every_n_batches = every_n_batches
-        self.max_channels = max_channels
-        self.channel_selection = channel_selection
-        self.log_histograms = log_histograms
-        self.style = style
-        self.tag_prefix = tag_prefix
-        self.sample = sample
-        self.extractor = extractor
-        self.monitor_images = monitor_images
-        self.embedding_layer = embedding_layer
-        self.embedding_samples = embedding_samples
-        self.outputs_key = outputs_key
+        if self.embedding_samples < 1:
+            raise ValueError(f"embedding_samples must be a positive integer, got {self.embedding_samples}")
+        if isinstance(self.layers, str):
+            self.layers = [self.layers]
+        self.layers = None if self.layers is None else list(self.layers)
+        self.difference_maps = self.difference_maps or self.lpips is not None
+        # run state (saved in checkpoints: batches_seen and the channels chosen)
         self.channels: dict[str, Tensor] = {}
         self.batches_seen = 0
         self._writer: Any = None
         self._warned: set[str] = set()
         self._embedding: dict[str, list[Tensor]] = {"real": [], "generated": [], "real_images": [], "generated_images": []}
         self._embedding_done = False
-        self.background = background
-        self.difference_maps = difference_maps or lpips is not None
-        self.lpips = lpips
 
     # -------------------------------------------------------------------------------------------- plumbing
     def _warn_once(self, key: str, message: str) -> None:

@@ -607,14 +607,9 @@ def render_comparison_indexed(
 
 
 def _render_comparison(
-    real: Tensor,
-    generated: Tensor,
-    channels: Tensor | Sequence[int] | None,
-    style: GridStyle,
-    gap: int | None,
-    *,
-    indexed: bool,
-) -> Tensor:
+    real: Tensor, generated: Tensor, channels: Tensor | Sequence[int] | None, style: GridStyle, gap: int | None,
+    *, indexed: bool,
+) -> Tensor:  # fmt: skip
     _check_maps(real, "real")
     _check_maps(generated, "generated")
     if real.shape != generated.shape:
