@@ -31,6 +31,17 @@ def save_trunk(blocks, path) -> str:
     return str(path)
 
 
+def tensorboard_events(folder):
+    """An EventAccumulator over the newest event file under ``folder``, every image, scalar and histogram kept."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    files = sorted(folder.rglob("events.out.tfevents.*"))
+    assert files, f"no event file under {folder}"
+    accumulator = EventAccumulator(str(files[-1].parent), size_guidance={"images": 0, "scalars": 0, "histograms": 0})
+    accumulator.Reload()
+    return accumulator
+
+
 def reference_taps(features: torch.nn.Sequential, x01: torch.Tensor, names, depth: int | None = None) -> dict:
     """Taps of torchvision's module list run by hand, ImageNet normalization written out, no in-place ReLU."""
     h = (x01 - IMAGENET_MEAN.to(x01)) / IMAGENET_STD.to(x01)

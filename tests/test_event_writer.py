@@ -7,11 +7,11 @@ from __future__ import annotations
 import io
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import tensorboard_events
 
 pytest.importorskip("lightning")
 pytest.importorskip("tensorboard")
@@ -19,7 +19,6 @@ pytest.importorskip("tensorboard")
 import lightning.pytorch as pl  # noqa: E402
 from lightning.pytorch.loggers import TensorBoardLogger  # noqa: E402
 from PIL import Image  # noqa: E402
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 from tensorboard.compat.tensorflow_stub import pywrap_tensorflow  # noqa: E402
 from tensorboard.summary.writer import record_writer  # noqa: E402
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
@@ -35,14 +34,6 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:.*LeafSpec.*",
     r"ignore:.*module\(s\) in eval mode.*",
 )
-
-
-def _events(folder: Path) -> EventAccumulator:
-    files = sorted(folder.rglob("events.out.tfevents.*"))
-    assert files, f"no event file under {folder}"
-    accumulator = EventAccumulator(str(files[-1].parent), size_guidance={"images": 0, "scalars": 0})
-    accumulator.Reload()
-    return accumulator
 
 
 def _decode(encoded: bytes) -> np.ndarray:
@@ -134,7 +125,7 @@ def test_images_reach_a_real_event_file_bit_for_bit(tmp_path):
         for step, picture in enumerate(pictures):
             writer.add_image("photo", torch.from_numpy(picture), step, dataformats="HWC")
     summary.close()
-    events = _events(tmp_path).Images("photo")
+    events = tensorboard_events(tmp_path).Images("photo")
     assert [event.step for event in events] == list(range(20))
     for event, picture in zip(events, pictures):
         assert np.array_equal(_decode(event.encoded_image_string), picture)
@@ -197,7 +188,7 @@ def test_the_last_logged_batch_reaches_the_event_file(tmp_path, slow_encoding, e
         with pytest.raises(_StopAt):
             trainer.fit(model, loader)  # logged at 0 and 2, then batch 3 raises
     assert slow_encoding == {"perceptual-BackgroundWriter"}  # the encoding ran off the training thread
-    events = _events(tmp_path / "run")
+    events = tensorboard_events(tmp_path / "run")
     for layer in ("relu1_2", "relu2_1"):
         assert [event.step for event in events.Images(f"vgg/{layer}")] == [0, 2]
         assert [event.step for event in events.Scalars(f"vgg/{layer}/distance")] == [0, 2]

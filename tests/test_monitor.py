@@ -4,18 +4,17 @@ with tensorboard's EventAccumulator; the callback runs no VGG forward when the s
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import tensorboard_events
 
 pytest.importorskip("lightning")
 pytest.importorskip("tensorboard")
 
 import lightning.pytorch as pl  # noqa: E402
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger  # noqa: E402
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 
 from perceptual import PerceptualLoss, VGGFeatures  # noqa: E402
@@ -29,14 +28,6 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:.*LeafSpec.*",
     r"ignore:.*module\(s\) in eval mode.*",
 )
-
-
-def _events(folder: Path) -> EventAccumulator:
-    files = sorted(folder.rglob("events.out.tfevents.*"))
-    assert files, f"no event file under {folder}"
-    accumulator = EventAccumulator(str(files[-1].parent), size_guidance={"images": 0, "scalars": 0, "histograms": 0})
-    accumulator.Reload()
-    return accumulator
 
 
 def _png_size(encoded: bytes) -> tuple[int, int]:
@@ -60,7 +51,7 @@ class TestLogFeatureMaps:
         used = log_feature_maps(writer, {"relu2_2": real}, {"relu2_2": generated}, 7, max_channels=2, log_histograms=True)
         writer.close()
         assert used["relu2_2"].tolist() == [1, 3]
-        events = _events(tmp_path)
+        events = tensorboard_events(tmp_path)
         scalars = {tag: events.Scalars(tag)[0] for tag in events.Tags()["scalars"]}
         assert scalars["vgg/relu2_2/mean_activation_real"].value == pytest.approx(3 / 4)
         assert scalars["vgg/relu2_2/mean_activation_generated"].value == pytest.approx(7 / 4)
@@ -83,7 +74,7 @@ class TestLogFeatureMaps:
                                 style=GridStyle(min_size=32, max_size=32))  # fmt: skip
         writer.close()
         assert used["relu1_2"].tolist() == [5, 0, 2]
-        image = _events(tmp_path).Images("vgg/relu1_2")[0]
+        image = tensorboard_events(tmp_path).Images("vgg/relu1_2")[0]
         assert (image.width, image.height) == (3 * (2 * 32 + 3 * 2) + 2 * 8, 2 * 32 + 3 * 2)  # 128 px maps -> 32
 
     def test_errors(self, tmp_path):
@@ -171,7 +162,7 @@ def test_callback_logs_supplied_features_without_its_own_vgg_pass(tmp_path, coun
     # relu3_3 is not computed by the loss: skipped with one warning
     missing = [w for w in caught if "relu3_3" in str(w.message)]
     assert len(missing) == 1
-    events = _events(tmp_path / "run")
+    events = tensorboard_events(tmp_path / "run")
     assert sorted(events.Tags()["images"]) == ["vgg/relu2_2", "vgg/relu4_1"]
     assert [event.step for event in events.Images("vgg/relu4_1")] == [0, 2, 4]  # batches 0, 2, 4 of 5
     for stat in ("mean_activation_real", "mean_activation_generated", "zero_channels_real", "distance"):
@@ -207,7 +198,7 @@ def test_fallback_uses_configured_monitoring_batch(tmp_path, count_vgg_forwards)
     _trainer(TensorBoardLogger(str(tmp_path), name="fb"), monitor, batches=3).fit(model, _loader(3))
     own = [n for n in count_vgg_forwards if n == 4]  # the monitor's batched pass: 2 real + 2 generated
     assert len(own) == 2  # batches 0 and 2
-    assert [e.step for e in _events(tmp_path / "fb").Images("vgg/relu1_2")] == [0, 2]
+    assert [e.step for e in tensorboard_events(tmp_path / "fb").Images("vgg/relu1_2")] == [0, 2]
 
 
 def test_no_features_and_no_fallback_warns_once(tmp_path):
