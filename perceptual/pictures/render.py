@@ -576,13 +576,9 @@ def render_channel_sum(
 
 
 def render_comparison(
-    real: Tensor,
-    generated: Tensor,
-    *,
-    channels: Tensor | Sequence[int] | None = None,
-    style: GridStyle = GridStyle(),
+    real: Tensor, generated: Tensor, *, channels: Tensor | Sequence[int] | None = None, style: GridStyle = GridStyle(),
     gap: int | None = None,
-) -> Tensor:
+) -> Tensor:  # fmt: skip
     """``real | generated | |real - generated|``: three grids of the same channels side by side, uint8 ``(H', W', 3)``.
 
     Channel ``c`` of real and generated shares one scaling (the range of both together), and the absolute
@@ -593,13 +589,9 @@ def render_comparison(
 
 
 def render_comparison_indexed(
-    real: Tensor,
-    generated: Tensor,
-    *,
-    channels: Tensor | Sequence[int] | None = None,
-    style: GridStyle = GridStyle(),
+    real: Tensor, generated: Tensor, *, channels: Tensor | Sequence[int] | None = None, style: GridStyle = GridStyle(),
     gap: int | None = None,
-) -> tuple[Tensor, Tensor]:
+) -> tuple[Tensor, Tensor]:  # fmt: skip
     """:func:`render_comparison` as palette indices ``(H', W')`` uint8 plus the ``(256, 3)`` palette
     (:func:`indexed_palette`): a third of the bytes, for small PNGs and event files."""
     grid = _render_comparison(real, generated, channels, _check_style(style), gap, indexed=True)
