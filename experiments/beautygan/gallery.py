@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from perceptual.pictures.render import tile_grid
+
 from .metrics import uint8_image
 from .photo_transfer import PhotoTransfer, PreparedPhoto, TransferOptions, list_images
 
@@ -58,22 +60,15 @@ def gallery_grid(
     """The ``(rows * (cell + 2) - 2, cols * (cell + 2) - 2, 3)`` uint8 grid: a white corner, ``references`` along the
     first row, ``sources`` down the first column, ``made_up[i][j]`` (source i wearing reference j) in the cells;
     images ``(3, S, S)`` in [-1, 1]; white gaps of 2 pixels."""
-    rows, cols = len(sources) + 1, len(references) + 1
+    cols = len(references) + 1
     if len(made_up) != len(sources) or any(len(row) != len(references) for row in made_up):
         raise ValueError(f"made_up must be {len(sources)} rows of {len(references)} images")
-    step = cell + _GAP
-    grid = np.full((rows * step - _GAP, cols * step - _GAP, 3), 255, dtype=np.uint8)
-
-    def put(row: int, col: int, image: torch.Tensor) -> None:
-        grid[row * step : row * step + cell, col * step : col * step + cell] = _cell(image, cell)
-
-    for j, reference in enumerate(references, 1):
-        put(0, j, reference)
-    for i, source in enumerate(sources, 1):
-        put(i, 0, source)
-        for j, image in enumerate(made_up[i - 1], 1):
-            put(i, j, image)
-    return grid
+    blank = np.full((cell, cell, 3), 255, dtype=np.uint8)  # the corner
+    cells = [blank, *(_cell(r, cell) for r in references)]
+    for source, row in zip(sources, made_up):
+        cells += [_cell(source, cell), *(_cell(image, cell) for image in row)]
+    grid = tile_grid(torch.from_numpy(np.stack(cells)), ncols=cols, padding=_GAP, pad_value=255)
+    return grid[_GAP:-_GAP, _GAP:-_GAP].numpy()  # gaps between cells only, none around the grid
 
 
 def mt_layout_images(data_dir: str | Path, count: int) -> tuple[list[Path], list[Path]]:
