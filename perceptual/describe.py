@@ -62,9 +62,9 @@ def describe(
 
 
 def _conv_widths(arch: str) -> list[int]:
-    from perceptual.layers import vgg_config
+    from perceptual.layers import vgg_convs
 
-    return [int(c) for c in vgg_config(arch) if c != "M"]
+    return [conv.out_channels for conv in vgg_convs(arch)]
 
 
 def format_layer_table(rows: list[LayerInfo], *, title: str = "") -> str:

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from perceptual._validation import check_image_batch, check_image_values, warn_range_mismatch
-from perceptual.layers import PoolPadding, canonical_layer_name, layer_names, vgg_config
+from perceptual.layers import PoolPadding, canonical_layer_name, layer_names, vgg_convs
 from perceptual.normalization import InputNormalization, check_input_range
 from perceptual.weights import WeightsSource, load_weights
 
@@ -60,16 +60,11 @@ def build_vgg_body(arch: str, depth: int, *, pool_padding: PoolPadding = "valid"
     if pooling not in ("max", "l2"):
         raise ValueError(f"pooling must be 'max' (VGG) or 'l2' (DISTS), got {pooling!r}")
     layers: list[nn.Module] = []
-    channels = 3
-    for item in vgg_config(arch):
-        if item == "M":
-            if pooling == "l2":
-                layers.append(L2Pool2d())
-            else:
-                layers.append(nn.MaxPool2d(kernel_size=2, stride=2, ceil_mode=pool_padding == "same"))
-        else:
-            layers += [nn.Conv2d(channels, int(item), kernel_size=3, padding=1), nn.ReLU(inplace=True)]
-            channels = int(item)
+    for conv in vgg_convs(arch):
+        layers += [nn.Conv2d(conv.in_channels, conv.out_channels, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+        if conv.pool_after:
+            pool = L2Pool2d() if pooling == "l2" else nn.MaxPool2d(kernel_size=2, stride=2, ceil_mode=pool_padding == "same")
+            layers.append(pool)
     return nn.Sequential(*layers[:depth])
 
 

@@ -11,7 +11,8 @@ Those names are accepted everywhere as aliases (:data:`KERAS_ALIASES`).
 
 from __future__ import annotations
 
-from typing import Literal
+import functools
+from typing import Literal, NamedTuple
 
 PoolPadding = Literal["valid", "same"]
 """VGG's pooling at odd sizes: ``"valid"`` floors (torchvision, Keras), ``"same"`` rounds up (TF ``SAME``)."""
@@ -32,23 +33,53 @@ _CONFIGS: dict[str, tuple[int | str, ...]] = {
 ARCHITECTURES: tuple[str, ...] = tuple(_CONFIGS)
 
 
-def _taps(config: tuple[int | str, ...]) -> tuple[str, ...]:
-    names: list[str] = []
-    block, conv = 1, 1
-    for item in config:
+def check_arch(arch: str) -> str:
+    if arch not in _CONFIGS:
+        raise ValueError(f"arch must be one of {list(ARCHITECTURES)}, got {arch!r}")
+    return arch
+
+
+class ConvSpec(NamedTuple):
+    """One 3x3 convolution of a VGG trunk, as :func:`vgg_convs` lists them."""
+
+    block: int  # 1-based
+    number: int  # 1-based within its block: conv{block}_{number}
+    index: int  # position in torchvision's ``features`` (its state-dict prefix ``{index}.weight``)
+    in_channels: int
+    out_channels: int
+    pool_after: bool  # a 2x2 max pool follows its ReLU (the last conv of each block)
+
+
+@functools.lru_cache(maxsize=None)
+def vgg_convs(arch: str) -> tuple[ConvSpec, ...]:
+    """The convolutions of ``arch`` in network order: the one walk of torchvision's configuration table that the
+    trunk builder, weight converters, shape checks and layer tables share."""
+    config = _CONFIGS[check_arch(arch)]
+    convs: list[ConvSpec] = []
+    block, number, index, channels = 1, 1, 0, 3
+    for position, item in enumerate(config):
         if item == "M":
-            names.append(f"pool{block}")
-            block, conv = block + 1, 1
-        else:
-            names += [f"conv{block}_{conv}", f"relu{block}_{conv}"]
-            conv += 1
+            block, number, index = block + 1, 1, index + 1
+            continue
+        pool_after = position + 1 < len(config) and config[position + 1] == "M"
+        convs.append(ConvSpec(block, number, index, channels, int(item), pool_after))
+        number, index, channels = number + 1, index + 2, int(item)
+    return tuple(convs)
+
+
+def _taps(arch: str) -> tuple[str, ...]:
+    names: list[str] = []
+    for conv in vgg_convs(arch):
+        names += [f"conv{conv.block}_{conv.number}", f"relu{conv.block}_{conv.number}"]
+        if conv.pool_after:
+            names.append(f"pool{conv.block}")
     return tuple(names)
 
 
-VGG16_LAYERS: tuple[str, ...] = _taps(_CONFIGS["vgg16"])
+VGG16_LAYERS: tuple[str, ...] = _taps("vgg16")
 """The 31 taps of VGG16 in network order; position ``i`` is ``torchvision.models.vgg16().features[i]``."""
 
-VGG19_LAYERS: tuple[str, ...] = _taps(_CONFIGS["vgg19"])
+VGG19_LAYERS: tuple[str, ...] = _taps("vgg19")
 """The 37 taps of VGG19 in network order; position ``i`` is ``torchvision.models.vgg19().features[i]``."""
 
 _LAYERS = {"vgg16": VGG16_LAYERS, "vgg19": VGG19_LAYERS}
@@ -68,17 +99,6 @@ def _keras_aliases(names: tuple[str, ...]) -> dict[str, str]:
 KERAS_ALIASES: dict[str, str] = _keras_aliases(VGG19_LAYERS)
 """Keras layer name -> canonical name. ``block4_conv1`` is post-ReLU in Keras, so it maps to ``relu4_1``.
 VGG16 has no ``block3_conv4``/``block4_conv4``/``block5_conv4``."""
-
-
-def check_arch(arch: str) -> str:
-    if arch not in _CONFIGS:
-        raise ValueError(f"arch must be one of {list(ARCHITECTURES)}, got {arch!r}")
-    return arch
-
-
-def vgg_config(arch: str) -> tuple[int | str, ...]:
-    """torchvision's layer configuration for ``arch``: conv widths and ``"M"`` for max pools."""
-    return _CONFIGS[check_arch(arch)]
 
 
 def layer_names(arch: str = "vgg16") -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from torch import Tensor
 
-from perceptual.layers import vgg_config
+from perceptual.layers import vgg_convs
 from perceptual.normalization import InputNormalization
 
 __all__ = ["VGGWeights"]
@@ -38,14 +38,9 @@ class VGGWeights:
 def expected_feature_shapes(arch: str) -> dict[str, tuple[int, ...]]:
     """``{"0.weight": (64, 3, 3, 3), "0.bias": (64,), ...}`` for the conv layers of ``arch``."""
     shapes: dict[str, tuple[int, ...]] = {}
-    index, channels = 0, 3
-    for item in vgg_config(arch):
-        if item == "M":
-            index += 1
-            continue
-        shapes[f"{index}.weight"] = (int(item), channels, 3, 3)
-        shapes[f"{index}.bias"] = (int(item),)
-        index, channels = index + 2, int(item)
+    for conv in vgg_convs(arch):
+        shapes[f"{conv.index}.weight"] = (conv.out_channels, conv.in_channels, 3, 3)
+        shapes[f"{conv.index}.bias"] = (conv.out_channels,)
     return shapes
 
 

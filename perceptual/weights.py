@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from perceptual import weights_formats
-from perceptual.layers import check_arch, vgg_config
+from perceptual.layers import check_arch, vgg_convs
 from perceptual.normalization import IMAGENET, InputNormalization, get_normalization
 from perceptual.vgg_state import VGGWeights, check_feature_state, expected_feature_shapes
 
@@ -350,18 +350,14 @@ def _normalized_random_features(arch: str, seed: int) -> dict[str, Tensor]:
     mean = torch.tensor(IMAGENET.mean).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET.std).view(1, 3, 1, 1)
     h = (pink_noise_images(8, 96, seed=seed) - mean) / std
-    index = 0
     with torch.no_grad():
-        for item in vgg_config(arch):
-            if item == "M":
-                h = torch.nn.functional.max_pool2d(h, 2)
-                index += 1
-                continue
-            weight = features[f"{index}.weight"]
+        for conv in vgg_convs(arch):
+            weight = features[f"{conv.index}.weight"]
             activation = torch.relu(torch.nn.functional.conv2d(h, weight, padding=1))
             channel_mean = activation.mean(dim=(0, 2, 3))
             scale = torch.where(channel_mean > 0, 1.0 / channel_mean.clamp_min(1e-12), torch.ones_like(channel_mean))
-            features[f"{index}.weight"] = weight * scale.view(-1, 1, 1, 1)
+            features[f"{conv.index}.weight"] = weight * scale.view(-1, 1, 1, 1)
             h = activation * scale.view(1, -1, 1, 1)
-            index += 2
+            if conv.pool_after:
+                h = torch.nn.functional.max_pool2d(h, 2)
     return features

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from perceptual.layers import check_arch, vgg_config
+from perceptual.layers import check_arch, vgg_convs
 from perceptual.normalization import CAFFE
 from perceptual.vgg_state import VGGWeights, check_feature_state, expected_feature_shapes
 
@@ -65,15 +65,8 @@ def tf_conv_names(arch: str, *, style: str = "tf") -> tuple[str, ...]:
     keys) or ``("block1_conv1", ...)`` (``style="keras"``)."""
     if style not in ("tf", "keras"):
         raise ValueError(f"style must be 'tf' or 'keras', got {style!r}")
-    names: list[str] = []
-    block, conv = 1, 1
-    for item in vgg_config(arch):
-        if item == "M":
-            block, conv = block + 1, 1
-            continue
-        names.append(f"conv{block}_{conv}" if style == "tf" else f"block{block}_conv{conv}")
-        conv += 1
-    return tuple(names)
+    pattern = "conv{0.block}_{0.number}" if style == "tf" else "block{0.block}_conv{0.number}"
+    return tuple(pattern.format(conv) for conv in vgg_convs(arch))
 
 
 def imagenet_categories() -> tuple[str, ...]:
@@ -129,13 +122,8 @@ def _convert_convs(
 ) -> dict[str, Tensor]:
     """HWIO kernels of the named conv layers -> torchvision ``features`` state dict (OIHW)."""
     features: dict[str, Tensor] = {}
-    index, channels = 0, 3
-    names = iter(tf_conv_names(arch, style=style))
-    for item in vgg_config(arch):
-        if item == "M":
-            index += 1
-            continue
-        name, width = next(names), int(item)
+    for name, conv in zip(tf_conv_names(arch, style=style), vgg_convs(arch)):
+        index, channels, width = conv.index, conv.in_channels, conv.out_channels
         kernel, bias = layers[name]
         if kernel.shape != (3, 3, channels, width):
             hint = ""
@@ -149,7 +137,6 @@ def _convert_convs(
             raise ValueError(f"{source}: layer {name} has bias shape {tuple(bias.shape)}, expected {(width,)}")
         features[f"{index}.weight"] = torch.from_numpy(np.ascontiguousarray(kernel.transpose(3, 2, 0, 1)))
         features[f"{index}.bias"] = torch.from_numpy(np.ascontiguousarray(bias))
-        index, channels = index + 2, width
     return features
 
 

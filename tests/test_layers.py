@@ -43,3 +43,19 @@ def test_unknown_name_lists_valid_ones():
         layer_names("resnet50")
     with pytest.raises(TypeError):
         canonical_layer_name(18, "vgg16")
+
+
+@pytest.mark.parametrize("arch", ["vgg16", "vgg19"])
+def test_vgg_convs_describe_torchvisions_features(arch):
+    """The one walk of the configuration table, checked module by module against torchvision's own VGG."""
+    from perceptual.layers import vgg_convs
+
+    features = getattr(torchvision.models, arch)(weights=None).features
+    convs = vgg_convs(arch)
+    assert [i for i, m in enumerate(features) if isinstance(m, nn.Conv2d)] == [c.index for c in convs]
+    for conv in convs:
+        module = features[conv.index]
+        assert (module.in_channels, module.out_channels) == (conv.in_channels, conv.out_channels)
+        after = features[conv.index + 2] if conv.index + 2 < len(features) else None
+        assert conv.pool_after == isinstance(after, nn.MaxPool2d)
+        assert layer_names(arch)[conv.index] == f"conv{conv.block}_{conv.number}"

@@ -44,7 +44,7 @@ from perceptual._validation import check_image_batch, check_image_values
 from perceptual.features import VGGFeatures
 from perceptual.images import to_unit_range
 from perceptual.pictures.render import tile_grid
-from perceptual.layers import canonical_layer_name, layer_names, vgg_config
+from perceptual.layers import canonical_layer_name, layer_names, vgg_convs
 from perceptual.normalization import InputNormalization, check_input_range
 from perceptual.weights import WeightsSource
 
@@ -68,16 +68,8 @@ ScoreFn = Callable[[Mapping[str, Tensor]], Tensor]
 # ================================================================================================== objectives
 def layer_channels(layer: str, arch: str = "vgg16") -> int:
     """Number of channels of tap ``layer`` of ``arch`` (``ValueError`` listing the valid names if unknown)."""
-    canonical = canonical_layer_name(layer, arch)
-    names = layer_names(arch)
-    channels, position = 3, 0
-    for item in vgg_config(arch):
-        width = channels if item == "M" else int(item)
-        span = 1 if item == "M" else 2  # a conv block has two taps: conv and relu
-        if names.index(canonical) < position + span:
-            return width
-        channels, position = width, position + span
-    raise AssertionError(f"unreachable: {canonical!r} not in {arch}")  # pragma: no cover
+    index = layer_names(arch).index(canonical_layer_name(layer, arch))  # its position in torchvision's features
+    return [conv for conv in vgg_convs(arch) if conv.index <= index][-1].out_channels  # a pool keeps its conv's width
 
 
 @dataclass(frozen=True)
