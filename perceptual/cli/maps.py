@@ -83,4 +83,7 @@ def _run(args: argparse.Namespace) -> int:
         "colormap": args.colormap, "scaling": args.scaling, "channels": args.channels,
     }  # fmt: skip
     with _exclusive(out):
-        return export_to_folder(args, extractor, layers, channels, out, settings, style)
+        return export_to_folder(
+            args.images, out, extractor, layers=layers, channels=channels, style=style, size=args.size or None,
+            settings=settings, progress=not args.quiet,
+        )

@@ -9,7 +9,6 @@ matplotlib loops took minutes to hours for the same pictures.
 
 from __future__ import annotations
 
-import argparse
 import html
 import json
 import os
@@ -257,11 +256,14 @@ def write_index(out: Path, exported: Sequence[ExportedImage], *, title: str) -> 
 
 
 def export_to_folder(
-    args: argparse.Namespace, extractor: VGGFeatures, layers: Sequence[str], channels: int | None, out: Path,
-    settings: dict, style: GridStyle,
+    images: Sequence[str | os.PathLike], out: Path, extractor: VGGFeatures, *, layers: Sequence[str],
+    channels: int | None = None, style: GridStyle = EXPORT_STYLE, size: int | None = 224, settings: Mapping,
+    progress: bool = True,
 ) -> int:  # fmt: skip
-    """``perceptual maps``' work once its arguments are checked: every image of ``args.images`` into ``out``, with
-    the manifest and ``index.html`` merged with earlier runs (the caller holds the folder's lock)."""
+    """``perceptual maps``' work once its arguments are checked: every image of ``images`` (resized so the shorter
+    side is ``size``; ``None`` keeps it) into ``out``, with the manifest and ``index.html`` merged with earlier runs
+    whose ``settings`` match (the caller holds the folder's lock). Returns the exit status: 0, or 1 when an image
+    failed."""
     from tqdm import tqdm
 
     earlier = _read_manifest(out, settings)
@@ -270,10 +272,10 @@ def export_to_folder(
     exported: list[ExportedImage] = []
     failures = 0
     start = time.perf_counter()
-    with tqdm(total=len(args.images) * len(layers), desc="feature maps", unit="layer", disable=args.quiet, file=sys.stderr) as bar:
-        for source in map(Path, args.images):
+    with tqdm(total=len(images) * len(layers), desc="feature maps", unit="layer", disable=not progress, file=sys.stderr) as bar:
+        for source in map(Path, images):
             try:
-                image, notes = load_image(source, size=args.size or None)
+                image, notes = load_image(source, size=size)
                 extractor.check_input(image[None], name=str(source))
             except (ImageLoadError, ValueError) as err:
                 failures += 1
@@ -295,7 +297,7 @@ def export_to_folder(
     if not exported:
         print(f"perceptual maps: no image could be exported ({failures} failed)", file=sys.stderr)
         return 1
-    title = f"{args.arch} feature maps ({extractor.weights_source})"
+    title = f"{extractor.arch} feature maps ({extractor.weights_source})"
     replaced = {item.folder for item in exported}
     everything = [item for item in earlier if item.folder not in replaced] + exported
     manifest = {"settings": settings, "images": [_item_to_json(item, out) for item in everything]}
@@ -306,6 +308,6 @@ def export_to_folder(
     files = sum(2 * len(item.layers) for item in exported)
     print(f"wrote {files} PNGs for {len(exported)} image(s) in {time.perf_counter() - start:.1f} s; open {os.fspath(index)}")
     if failures:
-        print(f"perceptual maps: {failures} of {len(args.images)} file(s) could not be read (see errors above)", file=sys.stderr)
+        print(f"perceptual maps: {failures} of {len(images)} file(s) could not be read (see errors above)", file=sys.stderr)
         return 1
     return 0
