@@ -374,6 +374,8 @@ class FeatureMapMonitor(Callback):
             kept for the run (and saved in checkpoints).
         log_histograms: also log activation histograms (one host copy of the sample's maps per layer).
         style: how maps are drawn (:class:`~perceptual.pictures.render.GridStyle`; default :data:`MONITOR_STYLE`).
+        tag_prefix: the first part of every tag (``vgg/relu2_2``, ``vgg/difference``, ...).
+        sample: which sample of the batch is drawn (the scalars use the whole batch).
         extractor, monitor_images: fallback when a step supplies no features: ``monitor_images(pl_module)`` returns
             ``(real, generated)`` images (e.g. a fixed batch and the generator's output for it) and ``extractor``, a
             :class:`~perceptual.VGGFeatures`, computes their features. Without both, such steps log nothing (one
