@@ -154,15 +154,15 @@ def test_prepare_faces_writes_mt_layout_and_reports_every_skip(tmp_path, monkeyp
     (photos / "broken.png").write_bytes(b"not an image")
     (photos / "notes.txt").write_text("ignored: not an image suffix")
     models = _FakeModels()
-    from perceptual import images
+    import beautygan.faces as faces_module
 
-    real_load = images.load_image
+    real_load = faces_module.load_image
 
     def load_image(path, *args, **kwargs):  # the file being read decides what the fake detector finds
         models.next_kind = path.stem if path.stem in ("two", "none", "tiny") else "one"
         return real_load(path, *args, **kwargs)
 
-    monkeypatch.setattr(images, "load_image", load_image)  # prepare_faces imports it at call time
+    monkeypatch.setattr(faces_module, "load_image", load_image)
     out = tmp_path / "mt"
     report = prepare_faces(photos, out, kind="non-makeup", size=64, min_face=32, models=models, progress=False)
     assert isinstance(report, PrepareReport)

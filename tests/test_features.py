@@ -12,7 +12,6 @@ from perceptual.normalization import CAFFE, InputNormalization
 pytestmark = pytest.mark.filterwarnings("ignore::perceptual.RandomWeightsWarning")
 
 
-
 def reference_taps(features, x01, names):
     with torch.no_grad():
         return _reference_taps(features, x01, names)

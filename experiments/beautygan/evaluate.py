@@ -38,7 +38,7 @@ from PIL import Image
 from torch import Tensor
 
 from perceptual.files import atomic_path
-from perceptual.images import from_unit_range, to_unit_range
+from perceptual.images import ImageLoadError, from_unit_range, load_image, save_image, to_unit_range
 
 from .data import read_labels, read_pairs_file
 from .metrics import SAME_PERSON_THRESHOLD, _default_models, face_distance, transfer_metrics, uint8_image
@@ -107,8 +107,6 @@ def evaluate_pairs(
 
     A pair whose image cannot be read raises :class:`~perceptual.images.ImageLoadError`, or, when a ``failures`` list
     is given, is appended to it as ``(pair, message)`` and skipped, so one bad file does not lose the other pairs."""
-    from perceptual.images import ImageLoadError, load_image, save_image
-
     pairs = list(pairs)
     if generator is None and any(p.result is None for p in pairs):
         missing = next(p for p in pairs if p.result is None)

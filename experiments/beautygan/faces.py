@@ -31,7 +31,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image, ImageDraw
 
-from perceptual.images import IMAGE_SUFFIXES, image_files
+from perceptual.images import IMAGE_SUFFIXES, ImageLoadError, image_files, load_image
 
 from .regions import FaceRegion
 
@@ -428,8 +428,6 @@ def prepare_faces(
     are overwritten. The largest face of each photo is taken; photos with no face, or a face narrower than
     ``min_face`` pixels, are skipped; every skip and every multi-face photo is in the returned report.
     """
-    from perceptual.images import ImageLoadError, load_image
-
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")

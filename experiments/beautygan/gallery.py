@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from perceptual.images import check_output_image, save_image
 from perceptual.pictures.render import tile_grid
 
 from .metrics import uint8_image
@@ -126,8 +127,6 @@ def write_gallery(
 ) -> Gallery:
     """Prepare every photo once, run every (source, reference) pair in batches, and write the grid PNG (and
     ``<out stem>.html``). A photo that cannot be used (unreadable, no face) is left out and listed."""
-    from perceptual.images import check_output_image, save_image
-
     out = check_output_image(out, "--out")
     if cell < 16:
         raise ValueError(f"cell must be >= 16 pixels, got {cell}")

@@ -31,14 +31,21 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageFilter
 
-from perceptual.images import IMAGE_SUFFIXES, from_unit_range, image_files, to_unit_range
+from perceptual.images import (
+    IMAGE_SUFFIXES,
+    check_output_image,
+    from_unit_range,
+    image_files,
+    load_image,
+    save_image,
+    to_unit_range,
+)
 
 from .data import read_pairs_file
 from .inference import load_generator
 from .metrics import uint8_image
 
 __all__ = ["NoFaceError", "PhotoTransfer", "TransferOptions", "transfer_folders"]
-
 
 
 class NoFaceError(ValueError):
@@ -94,12 +101,9 @@ class PreparedPhoto:
 
 
 def _read_photo(photo: str | Path | np.ndarray | Image.Image, name: str | None) -> tuple[np.ndarray, str, list[str]]:
-    from perceptual.images import load_image
-
     if isinstance(photo, (str, Path)):
         tensor, notes = load_image(photo)
-        array = (tensor.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
-        return array, name or Path(photo).name, list(notes)
+        return uint8_image(tensor, (0.0, 1.0)), name or Path(photo).name, list(notes)
     if isinstance(photo, Image.Image):
         return np.asarray(photo.convert("RGB")).copy(), name or "image", []
     if isinstance(photo, np.ndarray):
@@ -299,8 +303,6 @@ def transfer_folders(
     """Every ``(source, reference)`` pair into ``out_dir/<source>__<reference>.png``. Each photo is read and
     aligned once and dropped after its last pair (memory follows the batch, not the folder); a photo that fails
     (unreadable, no face) fails its pairs only; the rest are written."""
-    from perceptual.images import save_image
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = TransferReport(notes=list(transfer.notes))
@@ -372,8 +374,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
-    from perceptual.images import check_output_image, save_image
-
     from .checkpoints import CheckpointError
 
     try:

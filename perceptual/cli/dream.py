@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from perceptual.tools.dream import DreamSchedule
 
 
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     dream = subparsers.add_parser(
         "dream",
