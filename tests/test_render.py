@@ -205,6 +205,15 @@ class TestRenderMaps:
         assert torch.equal(indexed_palette("viridis")[0], colormap_lut("viridis")[0])
         assert torch.equal(indexed_palette("viridis")[render.INDEXED_LEVELS - 1], colormap_lut("viridis")[255])
 
+    def test_style_scaling_reaches_the_pixels(self):
+        maps = torch.tensor([[[0.0, 1.0, 2.0, 3.0, 100.0]]])  # one 1x5 map with an outlier
+        gray = GridStyle(colormap="gray", padding=0)
+        # min-max over [0, 100]: level floor(256 * v / 100)
+        assert render_maps(maps, style=gray)[0, :, 0].tolist() == [0, 2, 5, 7, 255]
+        # percentiles (0, 75) -> range [0, 3]: floor(256 * v / 3), the outlier clipped to the top
+        robust = GridStyle(colormap="gray", padding=0, scaling="percentile", percentiles=(0.0, 75.0))
+        assert render_maps(maps, style=robust)[0, :, 0].tolist() == [0, 85, 170, 255, 255]
+
     def test_channel_sum_render(self):
         maps = torch.stack([torch.tensor([[0.0, 1.0], [2.0, 3.0]]), torch.tensor([[0.0, 1.0], [0.0, 1.0]])])
         out = render_channel_sum(maps, style=GridStyle(colormap="gray"))  # sum [[0, 2], [2, 4]] -> 0, .5, .5, 1
