@@ -14,7 +14,9 @@ Everything is measured in this process, with the eager fp32 step as the baseline
 - the split of the step into its parts, eager and optimized fp32: D step (both discriminators on real and detached
   fake, Adam), G (two generator passes, backward, Adam, no losses), VGG perceptual (relu4_1 of both directions plus
   the monitor taps, forward and backward to the images), histogram makeup loss (3 regions + 2 eyes, both
-  directions, backward; masks come with the batch, as MTDataset's loader workers build them).
+  directions, backward; masks come with the batch, as MTDataset's loader workers build them; compiled as one graph
+  in the optimized variants);
+- the training-thread cost of a sample grid, rendered and encoded in place vs handed to the background writer.
 
 VGG weights are random here (no download); the cost is the same as with ImageNet weights. Compiled variants are
 warmed up (compilation, the recompilation for frozen discriminators, CUDA-graph recording) before timing.
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import copy
 import sys
+import tempfile
 import warnings
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -32,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.tensorboard import SummaryWriter
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -43,6 +47,8 @@ from _timing import elapsed  # noqa: E402
 from beautygan.module import BeautyGAN, SpeedOptions  # noqa: E402
 from beautygan.networks import Translation  # noqa: E402
 from beautygan.regions import stacked_region_masks  # noqa: E402
+from beautygan.samples import write_sample_grid  # noqa: E402
+from perceptual.pictures.event_writer import BackgroundWriter  # noqa: E402
 from beautygan.synthetic import render_face  # noqa: E402
 
 WARMUP = 5  # compiled steps: compile, recompile (frozen Ds), cudagraph warm-up and recording
@@ -199,10 +205,40 @@ def main() -> int:
 
         for part, fn in (("D step (2 PatchGANs)", d_only), ("G fwd x2 + bwd + Adam, no losses", g_only),
                          ("VGG16 perceptual (fwd + bwd)", vgg), ("histogram makeup loss (fwd + bwd)", histogram)):  # fmt: skip
-            parts.setdefault(part, []).append(median_ms(fn, device, args.repeats, warmup if part != "histogram makeup loss (fwd + bwd)" else 1))
+            parts.setdefault(part, []).append(median_ms(fn, device, args.repeats, warmup))
     for part, values in parts.items():
         print(f"{part:<36}" + "".join(f"{v:>12.1f}" for v in values))
+    sample_grid_cost(args.size, device, models["optimized"][0].samples_per_grid, fastest=min(ms for _, ms, _ in rows))
     return 0
+
+
+def sample_grid_cost(size: int, device: torch.device, pairs: int, fastest: float) -> None:
+    """Training-thread time of one BeautyGAN sample grid (``pairs`` rows of the 6 training columns, faces): rendered,
+    encoded and written right there, as before, against copied to the host and queued to the BackgroundWriter (what
+    ``BeautyGAN._log_samples`` does now); as a share of the fastest step at the paper config's interval."""
+    every = 500  # configs/beautygan.yaml sample_every_n_batches
+    batch = make_batch(size, pairs, device, False)
+    images = [batch["source"], batch["reference"]] * 3  # faces in every column, as a trained model's grid
+    with tempfile.TemporaryDirectory() as folder:
+        summary = SummaryWriter(folder)
+
+        def foreground() -> None:
+            columns = torch.stack([x.float().cpu() for x in images], dim=1)
+            write_sample_grid(summary, "samples/train", columns, 0, Path(folder) / "grid.png")
+
+        with BackgroundWriter(summary) as background:
+
+            def queued() -> None:
+                columns = torch.stack([x.float().cpu() for x in images], dim=1)
+                background.submit(write_sample_grid, "samples/train", columns, 0, Path(folder) / "grid.png")
+                if background.pending > 4:  # keep the queue short: time the hand-off, not a full queue's wait
+                    background.flush()
+
+            times = {"in the training thread": median_ms(foreground, device, 5, 1), "queued": median_ms(queued, device, 5, 1)}
+        summary.close()
+    print(f"\nsample grid ({pairs} pairs x 6 columns, {size}px) on the training thread, every {every} batches")
+    for name, ms in times.items():
+        print(f"  {name:<24}{ms:>9.1f} ms = {ms / (every * fastest) * 100:.2f}% of {every} fastest steps")
 
 
 if __name__ == "__main__":

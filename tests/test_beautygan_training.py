@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
+import io
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import lightning as L
@@ -14,6 +17,9 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import tensorboard_events
+
+from beautygan import samples as samples_module
 from beautygan.cli import main as beautygan_main
 from beautygan.data import MTDataModule
 from beautygan.module import BeautyGAN, build_vgg
@@ -90,6 +96,67 @@ def test_training_steps_update_both_players_and_return_monitor_features(dataset_
     assert not features["generated"]["relu4_1"].requires_grad
     samples = sorted(p.name for p in (Path(trainer.logger.log_dir) / "samples").glob("*.png"))
     assert samples == ["train_000000.png", "train_000002.png", "val_000003.png"]
+
+
+class _StopAt(L.Callback):
+    """Raises at the start of training batch ``batch`` (a run that dies right after a sample batch)."""
+
+    def __init__(self, batch: int) -> None:
+        self.batch = batch
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if batch_idx == self.batch:
+            raise RuntimeError("stop here")
+
+
+@pytest.mark.parametrize("ending", ["normal", "exception"])
+def test_sample_grids_are_written_off_the_training_thread_and_kept_at_the_end(
+    dataset_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ending: str
+) -> None:
+    """Grids at batches 0 and 2 (every 2); the run ends after batch 2, normally (then a validation grid) or by an
+    error at batch 3. Rendering and encoding take 0.3 s in the writer's thread, so without the flushes the last grid
+    would be lost. The PNG and the event file hold the same grid, and its first tile is the batch's source, pixel
+    for pixel."""
+    threads = set()
+    original = samples_module.labelled_grid
+
+    def slow_grid(*args, **kwargs):
+        threads.add(threading.current_thread().name)
+        time.sleep(0.3)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(samples_module, "labelled_grid", slow_grid)
+    torch.manual_seed(0)
+    dm = MTDataModule(str(dataset_root), image_size=32, batch_size=1, num_workers=0)  # 6 batches
+    recorder = _Recorder()
+    callbacks = [recorder] if ending == "normal" else [recorder, _StopAt(3)]
+    trainer = _trainer(tmp_path, limit_train_batches=3 if ending == "normal" else 4, limit_val_batches=1, callbacks=callbacks)
+    model = BeautyGAN(**TINY)
+    writers_before = {t for t in threading.enumerate() if t.name == "perceptual-BackgroundWriter"}
+    if ending == "normal":
+        trainer.fit(model, datamodule=dm)  # train batches 0-2, then a validation grid (at batch 3)
+    else:
+        with pytest.raises(RuntimeError, match="stop here"):
+            trainer.fit(model, datamodule=dm)
+    assert threads == {"perceptual-BackgroundWriter"}
+    assert {t for t in threading.enumerate() if t.name == "perceptual-BackgroundWriter"} <= writers_before  # stopped
+    log_dir = Path(trainer.logger.log_dir)
+    expected_files = ["train_000000.png", "train_000002.png"] + (["val_000003.png"] if ending == "normal" else [])
+    assert sorted(p.name for p in (log_dir / "samples").glob("*.png")) == expected_files
+    if ending == "normal":
+        assert [event.step for event in tensorboard_events(log_dir).Images("samples/val")] == [3]
+    events = tensorboard_events(log_dir).Images("samples/train")
+    assert [event.step for event in events] == [0, 2]
+    png = np.asarray(Image.open(log_dir / "samples" / "train_000002.png").convert("RGB"))
+    logged = np.asarray(Image.open(io.BytesIO(events[-1].encoded_image_string)).convert("RGB"))
+    np.testing.assert_array_equal(png, logged)
+    # a 12-pixel header, then make_grid's 2-pixel padding around one pair's 6 columns of 32x32 tiles
+    assert png.shape == (12 + 2 + 34, 2 + 6 * 34, 3)
+    source = recorder.outputs[2][0]["images"]["real"][0]  # batch 2's first source, in [-1, 1]
+    expected = ((source.permute(1, 2, 0).numpy() + 1) / 2 * 255).clip(0, 255)
+    tile = png[14 : 14 + 32, 2 : 2 + 32].astype(np.float64)
+    assert np.abs(tile - expected).max() <= 1.0  # PNG quantization only
+    assert np.abs(tile - expected).mean() < 0.6
 
 
 def test_checkpoint_has_no_vgg_and_resume_continues(dataset_root: Path, tmp_path: Path) -> None:
