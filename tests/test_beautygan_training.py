@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from conftest import tensorboard_events
 
-from beautygan import samples as samples_module
+from beautygan import module as module_module
 from beautygan.cli import main as beautygan_main
 from beautygan.data import MTDataModule
 from beautygan.module import BeautyGAN, build_vgg
@@ -114,18 +115,24 @@ def test_sample_grids_are_written_off_the_training_thread_and_kept_at_the_end(
     dataset_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ending: str
 ) -> None:
     """Grids at batches 0 and 2 (every 2); the run ends after batch 2, normally (then a validation grid) or by an
-    error at batch 3. Rendering and encoding take 0.3 s in the writer's thread, so without the flushes the last grid
+    error at batch 3. Encoding and writing take 0.3 s in the writer's thread, so without the flushes the last grid
     would be lost. The PNG and the event file hold the same grid, and its first tile is the batch's source, pixel
     for pixel."""
-    threads = set()
-    original = samples_module.labelled_grid
+    threads, torch_ops = set(), []
+    original = module_module.write_sample_grid
 
-    def slow_grid(*args, **kwargs):
+    class _RecordOps(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            torch_ops.append(str(func))
+            return func(*args, **(kwargs or {}))
+
+    def slow_write(*args, **kwargs):
         threads.add(threading.current_thread().name)
         time.sleep(0.3)
-        return original(*args, **kwargs)
+        with _RecordOps():
+            return original(*args, **kwargs)
 
-    monkeypatch.setattr(samples_module, "labelled_grid", slow_grid)
+    monkeypatch.setattr(module_module, "write_sample_grid", slow_write)
     torch.manual_seed(0)
     dm = MTDataModule(str(dataset_root), image_size=32, batch_size=1, num_workers=0)  # 6 batches
     recorder = _Recorder()
@@ -139,6 +146,7 @@ def test_sample_grids_are_written_off_the_training_thread_and_kept_at_the_end(
         with pytest.raises(RuntimeError, match="stop here"):
             trainer.fit(model, datamodule=dm)
     assert threads == {"perceptual-BackgroundWriter"}
+    assert torch_ops == []  # numpy and PIL only in the writer thread (a torch op there slows training's CPU ops)
     assert {t for t in threading.enumerate() if t.name == "perceptual-BackgroundWriter"} <= writers_before  # stopped
     log_dir = Path(trainer.logger.log_dir)
     expected_files = ["train_000000.png", "train_000002.png"] + (["val_000003.png"] if ending == "normal" else [])

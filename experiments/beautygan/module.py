@@ -78,7 +78,7 @@ from .histogram import HistogramCriterion, histogram_matching_loss
 from .metrics import TransferMetrics
 from .networks import Generator, GeneratorInit, GeneratorOutput, PatchDiscriminator, Translation
 from .regions import stacked_region_masks
-from .samples import write_sample_grid
+from .samples import render_sample_grid, write_sample_grid
 
 __all__ = ["PRESETS", "BeautyGAN", "LossWeights", "NonFiniteLossError", "SpeedOptions"]
 
@@ -659,10 +659,10 @@ class BeautyGAN(L.LightningModule):
         """A grid, one row per pair, with a header naming the columns: source, reference, made-up source, de-made-up
         reference[, the two reconstructions], in TensorBoard and as a PNG under ``<log_dir>/samples``.
 
-        The training thread only copies the pairs to the host; the grid is rendered, encoded and written in a
-        background thread (:class:`~perceptual.pictures.event_writer.BackgroundWriter`, about 0.3-0.9 s of CPU per
-        256-pixel grid), flushed when the run ends, also by an exception. Rank 0 only, and no collectives in here
-        (other ranks never enter)."""
+        The training thread copies the pairs to the host and renders the grid (torch); PNG encoding and writing,
+        about 0.3 s of CPU per 256-pixel grid, happen in a background thread
+        (:class:`~perceptual.pictures.event_writer.BackgroundWriter`), flushed when the run ends, also by an
+        exception. Rank 0 only, and no collectives in here (other ranks never enter)."""
         logger = self.logger
         if logger is None:
             return
@@ -672,12 +672,12 @@ class BeautyGAN(L.LightningModule):
         if writer is None and not log_dir:
             return
         k = min(self.samples_per_grid, images[0].shape[0])
-        columns = torch.stack([x[:k].float().cpu() for x in images], dim=1)  # (k, cols, 3, H, W), a new host tensor
+        pixels = render_sample_grid(torch.stack([x[:k].float().cpu() for x in images], dim=1))  # (k, cols, 3, H, W)
         png_path = Path(log_dir) / "samples" / f"{tag.split('/')[-1]}_{self.batches_seen:06d}.png" if log_dir else None
         if self._sample_writer is None or self._sample_writer.writer is not writer:
             self.close_sample_writer()
             self._sample_writer = BackgroundWriter(writer)
-        self._sample_writer.submit(write_sample_grid, tag, columns, self.batches_seen, png_path)
+        self._sample_writer.submit(write_sample_grid, tag, pixels, self.batches_seen, png_path)
 
     def close_sample_writer(self) -> None:
         """Wait until every sample grid asked for is written, then stop the writer thread (a later grid starts a new

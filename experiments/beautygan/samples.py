@@ -1,7 +1,9 @@
 """Sample grids of a makeup transfer, with a header row that names each column (TensorBoard and PNG).
 
-:func:`write_sample_grid` is what ``BeautyGAN`` runs in its background writer thread: the training thread only copies
-the pairs to the host; rendering, PNG encoding (twice: the event file and the PNG) and writing happen there."""
+``BeautyGAN`` renders a grid on the training thread (:func:`render_sample_grid`, torch) and hands the pixels to its
+background writer thread, which encodes and writes them (:func:`write_sample_grid`, numpy and PIL only: a torch op
+in a second thread measurably slowed the training thread's CPU ops for the rest of the run, 41 s -> 61 s for 3
+demo epochs on 2 cores)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ import torchvision
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
-from perceptual.images import save_image, to_unit_range
+from perceptual.files import atomic_path
+from perceptual.images import check_output_image, to_unit_range
 
 SAMPLE_COLUMNS = ("source", "reference", "made-up", "de-made-up", "cycle src", "cycle ref")
 """Column names of the training grids: the source (no makeup), the reference (makeup), the source wearing the
@@ -48,13 +51,20 @@ def labelled_grid(images: Tensor, names: Sequence[str], *, header: int = 12) -> 
     return torch.cat([strip_tensor, grid.float()], dim=1)
 
 
-def write_sample_grid(writer: Any, tag: str, columns: Tensor, step: int, png_path: Path | None) -> None:
-    """Render ``columns (rows, cols, 3, H, W)`` (images in [-1, 1], cols <= 6, named by :data:`SAMPLE_COLUMNS`) as a
-    :func:`labelled_grid`; add it to ``writer`` (a ``SummaryWriter``, or ``None``) as image ``tag`` at ``step`` and
-    save it as ``png_path`` (``None``: no file)."""
+def render_sample_grid(columns: Tensor) -> np.ndarray:
+    """``columns (rows, cols, 3, H, W)`` (images in [-1, 1], cols <= 6, named by :data:`SAMPLE_COLUMNS`) as a
+    :func:`labelled_grid`: ``(H', W', 3)`` uint8 pixels, a new array."""
     grid = labelled_grid(to_unit_range(columns, (-1, 1)), SAMPLE_COLUMNS[: columns.shape[1]])
-    pixels = grid.mul(255).round().to(torch.uint8)  # one rounding for both (TensorBoard would truncate floats)
+    return grid.mul(255).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+
+
+def write_sample_grid(writer: Any, tag: str, pixels: np.ndarray, step: int, png_path: Path | None) -> None:
+    """Add ``pixels`` (``(H, W, 3)`` uint8, from :func:`render_sample_grid`) to ``writer`` (a ``SummaryWriter``, or
+    ``None``) as image ``tag`` at ``step``, and save them as the PNG ``png_path`` (``None``: no file; written under
+    a temporary name and renamed). The same pixels in both, and no torch op: safe to run in a writer thread."""
     if writer is not None:
-        writer.add_image(tag, pixels, step)
+        writer.add_image(tag, pixels, step, dataformats="HWC")
     if png_path is not None:
-        save_image(pixels, png_path)
+        path = check_output_image(png_path)
+        with atomic_path(path) as temporary:
+            Image.fromarray(pixels).save(temporary, format="PNG")
