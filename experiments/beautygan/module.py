@@ -71,8 +71,8 @@ from torch.nn.parallel import DistributedDataParallel
 
 from perceptual import LPIPS, LPIPS_LAYERS, PerceptualLoss, VGGFeatures, WeightsUnavailableError
 from perceptual.images import to_unit_range
-from perceptual.pictures.event_writer import BackgroundWriter
 from perceptual.losses import BEAUTYGAN_VGG
+from perceptual.pictures.event_writer import BackgroundWriter
 
 from .histogram import HistogramCriterion, histogram_matching_loss
 from .metrics import TransferMetrics
@@ -672,7 +672,8 @@ class BeautyGAN(L.LightningModule):
         if writer is None and not log_dir:
             return
         k = min(self.samples_per_grid, images[0].shape[0])
-        pixels = render_sample_grid(torch.stack([x[:k].float().cpu() for x in images], dim=1))  # (k, cols, 3, H, W)
+        columns = torch.stack([x[:k].float().cpu() for x in images], dim=1)  # (k, cols, 3, H, W)
+        pixels = render_sample_grid(columns)  # (H', W', 3) uint8, a new array the writer thread owns
         png_path = Path(log_dir) / "samples" / f"{tag.split('/')[-1]}_{self.batches_seen:06d}.png" if log_dir else None
         if self._sample_writer is None or self._sample_writer.writer is not writer:
             self.close_sample_writer()
