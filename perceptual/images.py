@@ -166,8 +166,13 @@ def _resize(tensor: Tensor, size: int | tuple[int, int]) -> Tensor:
     return resized[0].clamp_(0.0, 1.0)
 
 
-def to_pil(image: Tensor) -> Image.Image:
-    """``(3, H, W)``/``(1, H, W)``/``(H, W)`` float in [0, 1] or uint8 -> PIL image."""
+def to_pil(image: Tensor | np.ndarray) -> Image.Image:
+    """``(3, H, W)``/``(1, H, W)``/``(H, W)`` float in [0, 1] or uint8 tensor, or an ``(H, W, 3)``/``(H, W)`` uint8
+    numpy array (taken as is, no torch op: safe in a writer thread) -> PIL image."""
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+            raise ValueError(f"a numpy image must be (H, W, 3) or (H, W) uint8, got {image.dtype} {image.shape}")
+        return Image.fromarray(image)
     if image.ndim == 3 and image.shape[0] in (1, 3):
         image = image.permute(1, 2, 0)
     if image.dtype != torch.uint8:
@@ -195,7 +200,7 @@ def check_output_image(path: str | os.PathLike, what: str = "output") -> Path:
     return path
 
 
-def save_image(image: Tensor, path: str | os.PathLike) -> Path:
+def save_image(image: Tensor | np.ndarray, path: str | os.PathLike) -> Path:
     """Write ``image`` (see :func:`to_pil`) as PNG/JPEG by suffix, creating folders; returns the path.
 
     The file is written next to ``path`` under a temporary name and renamed, so an interrupted or failed write never

@@ -93,3 +93,18 @@ def test_saved_files_get_the_usual_permissions(tmp_path: Path) -> None:
         assert save_image(torch.zeros(3, 4, 4), tmp_path / "masked.png").stat().st_mode & 0o777 == 0o640
     finally:
         os.umask(old)
+
+
+def test_save_image_takes_a_uint8_array_as_is(tmp_path: Path) -> None:
+    """A numpy (H, W, 3) uint8 array is written unchanged (HWC, no rescaling), the same file a CHW uint8 tensor of the
+    same pixels gives; other arrays are refused, naming what came."""
+    pixels = np.random.default_rng(0).integers(0, 256, (7, 5, 3), dtype=np.uint8)
+    save_image(pixels, tmp_path / "array.png")
+    save_image(torch.from_numpy(pixels).permute(2, 0, 1), tmp_path / "tensor.png")
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "array.png")), pixels)
+    assert (tmp_path / "array.png").read_bytes() == (tmp_path / "tensor.png").read_bytes()
+    with pytest.raises(ValueError, match=r"uint8, got float32 \(7, 5, 3\)"):
+        save_image(pixels.astype(np.float32), tmp_path / "float.png")
+    with pytest.raises(ValueError, match="uint8"):
+        save_image(pixels.transpose(2, 0, 1).copy(), tmp_path / "chw.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["array.png", "tensor.png"]

@@ -676,11 +676,11 @@ class BeautyGAN(L.LightningModule):
         pixels = render_sample_grid(columns)  # (H', W', 3) uint8, a new array the writer thread owns
         png_path = Path(log_dir) / "samples" / f"{tag.split('/')[-1]}_{self.batches_seen:06d}.png" if log_dir else None
         if self._sample_writer is None or self._sample_writer.writer is not writer:
-            self.close_sample_writer()
+            self._close_sample_writer()
             self._sample_writer = BackgroundWriter(writer)
         self._sample_writer.submit(write_sample_grid, tag, pixels, self.batches_seen, png_path)
 
-    def close_sample_writer(self) -> None:
+    def _close_sample_writer(self) -> None:
         """Wait until every sample grid asked for is written, then stop the writer thread (a later grid starts a new
         one). Called at teardown and, through the callback of :meth:`configure_callbacks`, on an exception."""
         writer, self._sample_writer = self._sample_writer, None
@@ -688,7 +688,7 @@ class BeautyGAN(L.LightningModule):
             writer.close()
 
     def teardown(self, stage: str) -> None:
-        self.close_sample_writer()  # before Lightning finalizes the logger
+        self._close_sample_writer()  # before Lightning finalizes the logger
 
     def configure_callbacks(self) -> list[L.Callback]:
         return [_SampleWriterOnException()]
@@ -702,6 +702,6 @@ class _SampleWriterOnException(L.Callback):
         if not isinstance(pl_module, BeautyGAN):
             return
         try:
-            pl_module.close_sample_writer()
+            pl_module._close_sample_writer()
         except Exception as error:  # noqa: BLE001 - the training error is the one to raise
             rank_zero_warn(f"BeautyGAN: writing the last sample grids failed while stopping on an error: {error}")

@@ -17,8 +17,7 @@ import torchvision
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
-from perceptual.files import atomic_path
-from perceptual.images import check_output_image, to_unit_range
+from perceptual.images import save_image, to_unit_range
 
 SAMPLE_COLUMNS = ("source", "reference", "made-up", "de-made-up", "cycle src", "cycle ref")
 """Column names of the training grids: the source (no makeup), the reference (makeup), the source wearing the
@@ -65,6 +64,4 @@ def write_sample_grid(writer: Any, tag: str, pixels: np.ndarray, step: int, png_
     if writer is not None:
         writer.add_image(tag, pixels, step, dataformats="HWC")
     if png_path is not None:
-        path = check_output_image(png_path)
-        with atomic_path(path) as temporary:
-            Image.fromarray(pixels).save(temporary, format="PNG")
+        save_image(pixels, png_path)
