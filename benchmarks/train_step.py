@@ -48,8 +48,8 @@ from beautygan.module import BeautyGAN, SpeedOptions  # noqa: E402
 from beautygan.networks import Translation  # noqa: E402
 from beautygan.regions import stacked_region_masks  # noqa: E402
 from beautygan.samples import render_sample_grid, write_sample_grid  # noqa: E402
-from perceptual.pictures.event_writer import BackgroundWriter  # noqa: E402
 from beautygan.synthetic import render_face  # noqa: E402
+from perceptual.pictures.event_writer import BackgroundWriter  # noqa: E402
 
 WARMUP = 5  # compiled steps: compile, recompile (frozen Ds), cudagraph warm-up and recording
 

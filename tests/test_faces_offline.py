@@ -416,8 +416,8 @@ def test_evaluate_pairs_with_a_generator_and_written_results(tmp_path):
 
 
 def test_evaluate_cli_on_a_pairs_file_and_on_a_checkpoint(tmp_path, capsys):
-    source = _write_pair(tmp_path, "non-makeup/s.png", (128, 128, 128), (128, 128, 128))
-    reference = _write_pair(tmp_path, "makeup/r.png", (128, 128, 128), (255, 0, 0))
+    _write_pair(tmp_path, "non-makeup/s.png", (128, 128, 128), (128, 128, 128))
+    _write_pair(tmp_path, "makeup/r.png", (128, 128, 128), (255, 0, 0))
     (tmp_path / "pairs.txt").write_text("# source reference result\nimages/non-makeup/s.png images/makeup/r.png images/makeup/r.png\n")
     assert evaluate_main(["--pairs", str(tmp_path / "pairs.txt"), "--out", str(tmp_path / "o1"), "--no-faces"]) == 0
     out = capsys.readouterr().out
