@@ -43,9 +43,8 @@ def check_image_values(
     x: Tensor, name: str, input_range: tuple[float, float], *, check_finite: bool, check_range: bool, tolerance: float = 1e-3
 ) -> None:
     """Opt-in value checks (each syncs with the device once)."""
-    if check_finite and not bool(torch.isfinite(x).all()):
-        count = int((~torch.isfinite(x)).sum())
-        raise ValueError(f"{name} has {count} non-finite values (NaN or inf)")
+    if check_finite:
+        check_finite_values(x, name)
     if check_range:
         low, high = input_range
         lo, hi = float(x.min()), float(x.max())
@@ -55,6 +54,37 @@ def check_image_values(
                 f"{name} values lie in [{lo:.4g}, {hi:.4g}], outside input_range=({low:g}, {high:g}); "
                 "pass the range your tensors really have (GAN outputs from tanh: input_range=(-1, 1))"
             )
+
+
+def check_finite_values(x: Tensor, name: str) -> None:
+    """Raise ``ValueError`` naming ``name``, how many values are NaN and how many infinite, and which samples hold
+    them, unless every value of ``x`` is finite (one device sync)."""
+    nan, inf = (int(v) for v in torch.stack([torch.isnan(x).sum(), torch.isinf(x).sum()]).tolist())
+    if nan == 0 and inf == 0:
+        return
+    bad = ~torch.isfinite(x.detach())
+    samples = bad.reshape(x.shape[0], -1).any(dim=1).nonzero().flatten().tolist() if x.ndim > 0 else []
+    shown = ", ".join(str(i) for i in samples[:8]) + (f" and {len(samples) - 8} more" if len(samples) > 8 else "")
+    raise ValueError(
+        f"{name} has {nan + inf} non-finite value(s) of {x.numel()} ({nan} NaN, {inf} inf) in sample(s) {shown} "
+        f"of its batch of shape {tuple(x.shape)}; every loss and feature of those samples would be NaN"
+    )
+
+
+METRIC_MIN_SIZE = 16
+"""The smallest image side LPIPS and DISTS take: VGG16's fifth block comes after four 2x poolings, and at 16x16 it is
+1x1. (DISTS' padded L2 pooling would give maps of any input size, but a 1x1 ``relu5_3`` of an 8x8 image is
+padding, not a feature.)"""
+
+
+def check_metric_size(x: Tensor, name: str, metric: str) -> None:
+    """Raise ``ValueError`` unless ``x`` is at least :data:`METRIC_MIN_SIZE` pixels on each side."""
+    height, width = x.shape[-2:]
+    if height < METRIC_MIN_SIZE or width < METRIC_MIN_SIZE:
+        raise ValueError(
+            f"{metric} needs images of at least {METRIC_MIN_SIZE}x{METRIC_MIN_SIZE} (VGG16's fifth block, after four "
+            f"poolings, is then 1x1), got {name} of {height}x{width}; upsample it first"
+        )
 
 
 def check_mask(mask: object, image: Tensor) -> Tensor:
@@ -71,7 +101,19 @@ def check_mask(mask: object, image: Tensor) -> Tensor:
         )
     if not (mask.is_floating_point() or mask.dtype == torch.bool):
         raise TypeError(f"mask must be float (weights in [0, 1]) or bool, got {mask.dtype}")
-    return mask.to(dtype=torch.float32 if mask.dtype == torch.bool else mask.dtype)
+    if mask.dtype == torch.bool:
+        return mask.to(torch.float32)
+    # One device sync: a weight below 0 turns the region average into a ratio of two signed sums (a loss of -1e14),
+    # a NaN makes it NaN.
+    low, high, nonfinite = (float(v) for v in torch.stack([
+        torch.nan_to_num(mask, nan=0.0).amin(), torch.nan_to_num(mask, nan=0.0).amax(), (~torch.isfinite(mask)).sum()
+    ]).tolist())  # fmt: skip
+    if nonfinite or low < 0 or high > 1:
+        what = f"{int(nonfinite)} NaN or infinite value(s)" if nonfinite else f"values in [{low:.4g}, {high:.4g}]"
+        raise ValueError(
+            f"mask must hold weights in [0, 1], got {what}; a float mask is a per-pixel weight (a bool mask works too)"
+        )
+    return mask
 
 
 def warn_range_mismatch(x: Tensor, name: str, input_range: tuple[float, float]) -> bool:

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from perceptual._validation import check_finite_values, check_image_batch, check_metric_size
 from perceptual.features import VGGFeatures
 from perceptual.images import to_unit_range
 from perceptual.weights import WeightsSource
@@ -105,6 +106,11 @@ class DISTS(nn.Module):
             package expects, ``(-1, 1)`` for tanh outputs (mapped to [0, 1] for stage 0 and to ImageNet statistics
             for the VGG).
         calibration: path of the ``dists-pytorch`` package's ``weights.pt`` (default: the installed package's).
+        check_finite: refuse NaN or infinite inputs with a ``ValueError`` naming the input and the count (one device
+            sync per call).
+
+    Images must be at least 16x16 (:data:`~perceptual._validation.METRIC_MIN_SIZE`, the same rule as LPIPS'):
+    DISTS' padded L2 pooling gives a number for smaller images, but their fifth-block features are padding.
 
     ``forward(pred, target)`` returns ``(N,)``, differentiable with respect to ``pred`` (the target's features are
     computed without a graph). Wrap it in ``torch.no_grad()`` to use it as a metric.
@@ -117,8 +123,10 @@ class DISTS(nn.Module):
         weights: WeightsSource = "imagenet",
         input_range: tuple[float, float] = (0.0, 1.0),
         calibration: str | os.PathLike | None = None,
+        check_finite: bool = False,
     ) -> None:
         super().__init__()
+        self.check_finite = check_finite
         if extractor is None:
             extractor = VGGFeatures(list(DISTS_LAYERS), arch="vgg16", weights=weights, input_range=input_range, pooling="l2")
         elif extractor.arch != "vgg16" or extractor.pooling != "l2":
@@ -162,8 +170,12 @@ class DISTS(nn.Module):
         return 1.0 - similarity
 
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
-        self.extractor.check_input(pred, "pred")
-        self.extractor.check_input(target, "target")
+        for name, x in (("pred", pred), ("target", target)):
+            check_image_batch(x, name)
+            check_metric_size(x, name, "DISTS")
+            self.extractor.check_input(x, name)
+            if self.check_finite:
+                check_finite_values(x, name)
         if pred.shape != target.shape:
             raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
         with torch.no_grad():

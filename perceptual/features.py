@@ -139,6 +139,7 @@ class VGGFeatures(nn.Module):
 
         loaded = load_weights(weights, arch=arch, seed=seed, normalization=normalization)
         self.weights_source: str = loaded.source
+        self.provenance = loaded.provenance  # "pretrained", "random" or "file" (unknown: never assumed pretrained)
         self.pretrained: bool = loaded.pretrained
         self.normalization: InputNormalization = loaded.normalization
 

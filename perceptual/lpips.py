@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from perceptual._validation import check_finite_values, check_image_batch, check_mask, check_metric_size
 from perceptual.features import VGGFeatures
-from perceptual._validation import check_mask
 from perceptual.losses import resize_mask
 from perceptual.weights import WeightsSource
 
@@ -92,6 +92,10 @@ class LPIPS(nn.Module):
         calibration: path of the ``lpips`` package's ``weights/v0.1/vgg.pth`` (default: the installed package's).
         spatial: return a ``(N, 1, H, W)`` map at the input size (bilinear upsampling of each layer's map, as the
             package's ``spatial=True``) instead of one value per image.
+        check_finite: refuse NaN or infinite inputs with a ``ValueError`` naming the input and the count (one device
+            sync per call).
+
+    Images must be at least 16x16 (:data:`~perceptual._validation.METRIC_MIN_SIZE`, the same rule as DISTS').
 
     ``forward(pred, target)`` returns ``(N,)`` (or the map): differentiable with respect to ``pred`` (the target's
     features are computed without a graph). Wrap it in ``torch.no_grad()`` to use it as a metric.
@@ -105,8 +109,10 @@ class LPIPS(nn.Module):
         input_range: tuple[float, float] = (-1.0, 1.0),
         calibration: str | os.PathLike | None = None,
         spatial: bool = False,
+        check_finite: bool = False,
     ) -> None:
         super().__init__()
+        self.check_finite = check_finite
         if extractor is None:
             extractor = VGGFeatures(list(LPIPS_LAYERS), arch="vgg16", weights=weights, input_range=input_range)
         elif extractor.arch != "vgg16":
@@ -160,8 +166,12 @@ class LPIPS(nn.Module):
         return total
 
     def forward(self, pred: Tensor, target: Tensor, *, mask: Tensor | None = None) -> Tensor:
-        self.extractor.check_input(pred, "pred")
-        self.extractor.check_input(target, "target")
+        for name, x in (("pred", pred), ("target", target)):
+            check_image_batch(x, name)
+            check_metric_size(x, name, "LPIPS")
+            self.extractor.check_input(x, name)
+            if self.check_finite:
+                check_finite_values(x, name)
         if pred.shape != target.shape:
             raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
         if mask is not None:

@@ -6,14 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from torch import Tensor
 
 from perceptual.layers import vgg_convs
 from perceptual.normalization import InputNormalization
 
-__all__ = ["VGGWeights"]
+__all__ = ["Provenance", "VGGWeights"]
+
+Provenance = Literal["pretrained", "random", "file"]
+"""Where weights are known to come from: ``"pretrained"`` (torchvision's published weights, from their enum, the
+hub cache, or a file whose name and content hash are torchvision's, or converted from one of those), ``"random"``
+(this package's random initialisations), ``"file"`` (a file of unknown provenance: it may hold trained weights or
+not, and nothing in it says which)."""
 
 
 @dataclass(frozen=True)
@@ -23,16 +29,22 @@ class VGGWeights:
     ``features`` is keyed like ``torchvision.models.vgg16().features.state_dict()`` (``"0.weight"``,
     ``"0.bias"``, ``"2.weight"``, ...) with channels in the order ``normalization.channel_order`` says;
     ``classifier`` (optional) like ``vgg16().classifier.state_dict()`` (``"0.weight"``, ``"3.weight"``,
-    ``"6.weight"`` and biases) for flattening NCHW ``pool5`` output.
+    ``"6.weight"`` and biases) for flattening NCHW ``pool5`` output. ``provenance`` says whether they are known
+    to be pretrained (:data:`Provenance`); a file that does not say so is ``"file"``, never assumed pretrained.
     """
 
     arch: str
     features: Mapping[str, Tensor] = field(repr=False)
     normalization: InputNormalization
     source: str
-    pretrained: bool = True
+    provenance: Provenance = "file"
     classifier: Mapping[str, Tensor] | None = field(default=None, repr=False)
     categories: tuple[str, ...] | None = field(default=None, repr=False)
+
+    @property
+    def pretrained(self) -> bool:
+        """``True`` only for weights known to be pretrained (``provenance == "pretrained"``)."""
+        return self.provenance == "pretrained"
 
 
 def expected_feature_shapes(arch: str) -> dict[str, tuple[int, ...]]:

@@ -21,7 +21,9 @@ Nothing ever falls back from pretrained to random weights on its own: a random V
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
+import re
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -36,7 +38,7 @@ from perceptual.layers import check_arch, vgg_convs
 from perceptual.normalization import IMAGENET, InputNormalization, get_normalization
 from perceptual.vgg_state import VGGWeights, check_feature_state, expected_feature_shapes
 
-__all__ = ["RandomWeightsWarning", "VGGWeights", "WeightsUnavailableError", "load_weights"]
+__all__ = ["RandomWeightsWarning", "VGGWeights", "WeightsUnavailableError", "load_weights", "vgg_provenance"]
 
 WeightsSource = Union[str, os.PathLike, "VGGWeights", Any]
 """What ``weights=`` accepts: a name, a path, a torchvision weights enum or a :class:`VGGWeights`."""
@@ -162,6 +164,7 @@ def _load_torchvision(enum, arch: str) -> VGGWeights:
         source=f"torchvision {type(enum).__name__}.{enum.name}",
         classifier=classifier,
         categories=tuple(enum.meta.get("categories") or ()) or None,
+        provenance="pretrained",
     )
 
 
@@ -174,6 +177,19 @@ def _known_torchvision_file(path: Path):
             if os.path.basename(enum.url) == path.name:
                 return enum
     return None
+
+
+def _hash_matches_name(path: Path) -> bool:
+    """Whether the file's SHA-256 starts with the hex digits its name carries (``vgg16-397923af.pth``), the check
+    torchvision's download makes (``check_hash``): a torchvision file under its own name, not a renamed one."""
+    match = re.search(r"-([a-f0-9]+)\.", path.name)
+    if match is None:
+        return False
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest().startswith(match.group(1))
 
 
 def _load_file(path: Path, arch: str) -> VGGWeights:
@@ -204,7 +220,12 @@ def _load_torch_file(path: Path, arch: str) -> VGGWeights:
     known = _known_torchvision_file(path)
     normalization = _torchvision_normalization(known) if known is not None else IMAGENET
     return VGGWeights(
-        arch=arch, features=features, normalization=normalization, source=str(path), classifier=classifier
+        arch=arch,
+        features=features,
+        normalization=normalization,
+        source=str(path),
+        classifier=classifier,
+        provenance="pretrained" if known is not None and _hash_matches_name(path) else "file",
     )
 
 
@@ -228,8 +249,10 @@ def _load_safetensors_file(path: Path, arch: str) -> VGGWeights:
     )
     categories = metadata.get("perceptual.categories")
     source = metadata.get("perceptual.source", str(path))
-    pretrained = metadata.get("perceptual.pretrained", "true") != "false"
-    if not pretrained:
+    provenance = metadata.get("perceptual.provenance")
+    if provenance not in ("pretrained", "random", "file"):  # files written before the provenance key
+        provenance = "random" if metadata.get("perceptual.pretrained") == "false" else "file"
+    if provenance == "random":
         warnings.warn(
             f"perceptual: {str(path)!r} holds RANDOM {arch} weights (converted from {source!r}). Features of an "
             "untrained VGG are not a perceptual metric. Use this for tests only.",
@@ -240,10 +263,10 @@ def _load_safetensors_file(path: Path, arch: str) -> VGGWeights:
         arch=arch,
         features=features,
         normalization=normalization,
-        source=source if pretrained else f"{path} (random: {source})",
+        source=f"{path} (random: {source})" if provenance == "random" else source,
         classifier=classifier,
         categories=tuple(categories.split("\n")) if categories else None,
-        pretrained=pretrained,
+        provenance=provenance,
     )
 
 
@@ -309,7 +332,7 @@ def _random_weights(arch: str, seed: int, *, normalized: bool = False) -> VGGWei
     else:
         features = _kaiming_features(arch, seed)
         source = f"random (seed {seed})"
-    return VGGWeights(arch=arch, features=features, normalization=IMAGENET, source=source, pretrained=False)
+    return VGGWeights(arch=arch, features=features, normalization=IMAGENET, source=source, provenance="random")
 
 
 def _kaiming_features(arch: str, seed: int) -> dict[str, Tensor]:
@@ -361,3 +384,25 @@ def _normalized_random_features(arch: str, seed: int) -> dict[str, Tensor]:
             if conv.pool_after:
                 h = torch.nn.functional.max_pool2d(h, 2)
     return features
+
+
+PROVENANCE_LABELS = {"pretrained": "pretrained", "random": "random", "file": "from file"}
+"""How a run states each :data:`~perceptual.vgg_state.Provenance`: a file of unknown origin is "from file"."""
+
+
+def vgg_provenance(extractor: torch.nn.Module) -> dict[str, str]:
+    """What a :class:`~perceptual.VGGFeatures` actually holds, for a run's records: ``arch``, ``weights`` (its
+    source), ``provenance`` (``"pretrained"``, ``"random"`` or ``"from file"``: a file that does not say where its
+    weights come from is never called pretrained) and ``sha256`` (the first 16 hex digits of the SHA-256 of its
+    parameters and buffers, in name order), so a run says which VGG it used whatever was asked for."""
+    digest = hashlib.sha256()
+    # Parameters and buffers, not state_dict(): the frozen VGG keeps itself out of state dicts (and checkpoints).
+    for name, tensor in sorted([*extractor.named_parameters(), *extractor.named_buffers()], key=lambda item: item[0]):
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+    return {
+        "arch": str(extractor.arch),
+        "weights": str(extractor.weights_source),
+        "provenance": PROVENANCE_LABELS[extractor.provenance],
+        "sha256": digest.hexdigest()[:16],
+    }

@@ -151,8 +151,9 @@ def test_the_vgg_actually_used_is_recorded_in_the_checkpoint_and_hparams(tmp_pat
     tiny = dict(generator_width=4, residual_blocks=1, discriminator_width=4, monitor_layers=["relu1_2"], perceptual_layer="relu2_1")
     from_file = BeautyGAN(**tiny, vgg_weights=str(tmp_path / "mine_vgg16.pth"))
     from_random = BeautyGAN(**tiny, vgg_weights="random")
-    assert from_file.vgg_used["weights"] == str(tmp_path / "mine_vgg16.pth") and from_file.vgg_used["pretrained"] is True
-    assert from_random.vgg_used["pretrained"] is False and from_random.vgg_used["weights"].startswith("random")
+    # A random state dict in a file is not "pretrained": nothing in it says where it comes from.
+    assert from_file.vgg_used["weights"] == str(tmp_path / "mine_vgg16.pth") and from_file.vgg_used["provenance"] == "from file"
+    assert from_random.vgg_used["provenance"] == "random" and from_random.vgg_used["weights"].startswith("random")
     assert from_file.vgg_used["sha256"] != from_random.vgg_used["sha256"]
     assert BeautyGAN(**tiny, vgg_weights=str(tmp_path / "mine_vgg16.pth")).vgg_used == from_file.vgg_used
 
@@ -167,7 +168,7 @@ def test_the_vgg_actually_used_is_recorded_in_the_checkpoint_and_hparams(tmp_pat
     trainer.save_checkpoint(path)
     assert torch.load(path, map_location="cpu", weights_only=True)["vgg_used"] == from_random.vgg_used
     hparams = yaml.unsafe_load((Path(logger.log_dir) / "hparams.yaml").read_text())  # Lightning writes tuples
-    assert hparams["vgg_used"]["pretrained"] is False and hparams["vgg_used"]["sha256"] == from_random.vgg_used["sha256"]
+    assert hparams["vgg_used"]["provenance"] == "random" and hparams["vgg_used"]["sha256"] == from_random.vgg_used["sha256"]
 
     # Random weights converted to a file stay random: the loader says so and warns.
     with pytest.warns(perceptual.RandomWeightsWarning):

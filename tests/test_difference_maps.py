@@ -49,7 +49,7 @@ def test_lpips_map_equals_the_package_spatial_map() -> None:
     torch.manual_seed(0)
     reference = lpips_package.LPIPS(net="vgg", pnet_rand=True, spatial=True, verbose=False).eval()
     trunk = {k: v for s in ("slice1", "slice2", "slice3", "slice4", "slice5") for k, v in getattr(reference.net, s).state_dict().items()}
-    weights = VGGWeights(arch="vgg16", features=trunk, normalization=IMAGENET, source="lpips trunk", pretrained=False)
+    weights = VGGWeights(arch="vgg16", features=trunk, normalization=IMAGENET, source="lpips trunk", provenance="random")
     extractor = VGGFeatures([*LPIPS_LAYERS, "relu2_1"], weights=weights, input_range=(-1, 1))
     real, generated = _astronaut_pair()
     with torch.no_grad():

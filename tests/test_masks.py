@@ -89,7 +89,7 @@ def test_lpips_mask_averages_the_package_layer_maps_over_the_region() -> None:
     torch.manual_seed(0)
     reference = lpips_package.LPIPS(net="vgg", pnet_rand=True, verbose=False).eval()
     trunk = {k: v for s in ("slice1", "slice2", "slice3", "slice4", "slice5") for k, v in getattr(reference.net, s).state_dict().items()}
-    weights = VGGWeights(arch="vgg16", features=trunk, normalization=IMAGENET, source="lpips trunk", pretrained=False)
+    weights = VGGWeights(arch="vgg16", features=trunk, normalization=IMAGENET, source="lpips trunk", provenance="random")
     ours = LPIPS(extractor=VGGFeatures(list(LPIPS_LAYERS), weights=weights, input_range=(-1, 1)))
     x, y = (t * 2 - 1 for t in _images(2))
     mask = _regions()

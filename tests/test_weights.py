@@ -18,7 +18,9 @@ def _features_equal(vgg: VGGFeatures, state: dict) -> None:
 def test_features_only_keys(tv_vgg16, vgg16_file):
     vgg = VGGFeatures(["pool5"], weights=vgg16_file)
     _features_equal(vgg, tv_vgg16.state_dict())
-    assert vgg.normalization == IMAGENET and vgg.pretrained
+    assert vgg.normalization == IMAGENET
+    # A state dict the test wrote: nothing says it is pretrained, so it is not called so.
+    assert vgg.provenance == "file" and not vgg.pretrained
 
 
 def test_full_torchvision_state_dict_with_classifier(tmp_path, tv_vgg16):
@@ -179,3 +181,39 @@ def test_random_normalized_has_mean_activation_one_per_channel(tv_vgg16) -> None
     with pytest.warns(RandomWeightsWarning):
         kaiming = load_weights("random", arch="vgg16", seed=3)
     assert float(kaiming.features["0.weight"].std()) != pytest.approx(float(loaded.features["0.weight"].std()), rel=0.1)
+
+
+def test_only_weights_known_to_be_pretrained_are_called_so(tmp_path, monkeypatch, tv_vgg16):
+    import hashlib
+
+    from perceptual.cli.convert import convert_weights
+    from perceptual.weights import _hash_matches_name, vgg_provenance
+
+    state = {f"features.{k}": v for k, v in tv_vgg16.state_dict().items()}
+    torch.save(state, tmp_path / "mine.pth")
+    # torchvision's file name on other content: the name alone proves nothing.
+    torch.save(state, tmp_path / "vgg16-397923af.pth")
+    for name in ("mine.pth", "vgg16-397923af.pth"):
+        vgg = VGGFeatures(["relu1_1"], weights=tmp_path / name)
+        assert (vgg.provenance, vgg.pretrained) == ("file", False)
+        assert vgg_provenance(vgg)["provenance"] == "from file"
+    # The name check is torchvision's check_hash: the leading hex digits of the content's SHA-256.
+    blob = (tmp_path / "mine.pth").read_bytes()
+    named = tmp_path / f"vgg16-{hashlib.sha256(blob).hexdigest()[:8]}.pth"
+    named.write_bytes(blob)
+    assert _hash_matches_name(named)
+    named.write_bytes(blob[:-1] + bytes([blob[-1] ^ 1]))
+    assert not _hash_matches_name(named)
+    # Conversions keep the provenance: a file stays "file", random stays random.
+    convert_weights(str(tmp_path / "mine.pth"), tmp_path / "mine.safetensors", arch="vgg16")
+    assert VGGFeatures(["relu1_1"], weights=tmp_path / "mine.safetensors").provenance == "file"
+    with pytest.warns(RandomWeightsWarning):
+        convert_weights("random", tmp_path / "random.safetensors", arch="vgg16")
+    with pytest.warns(RandomWeightsWarning):
+        assert VGGFeatures(["relu1_1"], weights=tmp_path / "random.safetensors").provenance == "random"
+    # torchvision's own weights (from the hub cache, as torchvision downloads them) are pretrained.
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
+    (tmp_path / "home" / "hub" / "checkpoints").mkdir(parents=True)
+    torch.save(state, tmp_path / "home" / "hub" / "checkpoints" / "vgg16-397923af.pth")
+    hub = VGGFeatures(["relu1_1"], weights="imagenet")
+    assert hub.pretrained and vgg_provenance(hub)["provenance"] == "pretrained"

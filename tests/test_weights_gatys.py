@@ -139,7 +139,7 @@ def test_weights_carry_caffe_bgr_normalization(vgg19_gatys):
     loaded = load_weights(path, arch="vgg19")
     assert loaded.arch == "vgg19"
     assert loaded.normalization == CAFFE and loaded.normalization.channel_order == "BGR"
-    assert loaded.pretrained and loaded.classifier is None
+    assert loaded.provenance == "file" and loaded.classifier is None  # its origin is not in the file
     # torchvision indices, kernels as stored (BGR input order): features[0] is conv1_1, [34] is conv5_4.
     torch.testing.assert_close(loaded.features["0.weight"], state["conv1_1.weight"], rtol=0, atol=0)
     torch.testing.assert_close(loaded.features["34.bias"], state["conv5_4.bias"], rtol=0, atol=0)

@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  view them with:   tensorboard --logdir {log_dir.parent}")
     print()
     extractor = cli.model.perceptual.extractor
-    vgg = f"{extractor.arch} {extractor.weights_source}" + ("" if extractor.pretrained else " (NOT pretrained: offline fallback)")
+    note = {"random": " (NOT pretrained: offline fallback)", "file": " (from file)"}.get(extractor.provenance, "")
+    vgg = f"{extractor.arch} {extractor.weights_source}{note}"
     layer = cli.model.hparams.perceptual_layer
     print(format_table(run.before, run.after, vgg=vgg, pairs=len(run.held_out), layer=layer))
     if checkpoint:

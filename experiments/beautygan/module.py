@@ -47,14 +47,13 @@ step, so every rank always runs the same collectives; image logging happens on r
 
 Nothing silently wrong: non-finite loss terms are OR-accumulated on the device and checked where Lightning syncs
 anyway (its logging interval, the end of each epoch, before every checkpoint save), stopping with
-:class:`NonFiniteLossError` that names the terms and the batch; ``vgg_used`` (arch, weight source, pretrained or
-random, content hash) goes into every checkpoint and ``hparams.yaml``; validation figures are synchronised over ranks.
+:class:`NonFiniteLossError` that names the terms and the batch; ``vgg_used`` (arch, weight source, provenance:
+pretrained, random or from file, content hash) goes into every checkpoint and ``hparams.yaml``; validation figures are synchronised over ranks.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import inspect
 import logging
 import warnings
@@ -72,6 +71,7 @@ from torch.nn.parallel import DistributedDataParallel
 from perceptual import LPIPS, LPIPS_LAYERS, PerceptualLoss, VGGFeatures, WeightsUnavailableError
 from perceptual.images import to_unit_range
 from perceptual.losses import BEAUTYGAN_VGG
+from perceptual.weights import vgg_provenance
 from perceptual.pictures.event_writer import BackgroundWriter
 
 from .histogram import HistogramCriterion, histogram_matching_loss
@@ -220,22 +220,6 @@ def build_vgg(
         warnings.warn(message, UserWarning, stacklevel=2)
         log.warning("%s weights %r unavailable; vgg_fallback=random: training with a RANDOM %s", arch, weights, arch)
         return VGGFeatures(list(layers), weights="random_normalized", **options)
-
-
-def vgg_provenance(extractor: VGGFeatures) -> dict[str, str | bool]:
-    """What the perceptual loss's VGG actually is: arch, weight source, pretrained or not, and a content hash (first 16
-    hex digits of the SHA-256 of its state, in key order), so a run says which VGG it used whatever was asked for."""
-    digest = hashlib.sha256()
-    # Parameters and buffers, not state_dict(): the frozen VGG keeps itself out of state dicts (and checkpoints).
-    for name, tensor in sorted([*extractor.named_parameters(), *extractor.named_buffers()], key=lambda item: item[0]):
-        digest.update(name.encode())
-        digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
-    return {
-        "arch": extractor.arch,
-        "weights": extractor.weights_source,
-        "pretrained": bool(extractor.pretrained),
-        "sha256": digest.hexdigest()[:16],
-    }
 
 
 def _lsgan(scores: Tensor, real: bool) -> Tensor:
@@ -389,8 +373,11 @@ class BeautyGAN(L.LightningModule):
 
     def on_fit_start(self) -> None:
         used = self.vgg_used
-        kind = "pretrained" if used["pretrained"] else "NOT pretrained (random)"
-        rank_zero_info(f"BeautyGAN perceptual loss VGG: {used['arch']} {used['weights']}, {kind}, sha256 {used['sha256']}")
+        kind = {"random": "RANDOM (not a perceptual metric)", "from file": "from file (provenance unknown)"}
+        rank_zero_info(
+            f"BeautyGAN perceptual loss VGG: {used['arch']} {used['weights']}, "
+            f"{kind.get(used['provenance'], used['provenance'])}, sha256 {used['sha256']}"
+        )
         if self.logger is not None:
             self.logger.log_hyperparams({"vgg_used": dict(used)})
 

@@ -4,7 +4,7 @@
 weights name). ``OUT`` holds ``features.N.*`` (and ``classifier.N.*`` when ``IN`` has the fully connected layers)
 in torchvision's layout, with the metadata :func:`perceptual.load_weights` reads back: ``perceptual.arch``,
 ``perceptual.normalization`` (the input preparation, e.g. Caffe BGR mean subtraction for TF/Keras weights),
-``perceptual.source``, ``perceptual.pretrained`` and ``perceptual.categories``. The file holds no code (unlike a pickled ``.npy``).
+``perceptual.source``, ``perceptual.provenance`` (:data:`~perceptual.vgg_state.Provenance`) and ``perceptual.categories``. The file holds no code (unlike a pickled ``.npy``).
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ def convert_weights(source: str | os.PathLike, out: str | os.PathLike, *, arch: 
         "perceptual.arch": weights.arch,
         "perceptual.normalization": weights.normalization.to_json(),
         "perceptual.source": weights.source,
-        # Random weights stay random through a conversion: the loader warns again and reports pretrained=False.
+        # Provenance survives a conversion: random stays random (the loader warns again), a file of unknown origin
+        # stays "file", and only known pretrained weights are marked so.
+        "perceptual.provenance": weights.provenance,
         "perceptual.pretrained": "true" if weights.pretrained else "false",
     }
     if weights.categories:
