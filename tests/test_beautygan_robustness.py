@@ -214,3 +214,101 @@ def test_finite_divergence_is_warned_once() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model._check_losses()  # once only
+
+
+def _fit(root: Path, runs: Path, *extra: str) -> int:
+    return beautygan_main([
+        "fit", "--config", "configs/beautygan_demo.yaml", "--data.root", str(root), "--data.image_size", "32",
+        "--trainer.default_root_dir", str(runs), "--trainer.logger.init_args.save_dir", str(runs),
+        "--model.vgg_weights", "random", "--model.generator_width", "4", "--model.residual_blocks", "1",
+        "--model.discriminator_width", "4", "--trainer.enable_progress_bar", "false", *extra,
+    ])  # fmt: skip
+
+
+def test_ckpt_path_last_resumes_the_runs_newest_checkpoint_in_the_same_tensorboard_run(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    runs = tmp_path / "runs"
+    # A run stopped after its first epoch: what a Ctrl-C during the second epoch leaves behind.
+    assert _fit(root, runs, "--trainer.max_epochs", "1", "--trainer.log_every_n_steps", "1") == 0
+    version = runs / "tensorboard" / "version_0"
+    first = torch.load(version / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert (first["epoch"], first["batches_seen"]) == (0, 2)  # 4 training pairs, batch 2
+    capsys.readouterr()
+    assert _fit(root, runs, "--trainer.max_epochs", "2", "--trainer.log_every_n_steps", "1", "--ckpt_path", "last") == 0
+    assert f"resuming from {version / 'checkpoints' / 'last.ckpt'} (TensorBoard run version_0)" in capsys.readouterr().out
+    assert sorted(p.name for p in (runs / "tensorboard").iterdir()) == ["version_0"]  # no version_1
+    second = torch.load(version / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    # Epoch, optimizer steps (2 per batch) and the module's batch counter go on from where the first run stopped.
+    assert (second["epoch"], second["global_step"], second["batches_seen"]) == (1, 2 * first["global_step"], 4)
+    events = EventAccumulator(str(version)).Reload()
+    steps = [event.step for event in events.Scalars("train/g_total")]  # both runs' curves, one curve
+    assert steps == [0, 1, 2, 3]  # batches 0-1 from the first run, 2-3 from the resumed one
+
+
+def test_ckpt_path_last_without_a_run_is_one_line_naming_where_it_looked(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = tmp_path / "runs"
+    assert _fit(root, runs, "--trainer.max_epochs", "1", "--ckpt_path", "last") == 2
+    err = capsys.readouterr().err
+    looked = runs / "tensorboard" / "version_*" / "checkpoints" / "last.ckpt"
+    assert err == f"beautygan: error: --ckpt_path last: no last.ckpt to resume from; looked for {looked}. Start without --ckpt_path, or give the checkpoint file\n"
+    assert not runs.exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("--data.batch_size", "0", "batch_size must be a whole number >= 1, got 0"),
+        ("--model.lr", "-0.001", "lr must be a finite number > 0, got -0.001"),
+        ("--model.betas", "[0.5, 1.5]", "betas must be two numbers in [0, 1) (Adam's), got (0.5, 1.5)"),
+        ("--data.image_size", "30", "image_size must be a multiple of 4 and >= 16, got 30"),
+        ("--model.loss_weights.lipz", "1", "loss_weights keys must be among ["),
+    ],
+)
+def test_a_bad_configuration_value_is_one_line_exit_2_and_no_run_folder(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str, expected: str
+) -> None:
+    runs = tmp_path / "runs"
+    code = _fit(root, runs, "--trainer.max_epochs", "1", option, value)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"beautygan: error: {expected}") and err.count("\n") == 1 and "Traceback" not in err
+    assert not runs.exists()
+
+
+def test_a_full_disk_at_a_checkpoint_save_is_one_line_and_keeps_the_previous_checkpoint(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    import beautygan.checkpoints as checkpoints
+
+    last_saves = 0
+    real_save, real_usage = torch.save, shutil.disk_usage
+
+    def save(obj, path, *args, **kwargs):  # last.ckpt fits after epoch 0; the disk is full when it is saved again
+        nonlocal last_saves
+        last_saves += Path(path).name.startswith(".last.ckpt.")
+        if last_saves < 2:
+            return real_save(obj, path, *args, **kwargs)
+        Path(path).write_bytes(b"PK\x03\x04" + b"\0" * 124)  # what torch.save leaves when the disk fills up
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 128 vs 0")
+
+    monkeypatch.setattr(checkpoints.torch, "save", save)
+    monkeypatch.setattr(checkpoints.shutil, "disk_usage", lambda folder: real_usage(folder)._replace(free=1 << 20))
+    runs = tmp_path / "runs"
+    code = _fit(root, runs, "--trainer.max_epochs", "2", "--trainer.check_val_every_n_epoch", "5")
+    err = capsys.readouterr().err
+    last = runs / "tensorboard" / "version_0" / "checkpoints" / "last.ckpt"
+    assert code == 2 and "Traceback" not in err
+    assert err.splitlines()[-1] == (
+        f"beautygan: error: could not write checkpoint {last}: no space left on the device (1.0 MiB free in "
+        f"{last.parent}); the previous checkpoint {last} is kept, whole"
+    )
+    # The previous last.ckpt (epoch 0) is whole and loads; no temporary file is left beside it.
+    assert torch.load(last, map_location="cpu", weights_only=False)["epoch"] == 0
+    assert not [p for p in last.parent.iterdir() if p.name.endswith(".tmp")]

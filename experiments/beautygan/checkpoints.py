@@ -13,7 +13,9 @@ destination is always either the previous checkpoint or the new one, whole.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +24,55 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from perceptual.files import atomic_path
 
-__all__ = ["AtomicCheckpointIO"]
+__all__ = ["AtomicCheckpointIO", "CheckpointError", "CheckpointWriteError"]
 
 
 class CheckpointError(ValueError):
     """A checkpoint file could not be read; the message names the file and what is wrong with it."""
 
 
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (a full disk, a read-only folder); the message names the file, the reason
+    and whether the previous checkpoint under that name is kept."""
+
+
+_FULL_BELOW = 64 << 20
+"""A failed write on a filesystem with less than this free is put down to a full disk (``torch.save`` reports a full
+disk as ``RuntimeError: [enforce fail at inline_container.cc] unexpected pos``, without ``ENOSPC``)."""
+
+
+def _write_error(path: Path, err: BaseException, previous: bool) -> CheckpointWriteError:
+    folder = path.parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = None
+    chain = [err, err.__cause__, err.__context__]
+    full = any(isinstance(e, OSError) and e.errno == errno.ENOSPC for e in chain) or (free is not None and free < _FULL_BELOW)
+    if full:
+        reason = "no space left on the device" + (f" ({free / 2**20:.1f} MiB free in {folder})" if free is not None else "")
+    else:
+        text = str(err).strip().splitlines()
+        reason = f"{type(err).__name__}: {text[0] if text else repr(err)}"
+    kept = f"the previous checkpoint {path} is kept, whole" if previous else "no earlier checkpoint had that name"
+    error = CheckpointWriteError(f"could not write checkpoint {path}: {reason}; {kept}")
+    error.errno = errno.ENOSPC if full else None
+    return error
+
+
 def save_atomically(checkpoint: dict[str, Any], path: str | os.PathLike) -> Path:
-    """``torch.save`` to a temporary file next to ``path``, fsync, then rename it to ``path`` (atomic on POSIX)."""
-    with atomic_path(path, fsync=True) as temporary:
-        torch.save(checkpoint, temporary)
-    return Path(path)
+    """``torch.save`` to a temporary file next to ``path``, fsync, then rename it to ``path`` (atomic on POSIX).
+
+    A failed write (a full disk, a read-only folder) raises :class:`CheckpointWriteError` naming the file and the
+    reason; the temporary file is removed and an earlier checkpoint under ``path`` stays as it was."""
+    path = Path(path)
+    previous = path.is_file()
+    try:
+        with atomic_path(path, fsync=True) as temporary:
+            torch.save(checkpoint, temporary)
+    except (OSError, RuntimeError) as err:
+        raise _write_error(path, err, previous) from err
+    return path
 
 
 def load_checkpoint_file(path: str | os.PathLike, *, map_location: Any = "cpu", weights_only: bool = True) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = ["main"]
@@ -37,6 +38,18 @@ def _cli_class():
                 parser_kwargs={"prog": "beautygan"},
             )
 
+        def before_instantiate_classes(self) -> None:
+            if self.subcommand == "fit":
+                _resume_in_place(self.config[self.subcommand])
+
+        def instantiate_classes(self) -> None:
+            # A bad value in the config (lr -0.001, batch_size 0, image_size 30, an unknown loss weight) is refused
+            # by the constructors; say it in one line, before any run folder exists.
+            try:
+                super().instantiate_classes()
+            except (ValueError, TypeError) as err:
+                raise ConfigurationError(str(err).strip().splitlines()[0] if str(err).strip() else repr(err)) from None
+
         # The dataset is checked (every file decoded, label ids validated) before the trainer creates a run folder.
         def before_fit(self) -> None:
             self.datamodule.setup("fit")
@@ -51,6 +64,50 @@ def _cli_class():
             self.datamodule.setup("predict")
 
     return BeautyGANCLI
+
+
+class ConfigurationError(ValueError):
+    """A value of the configuration was refused by the class it configures (the message says which and why)."""
+
+
+def _class_name(node: Any) -> str:
+    return str(getattr(node, "class_path", "") or "").rsplit(".", 1)[-1]
+
+
+def _resume_in_place(config: Any) -> None:
+    """``--ckpt_path last``: the newest ``last.ckpt`` of the run's own folder, and the TensorBoard version it belongs
+    to for the logger (:mod:`beautygan.resume`); an explicit checkpoint inside ``version_N`` continues that version."""
+    from .resume import RunFolder, find_last_checkpoint, version_of
+
+    trainer = config.trainer
+    root = Path(trainer.get("default_root_dir") or ".")
+    logger = trainer.get("logger")
+    loggers = logger if isinstance(logger, list) else [logger]
+    tensorboard = next((node for node in loggers if _class_name(node) == "TensorBoardLogger"), None)
+    if tensorboard is not None:
+        init = tensorboard.init_args
+        name = init.get("name", "lightning_logs")
+        logs: Path | None = Path(init.get("save_dir") or root) / name if name else Path(init.get("save_dir") or root)
+    elif logger is None or logger is True:
+        logs = root / "lightning_logs"  # Lightning's default logger (its version is then not set here)
+    else:
+        logs = None
+    checkpoints = next(
+        (Path(node.init_args.dirpath) for node in (trainer.get("callbacks") or [])
+         if _class_name(node) == "ModelCheckpoint" and node.init_args.get("dirpath")),
+        None if logs is not None else root / "checkpoints",
+    )  # fmt: skip
+    ckpt_path = config.get("ckpt_path")
+    if ckpt_path == "last":
+        path, version = find_last_checkpoint(RunFolder(logs, checkpoints))
+        config.ckpt_path = str(path)
+        print(f"beautygan: resuming from {path}" + (f" (TensorBoard run version_{version})" if version is not None else ""))
+    elif ckpt_path and ckpt_path not in ("best", "hpc", "registry", "null"):
+        version = version_of(Path(ckpt_path), logs)
+    else:
+        return
+    if version is not None and tensorboard is not None and tensorboard.init_args.get("version") is None:
+        tensorboard.init_args.version = version
 
 
 def __getattr__(name: str) -> Any:
@@ -106,9 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(evaluate_main(args[1:]) or 0)
     from perceptual import WeightsUnavailableError
 
-    from .checkpoints import CheckpointError, load_checkpoint_file
+    from .checkpoints import CheckpointError, CheckpointWriteError, load_checkpoint_file
     from .data import DatasetError
     from .module import NonFiniteLossError
+    from .resume import ResumeError
 
     try:
         # LightningCLI reads --ckpt_path itself, with a raw traceback for a broken file: check it first.
@@ -122,7 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"beautygan: error: {err}\n(named pretrained weights may fall back to a random VGG offline with "
               "`vgg_fallback: random`, as the demo config does; a weights file you name never falls back)", file=sys.stderr)  # fmt: skip
         return 2
-    except (CheckpointError, DatasetError, NonFiniteLossError, FileNotFoundError) as err:
+    except (CheckpointError, CheckpointWriteError, ConfigurationError, DatasetError, NonFiniteLossError, ResumeError,
+            FileNotFoundError) as err:  # fmt: skip
         print(f"beautygan: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -178,6 +178,12 @@ def _load_pair(root: Path, domain: str, name: str, size: int) -> tuple[Tensor, T
     return image * 2.0 - 1.0, read_labels(root / "segs" / domain / name, size=size)[None]
 
 
+def check_image_size(image_size: object) -> None:
+    """The generator halves the image twice and the discriminators need 16 pixels: a multiple of 4, at least 16."""
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 16 or image_size % 4:
+        raise ValueError(f"image_size must be a multiple of 4 and >= 16, got {image_size!r}")
+
+
 class MTDataset(Dataset):
     """Unpaired (non-makeup source, makeup reference) pairs from an MT-layout folder.
 
@@ -198,8 +204,7 @@ class MTDataset(Dataset):
         self.root = Path(root)
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-        if image_size < 16 or image_size % 4:
-            raise ValueError(f"image_size must be a multiple of 4 and >= 16, got {image_size}")
+        check_image_size(image_size)
         self.split = split
         self.image_size = image_size
         self.seed = seed
@@ -269,6 +274,11 @@ class MTDataModule(L.LightningDataModule):
         self, root: str, *, image_size: int = 256, batch_size: int = 1, num_workers: int = 2, val_seed: int = 0
     ) -> None:
         super().__init__()
+        check_image_size(image_size)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+            raise ValueError(f"num_workers must be a whole number >= 0, got {num_workers!r}")
         self.save_hyperparameters()
         self.root = root
         self.image_size = image_size

@@ -56,6 +56,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
+import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -285,6 +286,14 @@ class BeautyGAN(L.LightningModule):
         except TypeError:
             fields = [f.name for f in dataclasses.fields(LossWeights)]
             raise ValueError(f"loss_weights keys must be among {fields}, got {sorted(loss_weights or {})}") from None
+        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+            raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+        if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
+            raise ValueError(f"betas must be two numbers in [0, 1) (Adam's), got {betas!r}")
+        for name, value, least in (("generator_width", generator_width, 1), ("residual_blocks", residual_blocks, 0),
+                                   ("discriminator_width", discriminator_width, 1), ("samples_per_grid", samples_per_grid, 1)):  # fmt: skip
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
         if lr_decay_epochs < 0:
             raise ValueError(f"lr_decay_epochs must be >= 0, got {lr_decay_epochs}")
         if sample_every_n_batches < 1:
