@@ -3,10 +3,12 @@
     .venv/bin/python benchmarks/monitor_overhead.py [--every 100] [--size 128] [--batch 4] [--device cuda]
 
 The step: a small conv generator on a batch of ``--size`` px photo-like images (smooth upsampled noise), ``PerceptualLoss`` on VGG16 relu1_2, relu2_2,
-relu3_3, relu4_1 with ``return_features=True``, backward, SGD step. The monitoring: ``log_feature_maps`` with the
-callback's defaults (those 4 layers, 16 channels, maps pooled to 48 px) into a ``SummaryWriter``, once every
-``--every`` batches, plus the callback's per-batch bookkeeping on the other batches. Printed: each time and the
-overhead as a percentage of the step time.
+relu3_3, relu4_1 with ``return_features=True``, backward, SGD step. The monitoring: ``log_feature_maps`` as the
+callback calls it by default (those 4 layers, 16 channels, maps pooled to 48 px, labelled: heading, column titles,
+per-tile distances, the channel ranking text), then also with the PCA view (``pca=True``) and with four face-region
+masks (``regions=``), into a ``SummaryWriter``, once every ``--every`` batches, plus the callback's per-batch
+bookkeeping on the other batches. Printed: each time and the overhead as a percentage of the step time, and the
+end-to-end cost of a logged batch on the training loop.
 """
 
 from __future__ import annotations
@@ -87,14 +89,22 @@ def main(argv: list[str] | None = None) -> int:
         state["generated"] = {k: v.detach() for k, v in out.pred_features.items()}
 
     step_time = _median_time(step, args.repeats)
+    regions = {name: torch.zeros(args.batch, 1, args.size, args.size, device=args.device)
+               for name in ("lips", "eye_shadow", "skin", "background")}  # fmt: skip
+    for index, mask in enumerate(regions.values()):
+        mask[..., index * args.size // 4 : (index + 1) * args.size // 4, :] = 1.0
     with tempfile.TemporaryDirectory() as tmp:
         writer = SummaryWriter(tmp)
         channels: dict = {}
+        defaults = FeatureMapMonitor(background=False)  # the callback's own arguments to log_feature_maps
 
-        def log() -> None:
-            channels.update(log_feature_maps(writer, state["real"], state["generated"], 0, channels=channels or None))
+        def log(**extra) -> None:
+            channels.update(log_feature_maps(writer, state["real"], state["generated"], 0, channels=channels or None,
+                                             titles=defaults.titles, selected_at={}, **extra))  # fmt: skip
 
         log_time = _median_time(log, args.repeats)
+        log_pca_time = _median_time(lambda: log(pca=True), args.repeats)
+        log_regions_time = _median_time(lambda: log(regions=regions), args.repeats)
         # the callback on a batch it does not log: counter and modulo only
         monitor = FeatureMapMonitor(every_n_batches=10**9)  # never logs after batch 0
         monitor._writer = writer
@@ -111,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         log_every = args.log_every or (10 if cuda else 4)
 
         def run(mode: str) -> float:
-            callback = FeatureMapMonitor(every_n_batches=log_every)
-            callback._writer = BackgroundWriter(writer) if mode == "background" else writer
+            callback = FeatureMapMonitor(every_n_batches=log_every, pca=mode == "background, pca")
+            callback._writer = BackgroundWriter(writer) if mode.startswith("background") else writer
             _sync()
             start = time.perf_counter()
             for index in range(steps):
@@ -125,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             return time.perf_counter() - start
 
         modes = ["plain", "foreground, pure-Python CRC32C"]
-        times: dict[str, list[float]] = {mode: [] for mode in [*modes, "foreground, native CRC32C", "background"]}
+        later = ["foreground, native CRC32C", "background", "background, pca"]
+        times: dict[str, list[float]] = {mode: [] for mode in [*modes, *later]}
         for _ in range(3):
             for mode in modes:
                 times[mode].append(run("plain" if mode == "plain" else "foreground"))
@@ -133,20 +144,21 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(3):
             times["foreground, native CRC32C"].append(run("foreground"))
             times["background"].append(run("background"))
+            times["background, pca"].append(run("background, pca"))
         writer.close()
     logs = -(-steps // log_every)
     plain = statistics.median(times["plain"])
     per_step = plain / steps
     per_log = {mode: max(0.0, statistics.median(t) - plain) / logs for mode, t in times.items() if mode != "plain"}
 
-    per_batch = (log_time + (args.every - 1) * skip_time) / args.every
     print(f"device {args.device}; torch threads {torch.get_num_threads()}")
     print(f"training step (batch {args.batch}, {args.size}px, VGG16 to relu4_1, fwd+bwd): {step_time * 1e3:8.1f} ms")
-    print(f"log_feature_maps (4 layers, 16 channels, 48 px):                 {log_time * 1e3:8.1f} ms "
-          f"= {log_time / step_time * 100:.1f}% of one step")  # fmt: skip
-    print(f"callback on a batch it does not log:                             {skip_time * 1e6:8.1f} us")
-    print(f"overhead at every_n_batches={args.every} (foreground time of the log call): "
-          f"{per_batch / step_time * 100:.2f}% of a training step")  # fmt: skip
+    for what, seconds in (("log_feature_maps, labelled (4 layers, 16 channels, 48 px)", log_time),
+                          ("  + pca=True", log_pca_time), ("  + regions (4 masks)", log_regions_time)):  # fmt: skip
+        per_batch = (seconds + (args.every - 1) * skip_time) / args.every
+        print(f"{what:<58} {seconds * 1e3:8.1f} ms = {seconds / step_time * 100:.1f}% of one step; at "
+              f"every_n_batches={args.every}: {per_batch / step_time * 100:.2f}% of a training step")  # fmt: skip
+    print(f"callback on a batch it does not log:                       {skip_time * 1e6:8.1f} us")
     print(f"end to end, {steps} steps x 3 per mode, a log every {log_every} batches; plain step {per_step * 1e3:.1f} ms; "
           f"native CRC32C {'installed' if native else 'NOT installed (pip install google-crc32c)'}")
     for mode, cost in per_log.items():

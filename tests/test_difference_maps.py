@@ -122,3 +122,54 @@ def test_beautygan_with_lpips_logs_the_map_from_its_own_pass(tmp_path: Path, vgg
         expected = separate(capture.images["generated"], capture.images["real"]).mean()
     assert logged.value == pytest.approx(float(expected), rel=1e-4)
     assert logged.value > 1e-3
+
+
+def test_overlay_is_the_alpha_blend_of_the_first_map_over_the_real_image(tmp_path: Path) -> None:
+    """``<prefix>/overlay``: 0.5 * real + 0.5 * magma(first map / its 99th percentile), against numpy and matplotlib."""
+    cm = pytest.importorskip("matplotlib").colormaps
+    extractor = VGGFeatures(["relu1_2", "relu2_1"], weights="random", input_range=(-1, 1))
+    real, generated = _astronaut_pair()
+    with torch.no_grad():
+        fr, fg = extractor(real), extractor(generated)
+    writer = SummaryWriter(str(tmp_path))
+    log_difference_maps(writer, fr, fg, 3, images=(real, generated), titles=("source", "made-up"))
+    writer.close()
+    events = EventAccumulator(str(tmp_path), size_guidance={"images": 0})
+    events.Reload()
+    (event,) = events.Images("vgg/overlay")
+    assert event.step == 3
+    picture = np.asarray(Image.open(io.BytesIO(event.encoded_image_string)).convert("RGB")).astype(float)
+    assert picture.shape == (64, 64, 3)
+    photo = ((real[0].permute(1, 2, 0) + 1) / 2).numpy()
+    base = np.round((photo - photo.min()) / (photo.max() - photo.min()) * 255)
+    heat = ((fg["relu1_2"] - fr["relu1_2"]) ** 2).mean(dim=1)[0].numpy()  # relu1_2 is at the image size
+    heat = np.clip(heat / np.quantile(heat, 0.99), 0, 1)
+    expected = np.round(0.5 * base + 0.5 * np.round(cm["magma"](heat)[..., :3] * 255))
+    rows = slice(8, 56)  # clear of the name at the top and the batch at the bottom
+    np.testing.assert_allclose(picture[rows], expected[rows], atol=1)
+    assert np.abs(picture[:7, :40] - expected[:7, :40]).max() > 100  # the label is there
+
+
+def test_titles_name_the_panels_without_changing_the_size(tmp_path: Path) -> None:
+    extractor = VGGFeatures(["relu1_2"], weights="random", input_range=(-1, 1))
+    real, generated = _astronaut_pair()
+    with torch.no_grad():
+        fr, fg = extractor(real), extractor(generated)
+    pictures = {}
+    for name, titles in (("plain", None), ("titled", ("source", "made-up"))):
+        writer = SummaryWriter(str(tmp_path / name))
+        columns = log_difference_maps(writer, fr, fg, 5, images=(real, generated), titles=titles, overlay=False)
+        writer.close()
+        events = EventAccumulator(str(tmp_path / name), size_guidance={"images": 0})
+        events.Reload()
+        assert events.Tags()["images"] == ["vgg/difference"]
+        (event,) = events.Images("vgg/difference")
+        pictures[name] = np.asarray(Image.open(io.BytesIO(event.encoded_image_string)).convert("RGB"))
+    assert columns == ["source", "made-up", "relu1_2"]
+    plain, titled = pictures["plain"], pictures["titled"]
+    assert plain.shape == titled.shape == (64, 3 * 64 + 2 * 2, 3)
+    changed = (plain != titled).any(axis=2)
+    assert not changed[8:57].any()  # only the top rows (names) and the bottom rows (batch) carry text
+    for left in (0, 66, 132):  # every panel is named in its top-left corner
+        assert changed[:7, left : left + 20].any()
+    assert changed[57:, :40].any() and not changed[57:, 66:].any()  # "batch 5" in the first panel only

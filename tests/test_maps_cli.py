@@ -158,3 +158,134 @@ def test_reused_out_folder_stays_consistent(images, tmp_path, capsys, vgg16_file
     assert main(["maps", str(images["gray16"]), *common]) == 2
     assert "another `perceptual maps` run is writing to" in capsys.readouterr().err
     assert not (out / "scan").exists()
+
+
+# ------------------------------------------------------------------------------------------------ --pca, --compare
+def test_pca_view_is_exported_and_indexed(images, tmp_path, vgg16_file):
+    out = tmp_path / "maps"
+    common = ["--layers", "relu1_2,pool2", "--size", "32", "--weights", vgg16_file, "--out", str(out), "--quiet"]
+    assert main(["maps", str(images["photo"]), "--pca", *common]) == 0
+    index = (out / "index.html").read_text()
+    for layer in ("relu1_2", "pool2"):
+        with Image.open(out / "photo" / f"{layer}_pca.png") as picture:
+            assert picture.mode == "RGB" and picture.size[0] >= 192  # panels of at least 192 px
+        assert f'src="photo/{layer}_pca.png"' in index
+    assert main(["maps", str(images["rgba"]), *common]) == 2  # without --pca: other settings than the folder's
+
+
+def _pair(tmp_path: Path, size=(40, 48)) -> tuple[Path, Path]:
+    rng = np.random.default_rng(5)
+    real = np.kron(rng.integers(0, 256, (size[0] // 8, size[1] // 8, 3)), np.ones((8, 8, 1))).astype(np.uint8)
+    generated = real.copy()
+    generated[size[0] // 2 :, size[1] // 2 :] = 255 - generated[size[0] // 2 :, size[1] // 2 :]
+    paths = tmp_path / "real.png", tmp_path / "generated.png"
+    for path, array in zip(paths, (real, generated)):
+        Image.fromarray(array).save(path)
+    return paths
+
+
+def test_compare_writes_labelled_pictures_overlays_and_index(tmp_path, capsys, vgg16_file, tv_vgg16):
+    real_path, generated_path = _pair(tmp_path)
+    out = tmp_path / "diff"
+    assert main(["maps", "--compare", str(real_path), str(generated_path), "--layers", "relu1_2,pool2", "--size", "0",
+                 "--channels", "4", "--weights", vgg16_file, "--out", str(out)]) == 0  # fmt: skip
+    assert "wrote 6 PNGs for 2 layer(s)" in capsys.readouterr().out
+    index = (out / "index.html").read_text()
+    for layer in ("relu1_2", "pool2"):
+        for suffix in ("", "_pca", "_overlay"):
+            with Image.open(out / f"{layer}{suffix}.png") as picture:
+                picture.verify()
+            assert f'src="{layer}{suffix}.png"' in index
+    with Image.open(out / "relu1_2.png") as picture:  # 4 channels of 40x48 maps: 2 columns, padding 2, gap 8
+        assert picture.size[0] == 3 * (2 * 48 + 3 * 2) + 2 * 8 and picture.size[1] > 2 * 40 + 3 * 2  # plus labels
+    # The overlay, against torchvision's VGG: 0.5 * real + 0.5 * magma(relu1_2 difference / its 99th percentile).
+    cm = pytest.importorskip("matplotlib").colormaps
+    real, _ = load_image(real_path)
+    generated, _ = load_image(generated_path)
+    with torch.no_grad():
+        taps = [reference_taps(tv_vgg16, x[None], VGG16_LAYERS, depth=4)["relu1_2"][0].numpy() for x in (real, generated)]
+    heat = ((taps[1] - taps[0]) ** 2).mean(axis=0)
+    heat = np.clip(heat / np.quantile(heat, 0.99), 0, 1)
+    expected = np.round(0.5 * np.asarray(Image.open(real_path), dtype=float) + 0.5 * np.round(cm["magma"](heat)[..., :3] * 255))
+    overlay = np.asarray(Image.open(out / "relu1_2_overlay.png").convert("RGB")).astype(float)
+    assert overlay.shape == (40, 48, 3)
+    rows = slice(8, 32)  # clear of the label
+    assert np.abs(overlay[rows] - expected[rows]).max() <= 3 and np.abs(overlay[rows] - expected[rows]).mean() < 0.5
+
+
+@pytest.mark.parametrize("case", ["sizes", "missing", "not an image", "both"])
+def test_compare_refuses_bad_input_in_one_line(tmp_path, capsys, case):
+    real_path, generated_path = _pair(tmp_path)
+    other = {"sizes": tmp_path / "small.png", "missing": tmp_path / "absent.png", "not an image": tmp_path / "notes.png",
+             "both": generated_path}[case]  # fmt: skip
+    if case == "sizes":
+        Image.fromarray(np.zeros((40, 40, 3), dtype=np.uint8)).save(other)
+    if case == "not an image":
+        other.write_text("not a PNG")
+    out = tmp_path / "diff"
+    extra = [str(real_path)] if case == "both" else []
+    code = main(["maps", *extra, "--compare", str(real_path), str(other), "--weights", "random", "--layers", "relu1_1",
+                 "--out", str(out)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith("perceptual maps: error: ")
+    expected = {
+        "sizes": f"--compare needs two images of the same size: {real_path} is 48x40, {other} is 40x40",
+        "missing": f"{other}: no such file",
+        "not an image": f"{other}: not a readable image",
+        "both": "give IMAGEs or --compare REAL GENERATED, not both",
+    }[case]
+    assert expected in err
+    assert not out.exists()  # nothing written
+
+
+# ------------------------------------------------------------------------------------------------ a full disk
+def _no_partial_pngs(out: Path) -> None:
+    for path in out.rglob("*"):
+        assert not path.name.endswith(".tmp"), path  # temporary files removed
+        if path.suffix == ".png":
+            with Image.open(path) as picture:
+                picture.verify()  # whole PNGs only under final names (raises on a truncated file)
+
+
+def test_full_disk_while_encoding_leaves_no_partial_png(images, tmp_path, capsys, vgg16_file, monkeypatch):
+    import errno
+
+    original = Image.Image.save
+    saved = []
+
+    def full_after_two(self, fp, *args, **kwargs):
+        if len(saved) >= 2:  # the disk fills up on the third PNG: half a file is written, then ENOSPC
+            Path(fp).write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 10)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        saved.append(fp)
+        return original(self, fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", full_after_two)
+    out = tmp_path / "maps"
+    code = main(["maps", str(images["photo"]), "--layers", "relu1_2,pool2", "--size", "32", "--weights", vgg16_file,
+                 "--out", str(out), "--quiet"])  # fmt: skip
+    err = [line for line in capsys.readouterr().err.splitlines() if "resized" not in line]  # the photo's note
+    assert code == 2 and len(err) == 1 and err[0].startswith("perceptual maps: error: ")
+    err = err[0]
+    assert f"no space left on device writing {out / 'photo' / 'pool2.png'} (filesystem of {out / 'photo'}/)" in err
+    _no_partial_pngs(out)
+    assert sorted(p.name for p in (out / "photo").iterdir()) == ["relu1_2.png", "relu1_2_sum.png"]  # the two whole ones
+    assert not (out / "index.html").exists() and not (out / ".perceptual-maps.lock").exists()
+
+
+def test_full_disk_at_rename_leaves_no_png(images, tmp_path, capsys, vgg16_file, monkeypatch):
+    import errno
+    import os
+
+    def full(source, destination):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full)
+    out = tmp_path / "maps"
+    code = main(["maps", str(images["photo"]), "--layers", "relu1_2", "--size", "32", "--weights", vgg16_file,
+                 "--out", str(out), "--quiet"])  # fmt: skip
+    err = [line for line in capsys.readouterr().err.splitlines() if "resized" not in line]  # the photo's note
+    assert code == 2 and len(err) == 1 and err[0].startswith("perceptual maps: error: ")
+    err = err[0]
+    assert f"no space left on device writing {out / 'photo' / 'relu1_2.png'} (filesystem of {out / 'photo'}/)" in err
+    assert not list(out.rglob("*.png")) and not list(out.rglob("*.tmp"))

@@ -287,3 +287,149 @@ def test_cuda_matches_cpu_without_device_syncs():
     assert out.device.type == "cuda" and indexed.device.type == "cuda"
     assert torch.equal(out.cpu(), expected)
     assert torch.equal(grid.cpu(), expected_grid)
+
+
+# ------------------------------------------------------------------------------------------------ text and labels
+def _bits(*rows: str) -> np.ndarray:
+    return np.array([[c == "1" for c in row] for row in rows], dtype=bool)
+
+
+# Glyphs written out by hand (3x5, one blank column between characters).
+RE = _bits("1100111", "1010100", "1100110", "1010100", "1010111")  # "R" then "E"
+SEVEN = _bits("111", "001", "001", "001", "001")
+TWO = _bits("111", "001", "111", "100", "111")
+
+
+class TestText:
+    def test_known_word_matches_the_glyphs_by_hand(self):
+        assert np.array_equal(render.text_bitmap("Re").numpy(), RE)  # letters are drawn upper case
+        doubled = render.text_bitmap("RE", scale=2).numpy()
+        assert doubled.shape == (10, 14)
+        assert np.array_equal(doubled, RE.repeat(2, axis=0).repeat(2, axis=1))
+        assert render.text_bitmap("").shape == (5, 0)
+
+    def test_digits_are_the_channel_label_digits(self):
+        assert np.array_equal(render.text_bitmap("7").numpy(), SEVEN)
+        assert np.array_equal(render.text_bitmap("72").numpy()[:, 4:], TWO)
+
+    def test_unknown_characters_and_bad_scale(self):
+        with pytest.raises(ValueError, match=r"does not draw: \['É'\]"):
+            render.text_bitmap("é")
+        with pytest.raises(ValueError, match="scale must be a positive integer, got 0"):
+            render.text_bitmap("a", scale=0)
+        with pytest.raises(TypeError, match="text must be a str, got int"):
+            render.text_bitmap(7)
+
+
+class TestLabelledComparison:
+    STYLE = GridStyle(colormap="gray", padding=1, ncols=2, pad_value=255)
+
+    def _pair(self):
+        """Two channels whose difference tiles are mid-gray (level 128) on their left half."""
+        real = torch.zeros(2, 24, 24)
+        real[1] = 4.0
+        generated = real.clone()
+        generated[:, :, :12] += 1.0  # |r - g| = 1 on the left half, 2 on the right: range [low, low + 2]
+        generated[:, :, 12:] += 2.0
+        return real, generated
+
+    def test_without_text_the_picture_is_the_grids_only(self):
+        real, generated = self._pair()
+        plain = render_comparison(real, generated, style=self.STYLE, gap=3)
+        assert plain.shape == (24 + 2, 3 * (2 * 24 + 3) + 2 * 3, 3)
+
+    def test_titles_sit_above_each_panel(self):
+        real, generated = self._pair()
+        plain = render_comparison(real, generated, style=self.STYLE, gap=3)
+        titled = render_comparison(real, generated, style=self.STYLE, gap=3, titles=("re", "re", "re"))
+        header = titled.shape[0] - plain.shape[0]
+        assert header == 10  # one line of 5 px glyphs at scale 1: 7 px line + 3 px margin
+        assert torch.equal(titled[header:], plain)  # the panels are untouched
+        panel = 2 * 24 + 3  # two tiles and three paddings
+        for left in (1, 1 + panel + 3, 1 + 2 * (panel + 3)):  # each panel's left padding
+            ink = titled[2:7, left : left + 7, 0].numpy() == 0  # black glyphs on the white header
+            assert np.array_equal(ink, RE), left
+        assert int((titled[:header, :, 0] == 0).sum()) == 3 * int(RE.sum())  # no other ink in the header
+
+    def test_default_difference_title_and_heading_lines(self):
+        real, generated = self._pair()
+        two = render_comparison(real, generated, style=self.STYLE, gap=3, titles=("a", "b"))
+        three = render_comparison(real, generated, style=self.STYLE, gap=3, titles=("a", "b", "|difference|"))
+        assert torch.equal(two, three)
+        headed = render_comparison(real, generated, style=self.STYLE, gap=3, titles=("a", "b"), heading="x\ny")
+        assert headed.shape[0] - two.shape[0] == 2 * 7  # two more lines
+
+    def test_captions_in_the_bottom_left_of_the_difference_tiles(self):
+        real, generated = self._pair()
+        pictured = render_comparison(real, generated, style=self.STYLE, gap=3, captions=["7", "2"])
+        plain = render_comparison(real, generated, style=self.STYLE, gap=3)
+        panel = 2 * 24 + 3
+        drawn = 0
+        for tile, glyph in ((0, SEVEN), (1, TWO)):
+            left = 2 * (panel + 3) + 1 + tile * 25  # the difference panel, then padding 1 and a tile pitch of 25
+            bottom = 1 + 24  # the tile's rows are 1 .. 24
+            box = pictured[bottom - 7 : bottom, left : left + 5, 0].numpy()
+            ink = np.pad(glyph, 1)
+            grown = np.zeros_like(ink)
+            for y in range(7):
+                for x in range(5):
+                    grown[y, x] = ink[max(0, y - 1) : y + 2, max(0, x - 1) : x + 2].any()
+            expected = np.where(ink, 255, np.where(grown, 0, 128))  # white glyph, black outline, the tile's gray
+            assert np.array_equal(box, expected), tile
+            drawn += int(grown.sum())
+        assert int((pictured != plain).any(dim=-1).sum()) == drawn  # nothing else changed
+
+    def test_text_checks(self):
+        real, generated = self._pair()
+        with pytest.raises(ValueError, match="titles must have 2 or 3 entries, got 1"):
+            render_comparison(real, generated, titles=("real",))
+        with pytest.raises(ValueError, match="captions must have 2 entries, got 3"):
+            render_comparison(real, generated, captions=["1", "2", "3"])
+        with pytest.raises(TypeError, match="titles must be a sequence of str"):
+            render_comparison(real, generated, titles="real")
+
+
+class TestChannelDifferences:
+    def test_against_numpy_and_ranking(self):
+        rng = np.random.default_rng(3)
+        real, generated = rng.normal(size=(3, 10, 5, 6)), rng.normal(size=(3, 10, 5, 6))
+        scores = render.channel_differences(torch.from_numpy(real), torch.from_numpy(generated))
+        expected = np.abs(real - generated).mean(axis=(0, 2, 3))
+        np.testing.assert_allclose(scores.numpy(), expected, rtol=1e-6)
+        one = render.channel_differences(torch.from_numpy(real[1]), torch.from_numpy(generated[1]))
+        np.testing.assert_allclose(one.numpy(), np.abs(real[1] - generated[1]).mean(axis=(1, 2)), rtol=1e-6)
+        top = scores.topk(4)
+        assert top.indices.tolist() == np.argsort(-expected)[:4].tolist()
+        assert select_channels(torch.from_numpy(real), torch.from_numpy(generated), k=4, by="difference").tolist() == sorted(
+            np.argsort(-expected)[:4].tolist()
+        )
+
+
+class TestOverlay:
+    def test_alpha_blend_by_hand(self):
+        image = torch.tensor([[[100, 0, 255], [40, 80, 120]]], dtype=torch.uint8)  # (1, 2, 3)
+        heat = torch.tensor([[0.5, 1.0]])
+        out = render.overlay_heatmap(image, heat, alpha=0.25, colormap="gray")
+        # gray entry floor(256 v) clipped: 0.5 -> 128, 1.0 -> 255
+        # 0.75 * 100 + 0.25 * 128 = 107; 0.75 * 0 + 32 = 32; 0.75 * 255 + 32 = 223.25 -> 223
+        # 0.75 * 40 + 0.25 * 255 = 93.75 -> 94; 0.75 * 80 + 63.75 = 123.75 -> 124; 0.75 * 120 + 63.75 = 153.75 -> 154
+        assert out.tolist() == [[[107, 32, 223], [94, 124, 154]]]
+        assert torch.equal(render.overlay_heatmap(image, heat, alpha=0.0), image)
+
+    def test_checks(self):
+        image = torch.zeros(4, 5, 3, dtype=torch.uint8)
+        with pytest.raises(ValueError, match=r"must have the same \(H, W\)"):
+            render.overlay_heatmap(image, torch.zeros(5, 4))
+        with pytest.raises(ValueError, match="image must be a uint8"):
+            render.overlay_heatmap(image.float(), torch.zeros(4, 5))
+        with pytest.raises(ValueError, match=r"alpha must be a number in \[0, 1\], got 2"):
+            render.overlay_heatmap(image, torch.zeros(4, 5), alpha=2)
+
+
+def test_a_caption_wider_than_its_tile_is_left_out():
+    real, generated = torch.zeros(1, 24, 26), torch.ones(1, 24, 26)  # one tile 26 px wide
+    style = GridStyle(colormap="gray", padding=0)
+    plain = render_comparison(real, generated, style=style, gap=0)
+    fits = render_comparison(real, generated, style=style, gap=0, captions=["1.2e-5"])  # 6 glyphs: 23 px + outline 2
+    assert (fits != plain).any()
+    assert torch.equal(render_comparison(real, generated, style=style, gap=0, captions=["1.25e-5"]), plain)  # 27 + 2

@@ -1,5 +1,6 @@
 """``perceptual maps``: export the feature maps of every requested VGG tap of one or more images as PNG grids, plus
-an ``index.html`` (the work is in :mod:`perceptual.pictures.export`)."""
+an ``index.html``; or, with ``--compare REAL GENERATED``, where two images differ for VGG (the work is in
+:mod:`perceptual.pictures.export`)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,19 @@ from perceptual.pictures import COLORMAP_NAMES
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "maps", help="export feature-map grids of every layer as PNGs plus an index.html",
-        description=__doc__.splitlines()[0],
-        epilog="example: perceptual maps photo.jpg --layers relu1_2,relu3_3,relu4_1 --out maps/ && open maps/index.html",
+        description="Export the feature-map grids of every requested VGG layer of one or more images as PNGs plus an "
+        "index.html; or, with --compare REAL GENERATED, show where two images differ for VGG.",
+        epilog="examples: perceptual maps photo.jpg --layers relu1_2,relu3_3,relu4_1 --out maps/ && open maps/index.html\n"
+        "          perceptual maps --compare real.png generated.png --layers relu2_2,relu4_1 --out diff/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any size/mode; converted to RGB)")
+    parser.add_argument("images", nargs="*", metavar="IMAGE", help="image files (any size/mode; converted to RGB)")
+    parser.add_argument(
+        "--compare", nargs=2, metavar=("REAL", "GENERATED"), type=Path,
+        help="instead of IMAGEs: two images of the same size; per layer, writes the labelled real | generated | "
+        "|difference| grids of the channels that differ most (<layer>.png), the PCA view fitted on both "
+        "(<layer>_pca.png) and the difference map over the real image (<layer>_overlay.png), plus index.html",
+    )  # fmt: skip
     add_arch(parser)
     parser.add_argument(
         "--layers", default="all",
@@ -26,7 +36,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("feature_maps"), help="output folder (default: feature_maps)")
     parser.add_argument(
-        "--channels", default="all", help="'all' or N: the N channels with the largest mean activation (default: all)"
+        "--channels", default=None,
+        help="'all' or N: the N channels with the largest mean activation (default: all); with --compare, the N "
+        "that differ most (default: 16)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--pca", action="store_true",
+        help="also write <layer>_pca.png: every channel at once, principal components 1-3 as RGB (always in --compare)",
     )
     parser.add_argument("--colormap", choices=COLORMAP_NAMES, default="viridis")
     parser.add_argument(
@@ -60,10 +76,21 @@ def _parse_channels(value: str) -> int | None:
 
 def _run(args: argparse.Namespace) -> int:
     from perceptual.features import VGGFeatures
-    from perceptual.pictures.export import EXPORT_STYLE, _exclusive, export_to_folder, resolve_layers
+    from perceptual.pictures.export import (
+        EXPORT_STYLE,
+        _exclusive,
+        compare_to_folder,
+        export_to_folder,
+        resolve_layers,
+    )
 
+    if args.compare and args.images:
+        raise ValueError(f"give IMAGEs or --compare REAL GENERATED, not both (got {len(args.images)} IMAGEs too)")
+    if not args.compare and not args.images:
+        raise ValueError("name at least one IMAGE, or --compare REAL GENERATED")
     layers = resolve_layers(args.layers, args.arch)
-    channels = _parse_channels(args.channels)
+    channels_text = args.channels or ("16" if args.compare else "all")
+    channels = _parse_channels(channels_text)
     if args.size < 0:
         raise ValueError(f"--size must be >= 0 (0 keeps the image's size), got {args.size}")
     if args.min_tile < 1:
@@ -77,13 +104,18 @@ def _run(args: argparse.Namespace) -> int:
     out: Path = args.out
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {str(out)!r} is a file; name a folder")
+    if args.compare:  # checks both images before creating or locking the folder
+        real, generated = args.compare
+        return compare_to_folder(real, generated, out, extractor, layers=layers, channels=channels, style=style,
+                                 size=args.size or None)  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
-    settings = {
-        "arch": args.arch, "weights": extractor.weights_source, "size": args.size, "pool_padding": args.pool_padding,
-        "colormap": args.colormap, "scaling": args.scaling, "channels": args.channels,
-    }  # fmt: skip
     with _exclusive(out):
+        settings = {
+            "arch": args.arch, "weights": extractor.weights_source, "size": args.size, "pool_padding": args.pool_padding,
+            "colormap": args.colormap, "scaling": args.scaling, "channels": channels_text,
+            **({"pca": True} if args.pca else {}),  # a folder exported without --pca keeps its settings
+        }  # fmt: skip
         return export_to_folder(
             args.images, out, extractor, layers=layers, channels=channels, style=style, size=args.size or None,
-            settings=settings, progress=not args.quiet,
+            settings=settings, progress=not args.quiet, pca=args.pca,
         )

@@ -4,19 +4,27 @@
 a Lightning callback built on it. For each monitored layer they log
 
 - one image ``<prefix>/<layer>``: ``real | generated | |real - generated|`` grids of the same channels, each channel
-  normalized once for real and generated together (:func:`perceptual.pictures.render.render_comparison`);
+  normalized once for real and generated together (:func:`perceptual.pictures.render.render_comparison`). With
+  ``titles`` (the callback's default) it is labelled: the layer, the batch and how the channels were chosen above
+  it, the column titles, each tile's channel number, and in each ``|difference|`` tile its current mean
+  ``|real - generated|``; a text ``<prefix>/<layer>/ranking`` lists the channels that differ most now;
 - scalars ``<prefix>/<layer>/mean_activation_{real,generated}``, ``<prefix>/<layer>/zero_channels_{real,generated}``
   (fraction of channels that are zero everywhere in the batch) and ``<prefix>/<layer>/distance`` (mean squared
-  real-vs-generated feature difference over the batch);
+  real-vs-generated feature difference over the batch); with face-region masks in the step's output,
+  ``<prefix>/<layer>/distance/<region>`` (:func:`region_distances`);
+- optionally every channel at once, ``<prefix>/<layer>/pca``: the first three principal components of real and
+  generated features, fitted on both together, as RGB (:func:`perceptual.pictures.render.render_pca`);
 - optionally histograms ``<prefix>/<layer>/hist_{real,generated}`` and a projector embedding of globally pooled
   features of real and generated images (a visual check for mode collapse);
 - optionally *where* real and generated differ (:func:`log_difference_maps`): one image ``<prefix>/difference``,
-  ``real | generated | LPIPS map | per-layer distance maps`` as heatmaps at the image size, and the scalar
-  ``<prefix>/lpips`` (batch mean), from the same features.
+  ``real | generated | LPIPS map | per-layer distance maps`` as heatmaps at the image size, the first heatmap
+  blended over the real image as ``<prefix>/overlay``, and the scalar ``<prefix>/lpips`` (batch mean), from the
+  same features.
 
-Rendering stays on the features' device until one host copy per image (plus one for all scalars together); the
-channels shown are chosen once (top-k by real-vs-generated difference or by real activation) and then reused, so
-tiles stay comparable along TensorBoard's step slider. The callback hands PNG encoding and event writing to a
+Rendering stays on the features' device: one host copy for every number of a logged batch, then one per image.
+The channels shown are chosen once (top-k by real-vs-generated difference or by real activation) and then reused,
+so tiles stay comparable along TensorBoard's step slider, or chosen again every ``reselect_every_n_logs`` logged
+batches. The callback hands PNG encoding and event writing to a
 :class:`~perceptual.pictures.event_writer.BackgroundWriter`, so the training thread only renders and copies.
 
 The callback reuses the features the perceptual loss already computed: ``training_step`` returns
@@ -29,9 +37,10 @@ optimizers).
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -46,11 +55,21 @@ from perceptual.pictures.event_writer import BackgroundWriter
 from perceptual.pictures.render import (
     GridStyle,
     _check_colormap,
+    _draw_labels,
+    _pca_fit,
+    _pca_picture,
+    _panel_labels,
+    _short_number,
+    _unit_heat,
     apply_colormap,
+    channel_differences,
+    difference_map,
     indexed_palette,
+    overlay_heatmap,
     palette_image,
     render_comparison_indexed,
     select_channels,
+    text_bitmap,
 )
 
 try:
@@ -66,7 +85,14 @@ except ImportError as _error:  # pragma: no cover - exercised only without the [
 else:
     _LIGHTNING_ERROR = None
 
-__all__ = ["MONITOR_STYLE", "FeatureMapMonitor", "difference_maps", "log_difference_maps", "log_feature_maps"]
+__all__ = [
+    "MONITOR_STYLE",
+    "FeatureMapMonitor",
+    "difference_maps",
+    "log_difference_maps",
+    "log_feature_maps",
+    "region_distances",
+]
 
 _STATISTICS = ("mean_activation_real", "mean_activation_generated", "zero_channels_real", "zero_channels_generated", "distance")
 
@@ -132,9 +158,86 @@ def _check_channel_options(max_channels: object, channel_selection: object) -> N
         raise ValueError(f"channel_selection must be 'difference' or 'activation', got {channel_selection!r}")
 
 
+def _check_titles(titles: object) -> tuple[str, str] | None:
+    """``None`` or two drawable names (real, generated)."""
+    if titles is None:
+        return None
+    if isinstance(titles, str) or not isinstance(titles, Sequence) or len(titles) != 2:
+        raise ValueError(f"titles must be None or two names (real, generated), e.g. ('source', 'made-up'), got {titles!r}")
+    for title in titles:
+        if not isinstance(title, str) or not title:
+            raise ValueError(f"titles must be two non-empty str, got {titles!r}")
+        text_bitmap(title)  # raises ValueError naming a character the font does not draw
+    return titles[0], titles[1]
+
+
+def _check_regions(regions: object, batch: int) -> dict[str, Tensor]:
+    """``{name: (N, 1, H, W) mask}`` with ``N == batch``, as float tensors."""
+    if not isinstance(regions, Mapping):
+        raise TypeError(f"regions must be a dict {{name: (N, 1, H, W) mask}}, got {type(regions).__name__}")
+    checked = {}
+    for name, mask in regions.items():
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ValueError(f"region names must be non-empty str without '/', got {name!r}")
+        if not isinstance(mask, Tensor) or not (torch.is_floating_point(mask) or mask.dtype == torch.bool):
+            got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
+            raise TypeError(f"region {name!r} must be a float (or bool) tensor with values in [0, 1], got {got}")
+        if mask.ndim != 4 or mask.shape[1] != 1 or mask.shape[0] != batch:
+            raise ValueError(f"region {name!r} must be (N, 1, H, W) with N = {batch} (the features' batch), got shape "
+                             f"{tuple(mask.shape)}")  # fmt: skip
+        checked[name] = mask.detach().float()
+    return checked
+
+
+def _region_values(real: Tensor, generated: Tensor, regions: Mapping[str, Tensor]) -> Tensor:
+    """``(R,)``: each region's ``sum(m * d) / sum(m)`` over the batch (NaN, 0 / 0, for an empty region)."""
+    per_position = difference_map(real, generated)  # (N, 1, h, w)
+    size = per_position.shape[-2:]
+    masks = list(regions.values())
+    if len({tuple(mask.shape) for mask in masks}) == 1:  # the usual case: one resize for every region
+        resized = F.interpolate(torch.cat(masks, dim=1).to(per_position.device), size=size, mode="area")
+    else:
+        resized = torch.cat([F.interpolate(m.to(per_position.device), size=size, mode="area") for m in masks], dim=1)
+    return (resized * per_position).sum(dim=(0, 2, 3)) / resized.sum(dim=(0, 2, 3))
+
+
+def region_distances(real: Tensor, generated: Tensor, regions: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """The feature distance between ``real`` and ``generated`` ``(N, C, H, W)`` features inside each region:
+    ``{name: 0-dim tensor}`` on the features' device, no host copy.
+
+    ``regions``: ``{name: (N, 1, H', W') mask}``, values in [0, 1] at any size (the image's, say); each mask ``m``
+    is resized to the layer by area (``F.interpolate(mode="area")``) and the distance is
+    ``sum(m * d) / sum(m)`` with ``d = mean over channels of (real - generated) ** 2`` per position, both sums
+    running over the batch and all positions (pooled over the batch: a sample with a larger region weighs more).
+    A region empty in the whole batch gives NaN. What :class:`FeatureMapMonitor` logs as
+    ``<prefix>/<layer>/distance/<region>``."""
+    real, generated = _check_pair("features", real, generated)
+    checked = _check_regions(regions, real.shape[0])
+    if not checked:
+        return {}
+    with torch.no_grad():
+        values = _region_values(real, generated, checked)
+    return dict(zip(checked, values.unbind()))
+
+
 MONITOR_STYLE = GridStyle(min_size=32, max_size=48, labels=True)
 """How the monitor draws maps by default: every map between 32 and 48 px (block-1/2 maps are large; event files
 stay small), channel numbers on the tiles."""
+
+_PCA_SIZE = (96, 128)  # (min_size, max_size) of the PCA panels: big enough to see regions, cheap to fit
+
+
+@dataclass
+class _LayerLog:
+    """What one layer logs, between the device work and the one host copy of every number."""
+
+    name: str
+    real: Tensor
+    generated: Tensor
+    channels: Tensor
+    fresh: bool  # channels chosen in this call
+    values: dict[str, Tensor] = field(default_factory=dict)  # device values, copied to the host together
+    pca: tuple[list[Tensor], int] | None = None  # PCA scores of the drawn sample and the upscale still due
 
 
 def log_feature_maps(
@@ -151,6 +254,10 @@ def log_feature_maps(
     tag_prefix: str = "vgg",
     log_histograms: bool = False,
     sample: int = 0,
+    titles: Sequence[str] | None = None,
+    selected_at: Mapping[str, int] | None = None,
+    pca: bool = False,
+    regions: Mapping[str, Tensor] | None = None,
 ) -> dict[str, Tensor]:
     """Log real-vs-generated feature maps and per-layer scalars of ``(N, C, H, W)`` features to a SummaryWriter.
 
@@ -167,9 +274,27 @@ def log_feature_maps(
             real activation).
         style: how maps are drawn (:class:`~perceptual.pictures.render.GridStyle`; default :data:`MONITOR_STYLE`).
         sample: which sample of the batch is drawn; the scalars use the whole batch.
+        titles: names of the two columns, e.g. ``("real", "generated")`` or ``("source", "made-up")``. Given, each
+            ``<prefix>/<layer>`` picture is labelled: a heading with the layer, the step, the channel count and how
+            the channels were chosen (at step ``selected_at[layer]`` when ``channels`` came from an earlier call),
+            the column titles (the third is ``|difference|``), and in each ``|difference|`` tile the mean
+            ``|real - generated|`` of its two maps now (:func:`~perceptual.pictures.render.channel_differences` of
+            the drawn sample). A text ``<prefix>/<layer>/ranking`` then lists the ``max_channels`` channels that
+            differ most over the batch now, with that score and whether they are shown. ``None``: the pictures
+            carry only the channel numbers of ``style.labels``.
+        selected_at: ``{layer: step}`` at which the given ``channels`` were chosen, for the heading.
+        pca: also log ``<prefix>/<layer>/pca``: the drawn sample's real and generated maps of every channel as
+            RGB, through their first three principal components fitted on both together
+            (:func:`~perceptual.pictures.render.render_pca`; maps resized to 96-128 px first), labelled with the
+            share of the variance each component explains.
+        regions: ``{name: (N, 1, H, W) mask}`` (values in [0, 1], any size, e.g. the image's): log
+            ``<prefix>/<layer>/distance/<name>``, the feature distance inside each region (:func:`region_distances`;
+            a region empty in the whole batch is not logged at that step).
 
-    With a :class:`~perceptual.pictures.event_writer.BackgroundWriter` as ``writer``, this call renders and copies
-    to the host, and the PNG encoding and event writing happen in its thread.
+    All numbers (scalars, ranking, captions, PCA variance) reach the host in one copy; then each picture is
+    rendered on the features' device and copied once. With a
+    :class:`~perceptual.pictures.event_writer.BackgroundWriter` as ``writer``, PNG encoding and event writing happen
+    in its thread.
 
     Returns:
         ``{layer: channel indices}`` as used: pass it back as ``channels`` to keep the same tiles at every step.
@@ -178,38 +303,117 @@ def log_feature_maps(
     _check_channel_options(max_channels, channel_selection)
     if not isinstance(style, GridStyle):
         raise TypeError(f"style must be a perceptual.pictures.render.GridStyle, got {type(style).__name__}")
+    titles = _check_titles(titles)
     names, missing = _match_layers(layers, list(real_features))
     if missing:
         raise ValueError(f"layers {missing} are not in real_features, which has {list(real_features)}")
     absent = [name for name in names if name not in generated_features]
     if absent:
         raise ValueError(f"layers {absent} are in real_features but not in generated_features ({list(generated_features)})")
-    used: dict[str, Tensor] = {}
-    statistics = []
-    for name in names:
-        real, generated = _check_pair(name, real_features[name], generated_features[name])
+    pairs = {name: _check_pair(name, real_features[name], generated_features[name]) for name in names}
+    for real, _ in pairs.values():
         if not -real.shape[0] <= sample < real.shape[0]:
             raise ValueError(f"sample={sample} is out of range for a batch of {real.shape[0]}")
-        chosen = None if channels is None else channels.get(name)
-        if chosen is None:
-            chosen = select_channels(real, generated, k=max_channels, by=channel_selection)
-        chosen = torch.as_tensor(chosen, dtype=torch.long, device=real.device)
-        used[name] = chosen
-        statistics.append(feature_statistics(real, generated))
-        grid, _ = render_comparison_indexed(
-            real[sample], generated[sample], channels=chosen, style=style
-        )
-        palette = indexed_palette(style.colormap).numpy()  # the CPU copy: no second device-to-host transfer
-        _add_palette_image(writer, f"{tag_prefix}/{name}", grid.cpu().numpy(), palette, step)
+    if regions is not None and pairs:
+        regions = _check_regions(regions, next(iter(pairs.values()))[0].shape[0])
+    pca_style = replace(style, min_size=_PCA_SIZE[0], max_size=_PCA_SIZE[1], labels=False, scaling="percentile",
+                        percentiles=(1.0, 99.0))  # fmt: skip
+
+    # 1. on the device: channels, every number, the PCA fit
+    logs: list[_LayerLog] = []
+    with torch.no_grad():
+        for name, (real, generated) in pairs.items():
+            chosen = None if channels is None else channels.get(name)
+            fresh = chosen is None
+            if fresh:
+                chosen = select_channels(real, generated, k=max_channels, by=channel_selection)
+            chosen = torch.as_tensor(chosen, dtype=torch.long, device=real.device)
+            log = _LayerLog(name, real, generated, chosen, fresh)
+            log.values["statistics"] = feature_statistics(real, generated)
+            if titles is not None:
+                ranking = channel_differences(real, generated).topk(min(max_channels, real.shape[1]))
+                log.values["ranking_scores"] = ranking.values
+                log.values["ranking_channels"] = ranking.indices.float()
+                log.values["shown"] = chosen.float()
+                log.values["captions"] = channel_differences(real[sample], generated[sample]).index_select(0, chosen)
+            if regions:
+                log.values["regions"] = _region_values(real, generated, regions)
+            if pca:
+                scores, explained, factor = _pca_fit([real[sample], generated[sample]], pca_style)
+                log.pca, log.values["explained"] = (scores, factor), explained
+            logs.append(log)
+    if not logs:
+        return {}
+
+    # 2. one host copy for every number
+    flat = torch.cat([value.float().flatten() for log in logs for value in log.values.values()]).cpu().tolist()
+    host: list[dict[str, list[float]]] = []
+    for log in logs:
+        numbers = {}
+        for key, value in log.values.items():
+            numbers[key], flat = flat[: value.numel()], flat[value.numel() :]
+        host.append(numbers)
+    for log, numbers in zip(logs, host):
+        for stat, value in zip(_STATISTICS, numbers["statistics"]):
+            writer.add_scalar(f"{tag_prefix}/{log.name}/{stat}", value, step)
+        for region, value in zip(regions or {}, numbers.get("regions", [])):
+            if not math.isnan(value):
+                writer.add_scalar(f"{tag_prefix}/{log.name}/distance/{region}", value, step)
+        if titles is not None and callable(getattr(writer, "add_text", None)):  # SummaryWriter has it; a minimal writer may not
+            writer.add_text(f"{tag_prefix}/{log.name}/ranking", _ranking_text(log, numbers, titles, step), step)
+
+    # 3. the pictures: rendered on the device, one host copy each
+    palette = indexed_palette(style.colormap).numpy()  # the CPU copy: no second device-to-host transfer
+    for log, numbers in zip(logs, host):
+        real, generated = log.real[sample], log.generated[sample]
+        text: dict[str, Any] = {}
+        if titles is not None:
+            text = {"titles": titles, "heading": _comparison_heading(log, titles, step, channel_selection, selected_at),
+                    "captions": [_short_number(value) for value in numbers["captions"]]}  # fmt: skip
+        grid, _ = render_comparison_indexed(real, generated, channels=log.channels, style=style, **text)
+        _add_palette_image(writer, f"{tag_prefix}/{log.name}", grid.cpu().numpy(), palette, step)
+        if log.pca is not None:
+            scores, factor = log.pca
+            named = titles or ("real", "generated")
+            shares = ", ".join(f"{share:.0%}" for share in numbers["explained"])
+            heading = f"{log.name}  batch {step}\nRGB = PCA 1-3 of {real.shape[0]} channels\n{shares} of the variance"
+            picture = _pca_picture(scores, factor, pca_style, gap=None, titles=named, heading=heading)
+            writer.add_image(f"{tag_prefix}/{log.name}/pca", picture.cpu().numpy(), step, dataformats="HWC")
         if log_histograms:
-            writer.add_histogram(f"{tag_prefix}/{name}/hist_real", real[sample].float().flatten().cpu(), step)
-            writer.add_histogram(f"{tag_prefix}/{name}/hist_generated", generated[sample].float().flatten().cpu(), step)
-    if statistics:
-        values = torch.stack(statistics).cpu().tolist()  # one host copy for every scalar
-        for name, row in zip(names, values):
-            for stat, value in zip(_STATISTICS, row):
-                writer.add_scalar(f"{tag_prefix}/{name}/{stat}", value, step)
-    return used
+            writer.add_histogram(f"{tag_prefix}/{log.name}/hist_real", real.float().flatten().cpu(), step)
+            writer.add_histogram(f"{tag_prefix}/{log.name}/hist_generated", generated.float().flatten().cpu(), step)
+    return {log.name: log.channels for log in logs}
+
+
+def _comparison_heading(
+    log: _LayerLog, titles: tuple[str, str], step: int, selection: str, selected_at: Mapping[str, int] | None
+) -> str:
+    channels, height, width = log.real.shape[1:]
+    real, generated = titles
+    shown = log.channels.numel()
+    when = step if log.fresh else (selected_at or {}).get(log.name)
+    if not log.fresh and when is None:
+        how = f"{shown} of {channels} channels, as given"
+    else:
+        score = f"mean |{real}-{generated}|" if selection == "difference" else f"mean {real} activation"
+        how = f"{shown} of {channels} channels: top {shown} by {score} at batch {when}"
+    return (f"{log.name}  batch {step}  ({height}x{width} maps)\n{how}\n"
+            f"in |difference| tiles: mean |{real}-{generated}| of the two maps now")  # fmt: skip
+
+
+def _ranking_text(log: _LayerLog, numbers: dict[str, list[float]], titles: tuple[str, str], step: int) -> str:
+    """Markdown (TensorBoard's text tab): the channels that differ most over the batch now."""
+    shown = {int(channel) for channel in numbers["shown"]}
+    batch = log.real.shape[0]
+    rows = [
+        f"| {rank} | {int(channel)} | {score:.4g} | {'yes' if int(channel) in shown else ''} |"
+        for rank, (channel, score) in enumerate(zip(numbers["ranking_channels"], numbers["ranking_scores"]), start=1)
+    ]
+    return "\n".join([
+        f"Channels of {log.name} that differ most at batch {step}: mean |{titles[0]} - {titles[1]}| over the batch "
+        f"of {batch} and every position.", "",
+        "| rank | channel | mean abs difference | shown |", "|---:|---:|---:|:---:|", *rows,
+    ])  # fmt: skip
 
 
 def _add_palette_image(writer: Any, tag: str, grid: np.ndarray, palette: np.ndarray, step: int) -> None:
@@ -248,7 +452,7 @@ def difference_maps(
     - ``"lpips"`` (when ``lpips`` is given and the features hold :data:`~perceptual.LPIPS_LAYERS`): the LPIPS
       spatial map, as ``lpips.from_features(generated, real, spatial=True)``;
     - one map per layer: the squared feature difference averaged over channels (the per-position term of an MSE
-      perceptual loss), upsampled bilinearly.
+      perceptual loss), upsampled bilinearly (:func:`~perceptual.pictures.render.difference_map`).
 
     Computed from features already at hand: no VGG forward."""
     names, missing = _match_layers(layers, list(real_features))
@@ -260,8 +464,7 @@ def difference_maps(
             maps["lpips"] = lpips.from_features(generated_features, real_features, size=tuple(size), spatial=True).float()
         for name in names:
             real, generated = _check_pair(name, real_features[name], generated_features[name])
-            per_position = (generated.float() - real.float()).square().mean(dim=1, keepdim=True)
-            maps[name] = F.interpolate(per_position, size=tuple(size), mode="bilinear", align_corners=False)
+            maps[name] = difference_map(real, generated, tuple(size))
     return maps
 
 
@@ -286,6 +489,9 @@ def log_difference_maps(
     colormap: str = "magma",
     max_size: int | None = 128,
     tag_prefix: str = "vgg",
+    titles: Sequence[str] | None = None,
+    overlay: bool = True,
+    alpha: float = 0.5,
 ) -> list[str]:
     """Log one image ``<prefix>/difference``: a row of ``real | generated`` (when ``images``, a ``(real,
     generated)`` pair of ``(N, 3, H, W)`` batches in any range, is given) followed by the :func:`difference_maps`
@@ -293,9 +499,16 @@ def log_difference_maps(
     *how much*), and the scalar ``<prefix>/lpips`` (batch mean) when ``lpips`` is given.
 
     ``size`` defaults to the images' size, else the largest feature map's. Tiles are area-downscaled to at most
-    ``max_size`` on the longer side. Returns the column names, left to right."""
+    ``max_size`` on the longer side. ``titles``: names of the two image columns (e.g. ``("source", "made-up")``);
+    given, every panel carries its name in its top-left corner (the two titles, ``lpips``, the layers) and the
+    first one the step, in the panel (the picture keeps its size). ``overlay`` (with ``images``): also log
+    ``<prefix>/overlay``, the first map (LPIPS when given, else the first layer's) blended over the real image
+    (:func:`~perceptual.pictures.render.overlay_heatmap` with ``alpha``), labelled. Returns the column names, left to
+    right."""
     _check_writer(writer)
     _check_colormap(colormap)
+    named = _check_titles(titles)
+    first, second = named or ("real", "generated")
     if images is not None:
         real_images, generated_images = _check_pair("images", images[0], images[1])
         size = size or tuple(real_images.shape[-2:])
@@ -308,20 +521,29 @@ def log_difference_maps(
     tiles: list[Tensor] = []
     columns: list[str] = []
     if images is not None:
-        for name, batch in (("real", real_images), ("generated", generated_images)):
+        for name, batch in ((first, real_images), (second, generated_images)):
             picture = F.interpolate(_stretch_each(batch[sample][None]), size=tile_size, mode="area")
             tiles.append((picture[0].permute(1, 2, 0) * 255).round().to(torch.uint8))
             columns.append(name)
-    for name, value in maps.items():
-        heat = F.interpolate(value[sample][None], size=tile_size, mode="area")[0, 0]
-        scale = torch.quantile(heat.flatten().float(), 0.99).clamp_min(1e-12)  # a few hot pixels do not darken the rest
-        tiles.append(apply_colormap(heat / scale, colormap))
+    heats = {name: _unit_heat(F.interpolate(value[sample][None], size=tile_size, mode="area")[0, 0])
+             for name, value in maps.items()}  # fmt: skip
+    for name, heat in heats.items():
+        tiles.append(apply_colormap(heat, colormap))
         columns.append(name)
     if not tiles:
         return columns  # no layer matched and no images: nothing to draw
     gap = torch.full((tile_size[0], 2, 3), 255, dtype=torch.uint8, device=tiles[0].device)
     row = torch.cat([t for tile in tiles for t in (tile, gap)][:-1], dim=1)
+    if named is not None:
+        labels = _panel_labels(columns, tile_size, 2, footer=(f"batch {step}", str(step)))
+        row = _draw_labels(row, labels, indexed=False, pad_value=255)
     writer.add_image(f"{tag_prefix}/difference", row.cpu().numpy(), step, dataformats="HWC")
+    if overlay and images is not None and heats:
+        source, heat = next(iter(heats.items()))
+        blended = overlay_heatmap(tiles[0], heat, alpha=alpha, colormap=colormap)
+        labels = _panel_labels([f"{source} on {first}"], tile_size, 0, footer=(f"batch {step}", str(step)))
+        blended = _draw_labels(blended, labels, indexed=False, pad_value=255)
+        writer.add_image(f"{tag_prefix}/overlay", blended.cpu().numpy(), step, dataformats="HWC")
     if "lpips" in maps:
         writer.add_scalar(f"{tag_prefix}/lpips", float(maps["lpips"].mean(dim=(1, 2, 3)).mean()), step)
     return columns
@@ -371,7 +593,19 @@ class FeatureMapMonitor(Callback):
         every_n_batches: log on batches ``0, n, 2n, ...`` counted over the whole run (not ``global_step``).
         max_channels: channels per layer in the picture.
         channel_selection: ``"difference"`` or ``"activation"``; the choice is made on the first logged batch and
-            kept for the run (and saved in checkpoints).
+            kept for the run (and saved in checkpoints), unless ``reselect_every_n_logs`` says otherwise.
+        reselect_every_n_logs: choose the channels again on every n-th logged batch (logs ``0, n, 2n, ...``), so
+            the tiles follow the channels that differ most as the generator learns; ``None`` (default) keeps the
+            first choice for the whole run, so tiles stay comparable along TensorBoard's step slider. The heading
+            of each picture says at which batch its channels were chosen.
+        titles: names of the two columns, ``("real", "generated")`` by default; BeautyGAN's are ``("source",
+            "made-up")``. They label every picture (see :func:`log_feature_maps`: heading with the layer, batch and
+            channel choice, column titles, the current mean ``|real - generated|`` in each ``|difference|`` tile),
+            and a text ``<prefix>/<layer>/ranking`` lists the channels that differ most now. ``None``: pictures
+            without text but the channel numbers, and no ranking.
+        pca: also log ``<prefix>/<layer>/pca``, every channel at once: the first three principal components of the
+            drawn sample's real and generated features, fitted on both together, as RGB (computed on the device
+            from the step's features: no VGG pass).
         log_histograms: also log activation histograms (one host copy of the sample's maps per layer).
         style: how maps are drawn (:class:`~perceptual.pictures.render.GridStyle`; default :data:`MONITOR_STYLE`).
         tag_prefix: the first part of every tag (``vgg/relu2_2``, ``vgg/difference``, ...).
@@ -383,7 +617,12 @@ class FeatureMapMonitor(Callback):
         embedding_layer: if set, the globally pooled features of this layer are collected from every batch until
             ``embedding_samples`` real and generated vectors are there, and written once as a projector embedding
             (thumbnails if the step also returns ``"images": {"real": ..., "generated": ...}``).
-        outputs_key: the key of the features in the ``training_step`` output.
+        outputs_key: the key of the features in the ``training_step`` output. The output may also hold
+            ``"regions": {name: (N, 1, H, W) mask}`` (float in [0, 1], at the image size, ``N`` the features' batch):
+            then each monitored layer logs ``<prefix>/<layer>/distance/<name>``, the feature distance between real
+            and generated inside the region (:func:`region_distances`: the mask resized to the layer by area,
+            pooled over the batch; a region empty in the whole batch is not logged at that step). Regions are
+            ignored on steps whose features come from the ``extractor`` fallback (other images).
         difference_maps: also log where real and generated differ (:func:`log_difference_maps`), with the images
             the step returns as ``"images": {"real": ..., "generated": ...}`` beside the maps when it does.
         lpips: an :class:`~perceptual.LPIPS` whose map leads the difference maps; it reads the supplied features
@@ -412,6 +651,9 @@ class FeatureMapMonitor(Callback):
     background: bool = True
     difference_maps: bool = False
     lpips: LPIPS | None = field(default=None, repr=False)
+    titles: Sequence[str] | None = ("real", "generated")
+    reselect_every_n_logs: int | None = None
+    pca: bool = False
 
     def __post_init__(self) -> None:
         if _LIGHTNING_ERROR is not None:
@@ -423,6 +665,12 @@ class FeatureMapMonitor(Callback):
             raise TypeError(f"style must be a perceptual.pictures.render.GridStyle, got {type(self.style).__name__}")
         if (self.extractor is None) != (self.monitor_images is None):
             raise ValueError("extractor and monitor_images work together: give both or neither")
+        if self.reselect_every_n_logs is not None and (
+            isinstance(self.reselect_every_n_logs, bool) or not isinstance(self.reselect_every_n_logs, int)
+            or self.reselect_every_n_logs < 1
+        ):
+            raise ValueError(f"reselect_every_n_logs must be a positive integer or None, got {self.reselect_every_n_logs!r}")
+        self.titles = _check_titles(self.titles)
         if self.embedding_samples < 1:
             raise ValueError(f"embedding_samples must be a positive integer, got {self.embedding_samples}")
         if isinstance(self.layers, str):
@@ -431,6 +679,7 @@ class FeatureMapMonitor(Callback):
         self.difference_maps = self.difference_maps or self.lpips is not None
         # run state (saved in checkpoints: batches_seen and the channels chosen)
         self.channels: dict[str, Tensor] = {}
+        self.selected_at: dict[str, int] = {}  # the batch at which each layer's channels were chosen
         self.batches_seen = 0
         self._writer: Any = None
         self._warned: set[str] = set()
@@ -478,11 +727,13 @@ class FeatureMapMonitor(Callback):
         self._close()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"batches_seen": self.batches_seen, "channels": {k: v.tolist() for k, v in self.channels.items()}}
+        return {"batches_seen": self.batches_seen, "channels": {k: v.tolist() for k, v in self.channels.items()},
+                "selected_at": dict(self.selected_at)}  # fmt: skip
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.batches_seen = int(state_dict.get("batches_seen", 0))
         self.channels = {k: torch.tensor(v, dtype=torch.long) for k, v in state_dict.get("channels", {}).items()}
+        self.selected_at = {k: int(v) for k, v in state_dict.get("selected_at", {}).items()}
 
     # -------------------------------------------------------------------------------------------- hook
     def on_train_batch_end(
@@ -514,7 +765,8 @@ class FeatureMapMonitor(Callback):
         if collect_embedding and supplied is not None:
             self._collect_embedding(real, generated, outputs, index)
         if log_now:
-            self._log(real, generated, index)
+            regions = outputs.get("regions") if supplied is not None and isinstance(outputs, Mapping) else None
+            self._log(real, generated, index, regions)
             if self.difference_maps:
                 self._log_differences(real, generated, outputs, index, pl_module)
 
@@ -528,7 +780,10 @@ class FeatureMapMonitor(Callback):
         count = real_images.shape[0]
         return {k: v[:count] for k, v in features.items()}, {k: v[count:] for k, v in features.items()}
 
-    def _log(self, real: Mapping[str, Tensor], generated: Mapping[str, Tensor], step: int) -> None:
+    def _log(
+        self, real: Mapping[str, Tensor], generated: Mapping[str, Tensor], step: int,
+        regions: Mapping[str, Tensor] | None = None,
+    ) -> None:  # fmt: skip
         names, missing = _match_layers(self.layers, list(real))
         if missing:
             self._warn_once(
@@ -538,14 +793,19 @@ class FeatureMapMonitor(Callback):
             )
         if not names:
             return
+        if self.reselect_every_n_logs is not None and (step // self.every_n_batches) % self.reselect_every_n_logs == 0:
+            self.channels = {}  # chosen again now, on this batch
         channels = {name: index.to(real[name].device) for name, index in self.channels.items() if name in names}
         used = log_feature_maps(
             self._writer, real, generated, step, layers=names, max_channels=self.max_channels, channels=channels,
             channel_selection=self.channel_selection, style=self.style, tag_prefix=self.tag_prefix,
-            log_histograms=self.log_histograms, sample=self.sample,
+            log_histograms=self.log_histograms, sample=self.sample, titles=self.titles, selected_at=self.selected_at,
+            pca=self.pca, regions=regions,
         )  # fmt: skip
         for name, index in used.items():
-            self.channels.setdefault(name, index)
+            if name not in self.channels:
+                self.channels[name] = index
+                self.selected_at[name] = step
 
     def _log_differences(
         self, real: Mapping[str, Tensor], generated: Mapping[str, Tensor], outputs: Any, step: int, pl_module: Any
@@ -565,7 +825,7 @@ class FeatureMapMonitor(Callback):
         names, _ = _match_layers(self.layers, list(real))
         columns = log_difference_maps(
             self._writer, real, generated, step, images=pair, layers=names, lpips=lpips, sample=self.sample,
-            tag_prefix=self.tag_prefix,
+            tag_prefix=self.tag_prefix, titles=self.titles,
         )  # fmt: skip
         if "difference-columns" not in self._warned:
             self._warned.add("difference-columns")

@@ -1,6 +1,6 @@
 """Feature maps to pictures, with tensor operations only (no matplotlib at run time).
 
-The pieces of the usual "plot every feature map" code (seed posts 000/003/004, and torchvision's
+The pieces of the usual "plot every feature map" code (a subplot per channel, and torchvision's
 ``make_grid(scale_each=True)``), done on the tensor's device with one host copy per rendered image:
 
 - per-channel scaling to [0, 1] for display: min-max from ``amin``/``amax(keepdim=True)``, or a robust percentile
@@ -9,12 +9,20 @@ The pieces of the usual "plot every feature map" code (seed posts 000/003/004, a
   colormap for matplotlib", SciPy 2015; the tables are matplotlib's, stored in :mod:`perceptual.pictures._colormaps`, uint8)
   and ``gray``; value ``v`` in [0, 1] maps to entry ``min(floor(256 v), 255)``, as in matplotlib;
 - grid tiling by one strided copy (``unfold`` view of the canvas), channels in row-major order, optional
-  channel-number labels stamped from a 3x5 pixel digit font with tensor ops (so they reach TensorBoard too);
-- the channel-sum / channel-mean map of a layer (seed 000's ``layer_sum``);
-- top-k channels by mean activation or by mean absolute real-vs-generated difference;
+  channel-number labels stamped from a 3x5 pixel font with tensor ops (so they reach TensorBoard too);
+- the channel-sum / channel-mean map of a layer (the common ``layer_sum`` picture);
+- top-k channels by mean activation or by mean absolute real-vs-generated difference (:func:`channel_differences`);
 - the comparison view ``real | generated | |real - generated|``: the same channels, one scaling per channel
   shared by real and generated (so a brighter tile means a larger activation in both panels), and the absolute
-  difference on that same per-channel scale.
+  difference on that same per-channel scale; optionally with a heading, column titles and a caption per tile;
+- every channel at once (:func:`render_pca`): the first three principal components of the channel vectors, fitted on
+  all maps together (so one colour means one thing in every panel), as R, G and B - what pytorch-grad-cam's
+  EigenCAM and DeepFeatureFactorization summarise too;
+- a heatmap blended over the image it describes (:func:`overlay_heatmap`, as torchcam's ``overlay_mask`` does).
+
+Text (titles, headings, captions) is drawn with the same 3x5 pixel font (digits, letters shown upper case, common
+punctuation; :func:`text_bitmap`): no font file, no new dependency. Text bitmaps are built on the host, uploaded
+once per picture (asynchronously from pinned memory on CUDA) and composed on the device in one operation.
 
 Feature tensors are ``(C, H, W)`` (one image) unless a function says otherwise; rendered images are ``uint8``
 ``(H, W, 3)`` tensors on the input's device, ready for ``.cpu()`` and PIL or ``SummaryWriter.add_image(...,
@@ -23,9 +31,10 @@ dataformats="HWC")``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -39,15 +48,22 @@ from perceptual.pictures._colormaps import COLORMAP_HEX
 
 __all__ = [
     "COLORMAPS",
+    "FONT_CHARACTERS",
     "GridStyle",
     "apply_colormap",
+    "channel_differences",
+    "difference_map",
+    "overlay_heatmap",
     "palette_image",
+    "pca_projection",
     "render_channel_sum",
     "render_comparison",
     "render_comparison_indexed",
     "render_maps",
     "render_maps_indexed",
+    "render_pca",
     "select_channels",
+    "text_bitmap",
     "tile_grid",
 ]
 
@@ -326,11 +342,32 @@ def _upscale(tiles: Tensor, factor: int, *, dim: int) -> Tensor:
     return view.reshape(*shape[:dim], height * factor, width * factor, *shape[dim + 2 :])
 
 
-# 3x5 pixel digits for channel-number labels (stamped with tensor ops, so they reach TensorBoard too).
+# The 3x5 pixel font of every label: each glyph is 5 rows of 3 pixels ("1" = ink), drawn with one blank column
+# after it. Letters are drawn upper case. The digits also label tiles with tensor ops (:func:`_label_masks`).
 _DIGITS = (
     "111101101101111", "010110010010111", "111001111100111", "111001111001111", "101101111001001",
     "111100111001111", "111100111101111", "111001001001001", "111101111101111", "111101111001111",
 )  # fmt: skip
+_LETTERS = {
+    "A": "010101111101101", "B": "110101110101110", "C": "011100100100011", "D": "110101101101110",
+    "E": "111100110100111", "F": "111100110100100", "G": "011100101101011", "H": "101101111101101",
+    "I": "111010010010111", "J": "001001001101010", "K": "101101110101101", "L": "100100100100111",
+    "M": "101111111101101", "N": "110101101101101", "O": "010101101101010", "P": "110101110100100",
+    "Q": "010101101111011", "R": "110101110101101", "S": "011100010001110", "T": "111010010010010",
+    "U": "101101101101111", "V": "101101101101010", "W": "101101111111101", "X": "101101010101101",
+    "Y": "101101010010010", "Z": "111001010100111",
+}  # fmt: skip
+_PUNCTUATION = {
+    " ": "000000000000000", ".": "000000000000010", ",": "000000000010100", ":": "000010000010000",
+    ";": "000010000010100", "-": "000000111000000", "+": "000010111010000", "=": "000111000111000",
+    "_": "000000000000111", "|": "010010010010010", "/": "001001010100100", "(": "001010010010001",
+    ")": "100010010010100", "[": "110100100100110", "]": "011001001001011", "<": "001010100010001",
+    ">": "100010001010100", "%": "101001010100101", "#": "101111101111101", "*": "000101010101000",
+    "'": "010010000000000", "!": "010010010000010", "?": "110001010000010",
+}  # fmt: skip
+_FONT: dict[str, str] = {**{str(d): bits for d, bits in enumerate(_DIGITS)}, **_LETTERS, **_PUNCTUATION}
+FONT_CHARACTERS: str = "".join(_FONT)
+"""The characters :func:`text_bitmap` draws (letters in either case, drawn upper case)."""
 _GLYPHS: dict[str, Tensor] = {}
 
 
@@ -377,9 +414,211 @@ def _stamp_labels(tiles: Tensor, numbers: Tensor, *, fg: int, bg: int, min_tile:
     return tiles
 
 
+# ------------------------------------------------------------------------------------------------ text
+def _printable(text: object) -> str:
+    """``text`` upper case, each character the font lacks shown as ``?`` (for names that come from data)."""
+    return "".join(c if c in _FONT else "?" for c in str(text).upper())
+
+
+@functools.lru_cache(maxsize=1024)
+def _text_array(text: str, scale: int) -> np.ndarray:
+    """Read-only bool ``(5 * scale, (4 * len(text) - 1) * scale)`` bitmap of ``text`` (font characters only)."""
+    if not text:
+        return np.zeros((5 * scale, 0), dtype=bool)
+    glyphs = np.array([[c == "1" for c in _FONT[char]] for char in text], dtype=bool).reshape(len(text), 5, 3)
+    glyphs = np.pad(glyphs, ((0, 0), (0, 0), (0, 1)))  # one blank column after each glyph
+    bitmap = glyphs.transpose(1, 0, 2).reshape(5, 4 * len(text))[:, :-1]  # no blank column after the last one
+    bitmap = bitmap.repeat(scale, axis=0).repeat(scale, axis=1)
+    bitmap.flags.writeable = False
+    return bitmap
+
+
+def _check_scale(scale: object) -> int:
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+        raise ValueError(f"scale must be a positive integer, got {scale!r}")
+    return scale
+
+
+def text_bitmap(text: str, *, scale: int = 1) -> Tensor:
+    """``text`` in the labels' 3x5 pixel font: a bool CPU tensor ``(5 * scale, (4 * len(text) - 1) * scale)``, ``True``
+    where there is ink. Each character is 3 pixels wide with one blank column before the next; letters are drawn
+    upper case; each font pixel is a ``scale`` x ``scale`` block. Raises ``ValueError`` for a character outside
+    :data:`FONT_CHARACTERS`."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    upper = text.upper()
+    unknown = sorted({char for char in upper if char not in _FONT})
+    if unknown:
+        raise ValueError(f"text {text!r} has characters the font does not draw: {unknown}; it draws "
+                         f"{FONT_CHARACTERS!r} (letters in either case)")  # fmt: skip
+    return torch.from_numpy(_text_array(upper, _check_scale(scale)).copy())
+
+
+_KEEP, _WHITE, _BLACK = 0, 1, 2
+
+
+def _upload(array: np.ndarray, device: torch.device) -> Tensor:
+    """A host array as a tensor on ``device``: no copy on the CPU, an asynchronous copy from pinned memory on CUDA
+    (no device sync)."""
+    tensor = torch.from_numpy(array)
+    if device.type == "cpu":
+        return tensor
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
+class _TextLayer:
+    """Text to lay over a picture, drawn on the host: per pixel keep (0), white (1) or black (2)."""
+
+    def __init__(self, height: int, width: int) -> None:
+        self.code = np.zeros((height, width), dtype=np.uint8)
+
+    def write(
+        self, text: str, top: int, left: int, *, scale: int, on_picture: bool, ink: int = _BLACK,
+        right: int | None = None, bottom: int | None = None,
+    ) -> None:  # fmt: skip
+        """``text`` from pixel ``(top, left)``, clipped to the canvas and to the box's ``right``/``bottom`` edges
+        (exclusive). On a picture: white glyphs in a one-pixel black outline, the outline's box starting at
+        ``(top, left)``; on paper: glyphs in ``ink``."""
+        bits = _text_array(_printable(text), scale)
+        if on_picture:
+            height, width = bits.shape
+            wide = np.pad(bits, 2)
+            grown = np.zeros((height + 2, width + 2), dtype=bool)
+            for dy in range(3):
+                for dx in range(3):
+                    grown |= wide[dy : dy + height + 2, dx : dx + width + 2]  # the 3x3 neighbourhood of each pixel
+            code = np.where(np.pad(bits, 1), _WHITE, np.where(grown, _BLACK, _KEEP)).astype(np.uint8)
+        else:
+            code = np.where(bits, ink, _KEEP).astype(np.uint8)
+        bottom = self.code.shape[0] if bottom is None else min(bottom, self.code.shape[0])
+        right = self.code.shape[1] if right is None else min(right, self.code.shape[1])
+        height, width = min(code.shape[0], bottom - top), min(code.shape[1], right - left)
+        if height <= 0 or width <= 0 or top < 0 or left < 0:
+            return
+        code = code[:height, :width]
+        np.copyto(self.code[top : top + height, left : left + width], code, where=code != _KEEP)
+
+    def apply(self, picture: Tensor, *, white: int, black: int) -> Tensor:
+        """``picture`` (``(H, W)`` palette indices or ``(H, W, 3)`` RGB) with the text composed in one operation."""
+        if not self.code.any():
+            return picture
+        code = _upload(self.code, picture.device)
+        if picture.ndim == 3:
+            code = code[..., None]
+        return torch.where(code == _WHITE, white, torch.where(code == _BLACK, black, picture))
+
+
+def _wrap(text: str, width: int, scale: int) -> list[str]:
+    """``text`` broken at spaces into lines of at most ``width`` pixels at ``scale`` (a longer word is cut)."""
+    most = max(1, (width + scale) // (4 * scale))
+    lines: list[str] = []
+    for paragraph in str(text).split("\n"):
+        line = ""
+        for word in paragraph.split():
+            while len(word) > most:
+                if line:
+                    lines.append(line)
+                    line = ""
+                lines.append(word[:most])
+                word = word[most:]
+            candidate = f"{line} {word}" if line else word
+            if len(candidate) > most:
+                lines.append(line)
+                candidate = word
+            line = candidate
+        lines.append(line)
+    return lines
+
+
+def _text_scale(size: int) -> int:
+    """Font scale for text over a panel or tile of ``size`` pixels: 2 from 96 px (as the channel numbers), else 1."""
+    return 2 if size >= 96 else 1
+
+
+@dataclass
+class _Labels:
+    """The text of one picture: header lines above it, on the padding colour (each line a list of ``(text, left,
+    right)`` pieces), and stamps on it, white with a black outline (``(text, top, left, scale, right, bottom)``,
+    in picture coordinates, the text clipped to that box)."""
+
+    scale: int = 1
+    lines: list[list[tuple[str, int, int]]] = field(default_factory=list)
+    stamps: list[tuple[str, int, int, int, int, int]] = field(default_factory=list)
+
+    @property
+    def header_height(self) -> int:
+        return len(self.lines) * 7 * self.scale + self.scale + 2 if self.lines else 0
+
+
+def _draw_labels(picture: Tensor, labels: _Labels, *, indexed: bool, pad_value: int) -> Tensor:
+    """``picture`` with ``labels``: the header rows added on top, every text composed in one operation."""
+    header = labels.header_height
+    if header:
+        pad = INDEXED_WHITE if indexed else pad_value
+        picture = torch.cat((picture.new_full((header, *picture.shape[1:]), pad), picture))
+    layer = _TextLayer(picture.shape[0], picture.shape[1])
+    ink = _BLACK if indexed or pad_value >= 128 else _WHITE
+    scale = labels.scale
+    for row, pieces in enumerate(labels.lines):
+        for text, left, right in pieces:
+            layer.write(text, row * 7 * scale + scale + 1, left, scale=scale, on_picture=False, ink=ink, right=right)
+    for text, top, left, scale, right, bottom in labels.stamps:
+        layer.write(text, header + top, left, scale=scale, on_picture=True, right=right, bottom=header + bottom)
+    white, black = (INDEXED_WHITE, INDEXED_BLACK) if indexed else (255, 0)
+    return layer.apply(picture, white=white, black=black)
+
+
+def _panel_labels(
+    names: Sequence[str], size: tuple[int, int], gap: int, *, footer: Sequence[str] = ()
+) -> _Labels:  # fmt: skip
+    """Labels for a row of ``(height, width)`` panels ``gap`` pixels apart: each panel's name in its top-left corner
+    (clipped to the panel) and, in the first one's bottom-left corner, the first of the ``footer`` texts that fits
+    whole (give a number last: a number is never shown cut). White with a black outline; 2x glyphs on panels from
+    96 px where the text fits."""
+    height, width = size
+    preferred = _text_scale(min(height, width))
+
+    def fits(text: str, scale: int) -> bool:
+        return (4 * len(text) - 1) * scale + 2 <= width
+
+    labels = _Labels(scale=preferred)
+    for index, name in enumerate(names):
+        left = index * (width + gap)
+        labels.stamps.append((name, 0, left, preferred if fits(name, preferred) else 1, left + width, height))
+    for text, scale in ((text, scale) for scale in dict.fromkeys((preferred, 1)) for text in footer):
+        if fits(text, scale):
+            labels.stamps.append((text, max(0, height - 5 * scale - 2), 0, scale, width, height))
+            break
+    return labels
+
+
+def _short_number(value: float) -> str:
+    """A caption number: two significant digits, compact (``0.034``, ``12``, ``1.2e-5``)."""
+    return f"{value:.2g}".replace("e-0", "e-").replace("e+0", "e").replace("e+", "e")
+
+
+def _check_texts(values: object, name: str, counts: tuple[int, ...]) -> list[str]:
+    if isinstance(values, str) or not isinstance(values, Sequence) or not all(isinstance(v, str) for v in values):
+        raise TypeError(f"{name} must be a sequence of str, got {values!r}")
+    if len(values) not in counts:
+        expected = " or ".join(str(c) for c in counts)
+        raise ValueError(f"{name} must have {expected} entries, got {len(values)}: {list(values)!r}")
+    return list(values)
+
+
+def _heading_lines(heading: str | None, left: int, width: int, scale: int) -> list[list[tuple[str, int, int]]]:
+    if heading is None:
+        return []
+    if not isinstance(heading, str):
+        raise TypeError(f"heading must be a str or None, got {type(heading).__name__}")
+    return [[(line, left, width)] for line in _wrap(heading, width - left, scale)]
+
+
 # ------------------------------------------------------------------------------------------------ reductions
 def channel_sum(features: Tensor, *, reduce: Literal["sum", "mean"] = "sum") -> Tensor:
-    """Sum (seed 000's ``layer_sum``) or mean over the channel dim of ``(C, H, W)`` / ``(N, C, H, W)`` maps."""
+    """Sum (the common ``layer_sum`` picture) or mean over the channel dim of ``(C, H, W)`` / ``(N, C, H, W)`` maps."""
     _check_maps(features, "features", (3, 4))
     if reduce == "sum":
         return features.sum(dim=-3)
@@ -388,35 +627,46 @@ def channel_sum(features: Tensor, *, reduce: Literal["sum", "mean"] = "sum") -> 
     raise ValueError(f"reduce must be 'sum' or 'mean', got {reduce!r}")
 
 
+def _check_same(real: object, generated: object) -> tuple[Tensor, Tensor]:
+    real, generated = _check_maps(real, "real", (3, 4)), _check_maps(generated, "generated", (3, 4))
+    if generated.shape != real.shape:
+        raise ValueError(f"real and generated features must have the same shape, got {tuple(real.shape)} "
+                         f"and {tuple(generated.shape)}")  # fmt: skip
+    return real, generated
+
+
+def channel_differences(real: Tensor, generated: Tensor) -> Tensor:
+    """Mean ``|real - generated|`` of each channel: ``(C,)`` float on the features' device, over ``(H, W)`` of
+    ``(C, H, W)`` features or over ``(N, H, W)`` of ``(N, C, H, W)`` ones. The score :func:`select_channels` ranks
+    by with ``by="difference"``; ``scores.topk(k)`` is the ranking of the channels that differ most."""
+    real, generated = _check_same(real, generated)
+    dims = (0, 2, 3) if real.ndim == 4 else (1, 2)
+    return (real - generated).abs().float().mean(dim=dims)
+
+
 def select_channels(
     real: Tensor, generated: Tensor | None = None, *, k: int, by: ChannelSelection | str = "activation"
 ) -> Tensor:
     """Indices of the ``k`` channels with the largest score, in increasing channel order (readable labels).
 
     ``by="activation"``: mean of ``real`` per channel; ``by="difference"``: mean ``|real - generated|`` per
-    channel. Features are ``(C, H, W)`` or ``(N, C, H, W)`` (scores average over the batch). The result is a long
-    tensor on the features' device; nothing is copied to the host.
+    channel (:func:`channel_differences`). Features are ``(C, H, W)`` or ``(N, C, H, W)`` (scores average over the
+    batch). The result is a long tensor on the features' device; nothing is copied to the host.
     """
     _check_maps(real, "real", (3, 4))
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     if by == "activation":
-        score_of = real
+        scores = real.float().mean(dim=(0, 2, 3) if real.ndim == 4 else (1, 2))
     elif by == "difference":
         if generated is None:
             raise ValueError("by='difference' needs generated features as well as real ones")
-        _check_maps(generated, "generated", (3, 4))
-        if generated.shape != real.shape:
-            raise ValueError(f"real and generated features must have the same shape, got {tuple(real.shape)} "
-                             f"and {tuple(generated.shape)}")  # fmt: skip
-        score_of = (real - generated).abs()
+        scores = channel_differences(real, generated)
     else:
         raise ValueError(f"by must be 'activation' or 'difference', got {by!r}")
     channels = real.shape[-3]
     if k >= channels:
         return torch.arange(channels, device=real.device)
-    dims = (0, 2, 3) if score_of.ndim == 4 else (1, 2)
-    scores = score_of.float().mean(dim=dims)
     return scores.topk(k).indices.sort().values
 
 
@@ -577,30 +827,46 @@ def render_channel_sum(
 
 def render_comparison(
     real: Tensor, generated: Tensor, *, channels: Tensor | Sequence[int] | None = None, style: GridStyle = GridStyle(),
-    gap: int | None = None,
+    gap: int | None = None, titles: Sequence[str] | None = None, heading: str | None = None,
+    captions: Sequence[str] | None = None,
 ) -> Tensor:  # fmt: skip
     """``real | generated | |real - generated|``: three grids of the same channels side by side, uint8 ``(H', W', 3)``.
 
     Channel ``c`` of real and generated shares one scaling (the range of both together), and the absolute
     difference is shown on that same per-channel scale (``|r - g| / (high - low)``), so equal colors mean equal
     activations across the panels. Panels are ``gap`` pixels apart (default ``max(4, 4 * style.padding)``).
+
+    Text, in the labels' pixel font (:func:`text_bitmap`; 2x from 96 px panels or tiles):
+
+    - ``heading``: lines above the panels (wrapped at spaces to the picture's width);
+    - ``titles``: a name above each panel, ``(real, generated)`` or ``(real, generated, difference)`` (default
+      difference title ``"|difference|"``);
+    - ``captions``: one short text per shown channel, in the bottom-left corner of its ``|difference|`` tile (e.g.
+      :func:`channel_differences` of the two maps), on tiles of at least ``style.label_min_tile`` pixels; a caption
+      wider than its tile is left out rather than cut.
+
+    Without any of the three, the picture is the three grids and nothing else.
     """
-    return _render_comparison(real, generated, channels, _check_style(style), gap, indexed=False)
+    return _render_comparison(real, generated, channels, _check_style(style), gap, indexed=False, titles=titles,
+                              heading=heading, captions=captions)  # fmt: skip
 
 
 def render_comparison_indexed(
     real: Tensor, generated: Tensor, *, channels: Tensor | Sequence[int] | None = None, style: GridStyle = GridStyle(),
-    gap: int | None = None,
+    gap: int | None = None, titles: Sequence[str] | None = None, heading: str | None = None,
+    captions: Sequence[str] | None = None,
 ) -> tuple[Tensor, Tensor]:  # fmt: skip
     """:func:`render_comparison` as palette indices ``(H', W')`` uint8 plus the ``(256, 3)`` palette
     (:func:`indexed_palette`): a third of the bytes, for small PNGs and event files."""
-    grid = _render_comparison(real, generated, channels, _check_style(style), gap, indexed=True)
+    grid = _render_comparison(real, generated, channels, _check_style(style), gap, indexed=True, titles=titles,
+                              heading=heading, captions=captions)  # fmt: skip
     return grid, indexed_palette(style.colormap, device=grid.device)
 
 
 def _render_comparison(
     real: Tensor, generated: Tensor, channels: Tensor | Sequence[int] | None, style: GridStyle, gap: int | None,
-    *, indexed: bool,
+    *, indexed: bool, titles: Sequence[str] | None = None, heading: str | None = None,
+    captions: Sequence[str] | None = None,
 ) -> Tensor:  # fmt: skip
     _check_maps(real, "real")
     _check_maps(generated, "generated")
@@ -610,7 +876,12 @@ def _render_comparison(
     gap = max(4, 4 * style.padding) if gap is None else gap
     if gap < 0:
         raise ValueError(f"gap must be >= 0, got {gap}")
+    if titles is not None:
+        titles = _check_texts(titles, "titles", (2, 3))
+        titles = titles if len(titles) == 3 else [*titles, "|difference|"]
     pair = torch.stack((_pick(real, channels), _pick(generated, channels)), dim=1)  # (K, 2, h, w)
+    if captions is not None:
+        captions = _check_texts(captions, "captions", (pair.shape[0],))
     pair, factor = _prepare(pair, None, style.min_size, style.max_size)
     low, high = channel_range(pair, dims=(1, 2, 3), method=style.scaling, percentiles=style.percentiles)  # (K,1,1,1)
     diff = (pair[:, 1:] - pair[:, :1]).abs_()
@@ -622,7 +893,172 @@ def _render_comparison(
     pad_value = INDEXED_WHITE if indexed else style.pad_value
     grids = [tile_grid(tiles[i], ncols=style.ncols, padding=style.padding, pad_value=pad_value) for i in range(3)]
     spacer = grids[0].new_full((grids[0].shape[0], gap, *grids[0].shape[2:]), pad_value)
-    return torch.cat((grids[0], spacer, grids[1], spacer, grids[2]), dim=1)
+    picture = torch.cat((grids[0], spacer, grids[1], spacer, grids[2]), dim=1)
+    if titles is None and heading is None and captions is None:
+        return picture
+    panel = grids[0].shape[1]
+    labels = _Labels(scale=_text_scale(panel))
+    labels.lines = _heading_lines(heading, style.padding, picture.shape[1], labels.scale)
+    if titles is not None:
+        labels.lines.append([(title, i * (panel + gap) + style.padding, i * (panel + gap) + panel)
+                             for i, title in enumerate(titles)])  # fmt: skip
+    tile_height, tile_width = tiles.shape[2], tiles.shape[3]
+    if captions is not None and min(tile_height, tile_width) >= style.label_min_tile:
+        geometry = grid_geometry(len(captions), tile_height, tile_width, ncols=style.ncols, padding=style.padding)
+        for index, caption in enumerate(captions):
+            scale = next((s for s in (_text_scale(min(tile_height, tile_width)), 1)
+                          if (4 * len(caption) - 1) * s + 2 <= tile_width), None)  # fmt: skip
+            if scale is None:
+                continue  # a caption is shown whole or not at all (a cut number would mislead)
+            top, left = geometry.origin(index)
+            left += 2 * (panel + gap)
+            box = 5 * scale + 2  # glyphs plus their outline
+            labels.stamps.append((caption, top + tile_height - box, left, scale, left + tile_width, top + tile_height))
+    return _draw_labels(picture, labels, indexed=indexed, pad_value=style.pad_value)
+
+
+# ------------------------------------------------------------------------------------------------ every channel: PCA
+def pca_projection(*maps: Tensor, k: int = 3) -> tuple[list[Tensor], Tensor]:
+    """The first ``k`` principal components of the channel vectors of ``maps`` (each ``(C, H_i, W_i)``, the same
+    ``C``), fitted on all of them together, and each map projected onto them.
+
+    Every position of every map is one sample of ``C`` values; the samples are centred on their joint mean and the
+    components are the top eigenvectors of their ``C x C`` covariance (``torch.linalg.eigh`` in float64). Each
+    component's sign makes its largest-magnitude loading positive (so colours do not flip from one call to the next
+    without cause). Fitting real and generated features together means one component value - one colour - stands
+    for one mixture of channels in both.
+
+    Returns ``([(k, H_i, W_i) scores of each map], (k,) fraction of the total variance each component explains)``,
+    float on the maps' device. With fewer than ``k`` channels the missing components are zero.
+    """
+    if not maps:
+        raise ValueError("pca_projection needs at least one (C, H, W) map")
+    checked = [_check_maps(m, f"maps[{i}]") for i, m in enumerate(maps)]
+    channels = checked[0].shape[0]
+    if any(m.shape[0] != channels for m in checked):
+        raise ValueError(f"all maps must have the same number of channels, got {[m.shape[0] for m in checked]}")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    samples = torch.cat([m.reshape(channels, -1).float() for m in checked], dim=1)  # (C, P)
+    centred = samples - samples.mean(dim=1, keepdim=True)
+    covariance = (centred @ centred.T).double() / max(centred.shape[1] - 1, 1)
+    eigenvalues, eigenvectors = torch.linalg.eigh(covariance)  # ascending
+    count = min(k, channels)
+    components = eigenvectors[:, -count:].flip(-1).T  # (count, C), largest variance first
+    strongest = components.abs().argmax(dim=1, keepdim=True)
+    signs = torch.where(components.gather(1, strongest) < 0, -1.0, 1.0).to(components.dtype)
+    components = (components * signs).to(centred.dtype)
+    scores = components @ centred  # (count, P)
+    variance = eigenvalues.clamp_min(0.0)
+    explained = (variance[-count:].flip(-1) / variance.sum().clamp_min(_EPS)).float()
+    if count < k:
+        scores = torch.cat((scores, scores.new_zeros(k - count, scores.shape[1])))
+        explained = torch.cat((explained, explained.new_zeros(k - count)))
+    sizes = [m.shape[1] * m.shape[2] for m in checked]
+    return [part.reshape(k, *m.shape[1:]) for part, m in zip(scores.split(sizes, dim=1), checked)], explained
+
+
+def _pca_fit(maps: Sequence[Tensor], style: GridStyle) -> tuple[list[Tensor], Tensor, int]:
+    """The maps resized as ``style`` draws them, their 3-component projection, its explained variance and the
+    integer upscale still due."""
+    prepared = [_prepare(m, None, style.min_size, style.max_size) for m in maps]
+    scores, explained = pca_projection(*(m for m, _ in prepared), k=3)
+    return scores, explained, prepared[0][1]
+
+
+def _pca_picture(
+    scores: Sequence[Tensor], factor: int, style: GridStyle, *, gap: int | None, titles: Sequence[str] | None,
+    heading: str | None,
+) -> Tensor:  # fmt: skip
+    """``(3, h, w)`` scores as RGB panels side by side: component ``i`` is colour channel ``i``, each scaled over
+    all panels together (``style.scaling``)."""
+    gap = max(4, 4 * style.padding) if gap is None else gap
+    if gap < 0:
+        raise ValueError(f"gap must be >= 0, got {gap}")
+    joint = torch.cat([s.reshape(3, -1) for s in scores], dim=1)
+    low, high = channel_range(joint, dims=(-1,), method=style.scaling, percentiles=style.percentiles)  # (3, 1)
+    low, high = low[..., None], high[..., None]
+    height = max(s.shape[1] for s in scores) * factor
+    width = max(s.shape[2] for s in scores) * factor
+    pad, border = style.pad_value, style.padding
+    panels = []
+    for score in scores:
+        rgb = _upscale(_levels(score, low, high, 256, torch.uint8).permute(1, 2, 0), factor, dim=0)
+        panel = rgb.new_full((height, width, 3), pad)
+        panel[: rgb.shape[0], : rgb.shape[1]] = rgb
+        panels.append(panel)
+    row = panels[0].new_full((height + 2 * border, 2 * border + len(panels) * width + (len(panels) - 1) * gap, 3), pad)
+    for index, panel in enumerate(panels):
+        left = border + index * (width + gap)
+        row[border : border + height, left : left + width] = panel
+    if titles is None and heading is None:
+        return row
+    labels = _Labels(scale=_text_scale(width))
+    labels.lines = _heading_lines(heading, border, row.shape[1], labels.scale)
+    if titles is not None:
+        titles = _check_texts(titles, "titles", (len(scores),))
+        labels.lines.append([(title, border + i * (width + gap), border + i * (width + gap) + width)
+                             for i, title in enumerate(titles)])  # fmt: skip
+    return _draw_labels(row, labels, indexed=False, pad_value=pad)
+
+
+def render_pca(
+    *maps: Tensor, style: GridStyle = GridStyle(), gap: int | None = None, titles: Sequence[str] | None = None,
+    heading: str | None = None,
+) -> Tensor:  # fmt: skip
+    """Every channel at once: each ``(C, H, W)`` map's first three principal components (:func:`pca_projection`,
+    fitted on all ``maps`` together) as R, G and B, panels side by side, uint8 ``(H', W', 3)``.
+
+    Maps are resized as ``style`` draws tiles (``min_size``/``max_size``; the fit uses the resized maps) and each
+    component is stretched to [0, 1] over all panels together (``style.scaling``), so a colour means the same
+    channel mixture, at the same strength, in every panel. ``titles``: one name per map above its panel;
+    ``heading``: lines above them (see :func:`render_comparison`)."""
+    style = _check_style(style)
+    scores, _, factor = _pca_fit(maps, style)
+    return _pca_picture(scores, factor, style, gap=gap, titles=titles, heading=heading)
+
+
+# ------------------------------------------------------------------------------------------------ where: heatmaps
+def difference_map(real: Tensor, generated: Tensor, size: tuple[int, int] | None = None) -> Tensor:
+    """Where ``(N, C, H, W)`` features differ: ``((generated - real) ** 2).mean(dim=1, keepdim=True)``, the
+    per-position term of an MSE perceptual loss, ``(N, 1, H, W)`` float, upsampled bilinearly to ``size`` when given."""
+    real, generated = _check_same(real, generated)
+    if real.ndim != 4:
+        raise ValueError(f"features must be (N, C, H, W), got shape {tuple(real.shape)}")
+    per_position = (generated.float() - real.float()).square().mean(dim=1, keepdim=True)
+    if size is None or tuple(size) == tuple(per_position.shape[-2:]):
+        return per_position
+    return F.interpolate(per_position, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def _unit_heat(heat: Tensor) -> Tensor:
+    """A non-negative heatmap divided by its 99th percentile (a few hot pixels do not darken the rest); on maps of
+    more than 2**24 pixels (``torch.quantile``'s limit) the percentile of every k-th pixel."""
+    values = heat.flatten().float()
+    if values.numel() > 2**24:
+        values = values[:: math.ceil(values.numel() / 2**24)]
+    return heat.float() / torch.quantile(values, 0.99).clamp_min(_EPS)
+
+
+def overlay_heatmap(image: Tensor, heat: Tensor, *, alpha: float = 0.5, colormap: Colormap | str = "magma") -> Tensor:
+    """``heat`` drawn over ``image``: uint8 ``(H, W, 3)``, each pixel and colour channel
+    ``round((1 - alpha) * image + alpha * colormap(heat))`` (torchcam's ``overlay_mask`` blend).
+
+    ``image``: uint8 ``(H, W, 3)``; ``heat``: float ``(H, W)`` in [0, 1] (clipped; :func:`apply_colormap`), the same
+    size; ``alpha`` in [0, 1]: 0 shows the image only, 1 the heatmap only."""
+    if not isinstance(image, Tensor) or image.dtype != torch.uint8 or image.ndim != 3 or image.shape[-1] != 3:
+        got = f"{image.dtype} {tuple(image.shape)}" if isinstance(image, Tensor) else type(image).__name__
+        raise ValueError(f"image must be a uint8 (H, W, 3) tensor, got {got}")
+    if not isinstance(heat, Tensor) or heat.ndim != 2:
+        got = tuple(heat.shape) if isinstance(heat, Tensor) else type(heat).__name__
+        raise ValueError(f"heat must be an (H, W) tensor, got {got}")
+    if tuple(heat.shape) != tuple(image.shape[:2]):
+        raise ValueError(f"heat {tuple(heat.shape)} and image {tuple(image.shape[:2])} must have the same (H, W)")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    colored = apply_colormap(heat.float(), colormap).float()
+    blended = image.float() * (1.0 - alpha) + colored * alpha
+    return blended.round_().clamp_(0.0, 255.0).to(torch.uint8)
 
 
 def palette_image(indices: np.ndarray, palette: np.ndarray) -> Image.Image:
