@@ -40,3 +40,20 @@ def atomic_path(path: str | os.PathLike, *, fsync: bool = False) -> Iterator[Pat
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def check_writable(path: str | os.PathLike, what: str = "output") -> Path:
+    """Raise ``ValueError`` unless a file can be created where ``path`` goes: in ``path`` itself when it is an
+    existing folder, else in its nearest existing parent folder. It creates and removes a hidden file there, so it
+    sees what permissions, a read-only mount or a full inode table would do to the real write; CLIs call it before any
+    work."""
+    path = Path(path)
+    folder = next((p for p in (path, *path.parents) if p.is_dir()), Path("."))
+    try:
+        handle, name = tempfile.mkstemp(prefix=".write-check.", suffix=".tmp", dir=folder)
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise ValueError(f"{what} {str(path)!r}: cannot write in {str(folder)!r} ({reason})") from None
+    os.close(handle)
+    os.unlink(name)
+    return path

@@ -15,7 +15,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
-from perceptual.files import atomic_path
+from perceptual.files import atomic_path, check_writable
 from perceptual.normalization import check_input_range
 
 __all__ = [
@@ -183,9 +183,10 @@ def to_pil(image: Tensor | np.ndarray) -> Image.Image:
     return Image.fromarray(array)
 
 
-def check_output_image(path: str | os.PathLike, what: str = "output") -> Path:
+def check_output_image(path: str | os.PathLike, what: str = "output", *, try_write: bool = False) -> Path:
     """Check, before any work, that ``path`` can be written as an image: a suffix PIL saves (``.png``, ``.jpg``,
-    ...), not an existing folder, and no existing file where its folder would go. Raises ``ValueError`` saying which."""
+    ...), not an existing folder, and no existing file where its folder would go; with ``try_write``, also that a
+    file can be created in its folder (:func:`~perceptual.files.check_writable`). Raises ``ValueError`` saying which."""
     path = Path(path)
     Image.init()
     if path.suffix.lower() not in Image.registered_extensions() or Image.registered_extensions()[path.suffix.lower()] not in Image.SAVE:
@@ -197,6 +198,8 @@ def check_output_image(path: str | os.PathLike, what: str = "output") -> Path:
             if not parent.is_dir():
                 raise ValueError(f"{what} {str(path)!r}: {str(parent)!r} is a file, not a folder")
             break
+    if try_write:
+        check_writable(path, what)
     return path
 
 

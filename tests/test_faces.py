@@ -15,13 +15,13 @@ from PIL import Image
 pytest.importorskip("dlib", reason="the 'faces' extra is not installed: pip install -e '.[faces]'")
 
 from beautygan.evaluate import EvalPair, evaluate_pairs  # noqa: E402
+from beautygan.cli import main as beautygan_main  # noqa: E402
 from beautygan.metrics import face_distance  # noqa: E402
 from beautygan.faces import (  # noqa: E402
     FaceModels,
     FacesUnavailableError,
     align_face,
     label_map_from_landmarks,
-    main as prepare_main,
     models_dir,
     prepare_faces,
 )
@@ -104,7 +104,7 @@ def test_prepare_faces_on_generated_faces_and_a_blank_photo(models, tmp_path, ca
     # The CLI prints the report and fails (exit 1) when nothing usable was found.
     (tmp_path / "empty").mkdir()
     Image.new("RGB", (96, 96), (20, 20, 20)).save(tmp_path / "empty" / "dark.jpg")
-    assert prepare_main([str(tmp_path / "empty"), str(tmp_path / "mt2"), "--kind", "non-makeup"]) == 1
+    assert beautygan_main(["prepare-faces", str(tmp_path / "empty"), str(tmp_path / "mt2"), "--kind", "non-makeup"]) == 1
     out = capsys.readouterr().out
     assert "0 written" in out and "dark.jpg: no face found" in out
 

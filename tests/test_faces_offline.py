@@ -16,7 +16,8 @@ import pytest
 import torch
 from PIL import Image
 
-from beautygan.evaluate import EvalPair, evaluate_pairs, main as evaluate_main, summarize, write_table
+from beautygan.cli import main as beautygan_main
+from beautygan.evaluate import EvalPair, evaluate_pairs, summarize, write_table
 from beautygan.metrics import TransferMetrics, histogram_emd, mean_lab_distance, rgb_to_lab, transfer_metrics
 from beautygan.faces import (
     DetectedFace,
@@ -419,13 +420,13 @@ def test_evaluate_cli_on_a_pairs_file_and_on_a_checkpoint(tmp_path, capsys):
     _write_pair(tmp_path, "non-makeup/s.png", (128, 128, 128), (128, 128, 128))
     _write_pair(tmp_path, "makeup/r.png", (128, 128, 128), (255, 0, 0))
     (tmp_path / "pairs.txt").write_text("# source reference result\nimages/non-makeup/s.png images/makeup/r.png images/makeup/r.png\n")
-    assert evaluate_main(["--pairs", str(tmp_path / "pairs.txt"), "--out", str(tmp_path / "o1"), "--no-faces"]) == 0
+    assert beautygan_main(["evaluate", "--pairs", str(tmp_path / "pairs.txt"), "--out", str(tmp_path / "o1"), "--no-faces"]) == 0
     out = capsys.readouterr().out
     assert "1 pairs" in out and "lips_delta_e" in out
     summary = json.loads((tmp_path / "o1" / "summary.json").read_text())["summary"]
     assert summary["mean"]["lips_delta_e"] == pytest.approx(0.0, abs=0.05)
     (tmp_path / "bad.txt").write_text("only_one_field.png\n")
-    assert evaluate_main(["--pairs", str(tmp_path / "bad.txt"), "--out", str(tmp_path / "o2"), "--no-faces"]) == 2
+    assert beautygan_main(["evaluate", "--pairs", str(tmp_path / "bad.txt"), "--out", str(tmp_path / "o2"), "--no-faces"]) == 2
     assert "expected 'SOURCE REFERENCE [RESULT]'" in capsys.readouterr().err
 
     # A tiny generator checkpoint in the layout `beautygan fit` writes (state_dict with the generator. prefix).
@@ -438,13 +439,13 @@ def test_evaluate_cli_on_a_pairs_file_and_on_a_checkpoint(tmp_path, capsys):
         "hyper_parameters": {"generator_width": 8, "residual_blocks": 1},
         "datamodule_hyper_parameters": {"image_size": 32},
     }, ckpt)  # fmt: skip
-    code = evaluate_main(["--ckpt", str(ckpt), "--data-dir", str(tmp_path), "--n", "3", "--out", str(tmp_path / "o3"), "--no-faces"])
+    code = beautygan_main(["evaluate", "--ckpt", str(ckpt), "--data-dir", str(tmp_path), "--n", "3", "--out", str(tmp_path / "o3"), "--no-faces"])
     assert code == 0
     with (tmp_path / "o3" / "metrics.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 3 and all(r["labels"] == "mt" for r in rows)
     assert len(list((tmp_path / "o3" / "results").glob("*.png"))) == 3
-    assert evaluate_main(["--data-dir", str(tmp_path), "--out", str(tmp_path / "o4"), "--no-faces"]) == 2
+    assert beautygan_main(["evaluate", "--data-dir", str(tmp_path), "--out", str(tmp_path / "o4"), "--no-faces"]) == 2
     assert "--ckpt is required" in capsys.readouterr().err
 
 
@@ -505,7 +506,7 @@ def test_evaluate_cli_bad_paths_are_one_line_and_a_bad_pair_loses_only_itself(tm
         (["--pairs", str(pairs), "--out", str(tmp_path / "a_file")], f"--out '{tmp_path / 'a_file'}' is a file"),
         (["--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")], "has no images/ folder"),
     ):
-        assert evaluate_main([*argv, "--no-faces"]) == 2
+        assert beautygan_main(["evaluate", *argv, "--no-faces"]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and expected in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
@@ -514,7 +515,7 @@ def test_evaluate_cli_bad_paths_are_one_line_and_a_bad_pair_loses_only_itself(tm
     (tmp_path / "broken.png").write_text("not a png")
     pairs.write_text("\n".join(["images/non-makeup/s.png images/makeup/r.png images/makeup/r.png"] * 2 + [
         "images/non-makeup/s.png images/makeup/r.png broken.png"]) + "\n")  # fmt: skip
-    assert evaluate_main(["--pairs", str(pairs), "--out", str(tmp_path / "o5"), "--no-faces"]) == 1
+    assert beautygan_main(["evaluate", "--pairs", str(pairs), "--out", str(tmp_path / "o5"), "--no-faces"]) == 1
     err = capsys.readouterr().err
     assert "1 of 3 pair(s) skipped" in err and "broken.png: not a readable image" in err
     with (tmp_path / "o5" / "metrics.csv").open() as handle:

@@ -117,9 +117,25 @@ def test_beautygan_help_lists_every_command() -> None:
 
     out = subprocess.run([sys.executable, "-c", "from beautygan.cli import main; raise SystemExit(main(['--help']))"],
                          capture_output=True, text=True, check=True).stdout  # fmt: skip
-    for name in ("fit", "validate", "test", "predict", "transfer", "gallery", "prepare-faces", "evaluate"):
+    names = ("fit", "validate", "test", "predict", "transfer", "gallery", "interpolate", "prepare-faces", "evaluate", "synthetic")
+    for name in names:
         assert f"\n  {name} " in out, name
-    assert len(COMMANDS) == 8 and main(["no-such-command"]) == 2
+    assert len(COMMANDS) == len(names) and main(["no-such-command"]) == 2
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_only_the_cli_modules_parse_arguments(package: str) -> None:
+    """Library modules take typed arguments; argparse lives in ``<package>/cli/`` (one thin module per command)."""
+    root = PACKAGES[package]
+    offenders = []
+    for path in root.rglob("*.py"):
+        if path.relative_to(root).parts[0] == "cli":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if "argparse" in names:
+                offenders.append(str(path.relative_to(REPO)))
+    assert offenders == []
 
 
 def test_perceptual_layers_runs_without_torch() -> None:

@@ -110,6 +110,20 @@ def read_pairs_file(path: str | Path, *, form: str, fields: Sequence[int] = (2,)
     return rows
 
 
+def mt_labels_path(image: str | Path) -> Path | None:
+    """The label map of an image in the MT layout (``.../images/<domain>/x.png`` -> ``.../segs/<domain>/x.png``,
+    also for a ``.jpg`` image), or ``None`` when there is none."""
+    parts = Path(image).parts
+    if "images" not in parts:
+        return None
+    i = len(parts) - 1 - parts[::-1].index("images")
+    candidate = Path(*parts[:i], "segs", *parts[i + 1 :])
+    for path in (candidate, candidate.with_suffix(".png")):
+        if path.is_file():
+            return path
+    return None
+
+
 def read_labels(path: str | Path, *, size: int | None = None) -> np.ndarray | Tensor:
     """MT face-parsing label map at ``path`` as an ``(H, W)`` int64 array of ids in ``0..13``; with ``size``, resized
     (nearest neighbour: ids are not blended) to a ``(size, size)`` int64 tensor.

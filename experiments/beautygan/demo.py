@@ -2,7 +2,10 @@
 
 Generates the synthetic MT-layout set under ``data/`` if it is missing, trains with ``configs/beautygan_demo.yaml``
 and prints where the TensorBoard logs and sample grids are, with the measured effect of training on held-out pairs:
-per-region colour distance of the made-up source to the reference, and its VGG feature distance to the source.
+per-region colour distance of the made-up source to the reference, and its VGG feature distance to the source; then
+the makeup controls on the same pairs: the lip distance at each strength, and the interpolation between two looks
+inside the generator against the pixel blend of the two results. It writes a gallery, strength strips, a
+joint-transfer example and an interpolation strip into the run folder.
 
     python -m beautygan.demo [--config configs/beautygan_demo.yaml] [extra LightningCLI args]
 """
@@ -20,8 +23,9 @@ from typing import Any
 import torch
 
 from .data import MTDataset
-from .metrics import transfer_metrics
+from .metrics import mean_region_colour, transfer_metrics
 from .module import BeautyGAN
+from .regions import region_masks
 from .synthetic import write_synthetic_mt
 
 __all__ = ["main"]
@@ -64,6 +68,88 @@ def measure(model: BeautyGAN, dataset: MTDataset, *, batch_size: int = 8) -> dic
             counts[key] = counts.get(key, 0) + int(finite.numel())
     model.train(was_training)
     return {key: sums[key] / counts[key] if counts[key] else math.nan for key in sums}
+
+
+def _held_out_batch(dataset: MTDataset, device: torch.device) -> dict[str, torch.Tensor]:
+    items = [dataset[i] for i in range(len(dataset))]
+    keys = ("source", "reference", "source_labels", "reference_labels")
+    return {k: torch.stack([item[k] for item in items]).to(device) for k in keys}
+
+
+STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+@torch.no_grad()
+def strength_table(model: BeautyGAN, dataset: MTDataset, strengths: Sequence[float] = STRENGTHS) -> dict[float, float]:
+    """The held-out lip colour distance to the reference at each strength, as a share of the untouched source's:
+    each made-up source is ``lerp(source, made-up, strength)``, what ``beautygan transfer --strength`` does to a
+    whole image (:class:`~beautygan.controls.MakeupControls`)."""
+    was_training = model.training
+    model.eval()
+    batch = _held_out_batch(dataset, next(model.generator.parameters()).device)
+    source, reference = batch["source"], batch["reference"]
+    made_up = model.generator(non_makeup=source, makeup=reference).makeup.float().clamp(-1, 1)
+    shares = {}
+    for strength in strengths:
+        figures = transfer_metrics(source, reference, torch.lerp(source, made_up, strength), batch["source_labels"], batch["reference_labels"])
+        distance, before = figures["lips_rgb_distance"], figures["lips_rgb_distance_before"]
+        finite = torch.isfinite(distance) & torch.isfinite(before)
+        shares[float(strength)] = float(distance[finite].mean() / before[finite].mean())
+    model.train(was_training)
+    return shares
+
+
+@torch.no_grad()
+def interpolation_table(model: BeautyGAN, dataset: MTDataset, steps: Sequence[float] = STRENGTHS) -> list[dict[str, Any]]:
+    """Each held-out source wearing looks from its reference (A) to the next pair's reference (B): the generator's
+    interpolation (the two makeup codes mixed, :meth:`~beautygan.networks.Generator.apply_makeup`) against the pixel
+    blend of the two end results. Per step: the first pair's mean lip colour (0-255 RGB, over the source's lips) and
+    the mean over pairs of the lip colour's distance to the two ends (the results at ``t = 0`` and ``t = 1``)."""
+    was_training = model.training
+    model.eval()
+    batch = _held_out_batch(dataset, next(model.generator.parameters()).device)
+    source, reference = batch["source"], batch["reference"]
+    other = reference.roll(1, dims=0)
+    generator = model.generator
+    code_a, code_b = generator.makeup_code(reference), generator.makeup_code(other)
+    lips = region_masks(batch["source_labels"]).lips
+    has_lips = lips.flatten(1).any(1)
+
+    def colour(images: torch.Tensor) -> torch.Tensor:
+        return mean_region_colour(images.float().clamp(-1, 1), lips)
+
+    ends = [colour(generator.apply_makeup(source, code)) for code in (code_a, code_b)]
+    end_images = [generator.apply_makeup(source, code).float().clamp(-1, 1) for code in (code_a, code_b)]
+    rows = []
+    for t in steps:
+        mixed = colour(generator.apply_makeup(source, torch.lerp(code_a, code_b, float(t))))
+        blended = colour(torch.lerp(end_images[0], end_images[1], float(t)))
+        row: dict[str, Any] = {"t": float(t)}
+        for name, value in (("generator", mixed), ("blend", blended)):
+            row[f"{name}_colour"] = tuple(round(float(v)) for v in value[0])
+            for end, anchor in (("a", ends[0]), ("b", ends[1])):
+                row[f"{name}_to_{end}"] = float(torch.linalg.vector_norm(value - anchor, dim=1)[has_lips].mean())
+        rows.append(row)
+    model.train(was_training)
+    return rows
+
+
+def format_controls(strengths: dict[float, float], interpolation: Sequence[dict[str, Any]], *, pairs: int) -> str:
+    """The makeup-control tables: lip distance share per strength, and the interpolation comparison."""
+    lines = [f"  makeup strength on {pairs} held-out pairs (beautygan transfer --strength S):",
+             f"  {'strength':<10}" + "".join(f"{s:>8g}" for s in strengths)]  # fmt: skip
+    lines.append(f"  {'lips / source':<10}" + "".join(f"{v:>8.2f}" for v in strengths.values()))
+    falling = all(a > b for a, b in zip(list(strengths.values()), list(strengths.values())[1:]))
+    lines.append("  the lip distance falls monotonically with the strength: " + ("yes" if falling else "NO"))
+    lines += ["", f"  look interpolation, reference A to reference B, on {pairs} held-out pairs (lip colour, 0-255 RGB;",
+              "  distances: mean over pairs, to the results at t = 0 and t = 1):",
+              f"  {'t':<6}{'generator lip RGB':>20}{'to A':>7}{'to B':>7}   {'pixel blend lip RGB':>20}{'to A':>7}{'to B':>7}"]  # fmt: skip
+    for row in interpolation:
+        lines.append(
+            f"  {row['t']:<6.2f}{str(row['generator_colour']):>20}{row['generator_to_a']:>7.1f}{row['generator_to_b']:>7.1f}"
+            f"   {str(row['blend_colour']):>20}{row['blend_to_a']:>7.1f}{row['blend_to_b']:>7.1f}"
+        )
+    return "\n".join(lines)
 
 
 TARGETS = {"background_hair": 12.0, "lips_ratio": 0.6}
@@ -154,15 +240,37 @@ def main(argv: list[str] | None = None) -> int:
     vgg = f"{extractor.arch} {extractor.weights_source}{note}"
     layer = cli.model.hparams.perceptual_layer
     print(format_table(run.before, run.after, vgg=vgg, pairs=len(run.held_out), layer=layer))
+    print()
+    print(format_controls(strength_table(cli.model, run.held_out), interpolation_table(cli.model, run.held_out), pairs=len(run.held_out)))
     if checkpoint:
-        from .gallery import mt_layout_gallery
-
-        gallery = mt_layout_gallery(checkpoint, root, log_dir / "gallery.png", count=4, cell=128)
-        print(f"\n  gallery (held-out sources x references): {gallery.image} and {gallery.page}")
-        print(f"  try: beautygan transfer --ckpt {checkpoint} --source {root}/images/non-makeup/nm_0000.png "
-              f"--reference {root}/images/makeup/mk_0000.png --out outputs/transfer.png --no-align")  # fmt: skip
-        print("       (--no-align: the demo's 64 px cartoon faces are already aligned; photos get face-aware transfer)")
+        write_pictures(checkpoint, root, log_dir)
     return 0
+
+
+def write_pictures(checkpoint: str | Path, root: Path, log_dir: Path) -> None:
+    """The demo's pictures of held-out faces, each a PNG and an HTML page in ``log_dir``: the gallery, strength strips,
+    a joint transfer (lips, eyes and skin from three references) and an interpolation strip."""
+    from .controls import MakeupControls
+    from .gallery import mt_layout_images, write_gallery, write_interpolation_strip, write_joint_strips, write_strength_strips
+    from .photo_transfer import PhotoTransfer, TransferOptions
+
+    sources, references, _ = mt_layout_images(root, 4)
+    transfer = PhotoTransfer(checkpoint, TransferOptions(align=False))
+    transfer.notes = [f"MT-layout images from {root}: aligned faces, used whole at {transfer.size}x{transfer.size}"]
+    gallery = write_gallery(transfer, sources, references, log_dir / "gallery.png", cell=128)
+    strips = write_strength_strips(transfer, list(zip(sources, references)), log_dir / "strengths.png", strengths=STRENGTHS, cell=128)
+    joint = MakeupControls(lips=references[0], eyes=references[1], skin=references[2])
+    joint_strips = write_joint_strips(transfer, sources, joint, log_dir / "joint.png", cell=128)
+    between = write_interpolation_strip(transfer, sources[0], references[0], references[1], log_dir / "interpolation.png", steps=5, cell=128)
+    print()
+    print(f"  gallery (held-out sources x references): {gallery.image} and {gallery.page}")
+    print(f"  strength strips (0, 0.25, 0.5, 0.75, 1):  {strips.image} and {strips.page}")
+    print(f"  joint transfer (lips {references[0].name}, eyes {references[1].name}, skin {references[2].name}): "
+          f"{joint_strips.image} and {joint_strips.page}")  # fmt: skip
+    print(f"  interpolation {references[0].name} -> {references[1].name} (generator vs pixel blend): {between.image}")
+    print(f"  try: beautygan transfer --ckpt {checkpoint} --source {sources[0]} --reference {references[0]} "
+          f"--lips {references[1]} --strength 0.75 --out outputs/transfer.png --no-align")  # fmt: skip
+    print("       (--no-align: the demo's 64 px cartoon faces are already aligned; photos get face-aware transfer)")
 
 
 if __name__ == "__main__":

@@ -16,17 +16,15 @@ code (wtjiang98/BeautyGAN_pytorch) never measures it. This module does, per (sou
 
 The measures themselves (:func:`~beautygan.metrics.transfer_metrics`, the batched tensor core, and
 :class:`~beautygan.metrics.TransferMetrics`, its validation-epoch accumulator) are in :mod:`beautygan.metrics`;
-here :func:`evaluate_pairs` works on files (optionally generating the results from a checkpoint), and :func:`main`
-is ``beautygan evaluate``.
+here :func:`evaluate_pairs` works on files (optionally generating the results from a checkpoint); the
+``beautygan evaluate`` command is :mod:`beautygan.cli.evaluate`.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +38,8 @@ from torch import Tensor
 from perceptual.files import atomic_path
 from perceptual.images import ImageLoadError, from_unit_range, load_image, save_image, to_unit_range
 
-from .data import read_labels, read_pairs_file
+from .data import mt_labels_path, read_labels, read_pairs_file
+from .inference import TrainedGenerator
 from .metrics import SAME_PERSON_THRESHOLD, _default_models, face_distance, transfer_metrics, uint8_image
 
 __all__ = ["evaluate_pairs"]
@@ -58,22 +57,10 @@ class EvalPair:
     reference_labels: Path | None = None
 
 
-def _mt_labels_path(image: Path) -> Path | None:
-    parts = image.parts
-    if "images" not in parts:
-        return None
-    i = len(parts) - 1 - parts[::-1].index("images")
-    candidate = Path(*parts[:i], "segs", *parts[i + 1 :])
-    for path in (candidate, candidate.with_suffix(".png")):
-        if path.is_file():
-            return path
-    return None
-
-
 def _labels_for(image: Tensor, explicit: Path | None, path: Path, models: Any) -> tuple[Tensor, str, list | None]:
     """Label map of ``image`` (``(3, S, S)`` in [0, 1]), where it came from, and the detections if any were made."""
     size = image.shape[-1]
-    found = explicit or _mt_labels_path(path)
+    found = explicit or mt_labels_path(path)
     if found is not None:
         return read_labels(found, size=size), "mt", None
     if models is not None:
@@ -90,7 +77,7 @@ def _labels_for(image: Tensor, explicit: Path | None, path: Path, models: Any) -
 def evaluate_pairs(
     pairs: Sequence[EvalPair],
     *,
-    generator: torch.nn.Module | None = None,
+    generator: TrainedGenerator | torch.nn.Module | None = None,
     image_size: int | None = None,
     device: str | torch.device = "cpu",
     faces: bool | Literal["auto"] = "auto",
@@ -103,7 +90,9 @@ def evaluate_pairs(
     """Measure every pair (see the module docstring); one dict per pair, file names included.
 
     Images are resized to ``image_size`` (default: the result's size, or 256). Pairs without a ``result`` are run
-    through ``generator`` (inputs in [-1, 1]); those results are written to ``results_dir`` when given.
+    through ``generator`` (a :class:`~beautygan.inference.TrainedGenerator`, or a module called as ``G(source,
+    reference) -> (made_up, de_made_up)`` on images in [-1, 1]); those results are written to ``results_dir`` when
+    given.
 
     A pair whose image cannot be read raises :class:`~perceptual.images.ImageLoadError`, or, when a ``failures`` list
     is given, is appended to it as ``(pair, message)`` and skipped, so one bad file does not lose the other pairs."""
@@ -129,7 +118,7 @@ def evaluate_pairs(
         from tqdm import tqdm
 
         chunks = tqdm(chunks, desc="evaluate", unit="batch")
-    if generator is not None:
+    if generator is not None and not isinstance(generator, TrainedGenerator):
         generator = generator.to(device).eval()
     cache: dict[tuple[str, str], tuple[Tensor, str, list | None]] = {}  # a face used in several pairs is parsed once
 
@@ -164,9 +153,12 @@ def evaluate_pairs(
             if p.result is not None:
                 results[i] = loaded[i][2]
         if todo:
-            with torch.no_grad():
-                pair = (from_unit_range(x[todo].to(device), (-1, 1)) for x in (sources, references))
-                made_up, _ = generator(*pair)  # type: ignore[misc]
+            pair = [from_unit_range(x[todo], (-1, 1)) for x in (sources, references)]
+            if isinstance(generator, TrainedGenerator):
+                made_up = generator.translate(*pair).makeup
+            else:
+                with torch.no_grad():
+                    made_up, _ = generator(*(x.to(device) for x in pair))  # type: ignore[misc]
             results[todo] = to_unit_range(made_up.cpu(), (-1, 1))
         metrics = transfer_metrics(
             sources, references, results, torch.stack(src_labels), torch.stack(ref_labels), input_range=(0.0, 1.0)
@@ -240,8 +232,10 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-# ------------------------------------------------------------------------------------------------------ CLI
-def _read_pairs_file(path: Path) -> list[EvalPair]:
+# ------------------------------------------------------------------------------------------------ pair lists
+def read_eval_pairs(path: Path) -> list[EvalPair]:
+    """The pairs of a text file of ``SOURCE REFERENCE [RESULT]`` lines (paths relative to the file); every file must
+    exist."""
     pairs = []
     for _, fields in read_pairs_file(path, form="SOURCE REFERENCE [RESULT]", fields=(2, 3)):
         resolved = [p if Path(p).is_absolute() else path.parent / p for p in fields]
@@ -252,7 +246,9 @@ def _read_pairs_file(path: Path) -> list[EvalPair]:
     return pairs
 
 
-def _pairs_from_dataset(root: Path, n: int, seed: int) -> list[EvalPair]:
+def dataset_pairs(root: Path, n: int, seed: int) -> list[EvalPair]:
+    """``n`` pairs of an MT-layout folder: its held-out lists if present, else the train lists; each source in
+    order, references in a random order drawn with ``seed``; label maps from ``segs/``."""
     from .data import list_domain
 
     def names(domain: str) -> tuple[list[str], str]:
@@ -274,70 +270,3 @@ def _pairs_from_dataset(root: Path, n: int, seed: int) -> list[EvalPair]:
         )
         for i in range(n)
     ]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``beautygan evaluate --ckpt C --pairs pairs.txt|--data-dir MT_DIR [--n 50] --out DIR``."""
-    parser = argparse.ArgumentParser(
-        prog="beautygan evaluate",
-        description="Identity, colour-transfer and background figures of a trained BeautyGAN (CSV + JSON).",
-    )
-    parser.add_argument("--ckpt", type=Path, default=None, help="checkpoint of `beautygan fit` (not needed when every pair names its result)")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--pairs", type=Path, help="text file, one 'SOURCE REFERENCE [RESULT]' per line (paths relative to it)")
-    source.add_argument("--data-dir", type=Path, help="MT-layout dataset: held-out lists if present, else the train lists")
-    parser.add_argument("--n", type=int, default=50, help="pairs drawn from --data-dir (default 50)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the reference draw for --data-dir")
-    parser.add_argument("--out", type=Path, required=True, help="folder for metrics.csv, summary.json and results/")
-    parser.add_argument("--size", type=int, default=None, help="image size (default: the checkpoint's training size)")
-    parser.add_argument("--no-faces", "--no-identity", dest="no_faces", action="store_true", help="skip the dlib face distance")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    args = parser.parse_args(argv)
-    failures: list[tuple[EvalPair, str]] = []
-    try:
-        if args.n < 1:
-            raise ValueError(f"--n must be >= 1, got {args.n}")
-        if args.size is not None and (args.size < 16 or args.size % 4):
-            raise ValueError(f"--size must be a multiple of 4 and >= 16, got {args.size}")
-        if args.out.exists() and not args.out.is_dir():
-            raise ValueError(f"--out {str(args.out)!r} is a file; name a folder for metrics.csv, summary.json and results/")
-        if args.pairs is not None and not args.pairs.is_file():
-            raise ValueError(f"--pairs {str(args.pairs)!r} is {'a folder' if args.pairs.is_dir() else 'missing'}; name a text file of 'SOURCE REFERENCE [RESULT]' lines")
-        if args.data_dir is not None and not (args.data_dir / "images").is_dir():
-            raise ValueError(f"--data-dir {str(args.data_dir)!r} has no images/ folder (expected the MT layout)")
-        pairs = _read_pairs_file(args.pairs) if args.pairs else _pairs_from_dataset(args.data_dir, args.n, args.seed)
-        generator, size = None, args.size
-        if any(p.result is None for p in pairs):
-            if args.ckpt is None:
-                raise ValueError("--ckpt is required to generate results (or name a RESULT on every --pairs line)")
-            from .inference import load_generator
-
-            generator, trained_size = load_generator(args.ckpt)
-            size = size or trained_size
-        rows = evaluate_pairs(
-            pairs, generator=generator, image_size=size, device=args.device,
-            faces=False if args.no_faces else "auto", results_dir=args.out / "results", progress=True,
-            failures=failures,
-        )  # fmt: skip
-    except (ValueError, FileNotFoundError, ImportError, RuntimeError) as err:
-        print(f"beautygan evaluate: error: {err}", file=sys.stderr)
-        return 2
-    if not rows:
-        print(f"beautygan evaluate: error: none of the {len(failures)} pair(s) could be read", file=sys.stderr)
-        for _, message in failures:
-            print(f"  {message}", file=sys.stderr)
-        return 1
-    summary = summarize(rows)
-    csv_path, json_path = write_table(rows, summary, args.out)
-    print(format_summary(summary))
-    print(f"wrote {csv_path} and {json_path}")
-    if failures:
-        print(f"beautygan evaluate: {len(failures)} of {len(failures) + len(rows)} pair(s) skipped, their files could not be read:", file=sys.stderr)
-        for _, message in failures:
-            print(f"  {message}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

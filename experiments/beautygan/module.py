@@ -78,7 +78,7 @@ from perceptual.pictures.event_writer import BackgroundWriter
 from .histogram import HistogramCriterion, histogram_matching_loss
 from .metrics import TransferMetrics
 from .networks import Generator, GeneratorInit, GeneratorOutput, PatchDiscriminator, Translation
-from .regions import stacked_region_masks
+from .regions import FaceRegion, stacked_region_masks
 from .samples import render_sample_grid, write_sample_grid
 
 __all__ = ["PRESETS", "BeautyGAN", "LossWeights", "NonFiniteLossError", "SpeedOptions"]
@@ -543,6 +543,20 @@ class BeautyGAN(L.LightningModule):
             "loss": logged["train/g_total"],
             "vgg_features": {"real": step.extras["vgg_real"], "generated": step.extras["vgg_generated"]},
             "images": {"real": step.source.detach(), "generated": fake.makeup.detach()},
+            "regions": self._monitor_regions(batch),  # the monitor's per-region VGG distances (source vs made-up)
+        }
+
+    @staticmethod
+    def _monitor_regions(batch: Mapping[str, Any]) -> dict[str, Tensor]:
+        """The source's lips, eye-shadow, skin and background masks ``(N, 1, H, W)`` (views of the batch's masks)."""
+        masks = batch["source_masks"] if "source_masks" in batch else stacked_region_masks(batch["source_labels"])
+        labels = batch["source_labels"]
+        labels = labels if labels.ndim == 4 else labels.unsqueeze(1)
+        return {
+            "lips": masks[:, 0:1],
+            "eye_shadow": masks[:, 2:3] | masks[:, 3:4],
+            "skin": masks[:, 1:2],
+            "background": labels == int(FaceRegion.BACKGROUND),
         }
 
     def on_train_epoch_end(self) -> None:

@@ -149,9 +149,21 @@ class Generator(nn.Module):
             raise ValueError(
                 f"non_makeup and makeup must have the same shape, got {tuple(non_makeup.shape)} and {tuple(makeup.shape)}"
             )
-        h = torch.cat([self.non_makeup_branch(non_makeup), self.makeup_branch(makeup)], dim=1)
-        h = self.trunk(h)
+        h = self.trunk(torch.cat([self.non_makeup_branch(non_makeup), self.makeup_code(makeup)], dim=1))
         return Translation(makeup=self.makeup_head(h, non_makeup), non_makeup=self.non_makeup_head(h, makeup))
+
+    def makeup_code(self, makeup: Tensor) -> Tensor:
+        """What the makeup branch encodes of ``makeup`` images: ``(N, 2 * width, H / 2, W / 2)``. The rest of the
+        network reads a reference's look only through this code, so codes can be mixed (interpolation between
+        looks) and given to :meth:`apply_makeup`."""
+        return self.makeup_branch(makeup)
+
+    def apply_makeup(self, non_makeup: Tensor, code: Tensor) -> Tensor:
+        """``non_makeup`` wearing the look that ``code`` (:meth:`makeup_code`) encodes: the made-up output of
+        :meth:`forward` with the makeup branch's output replaced by ``code``, so that
+        ``apply_makeup(a, makeup_code(b))`` equals ``forward(a, b).makeup`` bit for bit."""
+        h = self.trunk(torch.cat([self.non_makeup_branch(non_makeup), code], dim=1))
+        return self.makeup_head(h, non_makeup)
 
 
 class PatchDiscriminator(nn.Module):

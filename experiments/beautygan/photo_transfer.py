@@ -1,4 +1,5 @@
-"""Makeup transfer on real photos: face-aware, at the photo's own resolution, one pair or whole folders.
+"""Makeup transfer on real photos: face-aware, at the photo's own resolution, with the user's controls, one pair or
+whole folders.
 
 With the ``faces`` extra (dlib), each photo's largest face is detected and aligned to the checkpoint's training
 size exactly as ``beautygan prepare-faces`` aligns training data (:func:`~beautygan.faces.align_face`).
@@ -7,22 +8,24 @@ into the source photo through the inverse alignment and added inside a feathered
 face hull, from :func:`~beautygan.faces.label_map_from_landmarks`. So:
 
 - the output has the source photo's size;
-- every pixel outside the face hull is the source photo's, bit for bit;
+- every pixel outside the face hull is the source photo's, bit for bit, at any strength;
 - the face keeps the photo's own detail, and only the makeup change is upsampled from the training size.
 
 PSGAN's and EleGANt's demos detect, align and paste back the same way. Without the extra, or with ``align=False``,
 the whole photo is resized to the training square and that square is the output, with a note saying so.
 
-    beautygan transfer --ckpt last.ckpt --source selfie.jpg --reference makeup.jpg --out selfie_made_up.png
-    beautygan transfer --ckpt last.ckpt --source photos/ --reference looks/ --out results/ [--pairs pairs.txt]
+:class:`~beautygan.controls.MakeupControls` set the strength (globally and per region) and which reference each
+region's look comes from; :meth:`PhotoTransfer.interpolate` moves between two looks inside the generator (the makeup
+branch's codes are mixed, and the rest of the network paints the mix). Region masks come from the landmarks on
+photos, or from the MT label map beside an image in the MT layout (``images/<domain>/x.png`` ->
+``segs/<domain>/x.png``).
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,22 +33,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageFilter
+from torch import Tensor
 
-from perceptual.images import (
-    IMAGE_SUFFIXES,
-    check_output_image,
-    from_unit_range,
-    image_files,
-    load_image,
-    save_image,
-    to_unit_range,
-)
+from perceptual.images import IMAGE_SUFFIXES, from_unit_range, image_files, load_image, save_image
 
-from .data import read_pairs_file
-from .inference import load_generator
+from .controls import MakeupControls, compose, feather_regions
+from .data import mt_labels_path, read_labels, read_pairs_file
+from .inference import TrainedGenerator
 from .metrics import uint8_image
+from .regions import CONTROL_REGIONS, FACE_PARTS, control_regions
 
 __all__ = ["NoFaceError", "PhotoTransfer", "TransferOptions", "transfer_folders"]
+
+Photo = Any
+"""What a photo may be: a path, a PIL image, an ``(H, W, 3)`` uint8 array, or a :class:`PreparedPhoto`."""
 
 
 class NoFaceError(ValueError):
@@ -58,19 +59,26 @@ class TransferOptions:
 
     Args:
         align: detect and align faces (needs the ``faces`` extra; without it the whole image is used, with a note).
+        size: the square side of whole-image transfer (``align=False``); default: the checkpoint's training size.
         margin: alignment margin, as ``prepare-faces --margin`` (1.0: the crop the training data had).
-        feather: width of the blend's soft edge inside the face hull, as a share of the hull's larger side.
+        feather: width of the soft edges, as a share of the face's larger side: of the blend inside the face hull
+            and of the region masks of per-region controls.
         batch_size: pairs per generator call.
         device: where the generator runs.
     """
 
     align: bool = True
+    size: int | None = None
     margin: float = 1.0
     feather: float = 0.04
     batch_size: int = 8
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        if self.size is not None and (self.size < 16 or self.size % 4):
+            raise ValueError(f"size must be a multiple of 4 and >= 16, got {self.size}")
+        if self.size is not None and self.align:
+            raise ValueError("size sets the square of whole-image transfer: use it with align=False")
         if not self.margin > 0:
             raise ValueError(f"margin must be > 0, got {self.margin}")
         if not 0 <= self.feather < 0.5:
@@ -80,20 +88,37 @@ class TransferOptions:
 
 
 @dataclass
+class PasteMap:
+    """Where an aligned face goes back into its photo: the blend ``weight`` over the face hull's bounding ``box``
+    ``(left, top, right, bottom)``, the ``grid`` sampling the crop at each of the box's pixels, and the MT
+    ``labels`` drawn from the landmarks over the box (for the region masks)."""
+
+    weight: np.ndarray
+    box: tuple[int, int, int, int]
+    grid: Tensor
+    labels: np.ndarray
+
+
+@dataclass
 class PreparedPhoto:
     """A photo ready for the generator: ``crop`` ``(3, S, S)`` in [-1, 1] (the aligned face, or the whole photo
     resized), and what is needed to paste a result back (``matrix``: photo -> crop pixel coordinates, ``None`` for a
-    whole-image crop; ``landmarks`` in photo pixels)."""
+    whole-image crop; ``landmarks`` in photo pixels). ``labels``: an MT label map of the crop, when the photo lies
+    in the MT layout or one was drawn for per-region controls."""
 
     name: str
     photo: np.ndarray
-    crop: torch.Tensor
+    crop: Tensor
     matrix: np.ndarray | None = None
     landmarks: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
-    paste_map: tuple[np.ndarray, tuple[int, int, int, int], torch.Tensor] | None = field(default=None, repr=False)
-    """Blend weight, its box and the box's sampling grid into the crop: computed on the first paste, then reused
-    for every reference this photo is paired with."""
+    labels: Tensor | None = field(default=None, repr=False)
+    paste_map: PasteMap | None = field(default=None, repr=False)
+    """Computed on the first paste, then reused for every reference this photo is paired with."""
+    code: Tensor | None = field(default=None, repr=False)
+    """The photo's makeup code (:meth:`~beautygan.networks.Generator.makeup_code`), once used as a reference."""
+    region_weights: Tensor | None = field(default=None, repr=False)
+    """Feathered lips / eyes / skin weights ``(3, h, w)`` (over the paste box, or the crop), once controls need them."""
 
     @property
     def aligned(self) -> bool:
@@ -113,28 +138,47 @@ def _read_photo(photo: str | Path | np.ndarray | Image.Image, name: str | None) 
     raise TypeError(f"photo must be a path, a PIL image or an (H, W, 3) uint8 array, got {type(photo).__name__}")
 
 
+@dataclass(frozen=True)
+class _Look:
+    """A look the generator paints: a reference's code, or a mix of two codes. ``key`` identifies it."""
+
+    key: tuple
+    code: Tensor
+
+
+@dataclass
+class _Slot:
+    """One layer of a result: the look (``None``: the source's own) at a strength."""
+
+    look: _Look | None
+    strength: float
+
+    def same_as(self, other: _Slot) -> bool:
+        keys = (None if self.look is None else self.look.key, None if other.look is None else other.look.key)
+        return keys[0] == keys[1] and (self.look is None or self.strength == other.strength)
+
+
 class PhotoTransfer:
     """A trained generator applied to photos (see the module docstring).
 
     Args:
-        ckpt: a ``beautygan fit`` checkpoint.
+        ckpt: a ``beautygan fit`` checkpoint (or a folder holding one ``last.ckpt``).
         options: :class:`TransferOptions`.
         models: the dlib :class:`~beautygan.faces.FaceModels` to use (default: loaded when
-            ``options.align`` and the extra is installed).
+            ``options.align`` and the extra is installed, or when per-region controls need landmarks).
 
     ``notes`` says how photos are handled (for example, why the whole image is used).
     """
 
     def __init__(self, ckpt: str | Path, options: TransferOptions | None = None, *, models: Any = None) -> None:
         self.options = options or TransferOptions()
-        generator, self.size = load_generator(ckpt)
-        self.generator = generator.to(self.options.device).eval()
-        self.notes: list[str] = []
-        self.models = None
+        self.model = TrainedGenerator.load(ckpt, device=self.options.device)
+        self.generator = self.model.generator
+        self.size = self.options.size or self.model.size
+        self.notes: list[str] = list(self.model.notes)
+        self.models = models
         if self.options.align:
-            if models is not None:
-                self.models = models
-            else:
+            if models is None:
                 from .faces import FaceModels, FacesUnavailableError
 
                 try:
@@ -142,18 +186,27 @@ class PhotoTransfer:
                 except FacesUnavailableError as err:
                     self.notes.append(f"whole-image transfer: no face alignment ({err})")
         else:
-            self.notes.append(f"whole-image transfer (--no-align): each photo is resized to {self.size}x{self.size}")
+            why = f"--size {self.options.size}" if self.options.size else "--no-align"
+            self.notes.append(f"whole-image transfer ({why}): each photo is resized to {self.size}x{self.size}")
+        self.align = self.options.align and self.models is not None
 
     # ------------------------------------------------------------------------------------------ preparing
-    def prepare(self, photo: str | Path | np.ndarray | Image.Image, name: str | None = None) -> PreparedPhoto:
+    def prepare(self, photo: Photo, name: str | None = None) -> PreparedPhoto:
         """Read ``photo`` and cut the generator's input from it: the aligned largest face, or the whole photo.
 
         Raises :class:`NoFaceError` naming the photo when alignment is on and no face is found."""
+        if isinstance(photo, PreparedPhoto):
+            return photo
         array, name, notes = _read_photo(photo, name)
-        if self.models is None:
+        if not self.align:
+            height, width = array.shape[:2]
+            if min(height, width) < self.size:
+                notes.append(f"{name} is {width}x{height}: upscaled to {self.size}x{self.size}, so its result is blurry")
             image = torch.from_numpy(array).permute(2, 0, 1)[None].float() / 255
             square = F.interpolate(image, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
-            return PreparedPhoto(name, array, from_unit_range(square[0].clamp(0, 1), (-1, 1)), notes=notes)
+            labels_file = mt_labels_path(photo) if isinstance(photo, (str, Path)) else None
+            labels = read_labels(labels_file, size=self.size) if labels_file is not None else None
+            return PreparedPhoto(name, array, from_unit_range(square[0].clamp(0, 1), (-1, 1)), notes=notes, labels=labels)
         from .faces import align_face, alignment_matrix
 
         faces = self.models.detect(array)
@@ -166,39 +219,164 @@ class PhotoTransfer:
         matrix = alignment_matrix(landmarks + 0.5, size=self.size, margin=self.options.margin)
         return PreparedPhoto(name, array, _to_model(crop), matrix=matrix, landmarks=landmarks, notes=notes)
 
-    # ------------------------------------------------------------------------------------------ generating
-    @torch.no_grad()
-    def made_up_crops(self, pairs: Sequence[tuple[PreparedPhoto, PreparedPhoto]]) -> list[torch.Tensor]:
-        """The generator's made-up crops ``(3, S, S)`` in [-1, 1] for ``(source, reference)`` pairs, batched."""
-        out: list[torch.Tensor] = []
-        device = self.options.device
-        for start in range(0, len(pairs), self.options.batch_size):
-            chunk = pairs[start : start + self.options.batch_size]
-            sources = torch.stack([s.crop for s, _ in chunk]).to(device)
-            references = torch.stack([r.crop for _, r in chunk]).to(device)
-            made_up = self.generator(non_makeup=sources, makeup=references).makeup.float().clamp(-1, 1)
-            out.extend(made_up.cpu().unbind(0))
-        return out
+    def prepare_controls(self, controls: MakeupControls | None) -> MakeupControls:
+        """``controls`` with every per-region reference prepared (read, detected, aligned) once."""
+        controls = controls or MakeupControls()
+        by_source: dict[Any, PreparedPhoto] = {}  # one reference given for several regions is one look
+        prepared = {}
+        for region, reference in controls.region_references.items():
+            key = str(Path(reference).resolve()) if isinstance(reference, (str, Path)) else id(reference)
+            if key not in by_source:
+                by_source[key] = self.prepare(reference)
+            prepared[region] = by_source[key]
+        return replace(controls, **prepared) if prepared else controls
 
-    def paste(self, source: PreparedPhoto, made_up_crop: torch.Tensor) -> np.ndarray:
-        """The photo with the made-up face: ``(H, W, 3)`` uint8 at the source photo's size when ``source`` is
-        aligned (pixels outside the face hull unchanged), else the made-up square itself."""
-        if source.matrix is None or source.landmarks is None:
-            return uint8_image(made_up_crop, (-1.0, 1.0))
-        if source.paste_map is None:
-            source.paste_map = self._paste_map(source)
-        weight, (left, top, right, bottom), grid = source.paste_map
-        change = (made_up_crop - source.crop) * 127.5  # 0-255 units
-        warped = F.grid_sample(change[None].float(), grid, mode="bilinear", padding_mode="border", align_corners=False)[0]
+    # ------------------------------------------------------------------------------------------ generating
+    def _code(self, photos: Sequence[PreparedPhoto]) -> None:
+        todo = list({id(p): p for p in photos if p.code is None}.values())
+        if todo:
+            codes = self.model.codes(torch.stack([p.crop for p in todo]), batch_size=self.options.batch_size)
+            for photo, code in zip(todo, codes):
+                photo.code = code
+
+    def look(self, reference: PreparedPhoto) -> _Look:
+        """The look of a prepared reference (its makeup code, computed once)."""
+        self._code([reference])
+        assert reference.code is not None
+        return _Look(("reference", id(reference)), reference.code)
+
+    def _paint(self, jobs: Sequence[tuple[PreparedPhoto, _Look]]) -> dict[tuple[int, tuple], Tensor]:
+        """Run the generator once for every distinct (source, look) of ``jobs``."""
+        distinct = {(id(source), look.key): (source, look) for source, look in jobs}
+        keys = list(distinct)
+        crops = self.model.made_up(
+            [distinct[k][0].crop for k in keys], [distinct[k][1].code for k in keys], batch_size=self.options.batch_size
+        )  # fmt: skip
+        return dict(zip(keys, crops))
+
+    @torch.no_grad()
+    def made_up_crops(self, pairs: Sequence[tuple[PreparedPhoto, PreparedPhoto]]) -> list[Tensor]:
+        """The generator's made-up crops ``(3, S, S)`` in [-1, 1] for ``(source, reference)`` pairs, batched."""
+        self._code([r for _, r in pairs])
+        painted = self._paint([(s, self.look(r)) for s, r in pairs])
+        return [painted[(id(s), self.look(r).key)] for s, r in pairs]
+
+    # ------------------------------------------------------------------------------------------ composing
+    def _slots(self, reference: _Look | None, controls: MakeupControls) -> tuple[_Slot, dict[str, _Slot]]:
+        base = _Slot(reference, controls.strength)
+        regions = {}
+        for region in CONTROL_REGIONS:
+            own = controls.reference_of(region)
+            slot = _Slot(self.look(own) if own is not None else reference, controls.strength_of(region))
+            if not slot.same_as(base):
+                regions[region] = slot
+        return base, regions
+
+    def _region_weights(self, source: PreparedPhoto) -> Tensor:
+        """Feathered lips / eyes / skin weights ``(3, h, w)``: over the paste box of an aligned photo, over the crop
+        of a whole-image one (from its MT label map, or from landmarks detected for it)."""
+        if source.region_weights is not None:
+            return source.region_weights
+        crop_side: float | None = None  # the aligned crop's side in the label map's pixels
+        if source.aligned:
+            paste = self._paste_map(source)
+            labels = torch.from_numpy(paste.labels.astype(np.int64))
+            left, top, right, bottom = paste.box
+            side = max(bottom - top, right - left)
+            assert source.matrix is not None
+            crop_side = self.size / float(np.hypot(*source.matrix[0, :2]))  # matrix: photo -> crop pixels
+        else:
+            if source.labels is None:
+                source.labels = self._draw_labels(source)
+            labels = source.labels.reshape(source.labels.shape[-2:])
+            face = np.isin(labels.numpy(), [int(label) for label in FACE_PARTS])
+            rows, cols = np.flatnonzero(face.any(1)), np.flatnonzero(face.any(0))
+            side = max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1) if rows.size else 0
+        regions = control_regions(labels[None, None], face_side=crop_side)
+        weights = feather_regions(regions, self.options.feather * side)[0]
+        # Inside the face the regions share every pixel (their weights sum to 1); the feathering softens only the
+        # face's outer border, where the rest of the picture takes over.
+        total = weights.sum(dim=0)
+        source.region_weights = torch.where(regions[0].any(dim=0) & (total > 0), weights / total, weights)
+        return source.region_weights
+
+    def _draw_labels(self, source: PreparedPhoto) -> Tensor:
+        """An MT label map of a whole-image crop from dlib's landmarks (per-region controls on a photo that has no
+        label map beside it)."""
+        from .faces import FaceModels, FacesUnavailableError, label_map_from_landmarks
+
+        if self.models is None:
+            try:
+                self.models = FaceModels()
+            except FacesUnavailableError as err:
+                raise ValueError(
+                    f"per-region controls need the face's regions: {source.name} has no MT label map beside it and "
+                    f"face landmarks are unavailable ({err})"
+                ) from None
+        faces = self.models.detect(source.photo)
+        if not faces:
+            raise NoFaceError(f"no face found in {source.name}: per-region controls need its lips, eyes and skin")
+        height, width = source.photo.shape[:2]
+        labels = label_map_from_landmarks(faces[0].landmarks, (height, width))
+        resized = Image.fromarray(labels).resize((self.size, self.size), Image.NEAREST)
+        return torch.from_numpy(np.asarray(resized).astype(np.int64))
+
+    def _compose(self, source: PreparedPhoto, base: _Slot, regions: dict[str, _Slot], painted: dict) -> np.ndarray:
+        if source.aligned:
+            return self._compose_aligned(source, base, regions, painted)
+        crop = source.crop
+
+        def value(slot: _Slot) -> Tensor:  # the share `strength` of the way from the source to the look
+            if slot.look is None:
+                return crop
+            return torch.lerp(crop, painted[(id(source), slot.look.key)], slot.strength)
+
+        layers = []
+        if regions:
+            weights = self._region_weights(source)
+            layers = [(weights[CONTROL_REGIONS.index(r)], value(slot)) for r, slot in regions.items()]
+        return uint8_image(compose(value(base), layers).clamp(-1, 1), (-1.0, 1.0))
+
+    def _compose_aligned(self, source: PreparedPhoto, base: _Slot, regions: dict[str, _Slot], painted: dict) -> np.ndarray:
+        paste = self._paste_map(source)
+        left, top, right, bottom = paste.box
+
+        def change(slot: _Slot) -> Tensor | None:  # the slot's change of the photo, 0-255 units, over the box
+            if slot.look is None:
+                return None
+            delta = (painted[(id(source), slot.look.key)] - source.crop) * 127.5
+            warped = F.grid_sample(delta[None].float(), paste.grid, mode="bilinear", padding_mode="border", align_corners=False)[0]
+            return warped if slot.strength == 1 else warped * slot.strength
+
+        base_change = change(base)
+        region_changes = {region: change(slot) for region, slot in regions.items()}
+        if base_change is None and not any(c is not None for c in region_changes.values()):
+            return source.photo.copy()
+        zero = torch.zeros((3, bottom - top, right - left))
+        base_value = base_change if base_change is not None else zero
+        layers = []
+        if regions:
+            weights = self._region_weights(source)
+            layers = [(weights[CONTROL_REGIONS.index(r)], zero if c is None else c) for r, c in region_changes.items()]
+        total = compose(base_value, layers).permute(1, 2, 0).numpy()
         region = source.photo[top:bottom, left:right].astype(np.float32)
-        blended = region + weight[..., None] * warped.permute(1, 2, 0).numpy()
+        blended = region + paste.weight[..., None] * total
         out = source.photo.copy()
         out[top:bottom, left:right] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
         return out
 
-    def _paste_map(self, source: PreparedPhoto) -> tuple[np.ndarray, tuple[int, int, int, int], torch.Tensor]:
-        assert source.matrix is not None and source.landmarks is not None
-        weight, box = face_weight(source.landmarks, source.photo.shape[:2], feather=self.options.feather)
+    def paste(self, source: PreparedPhoto, made_up_crop: Tensor) -> np.ndarray:
+        """The photo with the made-up face: ``(H, W, 3)`` uint8 at the source photo's size when ``source`` is
+        aligned (pixels outside the face hull unchanged), else the made-up square itself."""
+        look = _Look(("crop", id(made_up_crop)), torch.empty(0))
+        return self._compose(source, _Slot(look, 1.0), {}, {(id(source), look.key): made_up_crop})
+
+    def _paste_map(self, source: PreparedPhoto) -> PasteMap:
+        if source.paste_map is not None:
+            return source.paste_map
+        if source.matrix is None or source.landmarks is None:
+            raise ValueError(f"{source.name} is a whole-image crop: it has no paste map")
+        weight, box, labels = face_weight(source.landmarks, source.photo.shape[:2], feather=self.options.feather)
         left, top, right, bottom = box
         ys, xs = torch.meshgrid(
             torch.arange(top, bottom, dtype=torch.float64) + 0.5, torch.arange(left, right, dtype=torch.float64) + 0.5, indexing="ij"
@@ -207,39 +385,120 @@ class PhotoTransfer:
         u = matrix[0, 0] * xs + matrix[0, 1] * ys + matrix[0, 2]  # crop coordinates of each photo pixel centre
         v = matrix[1, 0] * xs + matrix[1, 1] * ys + matrix[1, 2]
         grid = torch.stack([u / self.size * 2 - 1, v / self.size * 2 - 1], dim=-1).float()[None]
-        return weight, box, grid
+        source.paste_map = PasteMap(weight, box, grid, labels)
+        return source.paste_map
 
-    def __call__(self, source: PreparedPhoto, reference: PreparedPhoto) -> np.ndarray:
-        """One pair: the made-up photo (see :meth:`paste`)."""
-        (crop,) = self.made_up_crops([(source, reference)])
-        return self.paste(source, crop)
+    # ------------------------------------------------------------------------------------------ results
+    def transfer_batch(
+        self, pairs: Sequence[tuple[Photo, Photo | None]], controls: MakeupControls | None = None
+    ) -> list[np.ndarray]:
+        """The made-up photo of each ``(source, reference)`` pair under ``controls`` (``reference`` may be ``None``
+        when the controls give per-region references). Generator calls are batched over every pair and look."""
+        controls = self.prepare_controls(controls)
+        prepared = [(self.prepare(s), None if r is None else self.prepare(r)) for s, r in pairs]
+        references = [r for _, r in prepared if r is not None] + list(controls.region_references.values())
+        self._code(references)
+        plans = []
+        for source, reference in prepared:
+            base, regions = self._slots(None if reference is None else self.look(reference), controls)
+            if base.look is None and all(slot.look is None for slot in regions.values()):
+                raise ValueError("nothing to transfer: give a reference, or a reference for a region (lips, eyes, skin)")
+            plans.append((source, base, regions))
+        jobs = [(s, slot.look) for s, base, regions in plans for slot in (base, *regions.values()) if slot.look is not None]
+        painted = self._paint(jobs)
+        return [self._compose(source, base, regions, painted) for source, base, regions in plans]
+
+    def transfer(self, source: Photo, reference: Photo | None = None, controls: MakeupControls | None = None) -> np.ndarray:
+        """One pair: the made-up photo, ``(H, W, 3)`` uint8 (see :meth:`paste` for its size)."""
+        (out,) = self.transfer_batch([(source, reference)], controls)
+        return out
+
+    __call__ = transfer
+
+    def interpolate(
+        self,
+        source: Photo,
+        start: Photo,
+        end: Photo | None = None,
+        *,
+        weights: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
+        controls: MakeupControls | None = None,
+    ) -> list[np.ndarray]:
+        """``source`` wearing looks between two, mixed inside the generator: the makeup codes of ``start`` and
+        ``end`` are interpolated linearly (``(1 - t) * start + t * end`` for each ``t`` of ``weights``) and the rest
+        of the network paints each mix. With ``end=None`` the path runs from the source's own code (its look as the
+        generator reads it) to ``start``'s. ``t = 0`` and ``t = 1`` are the transfers from the two ends; ``controls``
+        apply to every step."""
+        controls = self.prepare_controls(controls)
+        source = self.prepare(source)
+        first, last = (source, self.prepare(start)) if end is None else (self.prepare(start), self.prepare(end))
+        self._code([first, last, *controls.region_references.values()])
+        assert first.code is not None and last.code is not None
+        looks = []
+        for t in weights:
+            if not 0 <= t <= 1:
+                raise ValueError(f"interpolation weights must be in [0, 1], got {t}")
+            if t == 0:
+                looks.append(self.look(first))
+            elif t == 1:
+                looks.append(self.look(last))
+            else:
+                looks.append(_Look(("mix", id(first), id(last), float(t)), torch.lerp(first.code, last.code, float(t))))
+        plans = [(look, *self._slots(look, controls)) for look in looks]
+        jobs = [(source, slot.look) for _, base, regions in plans for slot in (base, *regions.values()) if slot.look is not None]
+        painted = self._paint(jobs)
+        return [self._compose(source, base, regions, painted) for _, base, regions in plans]
+
+    def demakeup(self, source: Photo, reference: Photo) -> np.ndarray:
+        """The reference with its makeup removed (the generator's other output for the pair), at the training size."""
+        source, reference = self.prepare(source), self.prepare(reference)
+        out = self.model.translate(source.crop[None], reference.crop[None]).non_makeup[0]
+        return uint8_image(out, (-1.0, 1.0))
+
+    def face_view(self, source: PreparedPhoto, image: np.ndarray, size: int) -> np.ndarray:
+        """``size x size`` view of a result's face: the aligned crop of an aligned photo (what the generator saw,
+        now with its makeup pasted back), the whole square otherwise."""
+        if source.aligned:
+            from .faces import align_face
+
+            assert source.landmarks is not None
+            view, _ = align_face(image, source.landmarks, size=size, margin=self.options.margin)
+            return view
+        picture = Image.fromarray(image)
+        if picture.size != (size, size):
+            picture = picture.resize((size, size), Image.LANCZOS if picture.size[0] > size else Image.NEAREST)
+        return np.asarray(picture)
 
 
-def face_weight(landmarks: np.ndarray, shape: tuple[int, int], *, feather: float) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+def face_weight(
+    landmarks: np.ndarray, shape: tuple[int, int], *, feather: float
+) -> tuple[np.ndarray, tuple[int, int, int, int], np.ndarray]:
     """The blend weight of the face: 1 inside the landmarks' face hull, falling to 0 at its edge over ``feather``
     of its larger side, exactly 0 outside. Returns the weight over the hull's bounding box ``(left, top, right,
-    bottom)`` (float32, ``(bottom - top, right - left)``) and that box."""
+    bottom)`` (float32, ``(bottom - top, right - left)``), that box, and the MT label map over the box."""
     from .faces import label_map_from_landmarks
 
     height, width = shape
-    hull = label_map_from_landmarks(landmarks, (height, width)) != 0
+    labels = label_map_from_landmarks(landmarks, (height, width))
+    hull = labels != 0
     rows, cols = np.nonzero(hull.any(axis=1))[0], np.nonzero(hull.any(axis=0))[0]
     if len(rows) == 0:
         raise NoFaceError("the face hull from the landmarks lies outside the photo")
     top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     inside = hull[top:bottom, left:right]
+    box_labels = labels[top:bottom, left:right]
     radius = feather * max(bottom - top, right - left)
     if radius < 0.5:
-        return inside.astype(np.float32), (left, top, right, bottom)
+        return inside.astype(np.float32), (left, top, right, bottom), box_labels
     pad = int(np.ceil(3 * radius)) + 1
     padded = np.pad(inside.astype(np.uint8) * 255, pad)
     soft = np.asarray(Image.fromarray(padded).filter(ImageFilter.GaussianBlur(radius)), dtype=np.float32)[pad:-pad, pad:-pad] / 255
     # 0.5 at the hull's edge after the blur: rescale so the weight reaches 0 there and 1 inside; never outside.
     weight = np.clip(2 * soft - 1, 0, 1) * inside
-    return weight.astype(np.float32), (left, top, right, bottom)
+    return weight.astype(np.float32), (left, top, right, bottom), box_labels
 
 
-def _to_model(image: np.ndarray) -> torch.Tensor:
+def _to_model(image: np.ndarray) -> Tensor:
     return from_unit_range(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255, (-1, 1))
 
 
@@ -289,30 +548,36 @@ class TransferReport:
         return "\n".join(lines)
 
 
-def output_name(source: Path | str, reference: Path | str, suffix: str = ".png") -> str:
-    return f"{Path(source).stem}__{Path(reference).stem}{suffix}"
+def output_name(source: Path | str, reference: Path | str | None, suffix: str = ".png") -> str:
+    return f"{Path(source).stem}__{Path(reference).stem if reference is not None else 'regions'}{suffix}"
 
 
 def transfer_folders(
     transfer: PhotoTransfer,
-    pairs: Sequence[tuple[Path, Path]],
+    pairs: Sequence[tuple[Path, Path | None]],
     out_dir: str | Path,
     *,
+    controls: MakeupControls | None = None,
     progress: bool = True,
 ) -> TransferReport:
-    """Every ``(source, reference)`` pair into ``out_dir/<source>__<reference>.png``. Each photo is read and
-    aligned once and dropped after its last pair (memory follows the batch, not the folder); a photo that fails
-    (unreadable, no face) fails its pairs only; the rest are written."""
+    """Every ``(source, reference)`` pair into ``out_dir/<source>__<reference>.png`` under ``controls`` (a
+    ``None`` reference: the controls' per-region references only, written as ``<source>__regions.png``). Each
+    photo is read and aligned once and dropped after its last pair (memory follows the batch, not the folder); a
+    photo that fails (unreadable, no face) fails its pairs only; the rest are written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    controls = transfer.prepare_controls(controls)
     report = TransferReport(notes=list(transfer.notes))
     prepared: dict[Path, PreparedPhoto | str] = {}
     uses: dict[Path, int] = {}
     for source, reference in pairs:
-        uses[source] = uses.get(source, 0) + 1
-        uses[reference] = uses.get(reference, 0) + 1
+        for path in (source, reference):
+            if path is not None:
+                uses[path] = uses.get(path, 0) + 1
 
-    def get(path: Path) -> PreparedPhoto | str:
+    def get(path: Path | None) -> PreparedPhoto | str | None:
+        if path is None:
+            return None
         if path not in prepared:
             try:
                 photo = transfer.prepare(path)
@@ -334,18 +599,23 @@ def transfer_folders(
         ready = []
         for source, reference in chunk:
             s, r = get(source), get(reference)
-            if isinstance(s, PreparedPhoto) and isinstance(r, PreparedPhoto):
+            if isinstance(s, PreparedPhoto) and not isinstance(r, str):
                 ready.append((source, reference, s, r))
-        crops = transfer.made_up_crops([(s, r) for _, _, s, r in ready]) if ready else []
-        for (source, reference, s, _), crop in zip(ready, crops):
+        try:
+            images = transfer.transfer_batch([(s, r) for _, _, s, r in ready], controls) if ready else []
+        except (ValueError, OSError) as err:  # a source without a face for per-region masks fails the chunk's pairs
+            images = []
+            report.failures += [(output_name(source, reference), str(err)) for source, reference, _, _ in ready]
+        for (source, reference, _, _), image in zip(ready, images):
             target = out_dir / output_name(source, reference)
             try:
-                image = transfer.paste(s, crop)
                 report.written.append(save_image(torch.from_numpy(image).permute(2, 0, 1), target))
             except (ValueError, OSError) as err:
                 report.failures.append((target.name, str(err)))
         for source, reference in chunk:
             for path in (source, reference):
+                if path is None:
+                    continue
                 uses[path] -= 1
                 if uses[path] == 0 and isinstance(prepared.get(path), PreparedPhoto):
                     del prepared[path]  # a failure stays cached as its message
@@ -354,78 +624,3 @@ def transfer_folders(
     if bar is not None:
         bar.close()
     return report
-
-
-# ---------------------------------------------------------------------------------------------- CLI
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="beautygan transfer",
-        description="Put a reference face's makeup on a source photo (face-aware with the 'faces' extra), or on "
-        "every pair of two folders.",
-    )
-    parser.add_argument("--ckpt", required=True, type=Path, help="checkpoint written by `beautygan fit`")
-    parser.add_argument("--source", required=True, type=Path, help="photo without makeup, or a folder of them")
-    parser.add_argument("--reference", required=True, type=Path, help="photo with the makeup, or a folder of them")
-    parser.add_argument("--out", required=True, type=Path, help="output image (one pair) or folder (folders)")
-    parser.add_argument("--pairs", type=Path, default=None, help="with folders: 'source_name reference_name' per line (default: every pair)")
-    parser.add_argument("--no-align", action="store_true", help="no face detection: the whole photo, resized to the training square")
-    parser.add_argument("--demakeup-out", type=Path, default=None, help="one pair: also write the reference with its makeup removed")
-    parser.add_argument("--size", type=int, default=None, help="whole-image transfer at this square size (implies --no-align)")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    args = parser.parse_args(argv)
-    from .checkpoints import CheckpointError
-
-    try:
-        folders = args.source.is_dir() or args.reference.is_dir()
-        if not folders and args.pairs is not None:
-            raise ValueError("--pairs needs --source and --reference folders")
-        if folders:
-            if args.out.exists() and not args.out.is_dir():
-                raise ValueError(f"--out {args.out} is a file; with folders --out names a folder")
-            if args.demakeup_out is not None or args.size is not None:
-                raise ValueError("--demakeup-out and --size are for one pair, not folders")
-            sources, references = list_images(args.source), list_images(args.reference)
-            pairs = read_pairs(args.pairs, sources, references) if args.pairs else [(s, r) for s in sources for r in references]
-        else:
-            check_output_image(args.out, "--out")
-            if args.demakeup_out is not None:
-                check_output_image(args.demakeup_out, "--demakeup-out")
-            for path, what in ((args.source, "--source"), (args.reference, "--reference")):
-                if not path.is_file():
-                    raise FileNotFoundError(f"{what} {path}: no such file or folder")
-        options = TransferOptions(align=not args.no_align, batch_size=args.batch_size, device=args.device)
-        if args.size is not None and not folders:
-            from .inference import transfer as whole_image_transfer
-
-            path = whole_image_transfer(args.ckpt, args.source, args.reference, args.out, image_size=args.size,
-                                        demakeup_out=args.demakeup_out, device=args.device)  # fmt: skip
-            print(f"note: whole-image transfer at {args.size}x{args.size}\nwrote {path}")
-            return 0
-        transfer = PhotoTransfer(args.ckpt, options)
-        if folders:
-            report = transfer_folders(transfer, pairs, args.out, progress=sys.stderr.isatty())
-            print(report.format())
-            return 1 if report.failures else 0
-        source, reference = transfer.prepare(args.source), transfer.prepare(args.reference)
-        (crop,) = transfer.made_up_crops([(source, reference)])
-        image = transfer.paste(source, crop)
-        if args.demakeup_out is not None:
-            with torch.no_grad():
-                demade = transfer.generator(
-                    non_makeup=source.crop[None].to(args.device), makeup=reference.crop[None].to(args.device)
-                ).non_makeup
-            save_image(to_unit_range(demade[0].cpu(), (-1, 1)), args.demakeup_out)
-        path = save_image(torch.from_numpy(image).permute(2, 0, 1), args.out)
-        for note in dict.fromkeys([*transfer.notes, *source.notes, *reference.notes]):
-            print(f"note: {note}")
-        what = "face-aware, pasted into the photo" if source.aligned else "whole image"
-        print(f"wrote {path} ({image.shape[1]}x{image.shape[0]}, {what})")
-        return 0
-    except (ValueError, FileNotFoundError, CheckpointError, RuntimeError) as err:
-        print(f"beautygan transfer: error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,6 +7,9 @@ pixels inside each eye's bounding box widened by 10 px at 256x256 (scaled with t
 All masks are computed batched on the device with tensor ops only: no ``nonzero()``, no host syncs. An image with
 no pixel of an eye gets an empty eye-shadow mask (the makeup loss then gives zero for that sample) instead of the
 official code's ``continue``, which skips the step and would desynchronize DDP ranks.
+
+:func:`control_regions` splits the face into the three regions a user controls at inference (lips, eyes, skin):
+unlike the loss masks they cover the whole face between them and never overlap.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-__all__ = ["FaceRegion", "region_masks"]
+__all__ = ["CONTROL_REGIONS", "FaceRegion", "control_regions", "region_masks"]
 
 EYE_MARGIN_AT_256 = 10
 """Pixels the eye bounding box is widened by on each side at 256x256 (official ``rebound_box``)."""
@@ -45,6 +48,14 @@ class FaceRegion(IntEnum):
 LIPS = (FaceRegion.UPPER_LIP, FaceRegion.LOWER_LIP)
 SKIN = (FaceRegion.FACE, FaceRegion.NOSE, FaceRegion.NECK)
 EYE_SURROUND = (FaceRegion.FACE, FaceRegion.NOSE)
+FACE_PARTS = (
+    FaceRegion.FACE, FaceRegion.LEFT_BROW, FaceRegion.RIGHT_BROW, FaceRegion.LEFT_EYE, FaceRegion.RIGHT_EYE,
+    FaceRegion.NOSE, FaceRegion.UPPER_LIP, FaceRegion.TEETH, FaceRegion.LOWER_LIP,
+)  # fmt: skip
+"""The face, as a makeup transfer may change it: skin, brows, eyes, nose, lips and teeth (no hair, ears or neck)."""
+
+CONTROL_REGIONS = ("lips", "eyes", "skin")
+"""The regions a user controls at inference, in the order :func:`control_regions` stacks them."""
 
 
 class RegionMasks(NamedTuple):
@@ -86,11 +97,12 @@ def _span(any_along: Tensor) -> tuple[Tensor, Tensor]:
     return first, last
 
 
-def _eye_boxes(labels: Tensor, eyes: tuple[FaceRegion, ...], margin_at_256: int) -> Tensor:
-    """Bool ``(N, len(eyes), H, W)``: each eye's bounding box widened by the scaled margin; empty without the eye."""
+def _eye_boxes(labels: Tensor, eyes: tuple[FaceRegion, ...], margin_at_256: float, *, margin: int | None = None) -> Tensor:
+    """Bool ``(N, len(eyes), H, W)``: each eye's bounding box widened by the margin (``margin`` pixels, or
+    ``margin_at_256`` scaled with the map's height and width); empty without the eye."""
     height, width = labels.shape[-2:]
-    margin_h = round(margin_at_256 * height / 256)
-    margin_w = round(margin_at_256 * width / 256)
+    margin_h = round(margin_at_256 * height / 256) if margin is None else margin
+    margin_w = round(margin_at_256 * width / 256) if margin is None else margin
     eye_pixels = torch.cat([labels == int(eye) for eye in eyes], dim=1)  # (N, E, H, W)
     rows_any = eye_pixels.any(dim=3)  # (N, E, H)
     cols_any = eye_pixels.any(dim=2)  # (N, E, W)
@@ -134,3 +146,23 @@ def stacked_region_masks(labels: Tensor, *, margin_at_256: int = EYE_MARGIN_AT_2
     """The four masks of :func:`region_masks` stacked as channels ``(N, 4, H, W)``: lips, skin, left and right
     eye shadow (the layout :func:`~beautygan.histogram.histogram_matching_loss` takes)."""
     return torch.cat(list(region_masks(labels, margin_at_256=margin_at_256)), dim=1)
+
+
+def control_regions(labels: Tensor, *, margin_at_256: float = EYE_MARGIN_AT_256, face_side: float | None = None) -> Tensor:
+    """The face split into the regions of :data:`CONTROL_REGIONS`, bool ``(N, 3, H, W)``: ``lips`` (upper and
+    lower lip), ``eyes`` (the face parts, brows and eyes included, inside each eye's bounding box widened as for the
+    eye-shadow loss), ``skin`` (the rest of the face: :data:`FACE_PARTS` less lips and eyes). The three never
+    overlap and together cover the face.
+
+    The eye boxes are widened by ``margin_at_256`` pixels per 256 of the aligned face's side: the map's height for
+    aligned crops (MT images), or ``face_side``, the side the aligned crop would have in the map's pixels (a label
+    map drawn over a photo)."""
+    labels = _check_labels(labels)
+    bits = _label_bits(labels)
+    face = _isin(bits, FACE_PARTS)
+    lips = _isin(bits, LIPS)
+    margin = None if face_side is None else round(margin_at_256 * face_side / 256)
+    boxes = _eye_boxes(labels, (FaceRegion.LEFT_EYE, FaceRegion.RIGHT_EYE), margin_at_256, margin=margin)
+    boxes = boxes.any(dim=1, keepdim=True)
+    eyes = boxes & face & ~lips
+    return torch.cat([lips, eyes, face & ~lips & ~eyes], dim=1)

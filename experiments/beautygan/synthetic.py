@@ -5,12 +5,11 @@ non-makeup faces have natural lips and bare skin, makeup faces get vivid lipstic
 (inside the region BeautyGAN's eye-shadow mask covers), foundation and blush. Enough for the demo and the tests to
 run anywhere, and for a short CPU training run to show a measurable lip-colour transfer.
 
-    python -m beautygan.synthetic data/synthetic_mt --n 64 --size 64
+    beautygan synthetic data/synthetic_mt --n 64 --size 64      (or python -m beautygan.synthetic ...)
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -130,18 +129,8 @@ def write_synthetic_mt(root: str | Path, *, n: int = 64, size: int = 64, held_ou
     return root
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m beautygan.synthetic", description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, help="dataset root to write")
-    parser.add_argument("--n", type=int, default=64, help="faces per domain")
-    parser.add_argument("--size", type=int, default=64, help="image side in pixels")
-    parser.add_argument("--held-out", type=int, default=4, help="faces per domain in the *_test.txt lists")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    root = write_synthetic_mt(args.out, n=args.n, size=args.size, held_out=args.held_out, seed=args.seed)
-    print(f"wrote {2 * args.n} faces ({args.size}x{args.size}) to {root}")
-    return 0
+if __name__ == "__main__":  # `python -m beautygan.synthetic ...` is `beautygan synthetic ...`
+    import importlib
+    import sys
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(importlib.import_module("beautygan.cli").main(["synthetic", *sys.argv[1:]]))

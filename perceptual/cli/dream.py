@@ -102,9 +102,9 @@ def _run_dream(args: argparse.Namespace) -> int:
 
     if (args.image is None) == (args.noise is None):
         raise ValueError("give either IMAGE or --noise SIZE (not both)")
-    check_output_image(args.out, "--out")  # outputs are checked before any work
+    check_output_image(args.out, "--out", try_write=True)  # outputs are checked before any work
     if args.octave_grid is not None:
-        check_output_image(args.octave_grid, "--octave-grid")
+        check_output_image(args.octave_grid, "--octave-grid", try_write=True)
     layers = _parse_layers(args.layer)
     if args.channel:
         if len(layers) != 1:
@@ -146,7 +146,7 @@ def _run_sheet(args: argparse.Namespace) -> int:
     from perceptual.images import check_output_image, save_image
     from perceptual.tools.dream import channel_sheet, layer_channels, make_extractor
 
-    check_output_image(args.out, "--out")  # before any work
+    check_output_image(args.out, "--out", try_write=True)  # before any work
     available = layer_channels(args.layer, args.arch)  # bad names and counts fail before the weights load
     if not 1 <= args.channels <= available:
         raise ValueError(f"--channels must be 1..{available} for {args.arch} layer {args.layer!r}, got {args.channels}")
