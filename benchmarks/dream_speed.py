@@ -2,8 +2,8 @@
 contact sheet against one channel at a time, in one process.
 
 (a) iterations/s of ``deep_dream`` (one octave, one tile; then 256-px tiles with the random roll) against the floor:
-    torchvision's ``vgg16().features[:23]`` run by hand with the seed's update (forward, ``autograd.grad``,
-    ``g / (g.std() + 1e-8)``, step, clip) - the least work any implementation can do.
+    torchvision's ``vgg16().features[:23]`` run by hand with the DeepDream notebook's update (forward,
+    ``autograd.grad``, ``g / (g.std() + 1e-8)``, step, clip) - the least work any implementation can do.
 (b) ``channel_sheet`` with N channels in one batch against N single-channel sheets run one after another
     (the same images: batch element i is channel i's own run).
 

@@ -1,12 +1,13 @@
 """Export speed: every feature map of the 18 Keras-style VGG16 taps (13 post-ReLU convs + 5 pools, 5,696 maps) of one
-224x224 image, ``perceptual maps`` rendering vs a seed-004-style matplotlib subplot grid of the same maps.
+224x224 image, ``perceptual maps`` rendering vs the matplotlib subplot grid of the Keras VGG16
+activation-visualization example, on the same maps.
 
     .venv/bin/python benchmarks/export_speed.py            # matplotlib timed on a subset of layers, extrapolated
     .venv/bin/python benchmarks/export_speed.py --full     # matplotlib on all 18 layers (minutes)
 
-Both sides start from the same feature tensors; the VGG forward is timed on its own. The matplotlib baseline is the
-seed-004 cell per layer: ``plt.figure(figsize=(35, 35))``, ``plt.subplot(N // 8 + 1, 8, i + 1)`` + ``imshow`` +
-``axis("off")`` per map, ``suptitle``, then ``savefig`` (PNG, 100 dpi, Agg) instead of ``plt.show()``.
+Both sides start from the same feature tensors; the VGG forward is timed on its own. The matplotlib baseline is that
+example's notebook cell per layer: ``plt.figure(figsize=(35, 35))``, ``plt.subplot(N // 8 + 1, 8, i + 1)`` +
+``imshow`` + ``axis("off")`` per map, ``suptitle``, then ``savefig`` (PNG, 100 dpi, Agg) instead of ``plt.show()``.
 Needs the ``bench`` extra (matplotlib).
 """
 
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     per_map = seconds / maps
     estimate = seconds if args.full else per_map * total_maps
     how = "measured" if args.full else f"extrapolated from {maps} maps of {','.join(layers)} ({seconds:.1f} s, {per_map * 1e3:.1f} ms/map)"
-    print(f"matplotlib seed-004 grid, all {total_maps} maps: {estimate:7.1f} s  ({how})")
+    print(f"matplotlib Keras-example grid, all {total_maps} maps: {estimate:7.1f} s  ({how})")
     best, median = min(ours), statistics.median(ours)
     print(f"ratio matplotlib / perceptual export: {estimate / best:6.0f}x (best), {estimate / median:6.0f}x (median)")
     total = min(ours) + min(forward_times)

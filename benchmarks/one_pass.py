@@ -37,7 +37,7 @@ def build(device: torch.device, trunk_file: str):
     one = VGGFeatures([*LPIPS_LAYERS, PERCEPTUAL_LAYER], weights=trunk_file, input_range=(-1, 1)).to(device)
     one_lpips = LPIPS(extractor=one).to(device)
     identity = PerceptualLoss({PERCEPTUAL_LAYER: 1.0}, weights=trunk_file, input_range=(-1, 1)).to(device)
-    lpips_ours = LPIPS(weights=trunk_file).to(device)
+    lpips_ours = LPIPS(weights=trunk_file, input_range=(-1, 1)).to(device)
     monitor = VGGFeatures(list(MONITOR), weights=trunk_file, input_range=(-1, 1)).to(device)
 
     def one_pass(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:

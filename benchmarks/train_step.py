@@ -44,10 +44,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 from _official_beautygan import official_step  # noqa: E402
 from _timing import elapsed  # noqa: E402
 
-from beautygan.module import BeautyGAN, SpeedOptions  # noqa: E402
+from beautygan.module import BeautyGAN  # noqa: E402
 from beautygan.networks import Translation  # noqa: E402
 from beautygan.regions import stacked_region_masks  # noqa: E402
 from beautygan.samples import render_sample_grid, write_sample_grid  # noqa: E402
+from beautygan.speed import SpeedOptions  # noqa: E402
 from beautygan.synthetic import render_face  # noqa: E402
 from perceptual.pictures.event_writer import BackgroundWriter  # noqa: E402
 
@@ -208,16 +209,16 @@ def main() -> int:
             parts.setdefault(part, []).append(median_ms(fn, device, args.repeats, warmup))
     for part, values in parts.items():
         print(f"{part:<36}" + "".join(f"{v:>12.1f}" for v in values))
-    sample_grid_cost(args.size, device, models["optimized"][0].samples_per_grid, fastest=min(ms for _, ms, _ in rows))
+    sample_grid_cost(args.size, device, 4, fastest=min(ms for _, ms, _ in rows))
     return 0
 
 
 def sample_grid_cost(size: int, device: torch.device, pairs: int, fastest: float) -> None:
     """Training-thread time of one BeautyGAN sample grid (``pairs`` rows of the 6 training columns, faces): rendered,
     encoded and written right there, as before, against rendered and queued to the BackgroundWriter, which encodes
-    and writes it (what ``BeautyGAN._log_samples`` does now); as a share of the fastest step at the paper config's
+    and writes it (what :class:`~beautygan.samples.SampleGrids` does); as a share of the fastest step at the paper config's
     interval."""
-    every = 500  # configs/beautygan.yaml sample_every_n_batches
+    every = 500  # configs/beautygan.yaml samples.every_n_batches
     batch = make_batch(size, pairs, device, False)
     images = [batch["source"], batch["reference"]] * 3  # faces in every column, as a trained model's grid
     with tempfile.TemporaryDirectory() as folder:

@@ -1,8 +1,10 @@
 """Input checks shared by the feature module and the losses. Shape/dtype checks read only tensor metadata;
-value checks (finiteness, range) need a device->host sync and are opt-in."""
+value checks (finiteness, range) need a device->host sync: the hard ones are opt-in, the range warning looks at the
+first batch only."""
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import torch
@@ -12,7 +14,17 @@ from torch import Tensor
 class InputRangeWarning(UserWarning):
     """The images' values do not look like the declared ``input_range``."""
 
-__all__ = ["InputRangeWarning"]
+__all__ = ["DEFAULT_INPUT_RANGE", "InputRangeWarning"]
+
+DEFAULT_INPUT_RANGE: tuple[float, float] = (0.0, 1.0)
+"""The ``input_range`` every module and function of this package assumes when none is given: images in [0, 1],
+torchvision's convention (``ToTensor``, ``read_image(...) / 255``). GAN outputs from ``tanh`` need
+``input_range=(-1, 1)``."""
+
+
+def spatial_size(x: Tensor) -> tuple[int, int]:
+    """``(height, width)`` of an ``(..., H, W)`` tensor, as two ints."""
+    return int(x.shape[-2]), int(x.shape[-1])
 
 
 def check_image_batch(x: object, name: str = "input") -> Tensor:
@@ -118,24 +130,29 @@ def check_mask(mask: object, image: Tensor) -> Tensor:
 
 def warn_range_mismatch(x: Tensor, name: str, input_range: tuple[float, float]) -> bool:
     """Warn (:class:`InputRangeWarning`) and return ``True`` when ``x`` leaves ``input_range`` by more than 1% of
-    its width or spans at most 55% of it; one device sync. Meant for the first batch only."""
+    its width, or spans at most 55% of it while filling most of another common range (``[0, 1]`` images declared
+    ``(-1, 1)`` or ``(0, 255)``). A low-contrast image inside its declared range stays silent, and so do
+    non-finite values (the opt-in ``check_finite`` names those). One device sync; meant for the first batch only."""
     low, high = input_range
     width = high - low
-    lo, hi = (float(v) for v in torch.aminmax(x.detach()))
+    lo, hi = torch.stack(torch.aminmax(x.detach())).float().tolist()
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return False
     outside = lo < low - 0.01 * width or hi > high + 0.01 * width
     narrow = (hi - lo) <= 0.55 * width  # [0, 1] in a declared (-1, 1) spans at most half
-    if not (outside or narrow):
-        return False
     guesses = [r for r in ((0.0, 1.0), (-1.0, 1.0), (0.0, 255.0)) if r != (low, high)]
     likely = next(
         (r for r in guesses if lo >= r[0] - 0.01 * (r[1] - r[0]) and hi <= r[1] + 0.01 * (r[1] - r[0]) and hi - lo >= 0.5 * (r[1] - r[0])),
         None,
     )
+    if not (outside or (narrow and likely is not None)):
+        return False
     what = "leave" if outside else f"use {100 * (hi - lo) / width:.0f}% of"
     hint = f"; if they are {likely[0]:g}..{likely[1]:g} images, pass input_range=({likely[0]:g}, {likely[1]:g})" if likely else ""
     warnings.warn(
         f"{name} values span [{lo:.4g}, {hi:.4g}] and {what} the declared input_range=({low:g}, {high:g}){hint}. "
-        "VGG features (and every loss on them) are wrong when the declared range is not the images' range.",
+        "VGG features (and every loss on them) are wrong when the declared range is not the images' range; "
+        "warn_range_mismatch=False turns this first-batch check off.",
         InputRangeWarning,
         stacklevel=4,
     )

@@ -1,4 +1,5 @@
-"""Tables of every VGG tap with its output shape, as the seed posts print by hand (seeds 000 and 003).
+"""Tables of every VGG tap with its output shape, as people print them by hand (the TensorFlow ``vgg16.npy`` code
+of tensorflow-vgg, the Keras VGG19 feature-extraction example).
 
 Shapes are computed from the layer arithmetic, without building or running the network.
 """

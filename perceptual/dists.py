@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from perceptual._validation import check_finite_values, check_image_batch, check_metric_size
+from perceptual._validation import DEFAULT_INPUT_RANGE, check_finite_values, check_image_batch, check_metric_size
 from perceptual.features import VGGFeatures
 from perceptual.images import to_unit_range
 from perceptual.weights import WeightsSource
@@ -102,12 +102,14 @@ class DISTS(nn.Module):
             ``input_range`` is the range the images come in. ``None`` builds one from ``weights`` and
             ``input_range``.
         weights: VGG16 trunk weights when ``extractor`` is ``None`` (``"imagenet"`` is DISTS' trunk).
-        input_range: range of the images when ``extractor`` is ``None``: ``(0, 1)`` as the ``dists-pytorch``
-            package expects, ``(-1, 1)`` for tanh outputs (mapped to [0, 1] for stage 0 and to ImageNet statistics
-            for the VGG).
+        input_range: range of the images when ``extractor`` is ``None``: ``(0, 1)`` by default, as everywhere in
+            this package and as the ``dists-pytorch`` package expects; ``(-1, 1)`` for tanh outputs (mapped to [0, 1]
+            for stage 0 and to ImageNet statistics for the VGG).
         calibration: path of the ``dists-pytorch`` package's ``weights.pt`` (default: the installed package's).
         check_finite: refuse NaN or infinite inputs with a ``ValueError`` naming the input and the count (one device
             sync per call).
+        warn_range_mismatch: when ``extractor`` is ``None``, its first-batch range check on ``target`` (on by
+            default; one device sync, once); ``False`` turns it off.
 
     Images must be at least 16x16 (:data:`~perceptual._validation.METRIC_MIN_SIZE`, the same rule as LPIPS'):
     DISTS' padded L2 pooling gives a number for smaller images, but their fifth-block features are padding.
@@ -116,19 +118,26 @@ class DISTS(nn.Module):
     computed without a graph). Wrap it in ``torch.no_grad()`` to use it as a metric.
     """
 
+    alpha: Tensor
+    beta: Tensor
+
     def __init__(
         self,
         *,
         extractor: VGGFeatures | None = None,
         weights: WeightsSource = "imagenet",
-        input_range: tuple[float, float] = (0.0, 1.0),
+        input_range: tuple[float, float] = DEFAULT_INPUT_RANGE,
         calibration: str | os.PathLike | None = None,
         check_finite: bool = False,
+        warn_range_mismatch: bool = True,
     ) -> None:
         super().__init__()
         self.check_finite = check_finite
         if extractor is None:
-            extractor = VGGFeatures(list(DISTS_LAYERS), arch="vgg16", weights=weights, input_range=input_range, pooling="l2")
+            extractor = VGGFeatures(
+                list(DISTS_LAYERS), arch="vgg16", weights=weights, input_range=input_range, pooling="l2",
+                warn_range_mismatch=warn_range_mismatch,
+            )
         elif extractor.arch != "vgg16" or extractor.pooling != "l2":
             raise ValueError(
                 f"DISTS is calibrated on VGG16 with L2 pooling, got an extractor of {extractor.arch} with "
@@ -154,8 +163,8 @@ class DISTS(nn.Module):
         extractor's ``input_range``): ``(N,)``."""
         pred_stages = [self._unit_image(pred), *(pred_features[name] for name in DISTS_LAYERS)]
         target_stages = [self._unit_image(target), *(target_features[name] for name in DISTS_LAYERS)]
-        alphas = torch.split(self.alpha, _CHANNELS)
-        betas = torch.split(self.beta, _CHANNELS)
+        alphas = torch.split(self.alpha, list(_CHANNELS))
+        betas = torch.split(self.beta, list(_CHANNELS))
         similarity: Tensor | None = None
         for x, y, alpha, beta in zip(pred_stages, target_stages, alphas, betas):
             x, y = x.float(), y.float()
@@ -173,11 +182,12 @@ class DISTS(nn.Module):
         for name, x in (("pred", pred), ("target", target)):
             check_image_batch(x, name)
             check_metric_size(x, name, "DISTS")
-            self.extractor.check_input(x, name)
+            self.extractor._check_batch(x, name)
             if self.check_finite:
                 check_finite_values(x, name)
         if pred.shape != target.shape:
             raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+        self.extractor._check_range_once(target, "target")
         with torch.no_grad():
             target_features = self.extractor(target)
         return self.from_features(self.extractor(pred), target_features, pred, target.detach())

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from perceptual._validation import check_image_batch, check_image_values, warn_range_mismatch
+from perceptual._validation import DEFAULT_INPUT_RANGE, check_image_batch, check_image_values, warn_range_mismatch
 from perceptual.layers import PoolPadding, canonical_layer_name, layer_names, vgg_convs
 from perceptual.normalization import InputNormalization, check_input_range
 from perceptual.weights import WeightsSource, load_weights
@@ -35,6 +35,8 @@ class L2Pool2d(nn.Module):
     """L2 pooling (Henaff & Simoncelli, 2016), as DISTS replaces VGG's max pooling with it (Ding et al., 2020):
     ``sqrt(g * x^2 + 1e-12)`` with ``g`` the normalized 3x3 Hann window ``[1/2, 1, 1/2]`` outer itself, stride 2,
     zero padding 1 (``H -> ceil(H / 2)``), per channel."""
+
+    kernel: Tensor
 
     def __init__(self) -> None:
         super().__init__()
@@ -77,16 +79,19 @@ class VGGFeatures(nn.Module):
         arch: ``"vgg16"`` or ``"vgg19"``.
         weights: ``"imagenet"`` (torchvision IMAGENET1K_V1), ``"imagenet_features"``, a torchvision weights enum,
             a file path, a :class:`~perceptual.VGGWeights`, or ``"random"`` (tests only; warns).
-        input_range: the range of the tensors *you* pass: ``(0, 1)``, ``(-1, 1)`` for tanh GAN outputs, ``(0, 255)``.
+        input_range: the range of the tensors *you* pass: ``(0, 1)`` (the default, torchvision's convention),
+            ``(-1, 1)`` for tanh GAN outputs, ``(0, 255)``.
         normalization: override the input preparation the weights carry (``"imagenet"``, ``"caffe"``, ``"none"``).
             ``"none"`` feeds tensors as they are, reproducing code that skipped normalization.
         pool_padding: ``"valid"`` (torchvision, Keras) or ``"same"`` (TensorFlow ``vgg16.npy`` code).
         pooling: ``"max"`` (VGG) or ``"l2"``: :class:`L2Pool2d` in place of each max pool, the trunk DISTS uses.
         seed: seed for ``weights="random"``.
         check_finite, check_range: opt-in value checks of the input, every call (each syncs with the device).
-        warn_range_mismatch: opt-in, once: on the first batch only (one sync), warn when the values leave
-            ``input_range`` or use at most 55% of it, the signature of ``[0, 1]`` images declared ``(-1, 1)`` or
-            ``(0, 255)`` (or the reverse), naming the range seen and the range declared.
+        warn_range_mismatch: on by default, once: the first batch only (one device sync; none under
+            ``torch.compile``), warn (:class:`~perceptual.InputRangeWarning`) when the values leave ``input_range``,
+            or use at most 55% of it while filling another common range: the signature of ``[0, 1]`` images
+            declared ``(-1, 1)`` or ``(0, 255)`` (or the reverse). The warning names the range seen and the range
+            declared. ``False`` turns it off.
 
     Example:
         >>> vgg = VGGFeatures(["relu2_2", "relu4_1"], weights="random", input_range=(-1, 1))  # doctest: +SKIP
@@ -95,20 +100,23 @@ class VGGFeatures(nn.Module):
         torch.Size([2, 512, 8, 8])
     """
 
+    scale: Tensor
+    shift: Tensor
+
     def __init__(
         self,
         layers: Iterable[str] | str | None = None,
         *,
         arch: str = "vgg16",
         weights: WeightsSource = "imagenet",
-        input_range: tuple[float, float] = (0.0, 1.0),
+        input_range: tuple[float, float] = DEFAULT_INPUT_RANGE,
         normalization: str | InputNormalization | None = None,
         pool_padding: PoolPadding = "valid",
         pooling: Pooling = "max",
         seed: int = 0,
         check_finite: bool = False,
         check_range: bool = False,
-        warn_range_mismatch: bool = False,
+        warn_range_mismatch: bool = True,
     ) -> None:
         super().__init__()
         names = layer_names(arch)
@@ -175,7 +183,7 @@ class VGGFeatures(nn.Module):
             prefix = args[1] if len(args) > 1 else prefix
         if destination is None:
             destination = OrderedDict()
-            destination._metadata = OrderedDict()  # type: ignore[attr-defined]
+            destination._metadata = OrderedDict()
         return destination
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
@@ -190,6 +198,13 @@ class VGGFeatures(nn.Module):
         return torch.addcmul(self.shift, x, self.scale)
 
     def check_input(self, x: Tensor, name: str = "input") -> None:
+        """Raise ``TypeError``/``ValueError`` unless ``x`` is a batch this extractor takes (``(N, 3, H, W)``, floating,
+        its dtype, large enough for the deepest tap), run the opt-in value checks, and on the first batch the range
+        check (``warn_range_mismatch``)."""
+        self._check_batch(x, name)
+        self._check_range_once(x, name)
+
+    def _check_batch(self, x: Tensor, name: str) -> None:
         check_image_batch(x, name)
         if x.shape[0] == 0:
             raise ValueError(f"{name} is an empty batch (shape {tuple(x.shape)}); pass at least one image")
@@ -211,9 +226,14 @@ class VGGFeatures(nn.Module):
             )
         if self.check_finite or self.check_range:
             check_image_values(x, name, self.input_range, check_finite=self.check_finite, check_range=self.check_range)
-        if self.warn_range_mismatch and not self._range_seen:
-            self._range_seen = True
-            warn_range_mismatch(x, name, self.input_range)
+
+    def _check_range_once(self, x: Tensor, name: str) -> None:
+        """The first-batch range check: one device sync on the first batch, nothing afterwards, and nothing inside
+        ``torch.compile`` (a compiled trunk stays one graph without a host sync)."""
+        if torch.compiler.is_compiling() or not self.warn_range_mismatch or self._range_seen:
+            return
+        self._range_seen = True
+        warn_range_mismatch(x, name, self.input_range)
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         self.check_input(x)

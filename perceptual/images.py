@@ -69,6 +69,7 @@ def load_image(
     """
     path = Path(path)
     notes: list[str] = []
+    image: Image.Image
     try:
         with Image.open(path) as opened:
             if size is not None and opened.format == "JPEG":
@@ -136,8 +137,8 @@ def _to_rgb_array(image: Image.Image, background: tuple[int, int, int], notes: l
         data = np.asarray(image, dtype=np.float32)
         low, high = float(data.min(initial=0)), float(data.max(initial=1))
         notes.append("float image rescaled to [0, 1] and converted to RGB")
-        gray = (data - low) / max(high - low, 1e-12)
-        return np.repeat(gray[..., None], 3, axis=2)
+        scaled = ((data - low) / max(high - low, 1e-12)).astype(np.float32)
+        return np.repeat(scaled[..., None], 3, axis=2)
     if mode == "RGB":
         return np.asarray(image, dtype=np.float32) / 255.0
     has_alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info)

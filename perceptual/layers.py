@@ -12,14 +12,13 @@ Those names are accepted everywhere as aliases (:data:`KERAS_ALIASES`).
 from __future__ import annotations
 
 import functools
-from typing import Literal, NamedTuple
+from dataclasses import dataclass
+from typing import Literal
 
 PoolPadding = Literal["valid", "same"]
 """VGG's pooling at odd sizes: ``"valid"`` floors (torchvision, Keras), ``"same"`` rounds up (TF ``SAME``)."""
 
 __all__ = ["KERAS_ALIASES", "VGG16_LAYERS", "VGG19_LAYERS", "canonical_layer_name", "layer_names"]
-
-Arch = Literal["vgg16", "vgg19"]
 
 # torchvision's VGG configurations "D" (VGG16) and "E" (VGG19): conv widths, "M" = max pool.
 _CONFIGS: dict[str, tuple[int | str, ...]] = {
@@ -39,7 +38,8 @@ def check_arch(arch: str) -> str:
     return arch
 
 
-class ConvSpec(NamedTuple):
+@dataclass(frozen=True)
+class ConvSpec:
     """One 3x3 convolution of a VGG trunk, as :func:`vgg_convs` lists them."""
 
     block: int  # 1-based

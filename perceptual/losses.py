@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from perceptual._validation import check_mask
+from perceptual._validation import DEFAULT_INPUT_RANGE, check_mask
 from perceptual.features import VGGFeatures
 from perceptual.normalization import InputNormalization
 from perceptual.weights import WeightsSource
@@ -193,14 +193,14 @@ def _loss_forward(
     target: Tensor,
     layer_weights: Mapping[str, float],
     *,
-    criterion: str,
-    reduction: str,
+    criterion: Criterion,
+    reduction: Reduction,
     normalize_features: bool,
     transform: Callable[[Tensor], Tensor] | None,
-    return_features: bool,
     mask: Tensor | None = None,
-) -> Tensor | PerceptualLossOutput:
-    extractor.check_input(pred, "pred")
+) -> PerceptualLossOutput:
+    # The first-batch range check reads the target (real images), not an untrained generator's first outputs.
+    extractor._check_batch(pred, "pred")
     extractor.check_input(target, "target")
     if pred.shape != target.shape:
         raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
@@ -213,15 +213,13 @@ def _loss_forward(
         pred_features,
         target_features,
         layer_weights,
-        criterion=criterion,  # type: ignore[arg-type]
-        reduction=reduction,  # type: ignore[arg-type]
+        criterion=criterion,
+        reduction=reduction,
         normalize_features=normalize_features,
         transform=transform,
         mask=mask,
     )
-    if return_features:
-        return PerceptualLossOutput(loss, pred_features, target_features)
-    return loss
+    return PerceptualLossOutput(loss, pred_features, target_features)
 
 
 class PerceptualLoss(nn.Module):
@@ -229,11 +227,14 @@ class PerceptualLoss(nn.Module):
 
     Args:
         layers: ``{"relu4_1": 1.0}`` (default), a list of names (weight 1 each) or one name.
-        arch, weights, input_range, normalization, pool_padding, seed: passed to :class:`~perceptual.VGGFeatures`.
+        arch, weights, input_range, normalization, pool_padding, seed: passed to :class:`~perceptual.VGGFeatures`;
+            ``input_range`` defaults to ``(0, 1)`` (torchvision's convention), pass ``(-1, 1)`` for tanh outputs.
         criterion: ``"mse"`` (L2), ``"l1"``, ``"smooth_l1"`` or ``"cosine"`` (1 - cosine over channels).
         reduction: ``"mean"``, ``"sum"`` or ``"none"`` (one value per sample).
         normalize_features: unit-normalize each feature vector over channels first (LPIPS-style).
         check_finite, check_range: opt-in input value checks (each syncs with the device).
+        warn_range_mismatch: the extractor's first-batch range check on ``target`` (on by default; one device sync,
+            once); ``False`` turns it off.
 
     ``loss(pred, target, return_features=True)`` returns a :class:`PerceptualLossOutput` with both feature dicts,
     for callers (e.g. TensorBoard feature-map monitoring) that would otherwise run VGG again.
@@ -247,7 +248,7 @@ class PerceptualLoss(nn.Module):
         *,
         arch: str = "vgg16",
         weights: WeightsSource = "imagenet",
-        input_range: tuple[float, float] = (0.0, 1.0),
+        input_range: tuple[float, float] = DEFAULT_INPUT_RANGE,
         criterion: Criterion = "mse",
         reduction: Reduction = "mean",
         normalize_features: bool = False,
@@ -256,6 +257,7 @@ class PerceptualLoss(nn.Module):
         seed: int = 0,
         check_finite: bool = False,
         check_range: bool = False,
+        warn_range_mismatch: bool = True,
         extractor: VGGFeatures | None = None,
     ) -> None:
         super().__init__()
@@ -275,6 +277,7 @@ class PerceptualLoss(nn.Module):
                 seed=seed,
                 check_finite=check_finite,
                 check_range=check_range,
+                warn_range_mismatch=warn_range_mismatch,
             )
         else:
             missing = [name for name in self.layer_weights if name not in extractor.layers]
@@ -288,7 +291,7 @@ class PerceptualLoss(nn.Module):
     def forward(
         self, pred: Tensor, target: Tensor, return_features: bool = False, *, mask: Tensor | None = None
     ) -> Tensor | PerceptualLossOutput:
-        return _loss_forward(
+        output = _loss_forward(
             self.extractor,
             pred,
             target,
@@ -297,9 +300,9 @@ class PerceptualLoss(nn.Module):
             reduction=self.reduction,
             normalize_features=self.normalize_features,
             transform=self._transform(),
-            return_features=return_features,
             mask=mask,
         )
+        return output if return_features else output.loss
 
     def extra_repr(self) -> str:
         return (
@@ -315,7 +318,8 @@ STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 class StyleLoss(PerceptualLoss):
     """Distance between Gram matrices (``F F^T / (C*H*W)``, float32) of VGG features.
 
-    Defaults to Johnson et al.'s style layers ``relu1_2, relu2_2, relu3_3, relu4_3`` with MSE.
+    Defaults to Johnson et al.'s style layers ``relu1_2, relu2_2, relu3_3, relu4_3`` with MSE; every other argument
+    is :class:`PerceptualLoss`'s, with the same defaults (``input_range=(0, 1)``, the first-batch range check on).
     """
 
     def __init__(
@@ -347,7 +351,7 @@ def _functional(
         missing = [name for name in layer_weights if name not in extractor.layers]
         if missing:
             raise ValueError(f"extractor does not tap {missing}; it taps {list(extractor.layers)}")
-    return _loss_forward(extractor, pred, target, layer_weights, transform=transform, return_features=False, **options)
+    return _loss_forward(extractor, pred, target, layer_weights, transform=transform, **options).loss
 
 
 def perceptual_loss(

@@ -23,10 +23,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from perceptual._validation import check_finite_values, check_image_batch, check_mask, check_metric_size
+from perceptual._validation import (
+    DEFAULT_INPUT_RANGE,
+    check_finite_values,
+    check_image_batch,
+    check_mask,
+    check_metric_size,
+    spatial_size,
+)
 from perceptual.features import VGGFeatures
 from perceptual.losses import resize_mask
-from perceptual.weights import WeightsSource
+from perceptual.weights import WeightsSource, WeightsUnavailableError
 
 __all__ = ["LPIPS", "LPIPS_LAYERS", "CalibrationUnavailableError", "load_lpips_calibration"]
 
@@ -37,8 +44,9 @@ _CHANNELS = (64, 128, 256, 512, 512)
 _EPS = 1e-10
 
 
-class CalibrationUnavailableError(FileNotFoundError):
-    """The LPIPS calibration weights could not be found; the message names both ways to provide them."""
+class CalibrationUnavailableError(WeightsUnavailableError):
+    """The LPIPS or DISTS calibration weights could not be found; the message names both ways to provide them. A
+    :class:`~perceptual.WeightsUnavailableError` (so a ``FileNotFoundError``), like every missing weights file."""
 
 
 def _package_file() -> Path | None:
@@ -87,13 +95,16 @@ class LPIPS(nn.Module):
         extractor: a :class:`VGGFeatures` (VGG16) that taps at least :data:`LPIPS_LAYERS`; its ``input_range`` is the
             range the images come in. ``None`` builds one from ``weights`` and ``input_range``.
         weights: VGG16 trunk weights when ``extractor`` is ``None`` (``"imagenet"`` is LPIPS' trunk).
-        input_range: range of the images when ``extractor`` is ``None``: ``(-1, 1)`` as the ``lpips`` package
-            expects by default, ``(0, 1)`` for its ``normalize=True``.
+        input_range: range of the images when ``extractor`` is ``None``: ``(0, 1)`` by default, as everywhere in
+            this package (the ``lpips`` package's ``normalize=True``). The ``lpips`` package's own default is
+            ``[-1, 1]`` (its ``normalize=False``): GAN outputs from ``tanh`` pass ``input_range=(-1, 1)``.
         calibration: path of the ``lpips`` package's ``weights/v0.1/vgg.pth`` (default: the installed package's).
         spatial: return a ``(N, 1, H, W)`` map at the input size (bilinear upsampling of each layer's map, as the
             package's ``spatial=True``) instead of one value per image.
         check_finite: refuse NaN or infinite inputs with a ``ValueError`` naming the input and the count (one device
             sync per call).
+        warn_range_mismatch: when ``extractor`` is ``None``, its first-batch range check on ``target`` (on by
+            default; one device sync, once); ``False`` turns it off.
 
     Images must be at least 16x16 (:data:`~perceptual._validation.METRIC_MIN_SIZE`, the same rule as DISTS').
 
@@ -106,15 +117,19 @@ class LPIPS(nn.Module):
         *,
         extractor: VGGFeatures | None = None,
         weights: WeightsSource = "imagenet",
-        input_range: tuple[float, float] = (-1.0, 1.0),
+        input_range: tuple[float, float] = DEFAULT_INPUT_RANGE,
         calibration: str | os.PathLike | None = None,
         spatial: bool = False,
         check_finite: bool = False,
+        warn_range_mismatch: bool = True,
     ) -> None:
         super().__init__()
         self.check_finite = check_finite
         if extractor is None:
-            extractor = VGGFeatures(list(LPIPS_LAYERS), arch="vgg16", weights=weights, input_range=input_range)
+            extractor = VGGFeatures(
+                list(LPIPS_LAYERS), arch="vgg16", weights=weights, input_range=input_range,
+                warn_range_mismatch=warn_range_mismatch,
+            )
         elif extractor.arch != "vgg16":
             raise ValueError(f"LPIPS-VGG is calibrated on VGG16 features, got an extractor of {extractor.arch}")
         missing = [name for name in LPIPS_LAYERS if name not in extractor.layers]
@@ -169,16 +184,17 @@ class LPIPS(nn.Module):
         for name, x in (("pred", pred), ("target", target)):
             check_image_batch(x, name)
             check_metric_size(x, name, "LPIPS")
-            self.extractor.check_input(x, name)
+            self.extractor._check_batch(x, name)
             if self.check_finite:
                 check_finite_values(x, name)
         if pred.shape != target.shape:
             raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+        self.extractor._check_range_once(target, "target")
         if mask is not None:
             mask = check_mask(mask, pred)
         with torch.no_grad():
             target_features = self.extractor(target)
-        return self.from_features(self.extractor(pred), target_features, size=tuple(pred.shape[-2:]), mask=mask)
+        return self.from_features(self.extractor(pred), target_features, size=spatial_size(pred), mask=mask)
 
     def extra_repr(self) -> str:
         return f"version='0.1', layers={list(LPIPS_LAYERS)}, spatial={self.spatial}"

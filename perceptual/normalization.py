@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = ["CAFFE", "IMAGENET", "RAW", "InputNormalization"]
 
@@ -74,10 +74,17 @@ class InputNormalization:
             name=data["name"],
             channel_order=data["channel_order"],
             pixel_scale=float(data["pixel_scale"]),
-            mean=tuple(float(v) for v in data["mean"]),
-            std=tuple(float(v) for v in data["std"]),
+            mean=_three_floats(data["mean"], "mean"),
+            std=_three_floats(data["std"], "std"),
             passthrough=bool(data.get("passthrough", False)),
         )
+
+
+def _three_floats(values: Any, name: str) -> tuple[float, float, float]:
+    numbers = [float(v) for v in values]
+    if len(numbers) != 3:
+        raise ValueError(f"{name} needs 3 values (one per channel), got {numbers}")
+    return numbers[0], numbers[1], numbers[2]
 
 
 IMAGENET = InputNormalization(

@@ -1,11 +1,13 @@
-"""``VGGWeights``: a VGG's weights in torchvision's layout with the input preparation they need, and the checks of a
-feature state dict. The loaders (:mod:`perceptual.weights`) and the format converters
-(:mod:`perceptual.weights_formats`) both build on this module."""
+"""``VGGWeights``: a VGG's weights in torchvision's layout with the input preparation they need, and what every
+loader checks the same way: that the file is there (:class:`WeightsUnavailableError` when not) and that a state
+dict holds the keys and shapes it must (one message for every layout). The loaders (:mod:`perceptual.weights`) and
+the format converters (:mod:`perceptual.weights_formats`) both build on this module."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from torch import Tensor
@@ -13,7 +15,22 @@ from torch import Tensor
 from perceptual.layers import vgg_convs
 from perceptual.normalization import InputNormalization
 
-__all__ = ["Provenance", "VGGWeights"]
+__all__ = ["Provenance", "VGGWeights", "WeightsUnavailableError"]
+
+
+class WeightsUnavailableError(FileNotFoundError, RuntimeError):
+    """Weights were asked for but cannot be had: pretrained weights offline and not cached, or a weights file that
+    does not exist. Catch it as itself, as ``FileNotFoundError`` or as ``RuntimeError``."""
+
+
+def require_file(path: Path) -> Path:
+    """``path``, or :class:`WeightsUnavailableError` naming it when it is not a file: the one check of every
+    loader."""
+    if not path.is_file():
+        problem = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise WeightsUnavailableError(f"weights file {str(path)!r} {problem}")
+    return path
+
 
 Provenance = Literal["pretrained", "random", "file"]
 """Where weights are known to come from: ``"pretrained"`` (torchvision's published weights, from their enum, the
@@ -57,18 +74,51 @@ def expected_feature_shapes(arch: str) -> dict[str, tuple[int, ...]]:
 
 
 def check_feature_state(
-    features: Mapping[str, Any], arch: str, *, source: str, extra_unexpected: list[str] | None = None
+    features: Mapping[str, Any], arch: str, *, source: str, extra_unexpected: Sequence[str] = ()
 ) -> None:
-    """Raise ``ValueError`` naming each missing/unexpected key and misshaped tensor of a ``features`` state dict."""
-    expected = expected_feature_shapes(arch)
-    missing = [k for k in expected if k not in features]
-    unexpected = sorted(set(features) - set(expected), key=_key_order) + list(extra_unexpected or [])
-    not_tensor = [k for k in expected if k in features and not isinstance(features[k], Tensor)]
-    misshaped = [
-        f"{k}: expected {expected[k]}, got {tuple(features[k].shape)}"
-        for k in expected
-        if k in features and isinstance(features[k], Tensor) and tuple(features[k].shape) != expected[k]
-    ]
+    """Raise ``ValueError`` naming each missing/unexpected key and misshaped tensor of a ``features`` state dict
+    (torchvision's layout, :func:`check_state_dict`'s message)."""
+    other = "vgg19" if arch == "vgg16" else "vgg16"
+    other_keys = set(expected_feature_shapes(other))
+    hint = f" The file looks like {other}: pass arch={other!r}." if set(features) == other_keys else ""
+    check_state_dict(
+        features,
+        expected_feature_shapes(arch),
+        source=source,
+        layout=f"a torchvision {arch} state dict (keys 'features.N.weight' or 'N.weight')",
+        extra_unexpected=extra_unexpected,
+        hint=hint,
+    )
+
+
+def check_state_dict(
+    state: Mapping[Any, Any],
+    expected: Mapping[str, tuple[int, ...]],
+    *,
+    source: str,
+    layout: str,
+    extra_unexpected: Sequence[str] = (),
+    hint: str = "",
+) -> None:
+    """Raise ``ValueError`` unless ``state`` holds exactly the keys of ``expected`` (key -> shape), each a tensor
+    of its shape. The one message of every weights loader, whatever the file's layout::
+
+        <source> is not <layout>: missing keys: <k>, ...; unexpected keys: <k>, ...; not tensors: <k>, ...;
+        shape mismatches: <k>: expected <shape>, got <shape>; ....<hint>
+
+    naming only the problems there are; a kernel in the other framework's order (TensorFlow HWIO where PyTorch OIHW
+    is expected, or the reverse) says so. ``extra_unexpected`` adds keys found beside ``state`` (a whole-model
+    file's keys outside ``features``)."""
+    missing = [key for key in expected if key not in state]
+    unexpected = sorted((str(key) for key in state if key not in expected), key=_key_order) + list(extra_unexpected)
+    present = [key for key in expected if key in state]
+    not_tensor = [key for key in present if not isinstance(state[key], Tensor)]
+    misshaped = []
+    for key in present:
+        value, want = state[key], tuple(expected[key])
+        if isinstance(value, Tensor) and tuple(value.shape) != want:
+            got = tuple(value.shape)
+            misshaped.append(f"{key}: expected {want}, got {got}{_kernel_order_hint(got, want)}")
     if not (missing or unexpected or not_tensor or misshaped):
         return
     problems = []
@@ -80,16 +130,17 @@ def check_feature_state(
         problems.append(f"not tensors: {_shorten(not_tensor)}")
     if misshaped:
         problems.append("shape mismatches: " + "; ".join(misshaped[:6]) + (" ..." if len(misshaped) > 6 else ""))
-    other = "vgg19" if arch == "vgg16" else "vgg16"
-    hint = ""
-    if set(features) >= set(expected_feature_shapes(other)) and not (set(features) - set(expected_feature_shapes(other))):
-        hint = f" The file looks like {other}: pass arch={other!r}."
-    raise ValueError(
-        f"{source} is not a torchvision {arch} state dict (keys 'features.N.weight' or 'N.weight'): "
-        + "; ".join(problems)
-        + "."
-        + hint
-    )
+    raise ValueError(f"{source} is not {layout}: " + "; ".join(problems) + "." + hint)
+
+
+def _kernel_order_hint(got: tuple[int, ...], want: tuple[int, ...]) -> str:
+    if len(want) != 4 or len(got) != 4:
+        return ""
+    if want[2:] == (3, 3) and got == (3, 3, want[1], want[0]):
+        return " (TensorFlow HWIO order; this layout holds PyTorch OIHW kernels)"
+    if want[:2] == (3, 3) and got == (want[3], want[2], 3, 3):
+        return " (PyTorch/Theano OIHW order; this layout holds TensorFlow HWIO kernels)"
+    return ""
 
 
 def _key_order(key: str) -> tuple[int, str]:

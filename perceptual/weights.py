@@ -15,7 +15,11 @@ Sources (``weights=`` everywhere in this package):
   natural ``1/f`` spectrum), so features, distances and perceptual losses have the scale of that trained network
   instead of Kaiming's vanishing one. Still not a perceptual metric: with a warning, for offline runs only.
 
-Nothing ever falls back from pretrained to random weights on its own: a random VGG gives a different loss.
+Nothing ever falls back from pretrained to random weights on its own: a random VGG gives a different loss. Only
+``load_weights(..., fallback="random")`` does, loudly, and only for named pretrained weights (never for a file).
+
+A weights file that does not exist, or pretrained weights that are neither cached nor downloadable, raise
+:class:`WeightsUnavailableError` (a ``FileNotFoundError`` and a ``RuntimeError``) from every loader.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 import torch
 from torch import Tensor
@@ -36,7 +40,14 @@ from torch import Tensor
 from perceptual import weights_formats
 from perceptual.layers import check_arch, vgg_convs
 from perceptual.normalization import IMAGENET, InputNormalization, get_normalization
-from perceptual.vgg_state import VGGWeights, check_feature_state, expected_feature_shapes
+from perceptual.vgg_state import (
+    Provenance,
+    VGGWeights,
+    WeightsUnavailableError,
+    check_feature_state,
+    expected_feature_shapes,
+    require_file,
+)
 
 __all__ = ["RandomWeightsWarning", "VGGWeights", "WeightsUnavailableError", "load_weights", "vgg_provenance"]
 
@@ -44,12 +55,13 @@ WeightsSource = Union[str, os.PathLike, "VGGWeights", Any]
 """What ``weights=`` accepts: a name, a path, a torchvision weights enum or a :class:`VGGWeights`."""
 
 
-class WeightsUnavailableError(RuntimeError):
-    """Pretrained weights were asked for but cannot be had (offline and not cached, or a missing file)."""
-
-
 class RandomWeightsWarning(UserWarning):
     """Random VGG weights were asked for: the features are not a trained perceptual metric."""
+
+
+_IMAGENET_NAMES = ("imagenet", "imagenet1k_v1", "default")
+_IMAGENET_FEATURES_NAMES = ("imagenet_features", "imagenet1k_features")
+_PROVENANCES: dict[str, Provenance] = {"pretrained": "pretrained", "random": "random", "file": "file"}
 
 
 def load_weights(
@@ -58,14 +70,40 @@ def load_weights(
     arch: str = "vgg16",
     seed: int = 0,
     normalization: str | InputNormalization | None = None,
+    fallback: Literal["none", "random"] = "none",
 ) -> VGGWeights:
     """Resolve ``weights`` for ``arch`` into a :class:`VGGWeights` (see the module docstring for sources).
 
     ``normalization`` overrides the input preparation the source carries (for a local file of Caffe-converted
     weights saved without metadata, say ``"caffe"``).
+
+    ``fallback="random"``: when *named* pretrained weights (``"imagenet"``, ``"imagenet_features"``, a torchvision
+    weights enum or its name) are unavailable (offline and not cached), warn with a banner and return
+    ``load_weights("random_normalized", arch=arch, seed=seed, normalization=normalization)`` instead: a seeded
+    random VGG rescaled to the activation scale of Gatys et al.'s normalized VGG, so that a perceptual loss keeps
+    the weight it has with a trained network (``provenance == "random"``; still not a perceptual metric). A file
+    the user named never falls back: a missing one raises :class:`WeightsUnavailableError` naming it, as every
+    unavailable source does with the default ``fallback="none"``.
     """
     check_arch(arch)
-    loaded = _resolve(weights, arch, seed)
+    if fallback not in ("none", "random"):
+        raise ValueError(f"fallback must be 'none' or 'random', got {fallback!r}")
+    try:
+        loaded = _resolve(weights, arch, seed)
+    except WeightsUnavailableError as err:
+        if fallback != "random" or not _names_pretrained(weights):
+            raise
+        banner = "!" * 100
+        warnings.warn(
+            f"\n{banner}\n{arch} weights {_describe(weights)} are unavailable: {err}\nfallback='random' is set, so "
+            f"the features (and every loss and feature map on them) come from a RANDOMLY INITIALIZED {arch.upper()}, "
+            "rescaled to the activation scale of Gatys' normalized VGG.\n"
+            f"That is NOT a perceptual metric; put torchvision's {arch} weights in $TORCH_HOME/hub/checkpoints for "
+            f"the real one.\n{banner}",
+            UserWarning,
+            stacklevel=2,
+        )
+        loaded = _random_weights(arch, seed, normalized=True)
     if loaded.arch != arch:
         raise ValueError(f"weights {loaded.source} are for {loaded.arch}, but arch={arch!r} was asked for")
     if normalization is not None:
@@ -92,9 +130,9 @@ def _resolve(weights: WeightsSource, arch: str, seed: int) -> VGGWeights:
         return _random_weights(arch, seed)
     if key == "random_normalized":
         return _random_weights(arch, seed, normalized=True)
-    if key.lower() in ("imagenet", "imagenet1k_v1", "default"):
+    if key.lower() in _IMAGENET_NAMES:
         return _load_torchvision(_torchvision_enum(arch).IMAGENET1K_V1, arch)
-    if key.lower() in ("imagenet_features", "imagenet1k_features"):
+    if key.lower() in _IMAGENET_FEATURES_NAMES:
         if arch != "vgg16":
             raise ValueError("torchvision has IMAGENET1K_FEATURES weights for vgg16 only; use 'imagenet' for vgg19")
         return _load_torchvision(_torchvision_enum(arch).IMAGENET1K_FEATURES, arch)
@@ -114,6 +152,24 @@ def _resolve(weights: WeightsSource, arch: str, seed: int) -> VGGWeights:
     )
 
 
+def _names_pretrained(weights: WeightsSource) -> bool:
+    """Whether ``weights`` names torchvision's published weights (a name or an enum), as opposed to a file."""
+    from torchvision.models import WeightsEnum
+
+    if isinstance(weights, WeightsEnum):
+        return True
+    if not isinstance(weights, str):
+        return False
+    key = weights.strip()
+    return key.lower() in _IMAGENET_NAMES + _IMAGENET_FEATURES_NAMES or "_Weights." in key
+
+
+def _describe(weights: WeightsSource) -> str:
+    from torchvision.models import WeightsEnum
+
+    return f"{type(weights).__name__}.{weights.name}" if isinstance(weights, WeightsEnum) else repr(weights)
+
+
 def _torchvision_enum(arch: str):
     from torchvision.models import VGG16_Weights, VGG19_Weights
 
@@ -124,9 +180,9 @@ def _torchvision_normalization(enum) -> InputNormalization:
     if enum.name == "IMAGENET1K_FEATURES":
         # torchvision: mean (0.48235, 0.45882, 0.40784), std 1/255 on [0, 1] RGB == 0-255 RGB minus mean*255.
         transform = enum.transforms()
-        mean = tuple(float(m) * 255.0 for m in transform.mean)
+        red, green, blue = (float(m) * 255.0 for m in transform.mean)
         return InputNormalization(
-            name="caffe_rgb", channel_order="RGB", pixel_scale=255.0, mean=mean, std=(1.0, 1.0, 1.0)
+            name="caffe_rgb", channel_order="RGB", pixel_scale=255.0, mean=(red, green, blue), std=(1.0, 1.0, 1.0)
         )
     return IMAGENET
 
@@ -193,8 +249,7 @@ def _hash_matches_name(path: Path) -> bool:
 
 
 def _load_file(path: Path, arch: str) -> VGGWeights:
-    if not path.is_file():
-        raise WeightsUnavailableError(f"weights file {str(path)!r} does not exist")
+    require_file(path)
     suffix = path.suffix.lower()
     if suffix in _FILE_LOADERS:
         return _FILE_LOADERS[suffix](path, arch)
@@ -249,8 +304,8 @@ def _load_safetensors_file(path: Path, arch: str) -> VGGWeights:
     )
     categories = metadata.get("perceptual.categories")
     source = metadata.get("perceptual.source", str(path))
-    provenance = metadata.get("perceptual.provenance")
-    if provenance not in ("pretrained", "random", "file"):  # files written before the provenance key
+    provenance = _PROVENANCES.get(metadata.get("perceptual.provenance", ""))
+    if provenance is None:  # files written before the provenance key
         provenance = "random" if metadata.get("perceptual.pretrained") == "false" else "file"
     if provenance == "random":
         warnings.warn(
@@ -403,6 +458,6 @@ def vgg_provenance(extractor: torch.nn.Module) -> dict[str, str]:
     return {
         "arch": str(extractor.arch),
         "weights": str(extractor.weights_source),
-        "provenance": PROVENANCE_LABELS[extractor.provenance],
+        "provenance": PROVENANCE_LABELS[str(extractor.provenance)],
         "sha256": digest.hexdigest()[:16],
     }

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ from torch import Tensor
 
 from perceptual.layers import check_arch, vgg_convs
 from perceptual.normalization import CAFFE
-from perceptual.vgg_state import VGGWeights, check_feature_state, expected_feature_shapes
+from perceptual.vgg_state import VGGWeights, check_feature_state, check_state_dict, expected_feature_shapes, require_file
 
 __all__ = ["MissingDependencyError", "load_gatys_weights", "load_keras_h5_weights", "load_npy_weights"]
 
@@ -54,7 +54,6 @@ class MissingDependencyError(ImportError, RuntimeError):
     """An optional dependency needed for a file format is not installed (the message says how to install it)."""
 
 
-_ARCH_BY_CONV_COUNT = {13: "vgg16", 16: "vgg19"}
 _NPY_DENSE = ("fc6", "fc7", "fc8")
 _KERAS_DENSE = ("fc1", "fc2", "predictions")
 _POOL5 = (512, 7, 7)  # (C, H, W) of pool5 at 224x224, the input of the first dense layer
@@ -121,22 +120,26 @@ def _convert_convs(
     layers: Mapping[str, tuple[np.ndarray, np.ndarray]], arch: str, style: str, source: str
 ) -> dict[str, Tensor]:
     """HWIO kernels of the named conv layers -> torchvision ``features`` state dict (OIHW)."""
-    features: dict[str, Tensor] = {}
-    for name, conv in zip(tf_conv_names(arch, style=style), vgg_convs(arch)):
-        index, channels, width = conv.index, conv.in_channels, conv.out_channels
+    names = tf_conv_names(arch, style=style)
+    expected: dict[str, tuple[int, ...]] = {}
+    found: dict[str, Tensor] = {}
+    for name, conv in zip(names, vgg_convs(arch)):
+        expected[f"{name} kernel"] = (3, 3, conv.in_channels, conv.out_channels)
+        expected[f"{name} bias"] = (conv.out_channels,)
         kernel, bias = layers[name]
-        if kernel.shape != (3, 3, channels, width):
-            hint = ""
-            if kernel.shape == (width, channels, 3, 3):
-                hint = " (that is Theano/PyTorch OIHW order; this reader takes TensorFlow HWIO kernels)"
-            raise ValueError(
-                f"{source}: layer {name} has kernel shape {tuple(kernel.shape)}, expected {(3, 3, channels, width)} "
-                f"(kernel height, width, in, out) for {arch}{hint}"
-            )
-        if bias.shape != (width,):
-            raise ValueError(f"{source}: layer {name} has bias shape {tuple(bias.shape)}, expected {(width,)}")
-        features[f"{index}.weight"] = torch.from_numpy(np.ascontiguousarray(kernel.transpose(3, 2, 0, 1)))
-        features[f"{index}.bias"] = torch.from_numpy(np.ascontiguousarray(bias))
+        found[f"{name} kernel"], found[f"{name} bias"] = torch.from_numpy(kernel), torch.from_numpy(bias)
+    check_state_dict(
+        found,
+        expected,
+        source=source,
+        layout=f"a complete {arch} in TensorFlow/Keras layout ({names[0]} ... {names[-1]}, each a kernel (3, 3, in, out) "
+        "and a bias (out,))",
+    )
+    features: dict[str, Tensor] = {}
+    for name, conv in zip(names, vgg_convs(arch)):
+        kernel, bias = layers[name]
+        features[f"{conv.index}.weight"] = torch.from_numpy(np.ascontiguousarray(kernel.transpose(3, 2, 0, 1)))
+        features[f"{conv.index}.bias"] = torch.from_numpy(np.ascontiguousarray(bias))
     return features
 
 
@@ -199,7 +202,7 @@ def _build(
 
 
 def _dense_layers(
-    present: Mapping[str, Any], names: tuple[str, ...], source: str, read: Any
+    present: Container[str], names: tuple[str, ...], source: str, read: Any
 ) -> list[tuple[str, np.ndarray, np.ndarray]] | None:
     found = [name for name in names if name in present]
     if not found:
@@ -226,8 +229,7 @@ def load_npy_weights(path: str | os.PathLike, *, arch: str | None = None) -> VGG
     """
     path = Path(path)
     source = str(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file {source!r} does not exist")
+    require_file(path)
     try:
         # Pickled by Python 2 (the original vgg16.npy): latin1 decodes its byte strings.
         raw = np.load(path, allow_pickle=True, encoding="latin1")
@@ -290,8 +292,7 @@ def load_keras_h5_weights(path: str | os.PathLike, *, arch: str | None = None) -
     """
     path = Path(path)
     source = str(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file {source!r} does not exist")
+    require_file(path)
     h5py = _import_h5py(source)
     try:
         handle = h5py.File(path, "r")
@@ -388,39 +389,16 @@ def convert_gatys_state(
         if match:
             present.add(match.group(1))
     detected = _detect_arch(present, "tf", f"{source} ({_GATYS_LABEL})", arch)
-    shapes = expected_feature_shapes(detected)
-    indices = [key.partition(".")[0] for key in shapes if key.endswith(".weight")]  # "0", "2", "5", ...
-    expected = gatys_layout_keys(detected)
-    missing = [key for key in expected if key not in state]
-    unexpected = sorted(str(key) for key in set(state) - set(expected))
-    problems: list[str] = []
-    features: dict[str, Tensor] = {}
-    for name, index in zip(tf_conv_names(detected, style="tf"), indices):
-        for part in ("weight", "bias"):
-            key, want = f"{name}.{part}", shapes[f"{index}.{part}"]
-            if key not in state:
-                continue
-            value = state[key]
-            if not isinstance(value, Tensor):
-                problems.append(f"{key} is a {type(value).__name__}, not a tensor")
-            elif tuple(value.shape) != want:
-                hint = ""
-                if part == "weight" and tuple(value.shape) == (3, 3, want[1], want[0]):
-                    hint = " (TensorFlow HWIO order; this layout holds PyTorch OIHW kernels)"
-                problems.append(f"{key} has shape {tuple(value.shape)}, expected {want}{hint}")
-            else:
-                features[f"{index}.{part}"] = value.detach().to(torch.float32)
-    if missing or unexpected or problems:
-        parts = []
-        if missing:
-            parts.append(f"missing keys: {', '.join(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys: {', '.join(unexpected[:8])}" + (" ..." if len(unexpected) > 8 else ""))
-        parts += problems
-        raise ValueError(
-            f"{source} is not a complete {detected} in Gatys' vgg_conv layout ({expected[0]}, {expected[1]}, ..., "
-            f"{expected[-1]}): " + "; ".join(parts)
-        )
+    torchvision_keys = list(expected_feature_shapes(detected).items())  # ("0.weight", shape), ("0.bias", shape), ...
+    gatys_keys = gatys_layout_keys(detected)  # the same order: conv1_1.weight, conv1_1.bias, ...
+    check_state_dict(
+        state,
+        {key: shape for key, (_, shape) in zip(gatys_keys, torchvision_keys)},
+        source=source,
+        layout=f"a {detected} state dict in Gatys' vgg_conv layout (keys {gatys_keys[0]}, {gatys_keys[1]}, ..., "
+        f"{gatys_keys[-1]})",
+    )
+    features = {index: state[key].detach().to(torch.float32) for key, (index, _) in zip(gatys_keys, torchvision_keys)}
     check_feature_state(features, detected, source=source)  # the conversion's own invariant
     return VGGWeights(arch=detected, features=features, normalization=CAFFE, source=f"{_GATYS_LABEL} {source}")
 
@@ -432,8 +410,7 @@ def load_gatys_weights(path: str | os.PathLike, *, arch: str | None = None) -> V
     """
     path = Path(path)
     source = str(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file {source!r} does not exist")
+    require_file(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:

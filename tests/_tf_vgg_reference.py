@@ -1,8 +1,9 @@
 """An independent numpy VGG in TensorFlow's conventions, and writers of weight files in the exact TF/Keras layouts.
 
-The reference follows seed 000's TF code line by line: NHWC tensors, HWIO kernels, ``conv2d(padding='SAME')`` +
-bias + ReLU, 2x2/2 max pooling with ``'SAME'`` (pad the bottom/right with -inf when odd) or ``'VALID'`` (floor),
-input ``x_bgr = [b - 103.939, g - 116.779, r - 123.68]`` on 0-255 pixels, and dense layers on the NHWC flatten.
+The reference follows TensorFlow 1 VGG16 code built by hand on ``vgg16.npy`` (tensorflow-vgg's style) line by line:
+NHWC tensors, HWIO kernels, ``conv2d(padding='SAME')`` + bias + ReLU, 2x2/2 max pooling with ``'SAME'`` (pad the
+bottom/right with -inf when odd) or ``'VALID'`` (floor), input ``x_bgr = [b - 103.939, g - 116.779, r - 123.68]`` on
+0-255 pixels, and dense layers on the NHWC flatten.
 It shares no code with ``perceptual``.
 """
 
@@ -73,7 +74,8 @@ def _max_pool(x: np.ndarray, padding: str) -> np.ndarray:
 def tf_vgg_features(
     images_rgb01: np.ndarray, convs: dict[str, tuple[np.ndarray, np.ndarray]], arch: str, *, pool_padding: str
 ) -> dict[str, np.ndarray]:
-    """Seed 000's ``VGGNet.build`` in numpy: NHWC outputs named as the TF code names them (``conv1_1`` is post-ReLU)."""
+    """That TensorFlow code's ``build`` in numpy: NHWC outputs named as the TF code names them (``conv1_1`` is
+    post-ReLU)."""
     rgb = images_rgb01.astype(np.float64) * 255.0
     r, g, b = rgb[..., 0:1], rgb[..., 1:2], rgb[..., 2:3]
     x = np.concatenate([b - VGG_MEAN_BGR[0], g - VGG_MEAN_BGR[1], r - VGG_MEAN_BGR[2]], axis=3)

@@ -50,7 +50,7 @@ def test_demo_config_fit_writes_tensorboard_losses_samples_and_feature_maps(tmp_
     code = main([
         "fit", "--config", str(REPO / "configs" / "beautygan_demo.yaml"), "--data.root", str(root),
         "--data.image_size", "32", "--data.batch_size", "2", "--model.generator_width", "4",
-        "--model.residual_blocks", "1", "--model.discriminator_width", "4", "--model.sample_every_n_batches", "1",
+        "--model.residual_blocks", "1", "--model.discriminator_width", "4", "--samples.every_n_batches", "1",
         "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1", "--trainer.check_val_every_n_epoch", "1",
         "--trainer.default_root_dir", str(runs), "--trainer.logger.init_args.save_dir", str(runs),
         "--trainer.enable_progress_bar", "false", "--trainer.log_every_n_steps", "1",

@@ -116,7 +116,7 @@ def _official_vgg(preset: str, vgg16_weights, gatys_weights):
 def _model(preset: str, vgg16_weights, gatys_weights, **overrides) -> BeautyGAN:
     weights = vgg16_weights[0] if preset == "paper" else gatys_weights[0]
     torch.manual_seed(0)
-    return BeautyGAN(preset=preset, vgg_weights=weights, monitor_layers=["relu2_2"], sample_every_n_batches=10**6,
+    return BeautyGAN(preset=preset, vgg_weights=weights, monitor_layers=["relu2_2"],
                      **NETWORKS, **overrides)  # fmt: skip
 
 
@@ -138,7 +138,7 @@ def _reference_step(model: BeautyGAN, preset: str, batch, vgg16_weights, gatys_w
     terms = official_step(
         G, D_A, D_B, *optimizers, _official_vgg(preset, vgg16_weights, gatys_weights),
         batch["source"], batch["reference"], batch["source_labels"], batch["reference_labels"],
-        eye_margin=EYE_MARGIN, histogram_criterion=model.loss_weights.histogram_criterion, **OFFICIAL_KNOBS[preset],
+        eye_margin=EYE_MARGIN, histogram_criterion=model.histogram_criterion, **OFFICIAL_KNOBS[preset],
     )  # fmt: skip
     return terms, {"generator": G, "disc_makeup": D_A, "disc_nonmakeup": D_B}
 

@@ -24,7 +24,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from beautygan.module import BeautyGAN, SpeedOptions
+from beautygan.module import BeautyGAN
+from beautygan.speed import SpeedOptions
 from beautygan.regions import stacked_region_masks
 from beautygan.synthetic import render_face
 
@@ -74,7 +75,7 @@ def _terms(trainer: L.Trainer) -> dict[str, float]:
 
 def _train(speed: SpeedOptions | None, device: str = "cpu", batches: int = 2) -> tuple[_FirstBatch, dict[str, float]]:
     torch.manual_seed(0)
-    model = BeautyGAN(vgg_weights="random_normalized", monitor_layers=["relu2_2"], sample_every_n_batches=10**6,
+    model = BeautyGAN(vgg_weights="random_normalized", monitor_layers=["relu2_2"],
                       loss_weights={"identity": 0.5}, speed=speed, **NETWORKS)  # fmt: skip
     first = _FirstBatch()
     trainer = L.Trainer(
@@ -141,7 +142,7 @@ def test_compiled_networks_never_fall_back_to_eager() -> None:
     2 batch sizes, 2 discriminators), the default limit, which one more batch size or a benchmark's extra call
     exceeds; the limit here is 6, to leave that margin (each network needs fewer with its own cache)."""
     torch.manual_seed(0)
-    model = BeautyGAN(vgg_weights="random_normalized", monitor_layers=["relu2_2"], sample_every_n_batches=10**6,
+    model = BeautyGAN(vgg_weights="random_normalized", monitor_layers=["relu2_2"],
                       speed=SpeedOptions(compile="default"), **NETWORKS)  # fmt: skip
     trainer = L.Trainer(
         accelerator="cpu", devices=1, max_epochs=1, logger=False, enable_checkpointing=False,

@@ -15,7 +15,8 @@ import perceptual
 from perceptual.tools.classify import BAR_COLOR, CHART_HEIGHT, CHART_MARGIN, TOP_COLOR, Prediction, draw_probability_chart
 from perceptual.cli import main
 
-# mantis first, then the rest of seed 004's top-5 (grasshopper, cricket, walking stick), then cockroach
+# mantis first, then the rest of the Keras VGG16 classification example's top-5 (grasshopper, cricket, walking
+# stick), then cockroach
 KNOWN_TOP = [(315, "mantis", 6.0), (311, "grasshopper", 5.0), (312, "cricket", 4.5), (313, "walking stick", 3.0),
              (314, "cockroach", 2.0)]  # fmt: skip
 

@@ -1,4 +1,5 @@
-"""describe() and `perceptual layers` against shapes from torchvision's own modules and seed 000's TF table."""
+"""describe() and `perceptual layers` against shapes from torchvision's own modules and the table the TensorFlow
+``vgg16.npy`` code (tensorflow-vgg) prints."""
 
 import subprocess
 import sys
@@ -23,8 +24,9 @@ def test_shapes_match_a_real_forward(arch, size):
             assert row.shape == tuple(x.shape[1:]), row.name
 
 
-def test_seed_000_tf_table_with_same_pooling():
-    """Seed 000 prints, for a 361x361 image with TF SAME pooling: pool1 181, pool2 91, pool3 46, pool4 23, pool5 12."""
+def test_tensorflow_vgg16_npy_table_with_same_pooling():
+    """The TensorFlow ``vgg16.npy`` code gives, for a 361x361 image with SAME pooling: pool1 181, pool2 91, pool3 46,
+    pool4 23, pool5 12."""
     rows = {row.name: row for row in describe("vgg16", 361, pool_padding="same")}
     assert [rows[f"pool{i}"].height for i in range(1, 6)] == [181, 91, 46, 23, 12]
     valid = {row.name: row for row in describe("vgg16", 361)}
@@ -33,10 +35,10 @@ def test_seed_000_tf_table_with_same_pooling():
     assert rows["relu1_1"].receptive_field == 3 and rows["pool1"].receptive_field == 6
 
 
-def test_table_counts_maps_like_the_seeds():
+def test_table_counts_maps_like_the_keras_examples():
     table = format_layer_table(describe("vgg16", 224))
-    assert "5696" in table  # seed 004's 18 layers
-    assert "5504" in format_layer_table(describe("vgg19", 224))  # seed 003's conv maps
+    assert "5696" in table  # the Keras VGG16 example's 18 layers
+    assert "5504" in format_layer_table(describe("vgg19", 224))  # the Keras VGG19 example's conv maps
 
 
 def test_cli_layers(capsys):

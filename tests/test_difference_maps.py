@@ -103,8 +103,7 @@ def test_beautygan_with_lpips_logs_the_map_from_its_own_pass(tmp_path: Path, vgg
     root = write_synthetic_mt(tmp_path / "mt", n=4, size=32, held_out=1, seed=0)
     torch.manual_seed(0)
     model = BeautyGAN(generator_width=4, residual_blocks=1, discriminator_width=4, vgg_weights=vgg16_file,
-                      monitor_layers=["relu1_2"], perceptual_layer="relu2_1", loss_weights={"lpips": 0.5},
-                      sample_every_n_batches=10**6)  # fmt: skip
+                      monitor_layers=["relu1_2"], perceptual_layer="relu2_1", loss_weights={"lpips": 0.5})  # fmt: skip
     capture = Capture()
     trainer = L.Trainer(
         accelerator="cpu", max_epochs=1, limit_train_batches=1, limit_val_batches=0, enable_checkpointing=False,

@@ -90,7 +90,8 @@ def test_objective_rises_over_iterations(relu2_1):
 
 
 def test_one_step_is_normalized_gradient_times_step(tv_vgg16, vgg16_file):
-    """The seed's update: img += g / (g.std() + eps) * step, clipped; step in 8-bit levels of the input range."""
+    """The DeepDream notebook's update: img += g / (g.std() + eps) * step, clipped; step in 8-bit levels of the input
+    range."""
     x = noise_image(48, batch=2, seed=2, amplitude=0.5, mean=0.25)
     vgg = VGGFeatures(["relu2_1"], weights=vgg16_file)
     one_step = DreamSchedule(iterations=1, step=2.0, octaves=1)
@@ -166,7 +167,7 @@ def test_rolled_tiles_give_untiled_gradient_away_from_seams(tv_vgg16, vgg16_file
 
 
 def test_tiles_cover_every_pixel_of_awkward_sizes(relu2_1):
-    """The seed's loop leaves a strip without gradient when size % tile < tile / 2; ours covers everything."""
+    """The notebook's loop leaves a strip without gradient when size % tile < tile / 2; ours covers everything."""
     x = torch.rand(1, 3, 75, 41, generator=torch.Generator().manual_seed(8))
     grad, _ = tiled_gradient(x, Objective.layer("relu2_1"), relu2_1, tile_size=32, shift=(0, 0))
     per_row = grad.abs().amax(dim=(0, 1, 3))
@@ -252,7 +253,7 @@ def test_bad_layer_lists_the_valid_names(relu2_1):
         ({"step": "1.5"}, "step must be a positive number (in 8-bit pixel levels, e.g. 1.5), got '1.5'"),
         ({"octave_scale": 1.0}, "octave_scale must be > 1, got 1.0"),
         ({"grad_norm": "l2"},
-         "grad_norm must be 'std' (the seed's render_naive) or 'abs_mean' (render_deepdream), got 'l2'"),
+         "grad_norm must be 'std' (the notebook's render_naive) or 'abs_mean' (render_deepdream), got 'l2'"),
         ({"eps": 0.0}, "eps must be positive, got 0.0"),
     ],
 )  # fmt: skip
@@ -326,8 +327,8 @@ def test_grid_matches_torchvision_make_grid():
 
 @pytest.mark.parametrize("batch_size", [None, 2])
 def test_batched_sheet_equals_per_channel_runs(vgg16_file, batch_size):
-    # float64: in float32 the seed's nearly flat noise makes max-pool near-ties, which batched and single convolutions
-    # (different kernels) can break differently, and the normalized ascent amplifies that
+    # float64: in float32 the notebook's nearly flat noise makes max-pool near-ties, which batched and single
+    # convolutions (different kernels) can break differently, and the normalized ascent amplifies that
     vgg = VGGFeatures(["relu2_1"], weights=vgg16_file).double()
     schedule = DreamSchedule(iterations=3, step=1.5, octaves=2, octave_scale=1.4, jitter=2, seed=11)
     sheet = channel_sheet("relu2_1", channels=[0, 5, 9], extractor=vgg, size=32, batch_size=batch_size,

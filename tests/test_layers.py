@@ -28,8 +28,8 @@ def test_keras_aliases_are_post_relu():
     assert KERAS_ALIASES["block5_pool"] == "pool5"
     assert canonical_layer_name("block1_conv2", "vgg16") == "relu1_2"
     assert layer_index("block4_conv1", "vgg16") == 18
-    assert len([a for a, c in KERAS_ALIASES.items() if c in VGG16_LAYERS]) == 18  # seed 000's 18 layers
-    assert len(KERAS_ALIASES) == 21  # Keras VGG19 has 21 layers besides the input (seed 003)
+    assert len([a for a, c in KERAS_ALIASES.items() if c in VGG16_LAYERS]) == 18  # the TF vgg16.npy code's taps
+    assert len(KERAS_ALIASES) == 21  # Keras VGG19 has 21 layers besides the input
 
 
 def test_unknown_name_lists_valid_ones():

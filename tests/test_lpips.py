@@ -48,7 +48,7 @@ def test_equals_the_lpips_package_on_real_photos(reference, trunk_file) -> None:
     x = _photos()
     y = _distorted(x)
     swapped = x.flip(0)  # astronaut vs coffee: a large distance
-    ours = LPIPS(weights=trunk_file)
+    ours = LPIPS(weights=trunk_file, input_range=(-1, 1))
     with torch.no_grad():
         for a, b in ((x, y), (x, swapped), (y, swapped)):
             expected = reference(a, b).reshape(-1)
@@ -58,6 +58,18 @@ def test_equals_the_lpips_package_on_real_photos(reference, trunk_file) -> None:
         # [0, 1] images: the package's normalize=True
         ours01 = LPIPS(weights=trunk_file, input_range=(0, 1))
         torch.testing.assert_close(ours01((x + 1) / 2, (y + 1) / 2), reference((x + 1) / 2, (y + 1) / 2, normalize=True).reshape(-1), rtol=1e-5, atol=1e-7)
+
+
+def test_default_input_range_is_unit_as_the_packages_normalize_true(reference, trunk_file) -> None:
+    """Without ``input_range``, images are in [0, 1] (this package's one default): the ``lpips`` package with
+    ``normalize=True``, not its own [-1, 1] default."""
+    x, y = (_photos() + 1) / 2, (_distorted(_photos()) + 1) / 2
+    ours = LPIPS(weights=trunk_file)
+    assert ours.extractor.input_range == (0.0, 1.0)
+    with torch.no_grad():
+        got, expected = ours(x, y), reference(x, y, normalize=True).reshape(-1)
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-7)
+        assert not torch.allclose(got, reference(x, y).reshape(-1), rtol=1e-2)  # [0, 1] read as [-1, 1] differs
 
 
 def test_spatial_map_equals_the_package(trunk_file) -> None:
@@ -85,7 +97,7 @@ def test_one_pass_of_features_serves_a_perceptual_loss_and_lpips(reference, trun
 
 
 def test_as_a_loss_gradient_reaches_pred_only_and_is_finite_at_zero_features(trunk_file) -> None:
-    loss = LPIPS(weights=trunk_file)
+    loss = LPIPS(weights=trunk_file, input_range=(-1, 1))
     x = _photos()
     pred = _distorted(x).requires_grad_(True)
     value = loss(pred, x).sum()

@@ -217,3 +217,148 @@ def test_only_weights_known_to_be_pretrained_are_called_so(tmp_path, monkeypatch
     torch.save(state, tmp_path / "home" / "hub" / "checkpoints" / "vgg16-397923af.pth")
     hub = VGGFeatures(["relu1_1"], weights="imagenet")
     assert hub.pretrained and vgg_provenance(hub)["provenance"] == "pretrained"
+
+
+# ---------------------------------------------------------------------------------------------- missing files
+def _missing_file_loaders(tmp_path):
+    from perceptual import load_dists_calibration, load_gatys_weights, load_keras_h5_weights, load_lpips_calibration
+    from perceptual import load_npy_weights
+
+    return [
+        (lambda p: load_weights(p), "vgg16.pth"),
+        (lambda p: load_weights(str(p), arch="vgg19"), "vgg19.safetensors"),
+        (lambda p: load_weights(p), "vgg16.npy"),
+        (lambda p: load_weights(p), "vgg16.h5"),
+        (load_npy_weights, "vgg16.npy"),
+        (load_keras_h5_weights, "vgg16_weights_tf_dim_ordering_tf_kernels.h5"),
+        (load_gatys_weights, "vgg_conv.pth"),
+        (load_lpips_calibration, "vgg.pth"),
+        (load_dists_calibration, "weights.pt"),
+    ]
+
+
+def test_every_loader_raises_weights_unavailable_for_a_missing_file(tmp_path):
+    for loader, name in _missing_file_loaders(tmp_path):
+        missing = tmp_path / "nowhere" / name
+        with pytest.raises(WeightsUnavailableError, match=f"'{missing}' does not exist") as info:
+            loader(missing)
+        assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, RuntimeError), name
+    folder = tmp_path / "a_folder.pth"
+    folder.mkdir()
+    with pytest.raises(WeightsUnavailableError, match=f"weights file '{folder}' is a folder, not a file"):
+        load_weights(folder)
+
+
+def test_weights_unavailable_is_caught_as_file_not_found_and_as_runtime_error(tmp_path, monkeypatch):
+    assert issubclass(WeightsUnavailableError, FileNotFoundError) and issubclass(WeightsUnavailableError, RuntimeError)
+    try:
+        load_weights(tmp_path / "missing.pth")
+    except FileNotFoundError as err:  # what a caller of open() expects
+        assert "missing.pth" in str(err)
+    else:
+        pytest.fail("no error for a missing file")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", _offline)
+    try:
+        load_weights("imagenet")
+    except RuntimeError as err:  # what callers caught before it was also a FileNotFoundError
+        assert type(err) is WeightsUnavailableError and "vgg16-397923af.pth" in str(err)
+    else:
+        pytest.fail("no error offline")
+
+
+# ---------------------------------------------------------------------------------------------- one key message
+def _three_problems(keys: list[str], shapes: list[tuple[int, ...]]) -> dict[str, torch.Tensor]:
+    """A VGG16 feature state under ``keys`` (torchvision's order) with the last bias missing, the second conv's
+    kernel taking 32 input channels instead of 64, and one extra key."""
+    state = {key: torch.zeros(shape) for key, shape in zip(keys, shapes)}
+    del state[keys[-1]]
+    state[keys[2]] = torch.zeros(64, 32, 3, 3)
+    return state
+
+
+def test_missing_unexpected_and_misshaped_keys_get_one_message_from_every_loader(tmp_path):
+    from perceptual import load_gatys_weights
+    from perceptual.weights_formats import gatys_layout_keys
+
+    shapes = list(expected_feature_shapes("vgg16").values())
+    torchvision_state = _three_problems(list(expected_feature_shapes("vgg16")), shapes)
+    torchvision_state["31.weight"] = torch.zeros(1)
+    gatys_state = _three_problems(list(gatys_layout_keys("vgg16")), shapes)
+    gatys_state["fc6.weight"] = torch.zeros(1)
+    pth, safetensors, gatys = tmp_path / "vgg16.pth", tmp_path / "vgg16.safetensors", tmp_path / "vgg_conv.pth"
+    torch.save(torchvision_state, pth)
+    save_file(torchvision_state, str(safetensors))
+    torch.save(gatys_state, gatys)
+    torchvision_problems = (
+        "missing keys: 28.bias; unexpected keys: 31.weight; "
+        "shape mismatches: 2.weight: expected (64, 64, 3, 3), got (64, 32, 3, 3)."
+    )
+    gatys_problems = (
+        "missing keys: conv5_3.bias; unexpected keys: fc6.weight; "
+        "shape mismatches: conv1_2.weight: expected (64, 64, 3, 3), got (64, 32, 3, 3)."
+    )
+    expected = {
+        "torch file": (lambda: load_weights(pth),
+                       f"{pth} is not a torchvision vgg16 state dict (keys 'features.N.weight' or 'N.weight'): "
+                       + torchvision_problems),
+        "safetensors": (lambda: load_weights(safetensors),
+                        f"{safetensors} is not a torchvision vgg16 state dict (keys 'features.N.weight' or "
+                        "'N.weight'): " + torchvision_problems),
+        "Gatys file": (lambda: load_weights(gatys),
+                       f"{gatys} is not a vgg16 state dict in Gatys' vgg_conv layout (keys conv1_1.weight, "
+                       "conv1_1.bias, ..., conv5_3.bias): " + gatys_problems),
+        "Gatys reader": (lambda: load_gatys_weights(gatys, arch="vgg16"),
+                         f"{gatys} is not a vgg16 state dict in Gatys' vgg_conv layout (keys conv1_1.weight, "
+                         "conv1_1.bias, ..., conv5_3.bias): " + gatys_problems),
+    }  # fmt: skip
+    for loader, (load, message) in expected.items():
+        with pytest.raises(ValueError) as info:
+            load()
+        assert str(info.value) == message, loader
+
+
+# ---------------------------------------------------------------------------------------------- fallback
+def _offline(*args, **kwargs):
+    raise OSError("Name or service not known")
+
+
+def test_fallback_random_replaces_unavailable_named_weights_loudly(tmp_path, monkeypatch):
+    from torchvision.models import VGG16_Weights
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", _offline)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RandomWeightsWarning)
+        reference = load_weights("random_normalized", arch="vgg16", seed=5)
+    for name in ("imagenet", "VGG16_Weights.IMAGENET1K_V1", VGG16_Weights.IMAGENET1K_V1):
+        with pytest.warns(UserWarning) as record:
+            loaded = load_weights(name, arch="vgg16", seed=5, fallback="random")
+        banners = [str(w.message) for w in record if "RANDOMLY INITIALIZED VGG16" in str(w.message)]
+        assert len(banners) == 1, [str(w.message) for w in record]
+        assert banners[0].startswith("\n" + "!" * 100 + "\nvgg16 weights ") and banners[0].endswith("!" * 100)
+        assert "vgg16-397923af.pth" in banners[0] and "$TORCH_HOME/hub/checkpoints" in banners[0]
+        assert any(w.category is RandomWeightsWarning for w in record)
+        assert loaded.provenance == "random" and not loaded.pretrained
+        assert loaded.source.startswith("random_normalized") and loaded.normalization == IMAGENET
+        assert loaded.features.keys() == reference.features.keys()
+        assert all(torch.equal(loaded.features[key], reference.features[key]) for key in reference.features)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        vgg = VGGFeatures(["relu1_2"], weights=load_weights("imagenet", fallback="random"), input_range=(-1, 1))
+    assert vgg.provenance == "random" and vgg.weights_source.startswith("random_normalized")
+
+
+def test_fallback_never_replaces_a_named_file_and_is_off_by_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", _offline)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no banner, no random weights
+        with pytest.raises(WeightsUnavailableError, match="typo_vgg16.pth"):
+            load_weights("weights/typo_vgg16.pth", fallback="random")
+        with pytest.raises(WeightsUnavailableError, match="not in the torch hub cache"):
+            load_weights("imagenet")
+        with pytest.raises(WeightsUnavailableError, match="not in the torch hub cache"):
+            load_weights("imagenet", fallback="none")
+    with pytest.raises(ValueError, match="fallback must be 'none' or 'random', got 'pretrained'"):
+        load_weights("random", fallback="pretrained")

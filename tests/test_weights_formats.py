@@ -203,7 +203,7 @@ def test_wrong_arch_names_the_right_one(files):
 
 
 def _small_npy(tmp_path, **changes):
-    """Named like VGG16, shapes right up to conv2_2 and tiny after it (errors must stop at the first bad layer)."""
+    """Named like VGG16, shapes right up to conv2_2 and tiny after it (every misshaped layer is named)."""
     convs = {}
     channels = 3
     for name, width in [("conv1_1", 64), ("conv1_2", 64), ("conv2_1", 128), ("conv2_2", 128)]:
@@ -223,7 +223,7 @@ def _small_npy(tmp_path, **changes):
 
 def test_misshaped_layer_is_named_with_shapes(tmp_path):
     path = _small_npy(tmp_path, conv2_1=[np.zeros((3, 3, 32, 128), np.float32), np.zeros(128, np.float32)])
-    with pytest.raises(ValueError, match=r"conv2_1 has kernel shape \(3, 3, 32, 128\), expected \(3, 3, 64, 128\)"):
+    with pytest.raises(ValueError, match=r"shape mismatches: conv2_1 kernel: expected \(3, 3, 64, 128\), got \(3, 3, 32, 128\); conv3_1 kernel"):
         load_npy_weights(path)
 
 

@@ -201,21 +201,21 @@ def test_misshaped_key_is_named(tmp_path, vgg19_gatys):
     state = dict(vgg19_gatys[1])
     state["conv2_1.weight"] = torch.zeros(128, 32, 3, 3)
     path = _saved(tmp_path, state)
-    with pytest.raises(ValueError, match=r"conv2_1\.weight has shape \(128, 32, 3, 3\), expected \(128, 64, 3, 3\)"):
+    with pytest.raises(ValueError, match=r"shape mismatches: conv2_1\.weight: expected \(128, 64, 3, 3\), got \(128, 32, 3, 3\)\.$"):
         load_weights(path, arch="vgg19")
 
 
 def test_hwio_kernel_gets_a_hint(tmp_path, vgg19_gatys):
     state = dict(vgg19_gatys[1])
     state["conv1_2.weight"] = state["conv1_2.weight"].permute(2, 3, 1, 0).contiguous()
-    with pytest.raises(ValueError, match=r"conv1_2\.weight has shape \(3, 3, 64, 64\).*HWIO"):
+    with pytest.raises(ValueError, match=r"conv1_2\.weight: expected \(64, 64, 3, 3\), got \(3, 3, 64, 64\) \(TensorFlow HWIO order"):
         load_weights(_saved(tmp_path, state), arch="vgg19")
 
 
 def test_missing_key_is_named(tmp_path, vgg19_gatys):
     state = dict(vgg19_gatys[1])
     del state["conv3_2.bias"]
-    with pytest.raises(ValueError, match=r"missing keys: conv3_2\.bias$"):
+    with pytest.raises(ValueError, match=r"missing keys: conv3_2\.bias\.$"):
         load_weights(_saved(tmp_path, state), arch="vgg19")
     del state["conv3_2.weight"]  # the whole layer
     with pytest.raises(ValueError, match=r"not a complete vgg19.*missing conv3_2"):

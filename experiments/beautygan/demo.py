@@ -201,14 +201,9 @@ def train(args: Sequence[str] = ()) -> DemoRun:
     args = list(args)
     if "--config" not in args:
         args = ["--config", DEFAULT_CONFIG, *args]
-    from lightning.pytorch.cli import LightningCLI
+    from .cli.fit import cli_class
 
-    from .data import MTDataModule
-
-    cli = LightningCLI(
-        BeautyGAN, MTDataModule, args=args, run=False, save_config_kwargs={"overwrite": True},
-        parser_kwargs={"prog": "python -m beautygan.demo"},
-    )  # fmt: skip
+    cli = cli_class()(args, run=False, prog="python -m beautygan.demo")
     root = Path(cli.datamodule.root)
     if not (root / "images").is_dir():
         print(f"demo: writing the synthetic MT-layout set to {root} ...", flush=True)

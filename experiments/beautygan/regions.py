@@ -15,12 +15,12 @@ unlike the loss masks they cover the whole face between them and never overlap.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 
-__all__ = ["CONTROL_REGIONS", "FaceRegion", "control_regions", "region_masks"]
+__all__ = ["CONTROL_REGIONS", "FaceRegion", "control_regions", "named_regions", "region_masks"]
 
 EYE_MARGIN_AT_256 = 10
 """Pixels the eye bounding box is widened by on each side at 256x256 (official ``rebound_box``)."""
@@ -166,3 +166,17 @@ def control_regions(labels: Tensor, *, margin_at_256: float = EYE_MARGIN_AT_256,
     boxes = boxes.any(dim=1, keepdim=True)
     eyes = boxes & face & ~lips
     return torch.cat([lips, eyes, face & ~lips & ~eyes], dim=1)
+
+
+def named_regions(batch: dict[str, Tensor] | Any) -> dict[str, Tensor]:
+    """The source's ``lips``, ``eye_shadow``, ``skin`` and ``background`` masks ``(N, 1, H, W)`` of an
+    :class:`~beautygan.data.MTDataset` batch (views of its loss masks; computed from the label maps when the batch
+    has none): what the feature-map monitor measures VGG distances inside."""
+    masks = batch["source_masks"] if "source_masks" in batch else stacked_region_masks(batch["source_labels"])
+    labels = _check_labels(batch["source_labels"])
+    return {
+        "lips": masks[:, 0:1],
+        "eye_shadow": masks[:, 2:3] | masks[:, 3:4],
+        "skin": masks[:, 1:2],
+        "background": labels == int(FaceRegion.BACKGROUND),
+    }

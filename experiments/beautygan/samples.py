@@ -1,23 +1,28 @@
 """Sample grids of a makeup transfer, with a header row that names each column (TensorBoard and PNG).
 
-``BeautyGAN`` renders a grid on the training thread (:func:`render_sample_grid`, torch) and hands the pixels to its
-background writer thread, which encodes and writes them (:func:`write_sample_grid`, numpy and PIL only: a torch op
-in a second thread measurably slowed the training thread's CPU ops for the rest of the run, 41 s -> 61 s for 3
-demo epochs on 2 cores)."""
+:class:`SampleGrids` is the Lightning callback that logs them during training: it renders a grid on the training
+thread (:func:`render_sample_grid`, torch) and hands the pixels to its own background writer thread, which encodes
+and writes them (:func:`write_sample_grid`, numpy and PIL only: a torch op in a second thread measurably slowed the
+training thread's CPU ops for the rest of the run, 41 s -> 61 s for 3 demo epochs on 2 cores)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import numpy as np
 import torch
 import torchvision
+from lightning.pytorch.utilities import rank_zero_warn
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 from perceptual.images import save_image, to_unit_range
+from perceptual.pictures.event_writer import BackgroundWriter
+
+__all__ = ["SAMPLE_COLUMNS", "SampleGrids", "labelled_grid"]
 
 SAMPLE_COLUMNS = ("source", "reference", "made-up", "de-made-up", "cycle src", "cycle ref")
 """Column names of the training grids: the source (no makeup), the reference (makeup), the source wearing the
@@ -79,3 +84,78 @@ def write_sample_grid(writer: Any, tag: str, pixels: np.ndarray, step: int, png_
         writer.add_image(tag, pixels, step, dataformats="HWC")
     if png_path is not None:
         save_image(pixels, png_path)
+
+
+class SampleGrids(L.Callback):
+    """Logs a grid of sample pairs to TensorBoard and as PNGs under ``<log_dir>/samples``: from the training step
+    every ``every_n_batches`` batches (``samples/train``, the six columns of :data:`SAMPLE_COLUMNS`) and from the
+    first validation batch of each validation run (``samples/val``: source, reference, made-up, de-made-up).
+
+    It reads what the module's steps return as ``outputs["samples"]`` (a list of ``(N, 3, H, W)`` tensors in
+    [-1, 1], one per column) and the module's ``batches_seen`` counter. It owns one
+    :class:`~perceptual.pictures.event_writer.BackgroundWriter`, written out and stopped when training ends, on an
+    exception and at teardown. Rank 0 only, with no collectives.
+
+    Args:
+        every_n_batches: training batches between grids.
+        pairs: pairs (rows) per grid.
+    """
+
+    def __init__(self, *, every_n_batches: int = 200, pairs: int = 4) -> None:
+        if isinstance(every_n_batches, bool) or not isinstance(every_n_batches, int) or every_n_batches < 1:
+            raise ValueError(f"every_n_batches must be a whole number >= 1, got {every_n_batches!r}")
+        if isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 1:
+            raise ValueError(f"pairs must be a whole number >= 1, got {pairs!r}")
+        self.every_n_batches = every_n_batches
+        self.pairs = pairs
+        self._writer: BackgroundWriter | None = None
+        self._val_done = False
+
+    def _log(self, trainer: L.Trainer, tag: str, images: Sequence[Tensor], step: int) -> None:
+        if not trainer.is_global_zero or trainer.logger is None:
+            return
+        experiment = getattr(trainer.logger, "experiment", None)
+        summary = experiment if hasattr(experiment, "add_image") else None
+        log_dir = getattr(trainer.logger, "log_dir", None)
+        if summary is None and not log_dir:
+            return
+        k = min(self.pairs, images[0].shape[0])
+        columns = torch.stack([x[:k].detach().float().cpu() for x in images], dim=1)  # (k, cols, 3, H, W)
+        pixels = render_sample_grid(columns)  # a new array, owned by the writer thread from here
+        png = Path(log_dir) / "samples" / f"{tag.split('/')[-1]}_{step:06d}.png" if log_dir else None
+        if self._writer is None or self._writer.writer is not summary:
+            self._close()
+            self._writer = BackgroundWriter(summary)
+        self._writer.submit(write_sample_grid, tag, pixels, step, png)
+
+    def _close(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        step = int(getattr(pl_module, "batches_seen", batch_idx + 1)) - 1  # the batch just trained
+        if step % self.every_n_batches == 0 and isinstance(outputs, Mapping) and "samples" in outputs:
+            self._log(trainer, "samples/train", outputs["samples"], step)
+
+    def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._val_done = False
+
+    def on_validation_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        if not self._val_done and not trainer.sanity_checking and isinstance(outputs, Mapping) and "samples" in outputs:
+            self._log(trainer, "samples/val", outputs["samples"], int(getattr(pl_module, "batches_seen", 0)))
+            self._val_done = True
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._close()
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        try:
+            self._close()  # the last grids of a run that stops on an error are still written
+        except Exception as error:  # noqa: BLE001 - the training error is the one to raise
+            rank_zero_warn(f"SampleGrids: writing the last sample grids failed while stopping on an error: {error}")
+
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self._close()

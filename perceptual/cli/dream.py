@@ -1,7 +1,8 @@
-"""``perceptual dream`` and ``perceptual dream-sheet``: DeepDream / activation maximization on VGG (seed 002).
+"""``perceptual dream`` and ``perceptual dream-sheet``: DeepDream / activation maximization on VGG, after
+Google's 2015 TensorFlow DeepDream notebook (``deepdream.ipynb``).
 
 ``perceptual dream photo.jpg --layer relu4_3 --channel 12 --out out.png`` dreams on a photo at its own resolution;
-``perceptual dream --noise 224 ...`` starts from the seed's grey noise; ``perceptual dream-sheet --layer relu4_3
+``perceptual dream --noise 224 ...`` starts from the notebook's grey noise; ``perceptual dream-sheet --layer relu4_3
 --channels 16 --size 128 --out sheet.png`` renders what each of the first 16 channels responds to, in one grid.
 """
 
@@ -20,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     dream = subparsers.add_parser(
         "dream",
         help="DeepDream / maximize a channel or layer of VGG on an image or noise",
-        description="DeepDream (seed 002) on VGG: gradient ascent of a channel's, several channels' or a layer's mean "
+        description="DeepDream (after Google's TensorFlow deepdream notebook) on VGG: gradient ascent of a channel's, several channels' or a layer's mean "
         "activation, with octaves and tiled gradients.",
     )
     dream.add_argument("image", nargs="?", help="image to start from (any size; omit with --noise)")

@@ -17,10 +17,14 @@ def tables() -> dict[str, str]:
     """``{name: 1536 hex digits}``: 256 entries of R, G, B bytes."""
     import numpy as np
     from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
 
     out = {}
     for name in NAMES:
-        rows = np.asarray(colormaps[name].colors, dtype=np.float64)
+        colormap = colormaps[name]
+        if not isinstance(colormap, ListedColormap):
+            raise TypeError(f"matplotlib's {name} is a {type(colormap).__name__}, expected a ListedColormap of entries")
+        rows = np.asarray(colormap.colors, dtype=np.float64)
         if rows.shape != (256, 3):
             raise ValueError(f"matplotlib's {name} has {rows.shape} entries, expected (256, 3)")
         out[name] = np.round(rows * 255).astype(np.uint8).tobytes().hex()

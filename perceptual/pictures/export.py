@@ -25,7 +25,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote
@@ -33,6 +33,7 @@ from urllib.parse import quote
 import torch
 from PIL import Image
 
+from perceptual._validation import spatial_size
 from perceptual.features import VGGFeatures
 from perceptual.files import atomic_path
 from perceptual.images import ImageLoadError, load_image
@@ -171,10 +172,15 @@ def export_layer_maps(
             exported.append(ExportedLayer(name, tuple(batch.shape), shown, grid_path, sum_path,
                                           (grid_np.shape[1], grid_np.shape[0]), pca_path))  # fmt: skip
             if on_layer is not None:
-                pending[-1].add_done_callback(lambda _future, name=name: on_layer(name))
+                pending[-1].add_done_callback(_report_done(on_layer, name))
         for future in pending:
             future.result()  # re-raise write errors
     return exported
+
+
+def _report_done(on_layer: Callable[[str], object], name: str) -> Callable[[Future], object]:
+    """A future's done-callback that reports ``name``, bound now (not the loop variable's last value)."""
+    return lambda _future: on_layer(name)
 
 
 @contextmanager
@@ -223,7 +229,7 @@ def _item_from_json(entry: dict, out: Path) -> ExportedImage:
     return ExportedImage(Path(entry["source"]), out / entry["folder"], list(entry["notes"]), layers)
 
 
-def _read_manifest(out: Path, settings: dict) -> list[ExportedImage]:
+def _read_manifest(out: Path, settings: Mapping[str, object]) -> list[ExportedImage]:
     """The images an earlier run exported into ``out`` with the same ``settings``; refuses other settings, and a
     folder that holds an ``index.html`` written without a manifest."""
     path = out / MANIFEST
@@ -237,7 +243,7 @@ def _read_manifest(out: Path, settings: dict) -> list[ExportedImage]:
         stored, entries = manifest["settings"], manifest["images"]
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(f"--out {str(out)!r}: unreadable {MANIFEST} ({err}); use another folder") from None
-    if stored != settings:
+    if stored != dict(settings):
         differs = ", ".join(f"{key} {stored.get(key)!r} there, {value!r} now" for key, value in settings.items() if stored.get(key) != value)
         raise ValueError(f"--out {str(out)!r} holds maps made with other settings ({differs}); use another folder")
     return [item for item in (_item_from_json(entry, out) for entry in entries) if item.folder.is_dir()]
@@ -473,7 +479,7 @@ def _compare(
             shown = count if channels is None else min(channels, count)
             chosen = select_channels(pair_real, pair_generated, k=shown, by="difference")
             order = scores.topk(min(5, count))
-            heat = _unit_heat(difference_map(batch[:1], batch[1:], tuple(first.shape[1:]))[0, 0])
+            heat = _unit_heat(difference_map(batch[:1], batch[1:], spatial_size(first))[0, 0])
             pca_scores, explained, factor = _pca_fit([pair_real, pair_generated], pca_style)
             distance = (pair_real.float() - pair_generated.float()).square().mean()
             # one host copy for the numbers of this layer
@@ -492,7 +498,7 @@ def _compare(
             pca_heading = f"{name}: RGB = PCA 1-3 of {count} channels ({shares} of the variance), fitted on both"
             pca = _pca_picture(pca_scores, factor, pca_style, gap=None, titles=titles, heading=pca_heading)
             blended = overlay_heatmap(base, heat, alpha=alpha, colormap=colormap)
-            labels = _panel_labels([f"{name} on {a}"], tuple(base.shape[:2]), 0)
+            labels = _panel_labels([f"{name} on {a}"], (int(base.shape[0]), int(base.shape[1])), 0)
             blended = _draw_labels(blended, labels, indexed=False, pad_value=255)
         layer = _ComparedLayer(name, tuple(pair_real.shape), shown, numbers[-1], ranking, out / f"{name}.png",
                                out / f"{name}_pca.png", out / f"{name}_overlay.png")  # fmt: skip

@@ -48,6 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from perceptual._validation import spatial_size
 from perceptual.features import VGGFeatures
 from perceptual.layers import canonical_layer_name
 from perceptual.lpips import LPIPS, LPIPS_LAYERS
@@ -107,18 +108,23 @@ def _check_writer(writer: object) -> None:
         )
 
 
-def _check_pair(name: str, real: object, generated: object) -> tuple[Tensor, Tensor]:
-    for label, value in (("real", real), ("generated", generated)):
-        if not isinstance(value, Tensor):
-            raise TypeError(f"{label} features of layer {name!r} must be a Tensor, got {type(value).__name__}")
-        if value.ndim != 4:
-            raise ValueError(f"{label} features of layer {name!r} must be (N, C, H, W), got shape {tuple(value.shape)}")
-    if real.shape != generated.shape:  # type: ignore[union-attr]
+def _check_features(label: str, name: str, value: object) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{label} features of layer {name!r} must be a Tensor, got {type(value).__name__}")
+    if value.ndim != 4:
+        raise ValueError(f"{label} features of layer {name!r} must be (N, C, H, W), got shape {tuple(value.shape)}")
+    return value
+
+
+def _check_pair(name: str, real_value: object, generated_value: object) -> tuple[Tensor, Tensor]:
+    real = _check_features("real", name, real_value)
+    generated = _check_features("generated", name, generated_value)
+    if real.shape != generated.shape:
         raise ValueError(
             f"real and generated features of layer {name!r} must have the same shape, got "
-            f"{tuple(real.shape)} and {tuple(generated.shape)}"  # type: ignore[union-attr]
+            f"{tuple(real.shape)} and {tuple(generated.shape)}"
         )
-    return real.detach(), generated.detach()  # type: ignore[union-attr]
+    return real.detach(), generated.detach()
 
 
 def _match_layers(requested: Sequence[str] | None, available: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -133,7 +139,8 @@ def _match_layers(requested: Sequence[str] | None, available: Sequence[str]) -> 
             return name
 
     by_canonical = {canonical(key): key for key in available}
-    found, missing = [], []
+    found: list[str] = []
+    missing: list[str] = []
     for name in requested:
         key = name if name in available else by_canonical.get(canonical(name))
         (found if key is not None else missing).append(key if key is not None else name)
@@ -354,11 +361,11 @@ def log_feature_maps(
             numbers[key], flat = flat[: value.numel()], flat[value.numel() :]
         host.append(numbers)
     for log, numbers in zip(logs, host):
-        for stat, value in zip(_STATISTICS, numbers["statistics"]):
-            writer.add_scalar(f"{tag_prefix}/{log.name}/{stat}", value, step)
-        for region, value in zip(regions or {}, numbers.get("regions", [])):
-            if not math.isnan(value):
-                writer.add_scalar(f"{tag_prefix}/{log.name}/distance/{region}", value, step)
+        for stat, number in zip(_STATISTICS, numbers["statistics"]):
+            writer.add_scalar(f"{tag_prefix}/{log.name}/{stat}", number, step)
+        for region, number in zip(regions or {}, numbers.get("regions", [])):
+            if not math.isnan(number):
+                writer.add_scalar(f"{tag_prefix}/{log.name}/distance/{region}", number, step)
         if titles is not None and callable(getattr(writer, "add_text", None)):  # SummaryWriter has it; a minimal writer may not
             writer.add_text(f"{tag_prefix}/{log.name}/ranking", _ranking_text(log, numbers, titles, step), step)
 
@@ -458,13 +465,14 @@ def difference_maps(
     names, missing = _match_layers(layers, list(real_features))
     if missing:
         raise ValueError(f"layers {missing} are not in real_features, which has {list(real_features)}")
+    height, width = size
     maps: dict[str, Tensor] = {}
     with torch.no_grad():
         if lpips is not None:
-            maps["lpips"] = lpips.from_features(generated_features, real_features, size=tuple(size), spatial=True).float()
+            maps["lpips"] = lpips.from_features(generated_features, real_features, size=(height, width), spatial=True).float()
         for name in names:
             real, generated = _check_pair(name, real_features[name], generated_features[name])
-            maps[name] = difference_map(real, generated, tuple(size))
+            maps[name] = difference_map(real, generated, (height, width))
     return maps
 
 
@@ -511,9 +519,9 @@ def log_difference_maps(
     first, second = named or ("real", "generated")
     if images is not None:
         real_images, generated_images = _check_pair("images", images[0], images[1])
-        size = size or tuple(real_images.shape[-2:])
+        size = size or spatial_size(real_images)
     if size is None:
-        size = max((tuple(v.shape[-2:]) for v in real_features.values()), key=lambda hw: hw[0] * hw[1])
+        size = max((spatial_size(v) for v in real_features.values()), key=lambda hw: hw[0] * hw[1])
     maps = difference_maps(real_features, generated_features, size, layers=layers, lpips=lpips)
     height, width = size
     scale = 1.0 if max_size is None else min(1.0, max_size / max(height, width))

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -98,7 +98,7 @@ def _check_colormap(colormap: str) -> str:
     return colormap
 
 
-def _check_percentiles(percentiles: tuple[float, float]) -> tuple[float, float]:
+def _check_percentiles(percentiles: Iterable[float]) -> tuple[float, float]:
     try:
         low, high = (float(p) for p in percentiles)
     except (TypeError, ValueError):
@@ -764,7 +764,7 @@ class GridStyle:
         _check_colormap(self.colormap)
         if self.scaling not in ("minmax", "percentile"):
             raise ValueError(f"scaling must be 'minmax' or 'percentile', got {self.scaling!r}")
-        object.__setattr__(self, "percentiles", _check_percentiles(tuple(self.percentiles)))
+        object.__setattr__(self, "percentiles", _check_percentiles(self.percentiles))
         for name in ("padding", "pad_value", "label_min_tile"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -1050,7 +1050,7 @@ def overlay_heatmap(image: Tensor, heat: Tensor, *, alpha: float = 0.5, colormap
         got = f"{image.dtype} {tuple(image.shape)}" if isinstance(image, Tensor) else type(image).__name__
         raise ValueError(f"image must be a uint8 (H, W, 3) tensor, got {got}")
     if not isinstance(heat, Tensor) or heat.ndim != 2:
-        got = tuple(heat.shape) if isinstance(heat, Tensor) else type(heat).__name__
+        got = f"{tuple(heat.shape)}" if isinstance(heat, Tensor) else type(heat).__name__
         raise ValueError(f"heat must be an (H, W) tensor, got {got}")
     if tuple(heat.shape) != tuple(image.shape[:2]):
         raise ValueError(f"heat {tuple(heat.shape)} and image {tuple(image.shape[:2])} must have the same (H, W)")

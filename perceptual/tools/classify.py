@@ -22,7 +22,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor, nn
 
-from perceptual._validation import check_image_batch
+from perceptual._validation import DEFAULT_INPUT_RANGE, check_image_batch
 from perceptual.features import VGGFeatures
 from perceptual.weights import VGGWeights, WeightsSource, load_weights
 
@@ -76,7 +76,7 @@ class VGGClassifier(nn.Module):
         weights: WeightsSource = "imagenet",
         *,
         arch: str = "vgg16",
-        input_range: tuple[float, float] = (0.0, 1.0),
+        input_range: tuple[float, float] = DEFAULT_INPUT_RANGE,
         resize: ResizeMode = "crop",
         categories: Sequence[str] | None = None,
     ) -> None:

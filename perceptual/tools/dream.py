@@ -1,24 +1,25 @@
 """Activation maximization and DeepDream on a frozen :class:`~perceptual.VGGFeatures`.
 
-Reproduces, on VGG16/VGG19, the TensorFlow 1 DeepDream code of seed 002 (itself Google's 2015 ``deepdream``
-notebook, Mordvintsev, Olah & Tyka, "Inceptionism: Going Deeper into Neural Networks"):
+Reproduces, on VGG16/VGG19, Google's 2015 TensorFlow DeepDream notebook (``deepdream.ipynb`` in TensorFlow's
+``examples/tutorials/deepdream``; Mordvintsev, Olah & Tyka, "Inceptionism: Going Deeper into Neural Networks"),
+written there for Inception:
 
 - objectives: the mean activation of one channel, of a list of channels, of a whole layer (optionally squared, as
-  the seed's ``tf.square(layer_output)``), or a weighted sum of such terms over several layers (:class:`Objective`);
+  the notebook's ``tf.square(layer_output)``), or a weighted sum of such terms over several layers (:class:`Objective`);
 - gradient ascent *in the input range* of the extractor (its weights' ImageNet or Caffe preprocessing is applied
-  by the extractor), each gradient divided by its standard deviation (``grad_norm="std"``, the seed's
+  by the extractor), each gradient divided by its standard deviation (``grad_norm="std"``, the notebook's
   ``render_naive``; ``"abs_mean"`` is its ``render_deepdream``), pixels clipped to the input range after each step;
 - an octave pyramid (default 4 octaves, scale 1.4) whose high-frequency detail is split off on the way down and
-  added back on the way up (the seed's Laplacian-style scheme), so a photo keeps its content;
+  added back on the way up (the notebook's Laplacian-style scheme), so a photo keeps its content;
 - gradients computed tile by tile with a random roll that is undone afterwards (``calc_grad_tiled``), so images
   far larger than the accelerator's memory work - the image itself may stay on the CPU while tiles run on the GPU;
 - a batched feature-visualization contact sheet (:func:`channel_sheet`): the first N channels of a layer optimized
   together from noise, batch element ``i`` maximizing its own channel.
 
-Differences from the seed, on purpose: tiles split each side evenly (the seed's loop leaves a strip of up to half a
-tile without gradient when ``size % tile < tile / 2``); a side that fits in one tile is not rolled (a roll there
-would only wrap the image's borders into its middle); a tile's score is weighted by its share of the image area,
-so the reported score is the objective of the whole image.
+Differences from the notebook, on purpose: tiles split each side evenly (the notebook's loop leaves a strip of up to
+half a tile without gradient when ``size % tile < tile / 2``); a side that fits in one tile is not rolled (a roll
+there would only wrap the image's borders into its middle); a tile's score is weighted by its share of the image
+area, so the reported score is the objective of the whole image.
 
 >>> from perceptual.tools.dream import DreamSchedule, Objective, deep_dream, make_extractor, noise_image
 >>> objective = Objective.channel("relu4_3", 12)
@@ -40,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from perceptual._validation import check_image_batch, check_image_values
+from perceptual._validation import DEFAULT_INPUT_RANGE, check_image_batch, check_image_values, spatial_size
 from perceptual.features import VGGFeatures
 from perceptual.images import to_unit_range
 from perceptual.pictures.render import tile_grid
@@ -83,7 +84,7 @@ class ObjectiveTerm:
     weight: float = 1.0
     """Multiplier of this term in the sum."""
     square: bool = False
-    """Maximize the mean *squared* activation (the seed's final DeepDream: ``tf.square(layer_output)``)."""
+    """Maximize the mean *squared* activation (the notebook's final DeepDream: ``tf.square(layer_output)``)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.layer, str):
@@ -147,7 +148,7 @@ class Objective:
 
     @classmethod
     def channel(cls, layer: str, channel: int, *, weight: float = 1.0, square: bool = False) -> Objective:
-        """Mean activation of one channel (the seed's ``layer_output[:, :, :, channel]``)."""
+        """Mean activation of one channel (the notebook's ``layer_output[:, :, :, channel]``)."""
         return cls((ObjectiveTerm(layer, (channel,), weight, square),))
 
     @classmethod
@@ -231,7 +232,7 @@ def make_extractor(
     *,
     arch: str = "vgg16",
     weights: WeightsSource = "imagenet",
-    input_range: tuple[float, float] = (0.0, 1.0),
+    input_range: tuple[float, float] = DEFAULT_INPUT_RANGE,
     normalization: str | InputNormalization | None = None,
     seed: int = 0,
     device: torch.device | str | None = None,
@@ -286,13 +287,13 @@ def noise_image(
     size: int | tuple[int, int],
     *,
     batch: int | None = None,
-    input_range: tuple[float, float] = (0.0, 1.0),
+    input_range: tuple[float, float] = DEFAULT_INPUT_RANGE,
     seed: int = 0,
     mean: float = 100.0 / 255.0,
     amplitude: float = 1.0 / 255.0,
     device: torch.device | str | None = None,
 ) -> Tensor:
-    """The seed's starting image ``np.random.uniform(size=(h, w, 3)) + 100.0``: grey ``mean`` plus uniform noise of
+    """The notebook's starting image ``np.random.uniform(size=(h, w, 3)) + 100.0``: grey ``mean`` plus uniform noise of
     ``amplitude`` (both as fractions of the range), mapped into ``input_range``. ``(3, H, W)``, or
     ``(batch, 3, H, W)`` when ``batch`` is given. Drawn on the CPU, so the same ``seed`` gives the same image on any
     device."""
@@ -308,7 +309,7 @@ def noise_image(
 
 
 def _size_pair(size: int | Sequence[int], name: str) -> tuple[int, int]:
-    pair = (size, size) if isinstance(size, int) and not isinstance(size, bool) else tuple(size)
+    pair = (size, size) if isinstance(size, int) else tuple(size)  # True: (True, True), refused below
     if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in pair):
         raise ValueError(f"{name} must be a positive int or (height, width), got {size!r}")
     return int(pair[0]), int(pair[1])
@@ -317,7 +318,7 @@ def _size_pair(size: int | Sequence[int], name: str) -> tuple[int, int]:
 def octave_sizes(size: tuple[int, int], octaves: int, scale: float = 1.4) -> list[tuple[int, int]]:
     """Image sizes of the octave pyramid, smallest first, ending with ``size``.
 
-    Each smaller octave is the larger one divided by ``scale`` and floored, as the seed's
+    Each smaller octave is the larger one divided by ``scale`` and floored, as the notebook's
     ``np.int32(np.float32(hw) / octave_scale)``.
     """
     height, width = _size_pair(tuple(size), "size")
@@ -339,12 +340,12 @@ def _resize(image: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
 
 
-def octave_grid(images: Sequence[Tensor], *, input_range: tuple[float, float] = (0.0, 1.0), padding: int = 2) -> Tensor:
+def octave_grid(images: Sequence[Tensor], *, input_range: tuple[float, float] = DEFAULT_INPUT_RANGE, padding: int = 2) -> Tensor:
     """The per-octave results side by side (each resized to the last one's size), as one ``(3, H, W)`` image in
     [0, 1]; a batch gives one row per batch element."""
     if not images:
         raise ValueError("octave_grid needs at least one image")
-    size = tuple(images[-1].shape[-2:])
+    size = spatial_size(images[-1])
     batched = [_resize(img if img.ndim == 4 else img[None], size) for img in images]
     stacked = torch.stack(batched, dim=1).flatten(0, 1)  # (N * octaves, 3, H, W), row-major per batch element
     return _grid(to_unit_range(stacked, input_range), nrow=len(images), padding=padding)
@@ -372,7 +373,7 @@ def tiled_gradient(
     shift: tuple[int, int] | None = None,
     generator: torch.Generator | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Gradient of the objective w.r.t. ``image`` ``(N, 3, H, W)`` computed tile by tile (the seed's
+    """Gradient of the objective w.r.t. ``image`` ``(N, 3, H, W)`` computed tile by tile (the notebook's
     ``calc_grad_tiled``), and the ``(N,)`` scores.
 
     The image is rolled by ``shift`` (``(dy, dx)``; random when ``None``, drawn from ``generator``, and only along a
@@ -428,11 +429,11 @@ class DreamSchedule:
     (``ValueError`` naming the field).
 
     Attributes:
-        iterations: ascent steps per octave (the seed: 10; 20 from noise).
-        step: step size in 8-bit pixel levels (the seed's units): each step moves pixels by ``step / 255`` of the
+        iterations: ascent steps per octave (the notebook: 10; 20 from noise).
+        step: step size in 8-bit pixel levels (the notebook's units): each step moves pixels by ``step / 255`` of the
             input range per unit of normalized gradient.
-        octaves: pyramid depth (the seed: 4); ``octaves=1`` works at the image's size only.
-        octave_scale: size ratio between octaves (the seed: 1.4), > 1.
+        octaves: pyramid depth (the notebook: 4); ``octaves=1`` works at the image's size only.
+        octave_scale: size ratio between octaves (the notebook: 1.4), > 1.
         tile_size: largest tile side for the gradient; sides longer than this are tiled with a random roll.
         jitter: also roll the image by up to this many pixels each step (undone), against grid artifacts.
         grad_norm: ``"std"`` divides the gradient by its std + ``eps`` (``render_naive``); ``"abs_mean"`` by its
@@ -464,7 +465,7 @@ class DreamSchedule:
             raise ValueError(f"octave_scale must be > 1, got {self.octave_scale!r}")
         if self.grad_norm not in ("std", "abs_mean"):
             raise ValueError(
-                "grad_norm must be 'std' (the seed's render_naive) or 'abs_mean' (render_deepdream), "
+                "grad_norm must be 'std' (the notebook's render_naive) or 'abs_mean' (render_deepdream), "
                 f"got {self.grad_norm!r}"
             )
         if not self.eps > 0:
@@ -510,10 +511,10 @@ def _ascend(
     tile_size, jitter = schedule.tile_size, schedule.jitter
     low, high = extractor.input_range
     step_size = schedule.step / 255.0 * (high - low)
-    sizes = octave_sizes(tuple(image.shape[-2:]), octaves, octave_scale)
+    sizes = octave_sizes(spatial_size(image), octaves, octave_scale)
     minimum = _min_side(extractor)
     if min(sizes[0]) < minimum:
-        fits = sum(1 for s in octave_sizes(tuple(image.shape[-2:]), octaves, octave_scale) if min(s) >= minimum)
+        fits = sum(1 for s in sizes if min(s) >= minimum)
         raise ValueError(
             f"the smallest of {octaves} octaves (scale {octave_scale:g}) of a {image.shape[-2]}x{image.shape[-1]} "
             f"image is {sizes[0][0]}x{sizes[0][1]}, below the {minimum}x{minimum} that {extractor.layers[-1]!r} needs; "
@@ -521,12 +522,12 @@ def _ascend(
         )
     generator = torch.Generator().manual_seed(schedule.seed)
 
-    # Split the image into a low-frequency base and per-octave detail (the seed's pyramid), smallest octave first.
+    # Split the image into a low-frequency base and per-octave detail (the notebook's pyramid), smallest octave first.
     details: list[Tensor] = []
     current = image
     for size in reversed(sizes[:-1]):
         lower = _resize(current, size)
-        details.append(current - _resize(lower, tuple(current.shape[-2:])))
+        details.append(current - _resize(lower, spatial_size(current)))
         current = lower
 
     bar = None
@@ -540,7 +541,7 @@ def _ascend(
         for octave in range(octaves):
             if octave > 0:
                 detail = details[-octave]
-                current = _resize(current, tuple(detail.shape[-2:])) + detail
+                current = _resize(current, spatial_size(detail)) + detail
             for iteration in range(iterations):
                 height, width = current.shape[-2:]
                 shift = None
@@ -653,14 +654,16 @@ def channel_sheet(
     equals ``deep_dream(noise[i], Objective.channel(layer, channels[i]), extractor=extractor, schedule=schedule)``.
     ``nrow``: images per grid row (default: about a square).
 
-    From the seed's nearly flat noise, a channel after a ReLU that is off everywhere gets no gradient and stays
-    grey; the seed maximizes pre-ReLU tensors (``*_pre_relu``), here the ``conv4_3`` tap rather than ``relu4_3``.
+    From the notebook's nearly flat noise, a channel after a ReLU that is off everywhere gets no gradient and stays
+    grey; the notebook maximizes pre-ReLU tensors (``*_pre_relu``), here the ``conv4_3`` tap rather than ``relu4_3``.
     """
     if isinstance(channels, int) and not isinstance(channels, bool):
         if channels < 1:
             raise ValueError(f"channels must be a positive count or a list of indices, got {channels}")
         count = channels
         channels = tuple(range(channels))
+    elif isinstance(channels, bool):
+        raise TypeError(f"channels must be a count or a list of channel indices, got {channels!r}")
     else:
         channels = tuple(channels)
         count = None

@@ -6,6 +6,8 @@ checkpoint that cannot be written, a loss that went NaN. ``--ckpt_path last`` re
 
 from __future__ import annotations
 
+import argparse
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,24 +60,40 @@ def _resume_in_place(config: Any) -> None:
         tensorboard.init_args.version = version
 
 
+def _one_line(err: BaseException) -> str:
+    """jsonargparse's multi-line parse error as one line: ``--model.loss_weights: Option 'lipz' is not accepted``."""
+    text = str(err)
+    key = re.match(r'Parser key "([^"]+)"', text)
+    specific = re.search(r"(Option '[^']+' is not accepted|Expected a <class '[^']+'>\. Got value: .*)", text)
+    if key and specific:
+        return f"--{key.group(1)}: {specific.group(1)}"
+    return " ".join(line.strip(" -") for line in text.splitlines() if line.strip())
+
+
 def cli_class() -> type:
     """The LightningCLI subclass (built on first use: importing Lightning costs seconds)."""
     from lightning.pytorch.cli import LightningCLI
 
     from ..data import MTDataModule
     from ..module import BeautyGAN
+    from ..samples import SampleGrids
 
     class BeautyGANCLI(LightningCLI):
-        """LightningCLI over :class:`BeautyGAN` and :class:`MTDataModule`; the resolved config is saved per run."""
+        """LightningCLI over :class:`BeautyGAN` and :class:`MTDataModule`, with the sample grids' callback as the
+        config's ``samples:`` section (``--samples.every_n_batches 50``); the resolved config is saved per run."""
 
-        def __init__(self, args: Sequence[str] | None = None) -> None:
+        def __init__(self, args: Sequence[str] | None = None, *, run: bool = True, prog: str = "beautygan") -> None:
             super().__init__(
                 BeautyGAN,
                 MTDataModule,
                 args=args,
+                run=run,
                 save_config_kwargs={"overwrite": True},
-                parser_kwargs={"prog": "beautygan"},
+                parser_kwargs={"prog": prog, "exit_on_error": False},  # parse errors become one line in run()
             )
+
+        def add_arguments_to_parser(self, parser: Any) -> None:
+            parser.add_lightning_class_args(SampleGrids, "samples")
 
         def before_instantiate_classes(self) -> None:
             if self.subcommand == "fit":
@@ -108,11 +126,11 @@ def cli_class() -> type:
 def run(args: Sequence[str], *, from_sys_argv: bool = False) -> int:
     """Run a LightningCLI subcommand (``args`` starts with it); ``from_sys_argv``: let LightningCLI read
     ``sys.argv`` itself, as the ``beautygan`` console script does."""
-    from perceptual import WeightsUnavailableError
+    from perceptual import CalibrationUnavailableError, WeightsUnavailableError
 
     from ..checkpoints import CheckpointError, CheckpointWriteError, load_checkpoint_file
     from ..data import DatasetError
-    from ..module import NonFiniteLossError
+    from ..guard import NonFiniteLossError
     from ..resume import ResumeError
 
     args = list(args)
@@ -125,11 +143,15 @@ def run(args: Sequence[str], *, from_sys_argv: bool = False) -> int:
                     load_checkpoint_file(path, weights_only=False)
         cli_class()(args=None if from_sys_argv else args)
     except WeightsUnavailableError as err:
-        print(f"beautygan: error: {err}\n(named pretrained weights may fall back to a random VGG offline with "
-              "`vgg_fallback: random`, as the demo config does; a weights file you name never falls back)", file=sys.stderr)  # fmt: skip
+        hint = ("\n(named pretrained weights may fall back to a random VGG offline with `vgg_fallback: random`, as the "
+                "demo config does; a weights file you name never falls back)")  # fmt: skip
+        print(f"beautygan: error: {err}{'' if isinstance(err, CalibrationUnavailableError) else hint}", file=sys.stderr)
         return 2
     except (CheckpointError, CheckpointWriteError, ConfigurationError, DatasetError, NonFiniteLossError, ResumeError,
             FileNotFoundError) as err:  # fmt: skip
         print(f"beautygan: error: {err}", file=sys.stderr)
+        return 2
+    except argparse.ArgumentError as err:  # a bad option or config value
+        print(f"beautygan: error: {_one_line(err)}; see beautygan {args[0] if args else 'fit'} --help", file=sys.stderr)
         return 2
     return 0
