@@ -117,7 +117,7 @@ def test_beautygan_help_lists_every_command() -> None:
 
     out = subprocess.run([sys.executable, "-c", "from beautygan.cli import main; raise SystemExit(main(['--help']))"],
                          capture_output=True, text=True, check=True).stdout  # fmt: skip
-    names = ("fit", "validate", "test", "predict", "transfer", "gallery", "interpolate", "prepare-faces", "evaluate", "synthetic")
+    names = ("fit", "validate", "test", "predict", "transfer", "gallery", "interpolate", "prepare-faces", "evaluate", "synthetic", "app")
     for name in names:
         assert f"\n  {name} " in out, name
     assert len(COMMANDS) == len(names) and main(["no-such-command"]) == 2

@@ -239,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     print(format_controls(strength_table(cli.model, run.held_out), interpolation_table(cli.model, run.held_out), pairs=len(run.held_out)))
     if checkpoint:
         write_pictures(checkpoint, root, log_dir)
+        print(f"  try it in a browser: beautygan app --ckpt {checkpoint}   (then open http://127.0.0.1:7860; needs the app extra)")
     return 0
 
 

@@ -7,6 +7,7 @@
     beautygan interpolate --ckpt last.ckpt --source a.jpg --reference b.jpg --reference c.jpg --out strip.png
     beautygan prepare-faces PHOTOS/ data/mine --kind non-makeup   # needs the `faces` extra
     beautygan evaluate --ckpt last.ckpt --data-dir data/mine --out eval/
+    beautygan app --ckpt last.ckpt                          # a local web page (needs the `app` extra)
 
 ``transfer``, ``gallery`` and ``interpolate`` need no label maps and no VGG: they rebuild the generator from the
 checkpoint's hyperparameters.
@@ -31,6 +32,7 @@ COMMANDS = (
     ("prepare-faces", "your photos into the MT layout: detect, align, label maps (needs the faces extra)"),
     ("evaluate", "face distance, colour and background figures of a checkpoint on pairs of photos"),
     ("synthetic", "write the synthetic MT-layout faces the demo trains on"),
+    ("app", "a local web page for makeup transfer: controls, before/after, what VGG sees (needs the app extra)"),
 )
 
 # command -> module whose run(argv) -> int runs it (the LightningCLI subcommands share beautygan.cli.fit)
@@ -41,6 +43,7 @@ _MODULES = {
     "prepare-faces": "beautygan.cli.prepare_faces",
     "evaluate": "beautygan.cli.evaluate",
     "synthetic": "beautygan.cli.synthetic",
+    "app": "beautygan.cli.app",
 }
 
 
