@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean bench
+.PHONY: demo test lint install clean bench
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -rs
+
+# ruff (lint and formatting) over the code, mypy over the perceptual package; both configured in pyproject.toml
+lint: $(STAMP)
+	$(VENV)/bin/ruff check perceptual experiments tests benchmarks
+	$(VENV)/bin/ruff format --check perceptual experiments tests benchmarks
+	$(VENV)/bin/mypy
 
 bench: $(STAMP)
 	$(PY) benchmarks/loss_speed.py

@@ -77,9 +77,13 @@ def bench_device(device: torch.device, args: argparse.Namespace) -> None:
             times[name].append(_timed(fn, device) / n)
     per_it = {name: statistics.median(t) for name, t in times.items()}
     base = per_it["floor (hand loop)"]
-    print(f"\n[{device}] {args.size}x{args.size}, vgg16 {layer} channel {channel}, {n} iterations x {args.repeats} repeats")
+    print(
+        f"\n[{device}] {args.size}x{args.size}, vgg16 {layer} channel {channel}, {n} iterations x {args.repeats} repeats"
+    )
     for name, seconds in per_it.items():
-        print(f"  {name:28s} {1 / seconds:8.2f} it/s  ({seconds * 1e3:9.1f} ms/it)  x{seconds / base:5.2f} of floor time")
+        print(
+            f"  {name:28s} {1 / seconds:8.2f} it/s  ({seconds * 1e3:9.1f} ms/it)  x{seconds / base:5.2f} of floor time"
+        )
 
     # (b) batched contact sheet vs one channel at a time
     sheet_vgg = make_extractor(layer, weights="random", device=device)
@@ -100,7 +104,9 @@ def bench_device(device: torch.device, args: argparse.Namespace) -> None:
         t_batch.append(_timed(batched, device))
         t_single.append(_timed(one_by_one, device))
     tb, ts = statistics.median(t_batch), statistics.median(t_single)
-    print(f"[{device}] sheet: {args.channels} channels of {layer}, {args.sheet_size}px, {args.sheet_iterations} iterations")
+    print(
+        f"[{device}] sheet: {args.channels} channels of {layer}, {args.sheet_size}px, {args.sheet_iterations} iterations"
+    )
     print(f"  batched            {tb:8.2f} s  ({args.channels * args.sheet_iterations / tb:7.2f} channel-it/s)")
     print(f"  one at a time      {ts:8.2f} s  ({args.channels * args.sheet_iterations / ts:7.2f} channel-it/s)")
     print(f"  one-at-a-time / batched time ratio: {ts / tb:.2f}x")
@@ -124,8 +130,10 @@ def main() -> None:
         devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     else:
         devices = [args.device]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
-          + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""))  # fmt: skip
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
+        + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "")
+    )
     for name in devices:
         bench_device(torch.device(name), args)
 

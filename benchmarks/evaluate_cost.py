@@ -21,12 +21,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from beautygan.metrics import face_distance, transfer_metrics  # noqa: E402
+from _timing import median_time  # noqa: E402
+from test_faces_offline import TEMPLATE  # noqa: E402
+
 from beautygan.faces import label_map_from_landmarks  # noqa: E402
+from beautygan.metrics import face_distance, transfer_metrics  # noqa: E402
 from beautygan.networks import Generator  # noqa: E402
 from beautygan.synthetic import render_face  # noqa: E402
-from test_faces_offline import TEMPLATE  # noqa: E402
-from _timing import median_time  # noqa: E402
 
 
 def main() -> None:
@@ -53,7 +54,7 @@ def main() -> None:
     base = median_time(forward, args.repeats, device)
     metrics = median_time(
         lambda: transfer_metrics(source, reference, result, source_labels, reference_labels), args.repeats, device
-    )  # fmt: skip
+    )
     template = TEMPLATE * args.size / 100  # the hand-made 68-point face of the tests, in a 100 x 100 frame
     raster = median_time(lambda: label_map_from_landmarks(template, args.size), args.repeats, device)
     print(f"device={device} size={args.size} batch={args.batch}")
@@ -69,7 +70,7 @@ def main() -> None:
         return
     face = median_time(
         lambda: face_distance(source[0], result[0], models=models, source_labels=source_labels[0]), args.repeats, device
-    )  # fmt: skip
+    )
     print(f"  face_distance (1 sample)      {face * 1e3:9.1f} ms   {face / base:5.2f}x")
 
 

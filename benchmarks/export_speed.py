@@ -97,8 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         features = extractor(image)
         forward_times.append(time.perf_counter() - start)
     total_maps = sum(f.shape[1] for f in features.values())
-    print(f"VGG16 {extractor.weights_source}, {len(features)} taps, {total_maps} maps, image {tuple(image.shape[-2:])}, "
-          f"torch threads {torch.get_num_threads()}")  # fmt: skip
+    print(
+        f"VGG16 {extractor.weights_source}, {len(features)} taps, {total_maps} maps, image {tuple(image.shape[-2:])}, "
+        f"torch threads {torch.get_num_threads()}"
+    )
 
     ours = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
             ours.append(time.perf_counter() - start)
         size_mb = sum(p.stat().st_size for p in (Path(tmp) / "run0").glob("*.png")) / 1e6
         print(f"perceptual maps: {len(exported)} grid PNGs + {len(exported)} channel-sum PNGs, {size_mb:.1f} MB")
-        print(f"  VGG forward:           best {min(forward_times):6.2f} s  median {statistics.median(forward_times):6.2f} s")
+        print(
+            f"  VGG forward:           best {min(forward_times):6.2f} s  median {statistics.median(forward_times):6.2f} s"
+        )
         print(f"  export (render + PNG): best {min(ours):6.2f} s  median {statistics.median(ours):6.2f} s")
 
         layers = list(features) if args.full else [n.strip() for n in args.baseline_layers.split(",")]
@@ -120,13 +124,19 @@ def main(argv: list[str] | None = None) -> int:
         seconds, maps = _matplotlib_grid(features, layers, Path(tmp) / "mpl")
     per_map = seconds / maps
     estimate = seconds if args.full else per_map * total_maps
-    how = "measured" if args.full else f"extrapolated from {maps} maps of {','.join(layers)} ({seconds:.1f} s, {per_map * 1e3:.1f} ms/map)"
+    how = (
+        "measured"
+        if args.full
+        else f"extrapolated from {maps} maps of {','.join(layers)} ({seconds:.1f} s, {per_map * 1e3:.1f} ms/map)"
+    )
     print(f"matplotlib Keras-example grid, all {total_maps} maps: {estimate:7.1f} s  ({how})")
     best, median = min(ours), statistics.median(ours)
     print(f"ratio matplotlib / perceptual export: {estimate / best:6.0f}x (best), {estimate / median:6.0f}x (median)")
     total = min(ours) + min(forward_times)
     print(f"with the VGG forward: {total:.2f} s, ratio {estimate / total:.0f}x (matplotlib time excludes the forward)")
-    print(f"goal: export <= 3 s -> {'met' if best <= 3 else 'NOT met'}; >= 50x -> {'met' if estimate / best >= 50 else 'NOT met'}")
+    print(
+        f"goal: export <= 3 s -> {'met' if best <= 3 else 'NOT met'}; >= 50x -> {'met' if estimate / best >= 50 else 'NOT met'}"
+    )
     return 0
 
 

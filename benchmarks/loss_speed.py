@@ -116,10 +116,14 @@ def main() -> None:
     features = torchvision.models.vgg16(weights=None).features.to(device).eval().requires_grad_(False)
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
     features = features.to(memory_format=memory_format)
-    print(f"device={device} ({torch.cuda.get_device_name() if device.type == 'cuda' else 'CPU'}), "
-          f"torch {torch.__version__}, threads={torch.get_num_threads()}, memory_format={memory_format}")  # fmt: skip
-    header = (f"{'layers':<9} {'batch':>5} {'size':>4} | {'floor ms':>9} {'ours ms':>9} {'naive ms':>9} | "
-              f"{'ours/floor':>10} {'naive/ours':>10} | mem MB floor/ours/naive")  # fmt: skip
+    print(
+        f"device={device} ({torch.cuda.get_device_name() if device.type == 'cuda' else 'CPU'}), "
+        f"torch {torch.__version__}, threads={torch.get_num_threads()}, memory_format={memory_format}"
+    )
+    header = (
+        f"{'layers':<9} {'batch':>5} {'size':>4} | {'floor ms':>9} {'ours ms':>9} {'naive ms':>9} | "
+        f"{'ours/floor':>10} {'naive/ours':>10} | mem MB floor/ours/naive"
+    )
     print(header)
     print("-" * len(header))
     for name, layers in LAYER_SETS.items():

@@ -25,7 +25,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
-
 from _timing import elapsed
 
 from perceptual import DISTS, LPIPS, RandomWeightsWarning
@@ -59,7 +58,9 @@ def _load_trunk(blocks: list[torch.nn.Module], state: dict[str, torch.Tensor]) -
         block.load_state_dict(wanted, strict=False)
 
 
-def implementations(trunk: dict[str, torch.Tensor], trunk_file: str, device: torch.device) -> dict[str, dict[str, Callable]]:
+def implementations(
+    trunk: dict[str, torch.Tensor], trunk_file: str, device: torch.device
+) -> dict[str, dict[str, Callable]]:
     """``{"LPIPS": {name: fn(pred01, target01) -> (N,)}, "DISTS": {...}}``, ours first."""
     lpips_ours = LPIPS(weights=trunk_file, input_range=(0, 1)).to(device)
     dists_ours = DISTS(weights=trunk_file).to(device)
@@ -135,8 +136,10 @@ def main() -> None:
         metrics = implementations(trunk, trunk_file, device)
     target = photos(args.size).to(device)
     pred = distorted(target.cpu()).to(device)
-    print(f"device {device}, 3 real photos (astronaut, coffee, chelsea) at {args.size}x{args.size} vs blurred + noisy "
-          f"copies, same random VGG16 trunk, median of {args.repeats}")  # fmt: skip
+    print(
+        f"device {device}, 3 real photos (astronaut, coffee, chelsea) at {args.size}x{args.size} vs blurred + noisy "
+        f"copies, same random VGG16 trunk, median of {args.repeats}"
+    )
     for metric, variants in metrics.items():
         with torch.no_grad():
             values = {name: fn(pred, target).float().cpu() for name, fn in variants.items()}
@@ -148,7 +151,7 @@ def main() -> None:
             leaf = pred.detach().requires_grad_(True)
             fn(leaf, target).sum().backward()
 
-        for name, fn in variants.items():  # warm-up
+        for fn in variants.values():  # warm-up
             with torch.no_grad():
                 fn(pred, target)
             loss_step(fn)
@@ -159,13 +162,17 @@ def main() -> None:
                 grad_times[name].append(elapsed(lambda: loss_step(fn), device))
         base, grad_base = statistics.median(times[ours_name]), statistics.median(grad_times[ours_name])
         print(f"\n{metric}")
-        print(f"{'implementation':<20}{'values':>30}{'max |diff| to ours':>20}{'metric ms':>11}{'x ours':>8}{'loss ms':>10}{'x ours':>8}")
+        print(
+            f"{'implementation':<20}{'values':>30}{'max |diff| to ours':>20}{'metric ms':>11}{'x ours':>8}{'loss ms':>10}{'x ours':>8}"
+        )
         for name in variants:
             shown = ", ".join(f"{v:.5f}" for v in values[name].tolist())
             diff = float((values[name] - values[ours_name]).abs().max())
             metric_ms, loss_ms = 1000 * statistics.median(times[name]), 1000 * statistics.median(grad_times[name])
-            print(f"{name:<20}{shown:>30}{diff:>20.2e}{metric_ms:>11.1f}{metric_ms / 1000 / base:>8.2f}"
-                  f"{loss_ms:>10.1f}{loss_ms / 1000 / grad_base:>8.2f}")  # fmt: skip
+            print(
+                f"{name:<20}{shown:>30}{diff:>20.2e}{metric_ms:>11.1f}{metric_ms / 1000 / base:>8.2f}"
+                f"{loss_ms:>10.1f}{loss_ms / 1000 / grad_base:>8.2f}"
+            )
 
 
 if __name__ == "__main__":

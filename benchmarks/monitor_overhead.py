@@ -71,13 +71,20 @@ def main(argv: list[str] | None = None) -> int:
         warnings.simplefilter("ignore", RandomWeightsWarning)
         loss_fn = PerceptualLoss(dict.fromkeys(LAYERS, 1.0), weights="random", input_range=(-1, 1))
     generator = nn.Sequential(
-        nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 3, 3, padding=1), nn.Tanh()
-    )  # fmt: skip
+        nn.Conv2d(3, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(32, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(32, 3, 3, padding=1),
+        nn.Tanh(),
+    )
     loss_fn, generator = loss_fn.to(args.device), generator.to(args.device)
     optimizer = torch.optim.SGD(generator.parameters(), lr=1e-3)
     # photo-like input (smooth, upsampled noise) in [-1, 1]: pure noise would make every map, PNG and event bigger
     low_res = torch.rand(args.batch, 3, args.size // 8, args.size // 8)
-    real = (F.interpolate(low_res, size=args.size, mode="bicubic", align_corners=False).clamp(0, 1) * 2 - 1).to(args.device)
+    real = (F.interpolate(low_res, size=args.size, mode="bicubic", align_corners=False).clamp(0, 1) * 2 - 1).to(
+        args.device
+    )
     state: dict = {}
 
     def step() -> None:
@@ -89,8 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         state["generated"] = {k: v.detach() for k, v in out.pred_features.items()}
 
     step_time = _median_time(step, args.repeats)
-    regions = {name: torch.zeros(args.batch, 1, args.size, args.size, device=args.device)
-               for name in ("lips", "eye_shadow", "skin", "background")}  # fmt: skip
+    regions = {
+        name: torch.zeros(args.batch, 1, args.size, args.size, device=args.device)
+        for name in ("lips", "eye_shadow", "skin", "background")
+    }
     for index, mask in enumerate(regions.values()):
         mask[..., index * args.size // 4 : (index + 1) * args.size // 4, :] = 1.0
     with tempfile.TemporaryDirectory() as tmp:
@@ -99,8 +108,18 @@ def main(argv: list[str] | None = None) -> int:
         defaults = FeatureMapMonitor(background=False)  # the callback's own arguments to log_feature_maps
 
         def log(**extra) -> None:
-            channels.update(log_feature_maps(writer, state["real"], state["generated"], 0, channels=channels or None,
-                                             titles=defaults.titles, selected_at={}, **extra))  # fmt: skip
+            channels.update(
+                log_feature_maps(
+                    writer,
+                    state["real"],
+                    state["generated"],
+                    0,
+                    channels=channels or None,
+                    titles=defaults.titles,
+                    selected_at={},
+                    **extra,
+                )
+            )
 
         log_time = _median_time(log, args.repeats)
         log_pca_time = _median_time(lambda: log(pca=True), args.repeats)
@@ -153,18 +172,29 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"device {args.device}; torch threads {torch.get_num_threads()}")
     print(f"training step (batch {args.batch}, {args.size}px, VGG16 to relu4_1, fwd+bwd): {step_time * 1e3:8.1f} ms")
-    for what, seconds in (("log_feature_maps, labelled (4 layers, 16 channels, 48 px)", log_time),
-                          ("  + pca=True", log_pca_time), ("  + regions (4 masks)", log_regions_time)):  # fmt: skip
+    for what, seconds in (
+        ("log_feature_maps, labelled (4 layers, 16 channels, 48 px)", log_time),
+        ("  + pca=True", log_pca_time),
+        ("  + regions (4 masks)", log_regions_time),
+    ):
         per_batch = (seconds + (args.every - 1) * skip_time) / args.every
-        print(f"{what:<58} {seconds * 1e3:8.1f} ms = {seconds / step_time * 100:.1f}% of one step; at "
-              f"every_n_batches={args.every}: {per_batch / step_time * 100:.2f}% of a training step")  # fmt: skip
+        print(
+            f"{what:<58} {seconds * 1e3:8.1f} ms = {seconds / step_time * 100:.1f}% of one step; at "
+            f"every_n_batches={args.every}: {per_batch / step_time * 100:.2f}% of a training step"
+        )
     print(f"callback on a batch it does not log:                       {skip_time * 1e6:8.1f} us")
-    print(f"end to end, {steps} steps x 3 per mode, a log every {log_every} batches; plain step {per_step * 1e3:.1f} ms; "
-          f"native CRC32C {'installed' if native else 'NOT installed (pip install google-crc32c)'}")
+    print(
+        f"end to end, {steps} steps x 3 per mode, a log every {log_every} batches; plain step {per_step * 1e3:.1f} ms; "
+        f"native CRC32C {'installed' if native else 'NOT installed (pip install google-crc32c)'}"
+    )
     for mode, cost in per_log.items():
         share = cost / (args.every * per_step) * 100
-        print(f"  {mode:<34} {cost * 1e3:8.1f} ms per logged batch -> {share:.2f}% of a step at every_n_batches={args.every}")
-    print(f"background vs foreground (pure-Python CRC): x{per_log['background'] / max(per_log['foreground, pure-Python CRC32C'], 1e-9):.2f} cost per logged batch (goal: < 1% of a step)")
+        print(
+            f"  {mode:<34} {cost * 1e3:8.1f} ms per logged batch -> {share:.2f}% of a step at every_n_batches={args.every}"
+        )
+    print(
+        f"background vs foreground (pure-Python CRC): x{per_log['background'] / max(per_log['foreground, pure-Python CRC32C'], 1e-9):.2f} cost per logged batch (goal: < 1% of a step)"
+    )
     return 0
 
 

@@ -24,7 +24,6 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-
 from _timing import elapsed
 
 from perceptual import LPIPS, LPIPS_LAYERS, PerceptualLoss, RandomWeightsWarning, VGGFeatures
@@ -120,7 +119,10 @@ def main() -> None:
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as folder:
         trunk_file = f"{folder}/vgg16.pth"
-        torch.save({f"features.{k}": v for k, v in torchvision.models.vgg16(weights=None).features.state_dict().items()}, trunk_file)
+        torch.save(
+            {f"features.{k}": v for k, v in torchvision.models.vgg16(weights=None).features.state_dict().items()},
+            trunk_file,
+        )
         variants = build(device, trunk_file)
     g = torch.Generator().manual_seed(1)
     target = (torch.rand(args.batch, 3, args.size, args.size, generator=g) * 2 - 1).to(device)
@@ -132,17 +134,23 @@ def main() -> None:
         for name, fn in variants.items():  # interleaved
             times[name].append(elapsed(lambda: step(fn, pred, target), device))
     memory_label = "peak CUDA MiB" if device.type == "cuda" else "saved for backward MiB"
-    memory = {name: (peak_cuda_mib if device.type == "cuda" else saved_mib)(fn, pred, target) for name, fn in variants.items()}
+    memory = {
+        name: (peak_cuda_mib if device.type == "cuda" else saved_mib)(fn, pred, target) for name, fn in variants.items()
+    }
 
     base = statistics.median(times["one pass"])
-    print(f"device {device}, batch {args.batch}, {args.size}x{args.size}, median of {args.repeats}; identity {PERCEPTUAL_LAYER} + "
-          f"LPIPS-VGG + monitor {list(MONITOR)}, forward + backward to pred")  # fmt: skip
+    print(
+        f"device {device}, batch {args.batch}, {args.size}x{args.size}, median of {args.repeats}; identity {PERCEPTUAL_LAYER} + "
+        f"LPIPS-VGG + monitor {list(MONITOR)}, forward + backward to pred"
+    )
     print(f"{'variant':<26}{'ms':>9}{'x one pass':>12}{memory_label:>24}{'identity':>12}{'LPIPS':>10}")
     for name in variants:
         ms = 1000 * statistics.median(times[name])
         identity, lp = values[name]
-        print(f"{name:<26}{ms:>9.1f}{statistics.median(times[name]) / base:>12.2f}{memory[name]:>24.1f}"
-              f"{float(identity):>12.6g}{float(lp):>10.6f}")  # fmt: skip
+        print(
+            f"{name:<26}{ms:>9.1f}{statistics.median(times[name]) / base:>12.2f}{memory[name]:>24.1f}"
+            f"{float(identity):>12.6g}{float(lp):>10.6f}"
+        )
     reference = values["one pass"]
     for name, (identity, lp) in values.items():
         assert abs(float(identity) - float(reference[0])) <= 1e-4 * abs(float(reference[0])), (name, "identity")

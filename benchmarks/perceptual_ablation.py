@@ -24,14 +24,20 @@ def main(argv: list[str]) -> int:
         runs[label] = (run, run.cli.model.loss_weights.perceptual)
     print()
     layer = next(iter(runs.values()))[0].cli.model.hparams.perceptual_layer
-    print(f"{'run':<14}{'weight':>8}{layer + ' MSE to source':>23}{'background+hair change':>24}{'lips / source':>15}{'min':>6}")
+    print(
+        f"{'run':<14}{'weight':>8}{layer + ' MSE to source':>23}{'background+hair change':>24}{'lips / source':>15}{'min':>6}"
+    )
     for label, (run, weight) in runs.items():
         after = run.after
         lips = after["lips"] / run.before["lips_source"]
-        print(f"{label:<14}{weight:>8g}{after['perceptual']:>23.1f}{after['background_hair']:>24.2f}{lips:>15.2f}{run.minutes:>6.1f}")
+        print(
+            f"{label:<14}{weight:>8g}{after['perceptual']:>23.1f}{after['background_hair']:>24.2f}{lips:>15.2f}{run.minutes:>6.1f}"
+        )
     (off, _), (on, _) = runs.values()
-    print(f"ratio configured / perceptual 0: {layer} MSE {on.after['perceptual'] / off.after['perceptual']:.2f}, "
-          f"background+hair change {on.after['background_hair'] / off.after['background_hair']:.2f}")  # fmt: skip
+    print(
+        f"ratio configured / perceptual 0: {layer} MSE {on.after['perceptual'] / off.after['perceptual']:.2f}, "
+        f"background+hair change {on.after['background_hair'] / off.after['background_hair']:.2f}"
+    )
     return 0
 
 

@@ -61,8 +61,14 @@ def make_batch(size: int, n: int, device: torch.device, channels_last: bool) -> 
     images = torch.stack([torch.from_numpy(f[0]).permute(2, 0, 1).float() / 127.5 - 1 for f in faces]).to(device)
     labels = torch.stack([torch.from_numpy(f[1].astype(np.int64))[None] for f in faces]).to(device)
     masks = stacked_region_masks(labels)  # as MTDataset does in its loader workers
-    batch = {"source": images[:n], "reference": images[n:], "source_labels": labels[:n], "reference_labels": labels[n:],
-             "source_masks": masks[:n], "reference_masks": masks[n:]}  # fmt: skip
+    batch = {
+        "source": images[:n],
+        "reference": images[n:],
+        "source_labels": labels[:n],
+        "reference_labels": labels[n:],
+        "source_masks": masks[:n],
+        "reference_masks": masks[n:],
+    }
     if channels_last:
         for key in ("source", "reference"):
             batch[key] = batch[key].contiguous(memory_format=torch.channels_last)
@@ -89,11 +95,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--throughput-batch", type=int, default=8, help="batch of the pairs-per-second figure (0: skip)")
+    parser.add_argument(
+        "--throughput-batch", type=int, default=8, help="batch of the pairs-per-second figure (0: skip)"
+    )
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--compile", default=None, help="SpeedOptions.compile of the optimized variants "
-                        "(default: reduce-overhead on CUDA, default on the CPU)")  # fmt: skip
+    parser.add_argument(
+        "--compile",
+        default=None,
+        help="SpeedOptions.compile of the optimized variants (default: reduce-overhead on CUDA, default on the CPU)",
+    )
     parser.add_argument("--precisions", default="fp32,bf16", help="comma-separated: fp32, bf16")
     parser.add_argument("--skip-official", action="store_true", help="skip the official-structure anchor (slow)")
     args = parser.parse_args()
@@ -107,12 +118,16 @@ def main() -> int:
     for precision in precisions:
         bf16 = precision == "bf16"
         variants.append((f"eager {precision}", SpeedOptions(channels_last=bf16), bf16))
-        variants.append((f"optimized {precision}", SpeedOptions(compile=mode, fused_adam=True, channels_last=bf16), bf16))
+        variants.append(
+            (f"optimized {precision}", SpeedOptions(compile=mode, fused_adam=True, channels_last=bf16), bf16)
+        )
 
-    print(f"BeautyGAN train step, paper preset, {args.size}x{args.size}, {device.type}"
-          f"{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else ''}, "
-          f"{torch.get_num_threads()} threads, median of {args.repeats}; optimized = compile {mode!r} + fused Adam; "
-          "bf16 = autocast bf16 + channels_last")  # fmt: skip
+    print(
+        f"BeautyGAN train step, paper preset, {args.size}x{args.size}, {device.type}"
+        f"{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else ''}, "
+        f"{torch.get_num_threads()} threads, median of {args.repeats}; optimized = compile {mode!r} + fused Adam; "
+        "bf16 = autocast bf16 + channels_last"
+    )
     rows: list[tuple[str, float, float | None]] = []  # name, ms at --batch, pairs/s at --throughput-batch
     models: dict[str, tuple] = {}
     for name, speed, bf16 in variants:
@@ -129,7 +144,9 @@ def main() -> int:
         per_second = None
         if args.throughput_batch:
             big = make_batch(args.size, args.throughput_batch, device, speed.channels_last)
-            per_second = args.throughput_batch / median_ms(lambda: step(big), device, max(3, args.repeats // 4), warmup) * 1e3
+            per_second = (
+                args.throughput_batch / median_ms(lambda: step(big), device, max(3, args.repeats // 4), warmup) * 1e3
+            )
         rows.append((name, ms, per_second))
         print(f"  measured {name}: {ms:.1f} ms", flush=True)
         if not bf16:
@@ -150,12 +167,24 @@ def main() -> int:
         batch = make_batch(args.size, args.batch, device, False)
         official = median_ms(
             lambda: official_step(
-                Branches(), D_A, D_B, *optimizers, lambda x: model.perceptual.extractor(x)[layer], batch["source"],
-                batch["reference"], batch["source_labels"], batch["reference_labels"], lambda_idt=0.0,
-                lambda_vgg=5e-4, rec_scale=1.0, eye_margin=round(10 * args.size / 256),
+                Branches(),
+                D_A,
+                D_B,
+                *optimizers,
+                lambda x: model.perceptual.extractor(x)[layer],
+                batch["source"],
+                batch["reference"],
+                batch["source_labels"],
+                batch["reference_labels"],
+                lambda_idt=0.0,
+                lambda_vgg=5e-4,
+                rec_scale=1.0,
+                eye_margin=round(10 * args.size / 256),
             ),
-            device, max(3, args.repeats // 4), 1,
-        )  # fmt: skip
+            device,
+            max(3, args.repeats // 4),
+            1,
+        )
         rows.append(("official structure fp32 (anchor)", official, None))
 
     base = rows[0][1]
@@ -167,10 +196,12 @@ def main() -> int:
         print(f"eager fp32 vs the official structure: {official / base:.2f}x faster")
 
     # ------------------------------------------------------------------------------------------------ parts
-    print(f"\nparts at batch {args.batch}, fp32 (ms; the parts overlap the step's own bookkeeping, so they need not sum)")
+    print(
+        f"\nparts at batch {args.batch}, fp32 (ms; the parts overlap the step's own bookkeeping, so they need not sum)"
+    )
     print(f"{'part':<36}" + "".join(f"{label:>12}" for label in models))
     parts: dict[str, list[float]] = {}
-    for label, (model, opt_g, opt_d) in models.items():
+    for model, opt_g, opt_d in models.values():
         batch = make_batch(args.size, args.batch, device, False)
         n = args.batch
         src, ref = batch["source"], batch["reference"]
@@ -204,8 +235,12 @@ def main() -> int:
             terms = model.makeup_loss(Translation(makeup=pred[:n], non_makeup=pred[n:]), batch)
             torch.stack(list(terms.values())).sum().backward()
 
-        for part, fn in (("D step (2 PatchGANs)", d_only), ("G fwd x2 + bwd + Adam, no losses", g_only),
-                         ("VGG16 perceptual (fwd + bwd)", vgg), ("histogram makeup loss (fwd + bwd)", histogram)):  # fmt: skip
+        for part, fn in (
+            ("D step (2 PatchGANs)", d_only),
+            ("G fwd x2 + bwd + Adam, no losses", g_only),
+            ("VGG16 perceptual (fwd + bwd)", vgg),
+            ("histogram makeup loss (fwd + bwd)", histogram),
+        ):
             parts.setdefault(part, []).append(median_ms(fn, device, args.repeats, warmup))
     for part, values in parts.items():
         print(f"{part:<36}" + "".join(f"{v:>12.1f}" for v in values))
@@ -238,7 +273,10 @@ def sample_grid_cost(size: int, device: torch.device, pairs: int, fastest: float
             for _ in range(6):  # the first is a warm-up; the writer finishes each grid before the next is timed
                 handoffs.append(elapsed(queued, device) * 1e3)
                 background.flush()
-            times = {"in the training thread": median_ms(foreground, device, 5, 1), "queued": float(np.median(handoffs[1:]))}
+            times = {
+                "in the training thread": median_ms(foreground, device, 5, 1),
+                "queued": float(np.median(handoffs[1:])),
+            }
         summary.close()
     print(f"\nsample grid ({pairs} pairs x 6 columns, {size}px) on the training thread, every {every} batches")
     for name, ms in times.items():

@@ -80,46 +80,51 @@ _SOURCES: dict[str, str] = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover - static type checkers see plain imports
-    from perceptual.layers import canonical_layer_name, KERAS_ALIASES, layer_names, VGG16_LAYERS, VGG19_LAYERS
-    from perceptual.describe import describe, format_layer_table, LayerInfo
-    from perceptual.features import VGGFeatures
-    from perceptual.weights import load_weights, RandomWeightsWarning, VGGWeights, WeightsUnavailableError
-    from perceptual.weights_formats import load_gatys_weights, load_keras_h5_weights, load_npy_weights, MissingDependencyError
-    from perceptual.normalization import CAFFE, IMAGENET, InputNormalization, RAW
     from perceptual._validation import InputRangeWarning
+    from perceptual.describe import LayerInfo, describe, format_layer_table
+    from perceptual.dists import DISTS, DISTS_LAYERS, load_dists_calibration
+    from perceptual.features import VGGFeatures
+    from perceptual.layers import KERAS_ALIASES, VGG16_LAYERS, VGG19_LAYERS, canonical_layer_name, layer_names
     from perceptual.losses import (
+        STYLE_LAYERS,
+        PerceptualLoss,
+        PerceptualLossOutput,
+        StyleLoss,
         beautygan_perceptual_loss,
         feature_distance,
         gram_matrix,
         masked_gram_matrix,
         perceptual_loss,
-        PerceptualLoss,
-        PerceptualLossOutput,
         resize_mask,
         style_loss,
-        STYLE_LAYERS,
-        StyleLoss,
     )
-    from perceptual.lpips import CalibrationUnavailableError, load_lpips_calibration, LPIPS, LPIPS_LAYERS
-    from perceptual.dists import DISTS, DISTS_LAYERS, load_dists_calibration
+    from perceptual.lpips import LPIPS, LPIPS_LAYERS, CalibrationUnavailableError, load_lpips_calibration
+    from perceptual.normalization import CAFFE, IMAGENET, RAW, InputNormalization
     from perceptual.pictures.render import (
-        apply_colormap,
         GridStyle,
+        apply_colormap,
         render_channel_sum,
         render_comparison,
         render_maps,
         select_channels,
     )
+    from perceptual.tools.classify import Classification, Prediction, VGGClassifier
     from perceptual.tools.dream import (
-        channel_sheet,
         ChannelSheet,
-        deep_dream,
         DreamResult,
         DreamSchedule,
         Objective,
         ObjectiveTerm,
+        channel_sheet,
+        deep_dream,
     )
-    from perceptual.tools.classify import Classification, Prediction, VGGClassifier
+    from perceptual.weights import RandomWeightsWarning, VGGWeights, WeightsUnavailableError, load_weights
+    from perceptual.weights_formats import (
+        MissingDependencyError,
+        load_gatys_weights,
+        load_keras_h5_weights,
+        load_npy_weights,
+    )
 
 __all__ = [*_SOURCES, "__version__"]
 

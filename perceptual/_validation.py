@@ -14,6 +14,7 @@ from torch import Tensor
 class InputRangeWarning(UserWarning):
     """The images' values do not look like the declared ``input_range``."""
 
+
 __all__ = ["DEFAULT_INPUT_RANGE", "InputRangeWarning"]
 
 DEFAULT_INPUT_RANGE: tuple[float, float] = (0.0, 1.0)
@@ -52,7 +53,13 @@ def check_image_batch(x: object, name: str = "input") -> Tensor:
 
 
 def check_image_values(
-    x: Tensor, name: str, input_range: tuple[float, float], *, check_finite: bool, check_range: bool, tolerance: float = 1e-3
+    x: Tensor,
+    name: str,
+    input_range: tuple[float, float],
+    *,
+    check_finite: bool,
+    check_range: bool,
+    tolerance: float = 1e-3,
 ) -> None:
     """Opt-in value checks (each syncs with the device once)."""
     if check_finite:
@@ -117,9 +124,16 @@ def check_mask(mask: object, image: Tensor) -> Tensor:
         return mask.to(torch.float32)
     # One device sync: a weight below 0 turns the region average into a ratio of two signed sums (a loss of -1e14),
     # a NaN makes it NaN.
-    low, high, nonfinite = (float(v) for v in torch.stack([
-        torch.nan_to_num(mask, nan=0.0).amin(), torch.nan_to_num(mask, nan=0.0).amax(), (~torch.isfinite(mask)).sum()
-    ]).tolist())  # fmt: skip
+    low, high, nonfinite = (
+        float(v)
+        for v in torch.stack(
+            [
+                torch.nan_to_num(mask, nan=0.0).amin(),
+                torch.nan_to_num(mask, nan=0.0).amax(),
+                (~torch.isfinite(mask)).sum(),
+            ]
+        ).tolist()
+    )
     if nonfinite or low < 0 or high > 1:
         what = f"{int(nonfinite)} NaN or infinite value(s)" if nonfinite else f"values in [{low:.4g}, {high:.4g}]"
         raise ValueError(
@@ -142,13 +156,23 @@ def warn_range_mismatch(x: Tensor, name: str, input_range: tuple[float, float]) 
     narrow = (hi - lo) <= 0.55 * width  # [0, 1] in a declared (-1, 1) spans at most half
     guesses = [r for r in ((0.0, 1.0), (-1.0, 1.0), (0.0, 255.0)) if r != (low, high)]
     likely = next(
-        (r for r in guesses if lo >= r[0] - 0.01 * (r[1] - r[0]) and hi <= r[1] + 0.01 * (r[1] - r[0]) and hi - lo >= 0.5 * (r[1] - r[0])),
+        (
+            r
+            for r in guesses
+            if lo >= r[0] - 0.01 * (r[1] - r[0])
+            and hi <= r[1] + 0.01 * (r[1] - r[0])
+            and hi - lo >= 0.5 * (r[1] - r[0])
+        ),
         None,
     )
     if not (outside or (narrow and likely is not None)):
         return False
     what = "leave" if outside else f"use {100 * (hi - lo) / width:.0f}% of"
-    hint = f"; if they are {likely[0]:g}..{likely[1]:g} images, pass input_range=({likely[0]:g}, {likely[1]:g})" if likely else ""
+    hint = (
+        f"; if they are {likely[0]:g}..{likely[1]:g} images, pass input_range=({likely[0]:g}, {likely[1]:g})"
+        if likely
+        else ""
+    )
     warnings.warn(
         f"{name} values span [{lo:.4g}, {hi:.4g}] and {what} the declared input_range=({low:g}, {high:g}){hint}. "
         "VGG features (and every loss on them) are wrong when the declared range is not the images' range; "

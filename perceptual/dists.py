@@ -135,7 +135,11 @@ class DISTS(nn.Module):
         self.check_finite = check_finite
         if extractor is None:
             extractor = VGGFeatures(
-                list(DISTS_LAYERS), arch="vgg16", weights=weights, input_range=input_range, pooling="l2",
+                list(DISTS_LAYERS),
+                arch="vgg16",
+                weights=weights,
+                input_range=input_range,
+                pooling="l2",
                 warn_range_mismatch=warn_range_mismatch,
             )
         elif extractor.arch != "vgg16" or extractor.pooling != "l2":
@@ -186,7 +190,9 @@ class DISTS(nn.Module):
             if self.check_finite:
                 check_finite_values(x, name)
         if pred.shape != target.shape:
-            raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+            raise ValueError(
+                f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}"
+            )
         self.extractor._check_range_once(target, "target")
         with torch.no_grad():
             target_features = self.extractor(target)

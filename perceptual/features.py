@@ -51,7 +51,9 @@ class L2Pool2d(nn.Module):
         return (pooled + 1e-12).sqrt()
 
 
-def build_vgg_body(arch: str, depth: int, *, pool_padding: PoolPadding = "valid", pooling: Pooling = "max") -> nn.Sequential:
+def build_vgg_body(
+    arch: str, depth: int, *, pool_padding: PoolPadding = "valid", pooling: Pooling = "max"
+) -> nn.Sequential:
     """torchvision's ``<arch>().features[:depth]`` layer for layer (same indices, so state dict keys match).
 
     ``pool_padding="same"`` pools like TensorFlow's ``padding="SAME"`` (361 -> 181) instead of flooring (361 -> 180).
@@ -65,7 +67,11 @@ def build_vgg_body(arch: str, depth: int, *, pool_padding: PoolPadding = "valid"
     for conv in vgg_convs(arch):
         layers += [nn.Conv2d(conv.in_channels, conv.out_channels, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
         if conv.pool_after:
-            pool = L2Pool2d() if pooling == "l2" else nn.MaxPool2d(kernel_size=2, stride=2, ceil_mode=pool_padding == "same")
+            pool = (
+                L2Pool2d()
+                if pooling == "l2"
+                else nn.MaxPool2d(kernel_size=2, stride=2, ceil_mode=pool_padding == "same")
+            )
             layers.append(pool)
     return nn.Sequential(*layers[:depth])
 
@@ -186,7 +192,9 @@ class VGGFeatures(nn.Module):
             destination._metadata = OrderedDict()
         return destination
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ):
         # Ignore VGG entries of checkpoints written before they were excluded; children read what is left.
         for key in [k for k in state_dict if k.startswith(prefix)]:
             del state_dict[key]

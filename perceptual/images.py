@@ -60,7 +60,10 @@ class ImageLoadError(ValueError):
 
 
 def load_image(
-    path: str | os.PathLike, size: int | tuple[int, int] | None = None, *, background: tuple[int, int, int] = (255, 255, 255)
+    path: str | os.PathLike,
+    size: int | tuple[int, int] | None = None,
+    *,
+    background: tuple[int, int, int] = (255, 255, 255),
 ) -> tuple[Tensor, list[str]]:
     """Read ``path`` as RGB float ``(3, H, W)`` in [0, 1], plus notes on each conversion made.
 
@@ -190,7 +193,10 @@ def check_output_image(path: str | os.PathLike, what: str = "output", *, try_wri
     file can be created in its folder (:func:`~perceptual.files.check_writable`). Raises ``ValueError`` saying which."""
     path = Path(path)
     Image.init()
-    if path.suffix.lower() not in Image.registered_extensions() or Image.registered_extensions()[path.suffix.lower()] not in Image.SAVE:
+    if (
+        path.suffix.lower() not in Image.registered_extensions()
+        or Image.registered_extensions()[path.suffix.lower()] not in Image.SAVE
+    ):
         raise ValueError(f"{what} {str(path)!r}: unknown image file extension {path.suffix!r}; use .png or .jpg")
     if path.is_dir():
         raise ValueError(f"{what} {str(path)!r} is a folder; name an image file")

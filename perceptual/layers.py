@@ -24,10 +24,29 @@ __all__ = ["KERAS_ALIASES", "VGG16_LAYERS", "VGG19_LAYERS", "canonical_layer_nam
 _CONFIGS: dict[str, tuple[int | str, ...]] = {
     "vgg16": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"),
     "vgg19": (
-        64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
-        512, 512, 512, 512, "M", 512, 512, 512, 512, "M",
+        64,
+        64,
+        "M",
+        128,
+        128,
+        "M",
+        256,
+        256,
+        256,
+        256,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
     ),
-}  # fmt: skip
+}
 
 ARCHITECTURES: tuple[str, ...] = tuple(_CONFIGS)
 
@@ -50,7 +69,7 @@ class ConvSpec:
     pool_after: bool  # a 2x2 max pool follows its ReLU (the last conv of each block)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def vgg_convs(arch: str) -> tuple[ConvSpec, ...]:
     """The convolutions of ``arch`` in network order: the one walk of torchvision's configuration table that the
     trunk builder, weight converters, shape checks and layer tables share."""

@@ -322,9 +322,7 @@ class StyleLoss(PerceptualLoss):
     is :class:`PerceptualLoss`'s, with the same defaults (``input_range=(0, 1)``, the first-batch range check on).
     """
 
-    def __init__(
-        self, layers: Mapping[str, float] | Sequence[str] | str | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, layers: Mapping[str, float] | Sequence[str] | str | None = None, **kwargs: Any) -> None:
         super().__init__(dict.fromkeys(STYLE_LAYERS, 1.0) if layers is None else layers, **kwargs)
 
     def _transform(self) -> Callable[[Tensor], Tensor] | None:
@@ -338,7 +336,7 @@ def _default_extractor(layers: tuple[str, ...], device: torch.device, dtype: tor
 
 def _functional(
     pred: Tensor, target: Tensor, layers, extractor, *, default_layers, transform, **options: Any
-) -> Tensor:  # fmt: skip
+) -> Tensor:
     layer_weights = _layer_weights(default_layers if layers is None else layers)
     if not isinstance(pred, Tensor):
         raise TypeError(f"pred must be a torch.Tensor, got {type(pred).__name__}")
@@ -377,9 +375,17 @@ def perceptual_loss(
         raise ValueError("gram=True compares Gram matrices of the raw features; normalize_features must be False")
     default = dict.fromkeys(STYLE_LAYERS, 1.0) if gram else {"relu4_1": 1.0}
     return _functional(
-        pred, target, layers, extractor, default_layers=default, transform=gram_matrix if gram else None,
-        criterion=criterion, reduction=reduction, normalize_features=normalize_features, mask=mask,
-    )  # fmt: skip
+        pred,
+        target,
+        layers,
+        extractor,
+        default_layers=default,
+        transform=gram_matrix if gram else None,
+        criterion=criterion,
+        reduction=reduction,
+        normalize_features=normalize_features,
+        mask=mask,
+    )
 
 
 def style_loss(

@@ -127,7 +127,10 @@ class LPIPS(nn.Module):
         self.check_finite = check_finite
         if extractor is None:
             extractor = VGGFeatures(
-                list(LPIPS_LAYERS), arch="vgg16", weights=weights, input_range=input_range,
+                list(LPIPS_LAYERS),
+                arch="vgg16",
+                weights=weights,
+                input_range=input_range,
                 warn_range_mismatch=warn_range_mismatch,
             )
         elif extractor.arch != "vgg16":
@@ -188,7 +191,9 @@ class LPIPS(nn.Module):
             if self.check_finite:
                 check_finite_values(x, name)
         if pred.shape != target.shape:
-            raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+            raise ValueError(
+                f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}"
+            )
         self.extractor._check_range_once(target, "target")
         if mask is not None:
             mask = check_mask(mask, pred)

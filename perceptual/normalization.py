@@ -41,7 +41,9 @@ class InputNormalization:
         if len(self.mean) != 3 or len(self.std) != 3:
             raise ValueError(f"mean and std need 3 values, got mean={self.mean}, std={self.std}")
         if any(s <= 0 for s in self.std) or self.pixel_scale <= 0:
-            raise ValueError(f"std and pixel_scale must be positive, got std={self.std}, pixel_scale={self.pixel_scale}")
+            raise ValueError(
+                f"std and pixel_scale must be positive, got std={self.std}, pixel_scale={self.pixel_scale}"
+            )
 
     def rgb_mean_std(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """``mean`` and ``std`` in RGB order."""
@@ -119,7 +121,9 @@ def check_input_range(input_range: tuple[float, float]) -> tuple[float, float]:
     try:
         low, high = (float(v) for v in input_range)
     except (TypeError, ValueError):
-        raise ValueError(f"input_range must be a pair (low, high) such as (-1, 1) or (0, 1), got {input_range!r}") from None
+        raise ValueError(
+            f"input_range must be a pair (low, high) such as (-1, 1) or (0, 1), got {input_range!r}"
+        ) from None
     if not high > low:
         raise ValueError(f"input_range must have high > low, got {input_range!r}")
     return low, high

@@ -49,7 +49,14 @@ from perceptual.vgg_state import (
     require_file,
 )
 
-__all__ = ["RandomWeightsWarning", "VGGWeights", "WeightsUnavailableError", "load_weights", "vgg_provenance"]
+__all__ = [
+    "RandomWeightsWarning",
+    "VGGWeights",
+    "WeightsUnavailableError",
+    "describe_provenance",
+    "load_weights",
+    "vgg_provenance",
+]
 
 WeightsSource = Union[str, os.PathLike, "VGGWeights", Any]
 """What ``weights=`` accepts: a name, a path, a torchvision weights enum or a :class:`VGGWeights`."""
@@ -342,8 +349,8 @@ def _split_torchvision_state(
     """Split a torchvision VGG (or ``features``-only) state dict; check keys and shapes against ``arch``."""
     state = {key.removeprefix("module."): value for key, value in state.items()}
     if any(key.startswith("features.") for key in state):
-        features = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
-        classifier = {k[len("classifier."):]: v for k, v in state.items() if k.startswith("classifier.")} or None
+        features = {k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")}
+        classifier = {k[len("classifier.") :]: v for k, v in state.items() if k.startswith("classifier.")} or None
         ignored = sorted(k for k in state if not k.startswith(("features.", "classifier.")))
     else:
         features, classifier = dict(state), None
@@ -352,7 +359,7 @@ def _split_torchvision_state(
     if classifier is not None:
         bad = _classifier_problems(classifier)
         if bad:
-            warnings.warn(f"{source}: the classifier is ignored: {bad}")
+            warnings.warn(f"{source}: the classifier is ignored: {bad}", stacklevel=4)
             classifier = None
     return features, classifier
 
@@ -461,3 +468,13 @@ def vgg_provenance(extractor: torch.nn.Module) -> dict[str, str]:
         "provenance": PROVENANCE_LABELS[str(extractor.provenance)],
         "sha256": digest.hexdigest()[:16],
     }
+
+
+def describe_provenance(record: dict[str, str]) -> str:
+    """One line of a :func:`vgg_provenance` record: ``vgg16 /path/x.pth, from file (provenance unknown), sha256 ...``
+    (random weights are said to be no perceptual metric)."""
+    kind = {"random": "RANDOM (not a perceptual metric)", "from file": "from file (provenance unknown)"}
+    return (
+        f"{record['arch']} {record['weights']}, {kind.get(record['provenance'], record['provenance'])}, "
+        f"sha256 {record['sha256']}"
+    )

@@ -45,7 +45,13 @@ from torch import Tensor
 
 from perceptual.layers import check_arch, vgg_convs
 from perceptual.normalization import CAFFE
-from perceptual.vgg_state import VGGWeights, check_feature_state, check_state_dict, expected_feature_shapes, require_file
+from perceptual.vgg_state import (
+    VGGWeights,
+    check_feature_state,
+    check_state_dict,
+    expected_feature_shapes,
+    require_file,
+)
 
 __all__ = ["MissingDependencyError", "load_gatys_weights", "load_keras_h5_weights", "load_npy_weights"]
 
@@ -164,7 +170,9 @@ def convert_tf_dense(
                 + (" (pool5 flattened: 7 * 7 * 512 at a 224x224 input)" if position == 0 else "")
             )
         if bias.shape != (kernel.shape[1],):
-            raise ValueError(f"{source}: layer {name} has bias shape {tuple(bias.shape)}, expected {(kernel.shape[1],)}")
+            raise ValueError(
+                f"{source}: layer {name} has bias shape {tuple(bias.shape)}, expected {(kernel.shape[1],)}"
+            )
         if position == 0:
             out = kernel.shape[1]
             # rows (h, w, c) -> (c, h, w), then (in, out) -> (out, in)
@@ -240,7 +248,9 @@ def load_npy_weights(path: str | os.PathLike, *, arch: str | None = None) -> VGG
         ) from None
     data = raw.item() if isinstance(raw, np.ndarray) and raw.dtype == object and raw.shape == () else raw
     if not isinstance(data, Mapping):
-        what = f"an array of shape {raw.shape}, dtype {raw.dtype}" if isinstance(raw, np.ndarray) else type(data).__name__
+        what = (
+            f"an array of shape {raw.shape}, dtype {raw.dtype}" if isinstance(raw, np.ndarray) else type(data).__name__
+        )
         raise ValueError(
             f"{source} holds {what}, expected a dict {{'conv1_1': [kernel (3, 3, 3, 64), bias (64,)], ...}} "
             "as saved by np.save(path, weights_dict)"
@@ -317,7 +327,9 @@ def load_keras_h5_weights(path: str | os.PathLike, *, arch: str | None = None) -
                         raise ValueError(f"{source}: layer {name} lists weight {key!r}, which is not in the file")
                     datasets.append((key, group[key]))
             else:
-                group.visititems(lambda key, obj: datasets.append((key, obj)) if isinstance(obj, h5py.Dataset) else None)
+                group.visititems(
+                    lambda key, obj: datasets.append((key, obj)) if isinstance(obj, h5py.Dataset) else None
+                )
             try:
                 arrays = [(key, _as_float_array(dataset[()], f"{source}: {name}/{key}")) for key, dataset in datasets]
             except OSError as err:
@@ -332,7 +344,9 @@ def load_keras_h5_weights(path: str | os.PathLike, *, arch: str | None = None) -
         try:
             detected = _detect_arch(present, "keras", source, arch)
             convs = {name: read(name) for name in tf_conv_names(detected, style="keras")}
-            dense = _dense_layers(present, _KERAS_DENSE, source, read) if {"fc1", "fc2", "predictions"} & present else None
+            dense = (
+                _dense_layers(present, _KERAS_DENSE, source, read) if {"fc1", "fc2", "predictions"} & present else None
+            )
         except (KeyError, RuntimeError) as err:  # h5py's errors for damaged objects
             raise ValueError(f"{source}: cannot read - truncated or corrupt? ({type(err).__name__}: {err})") from None
     return _build(convs, dense, arch=detected, style="keras", source=source, label="Keras h5")
@@ -373,9 +387,7 @@ def gatys_layout_hint(state: Mapping[Any, Any]) -> str:
     )
 
 
-def convert_gatys_state(
-    state: Mapping[str, Any], *, arch: str | None = None, source: str = "weights"
-) -> VGGWeights:
+def convert_gatys_state(state: Mapping[str, Any], *, arch: str | None = None, source: str = "weights") -> VGGWeights:
     """A Gatys-layout state dict (see the module docstring) -> :class:`~perceptual.VGGWeights` in torchvision layout.
 
     ``arch=None`` detects VGG16/VGG19 from the conv layers present; a given ``arch`` that the state is not raises
@@ -431,5 +443,3 @@ def load_npy_file(path: Path, arch: str) -> VGGWeights:
 
 def load_h5_file(path: Path, arch: str) -> VGGWeights:
     return load_keras_h5_weights(path, arch=arch)
-
-

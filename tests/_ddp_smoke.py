@@ -20,8 +20,8 @@ import torch
 from beautygan.data import MTDataModule
 from beautygan.metrics import region_colour_distance
 from beautygan.module import BeautyGAN
-from beautygan.samples import SampleGrids
 from beautygan.regions import region_masks
+from beautygan.samples import SampleGrids
 
 __all__ = ["main"]
 
@@ -68,15 +68,25 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=UserWarning)
     torch.manual_seed(0)
     model = BeautyGAN(
-        generator_width=4, residual_blocks=1, discriminator_width=4, vgg_weights="random",
+        generator_width=4,
+        residual_blocks=1,
+        discriminator_width=4,
+        vgg_weights="random",
         monitor_layers=["relu1_2"],
-    )  # fmt: skip
+    )
     trainer = L.Trainer(
-        accelerator=args.accelerator, devices=args.devices, strategy="ddp_find_unused_parameters_true",
-        max_epochs=1, limit_train_batches=args.batches, num_sanity_val_steps=0,
-        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        accelerator=args.accelerator,
+        devices=args.devices,
+        strategy="ddp_find_unused_parameters_true",
+        max_epochs=1,
+        limit_train_batches=args.batches,
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
         callbacks=[_RankChecksum(args.out), SampleGrids(every_n_batches=1, pairs=1)],
-    )  # fmt: skip
+    )
     data = MTDataModule(str(args.root), image_size=args.image_size, batch_size=1, num_workers=0)
     trainer.fit(model, datamodule=data)
     return 0

@@ -49,8 +49,15 @@ from beautygan.synthetic import write_synthetic_mt
 
 SIZE = 64
 LOOPBACK = "127.0.0.1"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 # ---------------------------------------------------------------------------------------------- fixtures
@@ -82,13 +89,20 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory, mt: Path) -> Path:
         warnings.simplefilter("ignore")
         used = vgg_provenance(VGGFeatures(["relu2_1"], weights="random_normalized"))
     path = tmp_path_factory.mktemp("ckpt") / "last.ckpt"
-    torch.save({
-        "state_dict": {f"generator.{k}": v for k, v in generator.state_dict().items()},
-        "hyper_parameters": {"generator_width": 8, "residual_blocks": 1, "generator_output": "image",
-                             "perceptual_layer": "relu2_1"},
-        "datamodule_hyper_parameters": {"image_size": SIZE, "root": str(mt)},
-        "vgg_used": used,
-    }, path)  # fmt: skip
+    torch.save(
+        {
+            "state_dict": {f"generator.{k}": v for k, v in generator.state_dict().items()},
+            "hyper_parameters": {
+                "generator_width": 8,
+                "residual_blocks": 1,
+                "generator_output": "image",
+                "perceptual_layer": "relu2_1",
+            },
+            "datamodule_hyper_parameters": {"image_size": SIZE, "root": str(mt)},
+            "vgg_used": used,
+        },
+        path,
+    )
     return path
 
 
@@ -117,7 +131,9 @@ def _png_header(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(16))) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(16))) + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -147,8 +163,24 @@ def server(checkpoint: Path, mt: Path, tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     log = tmp_path / "server.log"
     with log.open("wb") as out:
-        process = subprocess.Popen([*_command(), "app", "--ckpt", str(checkpoint), "--host", LOOPBACK, "--port", str(port),
-                                    "--device", "cpu", "--examples", str(mt)], stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+        process = subprocess.Popen(
+            [
+                *_command(),
+                "app",
+                "--ckpt",
+                str(checkpoint),
+                "--host",
+                LOOPBACK,
+                "--port",
+                str(port),
+                "--device",
+                "cpu",
+                "--examples",
+                str(mt),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://{LOOPBACK}:{port}/"
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
@@ -209,7 +241,7 @@ def browser():
 @pytest.mark.slow
 def test_in_a_browser_the_lips_slider_gives_photo_transfers_result_and_no_face_is_a_message(
     browser, server: str, mt: Path, photos: dict[str, Path], expected, tmp_path: Path
-) -> None:  # fmt: skip
+) -> None:
     sync_playwright, chromium = browser
     from playwright.sync_api import expect
 
@@ -282,7 +314,9 @@ def _client(url: str, folder: Path):
     return Client(url, verbose=False, download_files=str(folder))
 
 
-def _inputs(source, reference, *, strength=1.0, lips=1.0, eyes=1.0, skin=1.0, regions=None, second=None, mix=0.0) -> list:
+def _inputs(
+    source, reference, *, strength=1.0, lips=1.0, eyes=1.0, skin=1.0, regions=None, second=None, mix=0.0
+) -> list:
     """The ``/transfer`` endpoint's arguments, in the page's order (``regions``: region -> reference photo)."""
     from gradio_client import handle_file
 
@@ -296,14 +330,14 @@ def _inputs(source, reference, *, strength=1.0, lips=1.0, eyes=1.0, skin=1.0, re
 @pytest.mark.slow
 def test_the_api_gives_photo_transfers_results_and_messages_for_bad_photos(
     server: str, mt: Path, photos: dict[str, Path], expected, tmp_path: Path
-) -> None:  # fmt: skip
+) -> None:
     aligned, whole = expected
     client = _client(server, tmp_path)
     look_a, look_b = whole.prepare(_reference(mt, 3)), whole.prepare(_reference(mt, 4))
 
     result, before_after, *vgg, vgg_text, status = client.predict(
         *_inputs(photos["astronaut"], _reference(mt, 3), strength=0.8, eyes=0.5), api_name="/transfer"
-    )  # fmt: skip
+    )
     want = aligned.transfer(photos["astronaut"], look_a, MakeupControls(strength=0.8, eyes_strength=0.5))
     np.testing.assert_array_equal(_png(result), want)
     assert not np.array_equal(want, aligned.transfer(photos["astronaut"], look_a))
@@ -316,7 +350,7 @@ def test_the_api_gives_photo_transfers_results_and_messages_for_bad_photos(
     # the eyes from another reference
     result, *_, status = client.predict(
         *_inputs(photos["astronaut"], _reference(mt, 3), regions={"eyes": _reference(mt, 4)}), api_name="/transfer"
-    )  # fmt: skip
+    )
     want = aligned.transfer(photos["astronaut"], look_a, MakeupControls(eyes=look_b))
     np.testing.assert_array_equal(_png(result), want)
     assert not np.array_equal(want, aligned.transfer(photos["astronaut"], look_a, MakeupControls(lips=look_b)))
@@ -325,7 +359,7 @@ def test_the_api_gives_photo_transfers_results_and_messages_for_bad_photos(
     # between two looks, inside the generator
     result, *_, status = client.predict(
         *_inputs(photos["astronaut"], _reference(mt, 3), second=_reference(mt, 4), mix=0.5), api_name="/transfer"
-    )  # fmt: skip
+    )
     (want,) = aligned.interpolate(photos["astronaut"], look_a, look_b, weights=[0.5])
     np.testing.assert_array_equal(_png(result), want)
     assert not np.array_equal(want, aligned.transfer(photos["astronaut"], look_a))
@@ -337,7 +371,7 @@ def test_the_api_gives_photo_transfers_results_and_messages_for_bad_photos(
     ):
         result, before_after, *vgg, vgg_text, status = client.predict(
             *_inputs(source, _reference(mt, 3)), api_name="/transfer"
-        )  # fmt: skip
+        )
         assert result is None and before_after is None and vgg == [None, None, None]
         assert status.startswith("⚠️") and message in status.replace("\\", ""), status
         assert "Traceback" not in status and str(source.parent) not in status
@@ -346,7 +380,7 @@ def test_the_api_gives_photo_transfers_results_and_messages_for_bad_photos(
 @pytest.mark.slow
 def test_two_clients_at_once_both_get_their_own_results(
     server: str, mt: Path, photos: dict[str, Path], expected, tmp_path: Path
-) -> None:  # fmt: skip
+) -> None:
     aligned, whole = expected
     asks = [
         (_reference(mt, 3), MakeupControls(lips_strength=0.4)),
@@ -354,10 +388,18 @@ def test_two_clients_at_once_both_get_their_own_results(
     ]
     clients = [_client(server, tmp_path / f"client{i}") for i in range(len(asks))]
     jobs = [
-        client.submit(*_inputs(photos["astronaut"], reference, strength=controls.strength, lips=controls.lips_strength,
-                               skin=controls.skin_strength), api_name="/transfer")
+        client.submit(
+            *_inputs(
+                photos["astronaut"],
+                reference,
+                strength=controls.strength,
+                lips=controls.lips_strength,
+                skin=controls.skin_strength,
+            ),
+            api_name="/transfer",
+        )
         for client, (reference, controls) in zip(clients, asks)
-    ]  # fmt: skip
+    ]
     with ThreadPoolExecutor(len(jobs)) as pool:
         outputs = list(pool.map(lambda job: job.result(timeout=180), jobs))
     results = []
@@ -390,7 +432,9 @@ def test_the_heatmap_of_an_unchanged_face_is_the_colormaps_floor_over_the_face(a
     assert [caption.split(":")[0] for _, caption in out.pictures[:2]] == ["relu1_2", "relu2_1"]
 
 
-def test_a_vgg_that_cannot_be_had_is_a_message_and_the_transfer_still_works(checkpoint, mt, photos, expected, tmp_path) -> None:
+def test_a_vgg_that_cannot_be_had_is_a_message_and_the_transfer_still_works(
+    checkpoint, mt, photos, expected, tmp_path
+) -> None:
     aligned, whole = expected
     missing = tmp_path / "no_such_vgg16.pth"
     view = VGGView.load(VGGChoice(weights=str(missing), layers=("relu2_1",)))
@@ -403,15 +447,21 @@ def test_a_vgg_that_cannot_be_had_is_a_message_and_the_transfer_still_works(chec
 @pytest.mark.parametrize(
     ("used", "hparams", "want"),
     [
-        ({"arch": "vgg16", "weights": "random_normalized (seed 3; Gatys-normalized: mean activation 1 per channel)"},
-         {"perceptual_layer": "relu4_1"}, ("random_normalized", 3, "vgg16", ("relu1_2", "relu4_1"))),
+        (
+            {"arch": "vgg16", "weights": "random_normalized (seed 3; Gatys-normalized: mean activation 1 per channel)"},
+            {"perceptual_layer": "relu4_1"},
+            ("random_normalized", 3, "vgg16", ("relu1_2", "relu4_1")),
+        ),
         ({"arch": "vgg19", "weights": "random (seed 0)"}, {}, ("random", 0, "vgg19", ("relu1_2", "relu4_1"))),
-        ({"arch": "vgg16", "weights": "torchvision VGG16_Weights.IMAGENET1K_V1"}, {"perceptual_layer": "relu1_2"},
-         ("VGG16_Weights.IMAGENET1K_V1", 0, "vgg16", ("relu1_2",))),
+        (
+            {"arch": "vgg16", "weights": "torchvision VGG16_Weights.IMAGENET1K_V1"},
+            {"perceptual_layer": "relu1_2"},
+            ("VGG16_Weights.IMAGENET1K_V1", 0, "vgg16", ("relu1_2",)),
+        ),
         ({"arch": "vgg16", "weights": "/nowhere/mine_vgg16.pth"}, {}, ("imagenet", 0, "vgg16", ("relu1_2", "relu4_1"))),
         (None, {}, ("imagenet", 0, "vgg16", ("relu1_2", "relu4_1"))),
     ],
-)  # fmt: skip
+)
 def test_the_comparison_uses_the_vgg_the_checkpoint_trained_with(used, hparams, want) -> None:
     checkpoint = {"hyper_parameters": hparams, **({"vgg_used": used} if used else {})}
     choice = checkpoint_vgg(checkpoint)
@@ -430,7 +480,7 @@ def test_the_comparison_uses_the_vgg_the_checkpoint_trained_with(used, hparams, 
         ({"mix": 2.0}, "the interpolation must be in \\[0, 1\\], got 2.0"),
         ({"lips": "coffee"}, "No face found in the lips reference"),
     ],
-)  # fmt: skip
+)
 def test_bad_requests_are_messages(app: MakeupApp, photos, mt, ask: dict, message: str) -> None:
     files = {"coffee": photos["coffee"], "mk_0004": _reference(mt, 4)}
     request = {"source": photos["astronaut"], "reference": _reference(mt, 3), **ask}

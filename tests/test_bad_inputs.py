@@ -21,7 +21,12 @@ def images() -> tuple[torch.Tensor, torch.Tensor]:
 
 @pytest.mark.parametrize(
     ("fill", "expected"),
-    [(-1.0, "values in [-1, -1]"), (1.5, "values in [0, 1.5]"), (float("nan"), "1 NaN or infinite"), (float("inf"), "1 NaN or infinite")],
+    [
+        (-1.0, "values in [-1, -1]"),
+        (1.5, "values in [0, 1.5]"),
+        (float("nan"), "1 NaN or infinite"),
+        (float("inf"), "1 NaN or infinite"),
+    ],
 )
 def test_a_mask_outside_zero_one_or_not_finite_is_refused(images, fill: float, expected: str) -> None:
     x, y = images

@@ -64,7 +64,9 @@ def test_a_corrupt_checkpoint_gets_one_line_naming_it(tmp_path: Path, content: b
 
     Image.new("RGB", (16, 16), (200, 150, 120)).save(image)
     out = tmp_path / "out.png"
-    code = beautygan_main(["transfer", "--ckpt", str(bad), "--source", str(image), "--reference", str(image), "--out", str(out)])
+    code = beautygan_main(
+        ["transfer", "--ckpt", str(bad), "--source", str(image), "--reference", str(image), "--out", str(out)]
+    )
     err = capsys.readouterr().err
     assert code == 2 and not out.exists()
     assert err.count("\n") == 1 and str(bad) in err and expected in err and "weights_only" not in err

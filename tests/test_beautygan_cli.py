@@ -25,7 +25,11 @@ def test_configs_name_the_monitor_and_the_vgg_policy() -> None:
     demo = yaml.safe_load((REPO / "configs" / "beautygan_demo.yaml").read_text())
     assert paper["model"]["vgg_weights"] == "imagenet" and paper["model"]["vgg_fallback"] == "none"
     assert demo["model"]["vgg_fallback"] == "random"
-    assert (paper["data"]["image_size"], paper["data"]["batch_size"], paper["trainer"]["precision"]) == (256, 1, "bf16-mixed")
+    assert (paper["data"]["image_size"], paper["data"]["batch_size"], paper["trainer"]["precision"]) == (
+        256,
+        1,
+        "bf16-mixed",
+    )
     for config in (paper, demo):
         classes = [c["class_path"] for c in config["trainer"]["callbacks"]]
         assert "perceptual.pictures.monitor.FeatureMapMonitor" in classes
@@ -36,8 +40,19 @@ def test_configs_name_the_monitor_and_the_vgg_policy() -> None:
 def test_paper_config_fails_offline_with_the_core_error(capsys: pytest.CaptureFixture[str]) -> None:
     if (Path(torch.hub.get_dir()) / "checkpoints" / "vgg16-397923af.pth").exists():
         pytest.skip("ImageNet VGG16 weights are cached here")
-    code = main(["fit", "--config", str(REPO / "configs" / "beautygan.yaml"), "--trainer.accelerator", "cpu",
-                 "--trainer.precision", "32-true", "--trainer.strategy", "auto"])  # fmt: skip
+    code = main(
+        [
+            "fit",
+            "--config",
+            str(REPO / "configs" / "beautygan.yaml"),
+            "--trainer.accelerator",
+            "cpu",
+            "--trainer.precision",
+            "32-true",
+            "--trainer.strategy",
+            "auto",
+        ]
+    )
     assert code == 2
     assert "vgg16-397923af.pth" in capsys.readouterr().err
 
@@ -47,14 +62,41 @@ def test_demo_config_fit_writes_tensorboard_losses_samples_and_feature_maps(tmp_
 
     root = write_synthetic_mt(tmp_path / "data", n=4, size=32, held_out=1, seed=0)
     runs = tmp_path / "runs"
-    code = main([
-        "fit", "--config", str(REPO / "configs" / "beautygan_demo.yaml"), "--data.root", str(root),
-        "--data.image_size", "32", "--data.batch_size", "2", "--model.generator_width", "4",
-        "--model.residual_blocks", "1", "--model.discriminator_width", "4", "--samples.every_n_batches", "1",
-        "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1", "--trainer.check_val_every_n_epoch", "1",
-        "--trainer.default_root_dir", str(runs), "--trainer.logger.init_args.save_dir", str(runs),
-        "--trainer.enable_progress_bar", "false", "--trainer.log_every_n_steps", "1",
-    ])  # fmt: skip
+    code = main(
+        [
+            "fit",
+            "--config",
+            str(REPO / "configs" / "beautygan_demo.yaml"),
+            "--data.root",
+            str(root),
+            "--data.image_size",
+            "32",
+            "--data.batch_size",
+            "2",
+            "--model.generator_width",
+            "4",
+            "--model.residual_blocks",
+            "1",
+            "--model.discriminator_width",
+            "4",
+            "--samples.every_n_batches",
+            "1",
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.limit_train_batches",
+            "1",
+            "--trainer.check_val_every_n_epoch",
+            "1",
+            "--trainer.default_root_dir",
+            str(runs),
+            "--trainer.logger.init_args.save_dir",
+            str(runs),
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.log_every_n_steps",
+            "1",
+        ]
+    )
     assert code == 0
     log_dir = runs / "tensorboard" / "version_0"
     assert (log_dir / "config.yaml").is_file() and (log_dir / "checkpoints" / "last.ckpt").is_file()
@@ -72,11 +114,18 @@ def test_demo_table_compares_with_the_targets() -> None:
     from beautygan.demo import format_table
 
     keys = ("lips", "eye_shadow", "skin")
-    before = {**{k: 40.0 for k in keys}, **{f"{k}_source": 40.0 for k in keys}, "background_hair": 30.0, "perceptual": 9.0}
+    before = {
+        **{k: 40.0 for k in keys},
+        **{f"{k}_source": 40.0 for k in keys},
+        "background_hair": 30.0,
+        "perceptual": 9.0,
+    }
     after = {**{k: 20.0 for k in keys}, "background_hair": 12.5, "perceptual": 3.0}
     table = format_table(before, after, vgg="vgg16 test", pairs=4, layer="relu2_1")
     lips_row = next(line for line in table.splitlines() if "lips distance / source's" in line)
     assert lips_row.split()[-4:] == ["1.00", "0.50", "<=", "0.6"]  # 20 / 40 by hand
     assert "relu2_1 MSE to the source" in table
     assert table.splitlines()[-1] == "  targets: NOT met (background + hair)"  # 12.5 > 12
-    assert format_table(before, {**after, "background_hair": 12.0}, vgg="v", pairs=4).splitlines()[-1] == "  targets: met"
+    assert (
+        format_table(before, {**after, "background_hair": 12.0}, vgg="v", pairs=4).splitlines()[-1] == "  targets: met"
+    )

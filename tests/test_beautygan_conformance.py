@@ -17,6 +17,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
+from _official_beautygan import official_step
 from torch.utils.data import DataLoader
 
 from beautygan.module import BeautyGAN
@@ -24,8 +25,6 @@ from beautygan.networks import Generator, Translation
 from beautygan.regions import stacked_region_masks
 from beautygan.synthetic import render_face
 from perceptual import LPIPS, LPIPS_LAYERS
-
-from _official_beautygan import official_step
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(does not have many workers|LeafSpec|eval mode|logging interval).*")
 
@@ -116,15 +115,21 @@ def _official_vgg(preset: str, vgg16_weights, gatys_weights):
 def _model(preset: str, vgg16_weights, gatys_weights, **overrides) -> BeautyGAN:
     weights = vgg16_weights[0] if preset == "paper" else gatys_weights[0]
     torch.manual_seed(0)
-    return BeautyGAN(preset=preset, vgg_weights=weights, monitor_layers=["relu2_2"],
-                     **NETWORKS, **overrides)  # fmt: skip
+    return BeautyGAN(preset=preset, vgg_weights=weights, monitor_layers=["relu2_2"], **NETWORKS, **overrides)
 
 
 def _our_step(model: BeautyGAN, batch: dict[str, torch.Tensor]) -> dict[str, float]:
     trainer = L.Trainer(
-        accelerator="cpu", devices=1, max_epochs=1, limit_train_batches=1, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-    )  # fmt: skip
+        accelerator="cpu",
+        devices=1,
+        max_epochs=1,
+        limit_train_batches=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
     items = [{k: v[i] for k, v in batch.items()} for i in range(batch["source"].shape[0])]
     trainer.fit(model, train_dataloaders=DataLoader(items, batch_size=len(items)))
     return {k.removeprefix("train/"): float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
@@ -136,16 +141,35 @@ def _reference_step(model: BeautyGAN, preset: str, batch, vgg16_weights, gatys_w
     lr, betas = model.hparams.lr, tuple(model.hparams.betas)
     optimizers = [torch.optim.Adam(m.parameters(), lr=lr, betas=betas) for m in (G, D_A, D_B)]
     terms = official_step(
-        G, D_A, D_B, *optimizers, _official_vgg(preset, vgg16_weights, gatys_weights),
-        batch["source"], batch["reference"], batch["source_labels"], batch["reference_labels"],
-        eye_margin=EYE_MARGIN, histogram_criterion=model.histogram_criterion, **OFFICIAL_KNOBS[preset],
-    )  # fmt: skip
+        G,
+        D_A,
+        D_B,
+        *optimizers,
+        _official_vgg(preset, vgg16_weights, gatys_weights),
+        batch["source"],
+        batch["reference"],
+        batch["source_labels"],
+        batch["reference_labels"],
+        eye_margin=EYE_MARGIN,
+        histogram_criterion=model.histogram_criterion,
+        **OFFICIAL_KNOBS[preset],
+    )
     return terms, {"generator": G, "disc_makeup": D_A, "disc_nonmakeup": D_B}
 
 
 def _assert_terms_equal(ours: dict[str, float], official: dict[str, float], preset: str) -> None:
-    names = ["d_makeup", "d_nonmakeup", "d_total", "g_adversarial", "g_cycle", "g_perceptual", "g_lips", "g_skin",
-             "g_eye_shadow", "g_total"] + (["g_identity"] if preset == "official" else [])  # fmt: skip
+    names = [
+        "d_makeup",
+        "d_nonmakeup",
+        "d_total",
+        "g_adversarial",
+        "g_cycle",
+        "g_perceptual",
+        "g_lips",
+        "g_skin",
+        "g_eye_shadow",
+        "g_total",
+    ] + (["g_identity"] if preset == "official" else [])
     for name in names:
         assert ours[name] == pytest.approx(official[name], rel=1e-5, abs=1e-7), name
     if preset == "paper":
@@ -205,7 +229,9 @@ def test_identity_is_fed_each_image_to_both_branches(vgg16_weights, gatys_weight
         fake = model.generator(non_makeup=source, makeup=reference)
         terms, _ = model.generator_losses(source, reference, fake, batch)
         a, b = model.generator(source, source), model.generator(reference, reference)
-    by_hand = 2.5 * sum(float((x - y).abs().mean()) for x, y in ((a[0], source), (a[1], source), (b[0], reference), (b[1], reference)))
+    by_hand = 2.5 * sum(
+        float((x - y).abs().mean()) for x, y in ((a[0], source), (a[1], source), (b[0], reference), (b[1], reference))
+    )
     assert float(terms["identity"]) == pytest.approx(by_hand, rel=1e-6)
 
 
@@ -220,7 +246,9 @@ def test_lpips_term_from_the_shared_pass_equals_a_separate_lpips(vgg16_weights, 
         fake = model.generator(non_makeup=batch["source"], makeup=batch["reference"])
         terms, _ = model.generator_losses(batch["source"], batch["reference"], fake, batch)
         separate = LPIPS(weights=vgg16_weights[0], input_range=(-1, 1))
-        expected = 0.7 * (separate(fake.makeup, batch["source"]).mean() + separate(fake.non_makeup, batch["reference"]).mean())
+        expected = 0.7 * (
+            separate(fake.makeup, batch["source"]).mean() + separate(fake.non_makeup, batch["reference"]).mean()
+        )
     assert float(terms["lpips"]) == pytest.approx(float(expected), rel=1e-5)
     assert float(terms["lpips"]) > 0.01
     with pytest.raises(ValueError, match="needs a VGG16 preset"):

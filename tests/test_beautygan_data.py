@@ -27,7 +27,9 @@ def test_items_shapes_ranges_and_labels(root: Path) -> None:
     # nearest resizing keeps only labels that exist in the 40 px map
     original = np.array(Image.open(root / "segs" / "non-makeup" / item["source_name"]))
     assert set(item["source_labels"].unique().tolist()) <= set(np.unique(original).tolist())
-    image = np.asarray(Image.open(root / "images" / "non-makeup" / item["source_name"]).convert("RGB"), dtype=np.float32)
+    image = np.asarray(
+        Image.open(root / "images" / "non-makeup" / item["source_name"]).convert("RGB"), dtype=np.float32
+    )
     # bilinear resize 40 -> 32 keeps the mean colour; [0, 255] -> [-1, 1]
     assert abs(float(item["source"].mean()) - (image.mean() / 127.5 - 1)) < 0.02
 

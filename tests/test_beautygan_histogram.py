@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from _official_beautygan import _cal_trans as _official_table  # cal_trans, verbatim
 
 from beautygan.histogram import histogram_matching_loss, match_histograms, to_pixel_scale
@@ -55,13 +54,18 @@ def test_matches_numpy_official_algorithm(criterion: str) -> None:
     expected = np.array(
         [
             [
-                _official_loss(pred[i].numpy(), target[i].numpy(), pred_masks[i, r].numpy(), target_masks[i, r].numpy(),
-                               criterion == "l2")
+                _official_loss(
+                    pred[i].numpy(),
+                    target[i].numpy(),
+                    pred_masks[i, r].numpy(),
+                    target_masks[i, r].numpy(),
+                    criterion == "l2",
+                )
                 for r in range(2)
             ]
             for i in range(n)
         ]
-    )  # fmt: skip
+    )
     assert got.shape == (n, 2)
     np.testing.assert_allclose(got.double().numpy(), expected, rtol=1e-5, atol=1e-4)
     assert got[1, 0] == 0 and got[2, 1] == 0

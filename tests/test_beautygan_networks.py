@@ -11,7 +11,9 @@ from beautygan.networks import Generator, PatchDiscriminator
 
 def _official_generator_params(width: int = 64, blocks: int = 6) -> int:
     # Hand count: convs without bias, affine InstanceNorm (2 * C each).
-    def conv(i, o, k): return i * o * k * k
+    def conv(i, o, k):
+        return i * o * k * k
+
     branch = conv(3, width, 7) + 2 * width + conv(width, 2 * width, 4) + 4 * width
     trunk = conv(4 * width, 4 * width, 4) + 8 * width
     trunk += blocks * 2 * (conv(4 * width, 4 * width, 3) + 8 * width)
@@ -118,4 +120,3 @@ def test_attention_output_blends_with_the_image_each_head_transforms() -> None:
     torch.testing.assert_close(out.non_makeup, b / 2)
     with pytest.raises(ValueError, match="output must be 'image' .* or 'attention'"):
         Generator(width=4, output="residual")  # type: ignore[arg-type]
-

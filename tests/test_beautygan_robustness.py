@@ -13,8 +13,8 @@ from PIL import Image
 
 from beautygan.cli import main as beautygan_main
 from beautygan.data import DatasetError, MTDataModule, MTDataset, read_labels
-from beautygan.histogram import histogram_matching_loss
 from beautygan.guard import LossGuard, NonFiniteLossError
+from beautygan.histogram import histogram_matching_loss
 from beautygan.module import BeautyGAN
 from beautygan.regions import stacked_region_masks
 from beautygan.synthetic import write_synthetic_mt
@@ -70,7 +70,9 @@ def test_a_truncated_jpeg_is_caught_at_start_up_with_its_name(root: Path) -> Non
     image.save(jpeg, quality=95)
     data = jpeg.read_bytes()
     jpeg.write_bytes(data[: len(data) * 2 // 3])
-    Image.open(root / "segs" / "non-makeup" / "nm_0001.png").save(root / "segs" / "non-makeup" / "nm_0009.jpg", format="PNG")
+    Image.open(root / "segs" / "non-makeup" / "nm_0001.png").save(
+        root / "segs" / "non-makeup" / "nm_0009.jpg", format="PNG"
+    )
     with (root / "non-makeup.txt").open("a") as f:
         f.write("nm_0009.jpg\n")
     with Image.open(jpeg) as opened:
@@ -97,11 +99,25 @@ def test_fit_with_a_bad_dataset_prints_the_problems_and_creates_no_run_folder(
     bad = root / "images" / "non-makeup" / "nm_0002.png"
     bad.write_bytes(b"not a png")
     runs = tmp_path / "runs"
-    code = beautygan_main([
-        "fit", "--config", "configs/beautygan_demo.yaml", "--data.root", str(root), "--data.image_size", "32",
-        "--trainer.default_root_dir", str(runs), "--trainer.logger.init_args.save_dir", str(runs),
-        "--model.vgg_weights", "random", "--trainer.max_epochs", "1",
-    ])  # fmt: skip
+    code = beautygan_main(
+        [
+            "fit",
+            "--config",
+            "configs/beautygan_demo.yaml",
+            "--data.root",
+            str(root),
+            "--data.image_size",
+            "32",
+            "--trainer.default_root_dir",
+            str(runs),
+            "--trainer.logger.init_args.save_dir",
+            str(runs),
+            "--model.vgg_weights",
+            "random",
+            "--trainer.max_epochs",
+            "1",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("beautygan: error: 1 problem(s) in the train split") and f"unreadable image: {bad}" in err
@@ -123,15 +139,25 @@ def test_histogram_binning_takes_nan_pixels() -> None:
 def test_diverging_training_stops_with_the_terms_and_writes_no_checkpoint(tmp_path: Path) -> None:
     root = write_synthetic_mt(tmp_path / "mt", n=6, size=32, held_out=1, seed=0)
     model = BeautyGAN(
-        generator_width=4, residual_blocks=1, discriminator_width=4, vgg_weights="random", lr=1e30,
-        monitor_layers=["relu1_2"], perceptual_layer="relu2_1",
-    )  # fmt: skip
+        generator_width=4,
+        residual_blocks=1,
+        discriminator_width=4,
+        vgg_weights="random",
+        lr=1e30,
+        monitor_layers=["relu1_2"],
+        perceptual_layer="relu2_1",
+    )
     checkpoints = tmp_path / "ckpt"
     trainer = L.Trainer(
-        accelerator="cpu", max_epochs=2, log_every_n_steps=2, logger=False, enable_progress_bar=False,
-        enable_model_summary=False, default_root_dir=tmp_path,
+        accelerator="cpu",
+        max_epochs=2,
+        log_every_n_steps=2,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
         callbacks=[L.pytorch.callbacks.ModelCheckpoint(dirpath=checkpoints, save_last=True, every_n_train_steps=1)],
-    )  # fmt: skip
+    )
     with pytest.raises(NonFiniteLossError, match=r"g_\w+.* became NaN or infinite at batch \d+ \(epoch 0\)") as info:
         trainer.fit(model, datamodule=MTDataModule(str(root), image_size=32, batch_size=2, num_workers=0))
     print(info.value)
@@ -149,11 +175,20 @@ def test_the_vgg_actually_used_is_recorded_in_the_checkpoint_and_hparams(tmp_pat
     # A file written by the test (torchvision layout) and the random fallback give different records.
     state = {f"features.{k}": v for k, v in perceptual.load_weights("random", arch="vgg16", seed=7).features.items()}
     torch.save(state, tmp_path / "mine_vgg16.pth")
-    tiny = dict(generator_width=4, residual_blocks=1, discriminator_width=4, monitor_layers=["relu1_2"], perceptual_layer="relu2_1")
+    tiny = dict(
+        generator_width=4,
+        residual_blocks=1,
+        discriminator_width=4,
+        monitor_layers=["relu1_2"],
+        perceptual_layer="relu2_1",
+    )
     from_file = BeautyGAN(**tiny, vgg_weights=str(tmp_path / "mine_vgg16.pth"))
     from_random = BeautyGAN(**tiny, vgg_weights="random")
     # A random state dict in a file is not "pretrained": nothing in it says where it comes from.
-    assert from_file.vgg_used["weights"] == str(tmp_path / "mine_vgg16.pth") and from_file.vgg_used["provenance"] == "from file"
+    assert (
+        from_file.vgg_used["weights"] == str(tmp_path / "mine_vgg16.pth")
+        and from_file.vgg_used["provenance"] == "from file"
+    )
     assert from_random.vgg_used["provenance"] == "random" and from_random.vgg_used["weights"].startswith("random")
     assert from_file.vgg_used["sha256"] != from_random.vgg_used["sha256"]
     assert BeautyGAN(**tiny, vgg_weights=str(tmp_path / "mine_vgg16.pth")).vgg_used == from_file.vgg_used
@@ -161,15 +196,24 @@ def test_the_vgg_actually_used_is_recorded_in_the_checkpoint_and_hparams(tmp_pat
     root = write_synthetic_mt(tmp_path / "mt", n=4, size=32, held_out=1, seed=0)
     logger = L.pytorch.loggers.TensorBoardLogger(tmp_path, name="tb")
     trainer = L.Trainer(
-        accelerator="cpu", max_epochs=1, limit_train_batches=1, limit_val_batches=0, logger=logger,
-        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
-    )  # fmt: skip
+        accelerator="cpu",
+        max_epochs=1,
+        limit_train_batches=1,
+        limit_val_batches=0,
+        logger=logger,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
     trainer.fit(from_random, datamodule=MTDataModule(str(root), image_size=32, batch_size=2, num_workers=0))
     path = tmp_path / "after.ckpt"
     trainer.save_checkpoint(path)
     assert torch.load(path, map_location="cpu", weights_only=True)["vgg_used"] == from_random.vgg_used
     hparams = yaml.unsafe_load((Path(logger.log_dir) / "hparams.yaml").read_text())  # Lightning writes tuples
-    assert hparams["vgg_used"]["provenance"] == "random" and hparams["vgg_used"]["sha256"] == from_random.vgg_used["sha256"]
+    assert (
+        hparams["vgg_used"]["provenance"] == "random"
+        and hparams["vgg_used"]["sha256"] == from_random.vgg_used["sha256"]
+    )
 
     # Random weights converted to a file stay random: the loader says so and warns.
     with pytest.warns(perceptual.RandomWeightsWarning):
@@ -179,16 +223,37 @@ def test_the_vgg_actually_used_is_recorded_in_the_checkpoint_and_hparams(tmp_pat
     assert loaded.pretrained is False
 
 
-def test_fit_from_a_corrupt_checkpoint_is_one_line(root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_fit_from_a_corrupt_checkpoint_is_one_line(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "last.ckpt"
     bad.write_bytes(b"")  # what a kill during a non-atomic save leaves
     runs = tmp_path / "runs"
-    code = beautygan_main([
-        "fit", "--config", "configs/beautygan_demo.yaml", "--data.root", str(root), "--data.image_size", "32",
-        "--trainer.default_root_dir", str(runs), "--trainer.logger.init_args.save_dir", str(runs),
-        "--model.vgg_weights", "random", "--model.generator_width", "4", "--model.residual_blocks", "1",
-        "--model.discriminator_width", "4", "--ckpt_path", str(bad),
-    ])  # fmt: skip
+    code = beautygan_main(
+        [
+            "fit",
+            "--config",
+            "configs/beautygan_demo.yaml",
+            "--data.root",
+            str(root),
+            "--data.image_size",
+            "32",
+            "--trainer.default_root_dir",
+            str(runs),
+            "--trainer.logger.init_args.save_dir",
+            str(runs),
+            "--model.vgg_weights",
+            "random",
+            "--model.generator_width",
+            "4",
+            "--model.residual_blocks",
+            "1",
+            "--model.discriminator_width",
+            "4",
+            "--ckpt_path",
+            str(bad),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert f"beautygan: error: checkpoint {bad} is empty (0 bytes)" in err
@@ -217,12 +282,32 @@ def test_finite_divergence_is_warned_once() -> None:
 
 
 def _fit(root: Path, runs: Path, *extra: str) -> int:
-    return beautygan_main([
-        "fit", "--config", "configs/beautygan_demo.yaml", "--data.root", str(root), "--data.image_size", "32",
-        "--trainer.default_root_dir", str(runs), "--trainer.logger.init_args.save_dir", str(runs),
-        "--model.vgg_weights", "random", "--model.generator_width", "4", "--model.residual_blocks", "1",
-        "--model.discriminator_width", "4", "--trainer.enable_progress_bar", "false", *extra,
-    ])  # fmt: skip
+    return beautygan_main(
+        [
+            "fit",
+            "--config",
+            "configs/beautygan_demo.yaml",
+            "--data.root",
+            str(root),
+            "--data.image_size",
+            "32",
+            "--trainer.default_root_dir",
+            str(runs),
+            "--trainer.logger.init_args.save_dir",
+            str(runs),
+            "--model.vgg_weights",
+            "random",
+            "--model.generator_width",
+            "4",
+            "--model.residual_blocks",
+            "1",
+            "--model.discriminator_width",
+            "4",
+            "--trainer.enable_progress_bar",
+            "false",
+            *extra,
+        ]
+    )
 
 
 def test_ckpt_path_last_resumes_the_runs_newest_checkpoint_in_the_same_tensorboard_run(
@@ -238,7 +323,9 @@ def test_ckpt_path_last_resumes_the_runs_newest_checkpoint_in_the_same_tensorboa
     assert (first["epoch"], first["batches_seen"]) == (0, 2)  # 4 training pairs, batch 2
     capsys.readouterr()
     assert _fit(root, runs, "--trainer.max_epochs", "2", "--trainer.log_every_n_steps", "1", "--ckpt_path", "last") == 0
-    assert f"resuming from {version / 'checkpoints' / 'last.ckpt'} (TensorBoard run version_0)" in capsys.readouterr().out
+    assert (
+        f"resuming from {version / 'checkpoints' / 'last.ckpt'} (TensorBoard run version_0)" in capsys.readouterr().out
+    )
     assert sorted(p.name for p in (runs / "tensorboard").iterdir()) == ["version_0"]  # no version_1
     second = torch.load(version / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     # Epoch, optimizer steps (2 per batch) and the module's batch counter go on from where the first run stopped.
@@ -255,7 +342,10 @@ def test_ckpt_path_last_without_a_run_is_one_line_naming_where_it_looked(
     assert _fit(root, runs, "--trainer.max_epochs", "1", "--ckpt_path", "last") == 2
     err = capsys.readouterr().err
     looked = runs / "tensorboard" / "version_*" / "checkpoints" / "last.ckpt"
-    assert err == f"beautygan: error: --ckpt_path last: no last.ckpt to resume from; looked for {looked}. Start without --ckpt_path, or give the checkpoint file\n"
+    assert (
+        err
+        == f"beautygan: error: --ckpt_path last: no last.ckpt to resume from; looked for {looked}. Start without --ckpt_path, or give the checkpoint file\n"
+    )
     assert not runs.exists()
 
 
@@ -266,7 +356,11 @@ def test_ckpt_path_last_without_a_run_is_one_line_naming_where_it_looked(
         ("--model.lr", "-0.001", "lr must be a finite number > 0, got -0.001"),
         ("--model.betas", "[0.5, 1.5]", "betas must be two numbers in [0, 1) (Adam's), got (0.5, 1.5)"),
         ("--data.image_size", "30", "image_size must be a multiple of 4 and >= 16, got 30"),
-        ("--model.loss_weights.lipz", "1", "--model.loss_weights: Option 'lipz' is not accepted; see beautygan fit --help"),
+        (
+            "--model.loss_weights.lipz",
+            "1",
+            "--model.loss_weights: Option 'lipz' is not accepted; see beautygan fit --help",
+        ),
     ],
 )
 def test_a_bad_configuration_value_is_one_line_exit_2_and_no_run_folder(

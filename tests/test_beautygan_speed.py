@@ -25,8 +25,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from beautygan.module import BeautyGAN
-from beautygan.speed import SpeedOptions
 from beautygan.regions import stacked_region_masks
+from beautygan.speed import SpeedOptions
 from beautygan.synthetic import render_face
 
 pytestmark = pytest.mark.filterwarnings(
@@ -42,7 +42,9 @@ def _items(count: int) -> list[dict[str, torch.Tensor]]:
     rng = np.random.default_rng(3)
     items = []
     for _ in range(count):
-        (source, source_labels), (reference, reference_labels) = (render_face(rng, SIZE, makeup=m) for m in (False, True))
+        (source, source_labels), (reference, reference_labels) = (
+            render_face(rng, SIZE, makeup=m) for m in (False, True)
+        )
         item = {
             "source": torch.from_numpy(source).permute(2, 0, 1).float() / 127.5 - 1,
             "reference": torch.from_numpy(reference).permute(2, 0, 1).float() / 127.5 - 1,
@@ -60,11 +62,18 @@ class _FirstBatch(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if batch_idx == 0:
-            networks = (pl_module.generator, pl_module.disc_makeup, pl_module.disc_nonmakeup, pl_module.perceptual.extractor)
+            networks = (
+                pl_module.generator,
+                pl_module.disc_makeup,
+                pl_module.disc_nonmakeup,
+                pl_module.perceptual.extractor,
+            )
             self.compiled = [getattr(m, "_compiled_call_impl", None) is not None for m in networks]
             self.compiled.append(hasattr(pl_module._histogram_loss, "_torchdynamo_orig_callable"))  # torch.compile'd
             self.terms = _terms(trainer)
-            self.grads = {k: p.grad.detach().float().cpu().clone() for k, p in pl_module.named_parameters() if p.grad is not None}
+            self.grads = {
+                k: p.grad.detach().float().cpu().clone() for k, p in pl_module.named_parameters() if p.grad is not None
+            }
             trained = [(k, p) for k, p in pl_module.named_parameters() if not k.startswith("perceptual.")]  # frozen VGG
             self.params = {k: p.detach().float().cpu().clone() for k, p in trained}
 
@@ -75,13 +84,26 @@ def _terms(trainer: L.Trainer) -> dict[str, float]:
 
 def _train(speed: SpeedOptions | None, device: str = "cpu", batches: int = 2) -> tuple[_FirstBatch, dict[str, float]]:
     torch.manual_seed(0)
-    model = BeautyGAN(vgg_weights="random_normalized", monitor_layers=["relu2_2"],
-                      loss_weights={"identity": 0.5}, speed=speed, **NETWORKS)  # fmt: skip
+    model = BeautyGAN(
+        vgg_weights="random_normalized",
+        monitor_layers=["relu2_2"],
+        loss_weights={"identity": 0.5},
+        speed=speed,
+        **NETWORKS,
+    )
     first = _FirstBatch()
     trainer = L.Trainer(
-        accelerator=device, devices=1, max_epochs=1, limit_train_batches=batches, logger=False, callbacks=[first],
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-    )  # fmt: skip
+        accelerator=device,
+        devices=1,
+        max_epochs=1,
+        limit_train_batches=batches,
+        logger=False,
+        callbacks=[first],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
     trainer.fit(model, train_dataloaders=DataLoader(_items(batches), batch_size=1))
     first.state_keys = list(model.state_dict())
     return first, _terms(trainer)
@@ -98,7 +120,9 @@ def _assert_terms(terms: dict[str, float], reference: dict[str, float], rtol: fl
         assert terms[name] == pytest.approx(value, rel=rtol, abs=1e-7), name
 
 
-def _assert_same(result, reference, *, terms_rtol: float, grad_rtol: float, lr: float = 2e-4, exact_share: float) -> None:
+def _assert_same(
+    result, reference, *, terms_rtol: float, grad_rtol: float, lr: float = 2e-4, exact_share: float
+) -> None:
     first, last_terms = result
     reference_first, reference_last_terms = reference
     assert first.state_keys == reference_first.state_keys  # compiled in place: checkpoints keep their keys
@@ -123,7 +147,9 @@ def test_the_comparison_sees_a_different_update(eager) -> None:
     first, _ = eager
     torch.manual_seed(0)
     initial = BeautyGAN(vgg_weights="random_normalized", monitor_layers=["relu2_2"], **NETWORKS)
-    moved = torch.cat([(first.params[k] - p.detach()).abs().flatten() for k, p in initial.named_parameters() if k in first.params])
+    moved = torch.cat(
+        [(first.params[k] - p.detach()).abs().flatten() for k, p in initial.named_parameters() if k in first.params]
+    )
     assert float((moved > 1e-5).float().mean()) > 0.5  # most weights moved by about lr = 2e-4 in the first step
 
 
@@ -142,12 +168,19 @@ def test_compiled_networks_never_fall_back_to_eager() -> None:
     2 batch sizes, 2 discriminators), the default limit, which one more batch size or a benchmark's extra call
     exceeds; the limit here is 6, to leave that margin (each network needs fewer with its own cache)."""
     torch.manual_seed(0)
-    model = BeautyGAN(vgg_weights="random_normalized", monitor_layers=["relu2_2"],
-                      speed=SpeedOptions(compile="default"), **NETWORKS)  # fmt: skip
+    model = BeautyGAN(
+        vgg_weights="random_normalized", monitor_layers=["relu2_2"], speed=SpeedOptions(compile="default"), **NETWORKS
+    )
     trainer = L.Trainer(
-        accelerator="cpu", devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-    )  # fmt: skip
+        accelerator="cpu",
+        devices=1,
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
     items = _items(5)
     with torch._dynamo.config.patch(fail_on_recompile_limit_hit=True, recompile_limit=6):
         trainer.fit(model, DataLoader(items, batch_size=2), DataLoader(items[:2], batch_size=2))

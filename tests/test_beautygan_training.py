@@ -15,10 +15,9 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+from conftest import tensorboard_events
 from PIL import Image
 from torch.utils._python_dispatch import TorchDispatchMode
-
-from conftest import tensorboard_events
 
 from beautygan import samples as samples_module
 from beautygan.cli import main as beautygan_main
@@ -34,9 +33,13 @@ pytestmark = [
 ]
 
 TINY = dict(
-    generator_width=4, residual_blocks=1, discriminator_width=4, vgg_weights="random",
-    monitor_layers=["relu1_2", "relu2_2"], perceptual_layer="relu4_1",
-)  # fmt: skip
+    generator_width=4,
+    residual_blocks=1,
+    discriminator_width=4,
+    vgg_weights="random",
+    monitor_layers=["relu1_2", "relu2_2"],
+    perceptual_layer="relu4_1",
+)
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +55,18 @@ def dataset_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _trainer(tmp_path: Path, **kwargs) -> L.Trainer:
     defaults = dict(
-        accelerator="cpu", devices=1, max_epochs=1, limit_train_batches=3, limit_val_batches=1,
-        num_sanity_val_steps=0, enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=1,
-        default_root_dir=tmp_path, logger=L.pytorch.loggers.TensorBoardLogger(tmp_path, name="tb"),
-    )  # fmt: skip
+        accelerator="cpu",
+        devices=1,
+        max_epochs=1,
+        limit_train_batches=3,
+        limit_val_batches=1,
+        num_sanity_val_steps=0,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+        default_root_dir=tmp_path,
+        logger=L.pytorch.loggers.TensorBoardLogger(tmp_path, name="tb"),
+    )
     defaults.update(kwargs)
     defaults["callbacks"] = [SampleGrids(every_n_batches=2, pairs=2), *defaults.get("callbacks", [])]
     return L.Trainer(**defaults)
@@ -139,7 +150,9 @@ def test_sample_grids_are_written_off_the_training_thread_and_kept_at_the_end(
     dm = MTDataModule(str(dataset_root), image_size=32, batch_size=1, num_workers=0)  # 6 batches
     recorder = _Recorder()
     callbacks = [recorder] if ending == "normal" else [recorder, _StopAt(3)]
-    trainer = _trainer(tmp_path, limit_train_batches=3 if ending == "normal" else 4, limit_val_batches=1, callbacks=callbacks)
+    trainer = _trainer(
+        tmp_path, limit_train_batches=3 if ending == "normal" else 4, limit_val_batches=1, callbacks=callbacks
+    )
     model = BeautyGAN(**TINY)
     writers_before = {t for t in threading.enumerate() if t.name == "perceptual-BackgroundWriter"}
     if ending == "normal":
@@ -216,11 +229,26 @@ def test_transfer_command_on_a_saved_checkpoint(dataset_root: Path, tmp_path: Pa
     source = dataset_root / "images" / "non-makeup" / "nm_0000.png"
     reference = dataset_root / "images" / "makeup" / "mk_0000.png"
     out = tmp_path / "out.png"
-    code = beautygan_main(["transfer", "--ckpt", str(tmp_path / "ckpt" / "last.ckpt"), "--source", str(source),
-                           "--reference", str(reference), "--out", str(out), "--device", "cpu", "--no-align"])  # fmt: skip
+    code = beautygan_main(
+        [
+            "transfer",
+            "--ckpt",
+            str(tmp_path / "ckpt" / "last.ckpt"),
+            "--source",
+            str(source),
+            "--reference",
+            str(reference),
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--no-align",
+        ]
+    )
     assert code == 0
     written = np.asarray(Image.open(out), dtype=np.float32)
     assert written.shape == (32, 32, 3)  # the training size, from the checkpoint
+
     # Independent path: the trained module on images resized with torch.
     def load(path: Path) -> torch.Tensor:
         x = torch.from_numpy(np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255).permute(2, 0, 1)[None]
@@ -230,8 +258,22 @@ def test_transfer_command_on_a_saved_checkpoint(dataset_root: Path, tmp_path: Pa
     with torch.no_grad():
         expected = (model.generator(load(source), load(reference))[0][0] + 1) / 2 * 255
     assert np.abs(written - expected.permute(1, 2, 0).numpy()).max() <= 1.5
-    assert beautygan_main(["transfer", "--ckpt", str(tmp_path / "nope.ckpt"), "--source", str(source),
-                           "--reference", str(reference), "--out", str(out)]) == 2  # fmt: skip
+    assert (
+        beautygan_main(
+            [
+                "transfer",
+                "--ckpt",
+                str(tmp_path / "nope.ckpt"),
+                "--source",
+                str(source),
+                "--reference",
+                str(reference),
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
 
 
 def test_imagenet_vgg_fails_offline_unless_the_config_opts_into_random() -> None:
@@ -273,7 +315,11 @@ def _relu4_1_mse(weights: str):
 
 def test_presets_and_overrides() -> None:
     official = BeautyGAN(**TINY, preset="official", loss_weights={"skin": 0.2})
-    assert (official.loss_weights.cycle, official.loss_weights.perceptual, official.loss_weights.identity) == (5.0, 0.025, 2.5)
+    assert (official.loss_weights.cycle, official.loss_weights.perceptual, official.loss_weights.identity) == (
+        5.0,
+        0.025,
+        2.5,
+    )
     assert official.loss_weights.skin == 0.2
     paper = BeautyGAN(**TINY)
     assert (paper.loss_weights.cycle, paper.loss_weights.perceptual, paper.loss_weights.identity) == (10.0, 0.005, 0.0)
@@ -307,8 +353,12 @@ def test_ddp_two_cpu_processes(dataset_root: Path, tmp_path: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     result = subprocess.run(
         [sys.executable, str(Path(__file__).with_name("_ddp_smoke.py")), str(dataset_root), str(out), "--devices", "2"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     first, second = out.read_text().splitlines()
     step, batches, *sums = first.split()
@@ -331,10 +381,14 @@ def test_lr_decays_linearly_over_the_last_epochs(dataset_root: Path, tmp_path: P
 
     rates = _Rates()
     model = BeautyGAN(**{**TINY, "lr": 4e-4, "lr_decay_epochs": 4})
-    trainer = _trainer(tmp_path, max_epochs=6, limit_train_batches=1, limit_val_batches=0, callbacks=[rates], logger=False)
+    trainer = _trainer(
+        tmp_path, max_epochs=6, limit_train_batches=1, limit_val_batches=0, callbacks=[rates], logger=False
+    )
     trainer.fit(model, datamodule=MTDataModule(str(dataset_root), image_size=32, batch_size=2, num_workers=0))
     # By hand: epochs 0-2 at 4e-4, then (6 - e) / 4 of it: 3e-4 at epoch 3, 2e-4, 1e-4 (the last epoch keeps 1/4).
     expected = [4e-4, 4e-4, 4e-4, 3e-4, 2e-4, 1e-4]
-    assert [g for g, _ in rates.rates] == pytest.approx(expected) and [d for _, d in rates.rates] == pytest.approx(expected)
+    assert [g for g, _ in rates.rates] == pytest.approx(expected) and [d for _, d in rates.rates] == pytest.approx(
+        expected
+    )
     with pytest.raises(ValueError, match="lr_decay_epochs must be >= 0"):
         BeautyGAN(**{**TINY, "lr_decay_epochs": -1})

@@ -8,17 +8,36 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from _tf_vgg_reference import random_conv_weights, random_dense_weights, softmax, tf_dense, tf_vgg_features, write_keras_h5
+from _tf_vgg_reference import (
+    random_conv_weights,
+    random_dense_weights,
+    softmax,
+    tf_dense,
+    tf_vgg_features,
+    write_keras_h5,
+)
 from PIL import Image
 
 import perceptual
-from perceptual.tools.classify import BAR_COLOR, CHART_HEIGHT, CHART_MARGIN, TOP_COLOR, Prediction, draw_probability_chart
 from perceptual.cli import main
+from perceptual.tools.classify import (
+    BAR_COLOR,
+    CHART_HEIGHT,
+    CHART_MARGIN,
+    TOP_COLOR,
+    Prediction,
+    draw_probability_chart,
+)
 
 # mantis first, then the rest of the Keras VGG16 classification example's top-5 (grasshopper, cricket, walking
 # stick), then cockroach
-KNOWN_TOP = [(315, "mantis", 6.0), (311, "grasshopper", 5.0), (312, "cricket", 4.5), (313, "walking stick", 3.0),
-             (314, "cockroach", 2.0)]  # fmt: skip
+KNOWN_TOP = [
+    (315, "mantis", 6.0),
+    (311, "grasshopper", 5.0),
+    (312, "cricket", 4.5),
+    (313, "walking stick", 3.0),
+    (314, "cockroach", 2.0),
+]
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +60,11 @@ def keras_with_top(tmp_path_factory, convs, dense):
 @pytest.fixture(scope="module")
 def keras_known(tmp_path_factory, convs, dense):
     """fc2 kernel and predictions kernel zero: the logits are the predictions bias whatever the image."""
-    known = [dense[0], (np.zeros_like(dense[1][0]), dense[1][1]), (np.zeros_like(dense[2][0]), np.zeros(1000, np.float32))]
+    known = [
+        dense[0],
+        (np.zeros_like(dense[1][0]), dense[1][1]),
+        (np.zeros_like(dense[2][0]), np.zeros(1000, np.float32)),
+    ]
     for index, _, logit in KNOWN_TOP:
         known[2][1][index] = logit
     path = tmp_path_factory.mktemp("keras") / "known.h5"
@@ -74,7 +97,9 @@ def test_preprocess_matches_torchvision_transforms(keras_with_top, size):
     expected = v2.Compose([v2.Resize(256, antialias=True), v2.CenterCrop(224)])(image)
     torch.testing.assert_close(crop.preprocess(image)[0], expected, rtol=0, atol=1e-5)
     stretch = perceptual.VGGClassifier(str(keras_with_top), resize="stretch")
-    torch.testing.assert_close(stretch.preprocess(image)[0], v2.Resize((224, 224), antialias=True)(image), rtol=0, atol=1e-5)
+    torch.testing.assert_close(
+        stretch.preprocess(image)[0], v2.Resize((224, 224), antialias=True)(image), rtol=0, atol=1e-5
+    )
 
 
 def test_cli_top5_known_by_construction(keras_known, tmp_path, capsys):
@@ -83,7 +108,9 @@ def test_cli_top5_known_by_construction(keras_known, tmp_path, capsys):
     chart = tmp_path / "chart.png"
     code = main(["classify", str(image_path), "--weights", str(keras_known), "--top", "5", "--chart", str(chart)])
     assert code == 0
-    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()[:2] in {f"{i}." for i in range(1, 6)}]
+    lines = [
+        line for line in capsys.readouterr().out.splitlines() if line.strip()[:2] in {f"{i}." for i in range(1, 6)}
+    ]
     logits = np.zeros(1000)
     for index, _, logit in KNOWN_TOP:
         logits[index] = logit

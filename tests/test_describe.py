@@ -49,6 +49,8 @@ def test_cli_layers(capsys):
 
 
 def test_console_entry_point_runs():
-    result = subprocess.run([sys.executable, "-m", "perceptual", "layers", "--size", "32"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "perceptual", "layers", "--size", "32"], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     assert "(512, 1, 1)" in result.stdout

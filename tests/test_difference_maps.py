@@ -13,8 +13,8 @@ import torch
 from PIL import Image
 
 from perceptual import LPIPS, LPIPS_LAYERS, VGGFeatures, VGGWeights
-from perceptual.pictures.monitor import difference_maps, log_difference_maps
 from perceptual.normalization import IMAGENET
+from perceptual.pictures.monitor import difference_maps, log_difference_maps
 
 pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
@@ -48,12 +48,20 @@ def test_lpips_map_equals_the_package_spatial_map() -> None:
     lpips_package = pytest.importorskip("lpips")
     torch.manual_seed(0)
     reference = lpips_package.LPIPS(net="vgg", pnet_rand=True, spatial=True, verbose=False).eval()
-    trunk = {k: v for s in ("slice1", "slice2", "slice3", "slice4", "slice5") for k, v in getattr(reference.net, s).state_dict().items()}
-    weights = VGGWeights(arch="vgg16", features=trunk, normalization=IMAGENET, source="lpips trunk", provenance="random")
+    trunk = {
+        k: v
+        for s in ("slice1", "slice2", "slice3", "slice4", "slice5")
+        for k, v in getattr(reference.net, s).state_dict().items()
+    }
+    weights = VGGWeights(
+        arch="vgg16", features=trunk, normalization=IMAGENET, source="lpips trunk", provenance="random"
+    )
     extractor = VGGFeatures([*LPIPS_LAYERS, "relu2_1"], weights=weights, input_range=(-1, 1))
     real, generated = _astronaut_pair()
     with torch.no_grad():
-        maps = difference_maps(extractor(real), extractor(generated), (64, 64), layers=["relu2_1"], lpips=LPIPS(extractor=extractor))
+        maps = difference_maps(
+            extractor(real), extractor(generated), (64, 64), layers=["relu2_1"], lpips=LPIPS(extractor=extractor)
+        )
         expected = reference(generated, real)
     assert list(maps) == ["lpips", "relu2_1"]
     torch.testing.assert_close(maps["lpips"], expected, rtol=1e-5, atol=1e-7)
@@ -102,14 +110,27 @@ def test_beautygan_with_lpips_logs_the_map_from_its_own_pass(tmp_path: Path, vgg
 
     root = write_synthetic_mt(tmp_path / "mt", n=4, size=32, held_out=1, seed=0)
     torch.manual_seed(0)
-    model = BeautyGAN(generator_width=4, residual_blocks=1, discriminator_width=4, vgg_weights=vgg16_file,
-                      monitor_layers=["relu1_2"], perceptual_layer="relu2_1", loss_weights={"lpips": 0.5})  # fmt: skip
+    model = BeautyGAN(
+        generator_width=4,
+        residual_blocks=1,
+        discriminator_width=4,
+        vgg_weights=vgg16_file,
+        monitor_layers=["relu1_2"],
+        perceptual_layer="relu2_1",
+        loss_weights={"lpips": 0.5},
+    )
     capture = Capture()
     trainer = L.Trainer(
-        accelerator="cpu", max_epochs=1, limit_train_batches=1, limit_val_batches=0, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, logger=TensorBoardLogger(str(tmp_path), name="tb"),
+        accelerator="cpu",
+        max_epochs=1,
+        limit_train_batches=1,
+        limit_val_batches=0,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        logger=TensorBoardLogger(str(tmp_path), name="tb"),
         callbacks=[capture, FeatureMapMonitor(layers=["relu1_2"], every_n_batches=1, difference_maps=True)],
-    )  # fmt: skip
+    )
     trainer.fit(model, datamodule=MTDataModule(str(root), image_size=32, batch_size=2, num_workers=0))
     events = EventAccumulator(trainer.logger.log_dir, size_guidance={"images": 0, "scalars": 0})
     events.Reload()

@@ -8,14 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import save_trunk
+
 from perceptual import VGGFeatures
 from perceptual.dists import DISTS, DISTS_LAYERS, load_dists_calibration
 from perceptual.features import L2Pool2d
 from perceptual.lpips import CalibrationUnavailableError
 
-dists_module = pytest.importorskip("DISTS_pytorch.DISTS_pt", reason="dists-pytorch is the reference (pip install dists-pytorch)")
+dists_module = pytest.importorskip(
+    "DISTS_pytorch.DISTS_pt", reason="dists-pytorch is the reference (pip install dists-pytorch)"
+)
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image ships the real photos")
 
 pytestmark = pytest.mark.filterwarnings("ignore::perceptual.RandomWeightsWarning", "ignore::UserWarning")

@@ -10,12 +10,12 @@ import math
 import pytest
 import torch
 import torchvision
+from conftest import reference_taps
 from PIL import Image
 
-from conftest import reference_taps
+import perceptual.tools.dream as dream_module
 from perceptual import VGG16_LAYERS, VGGFeatures
 from perceptual.cli import main
-import perceptual.tools.dream as dream_module
 from perceptual.tools.dream import (
     SHEET_SCHEDULE,
     DreamSchedule,
@@ -77,10 +77,12 @@ def test_objective_rises_over_iterations(relu2_1):
     seen = []
     start = noise_image(64, seed=1)
     deep_dream(
-        start, Objective.channel("relu2_1", channel), extractor=relu2_1,
+        start,
+        Objective.channel("relu2_1", channel),
+        extractor=relu2_1,
         schedule=DreamSchedule(iterations=8, step=1.0, octaves=1),
         callback=lambda octave, iteration, image: seen.append(image.clone()),
-    )  # fmt: skip
+    )
     with torch.no_grad():
         values = [float(relu2_1(img)["relu2_1"][:, channel].mean()) for img in [start[None], *seen]]
     assert len(values) == 9
@@ -100,8 +102,9 @@ def test_one_step_is_normalized_gradient_times_step(tv_vgg16, vgg16_file):
     expected = (x + g / (g.std(dim=(1, 2, 3), keepdim=True) + 1e-8) * (2.0 / 255)).clamp(0, 1)
     torch.testing.assert_close(out, expected, rtol=1e-4, atol=2e-5)
     g_abs = g / (g.abs().mean(dim=(1, 2, 3), keepdim=True) + 1e-8)
-    out_abs = deep_dream(x, Objective.channel("relu2_1", 3), extractor=vgg,
-                         schedule=dataclasses.replace(one_step, grad_norm="abs_mean")).image  # fmt: skip
+    out_abs = deep_dream(
+        x, Objective.channel("relu2_1", 3), extractor=vgg, schedule=dataclasses.replace(one_step, grad_norm="abs_mean")
+    ).image
     torch.testing.assert_close(out_abs, (x + g_abs * (2.0 / 255)).clamp(0, 1), rtol=1e-4, atol=2e-5)
 
 
@@ -129,8 +132,9 @@ def test_input_is_not_modified_and_zero_iterations_rebuild_it(relu2_1):
 # ------------------------------------------------------------------------------------------------- tiles
 def test_single_tile_gradient_equals_untiled_autograd(tv_vgg16, relu2_1):
     x = torch.rand(2, 3, 40, 56, generator=torch.Generator().manual_seed(6))
-    grad, score = tiled_gradient(x, Objective.channel("relu2_1", 9), relu2_1, tile_size=64,
-                                 generator=torch.Generator().manual_seed(0))  # fmt: skip
+    grad, score = tiled_gradient(
+        x, Objective.channel("relu2_1", 9), relu2_1, tile_size=64, generator=torch.Generator().manual_seed(0)
+    )
     torch.testing.assert_close(grad, _reference_gradient(tv_vgg16, x, "relu2_1", 9), rtol=1e-4, atol=1e-9)
     with torch.no_grad():
         expected_score = reference_taps(tv_vgg16, x, VGG16_LAYERS, 7)["relu2_1"][:, 9].mean(dim=(1, 2))
@@ -188,10 +192,13 @@ def test_octave_sizes_follow_the_scale():
 def test_dream_runs_each_octave_at_its_size(relu2_1):
     seen = []
     result = deep_dream(
-        torch.rand(1, 3, 60, 90), Objective.channel("relu2_1", 1), extractor=relu2_1,
-        schedule=DreamSchedule(iterations=2, octaves=3, octave_scale=1.5), return_octaves=True,
+        torch.rand(1, 3, 60, 90),
+        Objective.channel("relu2_1", 1),
+        extractor=relu2_1,
+        schedule=DreamSchedule(iterations=2, octaves=3, octave_scale=1.5),
+        return_octaves=True,
         callback=lambda o, i, img: seen.append((o, tuple(img.shape[-2:]))),
-    )  # fmt: skip
+    )
     sizes = [(26, 40), (40, 60), (60, 90)]  # 90 / 1.5 = 60 -> 40; 60 -> 40 -> 26
     assert [tuple(img.shape[-2:]) for img in result.octave_images] == sizes
     assert seen == [(o, s) for o, s in enumerate(sizes) for _ in range(2)]
@@ -203,8 +210,9 @@ def test_dream_runs_each_octave_at_its_size(relu2_1):
 def test_too_many_octaves_name_the_maximum(relu2_1):
     # 8 -> 4 -> 2 -> 1: relu2_1 (one pooling) needs 2x2, so 3 octaves fit
     with pytest.raises(ValueError, match="use at most 3 octaves"):
-        deep_dream(torch.rand(3, 8, 8), "relu2_1", extractor=relu2_1,
-                   schedule=DreamSchedule(octaves=4, octave_scale=2.0))  # fmt: skip
+        deep_dream(
+            torch.rand(3, 8, 8), "relu2_1", extractor=relu2_1, schedule=DreamSchedule(octaves=4, octave_scale=2.0)
+        )
 
 
 # ------------------------------------------------------------------------------------------------- errors
@@ -212,8 +220,12 @@ def test_bad_channel_names_the_valid_range(relu2_1):
     random_relu1_1 = make_extractor("relu1_1", weights="random")
     one_iteration = dataclasses.replace(SHEET_SCHEDULE, iterations=1)
     with pytest.raises(ValueError, match=r"relu2_1.*128 channels.*0\.\.127"):
-        deep_dream(torch.rand(3, 32, 32), Objective.channel("relu2_1", 128), extractor=relu2_1,
-                   schedule=DreamSchedule(iterations=1))  # fmt: skip
+        deep_dream(
+            torch.rand(3, 32, 32),
+            Objective.channel("relu2_1", 128),
+            extractor=relu2_1,
+            schedule=DreamSchedule(iterations=1),
+        )
     with pytest.raises(ValueError, match=r"0\.\.511"):
         Objective.channels("relu4_3", [3, -1]).check("vgg16")
     with pytest.raises(ValueError, match=r"0\.\.63"):
@@ -252,11 +264,13 @@ def test_bad_layer_lists_the_valid_names(relu2_1):
         ({"step": math.inf}, "step must be a positive number (in 8-bit pixel levels, e.g. 1.5), got inf"),
         ({"step": "1.5"}, "step must be a positive number (in 8-bit pixel levels, e.g. 1.5), got '1.5'"),
         ({"octave_scale": 1.0}, "octave_scale must be > 1, got 1.0"),
-        ({"grad_norm": "l2"},
-         "grad_norm must be 'std' (the notebook's render_naive) or 'abs_mean' (render_deepdream), got 'l2'"),
+        (
+            {"grad_norm": "l2"},
+            "grad_norm must be 'std' (the notebook's render_naive) or 'abs_mean' (render_deepdream), got 'l2'",
+        ),
         ({"eps": 0.0}, "eps must be positive, got 0.0"),
     ],
-)  # fmt: skip
+)
 def test_schedule_rejects_bad_values_naming_the_field(fields, message):
     with pytest.raises(ValueError) as caught:
         DreamSchedule(**fields)
@@ -267,8 +281,9 @@ def test_schedule_rejects_bad_values_naming_the_field(fields, message):
 
 
 def test_schedule_defaults_and_where_they_apply(relu2_1):
-    expected = dict(iterations=10, step=1.5, octaves=4, octave_scale=1.4, tile_size=512, jitter=0, grad_norm="std",
-                    eps=1e-8, seed=0)  # fmt: skip
+    expected = dict(
+        iterations=10, step=1.5, octaves=4, octave_scale=1.4, tile_size=512, jitter=0, grad_norm="std", eps=1e-8, seed=0
+    )
     assert dataclasses.asdict(DreamSchedule()) == expected
     assert dataclasses.asdict(SHEET_SCHEDULE) == {**expected, "iterations": 20, "octaves": 1}
     assert inspect.signature(deep_dream).parameters["schedule"].default == DreamSchedule()
@@ -285,8 +300,9 @@ def test_explicit_default_schedule_is_bit_identical(relu2_1):
     x = noise_image(32, seed=3, amplitude=0.5, mean=0.25)
     objective = Objective.channel("relu2_1", 7)
     default = deep_dream(x, objective, extractor=relu2_1)
-    spelled_out = DreamSchedule(iterations=10, step=1.5, octaves=4, octave_scale=1.4, tile_size=512, jitter=0,
-                                grad_norm="std", eps=1e-8, seed=0)  # fmt: skip
+    spelled_out = DreamSchedule(
+        iterations=10, step=1.5, octaves=4, octave_scale=1.4, tile_size=512, jitter=0, grad_norm="std", eps=1e-8, seed=0
+    )
     explicit = deep_dream(x, objective, extractor=relu2_1, schedule=spelled_out)
     assert torch.equal(explicit.image, default.image) and torch.equal(explicit.scores, default.scores)
     assert default.scores.shape == (40, 1)  # 10 iterations x 4 octaves ran
@@ -297,8 +313,12 @@ def test_explicit_default_schedule_is_bit_identical(relu2_1):
 def test_no_extractor_builds_make_extractor_of_the_objective(relu2_1, monkeypatch):
     """extractor=None is make_extractor(objective) with its defaults (ImageNet VGG16, inputs in [0, 1])."""
     defaults = inspect.signature(make_extractor).parameters
-    assert (defaults["arch"].default, defaults["weights"].default, defaults["input_range"].default,
-            defaults["normalization"].default) == ("vgg16", "imagenet", (0.0, 1.0), None)  # fmt: skip
+    assert (
+        defaults["arch"].default,
+        defaults["weights"].default,
+        defaults["input_range"].default,
+        defaults["normalization"].default,
+    ) == ("vgg16", "imagenet", (0.0, 1.0), None)
     calls = []
 
     def recording(objective, **kwargs):
@@ -331,8 +351,9 @@ def test_batched_sheet_equals_per_channel_runs(vgg16_file, batch_size):
     # convolutions (different kernels) can break differently, and the normalized ascent amplifies that
     vgg = VGGFeatures(["relu2_1"], weights=vgg16_file).double()
     schedule = DreamSchedule(iterations=3, step=1.5, octaves=2, octave_scale=1.4, jitter=2, seed=11)
-    sheet = channel_sheet("relu2_1", channels=[0, 5, 9], extractor=vgg, size=32, batch_size=batch_size,
-                          schedule=schedule)  # fmt: skip
+    sheet = channel_sheet(
+        "relu2_1", channels=[0, 5, 9], extractor=vgg, size=32, batch_size=batch_size, schedule=schedule
+    )
     noise = noise_image(32, batch=3, seed=11).double()
     assert sheet.images.dtype == torch.float64
     for i, channel in enumerate([0, 5, 9]):
@@ -349,27 +370,97 @@ def test_cli_writes_pngs(tmp_path, capsys, vgg16_file):
     Image.new("RGBA", (72, 48), (200, 40, 40, 120)).save(photo)
     out, grid, sheet = tmp_path / "out.png", tmp_path / "grid.png", tmp_path / "sheet.png"
     common = ["--weights", vgg16_file, "--quiet", "--iterations", "2"]
-    assert main(["dream", str(photo), "--layer", "relu2_1", "--channel", "3", "--channel", "4", "--octaves", "2",
-                 "--out", str(out), "--octave-grid", str(grid), *common]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "dream",
+                str(photo),
+                "--layer",
+                "relu2_1",
+                "--channel",
+                "3",
+                "--channel",
+                "4",
+                "--octaves",
+                "2",
+                "--out",
+                str(out),
+                "--octave-grid",
+                str(grid),
+                *common,
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "composited" in printed and str(out) in printed
     assert Image.open(out).size == (72, 48) and Image.open(out).mode == "RGB"
     assert Image.open(grid).size == (2 * 74 + 2, 48 + 4)
     noise_out = tmp_path / "noise.png"
-    assert main(["dream", "--noise", "40", "56", "--layer", "relu1_2:1", "--layer", "relu2_1:0.5", "--octaves", "1",
-                 "--out", str(noise_out), *common]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "dream",
+                "--noise",
+                "40",
+                "56",
+                "--layer",
+                "relu1_2:1",
+                "--layer",
+                "relu2_1:0.5",
+                "--octaves",
+                "1",
+                "--out",
+                str(noise_out),
+                *common,
+            ]
+        )
+        == 0
+    )
     assert Image.open(noise_out).size == (56, 40)
-    assert main(["dream-sheet", "--layer", "relu2_1", "--channels", "4", "--size", "24", "--out", str(sheet),
-                 *common]) == 0  # fmt: skip
+    assert (
+        main(["dream-sheet", "--layer", "relu2_1", "--channels", "4", "--size", "24", "--out", str(sheet), *common])
+        == 0
+    )
     assert Image.open(sheet).size == (2 * 26 + 2, 2 * 26 + 2)
 
 
 def test_cli_errors_name_the_range(tmp_path, capsys):
-    assert main(["dream", "--noise", "32", "--layer", "relu2_1", "--channel", "300", "--weights", "random",
-                 "--out", str(tmp_path / "x.png")]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "dream",
+                "--noise",
+                "32",
+                "--layer",
+                "relu2_1",
+                "--channel",
+                "300",
+                "--weights",
+                "random",
+                "--out",
+                str(tmp_path / "x.png"),
+            ]
+        )
+        == 2
+    )
     assert "valid indices are 0..127" in capsys.readouterr().err
-    assert main(["dream-sheet", "--layer", "relu1_1", "--channels", "100", "--weights", "random",
-                 "--out", str(tmp_path / "y.png")]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "dream-sheet",
+                "--layer",
+                "relu1_1",
+                "--channels",
+                "100",
+                "--weights",
+                "random",
+                "--out",
+                str(tmp_path / "y.png"),
+            ]
+        )
+        == 2
+    )
     assert "64" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()
 
@@ -390,8 +481,9 @@ def test_cuda_tiles_from_a_cpu_image_match_cpu(vgg16_file, monkeypatch):
     assert mixed.device.type == "cpu" and on_gpu.device.type == "cuda"
     torch.testing.assert_close(mixed, cpu, rtol=1e-3, atol=1e-3)
     torch.testing.assert_close(on_gpu.cpu(), cpu, rtol=1e-3, atol=1e-3)
-    sheet = channel_sheet("relu2_1", channels=4, extractor=vgg_gpu, size=32,
-                          schedule=dataclasses.replace(SHEET_SCHEDULE, iterations=2))  # fmt: skip
+    sheet = channel_sheet(
+        "relu2_1", channels=4, extractor=vgg_gpu, size=32, schedule=dataclasses.replace(SHEET_SCHEDULE, iterations=2)
+    )
     assert sheet.grid.device.type == "cuda" and sheet.images.shape == (4, 3, 32, 32)
 
 
@@ -405,11 +497,26 @@ def test_cli_checks_outputs_before_dreaming(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(dream_module, "channel_sheet", never)
     (tmp_path / "folder.png").mkdir()
     for argv, expected in (
-        (["dream", "--noise", "32", "--layer", "relu2_1", "--out", str(tmp_path / "x.jpeg2")], "unknown image file extension '.jpeg2'"),
-        (["dream", "--noise", "32", "--layer", "relu2_1", "--out", str(tmp_path / "ok.png"),
-          "--octave-grid", str(tmp_path / "folder.png")], "--octave-grid"),
+        (
+            ["dream", "--noise", "32", "--layer", "relu2_1", "--out", str(tmp_path / "x.jpeg2")],
+            "unknown image file extension '.jpeg2'",
+        ),
+        (
+            [
+                "dream",
+                "--noise",
+                "32",
+                "--layer",
+                "relu2_1",
+                "--out",
+                str(tmp_path / "ok.png"),
+                "--octave-grid",
+                str(tmp_path / "folder.png"),
+            ],
+            "--octave-grid",
+        ),
         (["dream-sheet", "--layer", "relu1_1", "--out", str(tmp_path / "folder.png")], "is a folder"),
-    ):  # fmt: skip
+    ):
         assert main([*argv, "--weights", "random", "--quiet"]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and expected in err, err

@@ -149,7 +149,10 @@ class _TinyGAN(pl.LightningModule):
         real = batch[0]
         out = self.loss(torch.tanh(self.generator(real)), real, return_features=True)
         features = {"real": out.target_features, "generated": out.pred_features}
-        return {"loss": out.loss, "vgg_features": {side: {k: v.detach() for k, v in f.items()} for side, f in features.items()}}
+        return {
+            "loss": out.loss,
+            "vgg_features": {side: {k: v.detach() for k, v in f.items()} for side, f in features.items()},
+        }
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.generator.parameters(), lr=0.01)
@@ -177,10 +180,17 @@ def test_the_last_logged_batch_reaches_the_event_file(tmp_path, slow_encoding, e
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(data), batch_size=2)
     monitor = FeatureMapMonitor(layers=("relu1_2", "relu2_1"), every_n_batches=2, max_channels=2)
     trainer = pl.Trainer(
-        max_epochs=1, limit_train_batches=3 if ending == "normal" else 5, logger=TensorBoardLogger(tmp_path, name="run"),
-        callbacks=[monitor], accelerator="cpu", devices=1, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, log_every_n_steps=1,
-    )  # fmt: skip
+        max_epochs=1,
+        limit_train_batches=3 if ending == "normal" else 5,
+        logger=TensorBoardLogger(tmp_path, name="run"),
+        callbacks=[monitor],
+        accelerator="cpu",
+        devices=1,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+    )
     model = _TinyGAN(fail_at=None if ending == "normal" else 3)
     if ending == "normal":
         trainer.fit(model, loader)  # batches 0, 1, 2: logged at 0 and at 2, the last one

@@ -14,9 +14,8 @@ from PIL import Image
 
 pytest.importorskip("dlib", reason="the 'faces' extra is not installed: pip install -e '.[faces]'")
 
-from beautygan.evaluate import EvalPair, evaluate_pairs  # noqa: E402
 from beautygan.cli import main as beautygan_main  # noqa: E402
-from beautygan.metrics import face_distance  # noqa: E402
+from beautygan.evaluate import EvalPair, evaluate_pairs  # noqa: E402
 from beautygan.faces import (  # noqa: E402
     FaceModels,
     FacesUnavailableError,
@@ -25,6 +24,7 @@ from beautygan.faces import (  # noqa: E402
     models_dir,
     prepare_faces,
 )
+from beautygan.metrics import face_distance  # noqa: E402
 from beautygan.regions import FaceRegion as R  # noqa: E402
 from beautygan.synthetic import render_face  # noqa: E402
 
@@ -71,7 +71,7 @@ def test_model_files_are_found_and_models_pickle(models):
     assert {"shape_predictor_68_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat"} <= names
     import pickle
 
-    models.predictor  # loaded ...
+    assert models.predictor is not None  # loaded ...
     copy = pickle.loads(pickle.dumps(models))  # ... and dropped from the pickle (DDP spawn), reloaded on use
     assert copy._predictor is None and copy.folder == models.folder
 
@@ -104,7 +104,9 @@ def test_prepare_faces_on_generated_faces_and_a_blank_photo(models, tmp_path, ca
     # The CLI prints the report and fails (exit 1) when nothing usable was found.
     (tmp_path / "empty").mkdir()
     Image.new("RGB", (96, 96), (20, 20, 20)).save(tmp_path / "empty" / "dark.jpg")
-    assert beautygan_main(["prepare-faces", str(tmp_path / "empty"), str(tmp_path / "mt2"), "--kind", "non-makeup"]) == 1
+    assert (
+        beautygan_main(["prepare-faces", str(tmp_path / "empty"), str(tmp_path / "mt2"), "--kind", "non-makeup"]) == 1
+    )
     out = capsys.readouterr().out
     assert "0 written" in out and "dark.jpg: no face found" in out
 
@@ -133,7 +135,9 @@ def test_astronaut_face_is_found_and_labelled(models, astronaut, astronaut_crop,
         assert any("took the largest" in note for note in prepared.notes)
     written = np.asarray(Image.open(tmp_path / "mt" / "images" / "non-makeup" / "astronaut.png"))
     assert np.abs(written.astype(int) - crop.astype(int)).mean() < 1.0
-    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "mt" / "segs" / "non-makeup" / "astronaut.png")), labels)
+    np.testing.assert_array_equal(
+        np.asarray(Image.open(tmp_path / "mt" / "segs" / "non-makeup" / "astronaut.png")), labels
+    )
 
 
 @pytest.fixture
@@ -164,10 +168,12 @@ def test_evaluate_pairs_with_landmark_labels(fast, astronaut_crop, tmp_path):
     Image.fromarray(crop).save(tmp_path / "source.png")
     Image.fromarray(np.ascontiguousarray(crop[:, ::-1])).save(tmp_path / "flipped.png")
     rows = evaluate_pairs(
-        [EvalPair(tmp_path / "source.png", tmp_path / "source.png", tmp_path / "source.png"),
-         EvalPair(tmp_path / "source.png", tmp_path / "source.png", tmp_path / "flipped.png")],
+        [
+            EvalPair(tmp_path / "source.png", tmp_path / "source.png", tmp_path / "source.png"),
+            EvalPair(tmp_path / "source.png", tmp_path / "source.png", tmp_path / "flipped.png"),
+        ],
         models=models,
-    )  # fmt: skip
+    )
     assert [r["labels"] for r in rows] == ["landmarks", "landmarks"]
     assert rows[0]["face_distance"] < 1e-6 and rows[0]["lips_delta_e"] == pytest.approx(0.0, abs=1e-4)
     assert 0 < rows[1]["face_distance"] < 0.6

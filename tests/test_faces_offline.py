@@ -18,7 +18,6 @@ from PIL import Image
 
 from beautygan.cli import main as beautygan_main
 from beautygan.evaluate import EvalPair, evaluate_pairs, summarize, write_table
-from beautygan.metrics import TransferMetrics, histogram_emd, mean_lab_distance, rgb_to_lab, transfer_metrics
 from beautygan.faces import (
     DetectedFace,
     PrepareReport,
@@ -27,14 +26,41 @@ from beautygan.faces import (
     label_map_from_landmarks,
     prepare_faces,
 )
+from beautygan.metrics import TransferMetrics, histogram_emd, mean_lab_distance, rgb_to_lab, transfer_metrics
 from beautygan.regions import FaceRegion as R
 
 # A frontal face in a 100 x 100 frame, iBUG 68-point order (image-left first), mouth closed.
 _JAW = [(50 - 35 * math.cos(t), 45 + 40 * math.sin(t)) for t in np.linspace(0, math.pi, 17)]
 _BROWS = [(22, 34), (27, 32), (32, 31), (37, 32), (42, 34), (58, 34), (63, 32), (68, 31), (73, 32), (78, 34)]
 _NOSE = [(50, 40), (50, 45), (50, 50), (50, 55), (43, 59), (46.5, 60), (50, 61), (53.5, 60), (57, 59)]
-_EYES = [(25, 42), (29, 39), (34, 39), (39, 42), (34, 44), (29, 44), (61, 42), (66, 39), (71, 39), (75, 42), (71, 44), (66, 44)]
-_OUTER_LIP = [(38, 70), (42, 67), (46, 66), (50, 67), (54, 66), (58, 67), (62, 70), (58, 74), (54, 76), (50, 77), (46, 76), (42, 74)]
+_EYES = [
+    (25, 42),
+    (29, 39),
+    (34, 39),
+    (39, 42),
+    (34, 44),
+    (29, 44),
+    (61, 42),
+    (66, 39),
+    (71, 39),
+    (75, 42),
+    (71, 44),
+    (66, 44),
+]
+_OUTER_LIP = [
+    (38, 70),
+    (42, 67),
+    (46, 66),
+    (50, 67),
+    (54, 66),
+    (58, 67),
+    (62, 70),
+    (58, 74),
+    (54, 76),
+    (50, 77),
+    (46, 76),
+    (42, 74),
+]
 _INNER_LIP = [(40, 70), (45, 69.5), (50, 70), (55, 69.5), (60, 70), (55, 70.5), (50, 70.5), (45, 70.5)]
 TEMPLATE = np.array(_JAW + _BROWS + _NOSE + _EYES + _OUTER_LIP + _INNER_LIP, dtype=np.float64)
 assert TEMPLATE.shape == (68, 2)
@@ -58,7 +84,17 @@ def test_label_map_regions_in_plausible_places():
     labels = label_map_from_landmarks(TEMPLATE * 2, 200)
     assert labels.shape == (200, 200) and labels.dtype == np.uint8
     present = set(np.unique(labels).tolist())
-    assert present == {R.BACKGROUND, R.FACE, R.LEFT_BROW, R.RIGHT_BROW, R.LEFT_EYE, R.RIGHT_EYE, R.NOSE, R.UPPER_LIP, R.LOWER_LIP}
+    assert present == {
+        R.BACKGROUND,
+        R.FACE,
+        R.LEFT_BROW,
+        R.RIGHT_BROW,
+        R.LEFT_EYE,
+        R.RIGHT_EYE,
+        R.NOSE,
+        R.UPPER_LIP,
+        R.LOWER_LIP,
+    }
     nose = _centroid(labels, R.NOSE)
     lips = _centroid(labels, R.UPPER_LIP, R.LOWER_LIP)
     for eye, brow in ((R.LEFT_EYE, R.LEFT_BROW), (R.RIGHT_EYE, R.RIGHT_BROW)):
@@ -139,7 +175,9 @@ class _FakeModels:
     def detect(self, image: np.ndarray) -> list[DetectedFace]:
         kind = self.next_kind
         scale = image.shape[0] / 100
-        face = DetectedFace(box=(15, 30, 85, 85) if kind != "tiny" else (40, 40, 50, 50), score=1.0, landmarks=TEMPLATE * scale)
+        face = DetectedFace(
+            box=(15, 30, 85, 85) if kind != "tiny" else (40, 40, 50, 50), score=1.0, landmarks=TEMPLATE * scale
+        )
         if kind == "none":
             return []
         if kind == "two":
@@ -183,7 +221,11 @@ def test_prepare_faces_writes_mt_layout_and_reports_every_skip(tmp_path, monkeyp
         with Image.open(out / "segs" / "non-makeup" / name) as seg:
             labels = np.asarray(seg)
         assert labels.shape == (64, 64)
-        assert _centroid(labels, R.UPPER_LIP, R.LOWER_LIP)[1] > _centroid(labels, R.NOSE)[1] > _centroid(labels, R.LEFT_EYE)[1]
+        assert (
+            _centroid(labels, R.UPPER_LIP, R.LOWER_LIP)[1]
+            > _centroid(labels, R.NOSE)[1]
+            > _centroid(labels, R.LEFT_EYE)[1]
+        )
     assert (out / "non-makeup.txt").read_text().split() == ["one.png", "two.png"]
     # A second run appends without duplicating and keeps what was listed.
     (photos / "three.jpg").write_bytes((photos / "one.jpg").read_bytes())
@@ -210,12 +252,20 @@ def test_prepare_faces_rejects_bad_arguments(tmp_path):
 
 # ------------------------------------------------------------------------------------------ colour metrics
 def test_rgb_to_lab_matches_published_values():
-    colours = torch.tensor([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.5, 0.5, 0.5]])
+    colours = torch.tensor(
+        [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.5, 0.5, 0.5]]
+    )
     lab = rgb_to_lab(colours.T[None, :, None, :])[0, :, 0].T
-    expected = torch.tensor([  # sRGB D65 -> CIELAB (Lindbloom's calculator)
-        [100.0, 0.0, 0.0], [0.0, 0.0, 0.0], [53.2408, 80.0925, 67.2032], [87.7347, -86.1827, 83.1793],
-        [32.2970, 79.1875, -107.8602], [53.3890, 0.0, 0.0],
-    ])  # fmt: skip
+    expected = torch.tensor(
+        [  # sRGB D65 -> CIELAB (Lindbloom's calculator)
+            [100.0, 0.0, 0.0],
+            [0.0, 0.0, 0.0],
+            [53.2408, 80.0925, 67.2032],
+            [87.7347, -86.1827, 83.1793],
+            [32.2970, 79.1875, -107.8602],
+            [53.3890, 0.0, 0.0],
+        ]
+    )
     torch.testing.assert_close(lab, expected, atol=0.02, rtol=0)
 
 
@@ -241,9 +291,7 @@ def test_histogram_emd_matches_sorted_sample_formula():
     mask_b[:, :, :, 5:] = True
     got = histogram_emd(_levels_image(a), torch.from_numpy(mask_a), _levels_image(b), torch.from_numpy(mask_b))
     for n in range(2):
-        per_channel = [
-            np.abs(np.sort(a[n, c][mask_a[n, 0]]) - np.sort(b[n, c][mask_b[n, 0]])).mean() for c in range(3)
-        ]
+        per_channel = [np.abs(np.sort(a[n, c][mask_a[n, 0]]) - np.sort(b[n, c][mask_b[n, 0]])).mean() for c in range(3)]
         assert float(got[n]) == pytest.approx(np.mean(per_channel), abs=1e-9)
 
 
@@ -348,7 +396,10 @@ def test_transfer_metrics_accumulator_means_skip_empty_regions_and_log():
         assert means[key] == pytest.approx(float(finite.double().mean()), rel=1e-6), key
     # Identity: capped at 2 samples; distance of mean colours (0-1) computed here with numpy.
     unit = lambda x: ((x + 1) / 2).clamp(0, 1).mul(255).round().numpy()  # noqa: E731
-    expected = [np.linalg.norm(unit(source[i]).reshape(3, -1).mean(1) / 255 - unit(result[i]).reshape(3, -1).mean(1) / 255) for i in range(2)]
+    expected = [
+        np.linalg.norm(unit(source[i]).reshape(3, -1).mean(1) / 255 - unit(result[i]).reshape(3, -1).mean(1) / 255)
+        for i in range(2)
+    ]
     assert means["face_distance"] == pytest.approx(np.mean(expected), rel=1e-4)
     assert means["same_person_share_under_0.6"] == pytest.approx(np.mean([d < 0.6 for d in expected]))
 
@@ -400,12 +451,18 @@ def test_evaluate_pairs_with_a_generator_and_written_results(tmp_path):
             return b, a
 
     rows = evaluate_pairs(
-        [EvalPair(source, reference)], generator=CopyReference(), image_size=32, faces=False, results_dir=tmp_path / "res"
-    )  # fmt: skip
+        [EvalPair(source, reference)],
+        generator=CopyReference(),
+        image_size=32,
+        faces=False,
+        results_dir=tmp_path / "res",
+    )
     (row,) = rows
     assert row["labels"] == "mt"  # found segs/ twin of images/ path
     assert row["lips_delta_e"] == pytest.approx(0.0, abs=0.05)
-    assert row["lips_delta_e_before"] == pytest.approx(math.hypot(53.585 - 53.2408, 80.0925, 67.2032), abs=0.1)  # grey 128
+    assert row["lips_delta_e_before"] == pytest.approx(
+        math.hypot(53.585 - 53.2408, 80.0925, 67.2032), abs=0.1
+    )  # grey 128
     assert row["lips_emd_before"] == pytest.approx((127 + 128 + 128) / 3, abs=1e-4)
     assert (tmp_path / "res").is_dir() and row["result"].endswith(".png")
     csv_path, json_path = write_table(rows, summarize(rows), tmp_path / "table")
@@ -419,14 +476,24 @@ def test_evaluate_pairs_with_a_generator_and_written_results(tmp_path):
 def test_evaluate_cli_on_a_pairs_file_and_on_a_checkpoint(tmp_path, capsys):
     _write_pair(tmp_path, "non-makeup/s.png", (128, 128, 128), (128, 128, 128))
     _write_pair(tmp_path, "makeup/r.png", (128, 128, 128), (255, 0, 0))
-    (tmp_path / "pairs.txt").write_text("# source reference result\nimages/non-makeup/s.png images/makeup/r.png images/makeup/r.png\n")
-    assert beautygan_main(["evaluate", "--pairs", str(tmp_path / "pairs.txt"), "--out", str(tmp_path / "o1"), "--no-faces"]) == 0
+    (tmp_path / "pairs.txt").write_text(
+        "# source reference result\nimages/non-makeup/s.png images/makeup/r.png images/makeup/r.png\n"
+    )
+    assert (
+        beautygan_main(
+            ["evaluate", "--pairs", str(tmp_path / "pairs.txt"), "--out", str(tmp_path / "o1"), "--no-faces"]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "1 pairs" in out and "lips_delta_e" in out
     summary = json.loads((tmp_path / "o1" / "summary.json").read_text())["summary"]
     assert summary["mean"]["lips_delta_e"] == pytest.approx(0.0, abs=0.05)
     (tmp_path / "bad.txt").write_text("only_one_field.png\n")
-    assert beautygan_main(["evaluate", "--pairs", str(tmp_path / "bad.txt"), "--out", str(tmp_path / "o2"), "--no-faces"]) == 2
+    assert (
+        beautygan_main(["evaluate", "--pairs", str(tmp_path / "bad.txt"), "--out", str(tmp_path / "o2"), "--no-faces"])
+        == 2
+    )
     assert "expected 'SOURCE REFERENCE [RESULT]'" in capsys.readouterr().err
 
     # A tiny generator checkpoint in the layout `beautygan fit` writes (state_dict with the generator. prefix).
@@ -434,12 +501,28 @@ def test_evaluate_cli_on_a_pairs_file_and_on_a_checkpoint(tmp_path, capsys):
 
     generator = Generator(width=8, residual_blocks=1)
     ckpt = tmp_path / "tiny.ckpt"
-    torch.save({
-        "state_dict": {f"generator.{k}": v for k, v in generator.state_dict().items()},
-        "hyper_parameters": {"generator_width": 8, "residual_blocks": 1},
-        "datamodule_hyper_parameters": {"image_size": 32},
-    }, ckpt)  # fmt: skip
-    code = beautygan_main(["evaluate", "--ckpt", str(ckpt), "--data-dir", str(tmp_path), "--n", "3", "--out", str(tmp_path / "o3"), "--no-faces"])
+    torch.save(
+        {
+            "state_dict": {f"generator.{k}": v for k, v in generator.state_dict().items()},
+            "hyper_parameters": {"generator_width": 8, "residual_blocks": 1},
+            "datamodule_hyper_parameters": {"image_size": 32},
+        },
+        ckpt,
+    )
+    code = beautygan_main(
+        [
+            "evaluate",
+            "--ckpt",
+            str(ckpt),
+            "--data-dir",
+            str(tmp_path),
+            "--n",
+            "3",
+            "--out",
+            str(tmp_path / "o3"),
+            "--no-faces",
+        ]
+    )
     assert code == 0
     with (tmp_path / "o3" / "metrics.csv").open() as handle:
         rows = list(csv.DictReader(handle))
@@ -487,9 +570,14 @@ def test_transfer_metrics_logged_from_a_lightning_validation_loop(tmp_path):
 
     data = [(torch.rand(3, 32, 32) * 2 - 1, torch.rand(3, 32, 32) * 2 - 1) for _ in range(4)]
     trainer = L.Trainer(
-        accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False,
-        enable_checkpointing=False, default_root_dir=tmp_path,
-    )  # fmt: skip
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        default_root_dir=tmp_path,
+    )
     (metrics,) = trainer.validate(Tiny(), DataLoader(data, batch_size=2), verbose=False)
     assert {"val/transfer/lips_delta_e", "val/transfer/skin_emd", "val/transfer/background_l1"} <= set(metrics)
     assert all(math.isfinite(v) for v in metrics.values())
@@ -513,8 +601,13 @@ def test_evaluate_cli_bad_paths_are_one_line_and_a_bad_pair_loses_only_itself(tm
 
     # The third pair's result is not an image: the other two are measured and written, the bad one is listed, exit 1.
     (tmp_path / "broken.png").write_text("not a png")
-    pairs.write_text("\n".join(["images/non-makeup/s.png images/makeup/r.png images/makeup/r.png"] * 2 + [
-        "images/non-makeup/s.png images/makeup/r.png broken.png"]) + "\n")  # fmt: skip
+    pairs.write_text(
+        "\n".join(
+            ["images/non-makeup/s.png images/makeup/r.png images/makeup/r.png"] * 2
+            + ["images/non-makeup/s.png images/makeup/r.png broken.png"]
+        )
+        + "\n"
+    )
     assert beautygan_main(["evaluate", "--pairs", str(pairs), "--out", str(tmp_path / "o5"), "--no-faces"]) == 1
     err = capsys.readouterr().err
     assert "1 of 3 pair(s) skipped" in err and "broken.png: not a readable image" in err

@@ -4,8 +4,8 @@ import copy
 
 import pytest
 import torch
-
 from conftest import reference_taps as _reference_taps
+
 from perceptual import VGG16_LAYERS, VGG19_LAYERS, InputRangeWarning, VGGFeatures
 from perceptual.normalization import CAFFE, InputNormalization
 
@@ -36,7 +36,7 @@ def test_every_tap_equals_torchvision(arch, memory_format, device, request, no_t
     tolerance = 1e-5 if device == "cpu" else 1e-4  # cuDNN sums in another order
     for name in names:
         torch.testing.assert_close(
-            out[name].cpu(), expected[name], rtol=tolerance, atol=tolerance, msg=lambda m: f"{name}: {m}"
+            out[name].cpu(), expected[name], rtol=tolerance, atol=tolerance, msg=lambda m, name=name: f"{name}: {m}"
         )
 
 
@@ -148,7 +148,11 @@ def test_compiled_equals_eager(vgg16_file):
         (lambda: torch.randint(0, 255, (1, 3, 32, 32), dtype=torch.uint8), TypeError, "uint8"),
         (lambda: torch.rand(1, 3, 7, 64), ValueError, "at least 8x8"),
         (lambda: torch.rand(0, 3, 32, 32), ValueError, r"empty batch \(shape \(0, 3, 32, 32\)\)"),
-        (lambda: torch.rand(1, 3, 32, 32, dtype=torch.float64), TypeError, r"torch.float64 but the VGG's weights are torch.float32"),
+        (
+            lambda: torch.rand(1, 3, 32, 32, dtype=torch.float64),
+            TypeError,
+            r"torch.float64 but the VGG's weights are torch.float32",
+        ),
     ],
 )
 def test_bad_input_errors(vgg16_file, make, error, match):
@@ -192,7 +196,9 @@ def test_bad_constructor_arguments(vgg16_file, kwargs, match):
 def test_float64_extractor_equals_torchvision_in_float64(tv_vgg16, vgg16_file):
     x = torch.rand(2, 3, 24, 24, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     with torch.no_grad():
-        expected = _reference_taps(copy.deepcopy(tv_vgg16).double(), x, VGG16_LAYERS, depth=VGG16_LAYERS.index("relu3_1") + 1)
+        expected = _reference_taps(
+            copy.deepcopy(tv_vgg16).double(), x, VGG16_LAYERS, depth=VGG16_LAYERS.index("relu3_1") + 1
+        )
     out = VGGFeatures(["relu2_1", "relu3_1"], weights=vgg16_file).double()(x)
     for name in out:
         assert out[name].dtype == torch.float64

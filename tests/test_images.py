@@ -40,7 +40,11 @@ def test_a_large_jpeg_is_decoded_at_reduced_size_with_the_same_result(tmp_path: 
 
 @pytest.mark.parametrize(
     ("name", "match"),
-    [("out.xyz", "unknown image file extension '.xyz'"), ("folder.png", "is a folder"), ("file.png/x.png", "is a file, not a folder")],
+    [
+        ("out.xyz", "unknown image file extension '.xyz'"),
+        ("folder.png", "is a folder"),
+        ("file.png/x.png", "is a file, not a folder"),
+    ],
 )
 def test_output_checks(tmp_path: Path, name: str, match: str) -> None:
     (tmp_path / "folder.png").mkdir()

@@ -97,9 +97,21 @@ def test_wheel_installs_perceptual_and_beautygan_only(tmp_path: Path) -> None:
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, source / name)
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(source)],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         pytest.skip(f"could not build a wheel here: {result.stderr[-300:]}")
     (wheel,) = tmp_path.glob("*.whl")
@@ -115,9 +127,25 @@ def test_wheel_installs_perceptual_and_beautygan_only(tmp_path: Path) -> None:
 def test_beautygan_help_lists_every_command() -> None:
     from beautygan.cli import COMMANDS, main
 
-    out = subprocess.run([sys.executable, "-c", "from beautygan.cli import main; raise SystemExit(main(['--help']))"],
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
-    names = ("fit", "validate", "test", "predict", "transfer", "gallery", "interpolate", "prepare-faces", "evaluate", "synthetic", "app")
+    out = subprocess.run(
+        [sys.executable, "-c", "from beautygan.cli import main; raise SystemExit(main(['--help']))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    names = (
+        "fit",
+        "validate",
+        "test",
+        "predict",
+        "transfer",
+        "gallery",
+        "interpolate",
+        "prepare-faces",
+        "evaluate",
+        "synthetic",
+        "app",
+    )
     for name in names:
         assert f"\n  {name} " in out, name
     assert len(COMMANDS) == len(names) and main(["no-such-command"]) == 2
@@ -132,7 +160,13 @@ def test_only_the_cli_modules_parse_arguments(package: str) -> None:
         if path.relative_to(root).parts[0] == "cli":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             if "argparse" in names:
                 offenders.append(str(path.relative_to(REPO)))
     assert offenders == []
@@ -141,7 +175,9 @@ def test_only_the_cli_modules_parse_arguments(package: str) -> None:
 def test_perceptual_layers_runs_without_torch() -> None:
     """``perceptual layers`` is arithmetic on VGG's configuration: neither the package nor the command line loads
     torch, numpy or PIL for it."""
-    code = ("import sys; from perceptual.cli import main; code = main(['layers', '--arch', 'vgg19']); "
-            "print(code, sorted(m for m in ('torch', 'numpy', 'PIL', 'lightning') if m in sys.modules))")  # fmt: skip
+    code = (
+        "import sys; from perceptual.cli import main; code = main(['layers', '--arch', 'vgg19']); "
+        "print(code, sorted(m for m in ('torch', 'numpy', 'PIL', 'lightning') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "relu5_4" in out and out.strip().endswith("0 []")

@@ -30,8 +30,10 @@ def images():
 def reference(tv_vgg16, images):
     pred, target = images
     with torch.no_grad():
-        return (reference_taps(tv_vgg16, pred, VGG16_LAYERS, depth=19),
-                reference_taps(tv_vgg16, target, VGG16_LAYERS, depth=19))  # fmt: skip
+        return (
+            reference_taps(tv_vgg16, pred, VGG16_LAYERS, depth=19),
+            reference_taps(tv_vgg16, target, VGG16_LAYERS, depth=19),
+        )
 
 
 def _hand(a, b, criterion):
@@ -92,7 +94,9 @@ def test_function_equals_module(vgg16_file, images):
     function = perceptual_loss(*images, layers, extractor=VGGFeatures(list(layers), weights=vgg16_file), criterion="l1")
     torch.testing.assert_close(function, module)
     style_module = StyleLoss(["relu1_2", "relu2_2"], weights=vgg16_file)(*images)
-    style_function = style_loss(*images, ["relu1_2", "relu2_2"], extractor=VGGFeatures(["relu1_2", "relu2_2"], weights=vgg16_file))
+    style_function = style_loss(
+        *images, ["relu1_2", "relu2_2"], extractor=VGGFeatures(["relu1_2", "relu2_2"], weights=vgg16_file)
+    )
     torch.testing.assert_close(style_function, style_module)
 
 
@@ -164,7 +168,9 @@ def test_bad_inputs(vgg16_file):
     with pytest.raises(TypeError, match="extractor must be a perceptual.VGGFeatures"):
         perceptual_loss(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16), extractor=object())
     with pytest.raises(ValueError, match="does not tap"):
-        style_loss(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16), extractor=VGGFeatures(["relu2_1"], weights=vgg16_file))
+        style_loss(
+            torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16), extractor=VGGFeatures(["relu2_1"], weights=vgg16_file)
+        )
     for bad in (float("nan"), -1.0, float("inf")):
         with pytest.raises(ValueError, match="layer weights must be finite and >= 0"):
             PerceptualLoss({"relu2_1": bad}, weights=vgg16_file)

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import save_trunk
+
 from perceptual import VGGFeatures
 from perceptual.lpips import LPIPS, LPIPS_LAYERS, CalibrationUnavailableError, load_lpips_calibration
 
@@ -57,7 +57,12 @@ def test_equals_the_lpips_package_on_real_photos(reference, trunk_file) -> None:
         assert float(ours(x, swapped).min()) > 2 * float(ours(x, y).max())  # sanity of the pair choice
         # [0, 1] images: the package's normalize=True
         ours01 = LPIPS(weights=trunk_file, input_range=(0, 1))
-        torch.testing.assert_close(ours01((x + 1) / 2, (y + 1) / 2), reference((x + 1) / 2, (y + 1) / 2, normalize=True).reshape(-1), rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(
+            ours01((x + 1) / 2, (y + 1) / 2),
+            reference((x + 1) / 2, (y + 1) / 2, normalize=True).reshape(-1),
+            rtol=1e-5,
+            atol=1e-7,
+        )
 
 
 def test_default_input_range_is_unit_as_the_packages_normalize_true(reference, trunk_file) -> None:
@@ -77,7 +82,11 @@ def test_spatial_map_equals_the_package(trunk_file) -> None:
     reference = lpips_package.LPIPS(net="vgg", pnet_rand=True, spatial=True, verbose=False).eval()
     x = _photos()
     y = _distorted(x)
-    state = {f"features.{k}": v for s in ("slice1", "slice2", "slice3", "slice4", "slice5") for k, v in getattr(reference.net, s).state_dict().items()}
+    state = {
+        f"features.{k}": v
+        for s in ("slice1", "slice2", "slice3", "slice4", "slice5")
+        for k, v in getattr(reference.net, s).state_dict().items()
+    }
     ours = LPIPS(extractor=VGGFeatures(list(LPIPS_LAYERS), weights=trunk_file, input_range=(-1, 1)), spatial=True)
     for key, value in state.items():  # same seed, same init: the trunk is the fixture's
         assert torch.equal(value, torch.load(trunk_file, weights_only=True)[key])

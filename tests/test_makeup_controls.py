@@ -42,11 +42,14 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     generator = Generator(width=8, residual_blocks=1)
     path = tmp_path_factory.mktemp("ckpt") / "run" / "version_0" / "checkpoints" / "last.ckpt"
     path.parent.mkdir(parents=True)
-    torch.save({
-        "state_dict": {f"generator.{k}": v for k, v in generator.state_dict().items()},
-        "hyper_parameters": {"generator_width": 8, "residual_blocks": 1, "generator_output": "image"},
-        "datamodule_hyper_parameters": {"image_size": SIZE},
-    }, path)  # fmt: skip
+    torch.save(
+        {
+            "state_dict": {f"generator.{k}": v for k, v in generator.state_dict().items()},
+            "hyper_parameters": {"generator_width": 8, "residual_blocks": 1, "generator_output": "image"},
+            "datamodule_hyper_parameters": {"image_size": SIZE},
+        },
+        path,
+    )
     return path
 
 
@@ -173,7 +176,9 @@ def test_joint_transfer_from_one_reference_is_the_plain_transfer_inside_the_face
 
 
 def test_interpolation_ends_are_the_two_transfers(whole, mt) -> None:
-    source, a, b = (whole.prepare(p) for p in (_image(mt, "non-makeup", 3), _image(mt, "makeup", 3), _image(mt, "makeup", 4)))
+    source, a, b = (
+        whole.prepare(p) for p in (_image(mt, "non-makeup", 3), _image(mt, "makeup", 3), _image(mt, "makeup", 4))
+    )
     steps = whole.interpolate(source, a, b, weights=(0.0, 0.5, 1.0))
     assert np.array_equal(steps[0], _plain(whole, source, a)) and np.array_equal(steps[2], _plain(whole, source, b))
     # The middle is the network's paint of the mixed code, by hand from the network's pieces.
@@ -212,7 +217,10 @@ def test_feathered_regions_are_a_soft_partition_reaching_ceil_radius() -> None:
     reach = 3
     for index in range(3):
         support = weights[0, index] > 0
-        grown = torch.nn.functional.max_pool2d(regions[0, index][None].float(), 2 * reach + 1, stride=1, padding=reach)[0] > 0
+        grown = (
+            torch.nn.functional.max_pool2d(regions[0, index][None].float(), 2 * reach + 1, stride=1, padding=reach)[0]
+            > 0
+        )
         assert torch.equal(support, grown)  # exactly 0 beyond ceil(radius), nonzero up to it
     assert (weights.sum(1) <= 1 + 1e-6).all()
     inner = torch.nn.functional.max_pool2d((labels[0] == 0).float(), 2 * reach + 1, stride=1, padding=reach)[0] == 0
@@ -233,11 +241,24 @@ def test_feathered_regions_are_a_soft_partition_reaching_ceil_radius() -> None:
         (["--lips", "{tmp}/missing.png"], "--lips {tmp}/missing.png: no such file"),
     ],
 )
-def test_a_bad_control_is_one_line_exit_2_and_nothing_written(checkpoint, mt, tmp_path, capsys, extra, expected) -> None:
+def test_a_bad_control_is_one_line_exit_2_and_nothing_written(
+    checkpoint, mt, tmp_path, capsys, extra, expected
+) -> None:
     out = tmp_path / "out.png"
     ref = _image(mt, "makeup", 3)
-    args = ["transfer", "--ckpt", str(checkpoint), "--source", str(_image(mt, "non-makeup", 3)), "--reference", str(ref),
-            "--out", str(out), "--no-align", *(a.format(ref=ref, tmp=tmp_path) for a in extra)]  # fmt: skip
+    args = [
+        "transfer",
+        "--ckpt",
+        str(checkpoint),
+        "--source",
+        str(_image(mt, "non-makeup", 3)),
+        "--reference",
+        str(ref),
+        "--out",
+        str(out),
+        "--no-align",
+        *(a.format(ref=ref, tmp=tmp_path) for a in extra),
+    ]
     assert beautygan_main(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and expected.format(tmp=tmp_path) in err, err
@@ -246,21 +267,67 @@ def test_a_bad_control_is_one_line_exit_2_and_nothing_written(checkpoint, mt, tm
 
 def test_cli_strength_gallery_and_interpolation_strips(checkpoint, mt, tmp_path, capsys) -> None:
     strip = tmp_path / "strengths.png"
-    assert beautygan_main(["gallery", "--ckpt", str(checkpoint), "--data-dir", str(mt), "--count", "2", "--cell", "32",
-                           "--strengths", "0,0.5,1", "--out", str(strip)]) == 0  # fmt: skip
+    assert (
+        beautygan_main(
+            [
+                "gallery",
+                "--ckpt",
+                str(checkpoint),
+                "--data-dir",
+                str(mt),
+                "--count",
+                "2",
+                "--cell",
+                "32",
+                "--strengths",
+                "0,0.5,1",
+                "--out",
+                str(strip),
+            ]
+        )
+        == 0
+    )
     page = (tmp_path / "strengths.html").read_text()
     assert "nm_0003.png at strength 0.5" in page and "nm_0004.png + mk_0004.png" in page
     grid = np.asarray(Image.open(strip).convert("RGB"))
     header, gap = 14, 2
-    assert grid.shape == (header + 4 * (32 + gap) + gap, 5 * (32 + gap) + gap, 3)  # 4 pairs x (source, ref, 3 strengths)
-    tile = lambda row, col: grid[header + gap + row * 34 : header + gap + row * 34 + 32, gap + col * 34 : gap + col * 34 + 32]  # noqa: E731
+    assert grid.shape == (
+        header + 4 * (32 + gap) + gap,
+        5 * (32 + gap) + gap,
+        3,
+    )  # 4 pairs x (source, ref, 3 strengths)
+
+    def tile(row: int, col: int) -> np.ndarray:
+        top, left = header + gap + row * (32 + gap), gap + col * (32 + gap)
+        return grid[top : top + 32, left : left + 32]
+
     assert np.array_equal(tile(0, 2), tile(0, 0))  # strength 0 is the source cell itself
     assert np.abs(tile(0, 4).astype(int) - tile(0, 0)).mean() > 5  # strength 1 changed it
     strip = tmp_path / "between.png"
     capsys.readouterr()
-    assert beautygan_main(["interpolate", "--ckpt", str(checkpoint), "--source", str(_image(mt, "non-makeup", 3)),
-                           "--reference", str(_image(mt, "makeup", 3)), "--reference", str(_image(mt, "makeup", 4)),
-                           "--steps", "3", "--cell", "32", "--no-align", "--out", str(strip)]) == 0  # fmt: skip
+    assert (
+        beautygan_main(
+            [
+                "interpolate",
+                "--ckpt",
+                str(checkpoint),
+                "--source",
+                str(_image(mt, "non-makeup", 3)),
+                "--reference",
+                str(_image(mt, "makeup", 3)),
+                "--reference",
+                str(_image(mt, "makeup", 4)),
+                "--steps",
+                "3",
+                "--cell",
+                "32",
+                "--no-align",
+                "--out",
+                str(strip),
+            ]
+        )
+        == 0
+    )
     page = (tmp_path / "between.html").read_text()
     assert "code mixed 0.50 mk_0003.png + 0.50 mk_0004.png" in page and "pixel blend" in page
     assert np.asarray(Image.open(strip)).shape[1] > 6 * 34  # source, from, 3 steps, to (+ row names)
@@ -271,19 +338,65 @@ def test_ckpt_folder_and_tiny_photos_get_notes(checkpoint, mt, tmp_path, capsys)
     Image.new("RGB", (1, 1), (200, 150, 120)).save(tiny)
     out = tmp_path / "out.png"
     folder = checkpoint.parents[2]  # run/ holds version_0/checkpoints/last.ckpt
-    assert beautygan_main(["transfer", "--ckpt", str(folder), "--source", str(tiny), "--reference",
-                           str(_image(mt, "makeup", 3)), "--out", str(out), "--no-align"]) == 0  # fmt: skip
+    assert (
+        beautygan_main(
+            [
+                "transfer",
+                "--ckpt",
+                str(folder),
+                "--source",
+                str(tiny),
+                "--reference",
+                str(_image(mt, "makeup", 3)),
+                "--out",
+                str(out),
+                "--no-align",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert f"note: {folder} is a folder; using the checkpoint in it, {checkpoint}" in printed
     assert f"note: tiny.png is 1x1: upscaled to {SIZE}x{SIZE}" in printed
     assert np.asarray(Image.open(out)).shape == (SIZE, SIZE, 3)
-    assert beautygan_main(["gallery", "--ckpt", str(checkpoint), "--data-dir", str(mt), "--count", "100", "--cell", "16",
-                           "--out", str(tmp_path / "g.png")]) == 0  # fmt: skip
+    assert (
+        beautygan_main(
+            [
+                "gallery",
+                "--ckpt",
+                str(checkpoint),
+                "--data-dir",
+                str(mt),
+                "--count",
+                "100",
+                "--cell",
+                "16",
+                "--out",
+                str(tmp_path / "g.png"),
+            ]
+        )
+        == 0
+    )
     assert f"note: --count 100: {mt} has only 3 non-makeup image(s) to show; using 3" in capsys.readouterr().out
     empty = tmp_path / "empty_run"
     empty.mkdir()
-    assert beautygan_main(["transfer", "--ckpt", str(empty), "--source", str(tiny), "--reference", str(tiny),
-                           "--out", str(tmp_path / "o2.png"), "--no-align"]) == 2  # fmt: skip
+    assert (
+        beautygan_main(
+            [
+                "transfer",
+                "--ckpt",
+                str(empty),
+                "--source",
+                str(tiny),
+                "--reference",
+                str(tiny),
+                "--out",
+                str(tmp_path / "o2.png"),
+                "--no-align",
+            ]
+        )
+        == 2
+    )
     assert f"{empty} is a folder, not a checkpoint, and holds no last.ckpt" in capsys.readouterr().err
 
 
@@ -306,11 +419,26 @@ def test_an_unwritable_output_folder_is_refused_before_any_work(checkpoint, mt, 
         locked.chmod(0o555)
     loaded = []
     monkeypatch.setattr("beautygan.inference.load_checkpoint_file", lambda *a, **k: loaded.append(a) or {})
-    code = beautygan_main(["transfer", "--ckpt", str(checkpoint), "--source", str(_image(mt, "non-makeup", 3)),
-                           "--reference", str(_image(mt, "makeup", 3)), "--out", str(locked / "out.png"), "--no-align"])  # fmt: skip
+    code = beautygan_main(
+        [
+            "transfer",
+            "--ckpt",
+            str(checkpoint),
+            "--source",
+            str(_image(mt, "non-makeup", 3)),
+            "--reference",
+            str(_image(mt, "makeup", 3)),
+            "--out",
+            str(locked / "out.png"),
+            "--no-align",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and loaded == []  # refused before the checkpoint was even read
-    assert err == f"beautygan transfer: error: --out '{locked / 'out.png'}': cannot write in '{locked}' (Permission denied)\n"
+    assert (
+        err
+        == f"beautygan transfer: error: --out '{locked / 'out.png'}': cannot write in '{locked}' (Permission denied)\n"
+    )
     assert list(locked.iterdir()) == []
 
 
@@ -334,8 +462,10 @@ def test_on_a_photo_strength_zero_is_the_photo_and_one_the_plain_transfer(checkp
     transfer = PhotoTransfer(checkpoint, TransferOptions(feather=PHOTO_FEATHER, batch_size=1), models=models)
     source = transfer.prepare(astronaut, "astronaut.png")
     reference = transfer.prepare(np.ascontiguousarray(astronaut[:, ::-1]), "mirrored.png")
-    assert np.array_equal(transfer.transfer(source, reference, MakeupControls(lips_strength=0.0, eyes_strength=0.0,
-                                                                              skin_strength=0.0)), astronaut)  # fmt: skip
+    assert np.array_equal(
+        transfer.transfer(source, reference, MakeupControls(lips_strength=0.0, eyes_strength=0.0, skin_strength=0.0)),
+        astronaut,
+    )
     assert np.array_equal(transfer.transfer(source, reference, MakeupControls(strength=0.0)), astronaut)
     plain = _plain(transfer, source, reference)
     assert np.array_equal(transfer.transfer(source, reference, MakeupControls(strength=1.0)), plain)
@@ -397,9 +527,21 @@ def test_a_region_reference_without_a_face_is_one_line_and_nothing_written(check
     Image.fromarray(data.astronaut()).save(tmp_path / "face.png")
     Image.fromarray(data.coffee()).save(tmp_path / "coffee.png")
     out = tmp_path / "out" / "made_up.png"
-    code = beautygan_main(["transfer", "--ckpt", str(checkpoint), "--source", str(tmp_path / "face.png"),
-                           "--reference", str(tmp_path / "face.png"), "--lips", str(tmp_path / "coffee.png"),
-                           "--out", str(out)])  # fmt: skip
+    code = beautygan_main(
+        [
+            "transfer",
+            "--ckpt",
+            str(checkpoint),
+            "--source",
+            str(tmp_path / "face.png"),
+            "--reference",
+            str(tmp_path / "face.png"),
+            "--lips",
+            str(tmp_path / "coffee.png"),
+            "--out",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "no face found in coffee.png" in err
     assert not out.parent.exists()

@@ -8,14 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import reference_taps
 from PIL import Image
 
 from perceptual.cli import main
 from perceptual.images import load_image
 from perceptual.layers import VGG16_LAYERS
 from perceptual.pictures.export import resolve_layers
-
-from conftest import reference_taps
 
 pytestmark = pytest.mark.filterwarnings("ignore::perceptual.RandomWeightsWarning")
 
@@ -47,8 +46,21 @@ def images(tmp_path: Path) -> dict[str, Path]:
 
 def test_exports_every_layer_and_index(images, tmp_path, capsys, vgg16_file):
     out = tmp_path / "maps"
-    argv = ["maps", str(images["photo"]), str(images["broken"]), str(images["rgba"]), str(images["gray16"]),
-            "--layers", "relu1_2,block2_pool", "--size", "32", "--weights", vgg16_file, "--out", str(out)]  # fmt: skip
+    argv = [
+        "maps",
+        str(images["photo"]),
+        str(images["broken"]),
+        str(images["rgba"]),
+        str(images["gray16"]),
+        "--layers",
+        "relu1_2,block2_pool",
+        "--size",
+        "32",
+        "--weights",
+        vgg16_file,
+        "--out",
+        str(out),
+    ]
     code = main(argv)
     captured = capsys.readouterr()
     assert code == 1  # one file failed, the others exported
@@ -67,12 +79,17 @@ def test_exports_every_layer_and_index(images, tmp_path, capsys, vgg16_file):
                 if stem == "photo":
                     tile_w = 38 if layer == "relu1_2" else 36
                     tile_h = 32
-                    assert picture.size == (cols * tile_w + (cols + 1) * 2, -(-count // cols) * tile_h + (-(-count // cols) + 1) * 2)
+                    assert picture.size == (
+                        cols * tile_w + (cols + 1) * 2,
+                        -(-count // cols) * tile_h + (-(-count // cols) + 1) * 2,
+                    )
                 else:
                     assert picture.size == _grid_side(count, tile, cols)
             with Image.open(summed) as picture:
                 assert picture.format == "PNG"
-                assert picture.size == ((38, 32) if stem == "photo" and layer == "relu1_2" else (36, 32) if stem == "photo" else (32, 32))
+                assert picture.size == (
+                    (38, 32) if stem == "photo" and layer == "relu1_2" else (36, 32) if stem == "photo" else (32, 32)
+                )
             assert f'src="{stem}/{layer}.png"' in index and f'src="{stem}/{layer}_sum.png"' in index
     assert "1 x 64 x 32 x 32" in index and "1 x 128 x 8 x 8" in index
     assert "channels: 128" in index
@@ -84,8 +101,25 @@ def test_pixels_match_torchvision_features(tmp_path, vgg16_file, tv_vgg16):
     rng = np.random.default_rng(1)
     Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(path)
     out = tmp_path / "maps"
-    assert main(["maps", str(path), "--layers", "relu1_2", "--size", "0", "--weights", vgg16_file, "--out", str(out),
-                 "--no-labels", "--quiet"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "maps",
+                str(path),
+                "--layers",
+                "relu1_2",
+                "--size",
+                "0",
+                "--weights",
+                vgg16_file,
+                "--out",
+                str(out),
+                "--no-labels",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     image, _ = load_image(path)
     with torch.no_grad():
         feats = reference_taps(tv_vgg16, image[None], VGG16_LAYERS, depth=4)["relu1_2"][0].numpy()
@@ -106,8 +140,26 @@ def test_channels_limit_and_sum(tmp_path, vgg16_file):
     path = tmp_path / "a.png"
     Image.fromarray(np.full((32, 32, 3), 128, dtype=np.uint8)).save(path)
     out = tmp_path / "maps"
-    assert main(["maps", str(path), "--layers", "pool1", "--channels", "5", "--size", "32", "--weights", vgg16_file,
-                 "--out", str(out), "--quiet"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "maps",
+                str(path),
+                "--layers",
+                "pool1",
+                "--channels",
+                "5",
+                "--size",
+                "32",
+                "--weights",
+                vgg16_file,
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     with Image.open(out / "a" / "pool1.png") as picture:  # 5 tiles of 16 -> x2 = 32 px, 3 columns, 2 rows
         assert picture.size == _grid_side(5, 32, 3)
     index = (out / "index.html").read_text()
@@ -128,7 +180,10 @@ def test_resolve_layers_and_errors(capsys, tmp_path):
 def test_all_files_bad_returns_error(tmp_path, capsys):
     bad = tmp_path / "x.jpg"
     bad.write_bytes(b"\x00\x01")
-    assert main(["maps", str(bad), "--weights", "random", "--layers", "relu1_1", "--out", str(tmp_path / "o"), "--quiet"]) == 1
+    assert (
+        main(["maps", str(bad), "--weights", "random", "--layers", "relu1_1", "--out", str(tmp_path / "o"), "--quiet"])
+        == 1
+    )
     err = capsys.readouterr().err
     assert "x.jpg" in err and "no image could be exported" in err
 
@@ -187,8 +242,27 @@ def _pair(tmp_path: Path, size=(40, 48)) -> tuple[Path, Path]:
 def test_compare_writes_labelled_pictures_overlays_and_index(tmp_path, capsys, vgg16_file, tv_vgg16):
     real_path, generated_path = _pair(tmp_path)
     out = tmp_path / "diff"
-    assert main(["maps", "--compare", str(real_path), str(generated_path), "--layers", "relu1_2,pool2", "--size", "0",
-                 "--channels", "4", "--weights", vgg16_file, "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "maps",
+                "--compare",
+                str(real_path),
+                str(generated_path),
+                "--layers",
+                "relu1_2,pool2",
+                "--size",
+                "0",
+                "--channels",
+                "4",
+                "--weights",
+                vgg16_file,
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "wrote 6 PNGs for 2 layer(s)" in capsys.readouterr().out
     index = (out / "index.html").read_text()
     for layer in ("relu1_2", "pool2"):
@@ -203,10 +277,14 @@ def test_compare_writes_labelled_pictures_overlays_and_index(tmp_path, capsys, v
     real, _ = load_image(real_path)
     generated, _ = load_image(generated_path)
     with torch.no_grad():
-        taps = [reference_taps(tv_vgg16, x[None], VGG16_LAYERS, depth=4)["relu1_2"][0].numpy() for x in (real, generated)]
+        taps = [
+            reference_taps(tv_vgg16, x[None], VGG16_LAYERS, depth=4)["relu1_2"][0].numpy() for x in (real, generated)
+        ]
     heat = ((taps[1] - taps[0]) ** 2).mean(axis=0)
     heat = np.clip(heat / np.quantile(heat, 0.99), 0, 1)
-    expected = np.round(0.5 * np.asarray(Image.open(real_path), dtype=float) + 0.5 * np.round(cm["magma"](heat)[..., :3] * 255))
+    expected = np.round(
+        0.5 * np.asarray(Image.open(real_path), dtype=float) + 0.5 * np.round(cm["magma"](heat)[..., :3] * 255)
+    )
     overlay = np.asarray(Image.open(out / "relu1_2_overlay.png").convert("RGB")).astype(float)
     assert overlay.shape == (40, 48, 3)
     rows = slice(8, 32)  # clear of the label
@@ -216,16 +294,33 @@ def test_compare_writes_labelled_pictures_overlays_and_index(tmp_path, capsys, v
 @pytest.mark.parametrize("case", ["sizes", "missing", "not an image", "both"])
 def test_compare_refuses_bad_input_in_one_line(tmp_path, capsys, case):
     real_path, generated_path = _pair(tmp_path)
-    other = {"sizes": tmp_path / "small.png", "missing": tmp_path / "absent.png", "not an image": tmp_path / "notes.png",
-             "both": generated_path}[case]  # fmt: skip
+    other = {
+        "sizes": tmp_path / "small.png",
+        "missing": tmp_path / "absent.png",
+        "not an image": tmp_path / "notes.png",
+        "both": generated_path,
+    }[case]
     if case == "sizes":
         Image.fromarray(np.zeros((40, 40, 3), dtype=np.uint8)).save(other)
     if case == "not an image":
         other.write_text("not a PNG")
     out = tmp_path / "diff"
     extra = [str(real_path)] if case == "both" else []
-    code = main(["maps", *extra, "--compare", str(real_path), str(other), "--weights", "random", "--layers", "relu1_1",
-                 "--out", str(out)])  # fmt: skip
+    code = main(
+        [
+            "maps",
+            *extra,
+            "--compare",
+            str(real_path),
+            str(other),
+            "--weights",
+            "random",
+            "--layers",
+            "relu1_1",
+            "--out",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and err.startswith("perceptual maps: error: ")
     expected = {
@@ -262,8 +357,21 @@ def test_full_disk_while_encoding_leaves_no_partial_png(images, tmp_path, capsys
 
     monkeypatch.setattr(Image.Image, "save", full_after_two)
     out = tmp_path / "maps"
-    code = main(["maps", str(images["photo"]), "--layers", "relu1_2,pool2", "--size", "32", "--weights", vgg16_file,
-                 "--out", str(out), "--quiet"])  # fmt: skip
+    code = main(
+        [
+            "maps",
+            str(images["photo"]),
+            "--layers",
+            "relu1_2,pool2",
+            "--size",
+            "32",
+            "--weights",
+            vgg16_file,
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     err = [line for line in capsys.readouterr().err.splitlines() if "resized" not in line]  # the photo's note
     assert code == 2 and len(err) == 1 and err[0].startswith("perceptual maps: error: ")
     err = err[0]
@@ -282,8 +390,21 @@ def test_full_disk_at_rename_leaves_no_png(images, tmp_path, capsys, vgg16_file,
 
     monkeypatch.setattr(os, "replace", full)
     out = tmp_path / "maps"
-    code = main(["maps", str(images["photo"]), "--layers", "relu1_2", "--size", "32", "--weights", vgg16_file,
-                 "--out", str(out), "--quiet"])  # fmt: skip
+    code = main(
+        [
+            "maps",
+            str(images["photo"]),
+            "--layers",
+            "relu1_2",
+            "--size",
+            "32",
+            "--weights",
+            vgg16_file,
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     err = [line for line in capsys.readouterr().err.splitlines() if "resized" not in line]  # the photo's note
     assert code == 2 and len(err) == 1 and err[0].startswith("perceptual maps: error: ")
     err = err[0]

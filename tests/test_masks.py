@@ -62,7 +62,9 @@ def test_perceptual_mask_equals_the_region_by_hand() -> None:
     np.testing.assert_allclose(per_sample.numpy(), expected_none, rtol=1e-5)
     # an all-ones mask is the unmasked loss; an empty one gives 0, not NaN
     with torch.no_grad():
-        assert float(loss(pred, target, mask=torch.ones(1, 1, 32, 32))) == pytest.approx(float(loss(pred, target)), rel=1e-6)
+        assert float(loss(pred, target, mask=torch.ones(1, 1, 32, 32))) == pytest.approx(
+            float(loss(pred, target)), rel=1e-6
+        )
         assert float(loss(pred, target, mask=torch.zeros(2, 32, 32))) == 0.0
 
 
@@ -88,8 +90,14 @@ def test_lpips_mask_averages_the_package_layer_maps_over_the_region() -> None:
     lpips_package = pytest.importorskip("lpips")
     torch.manual_seed(0)
     reference = lpips_package.LPIPS(net="vgg", pnet_rand=True, verbose=False).eval()
-    trunk = {k: v for s in ("slice1", "slice2", "slice3", "slice4", "slice5") for k, v in getattr(reference.net, s).state_dict().items()}
-    weights = VGGWeights(arch="vgg16", features=trunk, normalization=IMAGENET, source="lpips trunk", provenance="random")
+    trunk = {
+        k: v
+        for s in ("slice1", "slice2", "slice3", "slice4", "slice5")
+        for k, v in getattr(reference.net, s).state_dict().items()
+    }
+    weights = VGGWeights(
+        arch="vgg16", features=trunk, normalization=IMAGENET, source="lpips trunk", provenance="random"
+    )
     ours = LPIPS(extractor=VGGFeatures(list(LPIPS_LAYERS), weights=weights, input_range=(-1, 1)))
     x, y = (t * 2 - 1 for t in _images(2))
     mask = _regions()

@@ -48,7 +48,9 @@ class TestLogFeatureMaps:
         generated[:, 1] = 5.0  # the largest difference
         generated[:, 3] = 1.0  # second largest; generated has one all-zero channel (2)
         writer = SummaryWriter(str(tmp_path))
-        used = log_feature_maps(writer, {"relu2_2": real}, {"relu2_2": generated}, 7, max_channels=2, log_histograms=True)
+        used = log_feature_maps(
+            writer, {"relu2_2": real}, {"relu2_2": generated}, 7, max_channels=2, log_histograms=True
+        )
         writer.close()
         assert used["relu2_2"].tolist() == [1, 3]
         events = tensorboard_events(tmp_path)
@@ -70,8 +72,14 @@ class TestLogFeatureMaps:
         torch.manual_seed(0)
         real, generated = torch.rand(1, 6, 128, 128), torch.rand(1, 6, 128, 128)
         writer = SummaryWriter(str(tmp_path))
-        used = log_feature_maps(writer, {"relu1_2": real}, {"relu1_2": generated}, 0, channels={"relu1_2": [5, 0, 2]},
-                                style=GridStyle(min_size=32, max_size=32))  # fmt: skip
+        used = log_feature_maps(
+            writer,
+            {"relu1_2": real},
+            {"relu1_2": generated},
+            0,
+            channels={"relu1_2": [5, 0, 2]},
+            style=GridStyle(min_size=32, max_size=32),
+        )
         writer.close()
         assert used["relu1_2"].tolist() == [5, 0, 2]
         image = tensorboard_events(tmp_path).Images("vgg/relu1_2")[0]
@@ -105,9 +113,10 @@ class ToyGAN(pl.LightningModule):
         fake = torch.tanh(self.generator(real))
         out = self.loss(fake, real, return_features=True)
         if self.first_features is None:
-            self.first_features = {k: v.detach().clone() for k, v in out.target_features.items()}, {
-                k: v.detach().clone() for k, v in out.pred_features.items()
-            }
+            self.first_features = (
+                {k: v.detach().clone() for k, v in out.target_features.items()},
+                {k: v.detach().clone() for k, v in out.pred_features.items()},
+            )
         result = {"loss": out.loss}
         if self.supply:
             result["vgg_features"] = {
@@ -128,9 +137,17 @@ def _loader(batches: int = 5, size: int = 32) -> torch.utils.data.DataLoader:
 
 def _trainer(logger, callback, batches: int = 5) -> pl.Trainer:
     return pl.Trainer(
-        max_epochs=1, limit_train_batches=batches, logger=logger, callbacks=[callback], accelerator="cpu", devices=1,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=1,
-    )  # fmt: skip
+        max_epochs=1,
+        limit_train_batches=batches,
+        logger=logger,
+        callbacks=[callback],
+        accelerator="cpu",
+        devices=1,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+    )
 
 
 @pytest.fixture
@@ -193,7 +210,9 @@ def test_fallback_uses_configured_monitoring_batch(tmp_path, count_vgg_forwards)
     def monitor_images(module):
         return fixed, torch.tanh(module.generator(fixed))
 
-    monitor = FeatureMapMonitor(layers=("relu1_2",), every_n_batches=2, extractor=extractor, monitor_images=monitor_images)
+    monitor = FeatureMapMonitor(
+        layers=("relu1_2",), every_n_batches=2, extractor=extractor, monitor_images=monitor_images
+    )
     model = ToyGAN(layers=("relu2_2",), supply=False)
     _trainer(TensorBoardLogger(str(tmp_path), name="fb"), monitor, batches=3).fit(model, _loader(3))
     own = [n for n in count_vgg_forwards if n == 4]  # the monitor's batched pass: 2 real + 2 generated
@@ -204,12 +223,16 @@ def test_fallback_uses_configured_monitoring_batch(tmp_path, count_vgg_forwards)
 def test_no_features_and_no_fallback_warns_once(tmp_path):
     monitor = FeatureMapMonitor(every_n_batches=1)
     with pytest.warns(UserWarning, match="returned no 'vgg_features'") as record:
-        _trainer(TensorBoardLogger(str(tmp_path), name="none"), monitor, batches=3).fit(ToyGAN(supply=False), _loader(3))
+        _trainer(TensorBoardLogger(str(tmp_path), name="none"), monitor, batches=3).fit(
+            ToyGAN(supply=False), _loader(3)
+        )
     assert sum("vgg_features" in str(w.message) for w in record) == 1
 
 
 def test_embedding_is_written(tmp_path):
-    monitor = FeatureMapMonitor(layers=("relu4_1",), every_n_batches=10, embedding_layer="block4_conv1", embedding_samples=4)
+    monitor = FeatureMapMonitor(
+        layers=("relu4_1",), every_n_batches=10, embedding_layer="block4_conv1", embedding_samples=4
+    )
     _trainer(TensorBoardLogger(str(tmp_path), name="emb"), monitor, batches=3).fit(ToyGAN(), _loader(3))
     projector = list((tmp_path / "emb").rglob("projector_config.pbtxt"))
     assert projector and "embedding_relu4_1" in projector[0].read_text()
@@ -252,7 +275,7 @@ def test_throttles_by_batches_seen_on_rank_zero_only():
     monitor = FeatureMapMonitor(layers=None, every_n_batches=3)
     monitor._writer = writer = _RecordingWriter()
     rank0 = SimpleNamespace(global_rank=0, global_step=0)
-    for epoch in range(2):  # batch_idx restarts every epoch; global_step jumps by 2 (two optimizers)
+    for _ in range(2):  # batch_idx restarts every epoch; global_step jumps by 2 (two optimizers)
         for batch_idx in range(4):
             rank0.global_step += 2
             monitor.on_train_batch_end(rank0, None, outputs, None, batch_idx)

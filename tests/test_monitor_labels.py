@@ -48,9 +48,15 @@ class TestLabelledPictures:
         rng = np.random.default_rng(0)
         real, generated = rng.normal(size=(3, 10, 6, 6)), rng.normal(size=(3, 10, 6, 6))
         writer = SummaryWriter(str(tmp_path))
-        used = log_feature_maps(writer, {"relu1_1": torch.from_numpy(real).float()},
-                                {"relu1_1": torch.from_numpy(generated).float()}, 4, max_channels=4,
-                                channels={"relu1_1": [0, 1, 2, 3]}, titles=("source", "made-up"))  # fmt: skip
+        used = log_feature_maps(
+            writer,
+            {"relu1_1": torch.from_numpy(real).float()},
+            {"relu1_1": torch.from_numpy(generated).float()},
+            4,
+            max_channels=4,
+            channels={"relu1_1": [0, 1, 2, 3]},
+            titles=("source", "made-up"),
+        )
         writer.close()
         assert used["relu1_1"].tolist() == [0, 1, 2, 3]
         rows = _ranking_rows(tensorboard_events(tmp_path), "vgg/relu1_1/ranking/text_summary")
@@ -149,11 +155,17 @@ class RegionGAN(pl.LightningModule):
         out = self.loss(torch.tanh(self.generator(real)), real, return_features=True)
         lips = torch.zeros(real.shape[0], 1, *real.shape[-2:])
         lips[..., 8:20, 4:28] = 1.0
-        self.seen.append((out.target_features["relu2_2"].detach().clone(), out.pred_features["relu2_2"].detach().clone(), lips))
-        return {"loss": out.loss,
-                "vgg_features": {"real": {k: v.detach() for k, v in out.target_features.items()},
-                                 "generated": {k: v.detach() for k, v in out.pred_features.items()}},
-                "regions": {"lips": lips, "eye_shadow": torch.zeros_like(lips)}}  # fmt: skip
+        self.seen.append(
+            (out.target_features["relu2_2"].detach().clone(), out.pred_features["relu2_2"].detach().clone(), lips)
+        )
+        return {
+            "loss": out.loss,
+            "vgg_features": {
+                "real": {k: v.detach() for k, v in out.target_features.items()},
+                "generated": {k: v.detach() for k, v in out.pred_features.items()},
+            },
+            "regions": {"lips": lips, "eye_shadow": torch.zeros_like(lips)},
+        }
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.generator.parameters(), lr=0.01)
@@ -165,9 +177,17 @@ def test_monitor_logs_region_distances_from_the_step(tmp_path):
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(data), batch_size=2)
     model = RegionGAN()
     monitor = FeatureMapMonitor(layers=("relu2_2",), every_n_batches=1, max_channels=2, titles=("source", "made-up"))
-    trainer = pl.Trainer(max_epochs=1, limit_train_batches=2, logger=TensorBoardLogger(str(tmp_path), name="run"),
-                         callbacks=[monitor], accelerator="cpu", devices=1, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
+    trainer = pl.Trainer(
+        max_epochs=1,
+        limit_train_batches=2,
+        logger=TensorBoardLogger(str(tmp_path), name="run"),
+        callbacks=[monitor],
+        accelerator="cpu",
+        devices=1,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(model, loader)
     events = tensorboard_events(tmp_path / "run")
     logged = events.Scalars("vgg/relu2_2/distance/lips")
@@ -210,7 +230,9 @@ def _outputs(hot: int) -> dict:
 
 @pytest.mark.parametrize("every, expected", [(None, [0, 0, 0, 0, 0]), (2, [0, 0, 2, 2, 4])])
 def test_reselect_every_n_logs(every, expected):
-    monitor = FeatureMapMonitor(layers=None, every_n_batches=1, max_channels=1, reselect_every_n_logs=every, background=False)
+    monitor = FeatureMapMonitor(
+        layers=None, every_n_batches=1, max_channels=1, reselect_every_n_logs=every, background=False
+    )
     monitor._writer = _Recorder()
     trainer = SimpleNamespace(global_rank=0)
     shown, chosen_at = [], []

@@ -23,7 +23,11 @@ def _module_tree() -> ast.Module:
 def _table() -> dict[str, str]:
     """The ``_SOURCES`` dict literal, as written."""
     for node in _module_tree().body:
-        target = node.target if isinstance(node, ast.AnnAssign) else (node.targets[0] if isinstance(node, ast.Assign) else None)
+        target = (
+            node.target
+            if isinstance(node, ast.AnnAssign)
+            else (node.targets[0] if isinstance(node, ast.Assign) else None)
+        )
         if isinstance(target, ast.Name) and target.id == "_SOURCES":
             assert isinstance(node.value, ast.Dict), "_SOURCES must be a dict literal"
             keys = [ast.literal_eval(key) for key in node.value.keys if key is not None]

@@ -37,11 +37,14 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     generator = Generator(width=8, residual_blocks=1)
     path = tmp_path_factory.mktemp("ckpt") / "last.ckpt"
-    torch.save({
-        "state_dict": {f"generator.{k}": v for k, v in generator.state_dict().items()},
-        "hyper_parameters": {"generator_width": 8, "residual_blocks": 1, "generator_output": "image"},
-        "datamodule_hyper_parameters": {"image_size": SIZE},
-    }, path)  # fmt: skip
+    torch.save(
+        {
+            "state_dict": {f"generator.{k}": v for k, v in generator.state_dict().items()},
+            "hyper_parameters": {"generator_width": 8, "residual_blocks": 1, "generator_output": "image"},
+            "datamodule_hyper_parameters": {"image_size": SIZE},
+        },
+        path,
+    )
     return path
 
 
@@ -119,7 +122,9 @@ def test_a_photo_without_a_face_gets_one_line_naming_it(checkpoint, models, tmp_
     Image.fromarray(skimage_data.coffee()).save(coffee)
     Image.fromarray(skimage_data.astronaut()).save(face)
     out = tmp_path / "out.png"
-    code = beautygan_main(["transfer", "--ckpt", str(checkpoint), "--source", str(coffee), "--reference", str(face), "--out", str(out)])
+    code = beautygan_main(
+        ["transfer", "--ckpt", str(checkpoint), "--source", str(coffee), "--reference", str(face), "--out", str(out)]
+    )
     err = capsys.readouterr().err
     assert code == 2 and not out.exists()
     assert err.count("\n") == 1 and "no face found in coffee.png" in err
@@ -133,8 +138,21 @@ def test_folders_write_every_pair_and_list_the_failures(checkpoint, models, astr
     Image.fromarray(np.ascontiguousarray(astronaut[:, ::-1])).save(sources / "mirrored.jpg", quality=95)
     Image.fromarray(skimage_data.coffee()).save(sources / "coffee.png")
     Image.fromarray(astronaut).resize((384, 384)).save(references / "look.png")
-    code = beautygan_main(["transfer", "--ckpt", str(checkpoint), "--source", str(sources), "--reference", str(references),
-                           "--out", str(out), "--batch-size", "2"])  # fmt: skip
+    code = beautygan_main(
+        [
+            "transfer",
+            "--ckpt",
+            str(checkpoint),
+            "--source",
+            str(sources),
+            "--reference",
+            str(references),
+            "--out",
+            str(out),
+            "--batch-size",
+            "2",
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 1  # one photo failed, the others were written
     assert sorted(p.name for p in out.iterdir()) == ["astronaut__look.png", "mirrored__look.png"]
@@ -164,11 +182,29 @@ def test_gallery_grid_layout_by_value() -> None:
 def test_gallery_command_on_the_mt_layout(checkpoint, tmp_path: Path) -> None:
     root = write_synthetic_mt(tmp_path / "mt", n=6, size=SIZE, held_out=3, seed=0)
     out = tmp_path / "gallery.png"
-    assert beautygan_main(["gallery", "--ckpt", str(checkpoint), "--data-dir", str(root), "--count", "2",
-                           "--cell", "32", "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        beautygan_main(
+            [
+                "gallery",
+                "--ckpt",
+                str(checkpoint),
+                "--data-dir",
+                str(root),
+                "--count",
+                "2",
+                "--cell",
+                "32",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     grid = np.asarray(Image.open(out))
     assert grid.shape == (3 * 34 - 2, 3 * 34 - 2, 3)
-    first_source = np.asarray(Image.open(root / "images" / "non-makeup" / "nm_0003.png").convert("RGB").resize((32, 32), Image.LANCZOS))
+    first_source = np.asarray(
+        Image.open(root / "images" / "non-makeup" / "nm_0003.png").convert("RGB").resize((32, 32), Image.LANCZOS)
+    )
     assert np.abs(grid[34:66, 0:32].astype(int) - first_source.astype(int)).max() <= 2
     page = (tmp_path / "gallery.html").read_text()
     assert 'src="gallery.png"' in page and "nm_0003.png" in page and "mk_0003.png" in page

@@ -30,7 +30,10 @@ def _extractor(input_range: tuple[float, float]) -> VGGFeatures:
 def test_unit_images_declared_tanh_warn_once_with_the_fix() -> None:
     vgg = _extractor((-1, 1))
     x = _photo_0_255() / 255
-    with pytest.warns(InputRangeWarning, match=r"input values span \[0, 1\] and use 50% of the declared input_range=\(-1, 1\); if they are 0\.\.1 images, pass input_range=\(0, 1\)"):
+    with pytest.warns(
+        InputRangeWarning,
+        match=r"input values span \[0, 1\] and use 50% of the declared input_range=\(-1, 1\); if they are 0\.\.1 images, pass input_range=\(0, 1\)",
+    ):
         vgg(x)
     with warnings.catch_warnings():
         warnings.simplefilter("error", InputRangeWarning)
@@ -38,11 +41,16 @@ def test_unit_images_declared_tanh_warn_once_with_the_fix() -> None:
 
 
 def test_0_255_images_declared_unit_warn() -> None:
-    with pytest.warns(InputRangeWarning, match=r"span \[0, 255\] and leave the declared input_range=\(0, 1\); if they are 0\.\.255 images"):
+    with pytest.warns(
+        InputRangeWarning,
+        match=r"span \[0, 255\] and leave the declared input_range=\(0, 1\); if they are 0\.\.255 images",
+    ):
         _extractor((0, 1))(_photo_0_255())
 
 
-@pytest.mark.parametrize(("input_range", "scale", "shift"), [((-1, 1), 2 / 255, -1), ((0, 1), 1 / 255, 0), ((0, 255), 1, 0)])
+@pytest.mark.parametrize(
+    ("input_range", "scale", "shift"), [((-1, 1), 2 / 255, -1), ((0, 1), 1 / 255, 0), ((0, 255), 1, 0)]
+)
 def test_right_declarations_stay_silent(input_range, scale, shift) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", InputRangeWarning)
@@ -63,7 +71,9 @@ def test_on_by_default_once_and_off_with_false(monkeypatch) -> None:
     monkeypatch.setattr(perceptual.features, "warn_range_mismatch", counting)
     x = _photo_0_255() / 255
     vgg = VGGFeatures(["relu1_1"], weights="random", input_range=(-1, 1))
-    with pytest.warns(InputRangeWarning, match=r"input values span \[0, 1\] and use 50% of the declared input_range=\(-1, 1\)") as record:
+    with pytest.warns(
+        InputRangeWarning, match=r"input values span \[0, 1\] and use 50% of the declared input_range=\(-1, 1\)"
+    ) as record:
         vgg(x)
     assert len([w for w in record if w.category is InputRangeWarning]) == 1 and calls == ["input"]
     with warnings.catch_warnings():
@@ -82,7 +92,9 @@ def test_losses_and_metrics_check_the_target_by_default(metric: str) -> None:
     target = _photo_0_255()[:, :, :64, :64] / 255
     pred = torch.full_like(target, 0.1)
     module = getattr(perceptual, metric)(weights="random", input_range=(-1, 1))
-    with pytest.warns(InputRangeWarning, match=r"^target values span \[0, 1\] and use 50% of the declared input_range=\(-1, 1\)"):
+    with pytest.warns(
+        InputRangeWarning, match=r"^target values span \[0, 1\] and use 50% of the declared input_range=\(-1, 1\)"
+    ):
         module(pred, target)
     with warnings.catch_warnings():
         warnings.simplefilter("error", InputRangeWarning)
@@ -127,6 +139,9 @@ def test_no_check_inside_torch_compile() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", InputRangeWarning)
         out = compiled(x)
-    torch.testing.assert_close(out["relu1_1"], VGGFeatures(["relu1_1"], weights="random", input_range=(-1, 1), warn_range_mismatch=False)(x)["relu1_1"])
+    torch.testing.assert_close(
+        out["relu1_1"],
+        VGGFeatures(["relu1_1"], weights="random", input_range=(-1, 1), warn_range_mismatch=False)(x)["relu1_1"],
+    )
     with pytest.warns(InputRangeWarning):  # the same module, eager, still checks its first eager batch
         vgg(x)

@@ -10,20 +10,20 @@ import torch.nn.functional as F
 
 from perceptual.pictures import render
 from perceptual.pictures.render import (
+    GridStyle,
     apply_colormap,
     channel_range,
     channel_sum,
     colormap_lut,
     grid_geometry,
     indexed_palette,
-    scale_channels,
-    GridStyle,
     render_channel_sum,
     render_comparison,
     render_maps,
     render_maps_indexed,
     rendered_tile_size,
     resize_maps,
+    scale_channels,
     select_channels,
     tile_grid,
 )
@@ -158,7 +158,9 @@ class TestReductions:
     def test_channel_sum_and_mean(self):
         feats = torch.rand(2, 5, 3, 4)
         np.testing.assert_allclose(channel_sum(feats).numpy(), feats.numpy().sum(axis=1), rtol=1e-6)
-        np.testing.assert_allclose(channel_sum(feats[0], reduce="mean").numpy(), feats[0].numpy().mean(axis=0), rtol=1e-6)
+        np.testing.assert_allclose(
+            channel_sum(feats[0], reduce="mean").numpy(), feats[0].numpy().mean(axis=0), rtol=1e-6
+        )
 
     def test_select_by_activation_and_difference(self):
         real = torch.tensor([1.0, 5.0, 3.0, 0.0])[:, None, None].expand(4, 2, 2).clone()
@@ -191,7 +193,9 @@ class TestRenderMaps:
         assert tile7[2, 1:4].tolist() == [0, 0, 255]
         assert tile7[5, 3] == 255 and tile7[6, 3] == 0
         assert torch.equal(labelled[8:], plain[8:])  # below the label box nothing changes
-        assert torch.equal(render_maps(torch.zeros(8, 8, 8), style=GridStyle(labels=True)), render_maps(torch.zeros(8, 8, 8)))  # too small
+        assert torch.equal(
+            render_maps(torch.zeros(8, 8, 8), style=GridStyle(labels=True)), render_maps(torch.zeros(8, 8, 8))
+        )  # too small
 
     def test_indexed_matches_rgb_within_a_colormap_step(self):
         torch.manual_seed(0)
@@ -273,7 +277,9 @@ def test_cuda_matches_cpu_without_device_syncs():
     expected = render_comparison(real, generated, channels=chosen, style=GridStyle(labels=True, min_size=32))
     expected_grid = render_maps(real, style=GridStyle(labels=True, scaling="percentile", min_size=24))
     r, g = real.cuda(), generated.cuda()
-    render_comparison(r, g, channels=chosen.cuda(), style=GridStyle(labels=True, min_size=32))  # warm-up: colormap and glyph tables
+    render_comparison(
+        r, g, channels=chosen.cuda(), style=GridStyle(labels=True, min_size=32)
+    )  # warm-up: colormap and glyph tables
     render_maps_indexed(r, style=GridStyle(labels=True))
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")  # any device->host sync raises
@@ -400,9 +406,9 @@ class TestChannelDifferences:
         np.testing.assert_allclose(one.numpy(), np.abs(real[1] - generated[1]).mean(axis=(1, 2)), rtol=1e-6)
         top = scores.topk(4)
         assert top.indices.tolist() == np.argsort(-expected)[:4].tolist()
-        assert select_channels(torch.from_numpy(real), torch.from_numpy(generated), k=4, by="difference").tolist() == sorted(
-            np.argsort(-expected)[:4].tolist()
-        )
+        assert select_channels(
+            torch.from_numpy(real), torch.from_numpy(generated), k=4, by="difference"
+        ).tolist() == sorted(np.argsort(-expected)[:4].tolist())
 
 
 class TestOverlay:

@@ -25,9 +25,16 @@ def test_features_only_keys(tv_vgg16, vgg16_file):
 
 def test_full_torchvision_state_dict_with_classifier(tmp_path, tv_vgg16):
     state = {f"features.{k}": v for k, v in tv_vgg16.state_dict().items()}
-    state.update({"classifier.0.weight": torch.zeros(4096, 25088), "classifier.0.bias": torch.zeros(4096),
-                  "classifier.3.weight": torch.zeros(4096, 4096), "classifier.3.bias": torch.zeros(4096),
-                  "classifier.6.weight": torch.zeros(1000, 4096), "classifier.6.bias": torch.zeros(1000)})  # fmt: skip
+    state.update(
+        {
+            "classifier.0.weight": torch.zeros(4096, 25088),
+            "classifier.0.bias": torch.zeros(4096),
+            "classifier.3.weight": torch.zeros(4096, 4096),
+            "classifier.3.bias": torch.zeros(4096),
+            "classifier.6.weight": torch.zeros(1000, 4096),
+            "classifier.6.bias": torch.zeros(1000),
+        }
+    )
     path = tmp_path / "vgg16_full.pth"
     torch.save(state, path)
     loaded = load_weights(path, arch="vgg16")
@@ -116,7 +123,10 @@ def test_imagenet_features_weights_use_caffe_style_rgb(tmp_path, monkeypatch, tv
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     cache = tmp_path / "hub" / "checkpoints"
     cache.mkdir(parents=True)
-    torch.save({f"features.{k}": v for k, v in tv_vgg16.state_dict().items()}, cache / VGG16_Weights.IMAGENET1K_FEATURES.url.rsplit("/", 1)[1])
+    torch.save(
+        {f"features.{k}": v for k, v in tv_vgg16.state_dict().items()},
+        cache / VGG16_Weights.IMAGENET1K_FEATURES.url.rsplit("/", 1)[1],
+    )
     loaded = load_weights("imagenet_features", arch="vgg16")
     assert loaded.classifier is None
     norm = loaded.normalization
@@ -165,7 +175,9 @@ def test_random_normalized_has_mean_activation_one_per_channel(tv_vgg16) -> None
     features = torchvision.models.vgg16(weights=None).features.eval()
     features.load_state_dict(dict(loaded.features))
     x = pink_noise_images(8, 96, seed=3)
-    h = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    h = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(
+        1, 3, 1, 1
+    )
     means = []
     with torch.no_grad():
         for module in features:
@@ -221,8 +233,13 @@ def test_only_weights_known_to_be_pretrained_are_called_so(tmp_path, monkeypatch
 
 # ---------------------------------------------------------------------------------------------- missing files
 def _missing_file_loaders(tmp_path):
-    from perceptual import load_dists_calibration, load_gatys_weights, load_keras_h5_weights, load_lpips_calibration
-    from perceptual import load_npy_weights
+    from perceptual import (
+        load_dists_calibration,
+        load_gatys_weights,
+        load_keras_h5_weights,
+        load_lpips_calibration,
+        load_npy_weights,
+    )
 
     return [
         (lambda p: load_weights(p), "vgg16.pth"),
@@ -299,19 +316,27 @@ def test_missing_unexpected_and_misshaped_keys_get_one_message_from_every_loader
         "shape mismatches: conv1_2.weight: expected (64, 64, 3, 3), got (64, 32, 3, 3)."
     )
     expected = {
-        "torch file": (lambda: load_weights(pth),
-                       f"{pth} is not a torchvision vgg16 state dict (keys 'features.N.weight' or 'N.weight'): "
-                       + torchvision_problems),
-        "safetensors": (lambda: load_weights(safetensors),
-                        f"{safetensors} is not a torchvision vgg16 state dict (keys 'features.N.weight' or "
-                        "'N.weight'): " + torchvision_problems),
-        "Gatys file": (lambda: load_weights(gatys),
-                       f"{gatys} is not a vgg16 state dict in Gatys' vgg_conv layout (keys conv1_1.weight, "
-                       "conv1_1.bias, ..., conv5_3.bias): " + gatys_problems),
-        "Gatys reader": (lambda: load_gatys_weights(gatys, arch="vgg16"),
-                         f"{gatys} is not a vgg16 state dict in Gatys' vgg_conv layout (keys conv1_1.weight, "
-                         "conv1_1.bias, ..., conv5_3.bias): " + gatys_problems),
-    }  # fmt: skip
+        "torch file": (
+            lambda: load_weights(pth),
+            f"{pth} is not a torchvision vgg16 state dict (keys 'features.N.weight' or 'N.weight'): "
+            + torchvision_problems,
+        ),
+        "safetensors": (
+            lambda: load_weights(safetensors),
+            f"{safetensors} is not a torchvision vgg16 state dict (keys 'features.N.weight' or "
+            "'N.weight'): " + torchvision_problems,
+        ),
+        "Gatys file": (
+            lambda: load_weights(gatys),
+            f"{gatys} is not a vgg16 state dict in Gatys' vgg_conv layout (keys conv1_1.weight, "
+            "conv1_1.bias, ..., conv5_3.bias): " + gatys_problems,
+        ),
+        "Gatys reader": (
+            lambda: load_gatys_weights(gatys, arch="vgg16"),
+            f"{gatys} is not a vgg16 state dict in Gatys' vgg_conv layout (keys conv1_1.weight, "
+            "conv1_1.bias, ..., conv5_3.bias): " + gatys_problems,
+        ),
+    }
     for loader, (load, message) in expected.items():
         with pytest.raises(ValueError) as info:
             load()

@@ -223,7 +223,10 @@ def _small_npy(tmp_path, **changes):
 
 def test_misshaped_layer_is_named_with_shapes(tmp_path):
     path = _small_npy(tmp_path, conv2_1=[np.zeros((3, 3, 32, 128), np.float32), np.zeros(128, np.float32)])
-    with pytest.raises(ValueError, match=r"shape mismatches: conv2_1 kernel: expected \(3, 3, 64, 128\), got \(3, 3, 32, 128\); conv3_1 kernel"):
+    with pytest.raises(
+        ValueError,
+        match=r"shape mismatches: conv2_1 kernel: expected \(3, 3, 64, 128\), got \(3, 3, 32, 128\); conv3_1 kernel",
+    ):
         load_npy_weights(path)
 
 

@@ -201,14 +201,18 @@ def test_misshaped_key_is_named(tmp_path, vgg19_gatys):
     state = dict(vgg19_gatys[1])
     state["conv2_1.weight"] = torch.zeros(128, 32, 3, 3)
     path = _saved(tmp_path, state)
-    with pytest.raises(ValueError, match=r"shape mismatches: conv2_1\.weight: expected \(128, 64, 3, 3\), got \(128, 32, 3, 3\)\.$"):
+    with pytest.raises(
+        ValueError, match=r"shape mismatches: conv2_1\.weight: expected \(128, 64, 3, 3\), got \(128, 32, 3, 3\)\.$"
+    ):
         load_weights(path, arch="vgg19")
 
 
 def test_hwio_kernel_gets_a_hint(tmp_path, vgg19_gatys):
     state = dict(vgg19_gatys[1])
     state["conv1_2.weight"] = state["conv1_2.weight"].permute(2, 3, 1, 0).contiguous()
-    with pytest.raises(ValueError, match=r"conv1_2\.weight: expected \(64, 64, 3, 3\), got \(3, 3, 64, 64\) \(TensorFlow HWIO order"):
+    with pytest.raises(
+        ValueError, match=r"conv1_2\.weight: expected \(64, 64, 3, 3\), got \(3, 3, 64, 64\) \(TensorFlow HWIO order"
+    ):
         load_weights(_saved(tmp_path, state), arch="vgg19")
 
 

@@ -105,8 +105,9 @@ def checkpoint_vgg(checkpoint: Mapping[str, Any]) -> VGGChoice:
     elif source and Path(source).is_file():
         weights = source
     layers = tuple(dict.fromkeys(["relu1_2", str(hparams.get("perceptual_layer", "relu4_1"))]))
-    return VGGChoice(weights=weights, arch=str(used.get("arch", "vgg16")), seed=seed, layers=layers,
-                     trained_with=source or None)  # fmt: skip
+    return VGGChoice(
+        weights=weights, arch=str(used.get("arch", "vgg16")), seed=seed, layers=layers, trained_with=source or None
+    )
 
 
 @dataclass
@@ -134,11 +135,15 @@ class VGGView:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RandomWeightsWarning)  # the page says so instead
-                extractor = VGGFeatures(taps, arch=choice.arch, weights=choice.weights, seed=choice.seed, input_range=(0, 1))
+                extractor = VGGFeatures(
+                    taps, arch=choice.arch, weights=choice.weights, seed=choice.seed, input_range=(0, 1)
+                )
         except (WeightsUnavailableError, ValueError, TypeError, OSError) as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            problem = (f"VGG comparison unavailable: {first}. Start the app with --vgg-weights PATH (a VGG "
-                       "state dict) or --vgg-weights random_normalized (an untrained VGG's view).")  # fmt: skip
+            problem = (
+                f"VGG comparison unavailable: {first}. Start the app with --vgg-weights PATH (a VGG "
+                "state dict) or --vgg-weights random_normalized (an untrained VGG's view)."
+            )
             return cls(choice, problem=problem, description=f"{choice.arch.upper()}, {choice.weights}: not available")
         extractor = extractor.to(device)
         lpips = None
@@ -180,16 +185,28 @@ class VGGView:
             chosen = select_channels(real, made_up, k=SHOWN_CHANNELS, by="difference")
             scores = channel_differences(real, made_up).index_select(0, chosen).tolist()
             count, height, width = real.shape
-            heading = (f"{layer} ({height}x{width} maps): the {chosen.numel()} of {count} channels that differ most\n"
-                       "number in each |difference| tile: its mean |before - made-up|")  # fmt: skip
-            picture = render_comparison(real, made_up, channels=chosen, style=style, titles=("before", "made-up"),
-                                        heading=heading, captions=[_short(v) for v in scores])  # fmt: skip
+            heading = (
+                f"{layer} ({height}x{width} maps): the {chosen.numel()} of {count} channels that differ most\n"
+                "number in each |difference| tile: its mean |before - made-up|"
+            )
+            picture = render_comparison(
+                real,
+                made_up,
+                channels=chosen,
+                style=style,
+                titles=("before", "made-up"),
+                heading=heading,
+                captions=[_short(v) for v in scores],
+            )
             out.append((picture.cpu().numpy(), f"{layer}: before | made-up | |difference|"))
         size = (int(batch.shape[-2]), int(batch.shape[-1]))
         if self.lpips is not None:
             heat = self.lpips.from_features(
-                {k: v[1:] for k, v in features.items()}, {k: v[:1] for k, v in features.items()}, spatial=True, size=size
-            )[0, 0]  # fmt: skip
+                {k: v[1:] for k, v in features.items()},
+                {k: v[:1] for k, v in features.items()},
+                spatial=True,
+                size=size,
+            )[0, 0]
         else:
             deepest = self.choice.layers[-1]
             heat = difference_map(features[deepest][:1], features[deepest][1:], size)[0, 0]
@@ -201,8 +218,11 @@ class VGGView:
 
 def _describe_vgg(extractor: Any, choice: VGGChoice) -> str:
     source = str(extractor.weights_source)
-    kind = {"pretrained": f"pretrained weights ({source})", "random": "random weights",
-            "file": f"weights from {Path(source).name}"}[extractor.provenance]  # fmt: skip
+    kind = {
+        "pretrained": f"pretrained weights ({source})",
+        "random": "random weights",
+        "file": f"weights from {Path(source).name}",
+    }[extractor.provenance]
     text = f"{extractor.arch.upper()}, {kind}"
     if choice.trained_with is None:
         return text + "; the checkpoint does not say which VGG it trained with"
@@ -266,8 +286,9 @@ class MakeupApp:
         astronaut: offer scikit-image's astronaut (a real photo) as a source example when scikit-image is installed.
     """
 
-    def __init__(self, transfer: PhotoTransfer, *, vgg: VGGView, examples: str | Path | None = None,
-                 astronaut: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self, transfer: PhotoTransfer, *, vgg: VGGView, examples: str | Path | None = None, astronaut: bool = True
+    ) -> None:
         if not isinstance(transfer, PhotoTransfer):
             raise TypeError(f"transfer must be a beautygan.photo_transfer.PhotoTransfer, got {type(transfer).__name__}")
         if not isinstance(vgg, VGGView):
@@ -339,10 +360,18 @@ class MakeupApp:
         started = time.perf_counter()
         try:
             result, before, notes, controls, prepared = self._transfer(
-                source, reference, {"strength": strength, "lips_strength": lips_strength, "eyes_strength": eyes_strength,
-                                    "skin_strength": skin_strength}, {"lips": lips, "eyes": eyes, "skin": skin},
-                second, mix,
-            )  # fmt: skip
+                source,
+                reference,
+                {
+                    "strength": strength,
+                    "lips_strength": lips_strength,
+                    "eyes_strength": eyes_strength,
+                    "skin_strength": skin_strength,
+                },
+                {"lips": lips, "eyes": eyes, "skin": skin},
+                second,
+                mix,
+            )
         except InputError as err:
             return AppResult(status=f"⚠️ {_escape(str(err))}")
         except (ValueError, TypeError, OSError, RuntimeError) as err:
@@ -353,10 +382,12 @@ class MakeupApp:
             try:
                 views = [self.transfer.face_view(prepared, image, VIEW_SIZE) for image in (before, result)]
                 pictures = self.vgg.pictures(*views)
-                vgg_text += _escape(f": the source's and the made-up face at {VIEW_SIZE}x{VIEW_SIZE} px. Left: "
-                                    f"{' and '.join(self.vgg.choice.layers)}, the {SHOWN_CHANNELS} channels whose maps "
-                                    f"differ most; right: where the features differ ({self.vgg.heatmap}) over the "
-                                    "made-up face.")  # fmt: skip
+                vgg_text += _escape(
+                    f": the source's and the made-up face at {VIEW_SIZE}x{VIEW_SIZE} px. Left: "
+                    f"{' and '.join(self.vgg.choice.layers)}, the {SHOWN_CHANNELS} channels whose maps "
+                    f"differ most; right: where the features differ ({self.vgg.heatmap}) over the "
+                    "made-up face."
+                )
             except (ValueError, TypeError, RuntimeError) as err:
                 log.exception("beautygan app: the VGG view failed")
                 vgg_text = f"⚠️ {_escape(f'VGG comparison failed: {err}')}"
@@ -366,8 +397,13 @@ class MakeupApp:
         described = controls.describe()
         lines = [done + (f"; {described}" if described else "") + "."]
         lines += [f"note: {note}" for note in dict.fromkeys(notes)]
-        return AppResult(status="  \n".join(_escape(line) for line in lines), result=result, before=before,
-                         pictures=pictures, vgg_text=vgg_text)  # fmt: skip
+        return AppResult(
+            status="  \n".join(_escape(line) for line in lines),
+            result=result,
+            before=before,
+            pictures=pictures,
+            vgg_text=vgg_text,
+        )
 
     def _transfer(
         self, source: Any, reference: Any, strengths: dict[str, float], regions: dict[str, Any], second: Any, mix: float
@@ -376,7 +412,9 @@ class MakeupApp:
             raise InputError("Add a source photo: upload one, take one with the webcam, or pick an example.")
         given = {region: photo for region, photo in regions.items() if _path(photo) is not None}
         if _path(second) is not None and _path(reference) is None:
-            raise InputError("The interpolation goes from the reference's look to the second reference's: add the reference too.")
+            raise InputError(
+                "The interpolation goes from the reference's look to the second reference's: add the reference too."
+            )
         if _path(reference) is None and not given:
             raise InputError("Add a reference photo (the makeup to copy), or a reference for the lips, eyes or skin.")
         values = {name: _number(value, name) for name, value in strengths.items()}
@@ -396,7 +434,12 @@ class MakeupApp:
                 looks[key] = self.prepare(photo, f"{region} reference")
             wears[region] = looks[key]
         controls = MakeupControls(**values, **wears)
-        notes = [*self.notes, *prepared.notes, *(first.notes if first else []), *(n for p in looks.values() for n in p.notes)]
+        notes = [
+            *self.notes,
+            *prepared.notes,
+            *(first.notes if first else []),
+            *(n for p in looks.values() for n in p.notes),
+        ]
         if _path(second) is not None:
             end = self.prepare(second, "second reference")
             notes += end.notes
@@ -456,10 +499,15 @@ def build_app(app: MakeupApp) -> Any:
     import gradio as gr
 
     transfer = app.transfer
-    faces = ("faces are found and aligned (dlib); the result keeps the photo's size and only the face changes"
-             if transfer.align else f"whole images, resized to {transfer.size}x{transfer.size}")  # fmt: skip
-    header = (f"# BeautyGAN makeup transfer\n{_escape(f'Checkpoint {transfer.model.checkpoint.name}')} "
-              f"(trained at {transfer.size}x{transfer.size} px, on {transfer.model.device}): {faces}.")  # fmt: skip
+    faces = (
+        "faces are found and aligned (dlib); the result keeps the photo's size and only the face changes"
+        if transfer.align
+        else f"whole images, resized to {transfer.size}x{transfer.size}"
+    )
+    header = (
+        f"# BeautyGAN makeup transfer\n{_escape(f'Checkpoint {transfer.model.checkpoint.name}')} "
+        f"(trained at {transfer.size}x{transfer.size} px, on {transfer.model.device}): {faces}."
+    )
 
     def photo(label: str, **kwargs: Any) -> Any:
         return gr.Image(label=label, type="filepath", sources=["upload", "webcam", "clipboard"], **kwargs)
@@ -477,45 +525,103 @@ def build_app(app: MakeupApp) -> Any:
             with gr.Column():
                 reference = photo("Reference (the makeup to copy)", elem_id="reference", height=360)
                 if app.reference_examples:
-                    gr.Examples([[str(p)] for p in app.reference_examples], inputs=[reference], label="Example references")
-        gr.Markdown("Strength: 0 is the source, 1 the transfer, up to 1.5 a heavier look than the generator makes; "
-                    "a region's strength multiplies the whole look's.")  # fmt: skip
+                    gr.Examples(
+                        [[str(p)] for p in app.reference_examples], inputs=[reference], label="Example references"
+                    )
+        gr.Markdown(
+            "Strength: 0 is the source, 1 the transfer, up to 1.5 a heavier look than the generator makes; "
+            "a region's strength multiplies the whole look's."
+        )
         with gr.Row():
             strength = slider("Whole look", "strength")
-            region_sliders = [slider(f"{region.capitalize()} strength", f"{region}_strength") for region in CONTROL_REGIONS]
-        with gr.Accordion("Per-region references (optional): another look for the lips, eyes or skin", open=False), gr.Row():
-            region_photos = [photo(f"{region.capitalize()} reference", elem_id=f"{region}_reference", height=200)
-                             for region in CONTROL_REGIONS]  # fmt: skip
+            region_sliders = [
+                slider(f"{region.capitalize()} strength", f"{region}_strength") for region in CONTROL_REGIONS
+            ]
+        with (
+            gr.Accordion("Per-region references (optional): another look for the lips, eyes or skin", open=False),
+            gr.Row(),
+        ):
+            region_photos = [
+                photo(f"{region.capitalize()} reference", elem_id=f"{region}_reference", height=200)
+                for region in CONTROL_REGIONS
+            ]
         with gr.Accordion("Interpolate between two references", open=False):
             with gr.Row():
                 second = photo("Second reference", elem_id="second_reference", height=200)
-                mix = gr.Slider(0.0, 1.0, value=0.0, step=0.05, elem_id="mix",
-                                label="Look: 0 = the reference's, 1 = the second reference's (mixed in the generator)")  # fmt: skip
+                mix = gr.Slider(
+                    0.0,
+                    1.0,
+                    value=0.0,
+                    step=0.05,
+                    elem_id="mix",
+                    label="Look: 0 = the reference's, 1 = the second reference's (mixed in the generator)",
+                )
             if app.reference_examples:
                 gr.Examples([[str(p)] for p in app.reference_examples], inputs=[second], label="Example references")
         button = gr.Button("Transfer", variant="primary", elem_id="run")
-        status = gr.Markdown("Add a source and a reference, then press Transfer (or move a slider).", label="Status",
-                             elem_id="status")  # fmt: skip
+        status = gr.Markdown(
+            "Add a source and a reference, then press Transfer (or move a slider).", label="Status", elem_id="status"
+        )
         with gr.Row():
-            result = gr.Image(label="Result (the photo's own size; PNG)", format="png", interactive=False, elem_id="result")
-            before_after = gr.ImageSlider(label="Before / after (drag the handle)", format="png", elem_id="before_after")
+            result = gr.Image(
+                label="Result (the photo's own size; PNG)", format="png", interactive=False, elem_id="result"
+            )
+            before_after = gr.ImageSlider(
+                label="Before / after (drag the handle)", format="png", elem_id="before_after"
+            )
         vgg_text = gr.Markdown(vgg_heading(app.vgg), label="VGG panel", elem_id="vgg_text")
         shown = app.vgg.problem is None
         with gr.Row():
             with gr.Column(scale=3):
                 # the pictures carry their own heading and column titles: no label badge over them
-                vgg = [gr.Image(label=f"{layer}: before | made-up | |difference|", show_label=False, format="png",
-                                interactive=False, visible=shown, elem_id=f"vgg_{layer}")
-                       for layer in app.vgg.choice.layers]  # fmt: skip
+                vgg = [
+                    gr.Image(
+                        label=f"{layer}: before | made-up | |difference|",
+                        show_label=False,
+                        format="png",
+                        interactive=False,
+                        visible=shown,
+                        elem_id=f"vgg_{layer}",
+                    )
+                    for layer in app.vgg.choice.layers
+                ]
             with gr.Column(scale=1):
-                vgg.append(gr.Image(label="Where VGG sees the change", format="png", interactive=False, visible=shown,
-                                    elem_id="vgg_heatmap"))  # fmt: skip
+                vgg.append(
+                    gr.Image(
+                        label="Where VGG sees the change",
+                        format="png",
+                        interactive=False,
+                        visible=shown,
+                        elem_id="vgg_heatmap",
+                    )
+                )
 
-        def handle(source, reference, strength, lips_strength, eyes_strength, skin_strength, lips_reference,
-                   eyes_reference, skin_reference, second_reference, mix):  # fmt: skip
-            out = app.run(source, reference, strength=strength, lips_strength=lips_strength, eyes_strength=eyes_strength,
-                          skin_strength=skin_strength, lips=lips_reference, eyes=eyes_reference, skin=skin_reference,
-                          second=second_reference, mix=mix)  # fmt: skip
+        def handle(
+            source,
+            reference,
+            strength,
+            lips_strength,
+            eyes_strength,
+            skin_strength,
+            lips_reference,
+            eyes_reference,
+            skin_reference,
+            second_reference,
+            mix,
+        ):
+            out = app.run(
+                source,
+                reference,
+                strength=strength,
+                lips_strength=lips_strength,
+                eyes_strength=eyes_strength,
+                skin_strength=skin_strength,
+                lips=lips_reference,
+                eyes=eyes_reference,
+                skin=skin_reference,
+                second=second_reference,
+                mix=mix,
+            )
             pair = (out.before, out.result) if out.ok else None
             pictures = [picture for picture, _ in out.pictures] or [None] * len(vgg)
             return out.result, pair, *pictures, out.vgg_text or gr.skip(), out.status
@@ -530,20 +636,35 @@ def build_app(app: MakeupApp) -> Any:
             trigger_mode="always_last",
             concurrency_limit=1,
             concurrency_id="transfer",
-        )  # fmt: skip
+        )
     return blocks
 
 
-def launch(blocks: Any, *, host: str = LOOPBACK, port: int = 7860, queue_size: int = 16,
-           allowed_paths: Sequence[str | Path] = ()) -> None:  # fmt: skip
+def launch(
+    blocks: Any,
+    *,
+    host: str = LOOPBACK,
+    port: int = 7860,
+    queue_size: int = 16,
+    allowed_paths: Sequence[str | Path] = (),
+) -> None:
     """Serve ``blocks`` at ``http://host:port`` until interrupted: one transfer at a time, at most ``queue_size``
     requests waiting (more are turned away with a message), errors as messages, no analytics, no share link."""
     import gradio as gr
 
     if queue_size < 1:
         raise ValueError(f"queue_size must be >= 1, got {queue_size}")
-    system = gr.themes.Default(font=("ui-sans-serif", "system-ui", "sans-serif"),
-                               font_mono=("ui-monospace", "monospace"))  # fmt: skip  # no web fonts to fetch
+    system = gr.themes.Default(
+        font=("ui-sans-serif", "system-ui", "sans-serif"), font_mono=("ui-monospace", "monospace")
+    )  # no web fonts to fetch
     blocks.queue(default_concurrency_limit=1, max_size=queue_size)
-    blocks.launch(server_name=host, server_port=port, share=False, show_error=False, ssr_mode=False, theme=system,
-                  allowed_paths=[str(p) for p in allowed_paths], footer_links=["api"])  # fmt: skip
+    blocks.launch(
+        server_name=host,
+        server_port=port,
+        share=False,
+        show_error=False,
+        ssr_mode=False,
+        theme=system,
+        allowed_paths=[str(p) for p in allowed_paths],
+        footer_links=["api"],
+    )

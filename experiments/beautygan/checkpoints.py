@@ -48,9 +48,13 @@ def _write_error(path: Path, err: BaseException, previous: bool) -> CheckpointWr
     except OSError:
         free = None
     chain = [err, err.__cause__, err.__context__]
-    full = any(isinstance(e, OSError) and e.errno == errno.ENOSPC for e in chain) or (free is not None and free < _FULL_BELOW)
+    full = any(isinstance(e, OSError) and e.errno == errno.ENOSPC for e in chain) or (
+        free is not None and free < _FULL_BELOW
+    )
     if full:
-        reason = "no space left on the device" + (f" ({free / 2**20:.1f} MiB free in {folder})" if free is not None else "")
+        reason = "no space left on the device" + (
+            f" ({free / 2**20:.1f} MiB free in {folder})" if free is not None else ""
+        )
     else:
         text = str(err).strip().splitlines()
         reason = f"{type(err).__name__}: {text[0] if text else repr(err)}"
@@ -75,7 +79,9 @@ def save_atomically(checkpoint: dict[str, Any], path: str | os.PathLike) -> Path
     return path
 
 
-def load_checkpoint_file(path: str | os.PathLike, *, map_location: Any = "cpu", weights_only: bool = True) -> dict[str, Any]:
+def load_checkpoint_file(
+    path: str | os.PathLike, *, map_location: Any = "cpu", weights_only: bool = True
+) -> dict[str, Any]:
     """``torch.load`` a Lightning checkpoint; a missing, empty, truncated or foreign file raises
     :class:`CheckpointError` (or ``FileNotFoundError``) naming the file."""
     path = Path(path)
@@ -83,7 +89,9 @@ def load_checkpoint_file(path: str | os.PathLike, *, map_location: Any = "cpu", 
         raise FileNotFoundError(f"checkpoint not found: {path}")
     size = path.stat().st_size
     if size == 0:
-        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): a save was interrupted; use an earlier checkpoint")
+        raise CheckpointError(
+            f"checkpoint {path} is empty (0 bytes): a save was interrupted; use an earlier checkpoint"
+        )
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=weights_only)
     except Exception as err:  # noqa: BLE001 - unpickling garbage raises anything (EOFError, KeyError, UnpicklingError...)

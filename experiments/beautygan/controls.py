@@ -67,7 +67,9 @@ class MakeupControls:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise TypeError(f"{name} must be a number in [0, {MAX_STRENGTH:g}], got {value!r}")
             if not 0 <= value <= MAX_STRENGTH:
-                raise ValueError(f"{name} must be in [0, {MAX_STRENGTH:g}] (0: the source, 1: the transfer), got {value:g}")
+                raise ValueError(
+                    f"{name} must be in [0, {MAX_STRENGTH:g}] (0: the source, 1: the transfer), got {value:g}"
+                )
         for region in CONTROL_REGIONS:
             if self.strength_of(region) > MAX_STRENGTH + 1e-9:
                 raise ValueError(
@@ -85,7 +87,9 @@ class MakeupControls:
 
     @property
     def region_references(self) -> dict[str, Any]:
-        return {region: self.reference_of(region) for region in CONTROL_REGIONS if self.reference_of(region) is not None}
+        return {
+            region: self.reference_of(region) for region in CONTROL_REGIONS if self.reference_of(region) is not None
+        }
 
     def describe(self) -> str:
         """A short text of what differs from the plain transfer (``""`` for the plain transfer)."""

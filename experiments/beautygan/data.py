@@ -214,7 +214,9 @@ class MTDataset(Dataset):
             each epoch pairs differently).
     """
 
-    def __init__(self, root: str | Path, *, split: Split = "train", image_size: int = 256, seed: int | None = None) -> None:
+    def __init__(
+        self, root: str | Path, *, split: Split = "train", image_size: int = 256, seed: int | None = None
+    ) -> None:
         self.root = Path(root)
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -238,7 +240,8 @@ class MTDataset(Dataset):
             self.names[domain] = names
         if problems:
             raise DatasetError(
-                f"{len(problems)} problem(s) in the {split} split of the MT dataset at {self.root}:\n  " + "\n  ".join(problems)
+                f"{len(problems)} problem(s) in the {split} split of the MT dataset at {self.root}:\n  "
+                + "\n  ".join(problems)
             )
 
     def __len__(self) -> int:
@@ -326,9 +329,12 @@ class MTDataModule(L.LightningDataModule):
         if dataset is None:
             raise RuntimeError("MTDataModule.setup() has not built this split")
         return DataLoader(
-            dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
-        )  # fmt: skip
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)

@@ -54,7 +54,10 @@ def measure(model: BeautyGAN, dataset: MTDataset, *, batch_size: int = 8) -> dic
     counts: dict[str, int] = {}
     for start in range(0, len(dataset), batch_size):
         items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
-        batch = {k: torch.stack([item[k] for item in items]).to(device) for k in ("source", "reference", "source_labels", "reference_labels")}
+        batch = {
+            k: torch.stack([item[k] for item in items]).to(device)
+            for k in ("source", "reference", "source_labels", "reference_labels")
+        }
         source, reference = batch["source"], batch["reference"]
         made_up = model.generator(non_makeup=source, makeup=reference).makeup
         figures = transfer_metrics(source, reference, made_up, batch["source_labels"], batch["reference_labels"])
@@ -91,7 +94,9 @@ def strength_table(model: BeautyGAN, dataset: MTDataset, strengths: Sequence[flo
     made_up = model.generator(non_makeup=source, makeup=reference).makeup.float().clamp(-1, 1)
     shares = {}
     for strength in strengths:
-        figures = transfer_metrics(source, reference, torch.lerp(source, made_up, strength), batch["source_labels"], batch["reference_labels"])
+        figures = transfer_metrics(
+            source, reference, torch.lerp(source, made_up, strength), batch["source_labels"], batch["reference_labels"]
+        )
         distance, before = figures["lips_rgb_distance"], figures["lips_rgb_distance_before"]
         finite = torch.isfinite(distance) & torch.isfinite(before)
         shares[float(strength)] = float(distance[finite].mean() / before[finite].mean())
@@ -100,7 +105,9 @@ def strength_table(model: BeautyGAN, dataset: MTDataset, strengths: Sequence[flo
 
 
 @torch.no_grad()
-def interpolation_table(model: BeautyGAN, dataset: MTDataset, steps: Sequence[float] = STRENGTHS) -> list[dict[str, Any]]:
+def interpolation_table(
+    model: BeautyGAN, dataset: MTDataset, steps: Sequence[float] = STRENGTHS
+) -> list[dict[str, Any]]:
     """Each held-out source wearing looks from its reference (A) to the next pair's reference (B): the generator's
     interpolation (the two makeup codes mixed, :meth:`~beautygan.networks.Generator.apply_makeup`) against the pixel
     blend of the two end results. Per step: the first pair's mean lip colour (0-255 RGB, over the source's lips) and
@@ -136,14 +143,19 @@ def interpolation_table(model: BeautyGAN, dataset: MTDataset, steps: Sequence[fl
 
 def format_controls(strengths: dict[float, float], interpolation: Sequence[dict[str, Any]], *, pairs: int) -> str:
     """The makeup-control tables: lip distance share per strength, and the interpolation comparison."""
-    lines = [f"  makeup strength on {pairs} held-out pairs (beautygan transfer --strength S):",
-             f"  {'strength':<10}" + "".join(f"{s:>8g}" for s in strengths)]  # fmt: skip
+    lines = [
+        f"  makeup strength on {pairs} held-out pairs (beautygan transfer --strength S):",
+        f"  {'strength':<10}" + "".join(f"{s:>8g}" for s in strengths),
+    ]
     lines.append(f"  {'lips / source':<10}" + "".join(f"{v:>8.2f}" for v in strengths.values()))
     falling = all(a > b for a, b in zip(list(strengths.values()), list(strengths.values())[1:]))
     lines.append("  the lip distance falls monotonically with the strength: " + ("yes" if falling else "NO"))
-    lines += ["", f"  look interpolation, reference A to reference B, on {pairs} held-out pairs (lip colour, 0-255 RGB;",
-              "  distances: mean over pairs, to the results at t = 0 and t = 1):",
-              f"  {'t':<6}{'generator lip RGB':>20}{'to A':>7}{'to B':>7}   {'pixel blend lip RGB':>20}{'to A':>7}{'to B':>7}"]  # fmt: skip
+    lines += [
+        "",
+        f"  look interpolation, reference A to reference B, on {pairs} held-out pairs (lip colour, 0-255 RGB;",
+        "  distances: mean over pairs, to the results at t = 0 and t = 1):",
+        f"  {'t':<6}{'generator lip RGB':>20}{'to A':>7}{'to B':>7}   {'pixel blend lip RGB':>20}{'to A':>7}{'to B':>7}",
+    ]
     for row in interpolation:
         lines.append(
             f"  {row['t']:<6.2f}{str(row['generator_colour']):>20}{row['generator_to_a']:>7.1f}{row['generator_to_b']:>7.1f}"
@@ -161,7 +173,10 @@ def format_table(
     before: Mapping[str, float], after: Mapping[str, float], *, vgg: str, pairs: int, layer: str = "relu4_1"
 ) -> str:
     """The demo's closing table: each measure for the untouched source, the generator before and after training."""
-    rows = [f"  held-out pairs: {pairs}; VGG: {vgg}", f"  {'measure':<44}{'source as is':>13}{'G before':>10}{'G after':>10}{'target':>9}"]
+    rows = [
+        f"  held-out pairs: {pairs}; VGG: {vgg}",
+        f"  {'measure':<44}{'source as is':>13}{'G before':>10}{'G after':>10}{'target':>9}",
+    ]
 
     def row(name: str, source: float, first: float, last: float, target: str = "") -> None:
         rows.append(f"  {name:<44}{source:>13.2f}{first:>10.2f}{last:>10.2f}{target:>9}")
@@ -169,17 +184,29 @@ def format_table(
     for region in ("lips", "eye_shadow", "skin"):
         row(f"{region} colour distance to reference (0-255)", before[f"{region}_source"], before[region], after[region])
     lips_source = before["lips_source"]
-    row("lips distance / source's distance", 1.0, before["lips"] / lips_source, after["lips"] / lips_source,
-        f"<= {TARGETS['lips_ratio']:g}")  # fmt: skip
-    row("background + hair change vs source (0-255)", 0.0, before["background_hair"], after["background_hair"],
-        f"<= {TARGETS['background_hair']:g}")  # fmt: skip
+    row(
+        "lips distance / source's distance",
+        1.0,
+        before["lips"] / lips_source,
+        after["lips"] / lips_source,
+        f"<= {TARGETS['lips_ratio']:g}",
+    )
+    row(
+        "background + hair change vs source (0-255)",
+        0.0,
+        before["background_hair"],
+        after["background_hair"],
+        f"<= {TARGETS['background_hair']:g}",
+    )
     row(f"{layer} MSE to the source", 0.0, before["perceptual"], after["perceptual"])
     missed = [
-        name for name, value, target in (
+        name
+        for name, value, target in (
             ("lips", after["lips"] / lips_source, TARGETS["lips_ratio"]),
             ("background + hair", after["background_hair"], TARGETS["background_hair"]),
-        ) if not value <= target
-    ]  # fmt: skip
+        )
+        if not value <= target
+    ]
     rows.append("  targets: " + ("met" if not missed else f"NOT met ({', '.join(missed)})"))
     return "\n".join(rows)
 
@@ -222,9 +249,13 @@ def main(argv: list[str] | None = None) -> int:
     cli, root = run.cli, Path(run.cli.datamodule.root)
     log_dir = Path(cli.trainer.logger.log_dir) if cli.trainer.logger is not None else Path(cli.trainer.default_root_dir)
     print()
-    print(f"demo: trained {cli.trainer.current_epoch} epochs ({cli.model.batches_seen} batches) in {run.minutes:.1f} min")
+    print(
+        f"demo: trained {cli.trainer.current_epoch} epochs ({cli.model.batches_seen} batches) in {run.minutes:.1f} min"
+    )
     print(f"  TensorBoard logs: {log_dir}")
-    print(f"  sample grids:     {log_dir / 'samples'} (columns, named in each image: source, reference, made-up, de-made-up, cycle source, cycle reference)")
+    print(
+        f"  sample grids:     {log_dir / 'samples'} (columns, named in each image: source, reference, made-up, de-made-up, cycle source, cycle reference)"
+    )
     checkpoint = getattr(cli.trainer.checkpoint_callback, "last_model_path", "") or ""
     if checkpoint:
         print(f"  last checkpoint:  {checkpoint}")
@@ -236,10 +267,18 @@ def main(argv: list[str] | None = None) -> int:
     layer = cli.model.hparams.perceptual_layer
     print(format_table(run.before, run.after, vgg=vgg, pairs=len(run.held_out), layer=layer))
     print()
-    print(format_controls(strength_table(cli.model, run.held_out), interpolation_table(cli.model, run.held_out), pairs=len(run.held_out)))
+    print(
+        format_controls(
+            strength_table(cli.model, run.held_out),
+            interpolation_table(cli.model, run.held_out),
+            pairs=len(run.held_out),
+        )
+    )
     if checkpoint:
         write_pictures(checkpoint, root, log_dir)
-        print(f"  try it in a browser: beautygan app --ckpt {checkpoint}   (then open http://127.0.0.1:7860; needs the app extra)")
+        print(
+            f"  try it in a browser: beautygan app --ckpt {checkpoint}   (then open http://127.0.0.1:7860; needs the app extra)"
+        )
     return 0
 
 
@@ -247,25 +286,39 @@ def write_pictures(checkpoint: str | Path, root: Path, log_dir: Path) -> None:
     """The demo's pictures of held-out faces, each a PNG and an HTML page in ``log_dir``: the gallery, strength strips,
     a joint transfer (lips, eyes and skin from three references) and an interpolation strip."""
     from .controls import MakeupControls
-    from .gallery import mt_layout_images, write_gallery, write_interpolation_strip, write_joint_strips, write_strength_strips
+    from .gallery import (
+        mt_layout_images,
+        write_gallery,
+        write_interpolation_strip,
+        write_joint_strips,
+        write_strength_strips,
+    )
     from .photo_transfer import PhotoTransfer, TransferOptions
 
     sources, references, _ = mt_layout_images(root, 4)
     transfer = PhotoTransfer(checkpoint, TransferOptions(align=False))
     transfer.notes = [f"MT-layout images from {root}: aligned faces, used whole at {transfer.size}x{transfer.size}"]
     gallery = write_gallery(transfer, sources, references, log_dir / "gallery.png", cell=128)
-    strips = write_strength_strips(transfer, list(zip(sources, references)), log_dir / "strengths.png", strengths=STRENGTHS, cell=128)
+    strips = write_strength_strips(
+        transfer, list(zip(sources, references)), log_dir / "strengths.png", strengths=STRENGTHS, cell=128
+    )
     joint = MakeupControls(lips=references[0], eyes=references[1], skin=references[2])
     joint_strips = write_joint_strips(transfer, sources, joint, log_dir / "joint.png", cell=128)
-    between = write_interpolation_strip(transfer, sources[0], references[0], references[1], log_dir / "interpolation.png", steps=5, cell=128)
+    between = write_interpolation_strip(
+        transfer, sources[0], references[0], references[1], log_dir / "interpolation.png", steps=5, cell=128
+    )
     print()
     print(f"  gallery (held-out sources x references): {gallery.image} and {gallery.page}")
     print(f"  strength strips (0, 0.25, 0.5, 0.75, 1):  {strips.image} and {strips.page}")
-    print(f"  joint transfer (lips {references[0].name}, eyes {references[1].name}, skin {references[2].name}): "
-          f"{joint_strips.image} and {joint_strips.page}")  # fmt: skip
+    print(
+        f"  joint transfer (lips {references[0].name}, eyes {references[1].name}, skin {references[2].name}): "
+        f"{joint_strips.image} and {joint_strips.page}"
+    )
     print(f"  interpolation {references[0].name} -> {references[1].name} (generator vs pixel blend): {between.image}")
-    print(f"  try: beautygan transfer --ckpt {checkpoint} --source {sources[0]} --reference {references[0]} "
-          f"--lips {references[1]} --strength 0.75 --out outputs/transfer.png --no-align")  # fmt: skip
+    print(
+        f"  try: beautygan transfer --ckpt {checkpoint} --source {sources[0]} --reference {references[0]} "
+        f"--lips {references[1]} --strength 0.75 --out outputs/transfer.png --no-align"
+    )
     print("       (--no-align: the demo's 64 px cartoon faces are already aligned; photos get face-aware transfer)")
 
 

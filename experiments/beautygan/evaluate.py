@@ -44,6 +44,7 @@ from .metrics import SAME_PERSON_THRESHOLD, _default_models, face_distance, tran
 
 __all__ = ["evaluate_pairs"]
 
+
 # ------------------------------------------------------------------------------------------------ file level
 @dataclass(frozen=True)
 class EvalPair:
@@ -132,7 +133,11 @@ def evaluate_pairs(
         chunk, numbers, loaded = [], [], []
         for number, pair in enumerate(pairs[start : start + batch_size], start):
             try:
-                images = [load_image(path, (size, size))[0] for path in (pair.source, pair.reference, pair.result) if path is not None]
+                images = [
+                    load_image(path, (size, size))[0]
+                    for path in (pair.source, pair.reference, pair.result)
+                    if path is not None
+                ]
             except ImageLoadError as err:
                 if failures is None:
                     raise
@@ -145,7 +150,9 @@ def evaluate_pairs(
             continue
         sources = torch.stack([images[0] for images in loaded])
         references = torch.stack([images[1] for images in loaded])
-        src_labels, src_from, src_faces = zip(*(labels_for(s, p.source_labels, p.source) for s, p in zip(sources, chunk)))
+        src_labels, src_from, src_faces = zip(
+            *(labels_for(s, p.source_labels, p.source) for s, p in zip(sources, chunk))
+        )
         ref_labels, _, _ = zip(*(labels_for(r, p.reference_labels, p.reference) for r, p in zip(references, chunk)))
         results = torch.empty_like(sources)
         todo = [i for i, p in enumerate(chunk) if p.result is None]
@@ -162,7 +169,7 @@ def evaluate_pairs(
             results[todo] = to_unit_range(made_up.cpu(), (-1, 1))
         metrics = transfer_metrics(
             sources, references, results, torch.stack(src_labels), torch.stack(ref_labels), input_range=(0.0, 1.0)
-        )  # fmt: skip
+        )
         for i, pair in enumerate(chunk):
             result_path = pair.result
             if result_path is None and results_dir is not None:
@@ -176,10 +183,16 @@ def evaluate_pairs(
             }
             row.update({name: float(values[i]) for name, values in metrics.items()})
             if models is not None:
-                row.update(face_distance(
-                    sources[i], results[i], models=models, source_labels=src_labels[i], input_range=(0.0, 1.0),
-                    source_faces=src_faces[i],
-                ))  # fmt: skip
+                row.update(
+                    face_distance(
+                        sources[i],
+                        results[i],
+                        models=models,
+                        source_labels=src_labels[i],
+                        input_range=(0.0, 1.0),
+                        source_faces=src_faces[i],
+                    )
+                )
             rows.append(row)
     return rows
 
@@ -188,7 +201,9 @@ def summarize(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Means of every numeric column over the rows where it is finite (with counts), and the share of face
     distances under :data:`SAME_PERSON_THRESHOLD`."""
     rows = list(rows)
-    numeric = [k for k in (rows[0] if rows else {}) if isinstance(rows[0][k], float) and not isinstance(rows[0][k], bool)]
+    numeric = [
+        k for k in (rows[0] if rows else {}) if isinstance(rows[0][k], float) and not isinstance(rows[0][k], bool)
+    ]
     summary: dict[str, Any] = {"pairs": len(rows), "mean": {}, "count": {}}
     for key in numeric:
         values = [float(r[key]) for r in rows if isinstance(r.get(key), float) and math.isfinite(r[key])]
@@ -196,11 +211,15 @@ def summarize(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         summary["mean"][key] = sum(values) / len(values) if values else None
     distances = [float(r["face_distance"]) for r in rows if math.isfinite(r.get("face_distance", math.nan))]
     if distances:
-        summary[f"same_person_share_under_{SAME_PERSON_THRESHOLD}"] = sum(d < SAME_PERSON_THRESHOLD for d in distances) / len(distances)
+        summary[f"same_person_share_under_{SAME_PERSON_THRESHOLD}"] = sum(
+            d < SAME_PERSON_THRESHOLD for d in distances
+        ) / len(distances)
     return summary
 
 
-def write_table(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
+def write_table(
+    rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any], out_dir: str | Path
+) -> tuple[Path, Path]:
     """Write ``metrics.csv`` (one row per pair) and ``summary.json`` (rows included) to ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -240,7 +259,12 @@ def read_eval_pairs(path: Path) -> list[EvalPair]:
     for _, fields in read_pairs_file(path, form="SOURCE REFERENCE [RESULT]", fields=(2, 3)):
         resolved = [p if Path(p).is_absolute() else path.parent / p for p in fields]
         pairs.append(EvalPair(Path(resolved[0]), Path(resolved[1]), Path(resolved[2]) if len(resolved) == 3 else None))
-    missing = [str(p) for pair in pairs for p in (pair.source, pair.reference, pair.result) if p is not None and not p.is_file()]
+    missing = [
+        str(p)
+        for pair in pairs
+        for p in (pair.source, pair.reference, pair.result)
+        if p is not None and not p.is_file()
+    ]
     if missing:
         raise ValueError(f"{len(missing)} file(s) named in {path} do not exist:\n  " + "\n  ".join(missing))
     return pairs

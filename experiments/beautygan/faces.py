@@ -159,7 +159,9 @@ class FaceModels:
     @property
     def recognizer(self) -> Any:
         if self._recognizer is None:
-            self._recognizer = self._dlib.face_recognition_model_v1(self._model_file("dlib_face_recognition_resnet_model_v1.dat"))
+            self._recognizer = self._dlib.face_recognition_model_v1(
+                self._model_file("dlib_face_recognition_resnet_model_v1.dat")
+            )
         return self._recognizer
 
     def _shape(self, image: np.ndarray, box: tuple[int, int, int, int]) -> Any:
@@ -261,7 +263,7 @@ def align_face(image: Any, landmarks: Any, *, size: int = 256, margin: float = 1
         inverse[:, 2] += (pad_left, pad_top)
     crop = Image.fromarray(source).transform(
         (size, size), Image.AFFINE, tuple(inverse.reshape(-1)), resample=Image.BICUBIC
-    )  # fmt: skip
+    )
     aligned_points = _apply(alignment_matrix(points, size=size, margin=margin), points) - 0.5
     return np.array(crop), aligned_points
 
@@ -273,7 +275,7 @@ def _polygon(draw: ImageDraw.ImageDraw, points: np.ndarray, label: int) -> None:
 
 def label_map_from_landmarks(
     landmarks: Any, size: int | tuple[int, int], *, open_mouth_ratio: float = 0.08, forehead: float = 0.6
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """An MT label map (``(H, W)`` uint8, ids of :class:`FaceRegion`) rasterized from 68 landmarks.
 
     Args:
@@ -310,18 +312,23 @@ def label_map_from_landmarks(
 
     # Nose: from beside the bridge top down to just outside the nostrils.
     nose_width = points[35] - points[31]
-    nose = np.stack([
-        points[27] + 0.3 * (points[39] - points[27]),
-        points[31] - 0.15 * nose_width,
-        *points[32:35],
-        points[35] + 0.15 * nose_width,
-        points[27] + 0.3 * (points[42] - points[27]),
-    ])  # fmt: skip
+    nose = np.stack(
+        [
+            points[27] + 0.3 * (points[39] - points[27]),
+            points[31] - 0.15 * nose_width,
+            *points[32:35],
+            points[35] + 0.15 * nose_width,
+            points[27] + 0.3 * (points[42] - points[27]),
+        ]
+    )
     _polygon(draw, nose, FaceRegion.NOSE)
 
     # Brows: the 5 points trace the brow's upper edge; thicken downwards, tapering at the ends.
     thickness = 0.12 * eye_distance * np.array([0.5, 0.9, 1.0, 0.9, 0.6])
-    for sl, label, taper in ((LEFT_BROW, FaceRegion.LEFT_BROW, thickness), (RIGHT_BROW, FaceRegion.RIGHT_BROW, thickness[::-1])):
+    for sl, label, taper in (
+        (LEFT_BROW, FaceRegion.LEFT_BROW, thickness),
+        (RIGHT_BROW, FaceRegion.RIGHT_BROW, thickness[::-1]),
+    ):
         upper = points[sl]
         lower = upper - np.outer(taper, up)
         _polygon(draw, np.concatenate([upper, lower[::-1]]), label)
@@ -371,7 +378,9 @@ class PrepareReport:
     skipped: list[SkippedImage] = field(default_factory=list)
 
     def format(self) -> str:
-        lines = [f"prepare-faces: {len(self.prepared)} written to {self.out_dir} ({self.kind}), {len(self.skipped)} skipped"]
+        lines = [
+            f"prepare-faces: {len(self.prepared)} written to {self.out_dir} ({self.kind}), {len(self.skipped)} skipped"
+        ]
         for face in self.prepared:
             for note in face.notes:
                 lines.append(f"  note    {face.source}: {note}")
@@ -468,12 +477,16 @@ def prepare_faces(
             continue
         face = faces[0]
         if face.width < min_face:
-            report.skipped.append(SkippedImage(path, f"face too small: {face.width} px wide (< min_face={min_face} px)"))
+            report.skipped.append(
+                SkippedImage(path, f"face too small: {face.width} px wide (< min_face={min_face} px)")
+            )
             continue
         notes = [n for n in load_notes if n.startswith("rotated")]
         if len(faces) > 1:
             others = ", ".join(str(f.box) for f in faces[1:])
-            notes.append(f"{len(faces)} faces found; took the largest at {face.box} (left, top, right, bottom), not {others}")
+            notes.append(
+                f"{len(faces)} faces found; took the largest at {face.box} (left, top, right, bottom), not {others}"
+            )
         crop, points = align_face(pixels, face.landmarks, size=size, margin=margin)
         upscale = float(np.hypot(*alignment_matrix(face.landmarks, size=size, margin=margin)[0, :2]))
         if upscale > 2.0:

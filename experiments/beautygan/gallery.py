@@ -35,7 +35,7 @@ from perceptual.pictures.render import tile_grid
 
 from .controls import MakeupControls
 from .metrics import uint8_image
-from .photo_transfer import Photo, PhotoTransfer, PreparedPhoto, TransferOptions
+from .photo_transfer import Photo, PhotoTransfer, PreparedPhoto
 from .samples import labelled_grid
 
 __all__ = ["write_gallery", "write_interpolation_strip", "write_joint_strips", "write_strength_strips"]
@@ -66,7 +66,11 @@ def _cell(image: torch.Tensor | np.ndarray, size: int) -> np.ndarray:
 
 
 def gallery_grid(
-    sources: Sequence[torch.Tensor], references: Sequence[torch.Tensor], made_up: Sequence[Sequence[torch.Tensor]], *, cell: int
+    sources: Sequence[torch.Tensor],
+    references: Sequence[torch.Tensor],
+    made_up: Sequence[Sequence[torch.Tensor]],
+    *,
+    cell: int,
 ) -> np.ndarray:
     """The ``(rows * (cell + 2) - 2, cols * (cell + 2) - 2, 3)`` uint8 grid: a white corner, ``references`` along the
     first row, ``sources`` down the first column, ``made_up[i][j]`` (source i wearing reference j) in the cells;
@@ -106,25 +110,28 @@ def _write_page(page: Path, image: Path, gallery: Gallery, *, title: str, explan
     failures = "".join(f"<li>{html.escape(name)}: {html.escape(reason)}</li>" for name, reason in gallery.failures)
     lists = (
         f'<div class="lists"><div><h2>Rows</h2><ol>{rows}</ol></div><div><h2>Columns</h2><ol>{cols}</ol></div></div>'
-        if rows or cols else ""
-    )  # fmt: skip
-    text = "\n".join([
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;margin:1.5em;background:#fafafa}img{max-width:100%;border:1px solid #ccc}"
-        ".meta{color:#555}.lists{display:flex;gap:3em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-        "padding:.2em .5em;text-align:left}</style>",
-        "</head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        f"<p>{explanation}</p>",
-        notes,
-        f'<a href="{quote(image.name)}"><img src="{quote(image.name)}" alt="{html.escape(title)}"></a>',
-        cells,
-        lists,
-        f"<h2>Left out</h2><ul>{failures}</ul>" if failures else "",
-        "</body></html>",
-    ])  # fmt: skip
+        if rows or cols
+        else ""
+    )
+    text = "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{html.escape(title)}</title>",
+            "<style>body{font-family:sans-serif;margin:1.5em;background:#fafafa}img{max-width:100%;border:1px solid #ccc}"
+            ".meta{color:#555}.lists{display:flex;gap:3em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+            "padding:.2em .5em;text-align:left}</style>",
+            "</head><body>",
+            f"<h1>{html.escape(title)}</h1>",
+            f"<p>{explanation}</p>",
+            notes,
+            f'<a href="{quote(image.name)}"><img src="{quote(image.name)}" alt="{html.escape(title)}"></a>',
+            cells,
+            lists,
+            f"<h2>Left out</h2><ul>{failures}</ul>" if failures else "",
+            "</body></html>",
+        ]
+    )
     with atomic_path(page) as temporary:
         temporary.write_text(text + "\n", encoding="utf-8")
 
@@ -172,25 +179,41 @@ def write_gallery(
     rows, cols = _prepare_all(transfer, sources, failures, notes), _prepare_all(transfer, references, failures, notes)
     if not rows or not cols:
         listed = "; ".join(f"{name}: {reason}" for name, reason in failures)
-        raise ValueError(f"no usable {'sources' if not rows else 'references'} for the gallery ({listed or 'none given'})")
+        raise ValueError(
+            f"no usable {'sources' if not rows else 'references'} for the gallery ({listed or 'none given'})"
+        )
     results = transfer.transfer_batch([(s, r) for s in rows for r in cols], controls)
     cells = [_view(transfer, rows[i // len(cols)], image, cell) for i, image in enumerate(results)]
     made_up = [cells[i * len(cols) : (i + 1) * len(cols)] for i in range(len(rows))]
-    grid = gallery_grid([_view(transfer, s, None, cell) for s in rows], [_view(transfer, r, None, cell) for r in cols], made_up, cell=cell)
+    grid = gallery_grid(
+        [_view(transfer, s, None, cell) for s in rows],
+        [_view(transfer, r, None, cell) for r in cols],
+        made_up,
+        cell=cell,
+    )
     path = save_image(grid, out)
     gallery = Gallery(path, None, [s.name for s in rows], [r.name for r in cols], failures, notes)
     if controls is not None and controls.describe():
         gallery.notes.append(f"controls: {controls.describe()}")
     if page:
         gallery.page = out.with_suffix(".html")
-        explanation = ("First column: the sources, untouched. First row: the references. Cell (row i, column j): "
-                       "source i wearing reference j's makeup.")  # fmt: skip
+        explanation = (
+            "First column: the sources, untouched. First row: the references. Cell (row i, column j): "
+            "source i wearing reference j's makeup."
+        )
         _write_page(gallery.page, path, gallery, title=title, explanation=explanation)
     return gallery
 
 
-def _strip_image(rows: Sequence[Sequence[np.ndarray]], columns: Sequence[str], row_names: Sequence[str] | None) -> np.ndarray:
-    tiles = torch.stack([torch.stack([torch.from_numpy(np.array(c)).permute(2, 0, 1) for c in row]) for row in rows]).float() / 255
+def _strip_image(
+    rows: Sequence[Sequence[np.ndarray]], columns: Sequence[str], row_names: Sequence[str] | None
+) -> np.ndarray:
+    tiles = (
+        torch.stack(
+            [torch.stack([torch.from_numpy(np.array(c)).permute(2, 0, 1) for c in row]) for row in rows]
+        ).float()
+        / 255
+    )
     grid = labelled_grid(tiles, columns, header=14, row_names=row_names)
     return grid.mul(255).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
 
@@ -200,7 +223,7 @@ def _cell_table(rows: Sequence[str], columns: Sequence[str], cells: Sequence[Seq
     body = "".join(
         f"<tr><th>{html.escape(name)}</th>" + "".join(f"<td>{html.escape(text)}</td>" for text in row) + "</tr>"
         for name, row in zip(rows, cells)
-    )  # fmt: skip
+    )
     return f"<h2>Every cell</h2><table><tr>{head}</tr>{body}</table>"
 
 
@@ -234,11 +257,20 @@ def write_strength_strips(
             failures.append((f"{source_path} + {reference_path}", str(err)))
             continue
         notes += source.notes + ([] if reference is None else reference.notes)
-        reference_cell = _view(transfer, reference, None, cell) if reference is not None else np.full((cell, cell, 3), 255, np.uint8)
-        rows.append([_view(transfer, source, None, cell), reference_cell, *(_view(transfer, source, r, cell) for r in results)])
+        reference_cell = (
+            _view(transfer, reference, None, cell) if reference is not None else np.full((cell, cell, 3), 255, np.uint8)
+        )
+        rows.append(
+            [_view(transfer, source, None, cell), reference_cell, *(_view(transfer, source, r, cell) for r in results)]
+        )
         names.append(f"{source.name} + {reference.name if reference is not None else 'regions only'}")
-        table.append([source.name, reference.name if reference is not None else "(none)",
-                      *(f"{source.name} at strength {s:g}" for s in strengths)])  # fmt: skip
+        table.append(
+            [
+                source.name,
+                reference.name if reference is not None else "(none)",
+                *(f"{source.name} at strength {s:g}" for s in strengths),
+            ]
+        )
     if not rows:
         raise ValueError("no usable pairs: " + "; ".join(f"{name}: {reason}" for name, reason in failures))
     columns = ["source", "reference", *(f"{s:g}" for s in strengths)]
@@ -246,11 +278,12 @@ def write_strength_strips(
     strip = Gallery(path, out.with_suffix(".html"), names, [], failures, notes, columns)
     if base.describe():
         strip.notes.append(f"controls: {base.describe()}")
-    explanation = ("One row per pair: the source, the reference, then the source wearing the reference's look at "
-                   f"strength {', '.join(f'{s:g}' for s in strengths)} (0: the source, 1: the transfer; above 1 "
-                   "the change is extrapolated).")  # fmt: skip
-    _write_page(strip.page, path, strip, title=title, explanation=explanation,
-                cells=_cell_table(names, columns, table))  # fmt: skip
+    explanation = (
+        "One row per pair: the source, the reference, then the source wearing the reference's look at "
+        f"strength {', '.join(f'{s:g}' for s in strengths)} (0: the source, 1: the transfer; above 1 "
+        "the change is extrapolated)."
+    )
+    _write_page(strip.page, path, strip, title=title, explanation=explanation, cells=_cell_table(names, columns, table))
     return strip
 
 
@@ -284,14 +317,19 @@ def write_joint_strips(
     if not ready:
         raise ValueError("no usable sources: " + "; ".join(f"{name}: {reason}" for name, reason in failures))
     results = transfer.transfer_batch([(source, base) for source in ready], controls)
-    rows = [[_view(transfer, source, None, cell), *region_cells, _view(transfer, source, image, cell)] for source, image in zip(ready, results)]
+    rows = [
+        [_view(transfer, source, None, cell), *region_cells, _view(transfer, source, image, cell)]
+        for source, image in zip(ready, results)
+    ]
     columns = ["source", "lips from", "eyes from", "skin from", "result"]
     path = save_image(_strip_image(rows, columns, None), out)
     names = [source.name for source in ready]
     strip = Gallery(path, out.with_suffix(".html"), names, [], failures, notes, columns)
     table = [[name, *region_names, f"{name} wearing them"] for name in names]
-    explanation = ("One row per source: the source, the reference each region's look comes from, and the source wearing "
-                   "them all. The regions split the face; their soft borders are a few pixels wide.")  # fmt: skip
+    explanation = (
+        "One row per source: the source, the reference each region's look comes from, and the source wearing "
+        "them all. The regions split the face; their soft borders are a few pixels wide."
+    )
     _write_page(strip.page, path, strip, title=title, explanation=explanation, cells=_cell_table(names, columns, table))
     return strip
 
@@ -335,16 +373,34 @@ def write_interpolation_strip(
     columns = ["source", "from", *(f"t={t:.2f}".rstrip("0").rstrip(".") for t in weights), "to"]
     rows = [[_view(transfer, source, None, cell), start_cell, *views, end_cell]]
     row_names = ["generator"]
-    table = [[source.name, start_name, *(f"{source.name}, code mixed {1 - t:.2f} {start_name} + {t:.2f} {end_name}" for t in weights), end_name]]
+    table = [
+        [
+            source.name,
+            start_name,
+            *(f"{source.name}, code mixed {1 - t:.2f} {start_name} + {t:.2f} {end_name}" for t in weights),
+            end_name,
+        ]
+    ]
     if blend_row:
         blended = [pixel_blend(results[0], results[-1], t) for t in weights]
         rows.append([rows[0][0], start_cell, *(_view(transfer, source, image, cell) for image in blended), end_cell])
         row_names.append("pixel blend")
-        table.append([source.name, start_name, *(f"{1 - t:.2f} x result at t=0 + {t:.2f} x result at t=1" for t in weights), end_name])
+        table.append(
+            [
+                source.name,
+                start_name,
+                *(f"{1 - t:.2f} x result at t=0 + {t:.2f} x result at t=1" for t in weights),
+                end_name,
+            ]
+        )
     path = save_image(_strip_image(rows, columns, row_names), out)
     strip = Gallery(path, out.with_suffix(".html"), row_names, [], [], list(transfer.notes) + source.notes, columns)
-    explanation = (f"{html.escape(source.name)} wearing looks from {html.escape(start_name)} to {html.escape(end_name)}. "
-                   "Row 'generator': the makeup codes of the two ends are mixed inside the generator and the rest of "
-                   "the network paints each mix. Row 'pixel blend' (the baseline): the two end results cross-faded.")  # fmt: skip
-    _write_page(strip.page, path, strip, title=title, explanation=explanation, cells=_cell_table(row_names, columns, table))
+    explanation = (
+        f"{html.escape(source.name)} wearing looks from {html.escape(start_name)} to {html.escape(end_name)}. "
+        "Row 'generator': the makeup codes of the two ends are mixed inside the generator and the rest of "
+        "the network paints each mix. Row 'pixel blend' (the baseline): the two end results cross-faded."
+    )
+    _write_page(
+        strip.page, path, strip, title=title, explanation=explanation, cells=_cell_table(row_names, columns, table)
+    )
     return strip

@@ -100,7 +100,9 @@ class LossGuard(L.Callback):
     def _check_now(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.check(trainer, epoch=trainer.current_epoch, batch=int(getattr(pl_module, "batches_seen", 0)))
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         if not isinstance(outputs, Mapping) or "terms" not in outputs:
             return
         seen = int(getattr(pl_module, "batches_seen", batch_idx + 1))

@@ -127,6 +127,13 @@ def match_histograms(
     return matched.view(n, regions, 3, h, w), valid
 
 
+def check_criterion(criterion: str) -> HistogramCriterion:
+    """``criterion`` when it is ``"l1"`` (the official code) or ``"l2"`` (the paper's formula); ``ValueError`` else."""
+    if criterion not in ("l1", "l2"):
+        raise ValueError(f"histogram_criterion must be 'l1' (official) or 'l2' (paper), got {criterion!r}")
+    return criterion  # type: ignore[return-value]
+
+
 def histogram_matching_loss(
     pred: Tensor,
     target: Tensor,
@@ -148,15 +155,14 @@ def histogram_matching_loss(
 
     Returns the per-region loss; a region empty in either image of a sample gives 0 for that sample.
     """
-    if criterion not in ("l1", "l2"):
-        raise ValueError(f"criterion must be 'l1' or 'l2', got {criterion!r}")
+    check_criterion(criterion)
     if reduction not in ("mean", "none"):
         raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
     matched, valid = match_histograms(pred, target, pred_masks, target_masks, input_range=input_range)
     pred_masks = pred_masks.bool() if pred_masks.ndim == 4 else pred_masks.bool().unsqueeze(1)
     with torch.autocast(device_type=pred.device.type, enabled=False):
         values = to_pixel_scale(pred.float(), input_range).unsqueeze(1)  # (N, 1, 3, H, W)
-        diff = (values * pred_masks.unsqueeze(2) - matched)
+        diff = values * pred_masks.unsqueeze(2) - matched
         elementwise = diff.abs() if criterion == "l1" else diff.square()
         per_sample = elementwise.flatten(2).mean(-1) * valid  # (N, R)
     return per_sample.mean(0) if reduction == "mean" else per_sample

@@ -67,10 +67,9 @@ class TrainedGenerator:
     @torch.no_grad()
     def codes(self, references: Tensor, *, batch_size: int = 8) -> Tensor:
         """The makeup codes of ``(N, 3, S, S)`` references in [-1, 1] (on the host)."""
-        return torch.cat([
-            self.generator.makeup_code(chunk.to(self.device)).float().cpu()
-            for chunk in references.split(batch_size)
-        ])  # fmt: skip
+        return torch.cat(
+            [self.generator.makeup_code(chunk.to(self.device)).float().cpu() for chunk in references.split(batch_size)]
+        )
 
     @torch.no_grad()
     def made_up(self, sources: Sequence[Tensor], codes: Sequence[Tensor], *, batch_size: int = 8) -> list[Tensor]:
@@ -91,7 +90,9 @@ class TrainedGenerator:
     def translate(self, sources: Tensor, references: Tensor) -> Translation:
         """Both outputs for ``(N, 3, S, S)`` pairs in [-1, 1]: the made-up sources and the de-made-up references."""
         out = self.generator(non_makeup=sources.to(self.device), makeup=references.to(self.device))
-        return Translation(makeup=out.makeup.float().clamp(-1, 1).cpu(), non_makeup=out.non_makeup.float().clamp(-1, 1).cpu())
+        return Translation(
+            makeup=out.makeup.float().clamp(-1, 1).cpu(), non_makeup=out.non_makeup.float().clamp(-1, 1).cpu()
+        )
 
     @property
     def generator_dtype(self) -> torch.dtype:

@@ -30,7 +30,9 @@ class LossWeights:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0):
-                raise ValueError(f"loss_weights.{field.name} must be a number >= 0 (or None: the preset's), got {value!r}")
+                raise ValueError(
+                    f"loss_weights.{field.name} must be a number >= 0 (or None: the preset's), got {value!r}"
+                )
 
     @classmethod
     def from_mapping(cls, weights: Mapping[str, Any]) -> LossWeights:
@@ -46,7 +48,9 @@ class LossWeights:
         return dataclasses.replace(preset, **{k: v for k, v in dataclasses.asdict(self).items() if v is not None})
 
 
-_PAPER = LossWeights(adversarial=1.0, cycle=10.0, perceptual=0.005, identity=0.0, lpips=0.0, lips=1.0, skin=0.1, eye_shadow=1.0)
+_PAPER = LossWeights(
+    adversarial=1.0, cycle=10.0, perceptual=0.005, identity=0.0, lpips=0.0, lips=1.0, skin=0.1, eye_shadow=1.0
+)
 
 PRESETS: dict[str, LossWeights] = {
     # The paper's nominal values (section 3.3 and 4.1).

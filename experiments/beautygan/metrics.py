@@ -29,9 +29,13 @@ def mean_region_colour(images: Tensor, masks: Tensor, *, input_range: tuple[floa
 
 
 def region_colour_distance(
-    images: Tensor, image_masks: Tensor, references: Tensor, reference_masks: Tensor,
-    *, input_range: tuple[float, float] = (-1.0, 1.0),
-) -> Tensor:  # fmt: skip
+    images: Tensor,
+    image_masks: Tensor,
+    references: Tensor,
+    reference_masks: Tensor,
+    *,
+    input_range: tuple[float, float] = (-1.0, 1.0),
+) -> Tensor:
     """Euclidean distance (0-255 RGB units) between the mean colours of a region in each image and its reference:
     ``(N,)``, NaN where the region is empty in either."""
     a = mean_region_colour(images, image_masks, input_range=input_range)
@@ -119,7 +123,12 @@ def _check_labels(labels: Tensor, images: Tensor, name: str) -> Tensor:
     given = tuple(labels.shape)
     if labels.ndim == 3:
         labels = labels.unsqueeze(1)
-    if labels.ndim != 4 or labels.shape[1] != 1 or labels.shape[0] != images.shape[0] or labels.shape[2:] != images.shape[2:]:
+    if (
+        labels.ndim != 4
+        or labels.shape[1] != 1
+        or labels.shape[0] != images.shape[0]
+        or labels.shape[2:] != images.shape[2:]
+    ):
         raise ValueError(
             f"{name} must be (N, H, W) or (N, 1, H, W) matching the images {tuple(images.shape)}, got {given}"
         )
@@ -127,9 +136,14 @@ def _check_labels(labels: Tensor, images: Tensor, name: str) -> Tensor:
 
 
 def transfer_metrics(
-    source: Tensor, reference: Tensor, result: Tensor, source_labels: Tensor, reference_labels: Tensor,
-    *, input_range: tuple[float, float] = (-1.0, 1.0),
-) -> dict[str, Tensor]:  # fmt: skip
+    source: Tensor,
+    reference: Tensor,
+    result: Tensor,
+    source_labels: Tensor,
+    reference_labels: Tensor,
+    *,
+    input_range: tuple[float, float] = (-1.0, 1.0),
+) -> dict[str, Tensor]:
     """Colour-transfer and background figures of a batch, ``{name: (N,) tensor}`` on the input's device.
 
     ``source``/``reference``/``result``: ``(N, 3, H, W)`` in ``input_range``; the result is measured with the source's
@@ -151,7 +165,10 @@ def transfer_metrics(
     src_masks, ref_masks = region_masks(source_labels), region_masks(reference_labels)
     pairs = {
         "lips": (src_masks.lips, ref_masks.lips),
-        "eye_shadow": (src_masks.left_eye_shadow | src_masks.right_eye_shadow, ref_masks.left_eye_shadow | ref_masks.right_eye_shadow),
+        "eye_shadow": (
+            src_masks.left_eye_shadow | src_masks.right_eye_shadow,
+            ref_masks.left_eye_shadow | ref_masks.right_eye_shadow,
+        ),
         "skin": (src_masks.skin, ref_masks.skin),
     }
     metrics: dict[str, Tensor] = {}
@@ -162,7 +179,9 @@ def transfer_metrics(
         metrics[f"{region}_emd"] = histogram_emd(out, src_mask, ref, ref_mask)
         metrics[f"{region}_emd_before"] = histogram_emd(src, src_mask, ref, ref_mask)
         metrics[f"{region}_rgb_distance"] = region_colour_distance(out, src_mask, ref, ref_mask, input_range=(0.0, 1.0))
-        metrics[f"{region}_rgb_distance_before"] = region_colour_distance(src, src_mask, ref, ref_mask, input_range=(0.0, 1.0))
+        metrics[f"{region}_rgb_distance_before"] = region_colour_distance(
+            src, src_mask, ref, ref_mask, input_range=(0.0, 1.0)
+        )
     outside = source_labels == int(OUTSIDE_FACE[0])
     for label in OUTSIDE_FACE[1:]:
         outside = outside | (source_labels == int(label))
@@ -178,7 +197,9 @@ def uint8_image(image: Tensor | np.ndarray, input_range: tuple[float, float]) ->
             raise ValueError(f"numpy images must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
         return np.ascontiguousarray(image)
     if not isinstance(image, Tensor) or image.ndim != 3 or image.shape[0] != 3:
-        raise ValueError(f"images must be (3, H, W) tensors or (H, W, 3) uint8 arrays, got {getattr(image, 'shape', type(image))}")
+        raise ValueError(
+            f"images must be (3, H, W) tensors or (H, W, 3) uint8 arrays, got {getattr(image, 'shape', type(image))}"
+        )
     unit = to_unit_range(image.detach()[None], input_range)[0]
     return np.ascontiguousarray((unit.permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8))
 
@@ -196,10 +217,14 @@ def _box_from_labels(labels: Tensor | np.ndarray | None) -> tuple[int, int, int,
 
 
 def face_distance(
-    source: Tensor | np.ndarray, result: Tensor | np.ndarray, *, models: Any,
-    source_labels: Tensor | np.ndarray | None = None, input_range: tuple[float, float] = (-1.0, 1.0),
+    source: Tensor | np.ndarray,
+    result: Tensor | np.ndarray,
+    *,
+    models: Any,
+    source_labels: Tensor | np.ndarray | None = None,
+    input_range: tuple[float, float] = (-1.0, 1.0),
     source_faces: Sequence[Any] | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """dlib descriptor distance between the face in ``source`` and the face in ``result``.
 
     The source face is the detector's largest; if the detector finds none (small or synthetic faces), the box of the
@@ -260,9 +285,13 @@ class TransferMetrics:
     """
 
     def __init__(
-        self, *, faces: bool | Literal["auto"] = "auto", input_range: tuple[float, float] = (-1.0, 1.0),
-        max_face_distance_samples: int = 32, models: Any = None,
-    ) -> None:  # fmt: skip
+        self,
+        *,
+        faces: bool | Literal["auto"] = "auto",
+        input_range: tuple[float, float] = (-1.0, 1.0),
+        max_face_distance_samples: int = 32,
+        models: Any = None,
+    ) -> None:
         if faces not in (True, False, "auto"):
             raise ValueError(f"faces must be True, False or 'auto', got {faces!r}")
         if max_face_distance_samples < 0:
@@ -280,11 +309,16 @@ class TransferMetrics:
     @torch.no_grad()
     def update(
         self, source: Tensor, reference: Tensor, result: Tensor, source_labels: Tensor, reference_labels: Tensor
-    ) -> dict[str, Tensor]:  # fmt: skip
+    ) -> dict[str, Tensor]:
         """Add a batch; returns its per-sample metrics (``(N,)`` tensors, without the face distance)."""
         metrics = transfer_metrics(
-            source.detach(), reference.detach(), result.detach(), source_labels, reference_labels, input_range=self.input_range
-        )  # fmt: skip
+            source.detach(),
+            reference.detach(),
+            result.detach(),
+            source_labels,
+            reference_labels,
+            input_range=self.input_range,
+        )
         for name, values in metrics.items():
             finite = torch.isfinite(values)
             total = torch.where(finite, values, torch.zeros_like(values)).sum().double()
@@ -294,8 +328,12 @@ class TransferMetrics:
             take = min(source.shape[0], self.max_face_distance_samples - len(self._face_distances))
             for i in range(take):
                 row = face_distance(
-                    source[i], result[i], models=self.models, source_labels=source_labels[i], input_range=self.input_range
-                )  # fmt: skip
+                    source[i],
+                    result[i],
+                    models=self.models,
+                    source_labels=source_labels[i],
+                    input_range=self.input_range,
+                )
                 self._face_distances.append(row["face_distance"])
         return metrics
 
@@ -312,8 +350,10 @@ class TransferMetrics:
             device = next(iter(self._sums.values())).device if self._sums else torch.device("cpu")
             values = [v for v in self._face_distances if math.isfinite(v)]
             stats = torch.tensor(
-                [sum(values), len(values), sum(v < SAME_PERSON_THRESHOLD for v in values)], dtype=torch.float64, device=device
-            )  # fmt: skip
+                [sum(values), len(values), sum(v < SAME_PERSON_THRESHOLD for v in values)],
+                dtype=torch.float64,
+                device=device,
+            )
             stats = reduce_sum(stats)
             if float(stats[1]) > 0:
                 out["face_distance"] = float(stats[0] / stats[1])

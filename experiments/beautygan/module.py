@@ -1,25 +1,16 @@
 """BeautyGAN's training as a LightningModule (Li et al., ACM MM 2018; official code wtjiang98/BeautyGAN_pytorch).
 
-Per batch: the generator runs once; the two discriminators step on its detached outputs, then the generator steps
-on the same outputs (manual optimization, Adam 2e-4, betas (0.5, 0.999)). Losses: LSGAN, cycle L1, the VGG
-perceptual loss from :mod:`perceptual` (one batched pass over both directions, whose extra taps feed the feature-map
-monitor for free), histogram-matching makeup loss for lips / skin / eye shadow in both directions, and the official
-code's optional identity loss ``G(a, a)``. Roles are named by domain (:class:`~beautygan.networks.Translation`): the
-cycle pass is ``G(non_makeup=fake.non_makeup, makeup=fake.makeup)``, each output compared with the input of its own
-domain. ``tests/test_beautygan_conformance.py`` checks one step against an independent transcription of the official
-step: every logged term to 1e-5 and every parameter after the D and G updates.
+Per batch the generator runs once; the two discriminators step on its detached outputs, then the generator on the
+same outputs (manual optimization). Losses: LSGAN, cycle L1 (each output compared with the input of its own domain),
+the VGG perceptual loss of :mod:`perceptual` (one pass over both directions, whose extra taps feed the feature-map
+monitor), histogram-matching makeup loss for lips / skin / eye shadow both ways, and the official code's optional
+identity loss ``G(a, a)``. ``tests/test_beautygan_conformance.py`` checks one step against an independent
+transcription of the official step. Deliberate differences: G's first outputs are reused for the G step (same
+values); exact integer histogram CDFs; an empty eye mask zeroes its term instead of skipping the step (which would
+desynchronize DDP ranks); eye-shadow boxes clipped at the border; G's last convolution in float32 under bf16.
 
-Deliberate differences from the official code: G's first outputs are reused for the G step (the official code runs
-G again: same values); exact integer histogram CDFs; an empty eye mask zeroes its term instead of skipping the step
-(which would desynchronize DDP ranks); eye-shadow boxes clipped at the border and scaled with the image size; under
-``bf16-mixed`` G's last convolution runs in float32. Options not in BeautyGAN (off by default): the attention output
-(``generator_output="attention"``, GANimation's), ``loss_weights.lpips``, and a linear lr decay
-(``lr_decay_epochs``).
-
-What else a run needs lives in callbacks: :class:`~beautygan.guard.LossGuard` (stops on a NaN loss without a
-per-step host sync; attached by :meth:`BeautyGAN.configure_callbacks`), :class:`~beautygan.samples.SampleGrids`
-(sample grids) and :class:`~perceptual.pictures.monitor.FeatureMapMonitor` (what VGG sees), the last two from the
-config. ``vgg_used`` (arch, weight source, provenance, content hash) goes into every checkpoint and ``hparams.yaml``.
+Callbacks hold the rest: :class:`~beautygan.guard.LossGuard` (attached here), :class:`~beautygan.samples.SampleGrids`
+and :class:`~perceptual.pictures.monitor.FeatureMapMonitor` (from the config).
 """
 
 from __future__ import annotations
@@ -30,19 +21,20 @@ from typing import Any, Literal, NamedTuple
 import lightning as L
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 
 from perceptual import LPIPS, LPIPS_LAYERS, PerceptualLoss, VGGFeatures
 from perceptual.images import to_unit_range
 from perceptual.losses import BEAUTYGAN_VGG
-from perceptual.weights import load_weights, vgg_provenance
+from perceptual.weights import describe_provenance, load_weights, vgg_provenance
 
 from .guard import LossGuard
-from .histogram import HistogramCriterion, histogram_matching_loss
+from .histogram import HistogramCriterion, check_criterion, histogram_matching_loss
 from .loss_weights import PRESETS, LossWeights
 from .metrics import TransferMetrics
 from .networks import Generator, GeneratorInit, GeneratorOutput, PatchDiscriminator, Translation
+from .optim import adam_optimizers, check_adam
 from .regions import named_regions, stacked_region_masks
 from .speed import SpeedOptions
 
@@ -119,16 +111,16 @@ class BeautyGAN(L.LightningModule):
         if isinstance(loss_weights, Mapping):  # Python callers may pass {"lips": 3.0}
             loss_weights = LossWeights.from_mapping(loss_weights)
         self.loss_weights = (loss_weights or LossWeights()).over(PRESETS[preset])
-        if histogram_criterion not in ("l1", "l2"):
-            raise ValueError(f"histogram_criterion must be 'l1' (official) or 'l2' (paper), got {histogram_criterion!r}")
-        self.histogram_criterion = histogram_criterion
-        _check_optimization(lr, betas, lr_decay_epochs)
+        self.histogram_criterion = check_criterion(histogram_criterion)
+        check_adam(lr, betas, lr_decay_epochs)
         self.speed = speed if speed is not None else SpeedOptions()
         if not isinstance(self.speed, SpeedOptions):
             raise TypeError(f"speed must be a SpeedOptions, got {type(self.speed).__name__}")
         self.automatic_optimization = False
 
-        self.generator = Generator(width=generator_width, residual_blocks=residual_blocks, init=generator_init, output=generator_output)
+        self.generator = Generator(
+            width=generator_width, residual_blocks=residual_blocks, init=generator_init, output=generator_output
+        )
         self.disc_makeup = PatchDiscriminator(width=discriminator_width)  # judges makeup faces
         self.disc_nonmakeup = PatchDiscriminator(width=discriminator_width)  # judges faces without makeup
         vgg_arch, vgg_normalization = BEAUTYGAN_VGG[preset]
@@ -138,7 +130,9 @@ class BeautyGAN(L.LightningModule):
         weights = load_weights(vgg_weights, arch=vgg_arch, normalization=vgg_normalization, fallback=vgg_fallback)
         taps = list(dict.fromkeys([*monitor_layers, perceptual_layer, *lpips_taps]))
         extractor = VGGFeatures(taps, weights=weights, arch=vgg_arch, input_range=(-1.0, 1.0))
-        self.perceptual = PerceptualLoss({perceptual_layer: 1.0}, criterion="mse", reduction="none", extractor=extractor)
+        self.perceptual = PerceptualLoss(
+            {perceptual_layer: 1.0}, criterion="mse", reduction="none", extractor=extractor
+        )
         # LPIPS reads the perceptual loss's features: perceptual + LPIPS + monitor maps from one VGG pass.
         self.lpips = LPIPS(extractor=extractor) if self.loss_weights.lpips else None
         self.vgg_used = vgg_provenance(extractor)  # recorded in checkpoints and hparams.yaml, printed at fit start
@@ -157,24 +151,16 @@ class BeautyGAN(L.LightningModule):
             self._histogram_loss = torch.compile(histogram_matching_loss, fullgraph=True, **options)
 
     def configure_optimizers(self) -> Any:
-        lr, betas, fused = self.hparams.lr, tuple(self.hparams.betas), True if self.speed.fused_adam else None
-        opt_g = torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas, fused=fused)
-        discriminators = [*self.disc_makeup.parameters(), *self.disc_nonmakeup.parameters()]
-        opt_d = torch.optim.Adam(discriminators, lr=lr, betas=betas, fused=fused)  # Adam is per-parameter: same as one per D
-        decay, total = self.hparams.lr_decay_epochs, self.trainer.max_epochs if self.hparams.lr_decay_epochs else None
-        if not decay:
-            return [opt_g, opt_d]
-        if total is None or total < 1:
-            raise ValueError(f"lr_decay_epochs ({decay}) needs a finite trainer.max_epochs, got {total}")
-        if decay > total:
-            rank_zero_warn(f"lr_decay_epochs ({decay}) is more than max_epochs ({total}): decaying over all {total}")
-            decay = total
-
-        def factor(epoch: int) -> float:  # epoch e trains with this factor; the last epoch's is 1 / decay
-            return 1.0 if epoch < total - decay else max(0.0, (total - epoch) / decay)
-
-        schedules = [torch.optim.lr_scheduler.LambdaLR(opt, factor) for opt in (opt_g, opt_d)]
-        return [opt_g, opt_d], [{"scheduler": s, "interval": "epoch"} for s in schedules]
+        decay = self.hparams.lr_decay_epochs
+        return adam_optimizers(
+            self.generator.parameters(),
+            [*self.disc_makeup.parameters(), *self.disc_nonmakeup.parameters()],
+            lr=self.hparams.lr,
+            betas=tuple(self.hparams.betas),
+            fused=self.speed.fused_adam,
+            lr_decay_epochs=decay,
+            max_epochs=self.trainer.max_epochs if decay else None,
+        )
 
     def configure_callbacks(self) -> list[L.Callback]:
         return [LossGuard()]
@@ -191,14 +177,9 @@ class BeautyGAN(L.LightningModule):
         self.batches_seen = int(checkpoint.get("batches_seen", 0))
 
     def on_fit_start(self) -> None:
-        used = self.vgg_used
-        kind = {"random": "RANDOM (not a perceptual metric)", "from file": "from file (provenance unknown)"}
-        rank_zero_info(
-            f"BeautyGAN perceptual loss VGG: {used['arch']} {used['weights']}, "
-            f"{kind.get(used['provenance'], used['provenance'])}, sha256 {used['sha256']}"
-        )
+        rank_zero_info(f"BeautyGAN perceptual loss VGG: {describe_provenance(self.vgg_used)}")
         if self.logger is not None:
-            self.logger.log_hyperparams({"vgg_used": dict(used)})
+            self.logger.log_hyperparams({"vgg_used": dict(self.vgg_used)})
 
     def forward(self, source: Tensor, reference: Tensor) -> Translation:
         """``Translation(makeup=source wearing reference's makeup, non_makeup=reference without makeup)`` in [-1, 1]."""
@@ -213,37 +194,44 @@ class BeautyGAN(L.LightningModule):
 
     # ------------------------------------------------------------------------------------------------ losses
     def makeup_loss(self, fake: Translation, batch: Mapping[str, Any]) -> dict[str, Tensor]:
-        """Histogram-matching loss per region, both directions in one batched call (weighted, summed over
-        directions): the made-up source is matched to the reference's histograms inside the source's regions, the
-        de-made-up reference to the source's inside the reference's regions (official ``criterionHis(fake_A, ref_B,
-        mask_A, mask_B)`` and ``criterionHis(fake_B, org_A, mask_B, mask_A)``)."""
+        """Histogram-matching loss per region, weighted, both directions in one call (official ``criterionHis(fake_A,
+        ref_B, mask_A, mask_B)`` and ``criterionHis(fake_B, org_A, mask_B, mask_A)``), summed over directions."""
         n = batch["source"].shape[0]
-        # (2N, 4, H, W): lips, skin, left/right eye shadow of sources then references (MTDataset builds them in its
-        # workers; from label maps alone they are computed here).
+        # (2N, 4, H, W): lips, skin, left/right eye shadow of sources then references (built by MTDataset's workers)
         if "source_masks" in batch and "reference_masks" in batch:
             masks = torch.cat([batch["source_masks"], batch["reference_masks"]])
         else:
             masks = stacked_region_masks(torch.cat([batch["source_labels"], batch["reference_labels"]]))
         per_sample = self._histogram_loss(
-            torch.cat([fake.makeup, fake.non_makeup]), torch.cat([batch["reference"], batch["source"]]),
-            masks, torch.cat([masks[n:], masks[:n]]), criterion=self.histogram_criterion, reduction="none",
-        )  # fmt: skip  # (2N, 4)
+            torch.cat([fake.makeup, fake.non_makeup]),
+            torch.cat([batch["reference"], batch["source"]]),
+            masks,
+            torch.cat([masks[n:], masks[:n]]),
+            criterion=self.histogram_criterion,
+            reduction="none",
+        )  # (2N, 4)
         per_region = per_sample.view(2, -1, 4).mean(1).sum(0)  # mean over the batch, summed over directions
         w = self.loss_weights
-        return {"lips": per_region[0] * w.lips, "skin": per_region[1] * w.skin, "eye_shadow": (per_region[2] + per_region[3]) * w.eye_shadow}
+        return {
+            "lips": per_region[0] * w.lips,
+            "skin": per_region[1] * w.skin,
+            "eye_shadow": (per_region[2] + per_region[3]) * w.eye_shadow,
+        }
 
     def generator_losses(
         self, source: Tensor, reference: Tensor, fake: Translation, batch: Mapping[str, Any]
     ) -> tuple[dict[str, Tensor], dict[str, Any]]:
-        """Weighted generator loss terms, and the tensors the step reuses (reconstructions, VGG features). Every
-        comparison pairs tensors of the same domain."""
+        """Weighted generator loss terms (each comparing tensors of one domain), and the tensors the step reuses."""
         w, n = self.loss_weights, source.shape[0]
         adversarial = _lsgan(self.disc_makeup(fake.makeup), True) + _lsgan(self.disc_nonmakeup(fake.non_makeup), True)
         terms: dict[str, Tensor] = {"adversarial": adversarial * w.adversarial}
-        rec = self.generator(non_makeup=fake.non_makeup, makeup=fake.makeup)  # official: rec_B, rec_A = G(fake_B, fake_A)
+        # Cycle: each branch gets its own domain back (official: rec_B, rec_A = G(fake_B, fake_A)).
+        rec = self.generator(non_makeup=fake.non_makeup, makeup=fake.makeup)
         terms["cycle"] = (F.l1_loss(rec.non_makeup, source) + F.l1_loss(rec.makeup, reference)) * w.cycle
         # One VGG pass over both directions: made-up source vs source, de-made-up reference vs reference.
-        vgg = self.perceptual(torch.cat([fake.makeup, fake.non_makeup]), torch.cat([source, reference]), return_features=True)
+        vgg = self.perceptual(
+            torch.cat([fake.makeup, fake.non_makeup]), torch.cat([source, reference]), return_features=True
+        )
         terms["perceptual"] = vgg.loss.float().view(2, n).mean(1).sum() * w.perceptual
         if self.lpips is not None:
             distances = self.lpips.from_features(vgg.pred_features, vgg.target_features).float()
@@ -252,9 +240,11 @@ class BeautyGAN(L.LightningModule):
             both = torch.cat([source, reference])
             same = self.generator(non_makeup=both, makeup=both)
             terms["identity"] = (
-                F.l1_loss(same.makeup[:n], source) + F.l1_loss(same.non_makeup[:n], source)
-                + F.l1_loss(same.makeup[n:], reference) + F.l1_loss(same.non_makeup[n:], reference)
-            ) * w.identity  # fmt: skip
+                F.l1_loss(same.makeup[:n], source)
+                + F.l1_loss(same.non_makeup[:n], source)
+                + F.l1_loss(same.makeup[n:], reference)
+                + F.l1_loss(same.non_makeup[n:], reference)
+            ) * w.identity
         terms.update(self.makeup_loss(fake, batch))
         extras = {
             "reconstruction": rec,
@@ -272,18 +262,21 @@ class BeautyGAN(L.LightningModule):
 
     # ------------------------------------------------------------------------------------------------ steps
     def optimization_step(
-        self, batch: Mapping[str, Any], opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+        self,
+        batch: Mapping[str, Any],
+        opt_g: torch.optim.Optimizer,
+        opt_d: torch.optim.Optimizer,
         backward: Callable[[Tensor], None] = Tensor.backward,
-    ) -> StepResult:  # fmt: skip
-        """One discriminator update, then one generator update, on ``batch``: the body of :meth:`training_step`,
-        callable without a Trainer (``benchmarks/train_step.py`` times it). ``backward`` is Lightning's
-        ``manual_backward`` in training."""
+    ) -> StepResult:
+        """One discriminator update, then one generator update: the body of :meth:`training_step`, callable without a
+        Trainer (``benchmarks/train_step.py`` times it); ``backward`` is Lightning's ``manual_backward`` in training."""
         if self.speed.uses_cuda_graphs and self.device.type == "cuda":
             torch.compiler.cudagraph_mark_step_begin()  # the previous step's graph outputs may be overwritten now
         source, reference = self._inputs(batch)
         fake = self.generator(non_makeup=source, makeup=reference)  # once per batch, reused by D and G
 
-        d_terms = self.discriminator_losses(source, reference, Translation(fake.makeup.detach(), fake.non_makeup.detach()))
+        detached = Translation(fake.makeup.detach(), fake.non_makeup.detach())
+        d_terms = self.discriminator_losses(source, reference, detached)
         d_loss = d_terms["makeup"] + d_terms["nonmakeup"]
         opt_d.zero_grad(set_to_none=True)
         backward(d_loss)
@@ -327,12 +320,16 @@ class BeautyGAN(L.LightningModule):
     def _evaluate(self, batch: Mapping[str, Any], prefix: str) -> dict[str, Any]:
         source, reference = self._inputs(batch)
         fake = self.generator(non_makeup=source, makeup=reference)
-        transfer = self.transfer_metrics.update(source, reference, fake.makeup, batch["source_labels"], batch["reference_labels"])
+        transfer = self.transfer_metrics.update(
+            source, reference, fake.makeup, batch["source_labels"], batch["reference_labels"]
+        )
         metrics = {f"{prefix}/makeup_{k}": v for k, v in self.makeup_loss(fake, batch).items()}
-        metrics[f"{prefix}/perceptual_{self.hparams.perceptual_layer}"] = self.perceptual(fake.makeup, source).float().mean()
+        perceptual = self.perceptual(fake.makeup, source).float().mean()
+        metrics[f"{prefix}/perceptual_{self.hparams.perceptual_layer}"] = perceptual
         metrics[f"{prefix}/lip_colour_distance"] = transfer["lips_rgb_distance"].nanmean()
         metrics[f"{prefix}/lip_colour_distance_source"] = transfer["lips_rgb_distance_before"].nanmean()
-        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=source.shape[0], sync_dist=True)  # every rank's pairs
+        # sync_dist: the figures of every rank's pairs
+        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=source.shape[0], sync_dist=True)
         return {"samples": [source, reference, fake.makeup, fake.non_makeup]}
 
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, Any]:
@@ -360,12 +357,3 @@ class BeautyGAN(L.LightningModule):
             "source_name": batch.get("source_name"),
             "reference_name": batch.get("reference_name"),
         }
-
-
-def _check_optimization(lr: float, betas: Sequence[float], lr_decay_epochs: int) -> None:
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < float("inf"):
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
-        raise ValueError(f"betas must be two numbers in [0, 1) (Adam's), got {tuple(betas)!r}")
-    if isinstance(lr_decay_epochs, bool) or not isinstance(lr_decay_epochs, int) or lr_decay_epochs < 0:
-        raise ValueError(f"lr_decay_epochs must be >= 0, got {lr_decay_epochs!r}")

@@ -41,7 +41,9 @@ class _Fp32Conv2d(nn.Conv2d):
             return super().forward(x.float())
 
 
-def _conv_in_relu(c_in: int, c_out: int, kernel: int, stride: int, padding: int, *, transposed: bool = False) -> list[nn.Module]:
+def _conv_in_relu(
+    c_in: int, c_out: int, kernel: int, stride: int, padding: int, *, transposed: bool = False
+) -> list[nn.Module]:
     conv_cls = nn.ConvTranspose2d if transposed else nn.Conv2d
     return [
         conv_cls(c_in, c_out, kernel_size=kernel, stride=stride, padding=padding, bias=False),
@@ -114,7 +116,12 @@ class Generator(nn.Module):
     """
 
     def __init__(
-        self, *, width: int = 64, residual_blocks: int = 6, init: GeneratorInit = "xavier", output: GeneratorOutput = "image"
+        self,
+        *,
+        width: int = 64,
+        residual_blocks: int = 6,
+        init: GeneratorInit = "xavier",
+        output: GeneratorOutput = "image",
     ) -> None:
         super().__init__()
         if width < 1 or residual_blocks < 0:
@@ -180,9 +187,15 @@ class PatchDiscriminator(nn.Module):
         layers: list[nn.Module] = []
         c_in, c_out = 3, width
         for _ in range(downsamplings):
-            layers += [spectral_norm(nn.Conv2d(c_in, c_out, kernel_size=4, stride=2, padding=1)), nn.LeakyReLU(0.01, inplace=True)]
+            layers += [
+                spectral_norm(nn.Conv2d(c_in, c_out, kernel_size=4, stride=2, padding=1)),
+                nn.LeakyReLU(0.01, inplace=True),
+            ]
             c_in, c_out = c_out, c_out * 2
-        layers += [spectral_norm(nn.Conv2d(c_in, c_out, kernel_size=4, stride=1, padding=1)), nn.LeakyReLU(0.01, inplace=True)]
+        layers += [
+            spectral_norm(nn.Conv2d(c_in, c_out, kernel_size=4, stride=1, padding=1)),
+            nn.LeakyReLU(0.01, inplace=True),
+        ]
         layers.append(spectral_norm(nn.Conv2d(c_out, 1, kernel_size=4, stride=1, padding=1, bias=False)))
         self.main = nn.Sequential(*layers)
 

@@ -201,17 +201,25 @@ class PhotoTransfer:
         if not self.align:
             height, width = array.shape[:2]
             if min(height, width) < self.size:
-                notes.append(f"{name} is {width}x{height}: upscaled to {self.size}x{self.size}, so its result is blurry")
+                notes.append(
+                    f"{name} is {width}x{height}: upscaled to {self.size}x{self.size}, so its result is blurry"
+                )
             image = torch.from_numpy(array).permute(2, 0, 1)[None].float() / 255
-            square = F.interpolate(image, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
+            square = F.interpolate(
+                image, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False
+            )
             labels_file = mt_labels_path(photo) if isinstance(photo, (str, Path)) else None
             labels = read_labels(labels_file, size=self.size) if labels_file is not None else None
-            return PreparedPhoto(name, array, from_unit_range(square[0].clamp(0, 1), (-1, 1)), notes=notes, labels=labels)
+            return PreparedPhoto(
+                name, array, from_unit_range(square[0].clamp(0, 1), (-1, 1)), notes=notes, labels=labels
+            )
         from .faces import align_face, alignment_matrix
 
         faces = self.models.detect(array)
         if not faces:
-            raise NoFaceError(f"no face found in {name} ({array.shape[1]}x{array.shape[0]}); use a photo with a frontal face, or --no-align")
+            raise NoFaceError(
+                f"no face found in {name} ({array.shape[1]}x{array.shape[0]}); use a photo with a frontal face, or --no-align"
+            )
         if len(faces) > 1:
             notes.append(f"{len(faces)} faces found in {name}; the largest is used")
         landmarks = faces[0].landmarks
@@ -251,7 +259,7 @@ class PhotoTransfer:
         keys = list(distinct)
         crops = self.model.made_up(
             [distinct[k][0].crop for k in keys], [distinct[k][1].code for k in keys], batch_size=self.options.batch_size
-        )  # fmt: skip
+        )
         return dict(zip(keys, crops))
 
     @torch.no_grad()
@@ -337,7 +345,9 @@ class PhotoTransfer:
             layers = [(weights[CONTROL_REGIONS.index(r)], value(slot)) for r, slot in regions.items()]
         return uint8_image(compose(value(base), layers).clamp(-1, 1), (-1.0, 1.0))
 
-    def _compose_aligned(self, source: PreparedPhoto, base: _Slot, regions: dict[str, _Slot], painted: dict) -> np.ndarray:
+    def _compose_aligned(
+        self, source: PreparedPhoto, base: _Slot, regions: dict[str, _Slot], painted: dict
+    ) -> np.ndarray:
         paste = self._paste_map(source)
         left, top, right, bottom = paste.box
 
@@ -345,7 +355,9 @@ class PhotoTransfer:
             if slot.look is None:
                 return None
             delta = (painted[(id(source), slot.look.key)] - source.crop) * 127.5
-            warped = F.grid_sample(delta[None].float(), paste.grid, mode="bilinear", padding_mode="border", align_corners=False)[0]
+            warped = F.grid_sample(
+                delta[None].float(), paste.grid, mode="bilinear", padding_mode="border", align_corners=False
+            )[0]
             return warped if slot.strength == 1 else warped * slot.strength
 
         base_change = change(base)
@@ -379,7 +391,9 @@ class PhotoTransfer:
         weight, box, labels = face_weight(source.landmarks, source.photo.shape[:2], feather=self.options.feather)
         left, top, right, bottom = box
         ys, xs = torch.meshgrid(
-            torch.arange(top, bottom, dtype=torch.float64) + 0.5, torch.arange(left, right, dtype=torch.float64) + 0.5, indexing="ij"
+            torch.arange(top, bottom, dtype=torch.float64) + 0.5,
+            torch.arange(left, right, dtype=torch.float64) + 0.5,
+            indexing="ij",
         )
         matrix = torch.from_numpy(source.matrix)
         u = matrix[0, 0] * xs + matrix[0, 1] * ys + matrix[0, 2]  # crop coordinates of each photo pixel centre
@@ -402,13 +416,19 @@ class PhotoTransfer:
         for source, reference in prepared:
             base, regions = self._slots(None if reference is None else self.look(reference), controls)
             if base.look is None and all(slot.look is None for slot in regions.values()):
-                raise ValueError("nothing to transfer: give a reference, or a reference for a region (lips, eyes, skin)")
+                raise ValueError(
+                    "nothing to transfer: give a reference, or a reference for a region (lips, eyes, skin)"
+                )
             plans.append((source, base, regions))
-        jobs = [(s, slot.look) for s, base, regions in plans for slot in (base, *regions.values()) if slot.look is not None]
+        jobs = [
+            (s, slot.look) for s, base, regions in plans for slot in (base, *regions.values()) if slot.look is not None
+        ]
         painted = self._paint(jobs)
         return [self._compose(source, base, regions, painted) for source, base, regions in plans]
 
-    def transfer(self, source: Photo, reference: Photo | None = None, controls: MakeupControls | None = None) -> np.ndarray:
+    def transfer(
+        self, source: Photo, reference: Photo | None = None, controls: MakeupControls | None = None
+    ) -> np.ndarray:
         """One pair: the made-up photo, ``(H, W, 3)`` uint8 (see :meth:`paste` for its size)."""
         (out,) = self.transfer_batch([(source, reference)], controls)
         return out
@@ -445,7 +465,12 @@ class PhotoTransfer:
             else:
                 looks.append(_Look(("mix", id(first), id(last), float(t)), torch.lerp(first.code, last.code, float(t))))
         plans = [(look, *self._slots(look, controls)) for look in looks]
-        jobs = [(source, slot.look) for _, base, regions in plans for slot in (base, *regions.values()) if slot.look is not None]
+        jobs = [
+            (source, slot.look)
+            for _, base, regions in plans
+            for slot in (base, *regions.values())
+            if slot.look is not None
+        ]
         painted = self._paint(jobs)
         return [self._compose(source, base, regions, painted) for _, base, regions in plans]
 
@@ -492,7 +517,12 @@ def face_weight(
         return inside.astype(np.float32), (left, top, right, bottom), box_labels
     pad = int(np.ceil(3 * radius)) + 1
     padded = np.pad(inside.astype(np.uint8) * 255, pad)
-    soft = np.asarray(Image.fromarray(padded).filter(ImageFilter.GaussianBlur(radius)), dtype=np.float32)[pad:-pad, pad:-pad] / 255
+    soft = (
+        np.asarray(Image.fromarray(padded).filter(ImageFilter.GaussianBlur(radius)), dtype=np.float32)[
+            pad:-pad, pad:-pad
+        ]
+        / 255
+    )
     # 0.5 at the hull's edge after the blur: rescale so the weight reaches 0 there and 1 inside; never outside.
     weight = np.clip(2 * soft - 1, 0, 1) * inside
     return weight.astype(np.float32), (left, top, right, bottom), box_labels

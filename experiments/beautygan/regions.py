@@ -49,9 +49,16 @@ LIPS = (FaceRegion.UPPER_LIP, FaceRegion.LOWER_LIP)
 SKIN = (FaceRegion.FACE, FaceRegion.NOSE, FaceRegion.NECK)
 EYE_SURROUND = (FaceRegion.FACE, FaceRegion.NOSE)
 FACE_PARTS = (
-    FaceRegion.FACE, FaceRegion.LEFT_BROW, FaceRegion.RIGHT_BROW, FaceRegion.LEFT_EYE, FaceRegion.RIGHT_EYE,
-    FaceRegion.NOSE, FaceRegion.UPPER_LIP, FaceRegion.TEETH, FaceRegion.LOWER_LIP,
-)  # fmt: skip
+    FaceRegion.FACE,
+    FaceRegion.LEFT_BROW,
+    FaceRegion.RIGHT_BROW,
+    FaceRegion.LEFT_EYE,
+    FaceRegion.RIGHT_EYE,
+    FaceRegion.NOSE,
+    FaceRegion.UPPER_LIP,
+    FaceRegion.TEETH,
+    FaceRegion.LOWER_LIP,
+)
 """The face, as a makeup transfer may change it: skin, brows, eyes, nose, lips and teeth (no hair, ears or neck)."""
 
 CONTROL_REGIONS = ("lips", "eyes", "skin")
@@ -97,7 +104,9 @@ def _span(any_along: Tensor) -> tuple[Tensor, Tensor]:
     return first, last
 
 
-def _eye_boxes(labels: Tensor, eyes: tuple[FaceRegion, ...], margin_at_256: float, *, margin: int | None = None) -> Tensor:
+def _eye_boxes(
+    labels: Tensor, eyes: tuple[FaceRegion, ...], margin_at_256: float, *, margin: int | None = None
+) -> Tensor:
     """Bool ``(N, len(eyes), H, W)``: each eye's bounding box widened by the margin (``margin`` pixels, or
     ``margin_at_256`` scaled with the map's height and width); empty without the eye."""
     height, width = labels.shape[-2:]
@@ -133,7 +142,9 @@ def region_masks(labels: Tensor, *, margin_at_256: int = EYE_MARGIN_AT_256) -> R
     """All four makeup-loss masks for a batch of MT label maps (see the module docstring)."""
     labels = _check_labels(labels)
     bits = _label_bits(labels)
-    eye_shadow = _eye_boxes(labels, (FaceRegion.LEFT_EYE, FaceRegion.RIGHT_EYE), margin_at_256) & _isin(bits, EYE_SURROUND)
+    eye_shadow = _eye_boxes(labels, (FaceRegion.LEFT_EYE, FaceRegion.RIGHT_EYE), margin_at_256) & _isin(
+        bits, EYE_SURROUND
+    )
     return RegionMasks(
         lips=_isin(bits, LIPS),
         skin=_isin(bits, SKIN),
@@ -148,7 +159,9 @@ def stacked_region_masks(labels: Tensor, *, margin_at_256: int = EYE_MARGIN_AT_2
     return torch.cat(list(region_masks(labels, margin_at_256=margin_at_256)), dim=1)
 
 
-def control_regions(labels: Tensor, *, margin_at_256: float = EYE_MARGIN_AT_256, face_side: float | None = None) -> Tensor:
+def control_regions(
+    labels: Tensor, *, margin_at_256: float = EYE_MARGIN_AT_256, face_side: float | None = None
+) -> Tensor:
     """The face split into the regions of :data:`CONTROL_REGIONS`, bool ``(N, 3, H, W)``: ``lips`` (upper and
     lower lip), ``eyes`` (the face parts, brows and eyes included, inside each eye's bounding box widened as for the
     eye-shadow loss), ``skin`` (the rest of the face: :data:`FACE_PARTS` less lips and eyes). The three never

@@ -61,7 +61,12 @@ def labelled_grid(
         left = margin + _PADDING + c * tile + max(0, (width - draw.textlength(text, font=font)) / 2)
         draw.text((left, 1), text, fill=(255, 255, 255), font=font)
     for r, name in enumerate(row_names or ()):
-        draw.text((3, header + _PADDING + r * (height + _PADDING) + height / 2 - 6), str(name), fill=(255, 255, 255), font=font)
+        draw.text(
+            (3, header + _PADDING + r * (height + _PADDING) + height / 2 - 6),
+            str(name),
+            fill=(255, 255, 255),
+            font=font,
+        )
     canvas = torch.from_numpy(np.asarray(strip, dtype=np.float32) / 255).permute(2, 0, 1)
     if not margin:
         return torch.cat([canvas, grid.float()], dim=1)
@@ -133,7 +138,9 @@ class SampleGrids(L.Callback):
         if writer is not None:
             writer.close()
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         step = int(getattr(pl_module, "batches_seen", batch_idx + 1)) - 1  # the batch just trained
         if step % self.every_n_batches == 0 and isinstance(outputs, Mapping) and "samples" in outputs:
             self._log(trainer, "samples/train", outputs["samples"], step)
@@ -142,7 +149,13 @@ class SampleGrids(L.Callback):
         self._val_done = False
 
     def on_validation_batch_end(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
     ) -> None:
         if not self._val_done and not trainer.sanity_checking and isinstance(outputs, Mapping) and "samples" in outputs:
             self._log(trainer, "samples/val", outputs["samples"], int(getattr(pl_module, "batches_seen", 0)))

@@ -50,7 +50,10 @@ def render_face(rng: np.random.Generator, size: int, *, makeup: bool) -> tuple[n
     labels[_ellipse(u, v, cx, cy + 0.02, rx, ry) & ~(hair & (v < cy - 0.2))] = FaceRegion.FACE
     eye_dx, eye_y = rng.uniform(0.1, 0.13), cy - rng.uniform(0.04, 0.08)
     eye_rx, eye_ry = rng.uniform(0.045, 0.06), rng.uniform(0.018, 0.028)
-    for sign, brow, eye in ((-1, FaceRegion.LEFT_BROW, FaceRegion.LEFT_EYE), (1, FaceRegion.RIGHT_BROW, FaceRegion.RIGHT_EYE)):
+    for sign, brow, eye in (
+        (-1, FaceRegion.LEFT_BROW, FaceRegion.LEFT_EYE),
+        (1, FaceRegion.RIGHT_BROW, FaceRegion.RIGHT_EYE),
+    ):
         labels[_ellipse(u, v, cx + sign * eye_dx, eye_y - 0.07, eye_rx + 0.01, 0.012)] = brow
         labels[_ellipse(u, v, cx + sign * eye_dx, eye_y, eye_rx, eye_ry)] = eye
     labels[_ellipse(u, v, cx, cy + 0.06, 0.035, 0.07)] = FaceRegion.NOSE
@@ -95,7 +98,9 @@ def render_face(rng: np.random.Generator, size: int, *, makeup: bool) -> tuple[n
         skin_mask = np.isin(labels, [FaceRegion.FACE, FaceRegion.NOSE, FaceRegion.NECK])[..., None]
         image = np.where(skin_mask, image * 0.85 + np.array([250, 215, 200]) * 0.15, image)
         for cheek_cx in (cx - 0.15, cx + 0.15):
-            blush = (np.clip(1 - np.hypot((u - cheek_cx) / 0.07, (v - cy - 0.08) / 0.05), 0, 1) * 0.35 * face_like)[..., None]
+            blush = (np.clip(1 - np.hypot((u - cheek_cx) / 0.07, (v - cy - 0.08) / 0.05), 0, 1) * 0.35 * face_like)[
+                ..., None
+            ]
             image = image * (1 - blush) + np.array([230, 100, 110]) * blush
     backdrop = (labels == FaceRegion.BACKGROUND)[..., None]
     image = np.where(backdrop, image * (1.08 - 0.16 * v[..., None]), image)  # lighter at the top

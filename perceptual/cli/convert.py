@@ -85,9 +85,10 @@ def _load_any(source: str | os.PathLike, arch: str | None) -> VGGWeights:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "convert-weights", help="convert TF .npy / Keras .h5 / torch weights to a torchvision .safetensors",
+        "convert-weights",
+        help="convert TF .npy / Keras .h5 / torch weights to a torchvision .safetensors",
         description=__doc__.splitlines()[0],
-    )  # fmt: skip
+    )
     parser.add_argument("source", metavar="IN", help="vgg16.npy, a Keras .h5, .pth, .safetensors or a torchvision name")
     parser.add_argument("out", metavar="OUT.safetensors")
     add_arch(parser, default=None, help="default: detected from the file")

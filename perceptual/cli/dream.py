@@ -28,12 +28,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     dream.add_argument("--noise", type=int, nargs="+", metavar="PX", help="start from grey noise of H [W] px")
     dream.add_argument("--resize", type=int, metavar="PX", help="resize IMAGE so its shorter side is PX first")
     dream.add_argument(
-        "--layer", action="append", required=True, metavar="NAME[:WEIGHT]",
+        "--layer",
+        action="append",
+        required=True,
+        metavar="NAME[:WEIGHT]",
         help="tap to maximize (relu4_3, block4_conv3); repeat for a weighted sum of whole layers, e.g. "
         "--layer relu3_3:1 --layer relu4_3:0.5",
-    )  # fmt: skip
-    dream.add_argument("--channel", type=int, action="append", metavar="C",
-                       help="channel of the (single) --layer; repeat for several; omit for the whole layer")
+    )
+    dream.add_argument(
+        "--channel",
+        type=int,
+        action="append",
+        metavar="C",
+        help="channel of the (single) --layer; repeat for several; omit for the whole layer",
+    )
     dream.add_argument("--square", action="store_true", help="maximize the mean squared activation")
     _add_common(dream, iterations=10, octaves=4)
     dream.add_argument("--tile-size", type=int, default=512, metavar="PX", help="largest tile for gradients (512)")
@@ -62,12 +70,19 @@ def _add_common(parser: argparse.ArgumentParser, *, iterations: int, octaves: in
     parser.add_argument("--octaves", type=int, default=octaves, help=f"octave pyramid depth ({octaves})")
     parser.add_argument("--octave-scale", type=float, default=1.4, help="size ratio between octaves (1.4)")
     parser.add_argument("--jitter", type=int, default=0, metavar="PX", help="random roll per step, undone (0)")
-    parser.add_argument("--grad-norm", choices=("std", "abs_mean"), default="std",
-                        help="divide the gradient by its std (render_naive) or mean |g| (render_deepdream)")
+    parser.add_argument(
+        "--grad-norm",
+        choices=("std", "abs_mean"),
+        default="std",
+        help="divide the gradient by its std (render_naive) or mean |g| (render_deepdream)",
+    )
     add_arch(parser)
     add_weights(parser, help="imagenet (torchvision), a weights file, or random (tests only)")
-    parser.add_argument("--normalization", choices=("imagenet", "caffe", "none"),
-                        help="override the input preparation the weights carry")
+    parser.add_argument(
+        "--normalization",
+        choices=("imagenet", "caffe", "none"),
+        help="override the input preparation the weights carry",
+    )
     add_device(parser)
     parser.add_argument("--seed", type=int, default=0, help="seeds the noise, rolls and jitter (0)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -78,9 +93,15 @@ def _schedule(args: argparse.Namespace, **extra: int) -> DreamSchedule:
     from perceptual.tools.dream import DreamSchedule
 
     return DreamSchedule(
-        iterations=args.iterations, step=args.step, octaves=args.octaves, octave_scale=args.octave_scale,
-        jitter=args.jitter, grad_norm=args.grad_norm, seed=args.seed, **extra,
-    )  # fmt: skip
+        iterations=args.iterations,
+        step=args.step,
+        octaves=args.octaves,
+        octave_scale=args.octave_scale,
+        jitter=args.jitter,
+        grad_norm=args.grad_norm,
+        seed=args.seed,
+        **extra,
+    )
 
 
 def _parse_layers(specs: list[str]) -> dict[str, float]:
@@ -110,7 +131,7 @@ def _run_dream(args: argparse.Namespace) -> int:
     if args.channel:
         if len(layers) != 1:
             raise ValueError(f"--channel needs exactly one --layer, got {len(layers)}: {list(layers)}")
-        (name, weight), = layers.items()
+        ((name, weight),) = layers.items()
         objective = Objective((ObjectiveTerm(name, tuple(args.channel), weight, args.square),))
     else:
         objective = Objective.weighted_sum(layers, square=args.square)
@@ -130,9 +151,13 @@ def _run_dream(args: argparse.Namespace) -> int:
         objective, arch=args.arch, weights=args.weights, normalization=args.normalization, device=device
     )
     result = deep_dream(
-        image.to(device), objective, extractor=extractor, schedule=schedule,
-        return_octaves=args.octave_grid is not None, progress="dream" if not args.quiet else False,
-    )  # fmt: skip
+        image.to(device),
+        objective,
+        extractor=extractor,
+        schedule=schedule,
+        return_octaves=args.octave_grid is not None,
+        progress="dream" if not args.quiet else False,
+    )
     if args.octave_grid is not None:
         grid_path = save_image(octave_grid(result.octave_images).cpu(), args.octave_grid)
         print(f"wrote {grid_path} ({len(result.octave_images)} octaves)")
@@ -153,13 +178,22 @@ def _run_sheet(args: argparse.Namespace) -> int:
         raise ValueError(f"--channels must be 1..{available} for {args.arch} layer {args.layer!r}, got {args.channels}")
     schedule = _schedule(args)
     device = resolve_device(args.device)
-    extractor = make_extractor(args.layer, arch=args.arch, weights=args.weights, normalization=args.normalization,
-                               device=device)  # fmt: skip
+    extractor = make_extractor(
+        args.layer, arch=args.arch, weights=args.weights, normalization=args.normalization, device=device
+    )
     sheet = channel_sheet(
-        args.layer, channels=args.channels, extractor=extractor, size=args.size, schedule=schedule,
-        batch_size=args.batch_size, nrow=args.nrow, progress=not args.quiet,
-    )  # fmt: skip
+        args.layer,
+        channels=args.channels,
+        extractor=extractor,
+        size=args.size,
+        schedule=schedule,
+        batch_size=args.batch_size,
+        nrow=args.nrow,
+        progress=not args.quiet,
+    )
     path = save_image(sheet.grid.cpu(), args.out)
-    print(f"wrote {path}: {args.layer} channels {sheet.channels[0]}..{sheet.channels[-1]} of {args.arch}, "
-          f"{args.size}px each")  # fmt: skip
+    print(
+        f"wrote {path}: {args.layer} channels {sheet.channels[0]}..{sheet.channels[-1]} of {args.arch}, "
+        f"{args.size}px each"
+    )
     return 0

@@ -15,9 +15,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_arch(parser)
     parser.add_argument("--size", type=int, nargs="+", default=[224], metavar="PX", help="H [W] of the input image")
     parser.add_argument(
-        "--pool-padding", choices=("valid", "same"), default="valid",
+        "--pool-padding",
+        choices=("valid", "same"),
+        default="valid",
         help="'valid' floors odd sizes (torchvision, Keras: 361 -> 180); 'same' rounds up (TF SAME: 361 -> 181)",
-    )  # fmt: skip
+    )
     parser.set_defaults(func=_run)
 
 

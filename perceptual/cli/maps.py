@@ -14,48 +14,67 @@ from perceptual.pictures import COLORMAP_NAMES
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "maps", help="export feature-map grids of every layer as PNGs plus an index.html",
+        "maps",
+        help="export feature-map grids of every layer as PNGs plus an index.html",
         description="Export the feature-map grids of every requested VGG layer of one or more images as PNGs plus an "
         "index.html; or, with --compare REAL GENERATED, show where two images differ for VGG.",
         epilog="examples: perceptual maps photo.jpg --layers relu1_2,relu3_3,relu4_1 --out maps/ && open maps/index.html\n"
         "          perceptual maps --compare real.png generated.png --layers relu2_2,relu4_1 --out diff/",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    )
     parser.add_argument("images", nargs="*", metavar="IMAGE", help="image files (any size/mode; converted to RGB)")
     parser.add_argument(
-        "--compare", nargs=2, metavar=("REAL", "GENERATED"), type=Path,
+        "--compare",
+        nargs=2,
+        metavar=("REAL", "GENERATED"),
+        type=Path,
         help="instead of IMAGEs: two images of the same size; per layer, writes the labelled real | generated | "
         "|difference| grids of the channels that differ most (<layer>.png), the PCA view fitted on both "
         "(<layer>_pca.png) and the difference map over the real image (<layer>_overlay.png), plus index.html",
-    )  # fmt: skip
+    )
     add_arch(parser)
     parser.add_argument(
-        "--layers", default="all",
+        "--layers",
+        default="all",
         help="'all' (every post-ReLU conv and pool tap, Keras-style: 18 for VGG16), 'every' (all taps, pre-ReLU "
         "convs too) or comma-separated names such as relu1_2,relu4_1 or block4_conv1",
-    )  # fmt: skip
+    )
     parser.add_argument("--out", type=Path, default=Path("feature_maps"), help="output folder (default: feature_maps)")
     parser.add_argument(
-        "--channels", default=None,
+        "--channels",
+        default=None,
         help="'all' or N: the N channels with the largest mean activation (default: all); with --compare, the N "
         "that differ most (default: 16)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--pca", action="store_true",
+        "--pca",
+        action="store_true",
         help="also write <layer>_pca.png: every channel at once, principal components 1-3 as RGB (always in --compare)",
     )
     parser.add_argument("--colormap", choices=COLORMAP_NAMES, default="viridis")
     parser.add_argument(
-        "--scaling", "--normalization", dest="scaling", choices=("minmax", "percentile"), default="minmax",
+        "--scaling",
+        "--normalization",
+        dest="scaling",
+        choices=("minmax", "percentile"),
+        default="minmax",
         help="per-map display scaling: min-max, or the 1st-99th percentile range (robust to a few hot pixels)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--size", type=int, default=224, metavar="PX",
+        "--size",
+        type=int,
+        default=224,
+        metavar="PX",
         help="resize the shorter image side to PX before VGG (aspect kept); 0 keeps the image's size (default: 224)",
-    )  # fmt: skip
-    add_weights(parser, help="'imagenet' (torchvision, downloaded once), 'imagenet_features', a weights file, or 'random' (no download)")
+    )
+    add_weights(
+        parser,
+        help="'imagenet' (torchvision, downloaded once), 'imagenet_features', a weights file, or 'random' (no download)",
+    )
     parser.add_argument("--pool-padding", choices=("valid", "same"), default="valid")
-    parser.add_argument("--min-tile", type=int, default=32, metavar="PX", help="upscale smaller maps to at least PX (default 32)")
+    parser.add_argument(
+        "--min-tile", type=int, default=32, metavar="PX", help="upscale smaller maps to at least PX (default 32)"
+    )
     parser.add_argument("--no-labels", action="store_true", help="do not write channel numbers on the tiles")
     add_device(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -106,16 +125,30 @@ def _run(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {str(out)!r} is a file; name a folder")
     if args.compare:  # checks both images before creating or locking the folder
         real, generated = args.compare
-        return compare_to_folder(real, generated, out, extractor, layers=layers, channels=channels, style=style,
-                                 size=args.size or None)  # fmt: skip
+        return compare_to_folder(
+            real, generated, out, extractor, layers=layers, channels=channels, style=style, size=args.size or None
+        )
     out.mkdir(parents=True, exist_ok=True)
     with _exclusive(out):
         settings = {
-            "arch": args.arch, "weights": extractor.weights_source, "size": args.size, "pool_padding": args.pool_padding,
-            "colormap": args.colormap, "scaling": args.scaling, "channels": channels_text,
+            "arch": args.arch,
+            "weights": extractor.weights_source,
+            "size": args.size,
+            "pool_padding": args.pool_padding,
+            "colormap": args.colormap,
+            "scaling": args.scaling,
+            "channels": channels_text,
             **({"pca": True} if args.pca else {}),  # a folder exported without --pca keeps its settings
-        }  # fmt: skip
+        }
         return export_to_folder(
-            args.images, out, extractor, layers=layers, channels=channels, style=style, size=args.size or None,
-            settings=settings, progress=not args.quiet, pca=args.pca,
+            args.images,
+            out,
+            extractor,
+            layers=layers,
+            channels=channels,
+            style=style,
+            size=args.size or None,
+            settings=settings,
+            progress=not args.quiet,
+            pca=args.pca,
         )

@@ -171,10 +171,14 @@ class BackgroundWriter:
         self.close()
 
     # ------------------------------------------------------------------------------------------------ writer API
-    def add_image(self, tag: str, img_tensor: Tensor | np.ndarray, global_step: int | None = None, **kwargs: Any) -> None:
+    def add_image(
+        self, tag: str, img_tensor: Tensor | np.ndarray, global_step: int | None = None, **kwargs: Any
+    ) -> None:
         self.submit(lambda w, *a, **k: w.add_image(*a, **k), tag, _to_host(img_tensor), global_step, **kwargs)
 
-    def add_histogram(self, tag: str, values: Tensor | np.ndarray, global_step: int | None = None, **kwargs: Any) -> None:
+    def add_histogram(
+        self, tag: str, values: Tensor | np.ndarray, global_step: int | None = None, **kwargs: Any
+    ) -> None:
         self.submit(lambda w, *a, **k: w.add_histogram(*a, **k), tag, _to_host(values), global_step, **kwargs)
 
     def add_scalar(self, tag: str, scalar_value: float | Tensor, global_step: int | None = None, **kwargs: Any) -> None:

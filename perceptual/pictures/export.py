@@ -24,8 +24,8 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote
@@ -153,7 +153,9 @@ def export_layer_maps(
         for name, batch in features.items():
             maps = batch[0]
             count = maps.shape[0]
-            chosen = None if channels is None or channels >= count else select_channels(maps, k=channels, by="activation")
+            chosen = (
+                None if channels is None or channels >= count else select_channels(maps, k=channels, by="activation")
+            )
             grid, palette = render_maps_indexed(maps, channels=chosen, style=style)
             summed = render_channel_sum(maps, style=style)
             grid_path, sum_path = folder / f"{name}.png", folder / f"{name}_sum.png"
@@ -169,8 +171,11 @@ def export_layer_maps(
                 pca_path = folder / f"{name}_pca.png"
                 pictures.append((Image.fromarray(picture.cpu().numpy()), pca_path))
             pending.append(pool.submit(_write_pngs, pictures, compress_level))
-            exported.append(ExportedLayer(name, tuple(batch.shape), shown, grid_path, sum_path,
-                                          (grid_np.shape[1], grid_np.shape[0]), pca_path))  # fmt: skip
+            exported.append(
+                ExportedLayer(
+                    name, tuple(batch.shape), shown, grid_path, sum_path, (grid_np.shape[1], grid_np.shape[0]), pca_path
+                )
+            )
             if on_layer is not None:
                 pending[-1].add_done_callback(_report_done(on_layer, name))
         for future in pending:
@@ -209,21 +214,35 @@ LOCK = ".perceptual-maps.lock"
 
 def _item_to_json(item: ExportedImage, out: Path) -> dict:
     return {
-        "source": str(item.source), "folder": item.folder.relative_to(out).as_posix(), "notes": list(item.notes),
+        "source": str(item.source),
+        "folder": item.folder.relative_to(out).as_posix(),
+        "notes": list(item.notes),
         "layers": [
-            {"name": layer.name, "shape": list(layer.shape), "channels_shown": layer.channels_shown,
-             "grid": layer.grid.relative_to(out).as_posix(), "channel_sum": layer.channel_sum.relative_to(out).as_posix(),
-             "grid_size": list(layer.grid_size), **({"pca": layer.pca.relative_to(out).as_posix()} if layer.pca else {})}
+            {
+                "name": layer.name,
+                "shape": list(layer.shape),
+                "channels_shown": layer.channels_shown,
+                "grid": layer.grid.relative_to(out).as_posix(),
+                "channel_sum": layer.channel_sum.relative_to(out).as_posix(),
+                "grid_size": list(layer.grid_size),
+                **({"pca": layer.pca.relative_to(out).as_posix()} if layer.pca else {}),
+            }
             for layer in item.layers
         ],
-    }  # fmt: skip
+    }
 
 
 def _item_from_json(entry: dict, out: Path) -> ExportedImage:
     layers = [
-        ExportedLayer(layer["name"], tuple(layer["shape"]), int(layer["channels_shown"]), out / layer["grid"],
-                      out / layer["channel_sum"], tuple(layer["grid_size"]),
-                      out / layer["pca"] if layer.get("pca") else None)  # fmt: skip
+        ExportedLayer(
+            layer["name"],
+            tuple(layer["shape"]),
+            int(layer["channels_shown"]),
+            out / layer["grid"],
+            out / layer["channel_sum"],
+            tuple(layer["grid_size"]),
+            out / layer["pca"] if layer.get("pca") else None,
+        )
         for layer in entry["layers"]
     ]
     return ExportedImage(Path(entry["source"]), out / entry["folder"], list(entry["notes"]), layers)
@@ -235,8 +254,10 @@ def _read_manifest(out: Path, settings: Mapping[str, object]) -> list[ExportedIm
     path = out / MANIFEST
     if not path.is_file():
         if (out / "index.html").exists():
-            raise ValueError(f"--out {str(out)!r} holds an index.html that no feature-map export listed in {MANIFEST} "
-                             "(an older export, or --compare); use an empty folder")  # fmt: skip
+            raise ValueError(
+                f"--out {str(out)!r} holds an index.html that no feature-map export listed in {MANIFEST} "
+                "(an older export, or --compare); use an empty folder"
+            )
         return []
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -244,7 +265,11 @@ def _read_manifest(out: Path, settings: Mapping[str, object]) -> list[ExportedIm
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(f"--out {str(out)!r}: unreadable {MANIFEST} ({err}); use another folder") from None
     if stored != dict(settings):
-        differs = ", ".join(f"{key} {stored.get(key)!r} there, {value!r} now" for key, value in settings.items() if stored.get(key) != value)
+        differs = ", ".join(
+            f"{key} {stored.get(key)!r} there, {value!r} now"
+            for key, value in settings.items()
+            if stored.get(key) != value
+        )
         raise ValueError(f"--out {str(out)!r} holds maps made with other settings ({differs}); use another folder")
     return [item for item in (_item_from_json(entry, out) for entry in entries) if item.folder.is_dir()]
 
@@ -304,10 +329,14 @@ def write_index(out: Path, exported: Sequence[ExportedImage], *, title: str) -> 
         parts.append(f'<h2 id="{html.escape(item.folder.name)}">{html.escape(item.source.name)}</h2>')
         for note in item.notes:
             parts.append(f'<p class="meta">note: {html.escape(note)}</p>')
-        parts.append("<nav>" + "".join(
-            f'<a href="#{html.escape(item.folder.name)}-{html.escape(layer.name)}">{html.escape(layer.name)}</a>'
-            for layer in item.layers
-        ) + "</nav>")  # fmt: skip
+        parts.append(
+            "<nav>"
+            + "".join(
+                f'<a href="#{html.escape(item.folder.name)}-{html.escape(layer.name)}">{html.escape(layer.name)}</a>'
+                for layer in item.layers
+            )
+            + "</nav>"
+        )
         for layer in item.layers:
             shape = " x ".join(str(s) for s in layer.shape)
             channels = layer.shape[1]
@@ -323,9 +352,11 @@ def write_index(out: Path, exported: Sequence[ExportedImage], *, title: str) -> 
                 f'alt="{html.escape(layer.name)} channel sum" title="channel sum" loading="lazy"></a>',
             ]
             if layer.pca is not None:
-                parts.append(f'<a href="{link(layer.pca)}"><img class="pca" src="{link(layer.pca)}" '
-                             f'alt="{html.escape(layer.name)} PCA" title="every channel: principal components 1-3 as RGB" '
-                             'loading="lazy"></a>')  # fmt: skip
+                parts.append(
+                    f'<a href="{link(layer.pca)}"><img class="pca" src="{link(layer.pca)}" '
+                    f'alt="{html.escape(layer.name)} PCA" title="every channel: principal components 1-3 as RGB" '
+                    'loading="lazy"></a>'
+                )
             parts.append("</section>")
     parts.append("</body></html>")
     path = out / "index.html"
@@ -334,10 +365,18 @@ def write_index(out: Path, exported: Sequence[ExportedImage], *, title: str) -> 
 
 
 def export_to_folder(
-    images: Sequence[str | os.PathLike], out: Path, extractor: VGGFeatures, *, layers: Sequence[str],
-    channels: int | None = None, style: GridStyle = EXPORT_STYLE, size: int | None = 224, settings: Mapping,
-    progress: bool = True, pca: bool = False,
-) -> int:  # fmt: skip
+    images: Sequence[str | os.PathLike],
+    out: Path,
+    extractor: VGGFeatures,
+    *,
+    layers: Sequence[str],
+    channels: int | None = None,
+    style: GridStyle = EXPORT_STYLE,
+    size: int | None = 224,
+    settings: Mapping,
+    progress: bool = True,
+    pca: bool = False,
+) -> int:
     """``perceptual maps``' work once its arguments are checked: every image of ``images`` (resized so the shorter
     side is ``size``; ``None`` keeps it) into ``out``, with the manifest and ``index.html`` merged with earlier runs
     whose ``settings`` match (the caller holds the folder's lock). Returns the exit status: 0, or 1 when an image
@@ -350,7 +389,9 @@ def export_to_folder(
     exported: list[ExportedImage] = []
     failures = 0
     start = time.perf_counter()
-    with tqdm(total=len(images) * len(layers), desc="feature maps", unit="layer", disable=not progress, file=sys.stderr) as bar:
+    with tqdm(
+        total=len(images) * len(layers), desc="feature maps", unit="layer", disable=not progress, file=sys.stderr
+    ) as bar:
         for source in map(Path, images):
             try:
                 image, notes = load_image(source, size=size)
@@ -384,9 +425,14 @@ def export_to_folder(
     if len(everything) > len(exported):
         print(f"{out}: index.html lists {len(everything)} images ({len(everything) - len(exported)} from earlier runs)")
     files = sum((3 if pca else 2) * len(item.layers) for item in exported)
-    print(f"wrote {files} PNGs for {len(exported)} image(s) in {time.perf_counter() - start:.1f} s; open {os.fspath(index)}")
+    print(
+        f"wrote {files} PNGs for {len(exported)} image(s) in {time.perf_counter() - start:.1f} s; open {os.fspath(index)}"
+    )
     if failures:
-        print(f"perceptual maps: {failures} of {len(images)} file(s) could not be read (see errors above)", file=sys.stderr)
+        print(
+            f"perceptual maps: {failures} of {len(images)} file(s) could not be read (see errors above)",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -401,8 +447,10 @@ def _load_pair(real: Path, generated: Path, size: int | None) -> tuple[torch.Ten
     full = {path: load_image(path)[0] for path in (real, generated)}
     (height, width), (other_height, other_width) = (tuple(full[path].shape[1:]) for path in (real, generated))
     if (height, width) != (other_height, other_width):
-        raise ValueError(f"--compare needs two images of the same size: {real} is {width}x{height}, {generated} is "
-                         f"{other_width}x{other_height} (width x height)")  # fmt: skip
+        raise ValueError(
+            f"--compare needs two images of the same size: {real} is {width}x{height}, {generated} is "
+            f"{other_width}x{other_height} (width x height)"
+        )
     if size is None:
         return full[real], full[generated], []
     (first, notes), (second, _) = load_image(real, size=size), load_image(generated, size=size)
@@ -422,10 +470,19 @@ class _ComparedLayer:
 
 
 def compare_to_folder(
-    real: str | os.PathLike, generated: str | os.PathLike, out: Path, extractor: VGGFeatures, *,
-    layers: Sequence[str], channels: int | None = 16, style: GridStyle = EXPORT_STYLE, size: int | None = 224,
-    titles: tuple[str, str] = ("real", "generated"), alpha: float = 0.5, colormap: str = "magma",
-) -> int:  # fmt: skip
+    real: str | os.PathLike,
+    generated: str | os.PathLike,
+    out: Path,
+    extractor: VGGFeatures,
+    *,
+    layers: Sequence[str],
+    channels: int | None = 16,
+    style: GridStyle = EXPORT_STYLE,
+    size: int | None = 224,
+    titles: tuple[str, str] = ("real", "generated"),
+    alpha: float = 0.5,
+    colormap: str = "magma",
+) -> int:
     """``perceptual maps --compare``: where two images of the same size differ for VGG, as PNGs in ``out`` plus an
     ``index.html``; the offline counterpart of :class:`~perceptual.pictures.monitor.FeatureMapMonitor`'s pictures.
 
@@ -445,7 +502,9 @@ def compare_to_folder(
     Returns the exit status, 0."""
     real, generated, out = Path(real), Path(generated), Path(out)
     if (out / MANIFEST).is_file():
-        raise ValueError(f"--out {str(out)!r} holds a feature-map export ({MANIFEST}); use another folder for --compare")
+        raise ValueError(
+            f"--out {str(out)!r} holds a feature-map export ({MANIFEST}); use another folder for --compare"
+        )
     first, second, notes = _load_pair(real, generated, size)
     for note in notes:
         print(f"{real}: {note}", file=sys.stderr)
@@ -453,15 +512,37 @@ def compare_to_folder(
         extractor.check_input(image[None], name=str(path))
     out.mkdir(parents=True, exist_ok=True)
     with _exclusive(out):
-        return _compare(first, second, real, generated, out, extractor, layers=layers, channels=channels, style=style,
-                        titles=titles, alpha=alpha, colormap=colormap)  # fmt: skip
+        return _compare(
+            first,
+            second,
+            real,
+            generated,
+            out,
+            extractor,
+            layers=layers,
+            channels=channels,
+            style=style,
+            titles=titles,
+            alpha=alpha,
+            colormap=colormap,
+        )
 
 
 def _compare(
-    first: torch.Tensor, second: torch.Tensor, real: Path, generated: Path, out: Path, extractor: VGGFeatures, *,
-    layers: Sequence[str], channels: int | None, style: GridStyle, titles: tuple[str, str], alpha: float,
+    first: torch.Tensor,
+    second: torch.Tensor,
+    real: Path,
+    generated: Path,
+    out: Path,
+    extractor: VGGFeatures,
+    *,
+    layers: Sequence[str],
+    channels: int | None,
+    style: GridStyle,
+    titles: tuple[str, str],
+    alpha: float,
     colormap: str,
-) -> int:  # fmt: skip
+) -> int:
     start = time.perf_counter()
     device = extractor.scale.device
     with torch.inference_mode():
@@ -484,38 +565,68 @@ def _compare(
             distance = (pair_real.float() - pair_generated.float()).square().mean()
             # one host copy for the numbers of this layer
             top = order.values.numel()
-            numbers = torch.cat((scores.index_select(0, chosen), order.values, order.indices.float(), explained,
-                                 distance[None])).cpu().tolist()  # fmt: skip
+            numbers = (
+                torch.cat(
+                    (scores.index_select(0, chosen), order.values, order.indices.float(), explained, distance[None])
+                )
+                .cpu()
+                .tolist()
+            )
             captions, numbers = [_short_number(value) for value in numbers[:shown]], numbers[shown:]
             ranking = [(int(channel), value) for value, channel in zip(numbers[:top], numbers[top : 2 * top])]
             shares = ", ".join(f"{share:.0%}" for share in numbers[2 * top : 2 * top + 3])
             height, width = pair_real.shape[1:]
-            heading = (f"{name}  ({height}x{width} maps)  {a} = {real.name}, {b} = {generated.name}\n"
-                       f"{shown} of {count} channels: top {shown} by mean |{a}-{b}|\n"
-                       f"in |difference| tiles: mean |{a}-{b}| of the two maps")  # fmt: skip
-            grid, palette = render_comparison_indexed(pair_real, pair_generated, channels=chosen, style=style,
-                                                      titles=titles, heading=heading, captions=captions)  # fmt: skip
+            heading = (
+                f"{name}  ({height}x{width} maps)  {a} = {real.name}, {b} = {generated.name}\n"
+                f"{shown} of {count} channels: top {shown} by mean |{a}-{b}|\n"
+                f"in |difference| tiles: mean |{a}-{b}| of the two maps"
+            )
+            grid, palette = render_comparison_indexed(
+                pair_real,
+                pair_generated,
+                channels=chosen,
+                style=style,
+                titles=titles,
+                heading=heading,
+                captions=captions,
+            )
             pca_heading = f"{name}: RGB = PCA 1-3 of {count} channels ({shares} of the variance), fitted on both"
             pca = _pca_picture(pca_scores, factor, pca_style, gap=None, titles=titles, heading=pca_heading)
             blended = overlay_heatmap(base, heat, alpha=alpha, colormap=colormap)
             labels = _panel_labels([f"{name} on {a}"], (int(base.shape[0]), int(base.shape[1])), 0)
             blended = _draw_labels(blended, labels, indexed=False, pad_value=255)
-        layer = _ComparedLayer(name, tuple(pair_real.shape), shown, numbers[-1], ranking, out / f"{name}.png",
-                               out / f"{name}_pca.png", out / f"{name}_overlay.png")  # fmt: skip
+        layer = _ComparedLayer(
+            name,
+            tuple(pair_real.shape),
+            shown,
+            numbers[-1],
+            ranking,
+            out / f"{name}.png",
+            out / f"{name}_pca.png",
+            out / f"{name}_overlay.png",
+        )
         _save_png(palette_image(grid.cpu().numpy(), palette.cpu().numpy()), layer.comparison)
         _save_png(Image.fromarray(pca.cpu().numpy()), layer.pca)
         _save_png(Image.fromarray(blended.cpu().numpy()), layer.overlay)
         compared.append(layer)
-    index = _write_compare_index(out, real, generated, compared, titles=titles,
-                                 title=f"{real.name} vs {generated.name}: {extractor.arch} feature maps ({extractor.weights_source})")  # fmt: skip
-    print(f"wrote {3 * len(compared)} PNGs for {len(compared)} layer(s) in {time.perf_counter() - start:.1f} s; "
-          f"open {os.fspath(index)}")  # fmt: skip
+    index = _write_compare_index(
+        out,
+        real,
+        generated,
+        compared,
+        titles=titles,
+        title=f"{real.name} vs {generated.name}: {extractor.arch} feature maps ({extractor.weights_source})",
+    )
+    print(
+        f"wrote {3 * len(compared)} PNGs for {len(compared)} layer(s) in {time.perf_counter() - start:.1f} s; "
+        f"open {os.fspath(index)}"
+    )
     return 0
 
 
 def _write_compare_index(
     out: Path, real: Path, generated: Path, layers: Sequence[_ComparedLayer], *, titles: tuple[str, str], title: str
-) -> Path:  # fmt: skip
+) -> Path:
     a, b = (html.escape(name) for name in titles)
 
     def image(path: Path, alt: str) -> str:
@@ -536,8 +647,10 @@ def _write_compare_index(
         f"{a} | {b} | |difference| grids of the channels that differ most (each channel on one scale in all three "
         f"panels; in each difference tile the mean |{a} - {b}| of its two maps), every channel at once (principal "
         f"components 1-3 as RGB, fitted on both), and the difference map over {a}.</p>",
-        "<nav>" + "".join(f'<a href="#{html.escape(layer.name)}">{html.escape(layer.name)}</a>' for layer in layers) + "</nav>",
-    ]  # fmt: skip
+        "<nav>"
+        + "".join(f'<a href="#{html.escape(layer.name)}">{html.escape(layer.name)}</a>' for layer in layers)
+        + "</nav>",
+    ]
     for layer in layers:
         shape = " x ".join(str(s) for s in layer.shape)
         ranking = ", ".join(f"{channel} ({value:.3g})" for channel, value in layer.ranking)

@@ -57,9 +57,9 @@ from perceptual.pictures.render import (
     GridStyle,
     _check_colormap,
     _draw_labels,
+    _panel_labels,
     _pca_fit,
     _pca_picture,
-    _panel_labels,
     _short_number,
     _unit_heat,
     apply_colormap,
@@ -95,12 +95,20 @@ __all__ = [
     "region_distances",
 ]
 
-_STATISTICS = ("mean_activation_real", "mean_activation_generated", "zero_channels_real", "zero_channels_generated", "distance")
+_STATISTICS = (
+    "mean_activation_real",
+    "mean_activation_generated",
+    "zero_channels_real",
+    "zero_channels_generated",
+    "distance",
+)
 
 
 # ------------------------------------------------------------------------------------------------ checks
 def _check_writer(writer: object) -> None:
-    missing = [name for name in ("add_image", "add_scalar", "add_histogram") if not callable(getattr(writer, name, None))]
+    missing = [
+        name for name in ("add_image", "add_scalar", "add_histogram") if not callable(getattr(writer, name, None))
+    ]
     if missing:
         raise TypeError(
             f"writer must be a torch.utils.tensorboard.SummaryWriter (or have {', '.join(missing)}), "
@@ -170,7 +178,9 @@ def _check_titles(titles: object) -> tuple[str, str] | None:
     if titles is None:
         return None
     if isinstance(titles, str) or not isinstance(titles, Sequence) or len(titles) != 2:
-        raise ValueError(f"titles must be None or two names (real, generated), e.g. ('source', 'made-up'), got {titles!r}")
+        raise ValueError(
+            f"titles must be None or two names (real, generated), e.g. ('source', 'made-up'), got {titles!r}"
+        )
     for title in titles:
         if not isinstance(title, str) or not title:
             raise ValueError(f"titles must be two non-empty str, got {titles!r}")
@@ -190,8 +200,10 @@ def _check_regions(regions: object, batch: int) -> dict[str, Tensor]:
             got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
             raise TypeError(f"region {name!r} must be a float (or bool) tensor with values in [0, 1], got {got}")
         if mask.ndim != 4 or mask.shape[1] != 1 or mask.shape[0] != batch:
-            raise ValueError(f"region {name!r} must be (N, 1, H, W) with N = {batch} (the features' batch), got shape "
-                             f"{tuple(mask.shape)}")  # fmt: skip
+            raise ValueError(
+                f"region {name!r} must be (N, 1, H, W) with N = {batch} (the features' batch), got shape "
+                f"{tuple(mask.shape)}"
+            )
         checked[name] = mask.detach().float()
     return checked
 
@@ -316,15 +328,18 @@ def log_feature_maps(
         raise ValueError(f"layers {missing} are not in real_features, which has {list(real_features)}")
     absent = [name for name in names if name not in generated_features]
     if absent:
-        raise ValueError(f"layers {absent} are in real_features but not in generated_features ({list(generated_features)})")
+        raise ValueError(
+            f"layers {absent} are in real_features but not in generated_features ({list(generated_features)})"
+        )
     pairs = {name: _check_pair(name, real_features[name], generated_features[name]) for name in names}
     for real, _ in pairs.values():
         if not -real.shape[0] <= sample < real.shape[0]:
             raise ValueError(f"sample={sample} is out of range for a batch of {real.shape[0]}")
     if regions is not None and pairs:
         regions = _check_regions(regions, next(iter(pairs.values()))[0].shape[0])
-    pca_style = replace(style, min_size=_PCA_SIZE[0], max_size=_PCA_SIZE[1], labels=False, scaling="percentile",
-                        percentiles=(1.0, 99.0))  # fmt: skip
+    pca_style = replace(
+        style, min_size=_PCA_SIZE[0], max_size=_PCA_SIZE[1], labels=False, scaling="percentile", percentiles=(1.0, 99.0)
+    )
 
     # 1. on the device: channels, every number, the PCA fit
     logs: list[_LayerLog] = []
@@ -366,7 +381,9 @@ def log_feature_maps(
         for region, number in zip(regions or {}, numbers.get("regions", [])):
             if not math.isnan(number):
                 writer.add_scalar(f"{tag_prefix}/{log.name}/distance/{region}", number, step)
-        if titles is not None and callable(getattr(writer, "add_text", None)):  # SummaryWriter has it; a minimal writer may not
+        if titles is not None and callable(
+            getattr(writer, "add_text", None)
+        ):  # SummaryWriter has it; a minimal writer may not
             writer.add_text(f"{tag_prefix}/{log.name}/ranking", _ranking_text(log, numbers, titles, step), step)
 
     # 3. the pictures: rendered on the device, one host copy each
@@ -375,8 +392,11 @@ def log_feature_maps(
         real, generated = log.real[sample], log.generated[sample]
         text: dict[str, Any] = {}
         if titles is not None:
-            text = {"titles": titles, "heading": _comparison_heading(log, titles, step, channel_selection, selected_at),
-                    "captions": [_short_number(value) for value in numbers["captions"]]}  # fmt: skip
+            text = {
+                "titles": titles,
+                "heading": _comparison_heading(log, titles, step, channel_selection, selected_at),
+                "captions": [_short_number(value) for value in numbers["captions"]],
+            }
         grid, _ = render_comparison_indexed(real, generated, channels=log.channels, style=style, **text)
         _add_palette_image(writer, f"{tag_prefix}/{log.name}", grid.cpu().numpy(), palette, step)
         if log.pca is not None:
@@ -404,8 +424,10 @@ def _comparison_heading(
     else:
         score = f"mean |{real}-{generated}|" if selection == "difference" else f"mean {real} activation"
         how = f"{shown} of {channels} channels: top {shown} by {score} at batch {when}"
-    return (f"{log.name}  batch {step}  ({height}x{width} maps)\n{how}\n"
-            f"in |difference| tiles: mean |{real}-{generated}| of the two maps now")  # fmt: skip
+    return (
+        f"{log.name}  batch {step}  ({height}x{width} maps)\n{how}\n"
+        f"in |difference| tiles: mean |{real}-{generated}| of the two maps now"
+    )
 
 
 def _ranking_text(log: _LayerLog, numbers: dict[str, list[float]], titles: tuple[str, str], step: int) -> str:
@@ -416,11 +438,16 @@ def _ranking_text(log: _LayerLog, numbers: dict[str, list[float]], titles: tuple
         f"| {rank} | {int(channel)} | {score:.4g} | {'yes' if int(channel) in shown else ''} |"
         for rank, (channel, score) in enumerate(zip(numbers["ranking_channels"], numbers["ranking_scores"]), start=1)
     ]
-    return "\n".join([
-        f"Channels of {log.name} that differ most at batch {step}: mean |{titles[0]} - {titles[1]}| over the batch "
-        f"of {batch} and every position.", "",
-        "| rank | channel | mean abs difference | shown |", "|---:|---:|---:|:---:|", *rows,
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"Channels of {log.name} that differ most at batch {step}: mean |{titles[0]} - {titles[1]}| over the batch "
+            f"of {batch} and every position.",
+            "",
+            "| rank | channel | mean abs difference | shown |",
+            "|---:|---:|---:|:---:|",
+            *rows,
+        ]
+    )
 
 
 def _add_palette_image(writer: Any, tag: str, grid: np.ndarray, palette: np.ndarray, step: int) -> None:
@@ -469,7 +496,9 @@ def difference_maps(
     maps: dict[str, Tensor] = {}
     with torch.no_grad():
         if lpips is not None:
-            maps["lpips"] = lpips.from_features(generated_features, real_features, size=(height, width), spatial=True).float()
+            maps["lpips"] = lpips.from_features(
+                generated_features, real_features, size=(height, width), spatial=True
+            ).float()
         for name in names:
             real, generated = _check_pair(name, real_features[name], generated_features[name])
             maps[name] = difference_map(real, generated, (height, width))
@@ -533,8 +562,10 @@ def log_difference_maps(
             picture = F.interpolate(_stretch_each(batch[sample][None]), size=tile_size, mode="area")
             tiles.append((picture[0].permute(1, 2, 0) * 255).round().to(torch.uint8))
             columns.append(name)
-    heats = {name: _unit_heat(F.interpolate(value[sample][None], size=tile_size, mode="area")[0, 0])
-             for name, value in maps.items()}  # fmt: skip
+    heats = {
+        name: _unit_heat(F.interpolate(value[sample][None], size=tile_size, mode="area")[0, 0])
+        for name, value in maps.items()
+    }
     for name, heat in heats.items():
         tiles.append(apply_colormap(heat, colormap))
         columns.append(name)
@@ -575,7 +606,9 @@ def log_embedding(
     if generated.ndim == 4:
         generated = generated.float().mean(dim=(2, 3))
     if real.ndim != 2 or generated.ndim != 2 or real.shape[1] != generated.shape[1]:
-        raise ValueError(f"embeddings must be (N, C) with the same C, got {tuple(real.shape)} and {tuple(generated.shape)}")
+        raise ValueError(
+            f"embeddings must be (N, C) with the same C, got {tuple(real.shape)} and {tuple(generated.shape)}"
+        )
     matrix = torch.cat((real.float(), generated.float())).cpu()
     metadata = ["real"] * real.shape[0] + ["generated"] * generated.shape[0]
     label_img = None
@@ -665,7 +698,9 @@ class FeatureMapMonitor(Callback):
 
     def __post_init__(self) -> None:
         if _LIGHTNING_ERROR is not None:
-            raise ImportError("FeatureMapMonitor needs Lightning: pip install 'perceptual[train]'") from _LIGHTNING_ERROR
+            raise ImportError(
+                "FeatureMapMonitor needs Lightning: pip install 'perceptual[train]'"
+            ) from _LIGHTNING_ERROR
         if not isinstance(self.every_n_batches, int) or self.every_n_batches < 1:
             raise ValueError(f"every_n_batches must be a positive integer, got {self.every_n_batches!r}")
         _check_channel_options(self.max_channels, self.channel_selection)
@@ -674,10 +709,13 @@ class FeatureMapMonitor(Callback):
         if (self.extractor is None) != (self.monitor_images is None):
             raise ValueError("extractor and monitor_images work together: give both or neither")
         if self.reselect_every_n_logs is not None and (
-            isinstance(self.reselect_every_n_logs, bool) or not isinstance(self.reselect_every_n_logs, int)
+            isinstance(self.reselect_every_n_logs, bool)
+            or not isinstance(self.reselect_every_n_logs, int)
             or self.reselect_every_n_logs < 1
         ):
-            raise ValueError(f"reselect_every_n_logs must be a positive integer or None, got {self.reselect_every_n_logs!r}")
+            raise ValueError(
+                f"reselect_every_n_logs must be a positive integer or None, got {self.reselect_every_n_logs!r}"
+            )
         self.titles = _check_titles(self.titles)
         if self.embedding_samples < 1:
             raise ValueError(f"embedding_samples must be a positive integer, got {self.embedding_samples}")
@@ -691,7 +729,12 @@ class FeatureMapMonitor(Callback):
         self.batches_seen = 0
         self._writer: Any = None
         self._warned: set[str] = set()
-        self._embedding: dict[str, list[Tensor]] = {"real": [], "generated": [], "real_images": [], "generated_images": []}
+        self._embedding: dict[str, list[Tensor]] = {
+            "real": [],
+            "generated": [],
+            "real_images": [],
+            "generated_images": [],
+        }
         self._embedding_done = False
 
     # -------------------------------------------------------------------------------------------- plumbing
@@ -735,8 +778,11 @@ class FeatureMapMonitor(Callback):
         self._close()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"batches_seen": self.batches_seen, "channels": {k: v.tolist() for k, v in self.channels.items()},
-                "selected_at": dict(self.selected_at)}  # fmt: skip
+        return {
+            "batches_seen": self.batches_seen,
+            "channels": {k: v.tolist() for k, v in self.channels.items()},
+            "selected_at": dict(self.selected_at),
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.batches_seen = int(state_dict.get("batches_seen", 0))
@@ -789,9 +835,12 @@ class FeatureMapMonitor(Callback):
         return {k: v[:count] for k, v in features.items()}, {k: v[count:] for k, v in features.items()}
 
     def _log(
-        self, real: Mapping[str, Tensor], generated: Mapping[str, Tensor], step: int,
+        self,
+        real: Mapping[str, Tensor],
+        generated: Mapping[str, Tensor],
+        step: int,
         regions: Mapping[str, Tensor] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         names, missing = _match_layers(self.layers, list(real))
         if missing:
             self._warn_once(
@@ -805,11 +854,23 @@ class FeatureMapMonitor(Callback):
             self.channels = {}  # chosen again now, on this batch
         channels = {name: index.to(real[name].device) for name, index in self.channels.items() if name in names}
         used = log_feature_maps(
-            self._writer, real, generated, step, layers=names, max_channels=self.max_channels, channels=channels,
-            channel_selection=self.channel_selection, style=self.style, tag_prefix=self.tag_prefix,
-            log_histograms=self.log_histograms, sample=self.sample, titles=self.titles, selected_at=self.selected_at,
-            pca=self.pca, regions=regions,
-        )  # fmt: skip
+            self._writer,
+            real,
+            generated,
+            step,
+            layers=names,
+            max_channels=self.max_channels,
+            channels=channels,
+            channel_selection=self.channel_selection,
+            style=self.style,
+            tag_prefix=self.tag_prefix,
+            log_histograms=self.log_histograms,
+            sample=self.sample,
+            titles=self.titles,
+            selected_at=self.selected_at,
+            pca=self.pca,
+            regions=regions,
+        )
         for name, index in used.items():
             if name not in self.channels:
                 self.channels[name] = index
@@ -819,31 +880,53 @@ class FeatureMapMonitor(Callback):
         self, real: Mapping[str, Tensor], generated: Mapping[str, Tensor], outputs: Any, step: int, pl_module: Any
     ) -> None:
         images = outputs.get("images") if isinstance(outputs, Mapping) else None
-        pair = (images["real"], images["generated"]) if isinstance(images, Mapping) and {"real", "generated"} <= set(images) else None
+        pair = (
+            (images["real"], images["generated"])
+            if isinstance(images, Mapping) and {"real", "generated"} <= set(images)
+            else None
+        )
         lpips = self.lpips if self.lpips is not None else getattr(pl_module, "lpips", None)
         lpips = lpips if isinstance(lpips, LPIPS) else None
         if lpips is not None:
             absent = [name for name in LPIPS_LAYERS if name not in real]
             if absent:
-                self._warn_once("lpips-layers", f"FeatureMapMonitor: the supplied features lack {absent}, which LPIPS "
-                                                "needs; the LPIPS map is skipped (tap them in the loss's extractor)")  # fmt: skip
+                self._warn_once(
+                    "lpips-layers",
+                    f"FeatureMapMonitor: the supplied features lack {absent}, which LPIPS "
+                    "needs; the LPIPS map is skipped (tap them in the loss's extractor)",
+                )
                 lpips = None
             else:
                 lpips = lpips.to(real[LPIPS_LAYERS[0]].device)
         names, _ = _match_layers(self.layers, list(real))
         columns = log_difference_maps(
-            self._writer, real, generated, step, images=pair, layers=names, lpips=lpips, sample=self.sample,
-            tag_prefix=self.tag_prefix, titles=self.titles,
-        )  # fmt: skip
+            self._writer,
+            real,
+            generated,
+            step,
+            images=pair,
+            layers=names,
+            lpips=lpips,
+            sample=self.sample,
+            tag_prefix=self.tag_prefix,
+            titles=self.titles,
+        )
         if "difference-columns" not in self._warned:
             self._warned.add("difference-columns")
-            self._writer.add_text(f"{self.tag_prefix}/difference", "columns, left to right: " + " | ".join(columns), step)
+            self._writer.add_text(
+                f"{self.tag_prefix}/difference", "columns, left to right: " + " | ".join(columns), step
+            )
 
-    def _collect_embedding(self, real: Mapping[str, Tensor], generated: Mapping[str, Tensor], outputs: Any, step: int) -> None:
+    def _collect_embedding(
+        self, real: Mapping[str, Tensor], generated: Mapping[str, Tensor], outputs: Any, step: int
+    ) -> None:
         names, _ = _match_layers([self.embedding_layer], list(real))  # type: ignore[list-item]
         if not names:
-            self._warn_once("embedding", f"FeatureMapMonitor: embedding_layer {self.embedding_layer!r} is not among the "
-                                         f"supplied features {list(real)}; no embedding is written")  # fmt: skip
+            self._warn_once(
+                "embedding",
+                f"FeatureMapMonitor: embedding_layer {self.embedding_layer!r} is not among the "
+                f"supplied features {list(real)}; no embedding is written",
+            )
             self._embedding_done = True
             return
         name = names[0]
@@ -851,7 +934,9 @@ class FeatureMapMonitor(Callback):
         self._embedding["generated"].append(generated[name].detach().float().mean(dim=(2, 3)))
         images = outputs.get("images") if isinstance(outputs, Mapping) else None
         if isinstance(images, Mapping) and "real" in images and "generated" in images:
-            self._embedding["real_images"].append(F.interpolate(images["real"].detach().float(), size=(32, 32), mode="area"))
+            self._embedding["real_images"].append(
+                F.interpolate(images["real"].detach().float(), size=(32, 32), mode="area")
+            )
             self._embedding["generated_images"].append(
                 F.interpolate(images["generated"].detach().float(), size=(32, 32), mode="area")
             )
@@ -860,11 +945,14 @@ class FeatureMapMonitor(Callback):
             n = self.embedding_samples
             thumbs = len(self._embedding["real_images"]) == len(self._embedding["real"])
             log_embedding(
-                self._writer, torch.cat(self._embedding["real"])[:n], torch.cat(self._embedding["generated"])[:n], step,
+                self._writer,
+                torch.cat(self._embedding["real"])[:n],
+                torch.cat(self._embedding["generated"])[:n],
+                step,
                 real_images=torch.cat(self._embedding["real_images"])[:n] if thumbs else None,
                 generated_images=torch.cat(self._embedding["generated_images"])[:n] if thumbs else None,
                 tag=f"{self.tag_prefix}/embedding_{name}",
-            )  # fmt: skip
+            )
             self._embedding = {key: [] for key in self._embedding}
             self._embedding_done = True
 
@@ -872,8 +960,10 @@ class FeatureMapMonitor(Callback):
 def _split_supplied(supplied: object, key: str) -> tuple[Mapping[str, Tensor], Mapping[str, Tensor]]:
     if not isinstance(supplied, Mapping) or not {"real", "generated"} <= set(supplied):
         got = sorted(supplied) if isinstance(supplied, Mapping) else type(supplied).__name__
-        raise ValueError(f"training_step output {key!r} must be {{'real': {{layer: Tensor}}, 'generated': "
-                         f"{{layer: Tensor}}}}, got {got}")  # fmt: skip
+        raise ValueError(
+            f"training_step output {key!r} must be {{'real': {{layer: Tensor}}, 'generated': "
+            f"{{layer: Tensor}}}}, got {got}"
+        )
     real, generated = supplied["real"], supplied["generated"]
     if not isinstance(real, Mapping) or not isinstance(generated, Mapping):
         raise ValueError(f"training_step output {key!r}: 'real' and 'generated' must be dicts {{layer: Tensor}}")

@@ -263,10 +263,14 @@ class GridGeometry:
     def origin(self, index: int) -> tuple[int, int]:
         """``(top, left)`` pixel of tile ``index``."""
         row, col = divmod(index, self.cols)
-        return self.padding + row * (self.tile_height + self.padding), self.padding + col * (self.tile_width + self.padding)
+        return self.padding + row * (self.tile_height + self.padding), self.padding + col * (
+            self.tile_width + self.padding
+        )
 
 
-def grid_geometry(count: int, tile_height: int, tile_width: int, *, ncols: int | None = None, padding: int = 2) -> GridGeometry:
+def grid_geometry(
+    count: int, tile_height: int, tile_width: int, *, ncols: int | None = None, padding: int = 2
+) -> GridGeometry:
     """Geometry of a grid of ``count`` tiles: ``ncols`` columns (default ``ceil(sqrt(count))``), ``padding``
     pixels between tiles and around the border."""
     if count < 1:
@@ -301,7 +305,9 @@ def tile_grid(tiles: Tensor, *, ncols: int | None = None, padding: int = 2, pad_
     return grid[..., 0] if squeeze else grid
 
 
-def rendered_tile_size(height: int, width: int, *, min_size: int | None = None, max_size: int | None = None) -> tuple[int, int]:
+def rendered_tile_size(
+    height: int, width: int, *, min_size: int | None = None, max_size: int | None = None
+) -> tuple[int, int]:
     """The ``(height, width)`` a ``(height, width)`` map gets when rendered with ``min_size``/``max_size``: the
     longer side is upscaled by an integer factor (square pixels) to at least ``min_size``, or area-downscaled to at
     most ``max_size``."""
@@ -345,26 +351,70 @@ def _upscale(tiles: Tensor, factor: int, *, dim: int) -> Tensor:
 # The 3x5 pixel font of every label: each glyph is 5 rows of 3 pixels ("1" = ink), drawn with one blank column
 # after it. Letters are drawn upper case. The digits also label tiles with tensor ops (:func:`_label_masks`).
 _DIGITS = (
-    "111101101101111", "010110010010111", "111001111100111", "111001111001111", "101101111001001",
-    "111100111001111", "111100111101111", "111001001001001", "111101111101111", "111101111001111",
-)  # fmt: skip
+    "111101101101111",
+    "010110010010111",
+    "111001111100111",
+    "111001111001111",
+    "101101111001001",
+    "111100111001111",
+    "111100111101111",
+    "111001001001001",
+    "111101111101111",
+    "111101111001111",
+)
 _LETTERS = {
-    "A": "010101111101101", "B": "110101110101110", "C": "011100100100011", "D": "110101101101110",
-    "E": "111100110100111", "F": "111100110100100", "G": "011100101101011", "H": "101101111101101",
-    "I": "111010010010111", "J": "001001001101010", "K": "101101110101101", "L": "100100100100111",
-    "M": "101111111101101", "N": "110101101101101", "O": "010101101101010", "P": "110101110100100",
-    "Q": "010101101111011", "R": "110101110101101", "S": "011100010001110", "T": "111010010010010",
-    "U": "101101101101111", "V": "101101101101010", "W": "101101111111101", "X": "101101010101101",
-    "Y": "101101010010010", "Z": "111001010100111",
-}  # fmt: skip
+    "A": "010101111101101",
+    "B": "110101110101110",
+    "C": "011100100100011",
+    "D": "110101101101110",
+    "E": "111100110100111",
+    "F": "111100110100100",
+    "G": "011100101101011",
+    "H": "101101111101101",
+    "I": "111010010010111",
+    "J": "001001001101010",
+    "K": "101101110101101",
+    "L": "100100100100111",
+    "M": "101111111101101",
+    "N": "110101101101101",
+    "O": "010101101101010",
+    "P": "110101110100100",
+    "Q": "010101101111011",
+    "R": "110101110101101",
+    "S": "011100010001110",
+    "T": "111010010010010",
+    "U": "101101101101111",
+    "V": "101101101101010",
+    "W": "101101111111101",
+    "X": "101101010101101",
+    "Y": "101101010010010",
+    "Z": "111001010100111",
+}
 _PUNCTUATION = {
-    " ": "000000000000000", ".": "000000000000010", ",": "000000000010100", ":": "000010000010000",
-    ";": "000010000010100", "-": "000000111000000", "+": "000010111010000", "=": "000111000111000",
-    "_": "000000000000111", "|": "010010010010010", "/": "001001010100100", "(": "001010010010001",
-    ")": "100010010010100", "[": "110100100100110", "]": "011001001001011", "<": "001010100010001",
-    ">": "100010001010100", "%": "101001010100101", "#": "101111101111101", "*": "000101010101000",
-    "'": "010010000000000", "!": "010010010000010", "?": "110001010000010",
-}  # fmt: skip
+    " ": "000000000000000",
+    ".": "000000000000010",
+    ",": "000000000010100",
+    ":": "000010000010000",
+    ";": "000010000010100",
+    "-": "000000111000000",
+    "+": "000010111010000",
+    "=": "000111000111000",
+    "_": "000000000000111",
+    "|": "010010010010010",
+    "/": "001001010100100",
+    "(": "001010010010001",
+    ")": "100010010010100",
+    "[": "110100100100110",
+    "]": "011001001001011",
+    "<": "001010100010001",
+    ">": "100010001010100",
+    "%": "101001010100101",
+    "#": "101111101111101",
+    "*": "000101010101000",
+    "'": "010010000000000",
+    "!": "010010010000010",
+    "?": "110001010000010",
+}
 _FONT: dict[str, str] = {**{str(d): bits for d, bits in enumerate(_DIGITS)}, **_LETTERS, **_PUNCTUATION}
 FONT_CHARACTERS: str = "".join(_FONT)
 """The characters :func:`text_bitmap` draws (letters in either case, drawn upper case)."""
@@ -449,8 +499,10 @@ def text_bitmap(text: str, *, scale: int = 1) -> Tensor:
     upper = text.upper()
     unknown = sorted({char for char in upper if char not in _FONT})
     if unknown:
-        raise ValueError(f"text {text!r} has characters the font does not draw: {unknown}; it draws "
-                         f"{FONT_CHARACTERS!r} (letters in either case)")  # fmt: skip
+        raise ValueError(
+            f"text {text!r} has characters the font does not draw: {unknown}; it draws "
+            f"{FONT_CHARACTERS!r} (letters in either case)"
+        )
     return torch.from_numpy(_text_array(upper, _check_scale(scale)).copy())
 
 
@@ -475,9 +527,17 @@ class _TextLayer:
         self.code = np.zeros((height, width), dtype=np.uint8)
 
     def write(
-        self, text: str, top: int, left: int, *, scale: int, on_picture: bool, ink: int = _BLACK,
-        right: int | None = None, bottom: int | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        text: str,
+        top: int,
+        left: int,
+        *,
+        scale: int,
+        on_picture: bool,
+        ink: int = _BLACK,
+        right: int | None = None,
+        bottom: int | None = None,
+    ) -> None:
         """``text`` from pixel ``(top, left)``, clipped to the canvas and to the box's ``right``/``bottom`` edges
         (exclusive). On a picture: white glyphs in a one-pixel black outline, the outline's box starting at
         ``(top, left)``; on paper: glyphs in ``ink``."""
@@ -570,9 +630,7 @@ def _draw_labels(picture: Tensor, labels: _Labels, *, indexed: bool, pad_value: 
     return layer.apply(picture, white=white, black=black)
 
 
-def _panel_labels(
-    names: Sequence[str], size: tuple[int, int], gap: int, *, footer: Sequence[str] = ()
-) -> _Labels:  # fmt: skip
+def _panel_labels(names: Sequence[str], size: tuple[int, int], gap: int, *, footer: Sequence[str] = ()) -> _Labels:
     """Labels for a row of ``(height, width)`` panels ``gap`` pixels apart: each panel's name in its top-left corner
     (clipped to the panel) and, in the first one's bottom-left corner, the first of the ``footer`` texts that fits
     whole (give a number last: a number is never shown cut). White with a black outline; 2x glyphs on panels from
@@ -630,8 +688,10 @@ def channel_sum(features: Tensor, *, reduce: Literal["sum", "mean"] = "sum") -> 
 def _check_same(real: object, generated: object) -> tuple[Tensor, Tensor]:
     real, generated = _check_maps(real, "real", (3, 4)), _check_maps(generated, "generated", (3, 4))
     if generated.shape != real.shape:
-        raise ValueError(f"real and generated features must have the same shape, got {tuple(real.shape)} "
-                         f"and {tuple(generated.shape)}")  # fmt: skip
+        raise ValueError(
+            f"real and generated features must have the same shape, got {tuple(real.shape)} "
+            f"and {tuple(generated.shape)}"
+        )
     return real, generated
 
 
@@ -712,8 +772,14 @@ def _color_tiles(
     tiles = _upscale(tiles, factor, dim=spatial)
     if numbers is not None:  # tiles (..., K, h', w'[, 3]): the K numbers repeat over the leading dims
         flat = tiles.reshape(-1, *tiles.shape[spatial:])
-        flat = _stamp_labels(flat, numbers.repeat(flat.shape[0] // numbers.numel()), fg=fg, bg=bg,
-                             min_tile=label_min_tile, max_label=max_label)  # fmt: skip
+        flat = _stamp_labels(
+            flat,
+            numbers.repeat(flat.shape[0] // numbers.numel()),
+            fg=fg,
+            bg=bg,
+            min_tile=label_min_tile,
+            max_label=max_label,
+        )
         tiles = flat.reshape(tiles.shape)
     return tiles
 
@@ -788,8 +854,17 @@ def _render_grid(
     maps, factor = _prepare(features, channels, style.min_size, style.max_size)
     low, high = channel_range(maps, method=style.scaling, percentiles=style.percentiles)
     numbers = _channel_numbers(features.shape[0], channels, maps.device) if style.labels else None
-    tiles = _color_tiles(maps, low, high, colormap=style.colormap, indexed=indexed, factor=factor, numbers=numbers,
-                         label_min_tile=style.label_min_tile, max_label=features.shape[0] - 1)  # fmt: skip
+    tiles = _color_tiles(
+        maps,
+        low,
+        high,
+        colormap=style.colormap,
+        indexed=indexed,
+        factor=factor,
+        numbers=numbers,
+        label_min_tile=style.label_min_tile,
+        max_label=features.shape[0] - 1,
+    )
     pad_value = INDEXED_WHITE if indexed else style.pad_value
     return tile_grid(tiles, ncols=style.ncols, padding=style.padding, pad_value=pad_value)
 
@@ -826,10 +901,16 @@ def render_channel_sum(
 
 
 def render_comparison(
-    real: Tensor, generated: Tensor, *, channels: Tensor | Sequence[int] | None = None, style: GridStyle = GridStyle(),
-    gap: int | None = None, titles: Sequence[str] | None = None, heading: str | None = None,
+    real: Tensor,
+    generated: Tensor,
+    *,
+    channels: Tensor | Sequence[int] | None = None,
+    style: GridStyle = GridStyle(),
+    gap: int | None = None,
+    titles: Sequence[str] | None = None,
+    heading: str | None = None,
     captions: Sequence[str] | None = None,
-) -> Tensor:  # fmt: skip
+) -> Tensor:
     """``real | generated | |real - generated|``: three grids of the same channels side by side, uint8 ``(H', W', 3)``.
 
     Channel ``c`` of real and generated shares one scaling (the range of both together), and the absolute
@@ -847,32 +928,65 @@ def render_comparison(
 
     Without any of the three, the picture is the three grids and nothing else.
     """
-    return _render_comparison(real, generated, channels, _check_style(style), gap, indexed=False, titles=titles,
-                              heading=heading, captions=captions)  # fmt: skip
+    return _render_comparison(
+        real,
+        generated,
+        channels,
+        _check_style(style),
+        gap,
+        indexed=False,
+        titles=titles,
+        heading=heading,
+        captions=captions,
+    )
 
 
 def render_comparison_indexed(
-    real: Tensor, generated: Tensor, *, channels: Tensor | Sequence[int] | None = None, style: GridStyle = GridStyle(),
-    gap: int | None = None, titles: Sequence[str] | None = None, heading: str | None = None,
+    real: Tensor,
+    generated: Tensor,
+    *,
+    channels: Tensor | Sequence[int] | None = None,
+    style: GridStyle = GridStyle(),
+    gap: int | None = None,
+    titles: Sequence[str] | None = None,
+    heading: str | None = None,
     captions: Sequence[str] | None = None,
-) -> tuple[Tensor, Tensor]:  # fmt: skip
+) -> tuple[Tensor, Tensor]:
     """:func:`render_comparison` as palette indices ``(H', W')`` uint8 plus the ``(256, 3)`` palette
     (:func:`indexed_palette`): a third of the bytes, for small PNGs and event files."""
-    grid = _render_comparison(real, generated, channels, _check_style(style), gap, indexed=True, titles=titles,
-                              heading=heading, captions=captions)  # fmt: skip
+    grid = _render_comparison(
+        real,
+        generated,
+        channels,
+        _check_style(style),
+        gap,
+        indexed=True,
+        titles=titles,
+        heading=heading,
+        captions=captions,
+    )
     return grid, indexed_palette(style.colormap, device=grid.device)
 
 
 def _render_comparison(
-    real: Tensor, generated: Tensor, channels: Tensor | Sequence[int] | None, style: GridStyle, gap: int | None,
-    *, indexed: bool, titles: Sequence[str] | None = None, heading: str | None = None,
+    real: Tensor,
+    generated: Tensor,
+    channels: Tensor | Sequence[int] | None,
+    style: GridStyle,
+    gap: int | None,
+    *,
+    indexed: bool,
+    titles: Sequence[str] | None = None,
+    heading: str | None = None,
     captions: Sequence[str] | None = None,
-) -> Tensor:  # fmt: skip
+) -> Tensor:
     _check_maps(real, "real")
     _check_maps(generated, "generated")
     if real.shape != generated.shape:
-        raise ValueError(f"real and generated features must have the same shape, got {tuple(real.shape)} and "
-                         f"{tuple(generated.shape)}")  # fmt: skip
+        raise ValueError(
+            f"real and generated features must have the same shape, got {tuple(real.shape)} and "
+            f"{tuple(generated.shape)}"
+        )
     gap = max(4, 4 * style.padding) if gap is None else gap
     if gap < 0:
         raise ValueError(f"gap must be >= 0, got {gap}")
@@ -887,9 +1001,17 @@ def _render_comparison(
     diff = (pair[:, 1:] - pair[:, :1]).abs_()
     panels = torch.cat((pair, diff + low), dim=1).transpose(0, 1)  # (3, K, h, w); diff shifted onto the same scale
     numbers = _channel_numbers(real.shape[0], channels, pair.device) if style.labels else None
-    tiles = _color_tiles(panels, low.transpose(0, 1), high.transpose(0, 1), colormap=style.colormap,
-                         indexed=indexed, factor=factor, numbers=numbers, label_min_tile=style.label_min_tile,
-                         max_label=real.shape[0] - 1)  # fmt: skip
+    tiles = _color_tiles(
+        panels,
+        low.transpose(0, 1),
+        high.transpose(0, 1),
+        colormap=style.colormap,
+        indexed=indexed,
+        factor=factor,
+        numbers=numbers,
+        label_min_tile=style.label_min_tile,
+        max_label=real.shape[0] - 1,
+    )
     pad_value = INDEXED_WHITE if indexed else style.pad_value
     grids = [tile_grid(tiles[i], ncols=style.ncols, padding=style.padding, pad_value=pad_value) for i in range(3)]
     spacer = grids[0].new_full((grids[0].shape[0], gap, *grids[0].shape[2:]), pad_value)
@@ -900,14 +1022,21 @@ def _render_comparison(
     labels = _Labels(scale=_text_scale(panel))
     labels.lines = _heading_lines(heading, style.padding, picture.shape[1], labels.scale)
     if titles is not None:
-        labels.lines.append([(title, i * (panel + gap) + style.padding, i * (panel + gap) + panel)
-                             for i, title in enumerate(titles)])  # fmt: skip
+        labels.lines.append(
+            [(title, i * (panel + gap) + style.padding, i * (panel + gap) + panel) for i, title in enumerate(titles)]
+        )
     tile_height, tile_width = tiles.shape[2], tiles.shape[3]
     if captions is not None and min(tile_height, tile_width) >= style.label_min_tile:
         geometry = grid_geometry(len(captions), tile_height, tile_width, ncols=style.ncols, padding=style.padding)
         for index, caption in enumerate(captions):
-            scale = next((s for s in (_text_scale(min(tile_height, tile_width)), 1)
-                          if (4 * len(caption) - 1) * s + 2 <= tile_width), None)  # fmt: skip
+            scale = next(
+                (
+                    s
+                    for s in (_text_scale(min(tile_height, tile_width)), 1)
+                    if (4 * len(caption) - 1) * s + 2 <= tile_width
+                ),
+                None,
+            )
             if scale is None:
                 continue  # a caption is shown whole or not at all (a cut number would mislead)
             top, left = geometry.origin(index)
@@ -967,9 +1096,14 @@ def _pca_fit(maps: Sequence[Tensor], style: GridStyle) -> tuple[list[Tensor], Te
 
 
 def _pca_picture(
-    scores: Sequence[Tensor], factor: int, style: GridStyle, *, gap: int | None, titles: Sequence[str] | None,
+    scores: Sequence[Tensor],
+    factor: int,
+    style: GridStyle,
+    *,
+    gap: int | None,
+    titles: Sequence[str] | None,
     heading: str | None,
-) -> Tensor:  # fmt: skip
+) -> Tensor:
     """``(3, h, w)`` scores as RGB panels side by side: component ``i`` is colour channel ``i``, each scaled over
     all panels together (``style.scaling``)."""
     gap = max(4, 4 * style.padding) if gap is None else gap
@@ -997,15 +1131,19 @@ def _pca_picture(
     labels.lines = _heading_lines(heading, border, row.shape[1], labels.scale)
     if titles is not None:
         titles = _check_texts(titles, "titles", (len(scores),))
-        labels.lines.append([(title, border + i * (width + gap), border + i * (width + gap) + width)
-                             for i, title in enumerate(titles)])  # fmt: skip
+        labels.lines.append(
+            [(title, border + i * (width + gap), border + i * (width + gap) + width) for i, title in enumerate(titles)]
+        )
     return _draw_labels(row, labels, indexed=False, pad_value=pad)
 
 
 def render_pca(
-    *maps: Tensor, style: GridStyle = GridStyle(), gap: int | None = None, titles: Sequence[str] | None = None,
+    *maps: Tensor,
+    style: GridStyle = GridStyle(),
+    gap: int | None = None,
+    titles: Sequence[str] | None = None,
     heading: str | None = None,
-) -> Tensor:  # fmt: skip
+) -> Tensor:
     """Every channel at once: each ``(C, H, W)`` map's first three principal components (:func:`pca_projection`,
     fitted on all ``maps`` together) as R, G and B, panels side by side, uint8 ``(H', W', 3)``.
 

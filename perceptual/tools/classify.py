@@ -94,10 +94,14 @@ class VGGClassifier(nn.Module):
         head = loaded.classifier
         shapes = [tuple(head[f"{i}.weight"].shape) for i in (0, 3, 6)]
         self.head = nn.Sequential(
-            nn.Linear(shapes[0][1], shapes[0][0]), nn.ReLU(inplace=True), nn.Dropout(),
-            nn.Linear(shapes[1][1], shapes[1][0]), nn.ReLU(inplace=True), nn.Dropout(),
+            nn.Linear(shapes[0][1], shapes[0][0]),
+            nn.ReLU(inplace=True),
+            nn.Dropout(),
+            nn.Linear(shapes[1][1], shapes[1][0]),
+            nn.ReLU(inplace=True),
+            nn.Dropout(),
             nn.Linear(shapes[2][1], shapes[2][0]),
-        )  # fmt: skip
+        )
         self.head.load_state_dict({key: value.float() for key, value in head.items()}, strict=True)
         self.head.requires_grad_(False)
         classes = shapes[2][0]
@@ -156,7 +160,9 @@ class VGGClassifier(nn.Module):
         else:
             if not images:
                 raise ValueError("images is empty")
-            items = [self.preprocess(im) if preprocess else check_image_batch(im.unsqueeze(0), "image") for im in images]
+            items = [
+                self.preprocess(im) if preprocess else check_image_batch(im.unsqueeze(0), "image") for im in images
+            ]
             shapes = {tuple(item.shape[-2:]) for item in items}
             if len(shapes) > 1:
                 raise ValueError(f"images of different sizes {sorted(shapes)} need preprocess=True")

@@ -44,9 +44,9 @@ from torch import Tensor
 from perceptual._validation import DEFAULT_INPUT_RANGE, check_image_batch, check_image_values, spatial_size
 from perceptual.features import VGGFeatures
 from perceptual.images import to_unit_range
-from perceptual.pictures.render import tile_grid
 from perceptual.layers import canonical_layer_name, layer_names, vgg_convs
 from perceptual.normalization import InputNormalization, check_input_range
+from perceptual.pictures.render import tile_grid
 from perceptual.weights import WeightsSource
 
 __all__ = [
@@ -204,9 +204,7 @@ def _as_objective(objective: Objective | ObjectiveTerm | str) -> Objective:
         return Objective((objective,))
     if isinstance(objective, str):
         return Objective.layer(objective)
-    raise TypeError(
-        f"objective must be an Objective, an ObjectiveTerm or a layer name, got {type(objective).__name__}"
-    )
+    raise TypeError(f"objective must be an Objective, an ObjectiveTerm or a layer name, got {type(objective).__name__}")
 
 
 class _PerSampleChannel:
@@ -240,7 +238,11 @@ def make_extractor(
     """A :class:`VGGFeatures` with exactly the objective's layers (so built only up to the deepest one)."""
     checked = _as_objective(objective).check(arch)
     extractor = VGGFeatures(
-        list(checked.layers), arch=arch, weights=weights, input_range=input_range, normalization=normalization,
+        list(checked.layers),
+        arch=arch,
+        weights=weights,
+        input_range=input_range,
+        normalization=normalization,
         seed=seed,
     )
     return extractor.to(device) if device is not None else extractor
@@ -340,7 +342,9 @@ def _resize(image: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
 
 
-def octave_grid(images: Sequence[Tensor], *, input_range: tuple[float, float] = DEFAULT_INPUT_RANGE, padding: int = 2) -> Tensor:
+def octave_grid(
+    images: Sequence[Tensor], *, input_range: tuple[float, float] = DEFAULT_INPUT_RANGE, padding: int = 2
+) -> Tensor:
     """The per-octave results side by side (each resized to the last one's size), as one ``(3, H, W)`` image in
     [0, 1]; a batch gives one row per batch element."""
     if not images:
@@ -608,7 +612,12 @@ def deep_dream(
     objective, extractor = _extractor_for(_as_objective(objective), extractor)
     check_image_values(batch, "image", extractor.input_range, check_finite=True, check_range=True)
     result = _ascend(
-        batch.detach().clone(), objective, extractor, schedule, return_octaves=return_octaves, progress=progress,
+        batch.detach().clone(),
+        objective,
+        extractor,
+        schedule,
+        return_octaves=return_octaves,
+        progress=progress,
         callback=callback,
     )
     if squeeze:
@@ -643,7 +652,7 @@ def channel_sheet(
     padding: int = 2,
     progress: bool | str = False,
 ) -> ChannelSheet:
-    """"What does channel c of ``layer`` want": each channel's maximizing image from noise, tiled into one grid.
+    """ "What does channel c of ``layer`` want": each channel's maximizing image from noise, tiled into one grid.
 
     ``channels``: the first N channels (an int), or explicit indices. ``extractor``: a :class:`VGGFeatures` with
     ``layer``; ``None`` builds ``make_extractor(layer)`` (ImageNet VGG16, inputs in [0, 1]), pass
@@ -690,8 +699,13 @@ def channel_sheet(
         picked = channels[start : start + chunk]
         label = progress if isinstance(progress, str) else f"{layer} channels {picked[0]}..{picked[-1]}"
         result = _ascend(
-            noise[start : start + chunk], _PerSampleChannel(tap, picked), extractor, schedule, return_octaves=False,
-            progress=label if progress else False, callback=None,
+            noise[start : start + chunk],
+            _PerSampleChannel(tap, picked),
+            extractor,
+            schedule,
+            return_octaves=False,
+            progress=label if progress else False,
+            callback=None,
         )
         images.append(result.image)
     stacked = torch.cat(images)

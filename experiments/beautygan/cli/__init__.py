@@ -49,8 +49,13 @@ _MODULES = {
 
 def _usage() -> str:
     width = max(len(name) for name, _ in COMMANDS)
-    lines = ["usage: beautygan COMMAND [options]   (beautygan COMMAND --help for its options)", "",
-             "BeautyGAN makeup transfer: train, use and evaluate.", "", "commands:"]  # fmt: skip
+    lines = [
+        "usage: beautygan COMMAND [options]   (beautygan COMMAND --help for its options)",
+        "",
+        "BeautyGAN makeup transfer: train, use and evaluate.",
+        "",
+        "commands:",
+    ]
     lines += [f"  {name:<{width}}  {text}" for name, text in COMMANDS]
     return "\n".join(lines)
 

@@ -35,7 +35,9 @@ class Parser(argparse.ArgumentParser):
 def fail(prog: str, err: BaseException) -> int:
     """Print ``err`` as one line under ``prog`` and return exit status 2."""
     text = str(err).strip().splitlines()
-    print(f"{prog}: error: {text[0] if text else type(err).__name__}" + (" ..." if len(text) > 1 else ""), file=sys.stderr)
+    print(
+        f"{prog}: error: {text[0] if text else type(err).__name__}" + (" ..." if len(text) > 1 else ""), file=sys.stderr
+    )
     for line in text[1:]:
         print(f"  {line}", file=sys.stderr)
     return 2
@@ -47,10 +49,17 @@ def add_control_arguments(parser: argparse.ArgumentParser, *, strength: bool = T
     if strength:
         group.add_argument("--strength", type=float, default=1.0, help="strength of the whole look (default 1)")
     for region in CONTROL_REGIONS:
-        group.add_argument(f"--{region}-strength", type=float, default=1.0, help=f"strength of the {region}, times --strength")
+        group.add_argument(
+            f"--{region}-strength", type=float, default=1.0, help=f"strength of the {region}, times --strength"
+        )
     for region in CONTROL_REGIONS:
-        group.add_argument(f"--{region}", type=Path, default=None, metavar="REF",
-                           help=f"a reference photo whose {region} look to use instead of --reference's")  # fmt: skip
+        group.add_argument(
+            f"--{region}",
+            type=Path,
+            default=None,
+            metavar="REF",
+            help=f"a reference photo whose {region} look to use instead of --reference's",
+        )
 
 
 def controls_from(args: argparse.Namespace, *, strength: float | None = None):
@@ -77,7 +86,9 @@ def parse_strengths(text: str) -> list[float]:
     try:
         values = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise ValueError(f"--strengths must be numbers separated by commas, e.g. 0,0.25,0.5,0.75,1; got {text!r}") from None
+        raise ValueError(
+            f"--strengths must be numbers separated by commas, e.g. 0,0.25,0.5,0.75,1; got {text!r}"
+        ) from None
     if not values:
         raise ValueError("--strengths is empty")
     return values

@@ -23,20 +23,45 @@ def build_parser() -> Parser:
         "sliders, per-region references, interpolation between two references, and the VGG comparison of before "
         "and after. Needs the 'app' extra (pip install -e '.[app]').",
     )
-    parser.add_argument("--ckpt", required=True, type=Path, help="checkpoint written by `beautygan fit` (or its run folder)")
-    parser.add_argument("--host", default="127.0.0.1", metavar="ADDRESS",
-                        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the network)")  # fmt: skip
+    parser.add_argument(
+        "--ckpt", required=True, type=Path, help="checkpoint written by `beautygan fit` (or its run folder)"
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the network)",
+    )
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    parser.add_argument("--device", default=device_default(), help="where the generator and VGG run (default: cuda when available)")
-    parser.add_argument("--no-align", action="store_true", help="no face detection: whole images, resized to the training square")
-    parser.add_argument("--examples", type=Path, default=None, metavar="DIR",
-                        help="MT-layout folder whose held-out faces are the examples (default: the checkpoint's data root)")  # fmt: skip
-    parser.add_argument("--vgg-weights", default=None, metavar="WEIGHTS",
-                        help="VGG of the comparison: imagenet, random_normalized, a torchvision enum name or a file "
-                        "(default: the one the checkpoint trained with, else imagenet)")  # fmt: skip
-    parser.add_argument("--vgg-layers", default=None, metavar="LAYERS",
-                        help="one or two layers compared, comma-separated (default: relu1_2 and the perceptual loss's layer)")  # fmt: skip
-    parser.add_argument("--queue-size", type=int, default=16, metavar="N", help="requests that may wait for their turn (default 16)")
+    parser.add_argument(
+        "--device", default=device_default(), help="where the generator and VGG run (default: cuda when available)"
+    )
+    parser.add_argument(
+        "--no-align", action="store_true", help="no face detection: whole images, resized to the training square"
+    )
+    parser.add_argument(
+        "--examples",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="MT-layout folder whose held-out faces are the examples (default: the checkpoint's data root)",
+    )
+    parser.add_argument(
+        "--vgg-weights",
+        default=None,
+        metavar="WEIGHTS",
+        help="VGG of the comparison: imagenet, random_normalized, a torchvision enum name or a file "
+        "(default: the one the checkpoint trained with, else imagenet)",
+    )
+    parser.add_argument(
+        "--vgg-layers",
+        default=None,
+        metavar="LAYERS",
+        help="one or two layers compared, comma-separated (default: relu1_2 and the perceptual loss's layer)",
+    )
+    parser.add_argument(
+        "--queue-size", type=int, default=16, metavar="N", help="requests that may wait for their turn (default 16)"
+    )
     return parser
 
 
@@ -63,7 +88,9 @@ def run(argv: Sequence[str]) -> int:
             choice = replace(choice, weights=args.vgg_weights)
         if args.vgg_layers is not None:
             try:
-                choice = replace(choice, layers=tuple(name.strip() for name in args.vgg_layers.split(",") if name.strip()))
+                choice = replace(
+                    choice, layers=tuple(name.strip() for name in args.vgg_layers.split(",") if name.strip())
+                )
             except ValueError as err:
                 raise ValueError(f"--vgg-layers {args.vgg_layers}: {err}") from None
         examples = args.examples
@@ -82,7 +109,9 @@ def run(argv: Sequence[str]) -> int:
         print(f"note: {app.vgg.problem}")
     problem = _cannot_listen(args.host, args.port)
     if problem:
-        return fail(PROG, OSError(f"cannot listen on {args.host}:{args.port} ({problem}); choose another --port or --host"))
+        return fail(
+            PROG, OSError(f"cannot listen on {args.host}:{args.port} ({problem}); choose another --port or --host")
+        )
     if not _is_loopback(args.host):
         print(f"note: listening on {args.host}: other machines can open the page")
     shown = f"[{args.host}]" if ":" in args.host else args.host

@@ -18,15 +18,26 @@ def build_parser() -> Parser:
         prog=PROG,
         description="Identity, colour-transfer and background figures of a trained BeautyGAN (CSV + JSON).",
     )
-    parser.add_argument("--ckpt", type=Path, default=None, help="checkpoint of `beautygan fit` (not needed when every pair names its result)")
+    parser.add_argument(
+        "--ckpt",
+        type=Path,
+        default=None,
+        help="checkpoint of `beautygan fit` (not needed when every pair names its result)",
+    )
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--pairs", type=Path, help="text file, one 'SOURCE REFERENCE [RESULT]' per line (paths relative to it)")
-    source.add_argument("--data-dir", type=Path, help="MT-layout dataset: held-out lists if present, else the train lists")
+    source.add_argument(
+        "--pairs", type=Path, help="text file, one 'SOURCE REFERENCE [RESULT]' per line (paths relative to it)"
+    )
+    source.add_argument(
+        "--data-dir", type=Path, help="MT-layout dataset: held-out lists if present, else the train lists"
+    )
     parser.add_argument("--n", type=int, default=50, help="pairs drawn from --data-dir (default 50)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the reference draw for --data-dir")
     parser.add_argument("--out", type=Path, required=True, help="folder for metrics.csv, summary.json and results/")
     parser.add_argument("--size", type=int, default=None, help="image size (default: the checkpoint's training size)")
-    parser.add_argument("--no-faces", "--no-identity", dest="no_faces", action="store_true", help="skip the dlib face distance")
+    parser.add_argument(
+        "--no-faces", "--no-identity", dest="no_faces", action="store_true", help="skip the dlib face distance"
+    )
     parser.add_argument("--device", default=device_default())
     return parser
 
@@ -35,7 +46,15 @@ def run(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     from perceptual.files import check_writable
 
-    from ..evaluate import EvalPair, dataset_pairs, evaluate_pairs, format_summary, read_eval_pairs, summarize, write_table
+    from ..evaluate import (
+        EvalPair,
+        dataset_pairs,
+        evaluate_pairs,
+        format_summary,
+        read_eval_pairs,
+        summarize,
+        write_table,
+    )
     from ..inference import TrainedGenerator
 
     failures: list[tuple[EvalPair, str]] = []
@@ -45,10 +64,14 @@ def run(argv: Sequence[str]) -> int:
         if args.size is not None and (args.size < 16 or args.size % 4):
             raise ValueError(f"--size must be a multiple of 4 and >= 16, got {args.size}")
         if args.out.exists() and not args.out.is_dir():
-            raise ValueError(f"--out {str(args.out)!r} is a file; name a folder for metrics.csv, summary.json and results/")
+            raise ValueError(
+                f"--out {str(args.out)!r} is a file; name a folder for metrics.csv, summary.json and results/"
+            )
         check_writable(args.out, "--out")
         if args.pairs is not None and not args.pairs.is_file():
-            raise ValueError(f"--pairs {str(args.pairs)!r} is {'a folder' if args.pairs.is_dir() else 'missing'}; name a text file of 'SOURCE REFERENCE [RESULT]' lines")
+            raise ValueError(
+                f"--pairs {str(args.pairs)!r} is {'a folder' if args.pairs.is_dir() else 'missing'}; name a text file of 'SOURCE REFERENCE [RESULT]' lines"
+            )
         if args.data_dir is not None and not (args.data_dir / "images").is_dir():
             raise ValueError(f"--data-dir {str(args.data_dir)!r} has no images/ folder (expected the MT layout)")
         pairs = read_eval_pairs(args.pairs) if args.pairs else dataset_pairs(args.data_dir, args.n, args.seed)
@@ -59,10 +82,15 @@ def run(argv: Sequence[str]) -> int:
             generator = TrainedGenerator.load(args.ckpt, device=args.device)
             size = size or generator.size
         rows = evaluate_pairs(
-            pairs, generator=generator, image_size=size, device=args.device,
-            faces=False if args.no_faces else "auto", results_dir=args.out / "results", progress=True,
+            pairs,
+            generator=generator,
+            image_size=size,
+            device=args.device,
+            faces=False if args.no_faces else "auto",
+            results_dir=args.out / "results",
+            progress=True,
             failures=failures,
-        )  # fmt: skip
+        )
     except (ValueError, FileNotFoundError, ImportError, RuntimeError) as err:
         return fail(PROG, err)
     if not rows:
@@ -75,9 +103,11 @@ def run(argv: Sequence[str]) -> int:
     print(format_summary(summary))
     print(f"wrote {csv_path} and {json_path}")
     if failures:
-        print(f"beautygan evaluate: {len(failures)} of {len(failures) + len(rows)} pair(s) skipped, their files could not be read:", file=sys.stderr)
+        print(
+            f"beautygan evaluate: {len(failures)} of {len(failures) + len(rows)} pair(s) skipped, their files could not be read:",
+            file=sys.stderr,
+        )
         for _, message in failures:
             print(f"  {message}", file=sys.stderr)
         return 1
     return 0
-

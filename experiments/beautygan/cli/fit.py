@@ -43,15 +43,21 @@ def _resume_in_place(config: Any) -> None:
     else:
         logs = None
     checkpoints = next(
-        (Path(node.init_args.dirpath) for node in (trainer.get("callbacks") or [])
-         if _class_name(node) == "ModelCheckpoint" and node.init_args.get("dirpath")),
+        (
+            Path(node.init_args.dirpath)
+            for node in (trainer.get("callbacks") or [])
+            if _class_name(node) == "ModelCheckpoint" and node.init_args.get("dirpath")
+        ),
         None if logs is not None else root / "checkpoints",
-    )  # fmt: skip
+    )
     ckpt_path = config.get("ckpt_path")
     if ckpt_path == "last":
         path, version = find_last_checkpoint(RunFolder(logs, checkpoints))
         config.ckpt_path = str(path)
-        print(f"beautygan: resuming from {path}" + (f" (TensorBoard run version_{version})" if version is not None else ""))
+        print(
+            f"beautygan: resuming from {path}"
+            + (f" (TensorBoard run version_{version})" if version is not None else "")
+        )
     elif ckpt_path and ckpt_path not in ("best", "hpc", "registry", "null"):
         version = version_of(Path(ckpt_path), logs)
     else:
@@ -143,12 +149,21 @@ def run(args: Sequence[str], *, from_sys_argv: bool = False) -> int:
                     load_checkpoint_file(path, weights_only=False)
         cli_class()(args=None if from_sys_argv else args)
     except WeightsUnavailableError as err:
-        hint = ("\n(named pretrained weights may fall back to a random VGG offline with `vgg_fallback: random`, as the "
-                "demo config does; a weights file you name never falls back)")  # fmt: skip
+        hint = (
+            "\n(named pretrained weights may fall back to a random VGG offline with `vgg_fallback: random`, as the "
+            "demo config does; a weights file you name never falls back)"
+        )
         print(f"beautygan: error: {err}{'' if isinstance(err, CalibrationUnavailableError) else hint}", file=sys.stderr)
         return 2
-    except (CheckpointError, CheckpointWriteError, ConfigurationError, DatasetError, NonFiniteLossError, ResumeError,
-            FileNotFoundError) as err:  # fmt: skip
+    except (
+        CheckpointError,
+        CheckpointWriteError,
+        ConfigurationError,
+        DatasetError,
+        NonFiniteLossError,
+        ResumeError,
+        FileNotFoundError,
+    ) as err:
         print(f"beautygan: error: {err}", file=sys.stderr)
         return 2
     except argparse.ArgumentError as err:  # a bad option or config value

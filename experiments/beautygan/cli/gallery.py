@@ -6,7 +6,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._common import EXPECTED_ERRORS, REGIONS_HINT, Parser, add_control_arguments, controls_from, device_default, fail, parse_strengths
+from ._common import (
+    EXPECTED_ERRORS,
+    REGIONS_HINT,
+    Parser,
+    add_control_arguments,
+    controls_from,
+    device_default,
+    fail,
+    parse_strengths,
+)
 
 PROG = "beautygan gallery"
 
@@ -18,14 +27,30 @@ def build_parser() -> Parser:
         "look at each strength (PNG + HTML page).",
         hint=REGIONS_HINT,
     )
-    parser.add_argument("--ckpt", required=True, type=Path, help="checkpoint written by `beautygan fit` (or its run folder)")
-    parser.add_argument("--out", required=True, type=Path, help="grid image (.png); the page is written beside it (.html)")
-    parser.add_argument("--sources", nargs="+", type=Path, default=None, help="photos without makeup (files or folders)")
-    parser.add_argument("--references", nargs="+", type=Path, default=None, help="photos with makeup (files or folders)")
-    parser.add_argument("--data-dir", type=Path, default=None, help="an MT-layout folder instead of photos (aligned faces, used whole)")
-    parser.add_argument("--count", type=int, default=4, help="with --data-dir: sources and references to take (default 4)")
-    parser.add_argument("--strengths", default=None, metavar="S,S,...",
-                        help="write a strength strip per pair instead of the grid, e.g. 0,0.25,0.5,0.75,1")  # fmt: skip
+    parser.add_argument(
+        "--ckpt", required=True, type=Path, help="checkpoint written by `beautygan fit` (or its run folder)"
+    )
+    parser.add_argument(
+        "--out", required=True, type=Path, help="grid image (.png); the page is written beside it (.html)"
+    )
+    parser.add_argument(
+        "--sources", nargs="+", type=Path, default=None, help="photos without makeup (files or folders)"
+    )
+    parser.add_argument(
+        "--references", nargs="+", type=Path, default=None, help="photos with makeup (files or folders)"
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="an MT-layout folder instead of photos (aligned faces, used whole)"
+    )
+    parser.add_argument(
+        "--count", type=int, default=4, help="with --data-dir: sources and references to take (default 4)"
+    )
+    parser.add_argument(
+        "--strengths",
+        default=None,
+        metavar="S,S,...",
+        help="write a strength strip per pair instead of the grid, e.g. 0,0.25,0.5,0.75,1",
+    )
     parser.add_argument("--cell", type=int, default=128, help="cell size in pixels (default 128)")
     parser.add_argument("--no-align", action="store_true", help="photos: no face detection, whole images")
     parser.add_argument("--no-page", action="store_true", help="do not write the HTML page (grid only)")
@@ -67,21 +92,29 @@ def run(argv: Sequence[str]) -> int:
             options = TransferOptions(align=not args.no_align, device=args.device)
         transfer = PhotoTransfer(args.ckpt, options)
         if args.data_dir is not None:
-            transfer.notes.append(f"MT-layout images from {args.data_dir}: aligned faces, used whole at {transfer.size}x{transfer.size}")
+            transfer.notes.append(
+                f"MT-layout images from {args.data_dir}: aligned faces, used whole at {transfer.size}x{transfer.size}"
+            )
         transfer.notes += notes
         if strengths is not None:
             pairs = [(s, r) for s in sources for r in references]
-            gallery = write_strength_strips(transfer, pairs, args.out, strengths=strengths, controls=controls, cell=args.cell)
+            gallery = write_strength_strips(
+                transfer, pairs, args.out, strengths=strengths, controls=controls, cell=args.cell
+            )
         else:
-            gallery = write_gallery(transfer, sources, references, args.out, controls=controls, cell=args.cell,
-                                    page=not args.no_page)  # fmt: skip
+            gallery = write_gallery(
+                transfer, sources, references, args.out, controls=controls, cell=args.cell, page=not args.no_page
+            )
     except (CheckpointError, *EXPECTED_ERRORS) as err:
         return fail(PROG, err)
     for note in dict.fromkeys(gallery.notes):
         print(f"note: {note}")
     for name, reason in gallery.failures:
         print(f"left out {name}: {reason}")
-    shape = f"{len(gallery.sources)} pairs x {len(strengths)} strengths" if strengths is not None else (
-        f"{len(gallery.sources)} sources x {len(gallery.references)} references")  # fmt: skip
+    shape = (
+        f"{len(gallery.sources)} pairs x {len(strengths)} strengths"
+        if strengths is not None
+        else (f"{len(gallery.sources)} sources x {len(gallery.references)} references")
+    )
     print(f"wrote {gallery.image} ({shape})" + (f" and {gallery.page}" if gallery.page else ""))
     return 1 if gallery.failures else 0

@@ -19,12 +19,21 @@ def build_parser() -> Parser:
         "mixed inside the generator: a strip PNG plus an HTML page.",
         hint=REGIONS_HINT,
     )
-    parser.add_argument("--ckpt", required=True, type=Path, help="checkpoint written by `beautygan fit` (or its run folder)")
+    parser.add_argument(
+        "--ckpt", required=True, type=Path, help="checkpoint written by `beautygan fit` (or its run folder)"
+    )
     parser.add_argument("--source", required=True, type=Path, help="photo without makeup")
-    parser.add_argument("--reference", required=True, type=Path, action="append",
-                        help="the look to go to; give it twice to go from the first reference's look to the second's")  # fmt: skip
+    parser.add_argument(
+        "--reference",
+        required=True,
+        type=Path,
+        action="append",
+        help="the look to go to; give it twice to go from the first reference's look to the second's",
+    )
     parser.add_argument("--steps", type=int, default=5, help="looks along the way, both ends included (default 5)")
-    parser.add_argument("--out", required=True, type=Path, help="strip image (.png); the page is written beside it (.html)")
+    parser.add_argument(
+        "--out", required=True, type=Path, help="strip image (.png); the page is written beside it (.html)"
+    )
     parser.add_argument("--cell", type=int, default=128, help="cell size in pixels (default 128)")
     parser.add_argument("--no-blend", action="store_true", help="leave out the pixel-blend row")
     parser.add_argument("--no-align", action="store_true", help="no face detection: whole images")
@@ -54,9 +63,16 @@ def run(argv: Sequence[str]) -> int:
         transfer = PhotoTransfer(args.ckpt, TransferOptions(align=not args.no_align, device=args.device))
         start, end = (args.reference[0], args.reference[1]) if len(args.reference) == 2 else (args.reference[0], None)
         strip = write_interpolation_strip(
-            transfer, args.source, start, end, args.out, steps=args.steps, controls=controls, cell=args.cell,
+            transfer,
+            args.source,
+            start,
+            end,
+            args.out,
+            steps=args.steps,
+            controls=controls,
+            cell=args.cell,
             blend_row=not args.no_blend,
-        )  # fmt: skip
+        )
     except (CheckpointError, *EXPECTED_ERRORS) as err:
         return fail(PROG, err)
     for note in dict.fromkeys(strip.notes):

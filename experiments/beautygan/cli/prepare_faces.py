@@ -37,9 +37,15 @@ def run(argv: Sequence[str]) -> int:
     try:
         models = FaceModels(upsample=args.upsample)
         report = prepare_faces(
-            args.in_dir, args.out_dir, kind=args.kind, size=args.size, margin=args.margin,
-            min_face=args.min_face, split=args.split, models=models,
-        )  # fmt: skip
+            args.in_dir,
+            args.out_dir,
+            kind=args.kind,
+            size=args.size,
+            margin=args.margin,
+            min_face=args.min_face,
+            split=args.split,
+            models=models,
+        )
     except (FacesUnavailableError, FileNotFoundError, ValueError) as err:
         return fail(PROG, err)
     print(report.format())

@@ -19,15 +19,32 @@ def build_parser() -> Parser:
         "pair of two folders; strength and per-region looks from the makeup controls.",
         hint=REGIONS_HINT,
     )
-    parser.add_argument("--ckpt", required=True, type=Path, help="checkpoint written by `beautygan fit` (or its run folder)")
+    parser.add_argument(
+        "--ckpt", required=True, type=Path, help="checkpoint written by `beautygan fit` (or its run folder)"
+    )
     parser.add_argument("--source", required=True, type=Path, help="photo without makeup, or a folder of them")
-    parser.add_argument("--reference", type=Path, default=None,
-                        help="photo with the makeup, or a folder of them (optional with --lips/--eyes/--skin)")  # fmt: skip
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        default=None,
+        help="photo with the makeup, or a folder of them (optional with --lips/--eyes/--skin)",
+    )
     parser.add_argument("--out", required=True, type=Path, help="output image (one pair) or folder (folders)")
-    parser.add_argument("--pairs", type=Path, default=None, help="with folders: 'source_name reference_name' per line (default: every pair)")
-    parser.add_argument("--no-align", action="store_true", help="no face detection: the whole photo, resized to the training square")
-    parser.add_argument("--demakeup-out", type=Path, default=None, help="one pair: also write the reference with its makeup removed")
-    parser.add_argument("--size", type=int, default=None, help="whole-image transfer at this square size (implies --no-align)")
+    parser.add_argument(
+        "--pairs",
+        type=Path,
+        default=None,
+        help="with folders: 'source_name reference_name' per line (default: every pair)",
+    )
+    parser.add_argument(
+        "--no-align", action="store_true", help="no face detection: the whole photo, resized to the training square"
+    )
+    parser.add_argument(
+        "--demakeup-out", type=Path, default=None, help="one pair: also write the reference with its makeup removed"
+    )
+    parser.add_argument(
+        "--size", type=int, default=None, help="whole-image transfer at this square size (implies --no-align)"
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default=device_default())
     add_control_arguments(parser)
@@ -73,8 +90,11 @@ def run(argv: Sequence[str]) -> int:
                 if path is not None and not path.is_file():
                     raise FileNotFoundError(f"{what} {path}: no such file or folder")
         options = TransferOptions(
-            align=not args.no_align and args.size is None, size=args.size, batch_size=args.batch_size, device=args.device
-        )  # fmt: skip
+            align=not args.no_align and args.size is None,
+            size=args.size,
+            batch_size=args.batch_size,
+            device=args.device,
+        )
         transfer = PhotoTransfer(args.ckpt, options)
         if folders:
             report = transfer_folders(transfer, pairs, args.out, controls=controls, progress=sys.stderr.isatty())
