@@ -43,6 +43,15 @@ def fail(prog: str, err: BaseException) -> int:
     return 2
 
 
+def add_generator_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--ckpt`` (a ``beautygan fit`` checkpoint, or its run folder) and ``--device``, as every command that runs the
+    generator takes them."""
+    parser.add_argument(
+        "--ckpt", required=True, type=Path, help="checkpoint written by `beautygan fit` (or its run folder)"
+    )
+    parser.add_argument("--device", default=device_default(), help="where the generator runs (default: cuda if any)")
+
+
 def add_control_arguments(parser: argparse.ArgumentParser, *, strength: bool = True) -> None:
     """The options of :class:`~beautygan.controls.MakeupControls`."""
     group = parser.add_argument_group("makeup controls (0: the source, 1: the transfer, up to 1.5: extrapolated)")

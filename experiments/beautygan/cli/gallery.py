@@ -11,8 +11,8 @@ from ._common import (
     REGIONS_HINT,
     Parser,
     add_control_arguments,
+    add_generator_arguments,
     controls_from,
-    device_default,
     fail,
     parse_strengths,
 )
@@ -27,9 +27,7 @@ def build_parser() -> Parser:
         "look at each strength (PNG + HTML page).",
         hint=REGIONS_HINT,
     )
-    parser.add_argument(
-        "--ckpt", required=True, type=Path, help="checkpoint written by `beautygan fit` (or its run folder)"
-    )
+    add_generator_arguments(parser)
     parser.add_argument(
         "--out", required=True, type=Path, help="grid image (.png); the page is written beside it (.html)"
     )
@@ -54,7 +52,6 @@ def build_parser() -> Parser:
     parser.add_argument("--cell", type=int, default=128, help="cell size in pixels (default 128)")
     parser.add_argument("--no-align", action="store_true", help="photos: no face detection, whole images")
     parser.add_argument("--no-page", action="store_true", help="do not write the HTML page (grid only)")
-    parser.add_argument("--device", default=device_default())
     add_control_arguments(parser)
     return parser
 
@@ -63,7 +60,6 @@ def run(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     from perceptual.images import check_output_image
 
-    from ..checkpoints import CheckpointError
     from ..gallery import mt_layout_images, write_gallery, write_strength_strips
     from ..photo_transfer import PhotoTransfer, TransferOptions, list_images
 
@@ -105,7 +101,7 @@ def run(argv: Sequence[str]) -> int:
             gallery = write_gallery(
                 transfer, sources, references, args.out, controls=controls, cell=args.cell, page=not args.no_page
             )
-    except (CheckpointError, *EXPECTED_ERRORS) as err:
+    except EXPECTED_ERRORS as err:
         return fail(PROG, err)
     for note in dict.fromkeys(gallery.notes):
         print(f"note: {note}")

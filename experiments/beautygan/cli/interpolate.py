@@ -7,7 +7,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._common import EXPECTED_ERRORS, REGIONS_HINT, Parser, add_control_arguments, controls_from, device_default, fail
+from ._common import (
+    EXPECTED_ERRORS,
+    REGIONS_HINT,
+    Parser,
+    add_control_arguments,
+    add_generator_arguments,
+    controls_from,
+    fail,
+)
 
 PROG = "beautygan interpolate"
 
@@ -19,9 +27,7 @@ def build_parser() -> Parser:
         "mixed inside the generator: a strip PNG plus an HTML page.",
         hint=REGIONS_HINT,
     )
-    parser.add_argument(
-        "--ckpt", required=True, type=Path, help="checkpoint written by `beautygan fit` (or its run folder)"
-    )
+    add_generator_arguments(parser)
     parser.add_argument("--source", required=True, type=Path, help="photo without makeup")
     parser.add_argument(
         "--reference",
@@ -37,7 +43,6 @@ def build_parser() -> Parser:
     parser.add_argument("--cell", type=int, default=128, help="cell size in pixels (default 128)")
     parser.add_argument("--no-blend", action="store_true", help="leave out the pixel-blend row")
     parser.add_argument("--no-align", action="store_true", help="no face detection: whole images")
-    parser.add_argument("--device", default=device_default())
     add_control_arguments(parser)
     return parser
 
@@ -46,7 +51,6 @@ def run(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     from perceptual.images import check_output_image
 
-    from ..checkpoints import CheckpointError
     from ..gallery import write_interpolation_strip
     from ..photo_transfer import PhotoTransfer, TransferOptions
 
@@ -73,7 +77,7 @@ def run(argv: Sequence[str]) -> int:
             cell=args.cell,
             blend_row=not args.no_blend,
         )
-    except (CheckpointError, *EXPECTED_ERRORS) as err:
+    except EXPECTED_ERRORS as err:
         return fail(PROG, err)
     for note in dict.fromkeys(strip.notes):
         print(f"note: {note}")

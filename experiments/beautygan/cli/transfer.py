@@ -7,7 +7,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._common import EXPECTED_ERRORS, REGIONS_HINT, Parser, add_control_arguments, controls_from, device_default, fail
+from ._common import (
+    EXPECTED_ERRORS,
+    REGIONS_HINT,
+    Parser,
+    add_control_arguments,
+    add_generator_arguments,
+    controls_from,
+    fail,
+)
 
 PROG = "beautygan transfer"
 
@@ -19,9 +27,7 @@ def build_parser() -> Parser:
         "pair of two folders; strength and per-region looks from the makeup controls.",
         hint=REGIONS_HINT,
     )
-    parser.add_argument(
-        "--ckpt", required=True, type=Path, help="checkpoint written by `beautygan fit` (or its run folder)"
-    )
+    add_generator_arguments(parser)
     parser.add_argument("--source", required=True, type=Path, help="photo without makeup, or a folder of them")
     parser.add_argument(
         "--reference",
@@ -46,7 +52,6 @@ def build_parser() -> Parser:
         "--size", type=int, default=None, help="whole-image transfer at this square size (implies --no-align)"
     )
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--device", default=device_default())
     add_control_arguments(parser)
     return parser
 
@@ -56,7 +61,6 @@ def run(argv: Sequence[str]) -> int:
     from perceptual.files import check_writable
     from perceptual.images import check_output_image, save_image
 
-    from ..checkpoints import CheckpointError
     from ..photo_transfer import PhotoTransfer, TransferOptions, list_images, read_pairs, transfer_folders
 
     try:
@@ -107,7 +111,7 @@ def run(argv: Sequence[str]) -> int:
         if args.demakeup_out is not None:
             save_image(transfer.demakeup(source, reference), args.demakeup_out)
         path = save_image(image, args.out)
-    except (CheckpointError, *EXPECTED_ERRORS) as err:
+    except EXPECTED_ERRORS as err:
         return fail(PROG, err)
     region_notes = [note for photo in controls.region_references.values() for note in photo.notes]
     for note in dict.fromkeys([*transfer.notes, *source.notes, *(reference.notes if reference else []), *region_notes]):
