@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,7 +27,9 @@ from beautygan.faces import (
     label_map_from_landmarks,
     prepare_faces,
 )
+from beautygan.inference import TrainedGenerator
 from beautygan.metrics import TransferMetrics, histogram_emd, mean_lab_distance, rgb_to_lab, transfer_metrics
+from beautygan.networks import Translation
 from beautygan.regions import FaceRegion as R
 
 # A frontal face in a 100 x 100 frame, iBUG 68-point order (image-left first), mouth closed.
@@ -447,12 +450,14 @@ def test_evaluate_pairs_with_a_generator_and_written_results(tmp_path):
     reference = _write_pair(tmp_path, "makeup/r.png", (128, 128, 128), (255, 0, 0))
 
     class CopyReference(torch.nn.Module):  # a "perfect" transfer: the result is the reference
-        def forward(self, a, b):
-            return b, a
+        def forward(self, non_makeup, makeup):
+            return Translation(makeup=makeup, non_makeup=non_makeup)
+
+    generator = TrainedGenerator(CopyReference(), size=32, checkpoint=Path("copy"), device=torch.device("cpu"))
 
     rows = evaluate_pairs(
         [EvalPair(source, reference)],
-        generator=CopyReference(),
+        generator=generator,
         image_size=32,
         faces=False,
         results_dir=tmp_path / "res",

@@ -78,9 +78,8 @@ def _labels_for(image: Tensor, explicit: Path | None, path: Path, models: Any) -
 def evaluate_pairs(
     pairs: Sequence[EvalPair],
     *,
-    generator: TrainedGenerator | torch.nn.Module | None = None,
+    generator: TrainedGenerator | None = None,
     image_size: int | None = None,
-    device: str | torch.device = "cpu",
     faces: bool | Literal["auto"] = "auto",
     models: Any = None,
     results_dir: str | Path | None = None,
@@ -91,9 +90,8 @@ def evaluate_pairs(
     """Measure every pair (see the module docstring); one dict per pair, file names included.
 
     Images are resized to ``image_size`` (default: the result's size, or 256). Pairs without a ``result`` are run
-    through ``generator`` (a :class:`~beautygan.inference.TrainedGenerator`, or a module called as ``G(source,
-    reference) -> (made_up, de_made_up)`` on images in [-1, 1]); those results are written to ``results_dir`` when
-    given.
+    through ``generator`` (a :class:`~beautygan.inference.TrainedGenerator`, on its device); those results are written
+    to ``results_dir`` when given.
 
     A pair whose image cannot be read raises :class:`~perceptual.images.ImageLoadError`, or, when a ``failures`` list
     is given, is appended to it as ``(pair, message)`` and skipped, so one bad file does not lose the other pairs."""
@@ -119,8 +117,6 @@ def evaluate_pairs(
         from tqdm import tqdm
 
         chunks = tqdm(chunks, desc="evaluate", unit="batch")
-    if generator is not None and not isinstance(generator, TrainedGenerator):
-        generator = generator.to(device).eval()
     cache: dict[tuple[str, str], tuple[Tensor, str, list | None]] = {}  # a face used in several pairs is parsed once
 
     def labels_for(image: Tensor, explicit: Path | None, path: Path) -> tuple[Tensor, str, list | None]:
@@ -160,13 +156,9 @@ def evaluate_pairs(
             if p.result is not None:
                 results[i] = loaded[i][2]
         if todo:
-            pair = [from_unit_range(x[todo], (-1, 1)) for x in (sources, references)]
-            if isinstance(generator, TrainedGenerator):
-                made_up = generator.translate(*pair).makeup
-            else:
-                with torch.no_grad():
-                    made_up, _ = generator(*(x.to(device) for x in pair))  # type: ignore[misc]
-            results[todo] = to_unit_range(made_up.cpu(), (-1, 1))
+            assert generator is not None  # checked above for every pair without a result
+            made_up = generator.translate(*(from_unit_range(x[todo], (-1, 1)) for x in (sources, references))).makeup
+            results[todo] = to_unit_range(made_up, (-1, 1))
         metrics = transfer_metrics(
             sources, references, results, torch.stack(src_labels), torch.stack(ref_labels), input_range=(0.0, 1.0)
         )

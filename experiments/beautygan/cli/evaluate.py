@@ -85,7 +85,6 @@ def run(argv: Sequence[str]) -> int:
             pairs,
             generator=generator,
             image_size=size,
-            device=args.device,
             faces=False if args.no_faces else "auto",
             results_dir=args.out / "results",
             progress=True,
