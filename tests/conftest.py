@@ -3,6 +3,8 @@ tests load through ``weights=<path>`` (pretrained weights cannot be downloaded i
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import torchvision
@@ -86,3 +88,22 @@ def no_tf32():
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     yield
     torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old
+
+
+def save_untrained_generator(path, *, size: int, hyper_parameters=None, **extra) -> Path:
+    """An untrained ``Generator(width=8, residual_blocks=1)`` (seed 0) saved at ``path`` as ``beautygan fit`` saves a
+    checkpoint: it changes every pixel it is given, which is what the inference tests need to see a change.
+    ``hyper_parameters`` adds to the module's, ``extra`` adds top-level checkpoint keys."""
+    from beautygan.networks import Generator
+
+    torch.manual_seed(0)
+    generator = Generator(width=8, residual_blocks=1)
+    hparams = {"generator_width": 8, "residual_blocks": 1, "generator_output": "image", **(hyper_parameters or {})}
+    datamodule = {"image_size": size, **extra.pop("datamodule_hyper_parameters", {})}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {f"generator.{k}": v for k, v in generator.state_dict().items()}
+    torch.save(
+        {"state_dict": state, "hyper_parameters": hparams, "datamodule_hyper_parameters": datamodule, **extra}, path
+    )
+    return path

@@ -41,9 +41,10 @@ pytest.importorskip("gradio", reason="the 'app' extra is not installed: pip inst
 pytest.importorskip("dlib", reason="the 'faces' extra is not installed: pip install -e '.[faces]'")
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image ships the astronaut, a real face")
 
+from conftest import save_untrained_generator
+
 from beautygan.app import MakeupApp, VGGChoice, VGGView, checkpoint_vgg
 from beautygan.controls import MakeupControls
-from beautygan.networks import Generator
 from beautygan.photo_transfer import PhotoTransfer, TransferOptions
 from beautygan.synthetic import write_synthetic_mt
 
@@ -83,27 +84,16 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory, mt: Path) -> Path:
     from perceptual import VGGFeatures
     from perceptual.weights import vgg_provenance
 
-    torch.manual_seed(0)
-    generator = Generator(width=8, residual_blocks=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         used = vgg_provenance(VGGFeatures(["relu2_1"], weights="random_normalized"))
-    path = tmp_path_factory.mktemp("ckpt") / "last.ckpt"
-    torch.save(
-        {
-            "state_dict": {f"generator.{k}": v for k, v in generator.state_dict().items()},
-            "hyper_parameters": {
-                "generator_width": 8,
-                "residual_blocks": 1,
-                "generator_output": "image",
-                "perceptual_layer": "relu2_1",
-            },
-            "datamodule_hyper_parameters": {"image_size": SIZE, "root": str(mt)},
-            "vgg_used": used,
-        },
-        path,
+    return save_untrained_generator(
+        tmp_path_factory.mktemp("ckpt") / "last.ckpt",
+        size=SIZE,
+        hyper_parameters={"perceptual_layer": "relu2_1"},
+        datamodule_hyper_parameters={"root": str(mt)},
+        vgg_used=used,
     )
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -93,13 +93,8 @@ def test_problems_of_the_train_and_held_out_lists_come_in_one_error(root: Path) 
     assert str(root / "images" / Path(train_name)) in message and str(root / "images" / Path(held_out_name)) in message
 
 
-def test_fit_with_a_bad_dataset_prints_the_problems_and_creates_no_run_folder(
-    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    bad = root / "images" / "non-makeup" / "nm_0002.png"
-    bad.write_bytes(b"not a png")
-    runs = tmp_path / "runs"
-    code = beautygan_main(
+def _fit(root: Path, runs: Path, *extra: str) -> int:
+    return beautygan_main(
         [
             "fit",
             "--config",
@@ -114,10 +109,26 @@ def test_fit_with_a_bad_dataset_prints_the_problems_and_creates_no_run_folder(
             str(runs),
             "--model.vgg_weights",
             "random",
-            "--trainer.max_epochs",
+            "--model.generator_width",
+            "4",
+            "--model.residual_blocks",
             "1",
+            "--model.discriminator_width",
+            "4",
+            "--trainer.enable_progress_bar",
+            "false",
+            *extra,
         ]
     )
+
+
+def test_fit_with_a_bad_dataset_prints_the_problems_and_creates_no_run_folder(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = root / "images" / "non-makeup" / "nm_0002.png"
+    bad.write_bytes(b"not a png")
+    runs = tmp_path / "runs"
+    code = _fit(root, runs, "--trainer.max_epochs", "1")
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("beautygan: error: 1 problem(s) in the train split") and f"unreadable image: {bad}" in err
@@ -229,31 +240,7 @@ def test_fit_from_a_corrupt_checkpoint_is_one_line(
     bad = tmp_path / "last.ckpt"
     bad.write_bytes(b"")  # what a kill during a non-atomic save leaves
     runs = tmp_path / "runs"
-    code = beautygan_main(
-        [
-            "fit",
-            "--config",
-            "configs/beautygan_demo.yaml",
-            "--data.root",
-            str(root),
-            "--data.image_size",
-            "32",
-            "--trainer.default_root_dir",
-            str(runs),
-            "--trainer.logger.init_args.save_dir",
-            str(runs),
-            "--model.vgg_weights",
-            "random",
-            "--model.generator_width",
-            "4",
-            "--model.residual_blocks",
-            "1",
-            "--model.discriminator_width",
-            "4",
-            "--ckpt_path",
-            str(bad),
-        ]
-    )
+    code = _fit(root, runs, "--ckpt_path", str(bad))
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert f"beautygan: error: checkpoint {bad} is empty (0 bytes)" in err
@@ -279,35 +266,6 @@ def test_finite_divergence_is_warned_once() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         guard.check()  # once only
-
-
-def _fit(root: Path, runs: Path, *extra: str) -> int:
-    return beautygan_main(
-        [
-            "fit",
-            "--config",
-            "configs/beautygan_demo.yaml",
-            "--data.root",
-            str(root),
-            "--data.image_size",
-            "32",
-            "--trainer.default_root_dir",
-            str(runs),
-            "--trainer.logger.init_args.save_dir",
-            str(runs),
-            "--model.vgg_weights",
-            "random",
-            "--model.generator_width",
-            "4",
-            "--model.residual_blocks",
-            "1",
-            "--model.discriminator_width",
-            "4",
-            "--trainer.enable_progress_bar",
-            "false",
-            *extra,
-        ]
-    )
 
 
 def test_ckpt_path_last_resumes_the_runs_newest_checkpoint_in_the_same_tensorboard_run(

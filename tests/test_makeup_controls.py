@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import save_untrained_generator
 from PIL import Image, ImageFilter
 
 from beautygan.cli import main as beautygan_main
@@ -37,20 +38,9 @@ def _astronaut(data) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An untrained generator saved as `beautygan fit` saves it: it changes every pixel it is given."""
-    torch.manual_seed(0)
-    generator = Generator(width=8, residual_blocks=1)
+    """An untrained generator saved as `beautygan fit` saves it, inside a run folder (for ``--ckpt DIR``)."""
     path = tmp_path_factory.mktemp("ckpt") / "run" / "version_0" / "checkpoints" / "last.ckpt"
-    path.parent.mkdir(parents=True)
-    torch.save(
-        {
-            "state_dict": {f"generator.{k}": v for k, v in generator.state_dict().items()},
-            "hyper_parameters": {"generator_width": 8, "residual_blocks": 1, "generator_output": "image"},
-            "datamodule_hyper_parameters": {"image_size": SIZE},
-        },
-        path,
-    )
-    return path
+    return save_untrained_generator(path, size=SIZE)
 
 
 @pytest.fixture(scope="module")

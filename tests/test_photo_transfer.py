@@ -16,10 +16,11 @@ from PIL import Image, ImageFilter
 pytest.importorskip("dlib", reason="the 'faces' extra is not installed: pip install -e '.[faces]'")
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image ships the real photos")
 
+from conftest import save_untrained_generator  # noqa: E402
+
 from beautygan.cli import main as beautygan_main  # noqa: E402
 from beautygan.faces import FaceModels, FacesUnavailableError, label_map_from_landmarks, models_dir  # noqa: E402
 from beautygan.gallery import gallery_grid  # noqa: E402
-from beautygan.networks import Generator  # noqa: E402
 from beautygan.photo_transfer import NoFaceError, PhotoTransfer, TransferOptions  # noqa: E402
 from beautygan.synthetic import write_synthetic_mt  # noqa: E402
 
@@ -34,18 +35,7 @@ SIZE = 64
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained generator saved as `beautygan fit` saves it: it changes whatever it is given."""
-    torch.manual_seed(0)
-    generator = Generator(width=8, residual_blocks=1)
-    path = tmp_path_factory.mktemp("ckpt") / "last.ckpt"
-    torch.save(
-        {
-            "state_dict": {f"generator.{k}": v for k, v in generator.state_dict().items()},
-            "hyper_parameters": {"generator_width": 8, "residual_blocks": 1, "generator_output": "image"},
-            "datamodule_hyper_parameters": {"image_size": SIZE},
-        },
-        path,
-    )
-    return path
+    return save_untrained_generator(tmp_path_factory.mktemp("ckpt") / "last.ckpt", size=SIZE)
 
 
 @pytest.fixture(scope="module")
