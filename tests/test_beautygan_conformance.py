@@ -48,10 +48,10 @@ def _batch(n: int, seed: int) -> dict[str, torch.Tensor]:
     references = [render_face(rng, SIZE, makeup=True) for _ in range(n)]
 
     def images(faces):
-        return torch.stack([torch.from_numpy(image).permute(2, 0, 1).float() / 127.5 - 1 for image, _ in faces])
+        return torch.stack([torch.from_numpy(image).permute(2, 0, 1).float() / 127.5 - 1 for image, *_ in faces])
 
     def labels(faces):
-        return torch.stack([torch.from_numpy(label.astype(np.int64))[None] for _, label in faces])
+        return torch.stack([torch.from_numpy(label.astype(np.int64))[None] for _, label, _ in faces])
 
     batch = {"source": images(sources), "reference": images(references)}
     batch["source_labels"], batch["reference_labels"] = labels(sources), labels(references)

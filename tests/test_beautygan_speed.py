@@ -42,7 +42,7 @@ def _items(count: int) -> list[dict[str, torch.Tensor]]:
     rng = np.random.default_rng(3)
     items = []
     for _ in range(count):
-        (source, source_labels), (reference, reference_labels) = (
+        (source, source_labels, _), (reference, reference_labels, _) = (
             render_face(rng, SIZE, makeup=m) for m in (False, True)
         )
         item = {

@@ -77,7 +77,7 @@ def test_model_files_are_found_and_models_pickle(models):
 
 
 def test_landmarks_on_a_generated_face_land_in_its_true_regions(models):
-    image, truth = render_face(np.random.default_rng(0), 64, makeup=False)
+    image, truth, _ = render_face(np.random.default_rng(0), 64, makeup=False)
     faces = models.detect(image)
     assert faces, "dlib found no face in the procedural face (seed 0)"
     labels = label_map_from_landmarks(faces[0].landmarks, 64)
