@@ -17,7 +17,8 @@ nose 27-35, eyes 36-47, outer lips 48-59, inner lips 60-67; "left"/"right" in th
 parameters the label map is drawn from and placed *on* the feature they name: lip points inside the lip labels (the
 outer points a third of the way in from the outer edge, the inner points a third of the way in from the inner
 edge), eye and brow points inside the eye and brow labels, nose points inside the nose, jaw points just inside the
-face's outline (at 95% of its radius). Coordinates are pixels, ``x`` right, ``y`` down, with dlib's convention that
+face's outline (at 95% of its radius; a jaw point a turn hides slides along its row to the visible outline, as the
+300-W markup places self-occluded jaw points). Coordinates are pixels, ``x`` right, ``y`` down, with dlib's convention that
 the centre of pixel ``(0, 0)`` is ``(0, 0)`` (pixel ``i`` spans ``[i - 0.5, i + 0.5)``).
 
 **Poses** (:mod:`beautygan.synthetic_pose`): in-plane rotation, scale and shift, a turn (yaw) and nod (pitch) of an
@@ -375,7 +376,11 @@ def render(
         labels = np.where(see_through, flat_labels, labels)
         dark &= side == PosedHead.FRONT
         u, v = np.moveaxis(np.where(see_through[..., None], flat, on_head), -1, 0)
-        landmarks = head.project(canonical, toward=params.face_centre) * size - 0.5
+        # A hidden point slides along its row toward the face's midline (the 300-W outline convention), or toward
+        # the face's centre where a nod hides the midline too.
+        toward = np.stack([np.full(len(canonical), params.cx), canonical[:, 1]], axis=1)
+        toward[~head.visible(toward)] = params.face_centre
+        landmarks = head.project(canonical, toward=toward) * size - 0.5
     image = _paint(params, labels, dark, u, v)
     if noise is not None:
         image = image + noise.normal(0, 4, image.shape)

@@ -211,18 +211,22 @@ class PosedHead:
         turned normal ``R (q / axes^2)``."""
         return (head / self.axes**2) @ self.rotation[2]
 
-    def project(self, uv: np.ndarray, *, toward: tuple[float, float]) -> np.ndarray:
+    def visible(self, uv: np.ndarray) -> np.ndarray:
+        """Whether the pose leaves canonical face points (inside the head's outline) in sight."""
+        return self._facing(self._lift(np.asarray(uv, dtype=np.float64))) > 0
+
+    def project(self, uv: np.ndarray, *, toward: np.ndarray | tuple[float, float]) -> np.ndarray:
         """Image points of canonical face points (inside the head's outline): the exact inverse of :meth:`surface`
         for every point the pose leaves visible. A hidden point moves along the straight canonical line toward
-        ``toward`` (a point that stays visible, e.g. the face's centre) until it reaches the occluding contour."""
+        ``toward`` (one visible point for all, or one per point) until it reaches the occluding contour."""
         uv = np.asarray(uv, dtype=np.float64)
         head = self._lift(uv)
         hidden = self._facing(head) <= 0
         if hidden.any():
             target = np.broadcast_to(np.asarray(toward, dtype=np.float64), uv.shape)[hidden]
             start = uv[hidden]
-            if (self._facing(self._lift(target)) <= 0).any():
-                raise ValueError(f"toward={toward} is hidden by this pose; pick a point on the visible face")
+            if not self.visible(target).all():
+                raise ValueError("a point given as toward= is hidden by this pose; pick points on the visible face")
             low, high = np.zeros(len(start)), np.ones(len(start))  # hidden at `low`, visible at `high`
             for _ in range(_BISECTION_STEPS):
                 mid = (low + high) / 2
