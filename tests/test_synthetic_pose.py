@@ -328,11 +328,13 @@ def test_jaw_points_a_turn_hides_slide_along_their_row_to_the_outline(yaw):
         centre = np.array([params.cx, params.cy - 0.04]) * size - 0.5
         a, b = (params.rx + 0.05) * size, (params.ry + 0.06) * size
         x, y = (frontal[JAW] - centre).T
-        hidden = np.abs(np.arcsin(x / (a * np.sqrt(1 - (y / b) ** 2))) + math.radians(yaw)) >= math.pi / 2
+        r = a * np.sqrt(1 - (y / b) ** 2)
+        hidden = np.abs(np.arcsin(x / r) + math.radians(yaw)) >= math.pi / 2
         hidden_count += hidden.sum()
         for i in np.nonzero(hidden)[0]:
             px, py = face.landmarks[i]
             assert py == pytest.approx(frontal[i, 1], abs=1e-9)
+            assert px == pytest.approx(centre[0] + math.copysign(r[i], yaw), abs=1e-6)  # the row's outline
             face_cols = np.nonzero(face.labels[int(round(py))] == R.FACE)[0]
             edge = face_cols.max() if yaw > 0 else face_cols.min()
             assert abs(px - edge) <= 1.5, i
