@@ -8,18 +8,22 @@ run anywhere, and for a short CPU training run to show a measurable lip-colour t
 
 A face is drawn in two steps: :meth:`FaceParams.draw` draws who it is (shape, skin, hair, makeup colours) and
 :func:`render` draws it at a size under a :class:`~beautygan.synthetic_pose.Pose`, so the same face can be drawn
-under several poses. :func:`render_face` does both, drawing from one random generator exactly as the frontal-only
-writer did: with the frontal pose, images and label maps are bit for bit those of earlier versions.
+under several poses. :func:`render_face` does both from one random generator, in the order the frontal writer has
+always drawn: with the frontal pose, images and label maps are bit for bit the ones it wrote before poses existed,
+so existing data sets, configs and figures are unchanged.
 
 **Landmarks.** Each face comes with the 68 points of the iBUG 300-W markup in dlib's order (jaw 0-16, brows 17-26,
 nose 27-35, eyes 36-47, outer lips 48-59, inner lips 60-67; "left"/"right" in the image, as in
 :mod:`beautygan.faces`: points 36-41 are the image-left eye, ``FaceRegion.LEFT_EYE``). They are computed from the
 parameters the label map is drawn from and placed *on* the feature they name: lip points inside the lip labels (the
 outer points a third of the way in from the outer edge, the inner points a third of the way in from the inner
-edge), eye and brow points inside the eye and brow labels, nose points inside the nose, jaw points just inside the
-face's outline (at 95% of its radius; a jaw point a turn hides slides along its row to the visible outline, as the
-300-W markup places self-occluded jaw points). Coordinates are pixels, ``x`` right, ``y`` down, with dlib's convention that
-the centre of pixel ``(0, 0)`` is ``(0, 0)`` (pixel ``i`` spans ``[i - 0.5, i + 0.5)``).
+edge; the corners where the lips meet, or in the lower lip when teeth or an open mouth part them), eye and brow
+points inside the eye and brow labels (brows along their middle), nose points inside the nose, jaw points just
+inside the face's outline (at 95% of its radii; a jaw point a turn hides slides along its row to the visible
+outline, as the 300-W markup places self-occluded jaw points). From 128 px up every point's pixel carries its label;
+at 64 px a lip or a brow can be a single row of pixels and a point may fall a pixel off it. Coordinates are pixels,
+``x`` right, ``y`` down, with dlib's convention that the centre of pixel ``(0, 0)`` is ``(0, 0)`` (pixel ``i`` spans
+``[i - 0.5, i + 0.5)``).
 
 **Poses** (:mod:`beautygan.synthetic_pose`): in-plane rotation, scale and shift, a turn (yaw) and nod (pitch) of an
 ellipsoidal head, an open mouth and a smile. Every pixel is inverse-mapped into the frontal face, so labels and
@@ -117,12 +121,14 @@ class FaceParams:
     teeth: bool
     """A line of teeth between the closed lips."""
     skin: np.ndarray
+    """float32 RGB, as drawn (the pixels' rounding depends on the dtype)."""
     hair: np.ndarray
     makeup: Makeup | None
 
     @classmethod
     def draw(cls, rng: np.random.Generator, *, makeup: bool) -> FaceParams:
-        """Draw a face from ``rng`` (the draws, in order, of the frontal-only writer)."""
+        """Draw a face from ``rng``. These draws, in this order and with these dtypes, are what every written data
+        set depends on: changing them changes every face."""
         cx, cy = 0.5 + rng.uniform(-0.05, 0.05), 0.47 + rng.uniform(-0.04, 0.04)
         rx, ry = rng.uniform(0.25, 0.3), rng.uniform(0.31, 0.36)
         eye_dx, eye_y = rng.uniform(0.1, 0.13), cy - rng.uniform(0.04, 0.08)
@@ -426,7 +432,7 @@ def write_synthetic_mt(
     """
     if n < 1 or size < 16 or not 0 <= held_out < n:
         raise ValueError(f"need n >= 1, size >= 16 and 0 <= held_out < n, got n={n}, size={size}, held_out={held_out}")
-    if isinstance(pose, bool) or not isinstance(pose, (int, float)) or not 0 <= pose <= 1:
+    if isinstance(pose, bool) or not isinstance(pose, (int, float, np.integer, np.floating)) or not 0 <= pose <= 1:
         raise ValueError(f"pose must be a number in [0, 1], got {pose!r}")
     root = Path(root)
     rng = np.random.default_rng(seed)
