@@ -111,8 +111,15 @@ def save_atomically(checkpoint: dict[str, Any], path: str | os.PathLike) -> Path
 @contextmanager
 def checkpoint_types() -> Iterator[None]:
     """Within the block, ``torch.load(weights_only=True)`` (ours and Lightning's) also accepts
-    :data:`CHECKPOINT_TYPES`; outside it, torch's default allow-list holds again."""
-    with torch.serialization.safe_globals(list(CHECKPOINT_TYPES)):
+    :data:`CHECKPOINT_TYPES`; outside it, torch's allow-list is as it was. Nested blocks are fine (torch's own
+    ``safe_globals`` context removes its types on exit even when an outer block added them: only the types not
+    allowed yet are added here)."""
+    allowed = torch.serialization.get_safe_globals()
+    missing = [kind for kind in CHECKPOINT_TYPES if kind not in allowed]
+    if not missing:
+        yield
+        return
+    with torch.serialization.safe_globals(missing):
         yield
 
 
