@@ -25,7 +25,7 @@ from _tf_vgg_reference import random_conv_weights
 from conftest import save_untrained_generator
 from PIL import Image
 
-from beautygan.checkpoints import CheckpointError, load_checkpoint_file
+from beautygan.checkpoints import load_checkpoint_file
 from beautygan.cli import main as beautygan_main
 from beautygan.data import DatasetError, MTDataset, list_domain
 from beautygan.loss_weights import LossWeights
