@@ -46,7 +46,7 @@ def check_photo_size(
     except OSError:
         return
     if size > max_file_mb * 2**20:
-        raise PhotoTooLargeError(f"the file is {size / 2**20:.1f} MB; up to {max_file_mb:g} MB are taken")
+        raise PhotoTooLargeError(f"the file is {size / 2**20:.3g} MB; up to {max_file_mb:g} MB are taken")
     limit = f"up to {max_megapixels:g} megapixels are taken"
     try:
         with warnings.catch_warnings():

@@ -111,7 +111,7 @@ def cli_class() -> type:
     from ..checkpoints import check_checkpoint_fits, load_checkpoint_file, names_weights_file
     from ..data import MTDataModule
     from ..module import BeautyGAN
-    from ..samples import SampleGrids
+    from ..samples import SampleGrids, remove_unfinished_grids
 
     class BeautyGANCLI(LightningCLI):
         """LightningCLI over :class:`BeautyGAN` and :class:`MTDataModule`, with the sample grids' callback as the
@@ -188,6 +188,13 @@ def cli_class() -> type:
                     self.run_lock = lock
                     if note:
                         print(f"beautygan: note: {note}")
+                    # No other fit writes here now: sample grids a killed run left half-written go.
+                    removed = [p for samples in folder.glob("*/samples") for p in remove_unfinished_grids(samples)]
+                    if removed:
+                        print(
+                            f"beautygan: note: removed {len(removed)} unfinished sample grid file(s) an interrupted "
+                            f"run left under {folder}"
+                        )
 
         def before_validate(self) -> None:
             self.datamodule.setup("validate")
