@@ -168,9 +168,13 @@ def _get(url: str) -> tuple[int, bytes]:
 def _upload(url: str, content: bytes) -> int:
     boundary = uuid.uuid4().hex
     body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.png"\r\n'
-        "Content-Type: image/png\r\n\r\n"
-    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     request = urllib.request.Request(
         url + "/gradio_api/upload", data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
     )
