@@ -67,17 +67,19 @@ def _run_folder(config: Any) -> tuple[Any, Any]:
     return RunFolder(logs, checkpoints), tensorboard
 
 
-def _resume_in_place(config: Any) -> None:
+def _resume_in_place(config: Any) -> dict[str, Any] | None:
     """``--ckpt_path last``: the newest ``last.ckpt`` of the run's own folder, and the TensorBoard version it belongs
-    to for the logger; an explicit checkpoint inside ``version_N`` continues that version."""
+    to for the logger; an explicit checkpoint inside ``version_N`` continues that version. Returns the ``last``
+    checkpoint, read (and so checked) here, or ``None``."""
     from ..checkpoints import load_checkpoint_file
     from ..resume import find_last_checkpoint, version_of
 
     run, tensorboard = _run_folder(config)
     ckpt_path = config.get("ckpt_path")
+    checkpoint = None
     if ckpt_path == "last":
         path, version = find_last_checkpoint(run)
-        load_checkpoint_file(path)  # refused in one line (code in it, truncated...) before Lightning reads it
+        checkpoint = load_checkpoint_file(path)  # refused in one line (code in it, truncated...) before Lightning
         config.ckpt_path = str(path)
         print(
             f"beautygan: resuming from {path}"
@@ -86,9 +88,10 @@ def _resume_in_place(config: Any) -> None:
     elif ckpt_path and ckpt_path not in _SPECIAL_CKPT:
         version = version_of(Path(ckpt_path), run.logs)
     else:
-        return
+        return None
     if version is not None and tensorboard is not None and tensorboard.init_args.get("version") is None:
         tensorboard.init_args.version = version
+    return checkpoint
 
 
 def _one_line(err: BaseException) -> str:
@@ -119,6 +122,7 @@ def cli_class() -> type:
 
         def __init__(self, args: Sequence[str] | None = None, *, run: bool = True, prog: str = "beautygan") -> None:
             self.run_lock: FolderLock | None = None
+            self.checked: tuple[str, dict[str, Any]] | None = None  # the checkpoint read before Lightning reads it
             try:
                 super().__init__(
                     BeautyGAN,
@@ -143,7 +147,8 @@ def cli_class() -> type:
                 return super()._parse_ckpt_path()
             ckpt_path = self.config[subcommand].get("ckpt_path")
             if ckpt_path and ckpt_path not in _SPECIAL_CKPT and "://" not in str(ckpt_path):
-                load_checkpoint_file(ckpt_path)  # one line (code in it, truncated, missing) before Lightning reads it
+                # one line (code in it, truncated, missing) before Lightning reads it
+                self.checked = (str(ckpt_path), load_checkpoint_file(ckpt_path))
             model = self.config[subcommand].get("model")
             named = model.get("vgg_weights") if model is not None else None
             super()._parse_ckpt_path()
@@ -158,7 +163,9 @@ def cli_class() -> type:
 
         def before_instantiate_classes(self) -> None:
             if self.subcommand == "fit":
-                _resume_in_place(self.config[self.subcommand])
+                last = _resume_in_place(self.config[self.subcommand])
+                if last is not None:
+                    self.checked = (str(self.config[self.subcommand].ckpt_path), last)
 
         def instantiate_classes(self) -> None:
             # A bad value in the config (lr -0.001, batch_size 0, image_size 30, an unknown loss weight) is refused
@@ -171,8 +178,10 @@ def cli_class() -> type:
         def _check_checkpoint(self, stage: str) -> None:
             """The checkpoint fits the model (``fit``: and holds the training state), or one line naming it."""
             ckpt_path = self.config[self.subcommand].get("ckpt_path")
+            checked, self.checked = self.checked, None  # not kept in memory through the run
             if ckpt_path and ckpt_path not in _SPECIAL_CKPT and "://" not in str(ckpt_path):
-                check_checkpoint_fits(load_checkpoint_file(ckpt_path), ckpt_path, self.model, resume=stage == "fit")
+                checkpoint = checked[1] if checked and checked[0] == str(ckpt_path) else load_checkpoint_file(ckpt_path)
+                check_checkpoint_fits(checkpoint, ckpt_path, self.model, resume=stage == "fit")
 
         # The dataset is checked (every file decoded, label ids validated) before the trainer creates a run folder;
         # then fit locks the run folder for as long as it writes to it.
