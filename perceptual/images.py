@@ -75,11 +75,15 @@ def load_image(
     image: Image.Image
     try:
         with Image.open(path) as opened:
+            # An animated GIF, APNG or WebP, or a multi-page TIFF: frame 0 is what is read, and a note says so.
+            animated = bool(getattr(opened, "is_animated", False))
             if size is not None and opened.format == "JPEG":
                 # Decode at 1/2, 1/4 or 1/8 scale when the result is smaller anyway: memory follows the output size.
                 opened.draft("RGB", _draft_size(opened.size, size))
             opened.load()
             image = opened
+            if animated:
+                notes.append(f"an animated {opened.format} (several frames): its first frame is used")
     except FileNotFoundError:
         raise ImageLoadError(f"{path}: no such file") from None
     except Image.DecompressionBombError as err:

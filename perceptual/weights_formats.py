@@ -5,9 +5,10 @@ Formats (``weights=<path>`` reads them directly, by suffix):
 - ``.npy``: the pickled dict of the TensorFlow VGG ports (machrisaa/tensorflow-vgg ``vgg16.npy``/``vgg19.npy``,
   used by BeautyGAN-era TF code): ``{"conv1_1": [W (3, 3, in, out), b (out,)], ..., "conv5_3" (or "conv5_4"),
   optionally "fc6", "fc7", "fc8": [W (in, out), b]}``; caffe-tensorflow's ``{"conv1_1": {"weights": W,
-  "biases": b}}`` layout is read too. Reading it unpickles the file (``allow_pickle=True``), which can run code
-  hidden in a malicious file: load only ``.npy`` files you trust, then convert them once with
-  ``perceptual convert-weights`` (safetensors cannot carry code).
+  "biases": b}}`` layout is read too. The file is a pickle (Python 2's ``np.save`` of a dict); it is read with
+  :class:`~perceptual.safe_pickle.ArrayUnpickler`, which rebuilds arrays, dtypes, dicts, lists, strings and
+  numbers and refuses anything else in one line, so a file with code hidden in it runs nothing. Convert it once
+  with ``perceptual convert-weights`` (safetensors loads faster and holds tensors only).
 - ``.h5``/``.hdf5``: Keras ``VGG16``/``VGG19`` weights (``vgg16_weights_tf_dim_ordering_tf_kernels(_notop).h5``):
   layer groups ``block1_conv1`` ... ``block5_conv3``/``block5_conv4`` holding a kernel and a bias dataset,
   optionally ``fc1``, ``fc2``, ``predictions``. The groups sit at the file root (``save_weights``, the Keras
@@ -45,6 +46,7 @@ from torch import Tensor
 
 from perceptual.layers import check_arch, vgg_convs
 from perceptual.normalization import CAFFE
+from perceptual.safe_pickle import RefusedPickleError, load_npy
 from perceptual.vgg_state import (
     VGGWeights,
     check_feature_state,
@@ -233,23 +235,29 @@ def load_npy_weights(path: str | os.PathLike, *, arch: str | None = None) -> VGG
     """Read a TF ``vgg16.npy``/``vgg19.npy`` dict (see the module docstring) into torchvision layout.
 
     ``arch=None`` detects VGG16/VGG19 from the conv layers present; a given ``arch`` that the file is not raises
-    ``ValueError`` saying which arch it is. The file is unpickled: load only files you trust.
+    ``ValueError`` saying which arch it is. The pickle is read by :func:`perceptual.safe_pickle.load_npy`: a file
+    that asks for anything but arrays, dtypes, containers, strings and numbers raises
+    :class:`~perceptual.safe_pickle.RefusedPickleError` (a ``ValueError``) naming what it asked for, and nothing in
+    it is run.
     """
     path = Path(path)
     source = str(path)
     require_file(path)
     try:
-        # Pickled by Python 2 (the original vgg16.npy): latin1 decodes its byte strings.
-        raw = np.load(path, allow_pickle=True, encoding="latin1")
+        # Pickled by Python 2 (the original vgg16.npy): load_npy decodes its byte strings as latin1.
+        data = load_npy(path)
+    except RefusedPickleError:
+        raise
     except Exception as err:  # UnpicklingError, EOFError, ValueError, OSError: truncated or not a .npy at all
         raise ValueError(
             f"{source}: cannot read as a pickled .npy dict of VGG weights - truncated or corrupt? "
-            f"({type(err).__name__}: {err})"
+            f"({type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''})"
         ) from None
-    data = raw.item() if isinstance(raw, np.ndarray) and raw.dtype == object and raw.shape == () else raw
     if not isinstance(data, Mapping):
         what = (
-            f"an array of shape {raw.shape}, dtype {raw.dtype}" if isinstance(raw, np.ndarray) else type(data).__name__
+            f"an array of shape {data.shape}, dtype {data.dtype}"
+            if isinstance(data, np.ndarray)
+            else type(data).__name__
         )
         raise ValueError(
             f"{source} holds {what}, expected a dict {{'conv1_1': [kernel (3, 3, 3, 64), bias (64,)], ...}} "

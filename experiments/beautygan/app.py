@@ -5,19 +5,18 @@ The page takes a source and a reference (upload, webcam or an example), the stre
 :class:`~beautygan.controls.MakeupControls`, optional per-region references and a second reference to interpolate
 towards (:meth:`~beautygan.photo_transfer.PhotoTransfer.interpolate`). It shows the result at the photo's own size
 (the PNG is exactly what :class:`~beautygan.photo_transfer.PhotoTransfer` returns), before and after, and the VGG
-comparison of the source's and the made-up face: ``before | made-up | |difference|`` panels from
-:func:`~perceptual.pictures.render.render_comparison` at one or two layers, and where the features differ (LPIPS
-with a pretrained VGG16, else the squared feature difference of the deepest layer) drawn over the made-up face with
-:func:`~perceptual.pictures.render.overlay_heatmap`; one VGG pass for all of it.
+comparison of the source's and the made-up face (:mod:`beautygan.vgg_view`).
 
-Photos are read by :func:`perceptual.images.load_image` (unreadable files and images over its pixel limit are
-refused with its message). The demo's held-out faces are aligned MT-layout crops in which dlib finds no face:
-chosen as examples, they are used whole, as ``beautygan transfer --no-align`` uses them. Bad input is a message on
-the page, never a traceback.
+Photos are read by :func:`perceptual.images.load_image` (unreadable files are refused with its message). Before
+any decoding, a photo over 40 megapixels (read from the file's header: a PNG of 20 KB can claim 169 megapixels
+and take 9 GB to decode) or over 100 MB is refused with a message (:mod:`beautygan.photo_limits`); Gradio refuses
+larger uploads itself (``max_file_size``). The demo's held-out faces are aligned MT-layout crops in which
+dlib finds no face: chosen as examples, they are used whole, as ``beautygan transfer --no-align`` uses them. Bad
+input is a message on the page, never a traceback.
 
 :class:`MakeupApp` does the work without Gradio (tests call it directly); :func:`build_app` lays out the page;
 :func:`launch` serves it, on the loopback address unless asked otherwise, one transfer at a time with a bounded
-queue.
+queue, and serves no file from the disk but the example photos themselves (``allowed_paths``).
 """
 
 from __future__ import annotations
@@ -29,21 +28,21 @@ import os
 import re
 import tempfile
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from perceptual.images import ImageLoadError
 
 from .controls import MAX_STRENGTH, MakeupControls
 from .metrics import uint8_image
+from .photo_limits import MAX_FILE_MB, MAX_MEGAPIXELS, PhotoTooLargeError, check_limits, check_photo_size
 from .photo_transfer import NoFaceError, PhotoTransfer, PreparedPhoto
 from .regions import CONTROL_REGIONS
+from .vgg_view import SHOWN_CHANNELS, VGGChoice, VGGView, checkpoint_vgg
 
 __all__ = ["AppResult", "MakeupApp", "VGGChoice", "VGGView", "build_app", "checkpoint_vgg", "launch"]
 
@@ -52,183 +51,7 @@ log = logging.getLogger(__name__)
 VIEW_SIZE = 224
 """Side of the face views VGG compares (VGG's own input size)."""
 
-SHOWN_CHANNELS = 8
-"""Channels per layer in the comparison: those whose maps differ most."""
-
 LOOPBACK = "127.0.0.1"
-
-
-# ---------------------------------------------------------------------------------------------- what VGG sees
-@dataclass(frozen=True)
-class VGGChoice:
-    """Which VGG draws the comparison.
-
-    Args:
-        weights: a :class:`~perceptual.VGGFeatures` ``weights=`` value (``"imagenet"``, ``"random_normalized"``, a
-            path, ...).
-        arch: ``"vgg16"`` or ``"vgg19"``.
-        seed: seed of random weights.
-        layers: the one or two layers compared.
-        trained_with: the weights the checkpoint's perceptual loss used (its ``vgg_used``), ``None`` when unknown.
-    """
-
-    weights: str = "imagenet"
-    arch: str = "vgg16"
-    seed: int = 0
-    layers: tuple[str, ...] = ("relu1_2", "relu4_1")
-    trained_with: str | None = None
-
-    def __post_init__(self) -> None:
-        from perceptual.layers import canonical_layer_name, check_arch
-
-        check_arch(self.arch)
-        if not 1 <= len(self.layers) <= 2:
-            raise ValueError(f"the comparison shows one or two layers, got {list(self.layers)}")
-        for name in self.layers:
-            canonical_layer_name(name, self.arch)  # ValueError listing the valid names
-
-
-def checkpoint_vgg(checkpoint: Mapping[str, Any]) -> VGGChoice:
-    """The VGG a ``beautygan fit`` checkpoint trained with (its ``vgg_used``) as a :class:`VGGChoice`: random
-    weights by name and seed, torchvision weights by enum name, a file by its path when it still exists, else
-    ``"imagenet"``. Layers: ``relu1_2`` (colour and edges, where makeup shows first) and the perceptual loss's
-    layer."""
-    used = checkpoint.get("vgg_used") or {}
-    hparams = checkpoint.get("hyper_parameters") or {}
-    source = str(used.get("weights", ""))
-    weights, seed = "imagenet", 0
-    random = re.match(r"(random_normalized|random) \(seed (\d+)", source)
-    if random:
-        weights, seed = random.group(1), int(random.group(2))
-    elif source.startswith("torchvision "):
-        weights = source.split(" ", 1)[1]
-    elif source and Path(source).is_file():
-        weights = source
-    layers = tuple(dict.fromkeys(["relu1_2", str(hparams.get("perceptual_layer", "relu4_1"))]))
-    return VGGChoice(
-        weights=weights, arch=str(used.get("arch", "vgg16")), seed=seed, layers=layers, trained_with=source or None
-    )
-
-
-@dataclass
-class VGGView:
-    """The comparison's VGG (and LPIPS when the VGG is a pretrained VGG16), or why there is none (``problem``).
-
-    Build with :meth:`load`; :meth:`pictures` draws a pair."""
-
-    choice: VGGChoice
-    extractor: Any = None
-    lpips: Any = None
-    problem: str | None = None
-    description: str = ""
-
-    @classmethod
-    def load(cls, choice: VGGChoice, *, device: str | torch.device = "cpu") -> VGGView:
-        """Load the VGG of ``choice``; weights that cannot be had give a view whose ``problem`` says why (the
-        transfer works without it)."""
-        from perceptual import LPIPS_LAYERS, VGGFeatures
-        from perceptual.lpips import LPIPS, CalibrationUnavailableError
-        from perceptual.weights import RandomWeightsWarning, WeightsUnavailableError
-
-        pretrained16 = choice.arch == "vgg16" and not str(choice.weights).startswith("random")
-        taps = list(dict.fromkeys([*choice.layers, *(LPIPS_LAYERS if pretrained16 else ())]))
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RandomWeightsWarning)  # the page says so instead
-                extractor = VGGFeatures(
-                    taps, arch=choice.arch, weights=choice.weights, seed=choice.seed, input_range=(0, 1)
-                )
-        except (WeightsUnavailableError, ValueError, TypeError, OSError) as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            problem = (
-                f"VGG comparison unavailable: {first}. Start the app with --vgg-weights PATH (a VGG "
-                "state dict) or --vgg-weights random_normalized (an untrained VGG's view)."
-            )
-            return cls(choice, problem=problem, description=f"{choice.arch.upper()}, {choice.weights}: not available")
-        extractor = extractor.to(device)
-        lpips = None
-        if pretrained16 and extractor.pretrained:
-            try:
-                lpips = LPIPS(extractor=extractor).to(device)
-            except CalibrationUnavailableError:
-                lpips = None
-        return cls(choice, extractor, lpips, None, _describe_vgg(extractor, choice))
-
-    @property
-    def heatmap(self) -> str:
-        """What the heatmap shows: the LPIPS map (a pretrained VGG16), else the deepest layer's feature difference."""
-        return "LPIPS map" if self.lpips is not None else f"mean squared {self.choice.layers[-1]} feature difference"
-
-    @torch.inference_mode()
-    def pictures(self, before: np.ndarray, after: np.ndarray) -> list[tuple[np.ndarray, str]]:
-        """``before`` and ``after`` (``(S, S, 3)`` uint8 face views) through VGG in one batch: per layer the
-        labelled ``before | made-up | |difference|`` panels of the channels that differ most, then the heatmap of
-        where they differ over ``after``. ``(picture, caption)`` pairs; none without a VGG."""
-        if self.extractor is None:
-            return []
-        from perceptual.pictures.render import (
-            GridStyle,
-            channel_differences,
-            difference_map,
-            overlay_heatmap,
-            render_comparison,
-            select_channels,
-        )
-
-        device = self.extractor.scale.device
-        batch = torch.from_numpy(np.stack([before, after])).permute(0, 3, 1, 2).to(device).float() / 255
-        features = self.extractor(batch)
-        style = GridStyle(min_size=48, max_size=64, labels=True, ncols=4)
-        out = []
-        for layer in self.choice.layers:
-            real, made_up = features[layer][0], features[layer][1]
-            chosen = select_channels(real, made_up, k=SHOWN_CHANNELS, by="difference")
-            scores = channel_differences(real, made_up).index_select(0, chosen).tolist()
-            count, height, width = real.shape
-            heading = (
-                f"{layer} ({height}x{width} maps): the {chosen.numel()} of {count} channels that differ most\n"
-                "number in each |difference| tile: its mean |before - made-up|"
-            )
-            picture = render_comparison(
-                real,
-                made_up,
-                channels=chosen,
-                style=style,
-                titles=("before", "made-up"),
-                heading=heading,
-                captions=[_short(v) for v in scores],
-            )
-            out.append((picture.cpu().numpy(), f"{layer}: before | made-up | |difference|"))
-        size = (int(batch.shape[-2]), int(batch.shape[-1]))
-        if self.lpips is not None:
-            heat = self.lpips.from_features(
-                {k: v[1:] for k, v in features.items()},
-                {k: v[:1] for k, v in features.items()},
-                spatial=True,
-                size=size,
-            )[0, 0]
-        else:
-            deepest = self.choice.layers[-1]
-            heat = difference_map(features[deepest][:1], features[deepest][1:], size)[0, 0]
-        heat = heat / torch.quantile(heat.flatten(), 0.99).clamp_min(1e-12)  # the 99th percentile is full scale
-        overlay = overlay_heatmap(batch[1].mul(255).round().to(torch.uint8).permute(1, 2, 0), heat)
-        out.append((overlay.cpu().numpy(), f"where VGG sees the change: {self.heatmap}, over the made-up face"))
-        return out
-
-
-def _describe_vgg(extractor: Any, choice: VGGChoice) -> str:
-    source = str(extractor.weights_source)
-    kind = {
-        "pretrained": f"pretrained weights ({source})",
-        "random": "random weights",
-        "file": f"weights from {Path(source).name}",
-    }[extractor.provenance]
-    text = f"{extractor.arch.upper()}, {kind}"
-    if choice.trained_with is None:
-        return text + "; the checkpoint does not say which VGG it trained with"
-    if choice.trained_with == extractor.weights_source:
-        return text + ", as the checkpoint was trained"
-    return text + f"; the checkpoint was trained with {choice.trained_with}"
 
 
 def vgg_heading(view: VGGView) -> str:
@@ -236,10 +59,6 @@ def vgg_heading(view: VGGView) -> str:
     if view.problem is not None:
         return f"⚠️ {_escape(view.problem)}"
     return f"**What VGG sees** ({_escape(view.description)})"
-
-
-def _short(value: float) -> str:
-    return f"{value:.2g}" if abs(value) < 100 else f"{value:.0f}"
 
 
 # ---------------------------------------------------------------------------------------------- the work
@@ -284,15 +103,27 @@ class MakeupApp:
         examples: an MT-layout folder (``beautygan synthetic``'s, the demo's ``data/synthetic_mt``) whose held-out
             faces are offered as examples and used whole (they are aligned crops already); ``None``: none.
         astronaut: offer scikit-image's astronaut (a real photo) as a source example when scikit-image is installed.
+        max_megapixels: the largest photo taken, in megapixels, read from the file's header before decoding.
+        max_file_mb: the largest photo file taken, in MB.
     """
 
     def __init__(
-        self, transfer: PhotoTransfer, *, vgg: VGGView, examples: str | Path | None = None, astronaut: bool = True
+        self,
+        transfer: PhotoTransfer,
+        *,
+        vgg: VGGView,
+        examples: str | Path | None = None,
+        astronaut: bool = True,
+        max_megapixels: float = MAX_MEGAPIXELS,
+        max_file_mb: float = MAX_FILE_MB,
     ) -> None:
         if not isinstance(transfer, PhotoTransfer):
             raise TypeError(f"transfer must be a beautygan.photo_transfer.PhotoTransfer, got {type(transfer).__name__}")
         if not isinstance(vgg, VGGView):
             raise TypeError(f"vgg must be a VGGView (VGGView.load(...)), got {type(vgg).__name__}")
+        check_limits(max_megapixels, max_file_mb)
+        self.max_megapixels = float(max_megapixels)
+        self.max_file_mb = float(max_file_mb)
         self.transfer = transfer
         self.vgg = vgg
         self.notes: list[str] = list(transfer.notes)
@@ -310,9 +141,22 @@ class MakeupApp:
                 faces = [*sources, *self.reference_examples]
                 self.source_examples += sources
             except (FileNotFoundError, OSError, ValueError) as err:
-                self.notes.append(f"no example faces: {err}")
+                lines = str(err).strip().splitlines() or [type(err).__name__]
+                more = f" (and {len(lines) - 1} more problem(s))" if len(lines) > 1 else ""
+                self.notes.append(f"no example faces: {lines[0]}{more}")
         # (size, SHA-256) of an example face -> its MT-layout path: the page sends copies, the bytes say which it is
         self._aligned = {(p.stat().st_size, _sha256(p)): p for p in faces} if transfer.align else {}
+
+    @property
+    def allowed_files(self) -> list[Path]:
+        """The files the page may serve from the disk: the example photos, each by itself (not their folders)."""
+        return sorted({path.resolve() for path in [*self.source_examples, *self.reference_examples]})
+
+    def _check_size(self, path: str, role: str) -> None:
+        try:
+            check_photo_size(path, max_megapixels=self.max_megapixels, max_file_mb=self.max_file_mb)
+        except PhotoTooLargeError as err:
+            raise InputError(f"The {role} could not be used: {err}.") from None
 
     def _aligned_example(self, path: str) -> Path | None:
         size = os.path.getsize(path)
@@ -326,6 +170,7 @@ class MakeupApp:
         if path is None:
             raise InputError(f"add the {role}")
         name = (photo.get("orig_name") if isinstance(photo, Mapping) else None) or Path(path).name
+        self._check_size(path, role)
         try:
             example = self._aligned_example(path) if os.path.isfile(path) else None
             if example is not None:
@@ -506,7 +351,8 @@ def build_app(app: MakeupApp) -> Any:
     )
     header = (
         f"# BeautyGAN makeup transfer\n{_escape(f'Checkpoint {transfer.model.checkpoint.name}')} "
-        f"(trained at {transfer.size}x{transfer.size} px, on {transfer.model.device}): {faces}."
+        f"(trained at {transfer.size}x{transfer.size} px, on {transfer.model.device}): {faces}. Photos up to "
+        f"{app.max_megapixels:g} megapixels and {app.max_file_mb:g} MB."
     )
 
     def photo(label: str, **kwargs: Any) -> Any:
@@ -647,13 +493,19 @@ def launch(
     port: int = 7860,
     queue_size: int = 16,
     allowed_paths: Sequence[str | Path] = (),
+    max_file_mb: float = MAX_FILE_MB,
 ) -> None:
     """Serve ``blocks`` at ``http://host:port`` until interrupted: one transfer at a time, at most ``queue_size``
-    requests waiting (more are turned away with a message), errors as messages, no analytics, no share link."""
+    requests waiting (more are turned away with a message), uploads up to ``max_file_mb`` MB, errors as messages, no
+    analytics, no share link. ``allowed_paths``: the files (never folders) the page may serve from the disk, the
+    example photos (:attr:`MakeupApp.allowed_files`); uploads and results are served from Gradio's own folders."""
     import gradio as gr
 
     if queue_size < 1:
         raise ValueError(f"queue_size must be >= 1, got {queue_size}")
+    folders = [str(p) for p in allowed_paths if not Path(p).is_file()]
+    if folders:
+        raise ValueError(f"allowed_paths names files to serve, not folders or missing files: got {folders}")
     system = gr.themes.Default(
         font=("ui-sans-serif", "system-ui", "sans-serif"), font_mono=("ui-monospace", "monospace")
     )  # no web fonts to fetch
@@ -666,5 +518,6 @@ def launch(
         ssr_mode=False,
         theme=system,
         allowed_paths=[str(p) for p in allowed_paths],
+        max_file_size=int(max_file_mb * 2**20),
         footer_links=["api"],
     )

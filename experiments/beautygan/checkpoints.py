@@ -9,13 +9,23 @@ destination is always either the previous checkpoint or the new one, whole.
     trainer:
       plugins:
         - class_path: beautygan.checkpoints.AtomicCheckpointIO
+
+Every checkpoint is read with ``torch.load(weights_only=True)``: tensors, containers, strings and numbers, plus
+the few types of our own that a checkpoint holds (:data:`CHECKPOINT_TYPES`, allowed inside
+:func:`checkpoint_types` only), never an arbitrary global, so a file with code hidden in a pickled ``__reduce__``
+is refused in one line and nothing in it runs.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import pathlib
+import pickle
+import re
 import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +34,26 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from perceptual.files import atomic_path
 
-__all__ = ["AtomicCheckpointIO", "CheckpointError", "CheckpointWriteError"]
+from .loss_weights import LossWeights
+from .speed import SpeedOptions
+
+__all__ = [
+    "CHECKPOINT_TYPES",
+    "AtomicCheckpointIO",
+    "CheckpointError",
+    "CheckpointWriteError",
+    "check_checkpoint_fits",
+    "checkpoint_types",
+    "load_checkpoint_file",
+    "names_weights_file",
+    "stored_weights_file",
+]
+
+CHECKPOINT_TYPES: tuple[type, ...] = (LossWeights, SpeedOptions, pathlib.PosixPath, pathlib.PurePosixPath)
+"""The non-plain types a ``beautygan fit`` checkpoint may hold: the module's hyper-parameters as a Python caller
+passes them (``BeautyGAN(loss_weights=LossWeights(...), speed=SpeedOptions(...))``; LightningCLI stores dicts) and
+a data root or weights path given as a ``Path``. Each is rebuilt from its fields without calling any code of the
+file. (Lightning's own state, the optimizers' and the callbacks' hold tensors, containers, strings and numbers.)"""
 
 
 class CheckpointError(ValueError):
@@ -79,11 +108,39 @@ def save_atomically(checkpoint: dict[str, Any], path: str | os.PathLike) -> Path
     return path
 
 
-def load_checkpoint_file(
-    path: str | os.PathLike, *, map_location: Any = "cpu", weights_only: bool = True
-) -> dict[str, Any]:
-    """``torch.load`` a Lightning checkpoint; a missing, empty, truncated or foreign file raises
-    :class:`CheckpointError` (or ``FileNotFoundError``) naming the file."""
+@contextmanager
+def checkpoint_types() -> Iterator[None]:
+    """Within the block, ``torch.load(weights_only=True)`` (ours and Lightning's) also accepts
+    :data:`CHECKPOINT_TYPES`; outside it, torch's allow-list is as it was. Nested blocks are fine (torch's own
+    ``safe_globals`` context removes its types on exit even when an outer block added them: only the types not
+    allowed yet are added here)."""
+    allowed = torch.serialization.get_safe_globals()
+    missing = [kind for kind in CHECKPOINT_TYPES if kind not in allowed]
+    if not missing:
+        yield
+        return
+    with torch.serialization.safe_globals(missing):
+        yield
+
+
+def _refusal(path: Path, err: pickle.UnpicklingError) -> str:
+    """What ``torch.load(weights_only=True)`` refused, in one line: the global the file asked for, when it names one."""
+    text = str(err)
+    wanted = re.search(r"GLOBAL ([\w.]+)", text)
+    if wanted:
+        return (
+            f"checkpoint {path} needs {wanted.group(1)}, which a beautygan fit checkpoint never holds: refused, "
+            "nothing in it was run"
+        )
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    detail = next((line for line in lines if "WeightsUnpickler error" in line), lines[-1] if lines else "")
+    return f"checkpoint {path} is not a readable PyTorch checkpoint: {detail}"
+
+
+def load_checkpoint_file(path: str | os.PathLike, *, map_location: Any = "cpu") -> dict[str, Any]:
+    """``torch.load(weights_only=True)`` of a Lightning checkpoint (with :data:`CHECKPOINT_TYPES` allowed); a
+    missing, empty, truncated or foreign file, or one that asks for any other type or callable, raises
+    :class:`CheckpointError` (or ``FileNotFoundError``) naming the file, and nothing in the file is run."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
@@ -93,8 +150,11 @@ def load_checkpoint_file(
             f"checkpoint {path} is empty (0 bytes): a save was interrupted; use an earlier checkpoint"
         )
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=weights_only)
-    except Exception as err:  # noqa: BLE001 - unpickling garbage raises anything (EOFError, KeyError, UnpicklingError...)
+        with checkpoint_types():
+            checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(_refusal(path, err)) from None
+    except Exception as err:  # noqa: BLE001 - unpickling garbage raises anything (EOFError, KeyError, RuntimeError...)
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(
             f"checkpoint {path} ({size} bytes) is not a readable PyTorch checkpoint: {type(err).__name__}: {first_line}"
@@ -102,7 +162,80 @@ def load_checkpoint_file(
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         keys = sorted(checkpoint)[:10] if isinstance(checkpoint, dict) else type(checkpoint).__name__
         raise CheckpointError(f"checkpoint {path} is not a Lightning checkpoint (no 'state_dict'; it holds {keys})")
+    if not isinstance(checkpoint["state_dict"], Mapping):
+        kind = type(checkpoint["state_dict"]).__name__
+        raise CheckpointError(f"checkpoint {path} is not a Lightning checkpoint (its 'state_dict' is a {kind})")
     return checkpoint
+
+
+def _listed(names: list[str], limit: int = 3) -> str:
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def check_checkpoint_fits(
+    checkpoint: Mapping[str, Any], path: str | os.PathLike, model: torch.nn.Module, *, resume: bool = False
+) -> None:
+    """Raise :class:`CheckpointError` naming ``path`` unless ``checkpoint`` (as :func:`load_checkpoint_file` gives
+    it) is a Lightning checkpoint whose state dict has exactly ``model``'s tensors, in their shapes; with
+    ``resume``, it must also hold the training state (optimizers, loops) that ``fit`` continues from."""
+    if "pytorch-lightning_version" not in checkpoint:
+        raise CheckpointError(
+            f"checkpoint {path} was not written by Lightning (no 'pytorch-lightning_version'; it holds "
+            f"{_listed(sorted(map(str, checkpoint)), 6)}): give a checkpoint of beautygan fit"
+        )
+    state = checkpoint["state_dict"]
+    expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
+    missing = [name for name in expected if name not in state]
+    unexpected = [name for name in state if name not in expected]
+    misshapen = [
+        f"{name} {tuple(state[name].shape)} (the model's: {shape})"
+        for name, shape in expected.items()
+        if name in state and isinstance(state[name], torch.Tensor) and tuple(state[name].shape) != shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} of the model's {len(expected)} tensors are missing ({_listed(missing)})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} tensors are not the model's ({_listed(unexpected)})")
+    if misshapen:
+        problems.append(f"{len(misshapen)} have another shape ({_listed(misshapen, 2)})")
+    if problems:
+        raise CheckpointError(
+            f"checkpoint {path} does not fit this model: {'; '.join(problems)}; give a checkpoint of beautygan fit "
+            "written with this model configuration"
+        )
+    lacking = [key for key in ("optimizer_states", "loops") if key not in checkpoint]
+    if resume and lacking:
+        raise CheckpointError(
+            f"checkpoint {path} holds the model but not the training state ({', '.join(lacking)}): it can be "
+            "validated or tested, not resumed; start a new fit without --ckpt_path"
+        )
+
+
+def names_weights_file(weights: Any) -> bool:
+    """Whether a ``vgg_weights`` value names a file rather than weights by name (``imagenet``, ``random``,
+    ``random_normalized``, ``imagenet_features``, a torchvision enum such as ``VGG16_Weights.IMAGENET1K_V1``)."""
+    if isinstance(weights, os.PathLike):
+        return True
+    if not isinstance(weights, str):
+        return False
+    key = weights.strip()
+    names = ("random", "random_normalized", "imagenet", "imagenet1k_v1", "default", "imagenet_features")
+    return not (key.lower() in (*names, "imagenet1k_features") or "_Weights." in key)
+
+
+def stored_weights_file(checkpoint: Mapping[str, Any]) -> str | None:
+    """The VGG weights file a checkpoint was trained with (its ``hyper_parameters.vgg_weights``, else the file its
+    ``vgg_used`` record names), or ``None`` when it trained with weights by name. Nothing opens it unless the user
+    names it: the commands print it with the option that would."""
+    hparams = checkpoint.get("hyper_parameters") or {}
+    stored = hparams.get("vgg_weights")
+    if stored is not None and names_weights_file(stored):
+        return str(stored)
+    used = str((checkpoint.get("vgg_used") or {}).get("weights", ""))
+    if used and not used.startswith(("random", "torchvision ")) and names_weights_file(used):
+        return used
+    return None
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -115,9 +248,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         save_atomically(checkpoint, path)
 
     def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
+        """Always ``weights_only=True`` (whatever Lightning passes), with :data:`CHECKPOINT_TYPES` allowed."""
         if "://" in str(path):
-            return super().load_checkpoint(path, map_location=map_location, weights_only=weights_only)
-        # Lightning resumes with weights_only=False for its own files (they hold e.g. hparams objects).
-        return load_checkpoint_file(
-            path, map_location=map_location or "cpu", weights_only=False if weights_only is None else weights_only
-        )
+            with checkpoint_types():
+                return super().load_checkpoint(path, map_location=map_location, weights_only=True)
+        return load_checkpoint_file(path, map_location=map_location or "cpu")

@@ -51,15 +51,33 @@ def _list_file(root: Path, domain: str, split: Split) -> Path:
     return root / (f"{domain}.txt" if split == "train" else f"{domain}_test.txt")
 
 
+def _check_inside(root: Path, domain: str, name: str, where: str) -> str | None:
+    """Why ``name`` (a list entry, or a file of ``images/<domain>/``) leaves the data root, or ``None``: absolute,
+    ``..``, or its image or label map resolving (through symlinks) outside ``root``."""
+    if Path(name).is_absolute():
+        return f"{where}: {name!r} is an absolute path; list entries name files under {root / 'images' / domain}"
+    if ".." in Path(name).parts:
+        return f"{where}: {name!r} climbs out with '..'; list entries name files under {root / 'images' / domain}"
+    base = root.resolve()
+    for folder in ("images", "segs"):
+        target = (root / folder / domain / name).resolve()
+        if not target.is_relative_to(base):
+            return f"{where}: {root / folder / domain / name} resolves to {target}, outside the data root {base}"
+    return None
+
+
 def list_domain(root: str | Path, domain: str, split: Split = "train") -> list[str]:
-    """Image file names (relative to ``images/<domain>/``) of one domain and split."""
+    """Image file names (relative to ``images/<domain>/``) of one domain and split.
+
+    Raises :class:`DatasetError` naming the list file and line for an entry that is absolute or leaves the data
+    root (``..``, or a symlink resolving outside it): nothing outside ``root`` is read or served."""
     root = Path(root)
     if domain not in DOMAINS:
         raise ValueError(f"domain must be one of {DOMAINS}, got {domain!r}")
     listing = _list_file(root, domain, split)
     if listing.is_file():
-        names = []
-        for line in listing.read_text().splitlines():
+        names, problems = [], []
+        for number, line in enumerate(listing.read_text().splitlines(), 1):
             line = line.strip()
             if not line or line.startswith("#"):
                 continue
@@ -68,7 +86,14 @@ def list_domain(root: str | Path, domain: str, split: Split = "train") -> list[s
                 parts = parts[1:]
             if parts[:1] == (domain,):
                 parts = parts[1:]
-            names.append(str(Path(*parts)))
+            name = str(Path(*parts)) if parts else line
+            problem = _check_inside(root, domain, name, f"{listing}:{number}")
+            if problem:
+                problems.append(problem)
+            else:
+                names.append(name)
+        if problems:
+            raise DatasetError("\n".join(problems))
         return names
     if split == "test":
         return []
@@ -76,7 +101,11 @@ def list_domain(root: str | Path, domain: str, split: Split = "train") -> list[s
     if not folder.is_dir():
         return []
     held_out = set(list_domain(root, domain, "test"))
-    return [p.name for p in image_files(folder) if p.name not in held_out]
+    names = [p.name for p in image_files(folder) if p.name not in held_out]
+    problems = [problem for name in names if (problem := _check_inside(root, domain, name, str(folder)))]
+    if problems:
+        raise DatasetError("\n".join(problems))
+    return names
 
 
 def _decode_image(path: Path, what: str, problems: list[str]) -> tuple[int, int] | None:
@@ -229,7 +258,12 @@ class MTDataset(Dataset):
             problems.append(f"missing folder: {self.root / 'images'} (expected images/{{makeup,non-makeup}}/)")
         self.names: dict[str, list[str]] = {}
         for domain in DOMAINS:
-            names = list_domain(self.root, domain, split)
+            try:
+                names = list_domain(self.root, domain, split)
+            except DatasetError as err:
+                problems += str(err).splitlines()
+                self.names[domain] = []
+                continue
             if not names:
                 where = _list_file(self.root, domain, split)
                 problems.append(

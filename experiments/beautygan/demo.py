@@ -277,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     if checkpoint:
         write_pictures(checkpoint, root, log_dir)
         print(
-            f"  try it in a browser: beautygan app --ckpt {checkpoint}   (then open http://127.0.0.1:7860; needs the app extra)"
+            f"  try it in a browser: beautygan app --ckpt {checkpoint} --examples {root}   (then open "
+            "http://127.0.0.1:7860; needs the app extra)"
         )
     return 0
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .checkpoints import load_checkpoint_file
+from .checkpoints import CheckpointError, load_checkpoint_file
 from .networks import Generator, Translation
 
 __all__ = ["TrainedGenerator", "load_generator", "resolve_checkpoint"]
@@ -52,14 +52,30 @@ class TrainedGenerator:
         path, note = resolve_checkpoint(ckpt)
         checkpoint = load_checkpoint_file(path, map_location="cpu")
         hparams = checkpoint.get("hyper_parameters", {})
-        generator = Generator(
-            width=int(hparams.get("generator_width", 64)),
-            residual_blocks=int(hparams.get("residual_blocks", 6)),
-            output=hparams.get("generator_output", "image"),
-        )
+        try:
+            generator = Generator(
+                width=int(hparams.get("generator_width", 64)),
+                residual_blocks=int(hparams.get("residual_blocks", 6)),
+                output=hparams.get("generator_output", "image"),
+            )
+        except (TypeError, ValueError) as err:
+            raise CheckpointError(f"checkpoint {path}: its generator hyper-parameters are not usable: {err}") from None
         prefix = "generator."
         state = {k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
-        generator.load_state_dict(state)
+        if not state:
+            raise CheckpointError(
+                f"checkpoint {path} holds no generator (no 'generator.*' tensors in its state dict): give a "
+                "checkpoint of beautygan fit"
+            )
+        try:
+            generator.load_state_dict(state)
+        except RuntimeError as err:  # missing, unexpected or misshapen tensors: torch lists them over many lines
+            lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+            detail = lines[1] if len(lines) > 1 else (lines[0] if lines else type(err).__name__)
+            raise CheckpointError(
+                f"checkpoint {path} does not hold a generator of the shape its hyper-parameters give: "
+                f"{detail[:300]}{'...' if len(detail) > 300 else ''}"
+            ) from None
         size = int(checkpoint.get("datamodule_hyper_parameters", {}).get("image_size", 256))
         device = torch.device(device)
         return cls(generator.to(device).eval(), size, path, device, [note] if note else [])

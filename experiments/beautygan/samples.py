@@ -15,14 +15,14 @@ import lightning as L
 import numpy as np
 import torch
 import torchvision
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 from perceptual.images import save_image, to_unit_range
 from perceptual.pictures.event_writer import BackgroundWriter
 
-__all__ = ["SAMPLE_COLUMNS", "SampleGrids", "labelled_grid"]
+__all__ = ["SAMPLE_COLUMNS", "SampleGrids", "labelled_grid", "remove_unfinished_grids"]
 
 SAMPLE_COLUMNS = ("source", "reference", "made-up", "de-made-up", "cycle src", "cycle ref")
 """Column names of the training grids: the source (no makeup), the reference (makeup), the source wearing the
@@ -91,6 +91,19 @@ def write_sample_grid(writer: Any, tag: str, pixels: np.ndarray, step: int, png_
         save_image(pixels, png_path)
 
 
+def remove_unfinished_grids(folder: Path) -> list[Path]:
+    """Remove the temporary files of sample-grid PNG writes that never finished (``.train_000050.png.<random>.tmp``,
+    see :func:`perceptual.files.atomic_path`) from ``folder``; returns them."""
+    if not folder.is_dir():
+        return []
+    removed = []
+    for path in sorted(folder.glob(".*.png.*.tmp")):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 class SampleGrids(L.Callback):
     """Logs a grid of sample pairs to TensorBoard and as PNGs under ``<log_dir>/samples``: from the training step
     every ``every_n_batches`` batches (``samples/train``, the six columns of :data:`SAMPLE_COLUMNS`) and from the
@@ -137,6 +150,19 @@ class SampleGrids(L.Callback):
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.close()
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # A kill during a PNG write leaves its hidden temporary file (perceptual.files.atomic_path); a run that
+        # writes into the same folder (a resumed one) removes them before writing any of its own.
+        log_dir = getattr(trainer.logger, "log_dir", None) if trainer.logger is not None else None
+        if not trainer.is_global_zero or not log_dir:
+            return
+        removed = remove_unfinished_grids(Path(log_dir) / "samples")
+        if removed:
+            rank_zero_info(
+                f"SampleGrids: removed {len(removed)} unfinished sample grid file(s) left by an interrupted run in "
+                f"{Path(log_dir) / 'samples'}"
+            )
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int

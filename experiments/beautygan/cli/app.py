@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from ..photo_limits import MAX_FILE_MB, MAX_MEGAPIXELS
 from ._common import EXPECTED_ERRORS, Parser, device_default, fail
 
 PROG = "beautygan app"
@@ -44,14 +45,30 @@ def build_parser() -> Parser:
         type=Path,
         default=None,
         metavar="DIR",
-        help="MT-layout folder whose held-out faces are the examples (default: the checkpoint's data root)",
+        help="MT-layout folder whose held-out faces are the examples (default: none; the checkpoint's data root is "
+        "named in a note, not opened)",
     )
     parser.add_argument(
         "--vgg-weights",
         default=None,
         metavar="WEIGHTS",
-        help="VGG of the comparison: imagenet, random_normalized, a torchvision enum name or a file "
-        "(default: the one the checkpoint trained with, else imagenet)",
+        help="VGG of the comparison: imagenet, random_normalized, a torchvision enum name or a file (default: the "
+        "weights the checkpoint trained with when they are named, else imagenet; a weights file named inside the "
+        "checkpoint is never opened on its own: pass it here)",
+    )
+    parser.add_argument(
+        "--max-megapixels",
+        type=float,
+        default=MAX_MEGAPIXELS,
+        metavar="MP",
+        help=f"the largest photo taken, read from the file's header before decoding (default {MAX_MEGAPIXELS:g})",
+    )
+    parser.add_argument(
+        "--max-file-mb",
+        type=float,
+        default=MAX_FILE_MB,
+        metavar="MB",
+        help=f"the largest photo file taken, uploads included (default {MAX_FILE_MB:g})",
     )
     parser.add_argument(
         "--vgg-layers",
@@ -67,25 +84,37 @@ def build_parser() -> Parser:
 
 def run(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
+    if not args.host.strip():
+        return fail(PROG, ValueError("--host is empty; give an address: 127.0.0.1 (this machine) or 0.0.0.0 (all)"))
     if not 0 < args.port < 65536:
         return fail(PROG, ValueError(f"--port must be in 1-65535, got {args.port}"))
     if args.queue_size < 1:
         return fail(PROG, ValueError(f"--queue-size must be >= 1, got {args.queue_size}"))
+    for option, value in (("--max-megapixels", args.max_megapixels), ("--max-file-mb", args.max_file_mb)):
+        if not 0 < value < float("inf"):
+            return fail(PROG, ValueError(f"{option} must be a positive number, got {value:g}"))
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves the machine
     try:
         import gradio  # noqa: F401
     except ImportError:
         return fail(PROG, ImportError("the web app needs Gradio, the 'app' extra: pip install -e '.[app]'"))
     from ..app import MakeupApp, VGGView, build_app, checkpoint_vgg, launch
-    from ..checkpoints import CheckpointError, load_checkpoint_file
+    from ..checkpoints import CheckpointError, load_checkpoint_file, stored_weights_file
     from ..photo_transfer import PhotoTransfer, TransferOptions
 
+    notes = []
     try:
         transfer = PhotoTransfer(args.ckpt, TransferOptions(align=not args.no_align, device=args.device))
         checkpoint = load_checkpoint_file(transfer.model.checkpoint)
         choice = checkpoint_vgg(checkpoint)
+        stored = stored_weights_file(checkpoint)
         if args.vgg_weights is not None:
-            choice = replace(choice, weights=args.vgg_weights)
+            choice = replace(choice, weights=args.vgg_weights, seed=0)
+        elif stored is not None:
+            notes.append(
+                f"the checkpoint was trained with the VGG weights file {stored}, which is not opened unless you name "
+                f"it: comparing with {choice.weights}; pass --vgg-weights {stored} to compare with it"
+            )
         if args.vgg_layers is not None:
             try:
                 choice = replace(
@@ -96,14 +125,27 @@ def run(argv: Sequence[str]) -> int:
         examples = args.examples
         if examples is None:
             root = (checkpoint.get("datamodule_hyper_parameters") or {}).get("root")
-            examples = Path(root) if root and Path(root).is_dir() else None
+            if root:
+                notes.append(
+                    f"the checkpoint was trained on {root}: pass --examples {root} to offer its held-out faces as "
+                    "examples (a folder named inside a checkpoint is not opened on its own)"
+                )
         elif not examples.is_dir():
             raise FileNotFoundError(f"--examples {examples}: no such folder")
-        app = MakeupApp(transfer, vgg=VGGView.load(choice, device=args.device), examples=examples)
+        vgg = VGGView.load(choice, device=args.device)
+        if args.vgg_weights is not None and vgg.error is not None:
+            raise ValueError(f"--vgg-weights {args.vgg_weights}: {vgg.error}")
+        app = MakeupApp(
+            transfer,
+            vgg=vgg,
+            examples=examples,
+            max_megapixels=args.max_megapixels,
+            max_file_mb=args.max_file_mb,
+        )
         blocks = build_app(app)
     except (CheckpointError, *EXPECTED_ERRORS) as err:
         return fail(PROG, err)
-    for note in dict.fromkeys(app.notes):
+    for note in dict.fromkeys([*notes, *app.notes]):
         print(f"note: {note}")
     if app.vgg.problem:
         print(f"note: {app.vgg.problem}")
@@ -116,9 +158,15 @@ def run(argv: Sequence[str]) -> int:
         print(f"note: listening on {args.host}: other machines can open the page")
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"beautygan app: open http://{shown}:{args.port} (Ctrl+C stops it)", flush=True)
-    folders = [p.parent for p in [*app.source_examples, *app.reference_examples]]
     try:
-        launch(blocks, host=args.host, port=args.port, queue_size=args.queue_size, allowed_paths=sorted(set(folders)))
+        launch(
+            blocks,
+            host=args.host,
+            port=args.port,
+            queue_size=args.queue_size,
+            allowed_paths=app.allowed_files,
+            max_file_mb=args.max_file_mb,
+        )
     except OSError as err:  # taken between the check and the launch
         return fail(PROG, err)
     except KeyboardInterrupt:

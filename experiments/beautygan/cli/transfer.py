@@ -3,10 +3,13 @@ extra), under the makeup controls (strength, per-region strengths and references
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..regions import CONTROL_REGIONS
 from ._common import (
     EXPECTED_ERRORS,
     REGIONS_HINT,
@@ -56,6 +59,35 @@ def build_parser() -> Parser:
     return parser
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file, however spelled (relative, ``..``, a symlink, a hard link)."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def _check_no_overwrite(args: argparse.Namespace) -> None:
+    """``ValueError`` when an output would overwrite an input photo, or both outputs are one file."""
+    inputs = [("--source", args.source), ("--reference", args.reference)]
+    inputs += [(f"--{region}", getattr(args, region)) for region in CONTROL_REGIONS]
+    outputs = [("--out", args.out), ("--demakeup-out", args.demakeup_out)]
+    for out_option, out in outputs:
+        if out is None:
+            continue
+        for in_option, photo in inputs:
+            if photo is not None and _same_file(out, photo):
+                raise ValueError(
+                    f"{out_option} {out} is the {in_option} photo {photo}: it would be overwritten; write elsewhere"
+                )
+    if args.demakeup_out is not None and _same_file(args.out, args.demakeup_out):
+        raise ValueError(
+            f"--demakeup-out {args.demakeup_out} and --out {args.out} are one file: one result would be lost"
+        )
+
+
 def run(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     from perceptual.files import check_writable
@@ -85,6 +117,7 @@ def run(argv: Sequence[str]) -> int:
                 pairs = [(s, r) for s in sources for r in references]
             check_writable(args.out, "--out")
         else:
+            _check_no_overwrite(args)
             check_output_image(args.out, "--out", try_write=True)
             if args.demakeup_out is not None:
                 if args.reference is None:
