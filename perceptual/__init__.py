@@ -72,8 +72,8 @@ _SOURCES: dict[str, str] = {
     "deep_dream": "perceptual.tools.dream",
     "DreamResult": "perceptual.tools.dream",
     "DreamSchedule": "perceptual.tools.dream",
-    "Objective": "perceptual.tools.dream",
-    "ObjectiveTerm": "perceptual.tools.dream",
+    "Objective": "perceptual.tools.objectives",
+    "ObjectiveTerm": "perceptual.tools.objectives",
     "Classification": "perceptual.tools.classify",
     "Prediction": "perceptual.tools.classify",
     "VGGClassifier": "perceptual.tools.classify",
@@ -109,15 +109,8 @@ if TYPE_CHECKING:  # pragma: no cover - static type checkers see plain imports
         select_channels,
     )
     from perceptual.tools.classify import Classification, Prediction, VGGClassifier
-    from perceptual.tools.dream import (
-        ChannelSheet,
-        DreamResult,
-        DreamSchedule,
-        Objective,
-        ObjectiveTerm,
-        channel_sheet,
-        deep_dream,
-    )
+    from perceptual.tools.dream import ChannelSheet, DreamResult, DreamSchedule, channel_sheet, deep_dream
+    from perceptual.tools.objectives import Objective, ObjectiveTerm
     from perceptual.weights import RandomWeightsWarning, VGGWeights, WeightsUnavailableError, load_weights
     from perceptual.weights_formats import (
         MissingDependencyError,
