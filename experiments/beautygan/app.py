@@ -163,56 +163,25 @@ class VGGView:
     def pictures(self, before: np.ndarray, after: np.ndarray) -> list[tuple[np.ndarray, str]]:
         """``before`` and ``after`` (``(S, S, 3)`` uint8 face views) through VGG in one batch: per layer the
         labelled ``before | made-up | |difference|`` panels of the channels that differ most, then the heatmap of
-        where they differ over ``after``. ``(picture, caption)`` pairs; none without a VGG."""
+        where they differ over ``after`` (:func:`perceptual.pictures.comparison.compare_images`). ``(picture,
+        caption)`` pairs; none without a VGG."""
         if self.extractor is None:
             return []
-        from perceptual.pictures.render import (
-            GridStyle,
-            channel_differences,
-            difference_map,
-            overlay_heatmap,
-            render_comparison,
-            select_channels,
-        )
+        from perceptual.pictures.comparison import ComparisonSpec, compare_images
+        from perceptual.pictures.render import GridStyle
 
-        device = self.extractor.scale.device
-        batch = torch.from_numpy(np.stack([before, after])).permute(0, 3, 1, 2).to(device).float() / 255
-        features = self.extractor(batch)
         style = GridStyle(min_size=48, max_size=64, labels=True, ncols=4)
-        out = []
-        for layer in self.choice.layers:
-            real, made_up = features[layer][0], features[layer][1]
-            chosen = select_channels(real, made_up, k=SHOWN_CHANNELS, by="difference")
-            scores = channel_differences(real, made_up).index_select(0, chosen).tolist()
-            count, height, width = real.shape
-            heading = (
-                f"{layer} ({height}x{width} maps): the {chosen.numel()} of {count} channels that differ most\n"
-                "number in each |difference| tile: its mean |before - made-up|"
-            )
-            picture = render_comparison(
-                real,
-                made_up,
-                channels=chosen,
-                style=style,
-                titles=("before", "made-up"),
-                heading=heading,
-                captions=[_short(v) for v in scores],
-            )
-            out.append((picture.cpu().numpy(), f"{layer}: before | made-up | |difference|"))
-        size = (int(batch.shape[-2]), int(batch.shape[-1]))
-        if self.lpips is not None:
-            heat = self.lpips.from_features(
-                {k: v[1:] for k, v in features.items()},
-                {k: v[:1] for k, v in features.items()},
-                spatial=True,
-                size=size,
-            )[0, 0]
-        else:
-            deepest = self.choice.layers[-1]
-            heat = difference_map(features[deepest][:1], features[deepest][1:], size)[0, 0]
-        heat = heat / torch.quantile(heat.flatten(), 0.99).clamp_min(1e-12)  # the 99th percentile is full scale
-        overlay = overlay_heatmap(batch[1].mul(255).round().to(torch.uint8).permute(1, 2, 0), heat)
-        out.append((overlay.cpu().numpy(), f"where VGG sees the change: {self.heatmap}, over the made-up face"))
+        spec = ComparisonSpec(style=style, max_channels=SHOWN_CHANNELS, titles=("before", "made-up"))
+        compared = compare_images(
+            before, after, self.extractor, layers=self.choice.layers, spec=spec, lpips=self.lpips, where=True
+        )
+        out = [
+            (layer.pictures.comparison.cpu().numpy(), f"{layer.layer}: before | made-up | |difference|")
+            for layer in compared.layers
+        ]
+        if compared.where is not None:
+            caption = f"where VGG sees the change: {self.heatmap}, over the made-up face"
+            out.append((compared.where.cpu().numpy(), caption))
         return out
 
 
@@ -236,10 +205,6 @@ def vgg_heading(view: VGGView) -> str:
     if view.problem is not None:
         return f"⚠️ {_escape(view.problem)}"
     return f"**What VGG sees** ({_escape(view.description)})"
-
-
-def _short(value: float) -> str:
-    return f"{value:.2g}" if abs(value) < 100 else f"{value:.0f}"
 
 
 # ---------------------------------------------------------------------------------------------- the work

@@ -4,7 +4,7 @@ side.
 After Google's 2015 TensorFlow DeepDream notebook (``deepdream.ipynb``): :func:`noise_image` is its
 ``np.random.uniform(size=(h, w, 3)) + 100.0``, :func:`octave_sizes` its ``np.int32(np.float32(hw) / octave_scale)``
 pyramid. :func:`octave_grid` and :func:`image_grid` lay images out with
-:func:`~perceptual.pictures.render.tile_grid`.
+:func:`~perceptual.pictures.grids.tile_grid`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from torch import Tensor
 from perceptual._validation import DEFAULT_INPUT_RANGE, spatial_size
 from perceptual.images import to_unit_range
 from perceptual.normalization import check_input_range
-from perceptual.pictures.render import tile_grid
+from perceptual.pictures.grids import tile_grid
 
 __all__ = ["image_grid", "noise_image", "octave_grid", "octave_sizes", "resize_images", "size_pair"]
 
@@ -97,5 +97,5 @@ def octave_grid(
 
 def image_grid(images: Tensor, *, nrow: int, padding: int, pad_value: float = 1.0) -> Tensor:
     """``(N, 3, H, W)`` -> ``(3, H', W')``: the images row by row, ``nrow`` per row
-    (:func:`~perceptual.pictures.render.tile_grid`)."""
+    (:func:`~perceptual.pictures.grids.tile_grid`)."""
     return tile_grid(images.permute(0, 2, 3, 1), ncols=nrow, padding=padding, pad_value=pad_value).permute(2, 0, 1)
