@@ -35,6 +35,7 @@ from perceptual.pictures.colormaps import palette_image
 from perceptual.pictures.folders import (
     INDEX,
     MANIFEST,
+    check_folder_name,
     image_folder,
     maps_lock,
     save_png,
@@ -198,24 +199,31 @@ def _item_to_json(item: ExportedImage, out: Path) -> dict:
 
 
 def _item_from_json(entry: dict, out: Path) -> ExportedImage:
+    def inside(relative: str) -> Path:
+        path = Path(relative)
+        if path.is_absolute() or ".." in path.parts:
+            raise ValueError(f"{relative!r} leads outside the folder")
+        return out / path
+
     layers = [
         ExportedLayer(
             layer["name"],
             tuple(layer["shape"]),
             int(layer["channels_shown"]),
-            out / layer["grid"],
-            out / layer["channel_sum"],
+            inside(layer["grid"]),
+            inside(layer["channel_sum"]),
             tuple(layer["grid_size"]),
-            out / layer["pca"] if layer.get("pca") else None,
+            inside(layer["pca"]) if layer.get("pca") else None,
         )
         for layer in entry["layers"]
     ]
-    return ExportedImage(Path(entry["source"]), out / entry["folder"], list(entry["notes"]), layers)
+    folder = out / check_folder_name(str(entry["folder"]))
+    return ExportedImage(Path(entry["source"]), folder, list(entry["notes"]), layers)
 
 
 def _read_manifest(out: Path, settings: Mapping[str, object]) -> list[ExportedImage]:
-    """The images an earlier run exported into ``out`` with the same ``settings``; refuses other settings,
-    and a folder that holds an ``index.html`` written without one."""
+    """The images an earlier run exported into ``out`` with the same ``settings``; refuses other settings, a
+    manifest whose entries lead outside ``out``, and a folder that holds an ``index.html`` written without one."""
     path = out / MANIFEST
     if not path.is_file():
         if (out / INDEX).exists():
@@ -332,8 +340,8 @@ def export_to_folder(
     side is ``size``; ``None`` keeps it) into ``out``, with the manifest and ``index.html`` merged with earlier runs
     whose ``settings`` match, while holding the folder's lock (:func:`~perceptual.pictures.folders.maps_lock`).
 
-    Each image gets a folder of its own (:func:`~perceptual.pictures.folders.image_folder`; the same source again
-    replaces its earlier folder). ``on_image(source, notes, error)`` is called once per image: when it
+    Each image gets a folder of its own inside ``out`` (:func:`~perceptual.pictures.folders.image_folder`; the same
+    source again replaces its earlier folder). ``on_image(source, notes, error)`` is called once per image: when it
     is read (``error`` is ``None``; ``notes`` say what was converted) or could not be (``error`` says why; the
     image is skipped). ``on_layer(name)`` is called after each layer's PNGs are written. Without any image exported
     nothing is written. Settings other than the folder's raise ``ValueError``, before anything is written."""

@@ -1,8 +1,11 @@
-"""The ``--out`` folder of ``perceptual maps``: whole files only, one run at a time.
+"""The ``--out`` folder of ``perceptual maps``: whole files only, one run at a time, and nothing outside it.
 
 Every file is written under a temporary name and renamed (:func:`perceptual.files.atomic_path`): a full disk or a
 kill never leaves a partial PNG or index under its final name, and the error names the file and its filesystem.
-:func:`maps_lock` keeps a second run out while one writes; :func:`image_folder` names each image's sub-folder.
+:func:`maps_lock` keeps a second run out while one writes (a lock file holding the writer's PID; a lock left by a
+killed run is taken over, with a note). :func:`image_folder` names each image's sub-folder after the file so that
+it stays inside ``--out`` and clear of the folder's own files, whatever the file is called (``...png``, whose stem
+is ``..``, included).
 """
 
 from __future__ import annotations
@@ -15,12 +18,13 @@ from pathlib import Path
 
 from PIL import Image
 
-from perceptual.files import atomic_path
+from perceptual.files import FileLock, LockHeldError, atomic_path
 
 __all__ = [
     "INDEX",
     "LOCK",
     "MANIFEST",
+    "check_folder_name",
     "image_folder",
     "maps_lock",
     "save_png",
@@ -33,6 +37,7 @@ MANIFEST = "maps.json"
 into the same folder adds to one consistent ``index.html`` (or is refused when its settings differ)."""
 INDEX = "index.html"
 LOCK = ".perceptual-maps.lock"
+_OWN_FILES = (MANIFEST, INDEX, LOCK)
 
 
 def write_error(error: OSError, path: Path) -> OSError:
@@ -65,28 +70,57 @@ def write_text(path: Path, text: str) -> None:
 
 @contextmanager
 def maps_lock(out: Path) -> Iterator[str | None]:
-    """One ``maps`` run at a time per folder: a lock file created exclusively, removed at the end."""
-    lock = out / LOCK
+    """Hold ``out``'s lock while the block writes to it; the block gets ``None``, or a note when a lock left by a run
+    that no longer runs was taken over. A running holder: ``ValueError`` naming its PID."""
+    lock = FileLock(out / LOCK)
     try:
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
+        note = lock.acquire()
+    except LockHeldError as err:
+        if err.pid is None:
+            raise ValueError(
+                f"{str(lock.path)!r} holds no PID, so whether a `perceptual maps` run is writing to {str(out)!r} is "
+                "unknown: delete it if none is"
+            ) from None
         raise ValueError(
-            f"another `perceptual maps` run is writing to {str(out)!r} (if none is, a crashed run left {str(lock)!r}: delete it)"
+            f"another `perceptual maps` run is writing to {str(out)!r} (PID {err.pid}; if that is not a "
+            f"`perceptual maps` run, delete {str(lock.path)!r})"
         ) from None
     try:
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
-        yield None
+        yield note
     finally:
-        lock.unlink(missing_ok=True)
+        lock.release()
+
+
+def check_folder_name(name: str) -> str:
+    """``name`` when it names a folder directly inside ``--out`` that is none of the folder's own files, else a
+    ``ValueError`` (a manifest entry such as ``../x`` would lead outside)."""
+    if _unsafe(name) or name.casefold() in {own.casefold() for own in _OWN_FILES}:
+        raise ValueError(f"{name!r} is not a folder name inside the output folder")
+    return name
+
+
+def _unsafe(name: str) -> bool:
+    return not name or set(name) <= {"."} or any(sep in name for sep in ("/", "\\", os.sep, os.altsep or "/", "\0"))
 
 
 def image_folder(out: Path, stem: str, taken: set[str]) -> Path:
-    """A new folder ``out/<name>`` for an image whose file stem is ``stem`` (``image`` when empty), and ``name``
-    added to ``taken``: the stem, then ``_2``, ``_3``, ... until it is none of ``taken`` and not ``index.html``."""
-    base = stem or "image"
+    """A new folder ``out/<name>`` for an image whose file stem is ``stem``, and ``name`` added to ``taken``.
+
+    ``name`` is the stem with path separators replaced by ``_`` (``image`` for a stem of dots only, such as the
+    ``..`` of ``...png``), then ``_2``, ``_3``, ... until it is none of ``taken``, of the folder's own files
+    (:data:`MANIFEST`, ``index.html``, :data:`LOCK`; any case) and of the entries of ``out`` that are not folders or
+    are symbolic links. So an image's maps land inside ``out``, in a folder of their own, whatever the file is
+    called."""
+    base = "".join("_" if c in ("/", "\\", os.sep, os.altsep or "/", "\0") else c for c in stem)
+    base = "image" if _unsafe(base) else base
+    own = {name.casefold() for name in _OWN_FILES}
     candidate, suffix = base, 2
-    while candidate in taken or candidate == INDEX:
+    while (
+        candidate in taken
+        or candidate.casefold() in own
+        or (out / candidate).is_symlink()
+        or ((out / candidate).exists() and not (out / candidate).is_dir())
+    ):
         candidate, suffix = f"{base}_{suffix}", suffix + 1
     taken.add(candidate)
     return out / candidate
