@@ -25,7 +25,9 @@ import torch
 import torchvision
 
 from perceptual import RandomWeightsWarning
-from perceptual.tools.dream import DreamSchedule, Objective, channel_sheet, deep_dream, make_extractor, noise_image
+from perceptual.tools.dream import DreamSchedule, channel_sheet, deep_dream, make_extractor
+from perceptual.tools.objectives import Objective
+from perceptual.tools.octaves import noise_image
 
 
 def _sync(device: torch.device) -> None:

@@ -28,7 +28,8 @@ from torch.utils.tensorboard import SummaryWriter
 
 from perceptual import PerceptualLoss, RandomWeightsWarning
 from perceptual.pictures.event_writer import BackgroundWriter, use_native_crc32c
-from perceptual.pictures.monitor import FeatureMapMonitor, log_feature_maps
+from perceptual.pictures.feature_logs import log_feature_maps
+from perceptual.pictures.monitor import FeatureMapMonitor
 
 LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_1")
 

@@ -61,19 +61,19 @@ _SOURCES: dict[str, str] = {
     "DISTS": "perceptual.dists",
     "DISTS_LAYERS": "perceptual.dists",
     "load_dists_calibration": "perceptual.dists",
-    "apply_colormap": "perceptual.pictures.render",
+    "apply_colormap": "perceptual.pictures.colormaps",
     "GridStyle": "perceptual.pictures.render",
     "render_channel_sum": "perceptual.pictures.render",
     "render_comparison": "perceptual.pictures.render",
     "render_maps": "perceptual.pictures.render",
-    "select_channels": "perceptual.pictures.render",
+    "select_channels": "perceptual.pictures.channels",
     "channel_sheet": "perceptual.tools.dream",
     "ChannelSheet": "perceptual.tools.dream",
     "deep_dream": "perceptual.tools.dream",
     "DreamResult": "perceptual.tools.dream",
     "DreamSchedule": "perceptual.tools.dream",
-    "Objective": "perceptual.tools.dream",
-    "ObjectiveTerm": "perceptual.tools.dream",
+    "Objective": "perceptual.tools.objectives",
+    "ObjectiveTerm": "perceptual.tools.objectives",
     "Classification": "perceptual.tools.classify",
     "Prediction": "perceptual.tools.classify",
     "VGGClassifier": "perceptual.tools.classify",
@@ -100,24 +100,12 @@ if TYPE_CHECKING:  # pragma: no cover - static type checkers see plain imports
     )
     from perceptual.lpips import LPIPS, LPIPS_LAYERS, CalibrationUnavailableError, load_lpips_calibration
     from perceptual.normalization import CAFFE, IMAGENET, RAW, InputNormalization
-    from perceptual.pictures.render import (
-        GridStyle,
-        apply_colormap,
-        render_channel_sum,
-        render_comparison,
-        render_maps,
-        select_channels,
-    )
+    from perceptual.pictures.channels import select_channels
+    from perceptual.pictures.colormaps import apply_colormap
+    from perceptual.pictures.render import GridStyle, render_channel_sum, render_comparison, render_maps
     from perceptual.tools.classify import Classification, Prediction, VGGClassifier
-    from perceptual.tools.dream import (
-        ChannelSheet,
-        DreamResult,
-        DreamSchedule,
-        Objective,
-        ObjectiveTerm,
-        channel_sheet,
-        deep_dream,
-    )
+    from perceptual.tools.dream import ChannelSheet, DreamResult, DreamSchedule, channel_sheet, deep_dream
+    from perceptual.tools.objectives import Objective, ObjectiveTerm
     from perceptual.weights import RandomWeightsWarning, VGGWeights, WeightsUnavailableError, load_weights
     from perceptual.weights_formats import (
         MissingDependencyError,

@@ -25,7 +25,10 @@ __all__ = [
     "image_files",
     "load_image",
     "save_image",
+    "to_pil",
+    "to_uint8",
     "to_unit_range",
+    "uint8_image",
 ]
 
 
@@ -48,6 +51,31 @@ def from_unit_range(images: Tensor, input_range: tuple[float, float]) -> Tensor:
     """The inverse of :func:`to_unit_range`: ``images`` in [0, 1] mapped linearly to ``input_range``."""
     low, high = check_input_range(input_range)
     return images * (high - low) + low
+
+
+def to_uint8(image: Tensor, input_range: tuple[float, float] = (0.0, 1.0)) -> Tensor:
+    """A float ``(3, H, W)`` image (or ``(1, H, W)``, ``(H, W)``) in ``input_range`` as the uint8 pixels a PNG holds:
+    ``round(255 * clip((x - low) / (high - low), 0, 1))``, channels last (``(H, W, 3)``, ``(H, W, 1)``, ``(H, W)``),
+    contiguous, on the image's device (no host copy). The one float-to-pixels conversion of the package."""
+    if not isinstance(image, Tensor) or not torch.is_floating_point(image) or image.ndim not in (2, 3):
+        got = f"{image.dtype} {tuple(image.shape)}" if isinstance(image, Tensor) else type(image).__name__
+        raise ValueError(f"image must be a floating-point (3, H, W), (1, H, W) or (H, W) tensor, got {got}")
+    unit = to_unit_range(image.detach(), input_range)
+    pixels = unit.mul_(255.0).round_().to(torch.uint8)
+    return pixels.permute(1, 2, 0).contiguous() if pixels.ndim == 3 else pixels
+
+
+def uint8_image(image: Tensor | np.ndarray, input_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    """:func:`to_uint8` of a float ``(3, H, W)`` tensor in ``input_range`` as an ``(H, W, 3)`` uint8 numpy array on
+    the host; an ``(H, W, 3)`` uint8 array passes through (checked, made contiguous)."""
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"a numpy image must be (H, W, 3) uint8, got {image.dtype} {image.shape}")
+        return np.ascontiguousarray(image)
+    if not isinstance(image, Tensor) or image.ndim != 3 or image.shape[0] != 3:
+        got = tuple(image.shape) if isinstance(image, Tensor) else type(image).__name__
+        raise ValueError(f"image must be a (3, H, W) tensor or an (H, W, 3) uint8 array, got {got}")
+    return to_uint8(image, input_range).cpu().numpy()
 
 
 def image_files(folder: str | os.PathLike) -> list[Path]:
@@ -181,10 +209,12 @@ def to_pil(image: Tensor | np.ndarray) -> Image.Image:
         if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
             raise ValueError(f"a numpy image must be (H, W, 3) or (H, W) uint8, got {image.dtype} {image.shape}")
         return Image.fromarray(image)
-    if image.ndim == 3 and image.shape[0] in (1, 3):
-        image = image.permute(1, 2, 0)
+    if image.ndim == 3 and image.shape[0] not in (1, 3):  # already channels last
+        image = image.permute(2, 0, 1)
     if image.dtype != torch.uint8:
-        image = image.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8)
+        image = to_uint8(image.float())
+    elif image.ndim == 3:
+        image = image.permute(1, 2, 0)
     array = image.cpu().numpy()
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]

@@ -411,7 +411,7 @@ def app(checkpoint: Path, mt: Path, expected) -> MakeupApp:
 def test_the_heatmap_of_an_unchanged_face_is_the_colormaps_floor_over_the_face(app: MakeupApp, photos, mt) -> None:
     """Strength 0 leaves the photo as it is, so VGG sees no difference: the overlay is, pixel by pixel,
     ``round(0.5 * face + 0.5 * magma(0))``, with magma(0) from matplotlib (its float entry times 255, rounded, as
-    :func:`perceptual.pictures.render.colormap_lut` documents its tables)."""
+    :func:`perceptual.pictures.colormaps.colormap_lut` documents its tables)."""
     matplotlib = pytest.importorskip("matplotlib")
     out = app.run(photos["astronaut"], _reference(mt, 3), strength=0.0)
     np.testing.assert_array_equal(out.result, skimage_data.astronaut())

@@ -14,7 +14,7 @@ from PIL import Image
 
 from perceptual import LPIPS, LPIPS_LAYERS, VGGFeatures, VGGWeights
 from perceptual.normalization import IMAGENET
-from perceptual.pictures.monitor import difference_maps, log_difference_maps
+from perceptual.pictures.difference_logs import difference_maps, log_difference_maps
 
 pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402

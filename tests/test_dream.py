@@ -16,20 +16,10 @@ from PIL import Image
 import perceptual.tools.dream as dream_module
 from perceptual import VGG16_LAYERS, VGGFeatures
 from perceptual.cli import main
-from perceptual.tools.dream import (
-    SHEET_SCHEDULE,
-    DreamSchedule,
-    Objective,
-    _grid,
-    channel_sheet,
-    deep_dream,
-    layer_channels,
-    make_extractor,
-    noise_image,
-    octave_grid,
-    octave_sizes,
-    tiled_gradient,
-)
+from perceptual.tools.dream import SHEET_SCHEDULE, DreamSchedule, channel_sheet, deep_dream, make_extractor
+from perceptual.tools.gradients import tiled_gradient
+from perceptual.tools.objectives import Objective, layer_channels
+from perceptual.tools.octaves import image_grid, noise_image, octave_grid, octave_sizes
 
 pytestmark = pytest.mark.filterwarnings("ignore::perceptual.RandomWeightsWarning")
 
@@ -342,7 +332,7 @@ def test_no_extractor_builds_make_extractor_of_the_objective(relu2_1, monkeypatc
 def test_grid_matches_torchvision_make_grid():
     images = torch.rand(5, 3, 6, 9)
     expected = torchvision.utils.make_grid(images, nrow=3, padding=2, pad_value=1.0)
-    torch.testing.assert_close(_grid(images, nrow=3, padding=2), expected, rtol=0, atol=0)
+    torch.testing.assert_close(image_grid(images, nrow=3, padding=2), expected, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("batch_size", [None, 2])

@@ -23,7 +23,7 @@ from tensorboard.compat.tensorflow_stub import pywrap_tensorflow  # noqa: E402
 from tensorboard.summary.writer import record_writer  # noqa: E402
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 
-import perceptual.pictures.monitor as monitor_module  # noqa: E402
+import perceptual.pictures.feature_logs as feature_logs  # noqa: E402
 from perceptual import PerceptualLoss  # noqa: E402
 from perceptual.pictures.event_writer import BackgroundWriter, use_native_crc32c  # noqa: E402
 from perceptual.pictures.monitor import FeatureMapMonitor  # noqa: E402
@@ -161,7 +161,7 @@ class _TinyGAN(pl.LightningModule):
 @pytest.fixture
 def slow_encoding(monkeypatch):
     """PNG encoding that takes 0.3 s in the writer's thread: without the flushes the last images would be lost."""
-    original = monitor_module.palette_image
+    original = feature_logs.palette_image
     threads = set()
 
     def slow(*args, **kwargs):
@@ -169,7 +169,7 @@ def slow_encoding(monkeypatch):
         time.sleep(0.3)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(monitor_module, "palette_image", slow)
+    monkeypatch.setattr(feature_logs, "palette_image", slow)
     return threads
 
 

@@ -9,7 +9,15 @@ import pytest
 import torch
 from PIL import Image
 
-from perceptual.images import ImageLoadError, check_output_image, load_image, save_image
+from perceptual.images import (
+    ImageLoadError,
+    check_output_image,
+    load_image,
+    save_image,
+    to_pil,
+    to_uint8,
+    uint8_image,
+)
 
 
 def _photo(height: int, width: int) -> Image.Image:
@@ -112,3 +120,42 @@ def test_save_image_takes_a_uint8_array_as_is(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="uint8"):
         save_image(pixels.transpose(2, 0, 1).copy(), tmp_path / "chw.png")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["array.png", "tensor.png"]
+
+
+@pytest.mark.parametrize("input_range", [(0.0, 1.0), (-1.0, 1.0), (0.0, 255.0)])
+def test_to_uint8_against_numpy(input_range) -> None:
+    """round(255 * clip((x - low) / (high - low), 0, 1)) (ties to even), channels last, written out in numpy with the
+    same float32 operations."""
+    low, high = input_range
+    rng = np.random.default_rng(0)
+    image = rng.uniform(low - 0.2 * (high - low), high + 0.2 * (high - low), size=(3, 5, 7)).astype(np.float32)
+    image[:, 0, 0] = low + (high - low) * np.array([0.5 / 255, 1.5 / 255, 254.5 / 255])  # near the rounding ties
+    span, offset = np.float32(high - low), np.float32(low)
+    unit = np.clip((image - offset) / span, np.float32(0), np.float32(1))
+    expected = np.rint(unit * np.float32(255)).astype(np.uint8).transpose(1, 2, 0)
+    got = to_uint8(torch.from_numpy(image), input_range)
+    assert got.dtype == torch.uint8 and got.shape == (5, 7, 3) and got.is_contiguous()
+    np.testing.assert_array_equal(got.numpy(), expected)
+    assert expected.min() == 0 and expected.max() == 255  # values outside the range were clipped
+    np.testing.assert_array_equal(uint8_image(torch.from_numpy(image), input_range), got.numpy())
+    gray = to_uint8(torch.from_numpy(image[0]), input_range)
+    np.testing.assert_array_equal(gray.numpy(), got.numpy()[..., 0])
+
+
+def test_uint8_image_passes_arrays_through_and_refuses_other_shapes() -> None:
+    pixels = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    assert uint8_image(pixels) is not None and np.array_equal(uint8_image(pixels), pixels)
+    with pytest.raises(ValueError, match=r"must be \(H, W, 3\) uint8, got float32"):
+        uint8_image(pixels.astype(np.float32))
+    with pytest.raises(ValueError, match=r"\(3, H, W\) tensor or an \(H, W, 3\) uint8 array, got \(4, 2, 2\)"):
+        uint8_image(torch.zeros(4, 2, 2))
+    with pytest.raises(ValueError, match="floating-point"):
+        to_uint8(torch.zeros(3, 2, 2, dtype=torch.uint8))
+
+
+def test_to_pil_keeps_its_layouts() -> None:
+    chw = torch.tensor([[[0.0, 1.0]], [[0.5, 0.25]], [[1.0, 0.0]]])  # (3, 1, 2)
+    np.testing.assert_array_equal(np.asarray(to_pil(chw)), [[[0, 128, 255], [255, 64, 0]]])
+    hwc = chw.permute(1, 2, 0).repeat(2, 1, 1)  # (2, 2, 3): channels last already
+    np.testing.assert_array_equal(np.asarray(to_pil(hwc)), [[[0, 128, 255], [255, 64, 0]]] * 2)
+    np.testing.assert_array_equal(np.asarray(to_pil(chw[:1])), [[0, 255]])  # (1, H, W): grayscale

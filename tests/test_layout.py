@@ -181,3 +181,33 @@ def test_perceptual_layers_runs_without_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "relu5_4" in out and out.strip().endswith("0 []")
+
+
+def _private_imports(root: Path) -> list[str]:
+    """Every ``from x import _name`` under ``root`` (one leading underscore: dunders such as ``__version__`` and
+    ``from __future__ import ...`` are not private names), as ``path:line: name``."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom) or node.module == "__future__":
+                continue
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    found.append(f"{path.relative_to(root.parent).as_posix()}:{node.lineno}: {alias.name}")
+    return found
+
+
+@pytest.mark.parametrize("package", ["perceptual"])
+def test_no_private_name_is_imported_across_modules(package: str) -> None:
+    """A name another module uses is public (no leading underscore), so ``_name`` means "only this file uses it"."""
+    assert _private_imports(PACKAGES[package]) == []
+
+
+def test_the_private_import_finder_finds_one(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "a.py").write_text("from __future__ import annotations\n\n_helper = 1\n__version__ = '1'\n")
+    (package / "b.py").write_text(
+        "from __future__ import annotations\n\nfrom pkg.a import __version__\n\n\ndef f():\n    from .a import _helper\n"
+    )
+    assert _private_imports(package) == ["pkg/b.py:7: _helper"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -209,10 +212,108 @@ def test_reused_out_folder_stays_consistent(images, tmp_path, capsys, vgg16_file
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
 
     # Two runs at once into one folder: the second is refused while the first holds the lock.
-    (out / ".perceptual-maps.lock").write_text("12345")
+    (out / ".perceptual-maps.lock").write_text(str(os.getpid()))  # a running process holds it
     assert main(["maps", str(images["gray16"]), *common]) == 2
     assert "another `perceptual maps` run is writing to" in capsys.readouterr().err
     assert not (out / "scan").exists()
+
+
+# ------------------------------------------------------------------------------------------------ the lock
+def _dead_pid() -> int:
+    """The PID of a process that has run and ended."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+@pytest.mark.parametrize("mode", ["export", "compare"])
+def test_a_lock_left_by_a_killed_run_is_taken_over_with_a_note(images, tmp_path, capsys, mode):
+    out = tmp_path / "maps"
+    out.mkdir()
+    dead = _dead_pid()
+    (out / ".perceptual-maps.lock").write_text(str(dead))
+    common = ["--layers", "relu1_1", "--size", "32", "--weights", "random", "--out", str(out), "--quiet"]
+    if mode == "export":
+        argv = ["maps", str(images["photo"]), *common]
+    else:
+        argv = ["maps", "--compare", str(images["photo"]), str(images["photo"]), *common]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    note = f"perceptual maps: note: took over {out / '.perceptual-maps.lock'}, left by PID {dead}, which no longer runs"
+    assert note in err.splitlines()
+    assert not (out / ".perceptual-maps.lock").exists()  # released at the end, like any lock this run took
+    assert (out / "index.html").is_file() and (
+        out / ("photo/relu1_1.png" if mode == "export" else "relu1_1.png")
+    ).is_file()
+
+
+def test_a_running_holder_is_refused_with_its_pid(images, tmp_path, capsys):
+    out = tmp_path / "maps"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        (out / ".perceptual-maps.lock").write_text(str(holder.pid))
+        code = main(["maps", str(images["photo"]), "--weights", "random", "--layers", "relu1_1", "--out", str(out)])
+        err = capsys.readouterr().err
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (
+        code == 2 and err.count("\n") == 1 and err.startswith("perceptual maps: error: another `perceptual maps` run")
+    )
+    assert f"(PID {holder.pid};" in err
+    assert sorted(p.name for p in out.iterdir()) == [".perceptual-maps.lock"]  # nothing written, the lock left alone
+    (out / ".perceptual-maps.lock").write_text("written by hand")  # no PID: whether a run holds it is unknown
+    assert main(["maps", str(images["photo"]), "--weights", "random", "--layers", "relu1_1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds no PID" in err and "delete it if none is" in err
+
+
+# ------------------------------------------------------------------------------------------------ names of images
+def _tree(folder: Path) -> dict[str, bytes | None]:
+    return {p.relative_to(folder).as_posix(): (p.read_bytes() if p.is_file() else None) for p in folder.rglob("*")}
+
+
+def test_image_names_never_lead_outside_out_or_onto_its_own_files(tmp_path, capsys):
+    """``...png`` has the stem ``..``: its maps once landed in the parent of --out. Stems that are dots, hold a
+    backslash, or name the folder's own files get folders of their own inside --out."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    pixels = np.random.default_rng(3).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    names = ["...png", "..png", "maps.json.png", "index.html.png", ".perceptual-maps.lock.png", "a\\b.png"]
+    for name in names:
+        Image.fromarray(pixels).save(inputs / name, format="PNG")
+    out = tmp_path / "work" / "maps"
+    out.parent.mkdir()
+    (out.parent / "relu1_1.png").write_bytes(b"the parent's own file")  # what the ..-stem image overwrote
+    before = _tree(tmp_path)
+    argv = ["maps", *(str(inputs / name) for name in names), "--weights", "random", "--layers", "relu1_1"]
+    assert main([*argv, "--size", "0", "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    after = _tree(tmp_path)
+    outside = {k: v for k, v in after.items() if not k.startswith("work/maps/") and k != "work/maps"}
+    assert outside == before  # nothing outside --out was written or changed
+    folders = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert folders == sorted(["image", "image_2", "maps.json_2", "index.html_2", ".perceptual-maps.lock_2", "a_b"])
+    for folder in folders:
+        assert (out / folder / "relu1_1.png").is_file()
+    assert (out / "maps.json").is_file() and (out / "index.html").is_file()
+    index = (out / "index.html").read_text()
+    assert 'src="maps.json_2/relu1_1.png"' in index and 'src="image/relu1_1.png"' in index
+
+
+def test_a_manifest_entry_leading_outside_is_refused(images, tmp_path, capsys):
+    out = tmp_path / "maps"
+    common = ["--layers", "relu1_1", "--size", "32", "--weights", "random", "--out", str(out), "--quiet"]
+    assert main(["maps", str(images["photo"]), *common]) == 0
+    manifest = (out / "maps.json").read_text().replace('"folder": "photo"', '"folder": "../victim"')
+    (out / "maps.json").write_text(manifest)
+    (tmp_path / "victim").mkdir()
+    capsys.readouterr()
+    assert main(["maps", str(images["photo"]), *common]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unreadable maps.json" in err and "'../victim' is not a folder name" in err
+    assert list((tmp_path / "victim").iterdir()) == []
 
 
 # ------------------------------------------------------------------------------------------------ --pca, --compare

@@ -18,7 +18,8 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger  # noqa: E402
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 
 from perceptual import PerceptualLoss, VGGFeatures  # noqa: E402
-from perceptual.pictures.monitor import FeatureMapMonitor, log_feature_maps  # noqa: E402
+from perceptual.pictures.feature_logs import log_feature_maps  # noqa: E402
+from perceptual.pictures.monitor import FeatureMapMonitor  # noqa: E402
 from perceptual.pictures.render import GridStyle  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings(

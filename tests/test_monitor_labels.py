@@ -22,7 +22,8 @@ from tensorboard.util import tensor_util  # noqa: E402
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 
 from perceptual import PerceptualLoss  # noqa: E402
-from perceptual.pictures.monitor import FeatureMapMonitor, log_feature_maps, region_distances  # noqa: E402
+from perceptual.pictures.feature_logs import log_feature_maps, region_distances  # noqa: E402
+from perceptual.pictures.monitor import FeatureMapMonitor  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::perceptual.RandomWeightsWarning",

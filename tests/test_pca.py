@@ -1,4 +1,4 @@
-"""perceptual.pictures.render's PCA view (every channel at once): the projection against numpy's SVD of the same
+"""perceptual.pictures.pca: the PCA view (every channel at once): the projection against numpy's SVD of the same
 features, the documented sign, and the RGB pixels against a numpy computation of the joint per-component scaling."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from perceptual.pictures.render import GridStyle, pca_projection, render_pca
+from perceptual.pictures.pca import pca_projection, render_pca
+from perceptual.pictures.render import GridStyle
 
 
 def _features(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

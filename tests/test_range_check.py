@@ -105,7 +105,7 @@ def test_losses_and_metrics_check_the_target_by_default(metric: str) -> None:
 def test_low_contrast_images_inside_their_range_stay_silent() -> None:
     """Spanning little of the declared range is only suspicious when the values fill another common range: a dark
     photo in [0, 0.45] declared (0, 1), or DeepDream's grey noise, is what it says it is."""
-    from perceptual.tools.dream import noise_image
+    from perceptual.tools.octaves import noise_image
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", InputRangeWarning)

@@ -1,5 +1,6 @@
-"""perceptual.pictures.render: colormaps, normalization, grid geometry, comparison view, labels - against hand-built tensors,
-numpy, and the published hex codes of viridis/magma."""
+"""perceptual.pictures' rendering (render, colormaps, grids, text, channels, comparison, heatmaps): colormaps,
+normalization, grid geometry, comparison view, labels - against hand-built tensors, numpy, and the published hex codes
+of viridis/magma."""
 
 from __future__ import annotations
 
@@ -8,24 +9,24 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from perceptual.pictures import render
+from perceptual.pictures import channels, colormaps, heatmaps, text
+from perceptual.pictures.channels import select_channels
+from perceptual.pictures.colormaps import apply_colormap, colormap_lut, indexed_palette
+from perceptual.pictures.grids import (
+    channel_range,
+    grid_geometry,
+    rendered_tile_size,
+    resize_maps,
+    scale_channels,
+    tile_grid,
+)
 from perceptual.pictures.render import (
     GridStyle,
-    apply_colormap,
-    channel_range,
     channel_sum,
-    colormap_lut,
-    grid_geometry,
-    indexed_palette,
     render_channel_sum,
     render_comparison,
     render_maps,
     render_maps_indexed,
-    rendered_tile_size,
-    resize_maps,
-    scale_channels,
-    select_channels,
-    tile_grid,
 )
 
 
@@ -205,9 +206,9 @@ class TestRenderMaps:
         assert index.dtype == torch.uint8 and palette.shape == (256, 3)
         decoded = palette[index.long()]
         assert (decoded.int() - rgb.int()).abs().max() <= 8
-        assert tuple(palette[render.INDEXED_WHITE].tolist()) == (255, 255, 255)
+        assert tuple(palette[colormaps.INDEXED_WHITE].tolist()) == (255, 255, 255)
         assert torch.equal(indexed_palette("viridis")[0], colormap_lut("viridis")[0])
-        assert torch.equal(indexed_palette("viridis")[render.INDEXED_LEVELS - 1], colormap_lut("viridis")[255])
+        assert torch.equal(indexed_palette("viridis")[colormaps.INDEXED_LEVELS - 1], colormap_lut("viridis")[255])
 
     def test_style_scaling_reaches_the_pixels(self):
         maps = torch.tensor([[[0.0, 1.0, 2.0, 3.0, 100.0]]])  # one 1x5 map with an outlier
@@ -308,23 +309,23 @@ TWO = _bits("111", "001", "111", "100", "111")
 
 class TestText:
     def test_known_word_matches_the_glyphs_by_hand(self):
-        assert np.array_equal(render.text_bitmap("Re").numpy(), RE)  # letters are drawn upper case
-        doubled = render.text_bitmap("RE", scale=2).numpy()
+        assert np.array_equal(text.text_bitmap("Re").numpy(), RE)  # letters are drawn upper case
+        doubled = text.text_bitmap("RE", scale=2).numpy()
         assert doubled.shape == (10, 14)
         assert np.array_equal(doubled, RE.repeat(2, axis=0).repeat(2, axis=1))
-        assert render.text_bitmap("").shape == (5, 0)
+        assert text.text_bitmap("").shape == (5, 0)
 
     def test_digits_are_the_channel_label_digits(self):
-        assert np.array_equal(render.text_bitmap("7").numpy(), SEVEN)
-        assert np.array_equal(render.text_bitmap("72").numpy()[:, 4:], TWO)
+        assert np.array_equal(text.text_bitmap("7").numpy(), SEVEN)
+        assert np.array_equal(text.text_bitmap("72").numpy()[:, 4:], TWO)
 
     def test_unknown_characters_and_bad_scale(self):
         with pytest.raises(ValueError, match=r"does not draw: \['É'\]"):
-            render.text_bitmap("é")
+            text.text_bitmap("é")
         with pytest.raises(ValueError, match="scale must be a positive integer, got 0"):
-            render.text_bitmap("a", scale=0)
+            text.text_bitmap("a", scale=0)
         with pytest.raises(TypeError, match="text must be a str, got int"):
-            render.text_bitmap(7)
+            text.text_bitmap(7)
 
 
 class TestLabelledComparison:
@@ -399,10 +400,10 @@ class TestChannelDifferences:
     def test_against_numpy_and_ranking(self):
         rng = np.random.default_rng(3)
         real, generated = rng.normal(size=(3, 10, 5, 6)), rng.normal(size=(3, 10, 5, 6))
-        scores = render.channel_differences(torch.from_numpy(real), torch.from_numpy(generated))
+        scores = channels.channel_differences(torch.from_numpy(real), torch.from_numpy(generated))
         expected = np.abs(real - generated).mean(axis=(0, 2, 3))
         np.testing.assert_allclose(scores.numpy(), expected, rtol=1e-6)
-        one = render.channel_differences(torch.from_numpy(real[1]), torch.from_numpy(generated[1]))
+        one = channels.channel_differences(torch.from_numpy(real[1]), torch.from_numpy(generated[1]))
         np.testing.assert_allclose(one.numpy(), np.abs(real[1] - generated[1]).mean(axis=(1, 2)), rtol=1e-6)
         top = scores.topk(4)
         assert top.indices.tolist() == np.argsort(-expected)[:4].tolist()
@@ -415,21 +416,21 @@ class TestOverlay:
     def test_alpha_blend_by_hand(self):
         image = torch.tensor([[[100, 0, 255], [40, 80, 120]]], dtype=torch.uint8)  # (1, 2, 3)
         heat = torch.tensor([[0.5, 1.0]])
-        out = render.overlay_heatmap(image, heat, alpha=0.25, colormap="gray")
+        out = heatmaps.overlay_heatmap(image, heat, alpha=0.25, colormap="gray")
         # gray entry floor(256 v) clipped: 0.5 -> 128, 1.0 -> 255
         # 0.75 * 100 + 0.25 * 128 = 107; 0.75 * 0 + 32 = 32; 0.75 * 255 + 32 = 223.25 -> 223
         # 0.75 * 40 + 0.25 * 255 = 93.75 -> 94; 0.75 * 80 + 63.75 = 123.75 -> 124; 0.75 * 120 + 63.75 = 153.75 -> 154
         assert out.tolist() == [[[107, 32, 223], [94, 124, 154]]]
-        assert torch.equal(render.overlay_heatmap(image, heat, alpha=0.0), image)
+        assert torch.equal(heatmaps.overlay_heatmap(image, heat, alpha=0.0), image)
 
     def test_checks(self):
         image = torch.zeros(4, 5, 3, dtype=torch.uint8)
         with pytest.raises(ValueError, match=r"must have the same \(H, W\)"):
-            render.overlay_heatmap(image, torch.zeros(5, 4))
+            heatmaps.overlay_heatmap(image, torch.zeros(5, 4))
         with pytest.raises(ValueError, match="image must be a uint8"):
-            render.overlay_heatmap(image.float(), torch.zeros(4, 5))
+            heatmaps.overlay_heatmap(image.float(), torch.zeros(4, 5))
         with pytest.raises(ValueError, match=r"alpha must be a number in \[0, 1\], got 2"):
-            render.overlay_heatmap(image, torch.zeros(4, 5), alpha=2)
+            heatmaps.overlay_heatmap(image, torch.zeros(4, 5), alpha=2)
 
 
 def test_a_caption_wider_than_its_tile_is_left_out():

@@ -31,7 +31,7 @@ from PIL import Image
 
 from perceptual.files import atomic_path
 from perceptual.images import check_output_image, save_image
-from perceptual.pictures.render import tile_grid
+from perceptual.pictures.grids import tile_grid
 
 from .controls import MakeupControls
 from .metrics import uint8_image

@@ -1,9 +1,9 @@
 """What VGG sees of a makeup change, for the web page (:mod:`beautygan.app`): which VGG draws it
 (:class:`VGGChoice`, from the checkpoint with :func:`checkpoint_vgg` or from the user) and the pictures
-(:class:`VGGView`): ``before | made-up | |difference|`` panels from
-:func:`~perceptual.pictures.render.render_comparison` at one or two layers, and where the features differ (LPIPS
-with a pretrained VGG16, else the squared feature difference of the deepest layer) drawn over the made-up face with
-:func:`~perceptual.pictures.render.overlay_heatmap`; one VGG pass for all of it.
+(:class:`VGGView`): ``before | made-up | |difference|`` panels at one or two layers, and where the features differ
+(LPIPS with a pretrained VGG16, else the squared feature difference of the deepest layer) drawn over the made-up
+face, all from :func:`perceptual.pictures.comparison.compare_images` (the comparison the monitor and
+``perceptual maps --compare`` draw); one VGG pass for all of it.
 
 The comparison uses the VGG the checkpoint trained with when that is a name (random weights and their seed,
 torchvision's weights); a weights file named inside a checkpoint is not opened unless the user names it too.
@@ -137,56 +137,25 @@ class VGGView:
     def pictures(self, before: np.ndarray, after: np.ndarray) -> list[tuple[np.ndarray, str]]:
         """``before`` and ``after`` (``(S, S, 3)`` uint8 face views) through VGG in one batch: per layer the
         labelled ``before | made-up | |difference|`` panels of the channels that differ most, then the heatmap of
-        where they differ over ``after``. ``(picture, caption)`` pairs; none without a VGG."""
+        where they differ over ``after`` (:func:`perceptual.pictures.comparison.compare_images`). ``(picture,
+        caption)`` pairs; none without a VGG."""
         if self.extractor is None:
             return []
-        from perceptual.pictures.render import (
-            GridStyle,
-            channel_differences,
-            difference_map,
-            overlay_heatmap,
-            render_comparison,
-            select_channels,
-        )
+        from perceptual.pictures.comparison import ComparisonSpec, compare_images
+        from perceptual.pictures.render import GridStyle
 
-        device = self.extractor.scale.device
-        batch = torch.from_numpy(np.stack([before, after])).permute(0, 3, 1, 2).to(device).float() / 255
-        features = self.extractor(batch)
         style = GridStyle(min_size=48, max_size=64, labels=True, ncols=4)
-        out = []
-        for layer in self.choice.layers:
-            real, made_up = features[layer][0], features[layer][1]
-            chosen = select_channels(real, made_up, k=SHOWN_CHANNELS, by="difference")
-            scores = channel_differences(real, made_up).index_select(0, chosen).tolist()
-            count, height, width = real.shape
-            heading = (
-                f"{layer} ({height}x{width} maps): the {chosen.numel()} of {count} channels that differ most\n"
-                "number in each |difference| tile: its mean |before - made-up|"
-            )
-            picture = render_comparison(
-                real,
-                made_up,
-                channels=chosen,
-                style=style,
-                titles=("before", "made-up"),
-                heading=heading,
-                captions=[_short(v) for v in scores],
-            )
-            out.append((picture.cpu().numpy(), f"{layer}: before | made-up | |difference|"))
-        size = (int(batch.shape[-2]), int(batch.shape[-1]))
-        if self.lpips is not None:
-            heat = self.lpips.from_features(
-                {k: v[1:] for k, v in features.items()},
-                {k: v[:1] for k, v in features.items()},
-                spatial=True,
-                size=size,
-            )[0, 0]
-        else:
-            deepest = self.choice.layers[-1]
-            heat = difference_map(features[deepest][:1], features[deepest][1:], size)[0, 0]
-        heat = heat / torch.quantile(heat.flatten(), 0.99).clamp_min(1e-12)  # the 99th percentile is full scale
-        overlay = overlay_heatmap(batch[1].mul(255).round().to(torch.uint8).permute(1, 2, 0), heat)
-        out.append((overlay.cpu().numpy(), f"where VGG sees the change: {self.heatmap}, over the made-up face"))
+        spec = ComparisonSpec(style=style, max_channels=SHOWN_CHANNELS, titles=("before", "made-up"))
+        compared = compare_images(
+            before, after, self.extractor, layers=self.choice.layers, spec=spec, lpips=self.lpips, where=True
+        )
+        out = [
+            (layer.pictures.comparison.cpu().numpy(), f"{layer.layer}: before | made-up | |difference|")
+            for layer in compared.layers
+        ]
+        if compared.where is not None:
+            caption = f"where VGG sees the change: {self.heatmap}, over the made-up face"
+            out.append((compared.where.cpu().numpy(), caption))
         return out
 
 
@@ -203,7 +172,3 @@ def _describe_vgg(extractor: Any, choice: VGGChoice) -> str:
     if choice.trained_with == extractor.weights_source:
         return text + ", as the checkpoint was trained"
     return text + f"; the checkpoint was trained with {choice.trained_with}"
-
-
-def _short(value: float) -> str:
-    return f"{value:.2g}" if abs(value) < 100 else f"{value:.0f}"

@@ -120,7 +120,9 @@ def _parse_layers(specs: list[str]) -> dict[str, float]:
 
 def _run_dream(args: argparse.Namespace) -> int:
     from perceptual.images import check_output_image, load_image, save_image
-    from perceptual.tools.dream import Objective, ObjectiveTerm, deep_dream, make_extractor, noise_image, octave_grid
+    from perceptual.tools.dream import deep_dream, make_extractor
+    from perceptual.tools.objectives import Objective, ObjectiveTerm
+    from perceptual.tools.octaves import noise_image, octave_grid
 
     if (args.image is None) == (args.noise is None):
         raise ValueError("give either IMAGE or --noise SIZE (not both)")
@@ -170,7 +172,8 @@ def _run_dream(args: argparse.Namespace) -> int:
 
 def _run_sheet(args: argparse.Namespace) -> int:
     from perceptual.images import check_output_image, save_image
-    from perceptual.tools.dream import channel_sheet, layer_channels, make_extractor
+    from perceptual.tools.dream import channel_sheet, make_extractor
+    from perceptual.tools.objectives import layer_channels
 
     check_output_image(args.out, "--out", try_write=True)  # before any work
     available = layer_channels(args.layer, args.arch)  # bad names and counts fail before the weights load

@@ -1,15 +1,25 @@
 """``perceptual maps``: export the feature maps of every requested VGG tap of one or more images as PNG grids, plus
 an ``index.html``; or, with ``--compare REAL GENERATED``, where two images differ for VGG (the work is in
-:mod:`perceptual.pictures.export`)."""
+:mod:`perceptual.pictures.export` and :mod:`perceptual.pictures.compare_export`; this module prints what they did and
+picks the exit status)."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from perceptual.cli._common import add_arch, add_device, add_weights, resolve_device
 from perceptual.pictures import COLORMAP_NAMES
+
+if TYPE_CHECKING:
+    from perceptual.features import VGGFeatures
+    from perceptual.pictures.render import GridStyle
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -95,13 +105,7 @@ def _parse_channels(value: str) -> int | None:
 
 def _run(args: argparse.Namespace) -> int:
     from perceptual.features import VGGFeatures
-    from perceptual.pictures.export import (
-        EXPORT_STYLE,
-        _exclusive,
-        compare_to_folder,
-        export_to_folder,
-        resolve_layers,
-    )
+    from perceptual.pictures.export import EXPORT_STYLE, resolve_layers
 
     if args.compare and args.images:
         raise ValueError(f"give IMAGEs or --compare REAL GENERATED, not both (got {len(args.images)} IMAGEs too)")
@@ -123,32 +127,109 @@ def _run(args: argparse.Namespace) -> int:
     out: Path = args.out
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {str(out)!r} is a file; name a folder")
-    if args.compare:  # checks both images before creating or locking the folder
-        real, generated = args.compare
-        return compare_to_folder(
-            real, generated, out, extractor, layers=layers, channels=channels, style=style, size=args.size or None
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    with _exclusive(out):
-        settings = {
-            "arch": args.arch,
-            "weights": extractor.weights_source,
-            "size": args.size,
-            "pool_padding": args.pool_padding,
-            "colormap": args.colormap,
-            "scaling": args.scaling,
-            "channels": channels_text,
-            **({"pca": True} if args.pca else {}),  # a folder exported without --pca keeps its settings
-        }
-        return export_to_folder(
-            args.images,
-            out,
+    if args.compare:
+        return _compare(args, extractor, layers=layers, channels=channels, style=style)
+    settings = {
+        "arch": args.arch,
+        "weights": extractor.weights_source,
+        "size": args.size,
+        "pool_padding": args.pool_padding,
+        "colormap": args.colormap,
+        "scaling": args.scaling,
+        "channels": channels_text,
+        **({"pca": True} if args.pca else {}),  # a folder exported without --pca keeps its settings
+    }
+    return _export(args, extractor, layers=layers, channels=channels, style=style, settings=settings)
+
+
+def _compare(
+    args: argparse.Namespace, extractor: VGGFeatures, *, layers: list[str], channels: int | None, style: GridStyle
+) -> int:
+    from perceptual.pictures.compare_export import compare_to_folder
+
+    start = time.perf_counter()
+    real, generated = args.compare  # both images are checked before the folder is created or locked
+    report = compare_to_folder(
+        real, generated, args.out, extractor, layers=layers, channels=channels, style=style, size=args.size or None
+    )
+    if report.lock_note is not None:
+        print(f"perceptual maps: note: {report.lock_note}", file=sys.stderr)
+    for note in report.notes:
+        print(f"{real}: {note}", file=sys.stderr)
+    print(
+        f"wrote {3 * len(report.layers)} PNGs for {len(report.layers)} layer(s) in {time.perf_counter() - start:.1f} s; "
+        f"open {os.fspath(report.index)}"
+    )
+    return 0
+
+
+def _export(
+    args: argparse.Namespace,
+    extractor: VGGFeatures,
+    *,
+    layers: list[str],
+    channels: int | None,
+    style: GridStyle,
+    settings: dict[str, object],
+) -> int:
+    from tqdm import tqdm
+
+    from perceptual.pictures.export import export_to_folder
+
+    start = time.perf_counter()
+    images = args.images
+    bars: list[tqdm] = []  # opened with the first image, so a refused folder prints its one line alone
+
+    def bar() -> tqdm:
+        if not bars:
+            total = len(images) * len(layers)
+            bars.append(tqdm(total=total, desc="feature maps", unit="layer", disable=args.quiet, file=sys.stderr))
+        return bars[0]
+
+    def on_image(source: Path, notes: Sequence[str], error: str | None) -> None:
+        if error is not None:
+            bar().write(f"perceptual maps: error: {error}", file=sys.stderr)
+            bar().update(len(layers))
+            return
+        for note in notes:
+            bar().write(f"{source}: {note}", file=sys.stderr)
+        bar().set_postfix_str(source.name)
+
+    try:
+        report = export_to_folder(
+            images,
+            args.out,
             extractor,
             layers=layers,
             channels=channels,
             style=style,
             size=args.size or None,
             settings=settings,
-            progress=not args.quiet,
             pca=args.pca,
+            on_image=on_image,
+            on_layer=lambda _name: bar().update(1),
         )
+    finally:
+        for opened in bars:
+            opened.close()
+    if report.lock_note is not None:
+        print(f"perceptual maps: note: {report.lock_note}", file=sys.stderr)
+    failures = len(report.failures)
+    if report.index is None:
+        print(f"perceptual maps: no image could be exported ({failures} failed)", file=sys.stderr)
+        return 1
+    if report.listed > len(report.exported):
+        earlier = report.listed - len(report.exported)
+        print(f"{args.out}: index.html lists {report.listed} images ({earlier} from earlier runs)")
+    seconds = time.perf_counter() - start
+    print(
+        f"wrote {report.files} PNGs for {len(report.exported)} image(s) in {seconds:.1f} s; "
+        f"open {os.fspath(report.index)}"
+    )
+    if failures:
+        print(
+            f"perceptual maps: {failures} of {len(images)} file(s) could not be read (see errors above)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

@@ -21,7 +21,9 @@ half a tile without gradient when ``size % tile < tile / 2``); a side that fits 
 there would only wrap the image's borders into its middle); a tile's score is weighted by its share of the image
 area, so the reported score is the objective of the whole image.
 
->>> from perceptual.tools.dream import DreamSchedule, Objective, deep_dream, make_extractor, noise_image
+>>> from perceptual.tools.dream import DreamSchedule, deep_dream, make_extractor
+>>> from perceptual.tools.objectives import Objective
+>>> from perceptual.tools.octaves import noise_image
 >>> objective = Objective.channel("relu4_3", 12)
 >>> extractor = make_extractor(objective, weights="imagenet")  # doctest: +SKIP
 >>> schedule = DreamSchedule(iterations=10)
@@ -33,195 +35,38 @@ torch.Size([3, 224, 224])
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from perceptual._validation import DEFAULT_INPUT_RANGE, check_image_batch, check_image_values, spatial_size
 from perceptual.features import VGGFeatures
 from perceptual.images import to_unit_range
-from perceptual.layers import canonical_layer_name, layer_names, vgg_convs
-from perceptual.normalization import InputNormalization, check_input_range
-from perceptual.pictures.render import tile_grid
+from perceptual.layers import canonical_layer_name
+from perceptual.normalization import InputNormalization
+from perceptual.tools.gradients import GradNorm, extractor_device, normalize_gradient, tiled_gradient
+from perceptual.tools.objectives import (
+    Objective,
+    ObjectiveTerm,
+    PerSampleChannel,
+    ScoreFn,
+    as_objective,
+    layer_channels,
+)
+from perceptual.tools.octaves import image_grid, noise_image, octave_sizes, resize_images, size_pair
 from perceptual.weights import WeightsSource
 
 __all__ = [
+    "SHEET_SCHEDULE",
     "ChannelSheet",
     "DreamResult",
     "DreamSchedule",
-    "Objective",
-    "ObjectiveTerm",
     "channel_sheet",
     "deep_dream",
     "make_extractor",
-    "noise_image",
 ]
-
-GradNorm = Literal["std", "abs_mean"]
-ScoreFn = Callable[[Mapping[str, Tensor]], Tensor]
-"""Features of a batch -> one score per batch element, shape ``(N,)``."""
-
-
-# ================================================================================================== objectives
-def layer_channels(layer: str, arch: str = "vgg16") -> int:
-    """Number of channels of tap ``layer`` of ``arch`` (``ValueError`` listing the valid names if unknown)."""
-    index = layer_names(arch).index(canonical_layer_name(layer, arch))  # its position in torchvision's features
-    return [conv for conv in vgg_convs(arch) if conv.index <= index][-1].out_channels  # a pool keeps its conv's width
-
-
-@dataclass(frozen=True)
-class ObjectiveTerm:
-    """``weight * mean(activation[:, channels] ** (2 if square else 1))`` over channels and positions of ``layer``."""
-
-    layer: str
-    """A tap name (``relu4_3``, or Keras' ``block4_conv3``)."""
-    channels: tuple[int, ...] | None = None
-    """Channel indices; ``None`` for the whole layer."""
-    weight: float = 1.0
-    """Multiplier of this term in the sum."""
-    square: bool = False
-    """Maximize the mean *squared* activation (the notebook's final DeepDream: ``tf.square(layer_output)``)."""
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.layer, str):
-            got = f"{type(self.layer).__name__}: {self.layer!r}"
-            raise TypeError(f"layer must be a tap name such as 'relu4_3', got {got}")
-        if self.channels is not None:
-            channels = (self.channels,) if isinstance(self.channels, int) else tuple(self.channels)
-            if not channels:
-                raise ValueError(f"channels of {self.layer!r} is empty; pass None for the whole layer")
-            for channel in channels:
-                if isinstance(channel, bool) or not isinstance(channel, int):
-                    raise TypeError(f"channel indices must be ints, got {type(channel).__name__}: {channel!r}")
-            if len(set(channels)) != len(channels):
-                raise ValueError(f"channels of {self.layer!r} has duplicates: {list(channels)}")
-            object.__setattr__(self, "channels", channels)
-        if isinstance(self.weight, bool) or not isinstance(self.weight, (int, float)) or not math.isfinite(self.weight):
-            raise TypeError(f"weight must be a finite number, got {self.weight!r}")
-
-    def check(self, arch: str) -> ObjectiveTerm:
-        """Validate the layer name and channel indices for ``arch``; returns the term with the canonical name."""
-        canonical = canonical_layer_name(self.layer, arch)
-        count = layer_channels(canonical, arch)
-        bad = [c for c in (self.channels or ()) if not 0 <= c < count]
-        if bad:
-            raise ValueError(
-                f"channel index {bad[0]} is out of range for {arch} layer {self.layer!r}, which has {count} channels: "
-                f"valid indices are 0..{count - 1}" + (f" (also out of range: {bad[1:]})" if len(bad) > 1 else "")
-            )
-        return replace(self, layer=canonical)
-
-    def score(self, features: Mapping[str, Tensor]) -> Tensor:
-        activation = features[self.layer]
-        if self.channels is not None:
-            if len(self.channels) == 1:
-                activation = activation[:, self.channels[0] : self.channels[0] + 1]
-            else:
-                activation = activation[:, list(self.channels)]
-        if self.square:
-            activation = activation.square()
-        return activation.mean(dim=(1, 2, 3)) * self.weight
-
-
-@dataclass(frozen=True)
-class Objective:
-    """A weighted sum of :class:`ObjectiveTerm`; one score per batch element.
-
-    Build with :meth:`channel`, :meth:`channels`, :meth:`layer`, :meth:`weighted_sum`, and combine with ``+`` and
-    scalar ``*``: ``Objective.channel("relu4_3", 12) + 0.5 * Objective.layer("relu3_3")``.
-    """
-
-    terms: tuple[ObjectiveTerm, ...]
-
-    def __post_init__(self) -> None:
-        terms = tuple(self.terms)
-        if not terms:
-            raise ValueError("an Objective needs at least one term")
-        for term in terms:
-            if not isinstance(term, ObjectiveTerm):
-                raise TypeError(f"Objective terms must be ObjectiveTerm, got {type(term).__name__}")
-        object.__setattr__(self, "terms", terms)
-
-    @classmethod
-    def channel(cls, layer: str, channel: int, *, weight: float = 1.0, square: bool = False) -> Objective:
-        """Mean activation of one channel (the notebook's ``layer_output[:, :, :, channel]``)."""
-        return cls((ObjectiveTerm(layer, (channel,), weight, square),))
-
-    @classmethod
-    def channels(cls, layer: str, channels: Iterable[int], *, weight: float = 1.0, square: bool = False) -> Objective:
-        """Mean activation over several channels of one layer."""
-        return cls((ObjectiveTerm(layer, tuple(channels), weight, square),))
-
-    @classmethod
-    def layer(cls, layer: str, *, weight: float = 1.0, square: bool = False) -> Objective:
-        """Mean activation of a whole layer (all channels)."""
-        return cls((ObjectiveTerm(layer, None, weight, square),))
-
-    @classmethod
-    def weighted_sum(cls, layers: Mapping[str, float], *, square: bool = False) -> Objective:
-        """``sum(weight * mean(layer))`` over whole layers, e.g. ``{"relu3_3": 1.0, "relu4_3": 0.5}``."""
-        if not isinstance(layers, Mapping):
-            raise TypeError(f"layers must map layer names to weights, got {type(layers).__name__}")
-        return cls(tuple(ObjectiveTerm(name, None, float(w), square) for name, w in layers.items()))
-
-    def __add__(self, other: Objective) -> Objective:
-        if not isinstance(other, Objective):
-            return NotImplemented
-        return Objective(self.terms + other.terms)
-
-    def __mul__(self, factor: float) -> Objective:
-        if isinstance(factor, bool) or not isinstance(factor, (int, float)):
-            return NotImplemented
-        return Objective(tuple(replace(t, weight=t.weight * factor) for t in self.terms))
-
-    __rmul__ = __mul__
-
-    @property
-    def layers(self) -> tuple[str, ...]:
-        """The layers the terms read, without duplicates, in the order first used."""
-        return tuple(dict.fromkeys(term.layer for term in self.terms))
-
-    def check(self, arch: str) -> Objective:
-        """Validate every layer name and channel index for ``arch``; returns the objective with canonical names."""
-        return Objective(tuple(term.check(arch) for term in self.terms))
-
-    def __call__(self, features: Mapping[str, Tensor]) -> Tensor:
-        """``(N,)`` scores from the extractor's output (which must contain :attr:`layers`)."""
-        total = self.terms[0].score(features)
-        for term in self.terms[1:]:
-            total = total + term.score(features)
-        return total
-
-
-def _as_objective(objective: Objective | ObjectiveTerm | str) -> Objective:
-    if isinstance(objective, Objective):
-        return objective
-    if isinstance(objective, ObjectiveTerm):
-        return Objective((objective,))
-    if isinstance(objective, str):
-        return Objective.layer(objective)
-    raise TypeError(f"objective must be an Objective, an ObjectiveTerm or a layer name, got {type(objective).__name__}")
-
-
-class _PerSampleChannel:
-    """Batch element ``i`` scores the mean of channel ``channels[i]`` of ``layer`` (for the contact sheet)."""
-
-    def __init__(self, layer: str, channels: Sequence[int]) -> None:
-        self.layer = layer
-        self.channels = torch.as_tensor(list(channels), dtype=torch.long)
-        self._on: dict[torch.device, Tensor] = {}
-
-    def __call__(self, features: Mapping[str, Tensor]) -> Tensor:
-        activation = features[self.layer]
-        index = self._on.get(activation.device)
-        if index is None:
-            index = self._on.setdefault(activation.device, self.channels.to(activation.device))
-        picked = activation[torch.arange(activation.shape[0], device=activation.device), index]  # (N, h, w)
-        return picked.mean(dim=(1, 2))
 
 
 # ================================================================================================== extractor
@@ -236,7 +81,7 @@ def make_extractor(
     device: torch.device | str | None = None,
 ) -> VGGFeatures:
     """A :class:`VGGFeatures` with exactly the objective's layers (so built only up to the deepest one)."""
-    checked = _as_objective(objective).check(arch)
+    checked = as_objective(objective).check(arch)
     extractor = VGGFeatures(
         list(checked.layers),
         arch=arch,
@@ -274,153 +119,8 @@ def _extractor_for(objective: Objective, extractor: VGGFeatures | None) -> tuple
     return objective, _check_extractor(extractor, objective.layers)
 
 
-def _extractor_device(extractor: VGGFeatures) -> tuple[torch.device, torch.dtype]:
-    for tensor in extractor.body.parameters():
-        return tensor.device, tensor.dtype
-    return extractor.scale.device, extractor.scale.dtype  # pragma: no cover - a body always has conv1_1
-
-
 def _min_side(extractor: VGGFeatures) -> int:
     return 2 ** len(extractor._pools)
-
-
-# ================================================================================================== images
-def noise_image(
-    size: int | tuple[int, int],
-    *,
-    batch: int | None = None,
-    input_range: tuple[float, float] = DEFAULT_INPUT_RANGE,
-    seed: int = 0,
-    mean: float = 100.0 / 255.0,
-    amplitude: float = 1.0 / 255.0,
-    device: torch.device | str | None = None,
-) -> Tensor:
-    """The notebook's starting image ``np.random.uniform(size=(h, w, 3)) + 100.0``: grey ``mean`` plus uniform noise of
-    ``amplitude`` (both as fractions of the range), mapped into ``input_range``. ``(3, H, W)``, or
-    ``(batch, 3, H, W)`` when ``batch`` is given. Drawn on the CPU, so the same ``seed`` gives the same image on any
-    device."""
-    height, width = _size_pair(size, "size")
-    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
-        raise ValueError(f"batch must be a positive int or None, got {batch!r}")
-    low, high = check_input_range(input_range)
-    generator = torch.Generator().manual_seed(seed)
-    shape = (batch or 1, 3, height, width)
-    unit = torch.rand(shape, generator=generator) * amplitude + mean
-    image = (low + unit.clamp_(0.0, 1.0) * (high - low)).to(device)
-    return image if batch is not None else image[0]
-
-
-def _size_pair(size: int | Sequence[int], name: str) -> tuple[int, int]:
-    pair = (size, size) if isinstance(size, int) else tuple(size)  # True: (True, True), refused below
-    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in pair):
-        raise ValueError(f"{name} must be a positive int or (height, width), got {size!r}")
-    return int(pair[0]), int(pair[1])
-
-
-def octave_sizes(size: tuple[int, int], octaves: int, scale: float = 1.4) -> list[tuple[int, int]]:
-    """Image sizes of the octave pyramid, smallest first, ending with ``size``.
-
-    Each smaller octave is the larger one divided by ``scale`` and floored, as the notebook's
-    ``np.int32(np.float32(hw) / octave_scale)``.
-    """
-    height, width = _size_pair(tuple(size), "size")
-    if isinstance(octaves, bool) or not isinstance(octaves, int) or octaves < 1:
-        raise ValueError(f"octaves must be an int >= 1, got {octaves!r}")
-    if not scale > 1.0:
-        raise ValueError(f"octave_scale must be > 1 (each octave is that much smaller), got {scale!r}")
-    sizes = [(height, width)]
-    for _ in range(octaves - 1):
-        h, w = sizes[-1]
-        sizes.append((int(h / scale), int(w / scale)))
-    return sizes[::-1]
-
-
-def _resize(image: Tensor, size: tuple[int, int]) -> Tensor:
-    if tuple(image.shape[-2:]) == tuple(size):
-        return image
-    shrinking = size[0] < image.shape[-2] or size[1] < image.shape[-1]
-    return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
-
-
-def octave_grid(
-    images: Sequence[Tensor], *, input_range: tuple[float, float] = DEFAULT_INPUT_RANGE, padding: int = 2
-) -> Tensor:
-    """The per-octave results side by side (each resized to the last one's size), as one ``(3, H, W)`` image in
-    [0, 1]; a batch gives one row per batch element."""
-    if not images:
-        raise ValueError("octave_grid needs at least one image")
-    size = spatial_size(images[-1])
-    batched = [_resize(img if img.ndim == 4 else img[None], size) for img in images]
-    stacked = torch.stack(batched, dim=1).flatten(0, 1)  # (N * octaves, 3, H, W), row-major per batch element
-    return _grid(to_unit_range(stacked, input_range), nrow=len(images), padding=padding)
-
-
-def _grid(images: Tensor, *, nrow: int, padding: int, pad_value: float = 1.0) -> Tensor:
-    """``(N, 3, H, W)`` -> ``(3, H', W')``: the images row by row, ``nrow`` per row (:func:`~perceptual.pictures.render.tile_grid`)."""
-    return tile_grid(images.permute(0, 2, 3, 1), ncols=nrow, padding=padding, pad_value=pad_value).permute(2, 0, 1)
-
-
-# ================================================================================================== gradients
-def _tile_bounds(length: int, tile: int) -> list[tuple[int, int]]:
-    """Split ``[0, length)`` into ``ceil(length / tile)`` near-equal spans (each <= ``tile``)."""
-    count = max(1, -(-length // tile))
-    edges = [round(i * length / count) for i in range(count + 1)]
-    return list(zip(edges[:-1], edges[1:]))
-
-
-def tiled_gradient(
-    image: Tensor,
-    objective: Objective | ScoreFn,
-    extractor: VGGFeatures,
-    *,
-    tile_size: int = 512,
-    shift: tuple[int, int] | None = None,
-    generator: torch.Generator | None = None,
-) -> tuple[Tensor, Tensor]:
-    """Gradient of the objective w.r.t. ``image`` ``(N, 3, H, W)`` computed tile by tile (the notebook's
-    ``calc_grad_tiled``), and the ``(N,)`` scores.
-
-    The image is rolled by ``shift`` (``(dy, dx)``; random when ``None``, drawn from ``generator``, and only along a
-    side longer than one tile), cut into tiles of at most ``tile_size``, each tile's gradient computed on the
-    extractor's device, and the assembled gradient rolled back. Each tile's score is weighted by its share of the
-    image area, so with one tile the result is exactly the gradient of the objective of the whole image, and the
-    summed score is the image's objective. ``image`` stays on its device (the CPU for images too large for the GPU).
-    """
-    check_image_batch(image, "image")
-    if isinstance(tile_size, bool) or not isinstance(tile_size, int) or tile_size < 1:
-        raise ValueError(f"tile_size must be a positive int, got {tile_size!r}")
-    height, width = image.shape[-2:]
-    rows, cols = _tile_bounds(height, tile_size), _tile_bounds(width, tile_size)
-    if shift is None:
-        dy = int(torch.randint(height, (1,), generator=generator)) if len(rows) > 1 else 0
-        dx = int(torch.randint(width, (1,), generator=generator)) if len(cols) > 1 else 0
-    else:
-        dy, dx = int(shift[0]) % height, int(shift[1]) % width
-    rolled = image.roll((dy, dx), dims=(2, 3)) if (dy or dx) else image
-    device, dtype = _extractor_device(extractor)
-    gradient = torch.empty_like(image)
-    score = image.new_zeros(image.shape[0])
-    area = float(height * width)
-    for top, bottom in rows:
-        for left, right in cols:
-            tile = rolled[:, :, top:bottom, left:right].to(device=device, dtype=dtype).requires_grad_(True)
-            with torch.enable_grad():
-                tile_score = objective(extractor(tile)) * ((bottom - top) * (right - left) / area)
-                (grad,) = torch.autograd.grad(tile_score.sum(), tile)
-            gradient[:, :, top:bottom, left:right] = grad.to(device=image.device, dtype=image.dtype)
-            score += tile_score.detach().to(device=image.device, dtype=image.dtype)
-    if dy or dx:
-        gradient = gradient.roll((-dy, -dx), dims=(2, 3))
-    return gradient, score
-
-
-def _normalize_gradient(gradient: Tensor, mode: GradNorm, eps: float) -> Tensor:
-    dims = (1, 2, 3)
-    if mode == "std":
-        spread = gradient.std(dim=dims, keepdim=True)
-    else:
-        spread = gradient.abs().mean(dim=dims, keepdim=True)
-    return gradient / (spread + eps)
 
 
 # ================================================================================================== dream
@@ -530,8 +230,8 @@ def _ascend(
     details: list[Tensor] = []
     current = image
     for size in reversed(sizes[:-1]):
-        lower = _resize(current, size)
-        details.append(current - _resize(lower, spatial_size(current)))
+        lower = resize_images(current, size)
+        details.append(current - resize_images(lower, spatial_size(current)))
         current = lower
 
     bar = None
@@ -545,7 +245,7 @@ def _ascend(
         for octave in range(octaves):
             if octave > 0:
                 detail = details[-octave]
-                current = _resize(current, spatial_size(detail)) + detail
+                current = resize_images(current, spatial_size(detail)) + detail
             for iteration in range(iterations):
                 height, width = current.shape[-2:]
                 shift = None
@@ -558,7 +258,7 @@ def _ascend(
                     current, score_fn, extractor, tile_size=tile_size, shift=shift, generator=generator
                 )
                 scores.append(score)
-                ascent = _normalize_gradient(gradient, schedule.grad_norm, schedule.eps) * step_size
+                ascent = normalize_gradient(gradient, schedule.grad_norm, schedule.eps) * step_size
                 current = (current + ascent).clamp_(low, high)
                 if callback is not None:
                     callback(octave, iteration, current)
@@ -609,7 +309,7 @@ def deep_dream(
     squeeze = isinstance(image, Tensor) and image.ndim == 3
     batch = check_image_batch(image[None] if squeeze else image, "image")
     schedule = _check_schedule(schedule)
-    objective, extractor = _extractor_for(_as_objective(objective), extractor)
+    objective, extractor = _extractor_for(as_objective(objective), extractor)
     check_image_values(batch, "image", extractor.input_range, check_finite=True, check_range=True)
     result = _ascend(
         batch.detach().clone(),
@@ -689,9 +389,9 @@ def channel_sheet(
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
         raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
     tap = objective.terms[0].layer
-    height, width = _size_pair(size, "size")
+    height, width = size_pair(size, "size")
     noise = noise_image((height, width), batch=len(channels), input_range=extractor.input_range, seed=schedule.seed)
-    device, dtype = _extractor_device(extractor)
+    device, dtype = extractor_device(extractor)
     noise = noise.to(device=device, dtype=dtype)
     chunk = batch_size or len(channels)
     images = []
@@ -700,7 +400,7 @@ def channel_sheet(
         label = progress if isinstance(progress, str) else f"{layer} channels {picked[0]}..{picked[-1]}"
         result = _ascend(
             noise[start : start + chunk],
-            _PerSampleChannel(tap, picked),
+            PerSampleChannel(tap, picked),
             extractor,
             schedule,
             return_octaves=False,
@@ -710,5 +410,5 @@ def channel_sheet(
         images.append(result.image)
     stacked = torch.cat(images)
     columns = nrow or max(1, math.ceil(math.sqrt(len(channels))))
-    grid = _grid(to_unit_range(stacked, extractor.input_range), nrow=columns, padding=padding)
+    grid = image_grid(to_unit_range(stacked, extractor.input_range), nrow=columns, padding=padding)
     return ChannelSheet(grid=grid, images=stacked, channels=channels, layer=layer)
