@@ -24,7 +24,19 @@ from beautygan.networks import Generator as BeautyGANGenerator
 from beautygan.regions import FaceRegion
 from beautygan.synthetic import render_face
 
-pytestmark = pytest.mark.filterwarnings("ignore:Sparse invariant checks:UserWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Sparse invariant checks:UserWarning"),
+    pytest.mark.filterwarnings("ignore:TF32 acceleration on top of oneDNN:UserWarning"),
+]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_mkldnn():
+    """PyTorch's own CPU convolutions: oneDNN compiles kernels for every new shape, which costs more than these
+    small networks' whole runs."""
+    with torch.backends.mkldnn.flags(enabled=False):
+        yield
+
 
 OFFICIAL_PARAMETERS = 12_615_620
 UNUSED_OFFICIAL = {"atten_bottleneck_g.g.weight", "atten_bottleneck_g.g.bias"} | {
@@ -372,6 +384,54 @@ def test_the_attention_stays_within_each_region(small, marked: int, region: str)
     assert not changed[~_cells(source.geometry, marked)].any(), region
     nowhere = ~(source.geometry.regions[:, :, ::4, ::4] > 0.5).any(dim=1, keepdim=True).expand(-1, 2, -1, -1)
     assert nowhere.any() and after[nowhere].eq(0).all()
+
+
+def test_the_makeup_follows_the_landmarks_not_the_pixel_grid(small) -> None:
+    """The reference is the source moved 8 px (2 grid cells) to the right, landmarks and masks with it. With the
+    visual features switched off and a sharp temperature, each source cell attends to the reference cell at the same
+    place relative to the landmarks, 2 cells to the right: a pattern painted on the reference's matrices (its column
+    and row index) comes back shifted by exactly 2 columns."""
+    _, faces = small
+    source = faces[0]
+    reference = FaceGeometry(
+        regions=torch.roll(source.geometry.regions, 8, dims=-1),
+        landmarks=source.geometry.landmarks + torch.tensor([8.0, 0.0], dtype=torch.float64),
+    )
+    generator = PSGANGenerator(width=4, mdnet_blocks=0, manet_blocks=0, feature_scale=0.0, temperature=1e4).eval()
+    rows, cols = torch.meshgrid(torch.arange(16.0), torch.arange(16.0), indexing="ij")
+    with torch.no_grad():
+        code = generator.makeup_code(torch.roll(source.image, 8, dims=-1), reference)
+        code = replace(code, matrices=torch.stack([cols, rows]).expand_as(code.matrices).contiguous())
+        morphed = generator.morph(source.image, code, source.geometry)
+    inside = (source.geometry.regions[:, :, ::4, ::4] > 0.5).any(dim=1)[0]
+    assert inside.sum() > 40
+    torch.testing.assert_close(morphed[0, 0][inside], cols[inside] + 2, rtol=0, atol=1e-3)
+    torch.testing.assert_close(morphed[0, 1][inside], rows[inside], rtol=0, atol=1e-3)
+
+
+def test_attention_gradients(small) -> None:
+    """float64 gradcheck of the morphed matrices against the reference's visual keys and matrices (through the
+    masked softmax, its detached row maximum and the rows of positions in no region) on a 32 px crop."""
+    _, faces = small
+    generator = PSGANGenerator(width=1, mdnet_blocks=0, manet_blocks=0, temperature=20.0).double()
+    crop = (slice(None), slice(None), slice(24, 56), slice(16, 48))  # mouth, cheeks and background
+    source, reference = (
+        FaceGeometry(regions=f.geometry.regions[crop], landmarks=f.geometry.landmarks - torch.tensor([16.0, 24.0]))
+        for f in (faces[0], faces[5])
+    )
+    with torch.no_grad():
+        code = generator.makeup_code(faces[5].image[crop].double(), reference)
+    image = faces[0].image[crop].double()
+    regions = (source.regions[:, :, ::4, ::4] > 0.5).sum(dim=(0, 2, 3))
+    assert (regions > 0).sum() >= 2 and (source.regions[:, :, ::4, ::4] > 0.5).any(dim=1).logical_not().any()
+
+    def morph(visual: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
+        keys = torch.cat([visual, code.keys[:, :, 4:]], dim=2)
+        return generator.morph(image, replace(code, keys=keys, matrices=matrices), source)
+
+    visual = code.keys[:, :, :4].clone().requires_grad_()
+    matrices = code.matrices.clone().requires_grad_()
+    assert torch.autograd.gradcheck(morph, (visual, matrices), fast_mode=True)
 
 
 # ---------------------------------------------------------------------------------------- parameter counts
