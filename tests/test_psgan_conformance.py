@@ -321,7 +321,7 @@ def test_codes_concatenate_and_index_along_the_batch(small) -> None:
     with torch.no_grad():
         code = generator.makeup_code(references, geometry)
         parts = [generator.makeup_code(r.image, r.geometry) for r in faces[4:7]]
-    assert len(code) == 3 and code.references == 1 and len(code[1]) == 1 and len(code[-1:]) == 1
+    assert len(code) == 3 and code.references == 1 and len(code[1]) == len(code[np.int64(2)]) == len(code[-1:]) == 1
     joined = PSGANCode.cat([code[0], code[1:]])
     for name in ("keys", "regions", "matrices", "weights"):
         assert torch.equal(getattr(joined, name), getattr(code, name))

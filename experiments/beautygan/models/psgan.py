@@ -22,6 +22,7 @@ transcription of the official generator.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal, TypeVar
@@ -57,8 +58,9 @@ class _Batch:
     def __getitem__(self: _B, index: int | slice | Tensor) -> _B:
         """The items at ``index`` (an int, a slice, or an index / bool tensor); an int keeps the batch dimension
         (a batch of one), so that results can be concatenated back with :meth:`cat`."""
-        if isinstance(index, int):
-            position = range(len(self))[index]  # IndexError out of range, negative indices counted from the end
+        if not isinstance(index, slice) and not (isinstance(index, Tensor) and index.ndim > 0):
+            # IndexError out of range, negative indices counted from the end
+            position = range(len(self))[operator.index(index)]
             index = slice(position, position + 1)
         return type(self)(**{name: value[index] for name, value in self._tensors().items()})
 
@@ -82,9 +84,9 @@ class FaceGeometry(_Batch):
     Args:
         regions: ``(N, 3, H, W)`` masks of :data:`REGIONS` (lips, skin, eyes; the official order), 1 inside and 0
             outside (float or bool; a value above 0.5 counts as inside), at the image's size, not overlapping (a
-            pixel in several counts in the first). The official masks
-            are the parsing labels upper + lower lip; face + nose with the two eye boxes cut out; and the eye
-            boxes (each eye's landmarks' bounding box widened by 16 px at 256 px) inside face + nose.
+            pixel in several counts in the first). The official masks are the parsing labels upper + lower lip;
+            face + nose with the two eye boxes cut out; and the eye boxes (each eye's landmarks' bounding box
+            widened by 16 px at 256 px) inside face + nose.
         landmarks: ``(N, 68, 2)`` dlib 68-point landmarks in the image's pixel coordinates, ``(x, y)`` as dlib
             gives them (pixel centres at integers).
 
@@ -166,7 +168,6 @@ class PSGANCode(_Batch):
                 f"weights (N, K) expected, got {tuple(keys.shape)}, {tuple(regions.shape)}, {tuple(matrices.shape)}, "
                 f"{tuple(weights.shape)}"
             )
-
         if regions.dtype != torch.bool or not (keys.is_floating_point() and matrices.is_floating_point()):
             raise TypeError(
                 f"a PSGAN code needs bool regions and float keys and matrices, got {regions.dtype}, {keys.dtype} and "
