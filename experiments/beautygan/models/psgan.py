@@ -1,0 +1,579 @@
+"""A PSGAN-style makeup-transfer generator: the makeup follows the face's landmarks, not the pixel grid.
+
+PSGAN (Jiang et al., "PSGAN: Pose and Expression Robust Spatial-Aware GAN for Customizable Makeup Transfer",
+CVPR 2020; official code wtjiang98/PSGAN, ``psgan/net.py`` ``Generator`` and ``psgan/preprocess.py``
+``PreProcess.process``) in three parts:
+
+- **MDNet** (makeup distill network) encodes the reference into visual features and two one-channel *makeup
+  matrices* ``γ`` and ``β`` on a grid a quarter of the image's size.
+- **AMM** (attentive makeup morphing) moves ``γ`` and ``β`` onto the source. Each source position attends to the
+  reference positions of its own face region (lips, skin, eyes). Queries and keys join the visual features (times
+  ``feature_scale``) with the position relative to the 68 landmarks (:func:`relative_position_features`); the
+  logits are multiplied by ``temperature``.
+- **MANet** (makeup apply network) encodes the source and, halfway through its bottleneck, applies
+  ``x · (1 + γ) + β`` before decoding.
+
+BeautyGAN's generator joins the source and the reference position by position, so it expects the reference's lips
+where the source has its lips; the attention here finds them wherever the landmarks put them (a turned head, an open
+mouth, another face shape). ``tests/test_psgan_conformance.py`` compares this module with an independent
+transcription of the official generator.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Literal, TypeVar
+
+import torch
+from torch import Tensor, nn
+
+from ..networks import Translation
+
+__all__ = ["FaceGeometry", "PSGANCode", "PSGANGenerator", "REGIONS", "relative_position_features"]
+
+REGIONS = ("lips", "skin", "eyes")
+"""The regions the attention keeps apart, in the order of :attr:`FaceGeometry.regions`' channels (the official
+``mask_lip``, ``mask_face``, ``mask_eyes``)."""
+LANDMARKS = 68
+"""dlib's 68-point (iBUG 300-W) markup."""
+FEATURE_STRIDE = 4
+"""Image pixels per feature-grid cell: MDNet and MANet downsample twice by 2."""
+
+PSGANInit = Literal["xavier", "pytorch"]
+_B = TypeVar("_B", bound="_Batch")
+
+
+class _Batch:
+    """A dataclass of tensors that share their first (batch) dimension: length, indexing, ``to`` and ``cat``."""
+
+    def _tensors(self) -> dict[str, Tensor]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return int(next(iter(self._tensors().values())).shape[0])
+
+    def __getitem__(self: _B, index: int | slice | Tensor) -> _B:
+        """The items at ``index`` (an int, a slice, or an index / bool tensor); an int keeps the batch dimension
+        (a batch of one), so that results can be concatenated back with :meth:`cat`."""
+        if not isinstance(index, slice) and not (isinstance(index, Tensor) and index.ndim > 0):
+            # IndexError out of range, negative indices counted from the end
+            position = range(len(self))[operator.index(index)]
+            index = slice(position, position + 1)
+        return type(self)(**{name: value[index] for name, value in self._tensors().items()})
+
+    def to(self: _B, device: torch.device | str) -> _B:
+        """The same batch on ``device`` (dtypes kept)."""
+        return type(self)(**{name: value.to(device) for name, value in self._tensors().items()})
+
+    @classmethod
+    def cat(cls: type[_B], batches: Sequence[_B]) -> _B:
+        """``batches`` joined along the batch dimension, in order."""
+        if not batches or not all(isinstance(b, cls) for b in batches):
+            raise TypeError(f"cat needs a non-empty sequence of {cls.__name__}, got {batches!r:.80}")
+        names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+        return cls(**{name: torch.cat([getattr(b, name) for b in batches]) for name in names})
+
+
+@dataclass(frozen=True)
+class FaceGeometry(_Batch):
+    """Where each face's parts are: what the attention needs besides the pixels.
+
+    Args:
+        regions: ``(N, 3, H, W)`` masks of :data:`REGIONS` (lips, skin, eyes; the official order), 1 inside and 0
+            outside (float or bool; a value above 0.5 counts as inside), at the image's size, not overlapping (a
+            pixel in several counts in the first). The official masks are the parsing labels upper + lower lip;
+            face + nose with the two eye boxes cut out; and the eye boxes (each eye's landmarks' bounding box
+            widened by 16 px at 256 px) inside face + nose.
+        landmarks: ``(N, 68, 2)`` dlib 68-point landmarks in the image's pixel coordinates, ``(x, y)`` as dlib
+            gives them (pixel centres at integers).
+
+    Indexing keeps the batch dimension; :meth:`cat` joins batches; :meth:`to` moves both tensors.
+    """
+
+    regions: Tensor
+    landmarks: Tensor
+
+    def __post_init__(self) -> None:
+        regions, landmarks = self.regions, self.landmarks
+        if not isinstance(regions, Tensor) or not isinstance(landmarks, Tensor):
+            raise TypeError(
+                f"regions and landmarks must be tensors, got {type(regions).__name__} and {type(landmarks).__name__}"
+            )
+        if regions.ndim != 4 or regions.shape[1] != len(REGIONS):
+            raise ValueError(
+                f"regions must be (N, 3, H, W) masks of {', '.join(REGIONS)}, got shape {tuple(regions.shape)}"
+            )
+        if not (regions.is_floating_point() or regions.dtype == torch.bool):
+            raise TypeError(f"regions must be float or bool masks, got dtype {regions.dtype}")
+        if landmarks.ndim != 3 or landmarks.shape[1:] != (LANDMARKS, 2):
+            raise ValueError(f"landmarks must be (N, 68, 2) (x, y) points, got shape {tuple(landmarks.shape)}")
+        if landmarks.is_complex() or landmarks.dtype == torch.bool:
+            raise TypeError(f"landmarks must be real pixel coordinates, got dtype {landmarks.dtype}")
+        if regions.shape[0] != landmarks.shape[0]:
+            raise ValueError(
+                f"regions and landmarks must have the same batch size, got {regions.shape[0]} and {landmarks.shape[0]}"
+            )
+        if regions.device != landmarks.device:
+            raise ValueError(
+                f"regions and landmarks must be on one device, got {regions.device} and {landmarks.device}"
+            )
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The image size ``(H, W)`` the geometry belongs to."""
+        return int(self.regions.shape[-2]), int(self.regions.shape[-1])
+
+
+@dataclass(frozen=True)
+class PSGANCode(_Batch):
+    """What references contribute to a transfer (:meth:`PSGANGenerator.makeup_code`), and mixtures of them
+    (:meth:`PSGANGenerator.mix_codes`). Each of the ``N`` items holds ``K`` references (1 for a plain code) on a
+    feature grid of ``h x w`` cells.
+
+    Args:
+        keys: ``(N, K, C + 136, h, w)``: the attention keys, MDNet's features times ``feature_scale`` then
+            the relative-position features.
+        regions: ``(N, K, 3, h, w)`` bool: each reference's :data:`REGIONS` at the grid.
+        matrices: ``(N, K, 2, h, w)``: each reference's makeup matrices ``γ`` and ``β``.
+        weights: ``(N, K)``: how much each reference's morphed matrices count in the mix.
+
+    Keys, matrices and weights are float32 (float64 from a float64 generator), whatever the autocast state.
+    """
+
+    keys: Tensor
+    regions: Tensor
+    matrices: Tensor
+    weights: Tensor
+
+    def __post_init__(self) -> None:
+        keys, regions, matrices, weights = self.keys, self.regions, self.matrices, self.weights
+        if keys.ndim != 5 or regions.ndim != 5 or matrices.ndim != 5 or weights.ndim != 2:
+            raise ValueError(
+                "a PSGAN code needs keys, regions and matrices of shape (N, K, C, h, w) and weights (N, K), got "
+                f"{tuple(keys.shape)}, {tuple(regions.shape)}, {tuple(matrices.shape)}, {tuple(weights.shape)}"
+            )
+        grid = keys.shape[:2] + keys.shape[3:]
+        if (
+            regions.shape[:2] + regions.shape[3:] != grid
+            or matrices.shape[:2] + matrices.shape[3:] != grid
+            or tuple(weights.shape) != tuple(keys.shape[:2])
+            or regions.shape[2] != len(REGIONS)
+            or matrices.shape[2] != 2
+        ):
+            raise ValueError(
+                "PSGAN code parts disagree: keys (N, K, C, h, w), regions (N, K, 3, h, w), matrices (N, K, 2, h, w), "
+                f"weights (N, K) expected, got {tuple(keys.shape)}, {tuple(regions.shape)}, {tuple(matrices.shape)}, "
+                f"{tuple(weights.shape)}"
+            )
+        if regions.dtype != torch.bool or not (keys.is_floating_point() and matrices.is_floating_point()):
+            raise TypeError(
+                f"a PSGAN code needs bool regions and float keys and matrices, got {regions.dtype}, {keys.dtype} and "
+                f"{matrices.dtype}"
+            )
+
+    @property
+    def references(self) -> int:
+        """``K``: the references each item mixes."""
+        return int(self.weights.shape[1])
+
+
+def relative_position_features(
+    landmarks: Tensor, *, height: int, width: int, stride: int = FEATURE_STRIDE, dtype: torch.dtype = torch.float32
+) -> Tensor:
+    """Each feature-grid cell's position relative to the 68 landmarks, as PSGAN's keys and queries use it.
+
+    Cell ``(i, j)`` stands for the image pixel ``(stride * i, stride * j)`` (the pixel that the official
+    nearest-neighbour downsampling keeps). Its 136 values are the pixel's row minus each landmark's ``y`` (68
+    values), then its column minus each landmark's ``x`` (68 values) (the official ``(y, x)`` channel order), divided
+    by the vector's L2 norm (a zero vector stays zero).
+
+    Args:
+        landmarks: ``(N, 68, 2)`` ``(x, y)`` pixel coordinates (dlib's convention).
+        height, width: the image size.
+        stride: image pixels per grid cell.
+        dtype: the floating-point type of the computation and the result.
+
+    Returns ``(N, 136, ceil(height / stride), ceil(width / stride))``.
+    """
+    if landmarks.ndim != 3 or landmarks.shape[1:] != (LANDMARKS, 2):
+        raise ValueError(f"landmarks must be (N, 68, 2) (x, y) points, got shape {tuple(landmarks.shape)}")
+    if height < 1 or width < 1 or stride < 1:
+        raise ValueError(f"height, width and stride must be >= 1, got {height}, {width} and {stride}")
+    if not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point type, got {dtype}")
+    points = landmarks.to(dtype)
+    rows = torch.arange(0, height, stride, dtype=dtype, device=points.device)
+    cols = torch.arange(0, width, stride, dtype=dtype, device=points.device)
+    n, h, w = points.shape[0], rows.numel(), cols.numel()
+    dy = rows.view(1, 1, h, 1) - points[:, :, 1].view(n, LANDMARKS, 1, 1)
+    dx = cols.view(1, 1, 1, w) - points[:, :, 0].view(n, LANDMARKS, 1, 1)
+    offsets = torch.cat([dy.expand(n, LANDMARKS, h, w), dx.expand(n, LANDMARKS, h, w)], dim=1)
+    norm = torch.linalg.vector_norm(offsets, dim=1, keepdim=True)
+    return offsets / torch.where(norm == 0, torch.ones_like(norm), norm)
+
+
+class _Fp32Conv2d(nn.Conv2d):
+    """A convolution that runs in float32 (float64 for float64 inputs) even under autocast or with half weights:
+    the last layer, so the images that feed the losses are not quantized to bf16."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        dtype = torch.promote_types(x.dtype, torch.float32)
+        bias = None if self.bias is None else self.bias.to(dtype)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return self._conv_forward(x.to(dtype), self.weight.to(dtype), bias)
+
+
+def _conv_in_relu(
+    c_in: int, c_out: int, kernel: int, stride: int, padding: int, *, affine: bool, transposed: bool = False
+) -> list[nn.Module]:
+    conv_cls = nn.ConvTranspose2d if transposed else nn.Conv2d
+    return [
+        conv_cls(c_in, c_out, kernel_size=kernel, stride=stride, padding=padding, bias=False),
+        nn.InstanceNorm2d(c_out, affine=affine),
+        nn.ReLU(inplace=True),
+    ]
+
+
+class _ResidualBlock(nn.Module):
+    """conv3x3-IN-ReLU-conv3x3-IN plus the input (no biases); affine InstanceNorm in MDNet, plain in MANet."""
+
+    def __init__(self, channels: int, *, affine: bool) -> None:
+        super().__init__()
+        self.main = nn.Sequential(
+            *_conv_in_relu(channels, channels, 3, 1, 1, affine=affine),
+            nn.Conv2d(channels, channels, kernel_size=3, stride=1, padding=1, bias=False),
+            nn.InstanceNorm2d(channels, affine=affine),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.main(x)
+
+
+def _encoder(width: int, *, affine: bool) -> nn.Sequential:
+    """conv7x7 to ``width``, then two stride-2 conv4x4 to ``2 * width`` and ``4 * width``, each IN + ReLU."""
+    return nn.Sequential(
+        *_conv_in_relu(3, width, 7, 1, 3, affine=affine),
+        *_conv_in_relu(width, width * 2, 4, 2, 1, affine=affine),
+        *_conv_in_relu(width * 2, width * 4, 4, 2, 1, affine=affine),
+    )
+
+
+class _MDNet(nn.Module):
+    """The makeup distill network: the reference's features and its makeup matrices ``γ``, ``β`` (1x1 convs)."""
+
+    def __init__(self, width: int, blocks: int) -> None:
+        super().__init__()
+        self.encoder = _encoder(width, affine=True)
+        self.bottleneck = nn.Sequential(*[_ResidualBlock(width * 4, affine=True) for _ in range(blocks)])
+        self.gamma = nn.Conv2d(width * 4, 1, kernel_size=1, bias=False)
+        self.beta = nn.Conv2d(width * 4, 1, kernel_size=1, bias=False)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        features = self.bottleneck(self.encoder(x))
+        return features, torch.cat([self.gamma(features), self.beta(features)], dim=1)
+
+
+class _MANet(nn.Module):
+    """The makeup apply network: an encoder, a bottleneck (the makeup is applied halfway through it) and a decoder
+    whose last convolution runs in float32; InstanceNorm without affine parameters throughout."""
+
+    def __init__(self, width: int, blocks: int) -> None:
+        super().__init__()
+        self.encoder = _encoder(width, affine=False)
+        self.bottleneck = nn.Sequential(*[_ResidualBlock(width * 4, affine=False) for _ in range(blocks)])
+        self.decoder = nn.Sequential(
+            *_conv_in_relu(width * 4, width * 2, 4, 2, 1, affine=False, transposed=True),
+            *_conv_in_relu(width * 2, width, 4, 2, 1, affine=False, transposed=True),
+            _Fp32Conv2d(width, 3, kernel_size=7, stride=1, padding=3, bias=False),
+        )
+
+
+class PSGANGenerator(nn.Module):
+    """PSGAN's generator (MDNet, AMM, MANet), batched, at any size divisible by 4.
+
+    Args:
+        width: channels after the first convolution of MDNet and MANet (64 in the official code); the feature grid
+            has ``4 * width`` channels.
+        mdnet_blocks: residual blocks of MDNet's bottleneck (3).
+        manet_blocks: residual blocks of MANet's bottleneck (6); the makeup is applied after the first
+            ``manet_blocks // 2`` of them (3, as in the official code).
+        feature_scale: factor of the visual features in the attention's queries and keys (0.01).
+        temperature: factor of the attention's logits (200).
+        init: ``"xavier"``: the official ``weights_init_xavier`` (``xavier_normal_``, gain 1, on every convolution
+            weight; InstanceNorm affine 1/0); ``"pytorch"``: PyTorch's default initialization.
+        output: ``"image"`` only: the decoder paints the whole image (``tanh``), as the official one does.
+
+    Inputs: images ``(N, 3, H, W)`` in [-1, 1] with H and W divisible by 4, each with its :class:`FaceGeometry`
+    (region masks and 68 landmarks at the image's size); the feature grid is ``H/4 x W/4``.
+
+    - ``forward(non_makeup, makeup, non_makeup_geometry=, makeup_geometry=)`` -> :class:`~beautygan.networks.Translation`
+      ``(makeup=non_makeup wearing makeup's look, non_makeup=makeup wearing non_makeup's bare look)``. The official
+      generator transfers one way per call; here both directions run as one batch of ``2N``.
+    - :meth:`makeup_code`, :meth:`apply_makeup`: the two halves of a transfer (a reference's code, then a source
+      wearing it), so looks can be computed once, batched and mixed (:meth:`mix_codes`).
+    - :meth:`morph`: the matrices ``γ``, ``β`` a code morphs onto a source.
+
+    Outputs are float32 even under autocast (the last convolution runs in float32), and so is the attention: its
+    logits are multiplied by ``temperature``, and bf16's 8-bit mantissa would move them by whole units.
+
+    Deliberate differences from the official ``Generator`` (everything else, the layers, their order, the
+    ``x · (1 + γ) + β`` step, the keys and the region masks, follows it):
+
+    1. **Batched.** The official attention works at batch 1 (``batch_size = 3`` regions hard-coded in
+       ``get_weight``, sparse tensors); here every item of a batch attends within itself, and both directions of a
+       translation share one pass.
+    2. **Dense masked softmax per region.** The official computes each region's ``HW x HW`` logits with the other
+       regions' queries and keys zeroed, takes the softmax over the whole row (the zero logits of out-of-region keys
+       included), then keeps only the entries whose logit was non-zero (``nonzero()`` into a sparse tensor). Here a
+       source position of a region takes the softmax over the reference's positions of that region only, so each
+       row sums to 1. The two differ by the zero logits' share of the official row sum, ``(#zeros) ·
+       exp(-temperature · best logit)``: the position term alone gives the best key a logit near 1 (above 0.96 on the
+       faces of the conformance test, where that share is below 1e-80 and float64 runs of both agree to 1e-14). An
+       in-region logit that is exactly 0, which the official drops, is kept. A region empty in either image gives
+       zero ``γ``, ``β`` there, as the official does (no NaN). The three regions share one masked softmax, which
+       assumes they do not overlap (the official masks never do): a position in several regions counts in the first
+       (the official would add the regions' results).
+    3. **Any size divisible by 4.** The official is fixed at 256 px (a 64x64 feature grid, ``F.interpolate(...,
+       size=64)`` and ``HW = 64 * 64`` hard-coded). Here the grid is ``H/4 x W/4``, and the masks and relative
+       positions are read at the pixels ``(4i, 4j)``, which is what the official nearest-neighbour interpolation
+       keeps at 256 px.
+    4. **Relative positions computed inside** from the landmarks (:func:`relative_position_features`), at the
+       grid only (the official preprocessing computes them for every pixel and downsamples). The landmarks are used
+       as given: the official inference path rounds dlib's landmarks to whole pixels first, its training path reads
+       them unrounded.
+    5. **No unused parameters.** The official ``NONLocalBlock2D`` modules (one for ``γ``, one for ``β``) each own a
+       1x1 convolution ``g`` (weight and bias) that their forward never calls; they are left out. The official
+       generator has 12,615,620 parameters, of which 12,615,616 take part in the forward pass; this one has
+       12,615,616 at the default settings (a DDP run would reject parameters that never get a gradient).
+    6. **Interpolation mixes morphed matrices.** A mixed code (:meth:`mix_codes`) morphs each reference's ``γ``, ``β``
+       onto the source and mixes the results with the code's weights, as the official ``solver.test`` /
+       ``Generator.forward(gamma=, beta=)`` path mixes what ``ret=True`` returns.
+
+    About the parameter counts in the literature: the BeautyREC paper (Yan et al., 2023) lists PSGAN at 12.62M,
+    which is the official generator alone (12,615,620; its two spectral-norm discriminators would add 5.5M more).
+    Its 8.43M for BeautyGAN is not the size of the PyTorch port this package implements
+    (:class:`~beautygan.networks.Generator`: 9,237,376, the figure the same table gives CPM).
+    """
+
+    def __init__(
+        self,
+        *,
+        width: int = 64,
+        mdnet_blocks: int = 3,
+        manet_blocks: int = 6,
+        feature_scale: float = 0.01,
+        temperature: float = 200.0,
+        init: PSGANInit = "xavier",
+        output: Literal["image"] = "image",
+    ) -> None:
+        super().__init__()
+        for name, value, least in (
+            ("width", width, 1),
+            ("mdnet_blocks", mdnet_blocks, 0),
+            ("manet_blocks", manet_blocks, 0),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+        for name, number in (("feature_scale", feature_scale), ("temperature", temperature)):
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
+                raise ValueError(f"{name} must be a finite number, got {number!r}")
+        if feature_scale < 0:
+            raise ValueError(f"feature_scale must be >= 0 (0.01 in the official code), got {feature_scale}")
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0 (200 in the official code), got {temperature}")
+        if init not in ("xavier", "pytorch"):
+            raise ValueError(f"init must be 'xavier' (official) or 'pytorch', got {init!r}")
+        if output != "image":
+            raise ValueError(f"output must be 'image' (the PSGAN generator has no attention output), got {output!r}")
+        self.width = width
+        self.output = output
+        self.feature_scale = float(feature_scale)
+        self.temperature = float(temperature)
+        self.apply_after = manet_blocks // 2
+        self.mdnet = _MDNet(width, mdnet_blocks)
+        self.manet = _MANet(width, manet_blocks)
+        if init == "xavier":
+            for module in self.modules():
+                if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+                    nn.init.xavier_normal_(module.weight, gain=1.0)
+
+    # --------------------------------------------------------------------------------------------- public API
+    def forward(
+        self, non_makeup: Tensor, makeup: Tensor, *, non_makeup_geometry: FaceGeometry, makeup_geometry: FaceGeometry
+    ) -> Translation:
+        """Both directions of a transfer as one batch: ``makeup`` = ``non_makeup`` wearing ``makeup``'s look,
+        ``non_makeup`` = ``makeup`` wearing ``non_makeup``'s (bare) look. Equal to
+        ``apply_makeup(cat(non_makeup, makeup), makeup_code(cat(makeup, non_makeup)))`` split in two."""
+        _check_images("non_makeup", non_makeup)
+        _check_images("makeup", makeup)
+        if non_makeup.shape != makeup.shape:
+            raise ValueError(
+                f"non_makeup and makeup must have the same shape, got {tuple(non_makeup.shape)} and {tuple(makeup.shape)}"
+            )
+        _check_geometry("non_makeup_geometry", non_makeup_geometry, non_makeup)
+        _check_geometry("makeup_geometry", makeup_geometry, makeup)
+        n = non_makeup.shape[0]
+        sources = torch.cat([non_makeup, makeup])
+        references = torch.cat([makeup, non_makeup])
+        code = self.makeup_code(references, FaceGeometry.cat([makeup_geometry, non_makeup_geometry]))
+        out = self.apply_makeup(sources, code, FaceGeometry.cat([non_makeup_geometry, makeup_geometry]))
+        return Translation(makeup=out[:n], non_makeup=out[n:])
+
+    def makeup_code(self, makeup: Tensor, geometry: FaceGeometry) -> PSGANCode:
+        """What the references ``makeup`` ``(N, 3, H, W)`` contribute to a transfer: MDNet's makeup matrices and
+        the attention keys (see :class:`PSGANCode`), one reference per item, weight 1."""
+        _check_images("makeup", makeup)
+        _check_geometry("geometry", geometry, makeup)
+        features, matrices = self.mdnet(makeup)
+        with torch.autocast(device_type=makeup.device.type, enabled=False):
+            keys = self._keys(features, geometry)
+            regions = _grid_regions(geometry)
+            return PSGANCode(
+                keys=keys.unsqueeze(1),
+                regions=regions.unsqueeze(1),
+                matrices=matrices.to(keys.dtype).unsqueeze(1),
+                weights=torch.ones(makeup.shape[0], 1, dtype=keys.dtype, device=makeup.device),
+            )
+
+    def apply_makeup(self, non_makeup: Tensor, code: PSGANCode, geometry: FaceGeometry) -> Tensor:
+        """``non_makeup`` ``(N, 3, H, W)`` wearing the look of ``code`` (one code item per source): the made-up
+        image in [-1, 1], float32. ``apply_makeup(a, makeup_code(b))`` is the ``makeup`` output of
+        ``forward(a, b)``, bit for bit when run at the same batch size."""
+        features, matrices = self._morph(non_makeup, code, geometry)
+        h = features * (1 + matrices[:, :1].to(features.dtype)) + matrices[:, 1:].to(features.dtype)
+        h = self.manet.bottleneck[self.apply_after :](h)
+        return torch.tanh(self.manet.decoder(h))
+
+    def morph(self, non_makeup: Tensor, code: PSGANCode, geometry: FaceGeometry) -> Tensor:
+        """The makeup matrices ``(N, 2, H/4, W/4)`` (``γ`` then ``β``, float32 or float64) that ``code`` morphs onto
+        ``non_makeup``: each reference's matrices moved by the attention, then mixed with the code's weights."""
+        return self._morph(non_makeup, code, geometry)[1]
+
+    def mix_codes(self, codes: Sequence[PSGANCode], weights: Sequence[float] | Tensor) -> PSGANCode:
+        """A code for the mix ``sum_i weights[i] * look_i`` of the looks of ``codes`` (each of the same batch size
+        and grid): its references are all of theirs, each weighted by ``weights[i]`` times its weight in its own
+        code. Applied to a source, every reference's ``γ``, ``β`` is morphed onto that source and the morphed
+        matrices are mixed (mixing the references' unmorphed matrices would put one face's lips on another face's
+        layout). ``weights``: one number per code, or an ``(N, len(codes))`` tensor (one mix per item); they are used
+        as given (convex weights interpolate, others extrapolate). Weights ``(1, 0)`` give the first look exactly.
+        """
+        if isinstance(codes, PSGANCode) or not codes or not all(isinstance(c, PSGANCode) for c in codes):
+            raise TypeError(f"codes must be a non-empty sequence of PSGANCode, got {codes!r:.80}")
+        n, grid = len(codes[0]), codes[0].keys.shape[2:]
+        for i, code in enumerate(codes):
+            if len(code) != n or code.keys.shape[2:] != grid:
+                raise ValueError(
+                    f"codes must share their batch size and grid: code 0 is {n} items of {tuple(grid)}, "
+                    f"code {i} is {len(code)} items of {tuple(code.keys.shape[2:])}"
+                )
+        device = codes[0].weights.device
+        table = torch.as_tensor(weights, dtype=codes[0].weights.dtype, device=device)
+        if table.ndim == 1:
+            table = table.unsqueeze(0).expand(n, -1)
+        if table.shape != (n, len(codes)):
+            raise ValueError(
+                f"weights must be {len(codes)} numbers (one per code) or an ({n}, {len(codes)}) tensor, "
+                f"got shape {tuple(torch.as_tensor(weights).shape)}"
+            )
+        if not bool(torch.isfinite(table).all()):
+            raise ValueError("weights must be finite")
+        return PSGANCode(
+            keys=torch.cat([c.keys for c in codes], dim=1),
+            regions=torch.cat([c.regions for c in codes], dim=1),
+            matrices=torch.cat([c.matrices for c in codes], dim=1),
+            weights=torch.cat([table[:, i : i + 1] * c.weights for i, c in enumerate(codes)], dim=1),
+        )
+
+    # ------------------------------------------------------------------------------------------------ internals
+    def _keys(self, features: Tensor, geometry: FaceGeometry) -> Tensor:
+        """``(N, 4 * width + 136, h, w)`` in the attention's type: scaled visual features, then relative positions."""
+        height, width = geometry.size
+        dtype = _attention_dtype(features)
+        positions = relative_position_features(geometry.landmarks, height=height, width=width, dtype=dtype)
+        return torch.cat([features.to(dtype) * self.feature_scale, positions], dim=1)
+
+    def _morph(self, non_makeup: Tensor, code: PSGANCode, geometry: FaceGeometry) -> tuple[Tensor, Tensor]:
+        """MANet's features of the source at the point where the makeup is applied, and the mixed morphed
+        matrices ``(N, 2, h, w)``."""
+        _check_images("non_makeup", non_makeup)
+        _check_geometry("geometry", geometry, non_makeup)
+        if not isinstance(code, PSGANCode):
+            raise TypeError(f"code must be a PSGANCode (from makeup_code or mix_codes), got {type(code).__name__}")
+        if len(code) != non_makeup.shape[0]:
+            raise ValueError(f"got {non_makeup.shape[0]} sources and a code of {len(code)} items")
+        channels = 4 * self.width + 2 * LANDMARKS
+        if code.keys.shape[2] != channels:
+            raise ValueError(
+                f"the code's keys have {code.keys.shape[2]} channels; this generator (width {self.width}) makes "
+                f"{channels}: the code comes from another generator"
+            )
+        features = self.manet.bottleneck[: self.apply_after](self.manet.encoder(non_makeup))
+        n, _, h, w = features.shape
+        with torch.autocast(device_type=non_makeup.device.type, enabled=False):
+            queries = self._keys(features, geometry).flatten(2)
+            query_regions = _grid_regions(geometry).flatten(2)
+            code = code.to(non_makeup.device)
+            morphed = self._attend(queries, query_regions, code)  # (N, K, HWq, 2)
+            mixed = (code.weights.to(morphed.dtype)[:, :, None, None] * morphed).sum(dim=1)
+        return features, mixed.transpose(1, 2).reshape(n, 2, h, w)
+
+    def _attend(self, queries: Tensor, query_regions: Tensor, code: PSGANCode) -> Tensor:
+        """Each reference's matrices moved onto the source positions, ``(N, K, HWq, 2)``: a source position of a
+        region gets a softmax over the reference's positions of the same region; a position in no region (or in a
+        region the reference lacks) gets zero. One masked softmax serves the three regions (they do not overlap)."""
+        keys = code.keys.flatten(3).to(queries.dtype)  # (N, K, D, HWk)
+        values = code.matrices.flatten(3).transpose(2, 3).to(queries.dtype)  # (N, K, HWk, 2)
+        logits = torch.matmul(queries.transpose(1, 2).unsqueeze(1), keys) * self.temperature  # (N, K, HWq, HWk)
+        query_ids = _region_ids(query_regions)[:, None, :, None]  # (N, 1, HWq, 1)
+        key_ids = _region_ids(code.regions.flatten(3).flatten(0, 1)).view(*code.weights.shape, 1, -1)  # (N, K, 1, HWk)
+        allowed = (query_ids == key_ids) & (query_ids >= 0)
+        masked = logits.masked_fill(~allowed, -math.inf)
+        peak = masked.amax(dim=-1, keepdim=True).detach()
+        peak = torch.where(torch.isfinite(peak), peak, torch.zeros_like(peak))  # a row without any allowed key
+        scores = torch.exp(masked - peak)
+        total = scores.sum(dim=-1, keepdim=True)  # >= 1 where the row has an allowed key, 0 where it has none
+        return torch.matmul(scores / torch.where(total > 0, total, torch.ones_like(total)), values)
+
+
+def _region_ids(regions: Tensor) -> Tensor:
+    """``(N, HW)`` int64 from bool ``(N, 3, HW)`` masks: the index of the first region holding each position, -1
+    for positions in none."""
+    ids = torch.full_like(regions[:, 0], -1, dtype=torch.int64)
+    for region in reversed(range(regions.shape[1])):
+        ids = torch.where(regions[:, region], region, ids)
+    return ids
+
+
+def _attention_dtype(features: Tensor) -> torch.dtype:
+    """float32, or float64 for a float64 network: never a half type (the logits are scaled by the temperature)."""
+    return torch.float64 if features.dtype == torch.float64 else torch.float32
+
+
+def _grid_regions(geometry: FaceGeometry) -> Tensor:
+    """The region masks at the pixels ``(4i, 4j)`` the feature grid stands for, bool ``(N, 3, H/4, W/4)``."""
+    regions = geometry.regions[:, :, ::FEATURE_STRIDE, ::FEATURE_STRIDE]
+    return regions if regions.dtype == torch.bool else regions > 0.5
+
+
+def _check_images(name: str, x: Any) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise ValueError(f"{name} must be (N, 3, H, W) images, got shape {tuple(x.shape)}")
+    if x.shape[0] < 1 or x.shape[-2] < FEATURE_STRIDE or x.shape[-1] < FEATURE_STRIDE:
+        raise ValueError(f"{name} must hold at least one image of at least 4x4 pixels, got shape {tuple(x.shape)}")
+    if x.shape[-2] % FEATURE_STRIDE or x.shape[-1] % FEATURE_STRIDE:
+        raise ValueError(f"{name} height and width must be divisible by 4, got {tuple(x.shape[-2:])}")
+
+
+def _check_geometry(name: str, geometry: Any, images: Tensor) -> None:
+    if not isinstance(geometry, FaceGeometry):
+        raise TypeError(f"{name} must be a FaceGeometry (region masks and landmarks), got {type(geometry).__name__}")
+    if len(geometry) != images.shape[0] or geometry.size != tuple(images.shape[-2:]):
+        raise ValueError(
+            f"{name} must describe {images.shape[0]} images of {tuple(images.shape[-2:])}, got {len(geometry)} of "
+            f"{geometry.size}"
+        )
