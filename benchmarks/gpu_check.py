@@ -1,8 +1,8 @@
 """Everything a GPU run must show, measured in one call within a time budget that this script enforces itself.
 
-    python benchmarks/gpu_check.py --out DIR [--budget-s 480] [--device cuda] [--json PATH] [--install-wheels DIR]
+    python benchmarks/gpu_check.py --out DIR [--budget-s 450] [--device cuda] [--json PATH] [--install-wheels DIR]
                                    [--only SECTION,...] [--limit TASK=SECONDS ...] [--quick]
-    bash benchmarks/gpu_check.sh --budget-s 480 --out DIR      # the same, installing .gpu-wheels/ first
+    bash benchmarks/gpu_check.sh --budget-s 450 --out DIR      # the same, installing .gpu-wheels/ first
 
 Sections, in this order:
 
@@ -28,7 +28,8 @@ The budget: each task (a section, or a part of one) runs as a child process in i
 of its weight's share of what is left of the budget; at the limit the group is killed, the task reads "timed out"
 and the later tasks still run. Time a task leaves unused goes to the later ones. The benchmark scripts rewrite their
 JSON after each figure, so a task stopped at its limit keeps the figures it finished. ``--limit TASK=SECONDS`` fixes
-one task's limit (to give it more on a second run, or to test the limit).
+one task's limit (to give it more on a second run, or to test the limit). The runner is ``benchmarks/_budget.py``;
+the rows, the targets and the table are ``benchmarks/_gpu_report.py``'s.
 
 Output: one Markdown table on stdout, each figure with the device's name, the torch version and the date, followed by
 the targets, met or not (judged on a CUDA run at full size only): a batch-1 training step of at most 25 ms, bf16
@@ -231,7 +232,7 @@ def write_outputs(report: dict[str, Any], json_path: Path, out: Path) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="gpu_check", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for gpu_check.json, .md and .log")
-    parser.add_argument("--budget-s", type=float, default=480.0, help="total seconds for every task (default 480)")
+    parser.add_argument("--budget-s", type=float, default=450.0, help="total seconds for every task (default 450)")
     parser.add_argument("--device", choices=("cuda", "cpu"), default=None, help="default: cuda when available")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to test this script (see above)")
     parser.add_argument("--json", type=Path, default=None, help="default: OUT/gpu_check.json")

@@ -2,7 +2,7 @@
 # benchmarks/gpu_check.py in one call on a GPU machine without network: the wheels `make gpu-wheels` put in
 # .gpu-wheels/ (carried with the working tree) are installed first, into a scratch folder on the children's
 # PYTHONPATH. Every argument goes to gpu_check.py, e.g.
-#   bash benchmarks/gpu_check.sh --budget-s 480 --out "$OUT"
+#   bash benchmarks/gpu_check.sh --budget-s 450 --out "$OUT"
 # PYTHON picks the interpreter (default: python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
