@@ -180,7 +180,7 @@ def _fit_tasks(args: argparse.Namespace, work: Path) -> list[Task]:
     size, batches = (32, 6) if args.quick else (256, FIT_BATCHES)
     data = work / "fit_data"
     argv = [sys.executable, "-c", CLI, "synthetic", str(data), "--size", str(size), "--n", str(batches + 1)]
-    tasks = [Task("fit", "fit_data", 0.6, [*argv, "--held-out", "1"], None)]
+    tasks = [Task("fit", "fit_data", 1.0, [*argv, "--held-out", "1"], None)]
     compiled = "none" if args.quick else "reduce-overhead" if args.device == "cuda" else "default"
     for label, compile_mode, weight in (("eager", "none", 1.0), ("compiled", compiled, 1.7)):
         result = work / f"fit_{label}.json"

@@ -20,8 +20,8 @@ Everything is measured in this process, with the eager fp32 step as the baseline
 - the training-thread cost of a sample grid, encoded and written in place vs handed to the background writer.
 
 The eager variants run first (nothing to compile), then the optimized ones, bf16 first (the paper config's
-precision), then the official anchor and the parts: ``--json`` rewrites its file after each figure, so a run stopped
-at a time limit keeps what matters most. ``--generator`` picks the generator (``GENERATORS``; the networks' widths can
+precision), each fp32 variant followed by its parts, then the official anchor: ``--json`` rewrites its file after each
+figure, so a run stopped at a time limit keeps what matters most. ``--generator`` picks the generator (``GENERATORS``; the networks' widths can
 be shrunk for a smoke run of this script).
 
 VGG weights are random here (no download); the cost is the same as with ImageNet weights. Compiled variants are
@@ -35,7 +35,7 @@ import copy
 import sys
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -175,7 +175,6 @@ def main(argv: list[str] | None = None) -> int:
         f"bf16 = autocast bf16 + channels_last{'; widths ' + str(widths) if widths else ''}"
     )
     rows: list[tuple[str, float, float | None]] = []  # name, ms at --batch, pairs/s at --throughput-batch
-    models: dict[str, tuple] = {}
     for name, speed, bf16 in variants:
         model, opt_g, opt_d = build(speed, device, args.generator, widths)
         autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
@@ -206,8 +205,10 @@ def main(argv: list[str] | None = None) -> int:
             write_json(args.json, results)
         rows.append((name, ms, per_second))
         print(f"  measured {name}: {ms:.1f} ms", flush=True)
-        if not bf16:
-            models[name.split()[0]] = (model, opt_g, opt_d)
+        if not bf16:  # the split into parts, right away: a run stopped later keeps it
+            for part, part_ms in measure_parts(model, opt_g, opt_d, args.size, args.batch, device, args.repeats):
+                results["parts"].setdefault(part, {})[name.split()[0]] = part_ms
+                write_json(args.json, results)
 
     base = rows[0][1]
     print(f"\n{'variant':<36}{'ms/step':>10}{'x ' + rows[0][0]:>14}{'pairs/s @' + str(args.throughput_batch):>14}")
@@ -215,56 +216,15 @@ def main(argv: list[str] | None = None) -> int:
         rate = f"{per_second:>14.1f}" if per_second is not None else f"{'':>14}"
         print(f"{name:<36}{ms:>10.1f}{base / ms:>13.2f}x{rate}")
 
-    # ------------------------------------------------------------------------------------------------ parts
     print(
         f"\nparts at batch {args.batch}, fp32 (ms; the parts overlap the step's own bookkeeping, so they need not sum)"
     )
-    print(f"{'part':<36}" + "".join(f"{label:>12}" for label in models))
-    parts: dict[str, dict[str, float]] = results["parts"]
-    for label, (model, opt_g, opt_d) in models.items():
-        batch = make_batch(args.size, args.batch, device, False)
-        n = args.batch
-        src, ref = batch["source"], batch["reference"]
-        warmup = WARMUP if model.speed.compile != "none" else 1
-        with torch.no_grad():
-            fixed = model.generator(non_makeup=src, makeup=ref)
-            fixed = Translation(makeup=fixed.makeup.clone(), non_makeup=fixed.non_makeup.clone())
-
-        def d_only() -> None:
-            d = model.discriminator_losses(src, ref, fixed)
-            opt_d.zero_grad(set_to_none=True)
-            (d["makeup"] + d["nonmakeup"]).backward()
-            opt_d.step()
-
-        def g_only() -> None:
-            fake = model.generator(non_makeup=src, makeup=ref)
-            rec = model.generator(non_makeup=fake.non_makeup, makeup=fake.makeup)
-            opt_g.zero_grad(set_to_none=True)
-            (rec.makeup.sum() + rec.non_makeup.sum() + fake.makeup.sum() + fake.non_makeup.sum()).backward()
-            opt_g.step()
-
-        pred = torch.cat([fixed.makeup, fixed.non_makeup]).requires_grad_(True)
-        target = torch.cat([src, ref])
-
-        def vgg() -> None:
-            pred.grad = None
-            model.perceptual(pred, target, return_features=True).loss.sum().backward()
-
-        def histogram() -> None:
-            pred.grad = None
-            terms = model.makeup_loss(Translation(makeup=pred[:n], non_makeup=pred[n:]), batch)
-            torch.stack(list(terms.values())).sum().backward()
-
-        for part, fn in (
-            ("D step (2 PatchGANs)", d_only),
-            ("G fwd x2 + bwd + Adam, no losses", g_only),
-            ("VGG16 perceptual (fwd + bwd)", vgg),
-            ("histogram makeup loss (fwd + bwd)", histogram),
-        ):
-            parts.setdefault(part, {})[label] = median_ms(fn, device, args.repeats, warmup)
-            write_json(args.json, results)
-    for part, values in parts.items():
-        print(f"{part:<36}" + "".join(f"{v:>12.1f}" for v in values.values()))
+    labels = sorted({label for values in results["parts"].values() for label in values})
+    print(f"{'part':<36}" + "".join(f"{label:>12}" for label in labels))
+    for part, values in results["parts"].items():
+        print(
+            f"{part:<36}" + "".join(f"{values[label]:>12.1f}" if label in values else f"{'-':>12}" for label in labels)
+        )
 
     if not args.skip_official:
         model, _, _ = build(SpeedOptions(), device, args.generator, widths)
@@ -307,6 +267,58 @@ def main(argv: list[str] | None = None) -> int:
         results["sample_grid_ms"] = sample_grid_cost(args.size, device, 4, fastest=min(ms for _, ms, _ in rows))
         write_json(args.json, results)
     return 0
+
+
+def measure_parts(
+    model: BeautyGAN,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    size: int,
+    n: int,
+    device: torch.device,
+    repeats: int,
+) -> Iterator[tuple[str, float]]:
+    """(part, ms) of the fp32 step's parts at batch ``n``, one at a time: D step, G without losses, VGG perceptual,
+    histogram makeup loss (compiled models are warmed up first)."""
+    batch = make_batch(size, n, device, False)
+    src, ref = batch["source"], batch["reference"]
+    warmup = WARMUP if model.speed.compile != "none" else 1
+    with torch.no_grad():
+        fixed = model.generator(non_makeup=src, makeup=ref)
+        fixed = Translation(makeup=fixed.makeup.clone(), non_makeup=fixed.non_makeup.clone())
+
+    def d_only() -> None:
+        d = model.discriminator_losses(src, ref, fixed)
+        opt_d.zero_grad(set_to_none=True)
+        (d["makeup"] + d["nonmakeup"]).backward()
+        opt_d.step()
+
+    def g_only() -> None:
+        fake = model.generator(non_makeup=src, makeup=ref)
+        rec = model.generator(non_makeup=fake.non_makeup, makeup=fake.makeup)
+        opt_g.zero_grad(set_to_none=True)
+        (rec.makeup.sum() + rec.non_makeup.sum() + fake.makeup.sum() + fake.non_makeup.sum()).backward()
+        opt_g.step()
+
+    pred = torch.cat([fixed.makeup, fixed.non_makeup]).requires_grad_(True)
+    target = torch.cat([src, ref])
+
+    def vgg() -> None:
+        pred.grad = None
+        model.perceptual(pred, target, return_features=True).loss.sum().backward()
+
+    def histogram() -> None:
+        pred.grad = None
+        terms = model.makeup_loss(Translation(makeup=pred[:n], non_makeup=pred[n:]), batch)
+        torch.stack(list(terms.values())).sum().backward()
+
+    for part, fn in (
+        ("D step (2 PatchGANs)", d_only),
+        ("G fwd x2 + bwd + Adam, no losses", g_only),
+        ("VGG16 perceptual (fwd + bwd)", vgg),
+        ("histogram makeup loss (fwd + bwd)", histogram),
+    ):
+        yield part, median_ms(fn, device, repeats, warmup)
 
 
 def sample_grid_cost(size: int, device: torch.device, pairs: int, fastest: float) -> dict[str, float]:
