@@ -266,12 +266,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def child_env(args: argparse.Namespace, work: Path, log: Path) -> dict[str, str]:
     """The children's environment: the repository's packages, the benchmarks folder (``fit_timer``) and, with
-    ``--install-wheels``, the wheels' folder on ``PYTHONPATH``; one torch thread per process in quick CPU runs."""
+    ``--install-wheels``, the wheels' folder on ``PYTHONPATH`` (this process's ``sys.path`` too: listing the
+    generators imports ``train_step``); one torch thread per process in quick CPU runs."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     paths = [str(ROOT), str(ROOT / "experiments"), str(BENCHMARKS)]
     if args.install_wheels is not None:
         install_wheels(args.install_wheels, work / "site", log)
         paths.insert(0, str(work / "site"))
+    sys.path[:0] = paths
     env["PYTHONPATH"] = os.pathsep.join(paths + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     if args.quick and args.device == "cpu":
         env.setdefault("OMP_NUM_THREADS", "1")  # on a small shared CPU, one thread per process avoids thrashing
