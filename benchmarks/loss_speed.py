@@ -4,24 +4,29 @@
     pass under ``no_grad`` - the least work any implementation can do.
 (b) naive: the whole ``vgg16().features`` (frozen parameters) run on pred and on target, taps read from the
     full pass: what most blog snippets do.
+(c) piq: ``piq.ContentLoss`` on the same trunk (its per-layer mean squared distance, weighted and summed over the
+    channels), when piq is installed.
 
 Printed: median ms per step, ratios ours/floor and naive/ours, and memory (peak CUDA memory on GPU; on CPU the
 bytes autograd saves for backward, counted with saved_tensors_hooks). Machines here are noisy: variants are
 interleaved, and only ratios from one run are meaningful.
 
-    python benchmarks/loss_speed.py [--device cuda] [--sizes 256] [--batches 1 8] [--repeats 5]
+    python benchmarks/loss_speed.py [--device cuda] [--sizes 256] [--batches 1 8] [--repeats 5] [--json results.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import time
 import warnings
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 import torchvision
+from _results import write_json
 
 from perceptual import VGG16_LAYERS, PerceptualLoss, RandomWeightsWarning
 
@@ -70,6 +75,25 @@ def make_naive(features, layers, device):
     return step
 
 
+def make_piq(features, layers):
+    """``piq.ContentLoss`` over its own copy of the trunk (it runs the whole stack on both images, with gradients for
+    both); ``None`` when piq is not installed."""
+    try:
+        import piq
+    except ImportError:
+        return None
+    module = piq.ContentLoss(
+        feature_extractor=copy.deepcopy(features),
+        layers=[str(VGG16_LAYERS.index(name)) for name in layers],
+        weights=list(layers.values()),
+    )
+
+    def step(pred, target):
+        module(pred, target).backward()
+
+    return step
+
+
 def make_ours(loss_module):
     def step(pred, target):
         loss_module(pred, target).backward()
@@ -110,6 +134,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
@@ -120,9 +145,17 @@ def main() -> None:
         f"device={device} ({torch.cuda.get_device_name() if device.type == 'cuda' else 'CPU'}), "
         f"torch {torch.__version__}, threads={torch.get_num_threads()}, memory_format={memory_format}"
     )
+    results: dict = {
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else "CPU",
+        "channels_last": args.channels_last,
+        "repeats": args.repeats,
+        "rows": [],
+        "missing": {},
+    }
+    write_json(args.json, results)
     header = (
-        f"{'layers':<9} {'batch':>5} {'size':>4} | {'floor ms':>9} {'ours ms':>9} {'naive ms':>9} | "
-        f"{'ours/floor':>10} {'naive/ours':>10} | mem MB floor/ours/naive"
+        f"{'layers':<9} {'batch':>5} {'size':>4} | {'floor ms':>9} {'ours ms':>9} {'naive ms':>9} {'piq ms':>9} | "
+        f"{'ours/floor':>10} {'naive/ours':>10} {'piq/ours':>9} | mem MB floor/ours/naive"
     )
     print(header)
     print("-" * len(header))
@@ -136,6 +169,11 @@ def main() -> None:
             "ours": make_ours(ours_module),
             "naive": make_naive(features, layers, device),
         }
+        piq_step = make_piq(features, layers)
+        if piq_step is None:
+            results["missing"]["piq"] = "piq not installed"
+        else:
+            variants["piq"] = piq_step
         for size in args.sizes:
             for batch in args.batches:
                 g = torch.Generator().manual_seed(batch)
@@ -156,12 +194,16 @@ def main() -> None:
                         times[key].append(time.perf_counter() - start)
                 med = {k: statistics.median(v) * 1000 for k, v in times.items()}
                 mem = {k: measure_memory(step, pred, target, device) for k, step in variants.items()}
+                piq_ms = f"{med['piq']:>9.1f}" if "piq" in med else f"{'-':>9}"
+                piq_ratio = f"{med['piq'] / med['ours']:>9.2f}" if "piq" in med else f"{'-':>9}"
                 print(
-                    f"{name:<9} {batch:>5} {size:>4} | {med['floor']:>9.1f} {med['ours']:>9.1f} {med['naive']:>9.1f} | "
-                    f"{med['ours'] / med['floor']:>10.3f} {med['naive'] / med['ours']:>10.2f} | "
+                    f"{name:<9} {batch:>5} {size:>4} | {med['floor']:>9.1f} {med['ours']:>9.1f} {med['naive']:>9.1f} "
+                    f"{piq_ms} | {med['ours'] / med['floor']:>10.3f} {med['naive'] / med['ours']:>10.2f} {piq_ratio} | "
                     f"{mem['floor']:.0f}/{mem['ours']:.0f}/{mem['naive']:.0f}",
                     flush=True,
                 )
+                results["rows"].append({"layers": name, "batch": batch, "size": size, "ms": med, "memory_mb": mem})
+                write_json(args.json, results)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Overhead of feature-map monitoring relative to a small GAN-style training step (CPU).
 
     .venv/bin/python benchmarks/monitor_overhead.py [--every 100] [--size 128] [--batch 4] [--device cuda]
+                                                    [--json results.json]
 
 The step: a small conv generator on a batch of ``--size`` px photo-like images (smooth upsampled noise), ``PerceptualLoss`` on VGG16 relu1_2, relu2_2,
 relu3_3, relu4_1 with ``return_features=True``, backward, SGD step. The monitoring: ``log_feature_maps`` as the
@@ -8,7 +9,7 @@ callback calls it by default (those 4 layers, 16 channels, maps pooled to 48 px,
 per-tile distances, the channel ranking text), then also with the PCA view (``pca=True``) and with four face-region
 masks (``regions=``), into a ``SummaryWriter``, once every ``--every`` batches, plus the callback's per-batch
 bookkeeping on the other batches. Printed: each time and the overhead as a percentage of the step time, and the
-end-to-end cost of a logged batch on the training loop.
+end-to-end cost of a logged batch on the training loop. ``--json`` writes the same figures to a file.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import sys
 import tempfile
 import time
 import warnings
+from pathlib import Path
 from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
+from _results import write_json
 from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
@@ -63,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--steps", type=int, default=None, help="steps per end-to-end run (default: 200 cuda, 12 cpu)")
     parser.add_argument("--log-every", type=int, default=None, help="logging period of the end-to-end runs (10 / 4)")
+    parser.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
     args = parser.parse_args(argv)
     global _CUDA
     _CUDA = str(args.device).startswith("cuda")
@@ -173,28 +177,53 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"device {args.device}; torch threads {torch.get_num_threads()}")
     print(f"training step (batch {args.batch}, {args.size}px, VGG16 to relu4_1, fwd+bwd): {step_time * 1e3:8.1f} ms")
-    for what, seconds in (
-        ("log_feature_maps, labelled (4 layers, 16 channels, 48 px)", log_time),
-        ("  + pca=True", log_pca_time),
-        ("  + regions (4 masks)", log_regions_time),
+    log_times = {"labelled": log_time, "pca": log_pca_time, "regions": log_regions_time}
+    share_of_step = {}  # % of a training step at every_n_batches=args.every, the skipped batches' bookkeeping included
+    for (key, seconds), what in zip(
+        log_times.items(),
+        ("log_feature_maps, labelled (4 layers, 16 channels, 48 px)", "  + pca=True", "  + regions (4 masks)"),
     ):
         per_batch = (seconds + (args.every - 1) * skip_time) / args.every
+        share_of_step[key] = per_batch / step_time * 100
         print(
             f"{what:<58} {seconds * 1e3:8.1f} ms = {seconds / step_time * 100:.1f}% of one step; at "
-            f"every_n_batches={args.every}: {per_batch / step_time * 100:.2f}% of a training step"
+            f"every_n_batches={args.every}: {share_of_step[key]:.2f}% of a training step"
         )
     print(f"callback on a batch it does not log:                       {skip_time * 1e6:8.1f} us")
     print(
         f"end to end, {steps} steps x 3 per mode, a log every {log_every} batches; plain step {per_step * 1e3:.1f} ms; "
         f"native CRC32C {'installed' if native else 'NOT installed (pip install google-crc32c)'}"
     )
+    end_to_end_share = {}
     for mode, cost in per_log.items():
-        share = cost / (args.every * per_step) * 100
+        end_to_end_share[mode] = cost / (args.every * per_step) * 100
         print(
-            f"  {mode:<34} {cost * 1e3:8.1f} ms per logged batch -> {share:.2f}% of a step at every_n_batches={args.every}"
+            f"  {mode:<34} {cost * 1e3:8.1f} ms per logged batch -> {end_to_end_share[mode]:.2f}% of a step at "
+            f"every_n_batches={args.every}"
         )
     print(
         f"background vs foreground (pure-Python CRC): x{per_log['background'] / max(per_log['foreground, pure-Python CRC32C'], 1e-9):.2f} cost per logged batch (goal: < 1% of a step)"
+    )
+    write_json(
+        args.json,
+        {
+            "device": torch.cuda.get_device_name(args.device) if _CUDA else "CPU",
+            "size": args.size,
+            "batch": args.batch,
+            "every": args.every,
+            "step_ms": step_time * 1e3,
+            "log_ms": {key: seconds * 1e3 for key, seconds in log_times.items()},
+            "share_of_step_percent": share_of_step,
+            "skip_us": skip_time * 1e6,
+            "end_to_end": {
+                "steps": steps,
+                "log_every": log_every,
+                "plain_step_ms": per_step * 1e3,
+                "per_log_ms": {mode: cost * 1e3 for mode, cost in per_log.items()},
+                "share_of_step_percent": end_to_end_share,
+            },
+            "native_crc32c": native,
+        },
     )
     return 0
 

@@ -2,6 +2,7 @@
 
     python benchmarks/train_step.py [--size 256] [--batch 1] [--throughput-batch 8] [--repeats 20]
                                     [--device cuda] [--compile reduce-overhead] [--precisions fp32,bf16]
+                                    [--generator beautygan] [--json results.json]
 
 Everything is measured in this process, with the eager fp32 step as the baseline of every ratio:
 
@@ -18,6 +19,11 @@ Everything is measured in this process, with the eager fp32 step as the baseline
   in the optimized variants);
 - the training-thread cost of a sample grid, encoded and written in place vs handed to the background writer.
 
+The eager variants run first (nothing to compile), then the optimized ones, bf16 first (the paper config's
+precision), each fp32 variant followed by its parts, then the official anchor: ``--json`` rewrites its file after each
+figure, so a run stopped at a time limit keeps what matters most. ``--generator`` picks the generator (``GENERATORS``; the networks' widths can
+be shrunk for a smoke run of this script).
+
 VGG weights are random here (no download); the cost is the same as with ImageNet weights. Compiled variants are
 warmed up (compilation, the recompilation for frozen discriminators, CUDA-graph recording) before timing.
 """
@@ -29,7 +35,7 @@ import copy
 import sys
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -42,6 +48,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from _official_beautygan import official_step  # noqa: E402
+from _results import write_json  # noqa: E402
 from _timing import elapsed  # noqa: E402
 
 from beautygan.module import BeautyGAN  # noqa: E402
@@ -53,6 +60,7 @@ from beautygan.synthetic import render_face  # noqa: E402
 from perceptual.pictures.event_writer import BackgroundWriter  # noqa: E402
 
 WARMUP = 5  # compiled steps: compile, recompile (frozen Ds), cudagraph warm-up and recording
+GENERATORS = ("beautygan",)  # what --generator can time; benchmarks/gpu_check.py times each of them
 
 
 def make_batch(size: int, n: int, device: torch.device, channels_last: bool) -> dict[str, torch.Tensor]:
@@ -75,11 +83,17 @@ def make_batch(size: int, n: int, device: torch.device, channels_last: bool) -> 
     return batch
 
 
-def build(speed: SpeedOptions, device: torch.device) -> tuple[BeautyGAN, torch.optim.Optimizer, torch.optim.Optimizer]:
+def build(
+    speed: SpeedOptions, device: torch.device, generator: str = "beautygan", widths: dict[str, int] | None = None
+) -> tuple[BeautyGAN, torch.optim.Optimizer, torch.optim.Optimizer]:
+    """The model with ``generator`` (one of ``GENERATORS``), paper preset at full size unless ``widths`` shrinks it
+    (``generator_width``, ``discriminator_width``, ``residual_blocks``), set up as the Trainer does, and its Adams."""
+    if generator not in GENERATORS:
+        raise ValueError(f"generator must be one of {list(GENERATORS)}, got {generator!r}")
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = BeautyGAN(vgg_weights="random_normalized", speed=speed).to(device)  # paper preset, full size
+        model = BeautyGAN(vgg_weights="random_normalized", speed=speed, **(widths or {})).to(device)
     model.setup("fit")  # channels_last and compilation, as the Trainer does
     opt_g, opt_d = model.configure_optimizers()
     return model, opt_g, opt_d
@@ -91,8 +105,9 @@ def median_ms(fn: Callable[[], object], device: torch.device, repeats: int, warm
     return float(np.median([elapsed(fn, device) for _ in range(repeats)])) * 1e3
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--generator", choices=GENERATORS, default=GENERATORS[0])
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument(
@@ -107,31 +122,61 @@ def main() -> int:
     )
     parser.add_argument("--precisions", default="fp32,bf16", help="comma-separated: fp32, bf16")
     parser.add_argument("--skip-official", action="store_true", help="skip the official-structure anchor (slow)")
-    args = parser.parse_args()
+    parser.add_argument("--skip-sample-grid", action="store_true", help="skip the sample-grid cost")
+    parser.add_argument("--generator-width", type=int, default=None, help="default: the paper's (64)")
+    parser.add_argument("--discriminator-width", type=int, default=None, help="default: the paper's (64)")
+    parser.add_argument("--residual-blocks", type=int, default=None, help="default: the paper's (6)")
+    parser.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
+    args = parser.parse_args(argv)
     device = torch.device(args.device)
     mode = args.compile or ("reduce-overhead" if device.type == "cuda" else "default")
     precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
-    if not set(precisions) <= {"fp32", "bf16"}:
+    if not precisions or not set(precisions) <= {"fp32", "bf16"}:
         parser.error(f"--precisions takes fp32 and/or bf16, got {args.precisions!r}")
+    widths = {
+        name: value
+        for name, value in (
+            ("generator_width", args.generator_width),
+            ("discriminator_width", args.discriminator_width),
+            ("residual_blocks", args.residual_blocks),
+        )
+        if value is not None
+    }
 
-    variants = []
-    for precision in precisions:
+    # eager first (nothing to compile), then optimized with bf16 first: a run cut short keeps the paper config's
+    variants = [(f"eager {p}", SpeedOptions(channels_last=p == "bf16"), p == "bf16") for p in precisions]
+    for precision in sorted(precisions, key=lambda p: p != "bf16"):
         bf16 = precision == "bf16"
-        variants.append((f"eager {precision}", SpeedOptions(channels_last=bf16), bf16))
         variants.append(
             (f"optimized {precision}", SpeedOptions(compile=mode, fused_adam=True, channels_last=bf16), bf16)
         )
 
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    results: dict = {
+        "generator": args.generator,
+        "size": args.size,
+        "batch": args.batch,
+        "throughput_batch": args.throughput_batch,
+        "compile": mode,
+        "device": device_name,
+        "threads": torch.get_num_threads(),
+        "repeats": args.repeats,
+        "widths": widths,
+        "variants": [],
+        "official_ms": None,
+        "parts": {},
+        "sample_grid_ms": {},
+    }
+    write_json(args.json, results)
     print(
-        f"BeautyGAN train step, paper preset, {args.size}x{args.size}, {device.type}"
-        f"{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else ''}, "
+        f"{args.generator} train step, paper preset, {args.size}x{args.size}, {device.type}"
+        f"{' (' + device_name + ')' if device.type == 'cuda' else ''}, "
         f"{torch.get_num_threads()} threads, median of {args.repeats}; optimized = compile {mode!r} + fused Adam; "
-        "bf16 = autocast bf16 + channels_last"
+        f"bf16 = autocast bf16 + channels_last{'; widths ' + str(widths) if widths else ''}"
     )
     rows: list[tuple[str, float, float | None]] = []  # name, ms at --batch, pairs/s at --throughput-batch
-    models: dict[str, tuple] = {}
     for name, speed, bf16 in variants:
-        model, opt_g, opt_d = build(speed, device)
+        model, opt_g, opt_d = build(speed, device, args.generator, widths)
         autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
         warmup = WARMUP if speed.compile != "none" else 1
 
@@ -141,19 +186,48 @@ def main() -> int:
 
         batch = make_batch(args.size, args.batch, device, speed.channels_last)
         ms = median_ms(lambda: step(batch), device, args.repeats, warmup)
+        entry = {
+            "name": name,
+            "mode": name.split()[0],
+            "precision": name.split()[1],
+            "ms": ms,
+            "throughput_ms": None,
+            "pairs_per_s": None,
+        }
+        results["variants"].append(entry)
+        write_json(args.json, results)
         per_second = None
         if args.throughput_batch:
             big = make_batch(args.size, args.throughput_batch, device, speed.channels_last)
-            per_second = (
-                args.throughput_batch / median_ms(lambda: step(big), device, max(3, args.repeats // 4), warmup) * 1e3
-            )
+            big_ms = median_ms(lambda: step(big), device, max(3, args.repeats // 4), warmup)
+            per_second = args.throughput_batch / big_ms * 1e3
+            entry.update(throughput_ms=big_ms, pairs_per_s=per_second)
+            write_json(args.json, results)
         rows.append((name, ms, per_second))
         print(f"  measured {name}: {ms:.1f} ms", flush=True)
-        if not bf16:
-            models[name.split()[0]] = (model, opt_g, opt_d)
+        if not bf16:  # the split into parts, right away: a run stopped later keeps it
+            for part, part_ms in measure_parts(model, opt_g, opt_d, args.size, args.batch, device, args.repeats):
+                results["parts"].setdefault(part, {})[name.split()[0]] = part_ms
+                write_json(args.json, results)
+
+    base = rows[0][1]
+    print(f"\n{'variant':<36}{'ms/step':>10}{'x ' + rows[0][0]:>14}{'pairs/s @' + str(args.throughput_batch):>14}")
+    for name, ms, per_second in rows:
+        rate = f"{per_second:>14.1f}" if per_second is not None else f"{'':>14}"
+        print(f"{name:<36}{ms:>10.1f}{base / ms:>13.2f}x{rate}")
+
+    print(
+        f"\nparts at batch {args.batch}, fp32 (ms; the parts overlap the step's own bookkeeping, so they need not sum)"
+    )
+    labels = sorted({label for values in results["parts"].values() for label in values})
+    print(f"{'part':<36}" + "".join(f"{label:>12}" for label in labels))
+    for part, values in results["parts"].items():
+        print(
+            f"{part:<36}" + "".join(f"{values[label]:>12.1f}" if label in values else f"{'-':>12}" for label in labels)
+        )
 
     if not args.skip_official:
-        model, _, _ = build(SpeedOptions(), device)
+        model, _, _ = build(SpeedOptions(), device, args.generator, widths)
         G, D_A, D_B = (copy.deepcopy(m) for m in (model.generator, model.disc_makeup, model.disc_nonmakeup))
         lr, betas = model.hparams.lr, tuple(model.hparams.betas)
         optimizers = [torch.optim.Adam(m.parameters(), lr=lr, betas=betas) for m in (G, D_A, D_B)]
@@ -185,70 +259,69 @@ def main() -> int:
             max(3, args.repeats // 4),
             1,
         )
-        rows.append(("official structure fp32 (anchor)", official, None))
+        results["official_ms"] = official
+        write_json(args.json, results)
+        print(f"\nofficial structure fp32 (anchor): {official:.1f} ms; {rows[0][0]} is {official / base:.2f}x faster")
 
-    base = rows[0][1]
-    print(f"\n{'variant':<36}{'ms/step':>10}{'x eager fp32':>14}{'pairs/s @' + str(args.throughput_batch):>14}")
-    for name, ms, per_second in rows:
-        rate = f"{per_second:>14.1f}" if per_second is not None else f"{'':>14}"
-        print(f"{name:<36}{ms:>10.1f}{base / ms:>13.2f}x{rate}")
-    if not args.skip_official:
-        print(f"eager fp32 vs the official structure: {official / base:.2f}x faster")
-
-    # ------------------------------------------------------------------------------------------------ parts
-    print(
-        f"\nparts at batch {args.batch}, fp32 (ms; the parts overlap the step's own bookkeeping, so they need not sum)"
-    )
-    print(f"{'part':<36}" + "".join(f"{label:>12}" for label in models))
-    parts: dict[str, list[float]] = {}
-    for model, opt_g, opt_d in models.values():
-        batch = make_batch(args.size, args.batch, device, False)
-        n = args.batch
-        src, ref = batch["source"], batch["reference"]
-        warmup = WARMUP if model.speed.compile != "none" else 1
-        with torch.no_grad():
-            fixed = model.generator(non_makeup=src, makeup=ref)
-            fixed = Translation(makeup=fixed.makeup.clone(), non_makeup=fixed.non_makeup.clone())
-
-        def d_only() -> None:
-            d = model.discriminator_losses(src, ref, fixed)
-            opt_d.zero_grad(set_to_none=True)
-            (d["makeup"] + d["nonmakeup"]).backward()
-            opt_d.step()
-
-        def g_only() -> None:
-            fake = model.generator(non_makeup=src, makeup=ref)
-            rec = model.generator(non_makeup=fake.non_makeup, makeup=fake.makeup)
-            opt_g.zero_grad(set_to_none=True)
-            (rec.makeup.sum() + rec.non_makeup.sum() + fake.makeup.sum() + fake.non_makeup.sum()).backward()
-            opt_g.step()
-
-        pred = torch.cat([fixed.makeup, fixed.non_makeup]).requires_grad_(True)
-        target = torch.cat([src, ref])
-
-        def vgg() -> None:
-            pred.grad = None
-            model.perceptual(pred, target, return_features=True).loss.sum().backward()
-
-        def histogram() -> None:
-            pred.grad = None
-            terms = model.makeup_loss(Translation(makeup=pred[:n], non_makeup=pred[n:]), batch)
-            torch.stack(list(terms.values())).sum().backward()
-
-        for part, fn in (
-            ("D step (2 PatchGANs)", d_only),
-            ("G fwd x2 + bwd + Adam, no losses", g_only),
-            ("VGG16 perceptual (fwd + bwd)", vgg),
-            ("histogram makeup loss (fwd + bwd)", histogram),
-        ):
-            parts.setdefault(part, []).append(median_ms(fn, device, args.repeats, warmup))
-    for part, values in parts.items():
-        print(f"{part:<36}" + "".join(f"{v:>12.1f}" for v in values))
-    sample_grid_cost(args.size, device, 4, fastest=min(ms for _, ms, _ in rows))
+    if not args.skip_sample_grid:
+        results["sample_grid_ms"] = sample_grid_cost(args.size, device, 4, fastest=min(ms for _, ms, _ in rows))
+        write_json(args.json, results)
     return 0
 
 
-def sample_grid_cost(size: int, device: torch.device, pairs: int, fastest: float) -> None:
+def measure_parts(
+    model: BeautyGAN,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    size: int,
+    n: int,
+    device: torch.device,
+    repeats: int,
+) -> Iterator[tuple[str, float]]:
+    """(part, ms) of the fp32 step's parts at batch ``n``, one at a time: D step, G without losses, VGG perceptual,
+    histogram makeup loss (compiled models are warmed up first)."""
+    batch = make_batch(size, n, device, False)
+    src, ref = batch["source"], batch["reference"]
+    warmup = WARMUP if model.speed.compile != "none" else 1
+    with torch.no_grad():
+        fixed = model.generator(non_makeup=src, makeup=ref)
+        fixed = Translation(makeup=fixed.makeup.clone(), non_makeup=fixed.non_makeup.clone())
+
+    def d_only() -> None:
+        d = model.discriminator_losses(src, ref, fixed)
+        opt_d.zero_grad(set_to_none=True)
+        (d["makeup"] + d["nonmakeup"]).backward()
+        opt_d.step()
+
+    def g_only() -> None:
+        fake = model.generator(non_makeup=src, makeup=ref)
+        rec = model.generator(non_makeup=fake.non_makeup, makeup=fake.makeup)
+        opt_g.zero_grad(set_to_none=True)
+        (rec.makeup.sum() + rec.non_makeup.sum() + fake.makeup.sum() + fake.non_makeup.sum()).backward()
+        opt_g.step()
+
+    pred = torch.cat([fixed.makeup, fixed.non_makeup]).requires_grad_(True)
+    target = torch.cat([src, ref])
+
+    def vgg() -> None:
+        pred.grad = None
+        model.perceptual(pred, target, return_features=True).loss.sum().backward()
+
+    def histogram() -> None:
+        pred.grad = None
+        terms = model.makeup_loss(Translation(makeup=pred[:n], non_makeup=pred[n:]), batch)
+        torch.stack(list(terms.values())).sum().backward()
+
+    for part, fn in (
+        ("D step (2 PatchGANs)", d_only),
+        ("G fwd x2 + bwd + Adam, no losses", g_only),
+        ("VGG16 perceptual (fwd + bwd)", vgg),
+        ("histogram makeup loss (fwd + bwd)", histogram),
+    ):
+        yield part, median_ms(fn, device, repeats, warmup)
+
+
+def sample_grid_cost(size: int, device: torch.device, pairs: int, fastest: float) -> dict[str, float]:
     """Training-thread time of one BeautyGAN sample grid (``pairs`` rows of the 6 training columns, faces): rendered,
     encoded and written right there, as before, against rendered and queued to the BackgroundWriter, which encodes
     and writes it (what :class:`~beautygan.samples.SampleGrids` does); as a share of the fastest step at the paper config's
@@ -281,6 +354,7 @@ def sample_grid_cost(size: int, device: torch.device, pairs: int, fastest: float
     print(f"\nsample grid ({pairs} pairs x 6 columns, {size}px) on the training thread, every {every} batches")
     for name, ms in times.items():
         print(f"  {name:<24}{ms:>9.1f} ms = {ms / (every * fastest) * 100:.2f}% of {every} fastest steps")
+    return times
 
 
 if __name__ == "__main__":
