@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from beautygan.checkpoints import AtomicCheckpointIO, CheckpointError, load_checkpoint_file
 from beautygan.cli import main as beautygan_main
+from beautygan.training.checkpoint_files import CheckpointError, load_checkpoint_file
+from beautygan.training.checkpoint_io import AtomicCheckpointIO
 
 _WRITER = """
 import sys, torch
-from beautygan.checkpoints import AtomicCheckpointIO
+from beautygan.training.checkpoint_io import AtomicCheckpointIO
 big = {"state_dict": {"w": torch.ones(64 * 1024 * 1024)}, "epoch": 2}  # 256 MB: the save takes a while
 print("saving", flush=True)
 AtomicCheckpointIO().save_checkpoint(big, sys.argv[1])

@@ -20,10 +20,10 @@ import torchvision
 from _official_beautygan import official_step
 from torch.utils.data import DataLoader
 
-from beautygan.module import BeautyGAN
-from beautygan.networks import Generator, Translation
-from beautygan.regions import stacked_region_masks
-from beautygan.synthetic import render_face
+from beautygan.data.regions import stacked_region_masks
+from beautygan.data.synthetic import render_face
+from beautygan.models.beautygan import Generator, Translation
+from beautygan.training.module import BeautyGAN
 from perceptual import LPIPS, LPIPS_LAYERS
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(does not have many workers|LeafSpec|eval mode|logging interval).*")

@@ -19,12 +19,12 @@ from conftest import tensorboard_events
 from PIL import Image
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from beautygan import samples as samples_module
 from beautygan.cli import main as beautygan_main
-from beautygan.data import MTDataModule
-from beautygan.module import BeautyGAN
-from beautygan.samples import SampleGrids
-from beautygan.synthetic import write_synthetic_mt
+from beautygan.data.synthetic import write_synthetic_mt
+from beautygan.training import samples as samples_module
+from beautygan.training.datamodule import MTDataModule
+from beautygan.training.module import BeautyGAN
+from beautygan.training.samples import SampleGrids
 from perceptual import RandomWeightsWarning, VGGFeatures, WeightsUnavailableError, load_weights
 
 pytestmark = [
@@ -293,7 +293,7 @@ def test_imagenet_vgg_fails_offline_unless_the_config_opts_into_random() -> None
 def test_fallback_vgg_gives_the_identity_term_weight(dataset_root: Path) -> None:
     """With the fallback VGG, the paper-weighted perceptual term between two different faces is within two orders
     of magnitude of a cycle term, not five below it (Kaiming's random VGG: about 1e-5)."""
-    from beautygan.data import MTDataset
+    from beautygan.data.mt import MTDataset
 
     items = [MTDataset(dataset_root, split="train", image_size=32, seed=0)[i] for i in range(4)]
     sources = torch.stack([item["source"] for item in items])

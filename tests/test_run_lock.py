@@ -17,8 +17,8 @@ import pytest
 
 from beautygan.cli import main as beautygan_main
 from beautygan.cli.fit import LOCK_NAME
-from beautygan.samples import remove_unfinished_grids
-from beautygan.synthetic import write_synthetic_mt
+from beautygan.data.synthetic import write_synthetic_mt
+from beautygan.training.samples import remove_unfinished_grids
 from perceptual.folder_lock import FolderLock, FolderLockedError
 
 pytestmark = [
