@@ -207,14 +207,8 @@ def write_gallery(
 def _strip_image(
     rows: Sequence[Sequence[np.ndarray]], columns: Sequence[str], row_names: Sequence[str] | None
 ) -> np.ndarray:
-    tiles = (
-        torch.stack(
-            [torch.stack([torch.from_numpy(np.array(c)).permute(2, 0, 1) for c in row]) for row in rows]
-        ).float()
-        / 255
-    )
-    grid = labelled_grid(tiles, columns, header=14, row_names=row_names)
-    return grid.mul(255).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+    tiles = torch.stack([torch.stack([torch.from_numpy(np.asarray(cell)) for cell in row]) for row in rows])
+    return labelled_grid(tiles, columns, header=14, row_names=row_names).numpy()
 
 
 def _cell_table(rows: Sequence[str], columns: Sequence[str], cells: Sequence[Sequence[str]]) -> str:

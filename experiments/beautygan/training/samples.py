@@ -1,4 +1,5 @@
-"""Sample grids of a makeup transfer, with a header row that names each column (TensorBoard and PNG).
+"""Sample grids of a makeup transfer, with a header row that names each column (TensorBoard and PNG), labelled as
+every picture of the project is (:mod:`beautygan.labelled_grid`).
 
 :class:`SampleGrids` is the Lightning callback that logs them during training: it renders a grid on the training
 thread (:func:`render_sample_grid`, torch) and hands the pixels to its own background writer thread, which encodes
@@ -17,7 +18,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor
 
-from perceptual.images import save_image, to_unit_range
+from perceptual.images import save_image, to_uint8
 from perceptual.pictures.event_writer import BackgroundWriter
 
 from ..labelled_grid import labelled_grid
@@ -32,9 +33,15 @@ reference's makeup, the reference without makeup, and the two reconstructions of
 
 def render_sample_grid(columns: Tensor) -> np.ndarray:
     """``columns (rows, cols, 3, H, W)`` (images in [-1, 1], cols <= 6, named by :data:`SAMPLE_COLUMNS`) as a
-    :func:`~beautygan.labelled_grid.labelled_grid`: ``(H', W', 3)`` uint8 pixels, a new array."""
-    grid = labelled_grid(to_unit_range(columns, (-1, 1)), SAMPLE_COLUMNS[: columns.shape[1]])
-    return grid.mul(255).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+    :func:`~beautygan.labelled_grid.labelled_grid` with a 12-pixel header: ``(H', W', 3)`` uint8 pixels, a new
+    array."""
+    if columns.ndim != 5 or columns.shape[2] != 3:
+        raise ValueError(f"columns must be (rows, cols, 3, H, W), got shape {tuple(columns.shape)}")
+    rows, cols, _, height, width = columns.shape
+    # to_uint8 is elementwise: the tiles stacked as one (3, N * H, W) image convert in one call
+    stacked = columns.flatten(0, 1).transpose(0, 1).reshape(3, rows * cols * height, width)
+    tiles = to_uint8(stacked, (-1.0, 1.0)).reshape(rows, cols, height, width, 3)
+    return labelled_grid(tiles, SAMPLE_COLUMNS[:cols], header=12).numpy()
 
 
 def write_sample_grid(writer: Any, tag: str, pixels: np.ndarray, step: int, png_path: Path | None) -> None:
