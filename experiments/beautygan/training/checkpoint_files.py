@@ -53,13 +53,13 @@ a data root or weights path given as a ``Path``. Each is rebuilt from its fields
 file. (Lightning's own state, the optimizers' and the callbacks' hold tensors, containers, strings and numbers.)"""
 
 FORMER_TYPE_PATHS: dict[type, tuple[str, ...]] = {
-    LossWeights: ("beautygan.training.loss_weights.LossWeights",),
-    SpeedOptions: ("beautygan.training.speed.SpeedOptions",),
+    LossWeights: ("beautygan.loss_weights.LossWeights",),
+    SpeedOptions: ("beautygan.speed.SpeedOptions",),
 }
-"""The other names a pickle may give a type of :data:`CHECKPOINT_TYPES`: the module paths of checkpoints written
-before the package was arranged by role (``beautygan.training.loss_weights``, ``beautygan.training.speed``, now under
-:mod:`beautygan.training`). A checkpoint pickles a type by its module path, so these are allowed too, each mapped to
-the type it names today."""
+"""The other names a pickle may give a type of :data:`CHECKPOINT_TYPES`: the module paths it had when checkpoints
+written before the package was arranged by role pickled it (``beautygan.loss_weights``, ``beautygan.speed``; now in
+:mod:`beautygan.training`). A pickle names a type by its module path, so these names are allowed too, each mapped to
+the type it names today (torch's ``(type, "module.Name")`` form of a safe global)."""
 
 
 def _allowed() -> list[Any]:
