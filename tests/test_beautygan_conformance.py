@@ -29,7 +29,7 @@ from perceptual import LPIPS, LPIPS_LAYERS
 pytestmark = pytest.mark.filterwarnings("ignore:.*(does not have many workers|LeafSpec|eval mode|logging interval).*")
 
 SIZE = 64
-EYE_MARGIN = round(10 * SIZE / 256)  # the official 10 px at 256x256, scaled as regions.py documents
+EYE_MARGIN = round(10 * SIZE / 256)  # the official 10 px at 256x256, scaled as data/regions.py documents
 NETWORKS = dict(generator_width=8, residual_blocks=1, discriminator_width=8)
 # Official knobs (lambda_A = lambda_B = 10, his weights 1 / 0.1 / 1) that give each preset's weights:
 # paper: cycle 10, perceptual 0.005 (= 10 * 5e-4), no identity, no halving; official: the code's own settings.

@@ -352,8 +352,8 @@ for name in ("beautygan.training.module", "beautygan.training.checkpoint_io", "b
         needs[name] = None
     except ModuleNotFoundError as err:
         needs[name] = err.name
-lightning_loaded = sorted(m for m in sys.modules if m.split(".")[0] == "lightning")
-print(json.dumps(dict(blocked=blocked, failed=failed, helps=helps, codes=codes, needs=needs, lightning=lightning_loaded)))
+loaded = sorted(m for m in sys.modules if m.split(".")[0] == "lightning")
+print(json.dumps(dict(blocked=blocked, failed=failed, helps=helps, codes=codes, needs=needs, lightning=loaded)))
 """
     )
     argv = [json.dumps(_inference_modules()), json.dumps(runs)]

@@ -72,8 +72,8 @@ def add_control_arguments(parser: argparse.ArgumentParser, *, strength: bool = T
 
 
 def controls_from(args: argparse.Namespace, *, strength: float | None = None):
-    """The :class:`~beautygan.inference.controls.MakeupControls` of parsed arguments (checked: a bad strength or a missing
-    region reference raises ``ValueError`` / ``FileNotFoundError`` before any work)."""
+    """The :class:`~beautygan.inference.controls.MakeupControls` of parsed arguments (checked: a bad strength or a
+    missing region reference raises ``ValueError`` / ``FileNotFoundError`` before any work)."""
     from ..inference.controls import MakeupControls
 
     references = {}

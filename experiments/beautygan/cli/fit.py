@@ -39,8 +39,8 @@ _SPECIAL_CKPT = ("last", "best", "hpc", "registry", "null")
 
 
 def _run_folder(config: Any) -> tuple[Any, Any]:
-    """The run's :class:`~beautygan.training.resume.RunFolder` (the logger's ``<save_dir>/<name>`` and a ``ModelCheckpoint``'s
-    own ``dirpath``) and the TensorBoard logger's config node (``None`` without one)."""
+    """The run's :class:`~beautygan.training.resume.RunFolder` (the logger's ``<save_dir>/<name>`` and a
+    ``ModelCheckpoint``'s own ``dirpath``) and the TensorBoard logger's config node (``None`` without one)."""
     from ..training.resume import RunFolder
 
     trainer = config.trainer

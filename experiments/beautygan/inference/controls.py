@@ -16,8 +16,9 @@ transfer offer).
   look; a region that asks for the base's own look and strength adds exactly 0, so strength 1 with one reference
   is the plain transfer bit for bit, and strength 0 is the source bit for bit.
 
-The masks come from the MT label maps (:func:`~beautygan.data.regions.control_regions`) of the aligned face, or on photos
-from dlib's landmarks drawn as ``prepare-faces`` draws them (:func:`~beautygan.data.faces.label_map_from_landmarks`).
+The masks come from the MT label maps (:func:`~beautygan.data.regions.control_regions`) of the aligned face, or on
+photos from dlib's landmarks drawn as ``prepare-faces`` draws them
+(:func:`~beautygan.data.faces.label_map_from_landmarks`).
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ class MakeupControls:
         strength: the whole look's strength, 0 (the source) to 1 (the transfer); up to 1.5 extrapolates.
         lips_strength, eyes_strength, skin_strength: each region's strength, multiplying ``strength``.
         lips, eyes, skin: a reference whose look that region wears instead of the whole-face reference's (a path,
-            a PIL image, an ``(H, W, 3)`` uint8 array, or a photo a :class:`~beautygan.inference.photo_transfer.PhotoTransfer`
-            has prepared).
+            a PIL image, an ``(H, W, 3)`` uint8 array, or a photo a
+            :class:`~beautygan.inference.photo_transfer.PhotoTransfer` has prepared).
 
     The default is the plain transfer. Nothing here reads a file: the transfer prepares the references.
     """

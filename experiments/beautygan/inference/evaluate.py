@@ -15,8 +15,9 @@ code (wtjiang98/BeautyGAN_pytorch) never measures it. This module does, per (sou
   or hair, which no loss asks to change.
 
 The measures themselves (:func:`~beautygan.data.metrics.transfer_metrics`, the batched tensor core, and
-:class:`~beautygan.data.metrics.TransferMetrics`, its validation-epoch accumulator) are in :mod:`beautygan.data.metrics`;
-here :func:`evaluate_pairs` works on files (optionally generating the results from a checkpoint); the
+:class:`~beautygan.data.metrics.TransferMetrics`, its validation-epoch accumulator) are in
+:mod:`beautygan.data.metrics`, beside the regions, below training and inference which both use them; here
+:func:`evaluate_pairs` works on files (optionally generating the results from a checkpoint); the
 ``beautygan evaluate`` command is :mod:`beautygan.cli.evaluate`.
 """
 
@@ -90,8 +91,8 @@ def evaluate_pairs(
     """Measure every pair (see the module docstring); one dict per pair, file names included.
 
     Images are resized to ``image_size`` (default: the result's size, or 256). Pairs without a ``result`` are run
-    through ``generator`` (a :class:`~beautygan.inference.trained_generator.TrainedGenerator`, on its device); those results are written
-    to ``results_dir`` when given.
+    through ``generator`` (a :class:`~beautygan.inference.trained_generator.TrainedGenerator`, on its device); those
+    results are written to ``results_dir`` when given.
 
     A pair whose image cannot be read raises :class:`~perceptual.images.ImageLoadError`, or, when a ``failures`` list
     is given, is appended to it as ``(pair, message)`` and skipped, so one bad file does not lose the other pairs."""

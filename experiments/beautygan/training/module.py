@@ -9,8 +9,9 @@ transcription of the official step. Deliberate differences: G's first outputs ar
 values); exact integer histogram CDFs; an empty eye mask zeroes its term instead of skipping the step (which would
 desynchronize DDP ranks); eye-shadow boxes clipped at the border; G's last convolution in float32 under bf16.
 
-Callbacks hold the rest: :class:`~beautygan.training.guard.LossGuard` (attached here), :class:`~beautygan.training.samples.SampleGrids`
-and :class:`~perceptual.pictures.monitor.FeatureMapMonitor` (from the config).
+Callbacks hold the rest: :class:`~beautygan.training.guard.LossGuard` (attached here),
+:class:`~beautygan.training.samples.SampleGrids` and :class:`~perceptual.pictures.monitor.FeatureMapMonitor` (from
+the config).
 """
 
 from __future__ import annotations
