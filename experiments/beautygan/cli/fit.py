@@ -1,15 +1,15 @@
 """``beautygan fit | validate | test | predict``: LightningCLI over :class:`~beautygan.training.module.BeautyGAN` and
-:class:`~beautygan.training.datamodule.MTDataModule`, with every expected failure as one line and exit status 2: a bad dataset
-(before any run folder exists), a bad configuration value, an unreadable checkpoint, nothing to resume from, a
-checkpoint that cannot be written, a loss that went NaN. ``--ckpt_path last`` resumes the run's own newest
-``last.ckpt`` in the same TensorBoard run (:mod:`beautygan.training.resume`).
+:class:`~beautygan.training.datamodule.MTDataModule`, with every expected failure as one line and exit status 2: a bad
+dataset (before any run folder exists), a bad configuration value, an unreadable checkpoint, nothing to resume from, a
+checkpoint that cannot be written, a loss that went NaN. ``--ckpt_path last`` resumes the run's own newest ``last.ckpt``
+in the same TensorBoard run (:mod:`beautygan.training.resume`).
 
 Checkpoints are read with ``weights_only=True`` everywhere (ours and Lightning's reads, within
-:func:`~beautygan.training.checkpoint_files.checkpoint_types`): a file with code in it is refused before Lightning sees it. A
-checkpoint that is not a ``beautygan fit`` checkpoint of this model (no Lightning version, missing or misshapen
-tensors, no optimizer state to resume) is one line naming the file. Lightning takes the checkpoint's
-hyper-parameters over the config; a VGG weights *file* named there is not opened unless the config or the command
-line names it too (a note says which file the checkpoint was trained with). ``fit`` locks its run folder
+:func:`~beautygan.training.checkpoint_files.checkpoint_types`): a file with code in it is refused before Lightning sees
+it. A checkpoint that is not a ``beautygan fit`` checkpoint of this model (no Lightning version, missing or misshapen
+tensors, no optimizer state to resume) is one line naming the file. Lightning takes the checkpoint's hyper-parameters
+over the config; a VGG weights *file* named there is not opened unless the config or the command line names it too (a
+note says which file the checkpoint was trained with). ``fit`` locks its run folder
 (:class:`~perceptual.folder_lock.FolderLock`): a second fit into it stops with the first one's PID."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Measurements of a makeup transfer, on tensors: per-region colour distance to the reference (mean RGB, CIELAB,
-histogram EMD), change outside the face, dlib face distance (is the result still the same person); and :class:`TransferMetrics`, which accumulates
-them over a validation epoch inside the LightningModule (the file-level ``beautygan evaluate`` is in
-:mod:`beautygan.inference.evaluate`)."""
+histogram EMD), change outside the face, dlib face distance (is the result still the same person); and
+:class:`TransferMetrics`, which accumulates them over a validation epoch inside the LightningModule (the file-level
+``beautygan evaluate`` is in :mod:`beautygan.inference.evaluate`)."""
 
 from __future__ import annotations
 

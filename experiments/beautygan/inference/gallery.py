@@ -348,8 +348,9 @@ def write_interpolation_strip(
 ) -> Gallery:
     """``source`` wearing ``steps`` looks from ``start``'s to ``end``'s (``end=None``: from the source's own look to
     ``start``'s), interpolated inside the generator
-    (:meth:`~beautygan.inference.photo_transfer.PhotoTransfer.interpolate`), between the source and the references; with ``blend_row``, a second row with the pixel blend of the two end
-    results at the same weights, the baseline. Writes the PNG and ``<out stem>.html`` naming every cell."""
+    (:meth:`~beautygan.inference.photo_transfer.PhotoTransfer.interpolate`), between the source and the references; with
+    ``blend_row``, a second row with the pixel blend of the two end results at the same weights, the baseline. Writes
+    the PNG and ``<out stem>.html`` naming every cell."""
     out = check_output_image(out, "--out")
     if steps < 2:
         raise ValueError(f"steps must be >= 2 (the two ends), got {steps}")

@@ -14,9 +14,9 @@ face hull, from :func:`~beautygan.data.faces.label_map_from_landmarks` (:mod:`be
 PSGAN's and EleGANt's demos detect, align and paste back the same way. Without the extra, or with ``align=False``,
 the whole photo is resized to the training square and that square is the output, with a note saying so.
 
-:class:`~beautygan.inference.controls.MakeupControls` set the strength (globally and per region) and which
-reference each region's look comes from; :meth:`PhotoTransfer.interpolate` moves between two looks inside the generator (the makeup
-branch's codes are mixed, and the rest of the network paints the mix). Region masks come from the landmarks on
+:class:`~beautygan.inference.controls.MakeupControls` set the strength (globally and per region) and which reference
+each region's look comes from; :meth:`PhotoTransfer.interpolate` moves between two looks inside the generator (the
+makeup branch's codes are mixed, and the rest of the network paints the mix). Region masks come from the landmarks on
 photos, or from the MT label map beside an image in the MT layout (``images/<domain>/x.png`` ->
 ``segs/<domain>/x.png``).
 """
