@@ -350,7 +350,8 @@ def test_ddp_two_cpu_processes(dataset_root: Path, tmp_path: Path) -> None:
     # The frozen VGG has nothing for DDP to reduce: none of its parameters requires a gradient.
     assert not any(p.requires_grad for n, p in model.named_parameters() if n.startswith("perceptual"))
     out = tmp_path / "ranks.txt"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    repo = Path(__file__).resolve().parents[1]  # this tree's perceptual and beautygan, whatever else is installed
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(repo), str(repo / "experiments")])}
     result = subprocess.run(
         [sys.executable, str(Path(__file__).with_name("_ddp_smoke.py")), str(dataset_root), str(out), "--devices", "2"],
         cwd=tmp_path,
