@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from _timing import median_time  # noqa: E402
 from test_faces_offline import TEMPLATE  # noqa: E402
 
-from beautygan.faces import label_map_from_landmarks  # noqa: E402
-from beautygan.metrics import face_distance, transfer_metrics  # noqa: E402
-from beautygan.networks import Generator  # noqa: E402
-from beautygan.synthetic import render_face  # noqa: E402
+from beautygan.data.faces import label_map_from_landmarks  # noqa: E402
+from beautygan.data.metrics import face_distance, transfer_metrics  # noqa: E402
+from beautygan.data.synthetic import render_face  # noqa: E402
+from beautygan.models.beautygan import Generator  # noqa: E402
 
 
 def main() -> None:
@@ -62,7 +62,7 @@ def main() -> None:
     print(f"  transfer_metrics (batch)          {metrics * 1e3:9.1f} ms   {metrics / base:5.2f}x")
     print(f"  label_map_from_landmarks (1 map)  {raster * 1e3:9.1f} ms   {raster / base:5.2f}x")
     try:
-        from beautygan.faces import FaceModels
+        from beautygan.data.faces import FaceModels
 
         models = FaceModels(upsample=0 if args.size >= 160 else 1)
     except ImportError as err:

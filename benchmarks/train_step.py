@@ -51,12 +51,12 @@ from _official_beautygan import official_step  # noqa: E402
 from _results import write_json  # noqa: E402
 from _timing import elapsed  # noqa: E402
 
-from beautygan.module import BeautyGAN  # noqa: E402
-from beautygan.networks import Translation  # noqa: E402
-from beautygan.regions import stacked_region_masks  # noqa: E402
-from beautygan.samples import render_sample_grid, write_sample_grid  # noqa: E402
-from beautygan.speed import SpeedOptions  # noqa: E402
-from beautygan.synthetic import render_face  # noqa: E402
+from beautygan.data.regions import stacked_region_masks  # noqa: E402
+from beautygan.data.synthetic import render_face  # noqa: E402
+from beautygan.models.beautygan import Translation  # noqa: E402
+from beautygan.training.module import BeautyGAN  # noqa: E402
+from beautygan.training.samples import render_sample_grid, write_sample_grid  # noqa: E402
+from beautygan.training.speed import SpeedOptions  # noqa: E402
 from perceptual.pictures.event_writer import BackgroundWriter  # noqa: E402
 
 WARMUP = 5  # compiled steps: compile, recompile (frozen Ds), cudagraph warm-up and recording
@@ -324,7 +324,7 @@ def measure_parts(
 def sample_grid_cost(size: int, device: torch.device, pairs: int, fastest: float) -> dict[str, float]:
     """Training-thread time of one BeautyGAN sample grid (``pairs`` rows of the 6 training columns, faces): rendered,
     encoded and written right there, as before, against rendered and queued to the BackgroundWriter, which encodes
-    and writes it (what :class:`~beautygan.samples.SampleGrids` does); as a share of the fastest step at the paper config's
+    and writes it (what :class:`~beautygan.training.samples.SampleGrids` does); as a share of the fastest step at the paper config's
     interval."""
     every = 500  # configs/beautygan.yaml samples.every_n_batches
     batch = make_batch(size, pairs, device, False)

@@ -17,11 +17,11 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from beautygan.data import MTDataModule
-from beautygan.metrics import region_colour_distance
-from beautygan.module import BeautyGAN
-from beautygan.regions import region_masks
-from beautygan.samples import SampleGrids
+from beautygan.data.metrics import region_colour_distance
+from beautygan.data.regions import region_masks
+from beautygan.training.datamodule import MTDataModule
+from beautygan.training.module import BeautyGAN
+from beautygan.training.samples import SampleGrids
 
 __all__ = ["main"]
 
@@ -58,7 +58,7 @@ def _lip_distance_over(dataset, model: BeautyGAN) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python tests/_ddp_smoke.py", description=__doc__.splitlines()[0])
-    parser.add_argument("root", type=Path, help="MT-layout dataset (e.g. from beautygan.synthetic)")
+    parser.add_argument("root", type=Path, help="MT-layout dataset (e.g. from beautygan.data.synthetic)")
     parser.add_argument("out", type=Path, help="result file written by rank 0")
     parser.add_argument("--devices", type=int, default=2)
     parser.add_argument("--accelerator", default="cpu")

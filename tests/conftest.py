@@ -94,7 +94,7 @@ def save_untrained_generator(path, *, size: int, hyper_parameters=None, **extra)
     """An untrained ``Generator(width=8, residual_blocks=1)`` (seed 0) saved at ``path`` as ``beautygan fit`` saves a
     checkpoint: it changes every pixel it is given, which is what the inference tests need to see a change.
     ``hyper_parameters`` adds to the module's, ``extra`` adds top-level checkpoint keys."""
-    from beautygan.networks import Generator
+    from beautygan.models.beautygan import Generator
 
     torch.manual_seed(0)
     generator = Generator(width=8, residual_blocks=1)

@@ -1,7 +1,7 @@
 """``beautygan app``, the web page: in a real browser (playwright driving the system's Chromium), through its API
 (gradio_client), with two clients at once, and its pieces in-process.
 
-Every result is checked by value against :class:`~beautygan.photo_transfer.PhotoTransfer` run here on the same
+Every result is checked by value against :class:`~beautygan.inference.photo_transfer.PhotoTransfer` run here on the same
 photos with the same controls (the app's PNGs are lossless, so the pixels must be equal), and against the
 default-controls transfer it must differ from. Each server is started on a free loopback port with a tiny checkpoint
 built here, and stopped by its own PID at the end of its test. The browser's requests are checked to go to the
@@ -44,9 +44,9 @@ skimage_data = pytest.importorskip("skimage.data", reason="scikit-image ships th
 from conftest import save_untrained_generator
 
 from beautygan.app import MakeupApp, VGGChoice, VGGView, checkpoint_vgg
-from beautygan.controls import MakeupControls
-from beautygan.photo_transfer import PhotoTransfer, TransferOptions
-from beautygan.synthetic import write_synthetic_mt
+from beautygan.data.synthetic import write_synthetic_mt
+from beautygan.inference.controls import MakeupControls
+from beautygan.inference.photo_transfer import PhotoTransfer, TransferOptions
 
 SIZE = 64
 LOOPBACK = "127.0.0.1"

@@ -30,12 +30,12 @@ from PIL import Image, ImageFile
 pytest.importorskip("gradio", reason="the 'app' extra is not installed: pip install -e '.[app]'")
 
 from beautygan.app import MakeupApp
+from beautygan.app.vgg_view import VGGChoice, VGGView
 from beautygan.cli import main as beautygan_main
-from beautygan.data import list_domain
-from beautygan.photo_limits import PhotoTooLargeError, check_photo_size
-from beautygan.photo_transfer import PhotoTransfer, TransferOptions
-from beautygan.synthetic import write_synthetic_mt
-from beautygan.vgg_view import VGGChoice, VGGView
+from beautygan.data.mt import list_domain
+from beautygan.data.photo_limits import PhotoTooLargeError, check_photo_size
+from beautygan.data.synthetic import write_synthetic_mt
+from beautygan.inference.photo_transfer import PhotoTransfer, TransferOptions
 
 LOOPBACK = "127.0.0.1"
 SIZE = 32

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import os
+import pickle
 import re
 import signal
 import subprocess
 import sys
 import time
+import types
+import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import torch
 
-from beautygan.checkpoints import AtomicCheckpointIO, CheckpointError, load_checkpoint_file
 from beautygan.cli import main as beautygan_main
+from beautygan.training.checkpoint_files import CheckpointError, load_checkpoint_file
+from beautygan.training.checkpoint_io import AtomicCheckpointIO
 
 _WRITER = """
 import sys, torch
-from beautygan.checkpoints import AtomicCheckpointIO
+from beautygan.training.checkpoint_io import AtomicCheckpointIO
 big = {"state_dict": {"w": torch.ones(64 * 1024 * 1024)}, "epoch": 2}  # 256 MB: the save takes a while
 print("saving", flush=True)
 AtomicCheckpointIO().save_checkpoint(big, sys.argv[1])
@@ -102,3 +107,51 @@ def test_transfer_checks_its_outputs_before_any_work(tmp_path: Path, extra: list
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and expected.format(tmp=tmp_path) in err, err
     assert not (tmp_path / "ok.png").exists()
+
+
+# ------------------------------------------------------------------------------------------------ older checkpoints
+@contextmanager
+def _pickled_under(kind: type, module_name: str):
+    """While the block runs, pickle writes ``kind`` as ``<module_name>.<its name>`` (the path it had in a checkpoint
+    written before the package was arranged by role): a stand-in module of that name holds it."""
+    stand_in = types.ModuleType(module_name)
+    setattr(stand_in, kind.__name__, kind)
+    home = kind.__module__
+    sys.modules[module_name] = stand_in
+    kind.__module__ = module_name
+    try:
+        yield
+    finally:
+        kind.__module__ = home
+        del sys.modules[module_name]
+
+
+def test_checkpoints_that_name_the_former_module_paths_still_load(tmp_path: Path) -> None:
+    """A checkpoint whose hyper-parameters were pickled as ``beautygan.loss_weights.LossWeights`` and
+    ``beautygan.speed.SpeedOptions`` (the Python API before the move) loads with ``weights_only=True``, as the
+    dataclasses of today, through the file reader, Lightning's checkpoint IO and the trained generator."""
+    from conftest import save_untrained_generator
+
+    from beautygan.inference.trained_generator import TrainedGenerator
+    from beautygan.training.checkpoint_files import CHECKPOINT_TYPES
+    from beautygan.training.loss_weights import LossWeights
+    from beautygan.training.speed import SpeedOptions
+
+    path = tmp_path / "before.ckpt"
+    hyper_parameters = {"loss_weights": LossWeights(lips=3.0), "speed": SpeedOptions(fused_adam=True)}
+    with _pickled_under(LossWeights, "beautygan.loss_weights"), _pickled_under(SpeedOptions, "beautygan.speed"):
+        save_untrained_generator(path, size=32, hyper_parameters=hyper_parameters)
+    with zipfile.ZipFile(path) as archive:
+        pickled = archive.read(next(n for n in archive.namelist() if n.endswith("data.pkl")))
+    assert b"beautygan.loss_weights\nLossWeights" in pickled and b"beautygan.speed\nSpeedOptions" in pickled
+    assert b"beautygan.training" not in pickled
+    with torch.serialization.safe_globals(list(CHECKPOINT_TYPES)):  # today's names only: refused
+        with pytest.raises(pickle.UnpicklingError, match=r"beautygan\.loss_weights\.LossWeights"):
+            torch.load(path, weights_only=True)
+
+    for checkpoint in (load_checkpoint_file(path), AtomicCheckpointIO().load_checkpoint(path)):
+        hparams = checkpoint["hyper_parameters"]
+        assert type(hparams["loss_weights"]) is LossWeights and hparams["loss_weights"] == LossWeights(lips=3.0)
+        assert type(hparams["speed"]) is SpeedOptions and hparams["speed"] == SpeedOptions(fused_adam=True)
+    assert TrainedGenerator.load(path).size == 32
+    assert LossWeights.__module__ == "beautygan.training.loss_weights" and "beautygan.speed" not in sys.modules

@@ -10,7 +10,7 @@ import torch
 import yaml
 
 from beautygan.cli import main
-from beautygan.synthetic import write_synthetic_mt
+from beautygan.data.synthetic import write_synthetic_mt
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,7 +34,7 @@ def test_configs_name_the_monitor_and_the_vgg_policy() -> None:
         classes = [c["class_path"] for c in config["trainer"]["callbacks"]]
         assert "perceptual.pictures.monitor.FeatureMapMonitor" in classes
         plugins = [c["class_path"] for c in config["trainer"]["plugins"]]
-        assert plugins == ["beautygan.checkpoints.AtomicCheckpointIO"]
+        assert plugins == ["beautygan.training.checkpoint_io.AtomicCheckpointIO"]
 
 
 def test_paper_config_fails_offline_with_the_core_error(capsys: pytest.CaptureFixture[str]) -> None:

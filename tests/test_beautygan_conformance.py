@@ -20,16 +20,16 @@ import torchvision
 from _official_beautygan import official_step
 from torch.utils.data import DataLoader
 
-from beautygan.module import BeautyGAN
-from beautygan.networks import Generator, Translation
-from beautygan.regions import stacked_region_masks
-from beautygan.synthetic import render_face
+from beautygan.data.regions import stacked_region_masks
+from beautygan.data.synthetic import render_face
+from beautygan.models.beautygan import Generator, Translation
+from beautygan.training.module import BeautyGAN
 from perceptual import LPIPS, LPIPS_LAYERS
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(does not have many workers|LeafSpec|eval mode|logging interval).*")
 
 SIZE = 64
-EYE_MARGIN = round(10 * SIZE / 256)  # the official 10 px at 256x256, scaled as regions.py documents
+EYE_MARGIN = round(10 * SIZE / 256)  # the official 10 px at 256x256, scaled as data/regions.py documents
 NETWORKS = dict(generator_width=8, residual_blocks=1, discriminator_width=8)
 # Official knobs (lambda_A = lambda_B = 10, his weights 1 / 0.1 / 1) that give each preset's weights:
 # paper: cycle 10, perceptual 0.005 (= 10 * 5e-4), no identity, no halving; official: the code's own settings.

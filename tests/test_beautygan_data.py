@@ -9,8 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from beautygan.data import DatasetError, MTDataModule, MTDataset, list_domain
-from beautygan.synthetic import write_synthetic_mt
+from beautygan.data.mt import DatasetError, MTDataset, list_domain
+from beautygan.data.synthetic import write_synthetic_mt
+from beautygan.training.datamodule import MTDataModule
 
 
 @pytest.fixture()

@@ -7,7 +7,7 @@ import pytest
 import torch
 from _official_beautygan import _cal_trans as _official_table  # cal_trans, verbatim
 
-from beautygan.histogram import histogram_matching_loss, match_histograms, to_pixel_scale
+from beautygan.training.histogram import histogram_matching_loss, match_histograms, to_pixel_scale
 
 
 def _official_cdf(values: np.ndarray) -> list[float]:
@@ -116,7 +116,7 @@ def test_bad_inputs_raise_clear_errors() -> None:
 
 
 def test_transfer_tables_match_the_official_double_loop_on_sparse_histograms() -> None:
-    from beautygan.histogram import transfer_tables
+    from beautygan.training.histogram import transfer_tables
 
     rng = np.random.default_rng(0)
     pred = rng.integers(0, 4, (40, 256)) * (rng.random((40, 256)) < 0.15)

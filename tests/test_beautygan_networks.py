@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from beautygan.networks import Generator, PatchDiscriminator
+from beautygan.models.beautygan import Generator
+from beautygan.models.discriminator import PatchDiscriminator
 
 
 def _official_generator_params(width: int = 64, blocks: int = 6) -> int:

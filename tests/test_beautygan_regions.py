@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from beautygan.regions import FaceRegion, eye_shadow_mask, region_masks
+from beautygan.data.regions import FaceRegion, eye_shadow_mask, region_masks
 
 
 def _face(size: int = 256) -> torch.Tensor:

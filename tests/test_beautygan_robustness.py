@@ -12,12 +12,13 @@ import torch
 from PIL import Image
 
 from beautygan.cli import main as beautygan_main
-from beautygan.data import DatasetError, MTDataModule, MTDataset, read_labels
-from beautygan.guard import LossGuard, NonFiniteLossError
-from beautygan.histogram import histogram_matching_loss
-from beautygan.module import BeautyGAN
-from beautygan.regions import stacked_region_masks
-from beautygan.synthetic import write_synthetic_mt
+from beautygan.data.mt import DatasetError, MTDataset, read_labels
+from beautygan.data.regions import stacked_region_masks
+from beautygan.data.synthetic import write_synthetic_mt
+from beautygan.training.datamodule import MTDataModule
+from beautygan.training.guard import LossGuard, NonFiniteLossError
+from beautygan.training.histogram import histogram_matching_loss
+from beautygan.training.module import BeautyGAN
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::perceptual.RandomWeightsWarning"),
@@ -337,7 +338,7 @@ def test_a_full_disk_at_a_checkpoint_save_is_one_line_and_keeps_the_previous_che
 ) -> None:
     import shutil
 
-    import beautygan.checkpoints as checkpoints
+    import beautygan.training.checkpoint_files as checkpoints
 
     last_saves = 0
     real_save, real_usage = torch.save, shutil.disk_usage

@@ -24,10 +24,10 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from beautygan.module import BeautyGAN
-from beautygan.regions import stacked_region_masks
-from beautygan.speed import SpeedOptions
-from beautygan.synthetic import render_face
+from beautygan.data.regions import stacked_region_masks
+from beautygan.data.synthetic import render_face
+from beautygan.training.module import BeautyGAN
+from beautygan.training.speed import SpeedOptions
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:.*(does not have many workers|LeafSpec|eval mode|logging interval|RANDOMLY INITIALIZED).*",
@@ -192,7 +192,7 @@ def test_compiled_histogram_loss_equals_the_eager_one() -> None:
     """The histogram loss as one compiled graph: the same per-sample, per-region values (the integer tables are
     exact; only the float mean's summation order differs) and the same gradient, on rendered faces with the regions
     of their label maps, both criteria."""
-    from beautygan.histogram import histogram_matching_loss
+    from beautygan.training.histogram import histogram_matching_loss
 
     items = _items(3)
     pred = torch.stack([i["source"] for i in items] + [i["reference"] for i in items])

@@ -19,12 +19,12 @@ from conftest import tensorboard_events
 from PIL import Image
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from beautygan import samples as samples_module
 from beautygan.cli import main as beautygan_main
-from beautygan.data import MTDataModule
-from beautygan.module import BeautyGAN
-from beautygan.samples import SampleGrids
-from beautygan.synthetic import write_synthetic_mt
+from beautygan.data.synthetic import write_synthetic_mt
+from beautygan.training import samples as samples_module
+from beautygan.training.datamodule import MTDataModule
+from beautygan.training.module import BeautyGAN
+from beautygan.training.samples import SampleGrids
 from perceptual import RandomWeightsWarning, VGGFeatures, WeightsUnavailableError, load_weights
 
 pytestmark = [
@@ -293,7 +293,7 @@ def test_imagenet_vgg_fails_offline_unless_the_config_opts_into_random() -> None
 def test_fallback_vgg_gives_the_identity_term_weight(dataset_root: Path) -> None:
     """With the fallback VGG, the paper-weighted perceptual term between two different faces is within two orders
     of magnitude of a cycle term, not five below it (Kaiming's random VGG: about 1e-5)."""
-    from beautygan.data import MTDataset
+    from beautygan.data.mt import MTDataset
 
     items = [MTDataset(dataset_root, split="train", image_size=32, seed=0)[i] for i in range(4)]
     sources = torch.stack([item["source"] for item in items])
@@ -350,7 +350,8 @@ def test_ddp_two_cpu_processes(dataset_root: Path, tmp_path: Path) -> None:
     # The frozen VGG has nothing for DDP to reduce: none of its parameters requires a gradient.
     assert not any(p.requires_grad for n, p in model.named_parameters() if n.startswith("perceptual"))
     out = tmp_path / "ranks.txt"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    repo = Path(__file__).resolve().parents[1]  # this tree's perceptual and beautygan, whatever else is installed
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(repo), str(repo / "experiments")])}
     result = subprocess.run(
         [sys.executable, str(Path(__file__).with_name("_ddp_smoke.py")), str(dataset_root), str(out), "--devices", "2"],
         cwd=tmp_path,

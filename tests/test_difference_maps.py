@@ -99,9 +99,9 @@ def test_beautygan_with_lpips_logs_the_map_from_its_own_pass(tmp_path: Path, vgg
     import lightning as L
     from lightning.pytorch.loggers import TensorBoardLogger
 
-    from beautygan.data import MTDataModule
-    from beautygan.module import BeautyGAN
-    from beautygan.synthetic import write_synthetic_mt
+    from beautygan.data.synthetic import write_synthetic_mt
+    from beautygan.training.datamodule import MTDataModule
+    from beautygan.training.module import BeautyGAN
     from perceptual.pictures.monitor import FeatureMapMonitor
 
     class Capture(L.Callback):

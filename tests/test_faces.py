@@ -1,7 +1,7 @@
 """dlib parts of issue 7: detection, landmarks, prepare-faces and the face distance on real pixels.
 
 Needs the ``faces`` extra (``pip install -e '.[faces]'``); skipped with that reason otherwise. Faces: the procedural
-faces of ``beautygan.synthetic`` (drawn, no download; dlib's HOG detector finds most of them) and
+faces of ``beautygan.data.synthetic`` (drawn, no download; dlib's HOG detector finds most of them) and
 scikit-image's ``astronaut()`` photo where scikit-image is installed.
 """
 
@@ -15,8 +15,7 @@ from PIL import Image
 pytest.importorskip("dlib", reason="the 'faces' extra is not installed: pip install -e '.[faces]'")
 
 from beautygan.cli import main as beautygan_main  # noqa: E402
-from beautygan.evaluate import EvalPair, evaluate_pairs  # noqa: E402
-from beautygan.faces import (  # noqa: E402
+from beautygan.data.faces import (  # noqa: E402
     FaceModels,
     FacesUnavailableError,
     align_face,
@@ -24,9 +23,10 @@ from beautygan.faces import (  # noqa: E402
     models_dir,
     prepare_faces,
 )
-from beautygan.metrics import face_distance  # noqa: E402
-from beautygan.regions import FaceRegion as R  # noqa: E402
-from beautygan.synthetic import render_face  # noqa: E402
+from beautygan.data.metrics import face_distance  # noqa: E402
+from beautygan.data.regions import FaceRegion as R  # noqa: E402
+from beautygan.data.synthetic import render_face  # noqa: E402
+from beautygan.inference.evaluate import EvalPair, evaluate_pairs  # noqa: E402
 
 try:
     models_dir()

@@ -18,8 +18,7 @@ import torch
 from PIL import Image
 
 from beautygan.cli import main as beautygan_main
-from beautygan.evaluate import EvalPair, evaluate_pairs, summarize, write_table
-from beautygan.faces import (
+from beautygan.data.faces import (
     DetectedFace,
     PrepareReport,
     align_face,
@@ -27,10 +26,11 @@ from beautygan.faces import (
     label_map_from_landmarks,
     prepare_faces,
 )
-from beautygan.inference import TrainedGenerator
-from beautygan.metrics import TransferMetrics, histogram_emd, mean_lab_distance, rgb_to_lab, transfer_metrics
-from beautygan.networks import Translation
-from beautygan.regions import FaceRegion as R
+from beautygan.data.metrics import TransferMetrics, histogram_emd, mean_lab_distance, rgb_to_lab, transfer_metrics
+from beautygan.data.regions import FaceRegion as R
+from beautygan.inference.evaluate import EvalPair, evaluate_pairs, summarize, write_table
+from beautygan.inference.trained_generator import TrainedGenerator
+from beautygan.models.beautygan import Translation
 
 # A frontal face in a 100 x 100 frame, iBUG 68-point order (image-left first), mouth closed.
 _JAW = [(50 - 35 * math.cos(t), 45 + 40 * math.sin(t)) for t in np.linspace(0, math.pi, 17)]
@@ -196,7 +196,7 @@ def test_prepare_faces_writes_mt_layout_and_reports_every_skip(tmp_path, monkeyp
     (photos / "broken.png").write_bytes(b"not an image")
     (photos / "notes.txt").write_text("ignored: not an image suffix")
     models = _FakeModels()
-    import beautygan.faces as faces_module
+    import beautygan.data.faces as faces_module
 
     real_load = faces_module.load_image
 
@@ -235,7 +235,7 @@ def test_prepare_faces_writes_mt_layout_and_reports_every_skip(tmp_path, monkeyp
     prepare_faces(photos, out, kind="non-makeup", size=64, min_face=32, models=models, progress=False)
     assert (out / "non-makeup.txt").read_text().split() == ["one.png", "two.png", "three.png"]
     # The MT loader of the BeautyGAN experiment accepts what was written.
-    from beautygan.data import check_pairs, list_domain
+    from beautygan.data.mt import check_pairs, list_domain
 
     names = list_domain(out, "non-makeup")
     assert names == ["one.png", "two.png", "three.png"] and check_pairs(out, "non-makeup", names) == []
@@ -502,7 +502,7 @@ def test_evaluate_cli_on_a_pairs_file_and_on_a_checkpoint(tmp_path, capsys):
     assert "expected 'SOURCE REFERENCE [RESULT]'" in capsys.readouterr().err
 
     # A tiny generator checkpoint in the layout `beautygan fit` writes (state_dict with the generator. prefix).
-    from beautygan.networks import Generator
+    from beautygan.models.beautygan import Generator
 
     generator = Generator(width=8, residual_blocks=1)
     ckpt = tmp_path / "tiny.ckpt"
@@ -540,7 +540,7 @@ def test_evaluate_cli_on_a_pairs_file_and_on_a_checkpoint(tmp_path, capsys):
 def test_missing_extra_gives_install_hint(monkeypatch):
     import sys
 
-    from beautygan.faces import FaceModels, FacesUnavailableError
+    from beautygan.data.faces import FaceModels, FacesUnavailableError
 
     monkeypatch.setitem(sys.modules, "dlib", None)  # import dlib -> ImportError
     with pytest.raises(FacesUnavailableError, match=r"pip install -e '\.\[faces\]'"):

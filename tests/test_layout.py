@@ -1,10 +1,12 @@
-"""The package layout the README promises: imports run one way (no cycle, function-local imports included), the
-wheel installs `perceptual` and `beautygan` and nothing generic, `import perceptual` loads no Lightning, and
-`beautygan --help` lists every command."""
+"""The package layout the README promises: imports run one way (no cycle, function-local imports included; in
+`beautygan`, from its base up through training and inference to the app and the command line), no private name is
+imported across modules, the wheel installs `perceptual` and `beautygan` and nothing generic, `import perceptual`
+loads no Lightning, using a trained BeautyGAN needs no Lightning, and `beautygan --help` lists every command."""
 
 from __future__ import annotations
 
 import ast
+import json
 import shutil
 import subprocess
 import sys
@@ -197,7 +199,7 @@ def _private_imports(root: Path) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("package", ["perceptual"])
+@pytest.mark.parametrize("package", sorted(PACKAGES))
 def test_no_private_name_is_imported_across_modules(package: str) -> None:
     """A name another module uses is public (no leading underscore), so ``_name`` means "only this file uses it"."""
     assert _private_imports(PACKAGES[package]) == []
@@ -211,3 +213,163 @@ def test_the_private_import_finder_finds_one(tmp_path: Path) -> None:
         "from __future__ import annotations\n\nfrom pkg.a import __version__\n\n\ndef f():\n    from .a import _helper\n"
     )
     assert _private_imports(package) == ["pkg/b.py:7: _helper"]
+
+
+# ------------------------------------------------------------------------------------------------ beautygan by role
+BEAUTYGAN_RANKS = {
+    "beautygan": 0,  # the package itself
+    "beautygan.data": 0,  # the MT dataset, regions, synthetic faces, face alignment, photo limits, transfer metrics
+    "beautygan.models": 0,  # the networks
+    "beautygan.labelled_grid": 0,  # the labelled grids of the sample grids and the strips
+    "beautygan.training": 1,  # the LightningModule, its losses, callbacks, checkpoint files and IO, resume
+    "beautygan.inference": 2,  # the trained generator, controls, photo transfer, galleries, evaluation
+    "beautygan.app": 3,  # the web page
+    "beautygan.cli": 4,  # the command line
+    "beautygan.demo": 4,  # `make demo`
+}
+"""Where each part of ``beautygan`` sits: a module imports modules of its own rank or lower, never higher."""
+
+
+def _rank(module: str, ranks: dict[str, int]) -> int | None:
+    """The rank of the longest entry of ``ranks`` that is ``module`` or a package holding it."""
+    parts = module.split(".")
+    for end in range(len(parts), 0, -1):
+        if ".".join(parts[:end]) in ranks:
+            return ranks[".".join(parts[:end])]
+    return None
+
+
+def _upward_imports(graph: dict[str, set[str]], ranks: dict[str, int]) -> list[str]:
+    """Every import of ``graph`` from a module to one of a higher rank, as ``a (rank) -> b (rank)``."""
+    found = []
+    for module, targets in sorted(graph.items()):
+        for target in sorted(targets):
+            here, there = _rank(module, ranks), _rank(target, ranks)
+            if here is not None and there is not None and there > here:
+                found.append(f"{module} ({here}) -> {target} ({there})")
+    return found
+
+
+def test_every_beautygan_module_has_a_rank() -> None:
+    assert [m for m in _import_graph("beautygan") if _rank(m, BEAUTYGAN_RANKS) is None] == []
+
+
+def test_beautygan_imports_run_one_way() -> None:
+    """data and models, then training, then inference, then the app, the command line and the demo: no import
+    (function-local ones included) from a lower rank to a higher one."""
+    assert _upward_imports(_import_graph("beautygan"), BEAUTYGAN_RANKS) == []
+
+
+def test_the_rank_check_finds_an_upward_import() -> None:
+    ranks = {"p.base": 0, "p.top": 1}
+    graph = {"p.base.a": {"p.top.b"}, "p.top.b": {"p.base.a"}, "p.top": set()}
+    assert _upward_imports(graph, ranks) == ["p.base.a (0) -> p.top.b (1)"]
+    assert _rank("p.top", ranks) == 1 and _rank("q", ranks) is None
+
+
+_NO_LIGHTNING = """
+import importlib.abc, sys
+
+class NoLightning(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("lightning", "pytorch_lightning", "lightning_fabric"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, NoLightning())
+"""
+"""Makes ``lightning`` unimportable in the process that runs it, as in an environment without the ``train``
+extra."""
+
+LIGHTNING_FREE_TRAINING = ("checkpoint_files", "loss_weights", "speed", "histogram", "resume")
+"""The modules of ``beautygan.training`` that inference uses (checkpoint files, and the types a checkpoint's
+hyper-parameters hold) and that need no Lightning."""
+
+
+def _inference_modules() -> list[str]:
+    """Every module that using a trained model may import: all but training (save its plain modules), ``cli.fit``
+    (the LightningCLI commands) and the demo (which trains)."""
+    names = []
+    for name in _import_graph("beautygan"):
+        if name.startswith("beautygan.training"):
+            if name.rsplit(".", 1)[-1] in (*LIGHTNING_FREE_TRAINING, "training"):
+                names.append(name)
+        elif name not in ("beautygan.cli.fit", "beautygan.demo"):
+            names.append(name)
+    return sorted(names)
+
+
+def test_using_a_trained_model_needs_no_lightning(tmp_path: Path) -> None:
+    """In a process where ``import lightning`` fails, every inference, app and command-line module imports, each
+    command that uses a trained model shows its help, and transfer, gallery, interpolate and evaluate run on a
+    checkpoint written as ``beautygan fit`` writes one; the training modules that need Lightning do fail there."""
+    from conftest import save_untrained_generator
+
+    from beautygan.data.synthetic import write_synthetic_mt
+
+    root = write_synthetic_mt(tmp_path / "mt", n=3, size=32, held_out=2, seed=0)
+    ckpt = save_untrained_generator(tmp_path / "run" / "last.ckpt", size=32)
+    source, reference, other = (
+        root / "images" / "non-makeup" / "nm_0000.png",
+        root / "images" / "makeup" / "mk_0001.png",
+        root / "images" / "makeup" / "mk_0002.png",
+    )
+    commands = {
+        "transfer": ["--source", source, "--reference", reference, "--out", tmp_path / "out.png", "--no-align"],
+        "gallery": ["--data-dir", root, "--count", 2, "--cell", 32, "--out", tmp_path / "gallery.png"],
+        "interpolate": ["--source", source, "--reference", reference, "--reference", other, "--steps", 3],
+        "evaluate": ["--data-dir", root, "--n", 2, "--no-faces", "--out", tmp_path / "eval"],
+    }
+    commands["interpolate"] += ["--cell", 32, "--no-align", "--out", tmp_path / "strip.png"]
+    runs = {name: ["--ckpt", str(ckpt), "--device", "cpu", *map(str, args)] for name, args in commands.items()}
+    code = (
+        _NO_LIGHTNING
+        + """
+import contextlib, importlib, io, json
+modules, runs = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+try:
+    import lightning
+except ModuleNotFoundError:
+    blocked = True
+else:
+    blocked = False
+failed = {}
+for name in modules:
+    try:
+        importlib.import_module(name)
+    except Exception as err:
+        failed[name] = f"{type(err).__name__}: {err}"
+from beautygan.cli import main
+helps, codes, needs = {}, {}, {}
+with contextlib.redirect_stdout(io.StringIO()):
+    for name in ("transfer", "gallery", "interpolate", "evaluate", "app"):
+        helps[name] = main([name, "--help"])
+    for name, args in runs.items():
+        codes[name] = main([name, *args])
+for name in ("beautygan.training.module", "beautygan.training.checkpoint_io", "beautygan.training.datamodule"):
+    try:
+        importlib.import_module(name)
+        needs[name] = None
+    except ModuleNotFoundError as err:
+        needs[name] = err.name
+loaded = sorted(m for m in sys.modules if m.split(".")[0] == "lightning")
+print(json.dumps(dict(blocked=blocked, failed=failed, helps=helps, codes=codes, needs=needs, lightning=loaded)))
+"""
+    )
+    argv = [json.dumps(_inference_modules()), json.dumps(runs)]
+    result = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["blocked"] and report["lightning"] == []
+    assert report["failed"] == {}
+    assert report["helps"] == dict.fromkeys(("transfer", "gallery", "interpolate", "evaluate", "app"), 0)
+    assert report["codes"] == dict.fromkeys(commands, 0), result.stderr[-3000:]
+    lightning_modules = (
+        "beautygan.training.module",
+        "beautygan.training.checkpoint_io",
+        "beautygan.training.datamodule",
+    )
+    assert report["needs"] == dict.fromkeys(lightning_modules, "lightning")  # the blocker works
+    for path in ("out.png", "gallery.png", "gallery.html", "strip.png", "eval/metrics.csv"):
+        assert (tmp_path / path).is_file(), path
+    assert len(_inference_modules()) > 25  # the data, models, inference, app and cli modules, not a few

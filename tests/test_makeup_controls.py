@@ -18,13 +18,13 @@ from conftest import save_untrained_generator
 from PIL import Image, ImageFilter
 
 from beautygan.cli import main as beautygan_main
-from beautygan.controls import MakeupControls, compose, feather_regions
-from beautygan.data import read_labels
-from beautygan.networks import Generator
-from beautygan.photo_transfer import PhotoTransfer, TransferOptions
-from beautygan.regions import FaceRegion as R
-from beautygan.regions import control_regions, region_masks
-from beautygan.synthetic import write_synthetic_mt
+from beautygan.data.mt import read_labels
+from beautygan.data.regions import FaceRegion as R
+from beautygan.data.regions import control_regions, region_masks
+from beautygan.data.synthetic import write_synthetic_mt
+from beautygan.inference.controls import MakeupControls, compose, feather_regions
+from beautygan.inference.photo_transfer import PhotoTransfer, TransferOptions
+from beautygan.models.beautygan import Generator
 
 SIZE = 128
 FEATHER = 0.01  # of the face's side: a 1-pixel soft edge on the synthetic faces, whose lips are 4 pixels thick
@@ -408,7 +408,9 @@ def test_an_unwritable_output_folder_is_refused_before_any_work(checkpoint, mt, 
     else:
         locked.chmod(0o555)
     loaded = []
-    monkeypatch.setattr("beautygan.inference.load_checkpoint_file", lambda *a, **k: loaded.append(a) or {})
+    monkeypatch.setattr(
+        "beautygan.inference.trained_generator.load_checkpoint_file", lambda *a, **k: loaded.append(a) or {}
+    )
     code = beautygan_main(
         [
             "transfer",
@@ -437,7 +439,7 @@ def test_an_unwritable_output_folder_is_refused_before_any_work(checkpoint, mt, 
 def faces():
     pytest.importorskip("dlib", reason="the 'faces' extra is not installed: pip install -e '.[faces]'")
     data = pytest.importorskip("skimage.data", reason="scikit-image ships the real photos")
-    from beautygan.faces import FaceModels, FacesUnavailableError, models_dir
+    from beautygan.data.faces import FaceModels, FacesUnavailableError, models_dir
 
     try:
         models_dir()
@@ -469,13 +471,13 @@ def test_on_a_photo_strength_zero_is_the_photo_and_one_the_plain_transfer(checkp
 
 
 def _hull(models, photo: np.ndarray) -> np.ndarray:
-    from beautygan.faces import label_map_from_landmarks
+    from beautygan.data.faces import label_map_from_landmarks
 
     return label_map_from_landmarks(models.detect(photo)[0].landmarks, photo.shape[:2]) != 0
 
 
 def test_on_a_photo_lips_from_a_and_eyes_from_b_land_in_their_regions(checkpoint, faces) -> None:
-    from beautygan.faces import alignment_matrix, label_map_from_landmarks
+    from beautygan.data.faces import alignment_matrix, label_map_from_landmarks
 
     models, data = faces
     astronaut = _astronaut(data)

@@ -239,7 +239,8 @@ def test_a_lock_left_by_a_killed_run_is_taken_over_with_a_note(images, tmp_path,
         argv = ["maps", "--compare", str(images["photo"]), str(images["photo"]), *common]
     assert main(argv) == 0
     err = capsys.readouterr().err
-    note = f"perceptual maps: note: took over {out / '.perceptual-maps.lock'}, left by PID {dead}, which no longer runs"
+    lock = out / ".perceptual-maps.lock"
+    note = f"perceptual maps: note: {lock} was left by PID {dead}, which is no longer running: taken over"
     assert note in err.splitlines()
     assert not (out / ".perceptual-maps.lock").exists()  # released at the end, like any lock this run took
     assert (out / "index.html").is_file() and (

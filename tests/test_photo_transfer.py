@@ -19,10 +19,16 @@ skimage_data = pytest.importorskip("skimage.data", reason="scikit-image ships th
 from conftest import save_untrained_generator  # noqa: E402
 
 from beautygan.cli import main as beautygan_main  # noqa: E402
-from beautygan.faces import FaceModels, FacesUnavailableError, label_map_from_landmarks, models_dir  # noqa: E402
-from beautygan.gallery import gallery_grid  # noqa: E402
-from beautygan.photo_transfer import NoFaceError, PhotoTransfer, TransferOptions  # noqa: E402
-from beautygan.synthetic import write_synthetic_mt  # noqa: E402
+from beautygan.data.faces import (  # noqa: E402
+    FaceModels,
+    FacesUnavailableError,
+    NoFaceError,  # noqa: E402
+    label_map_from_landmarks,
+    models_dir,
+)
+from beautygan.data.synthetic import write_synthetic_mt  # noqa: E402
+from beautygan.inference.gallery import gallery_grid  # noqa: E402
+from beautygan.inference.photo_transfer import PhotoTransfer, TransferOptions
 
 try:
     models_dir()

@@ -17,8 +17,8 @@ import pytest
 
 from beautygan.cli import main as beautygan_main
 from beautygan.cli.fit import LOCK_NAME
-from beautygan.samples import remove_unfinished_grids
-from beautygan.synthetic import write_synthetic_mt
+from beautygan.data.synthetic import write_synthetic_mt
+from beautygan.training.samples import remove_unfinished_grids
 from perceptual.folder_lock import FolderLock, FolderLockedError
 
 pytestmark = [
@@ -70,13 +70,46 @@ def test_a_stale_lock_is_taken_over_with_a_note(tmp_path: Path, dead_pid: int) -
 def test_an_empty_lock_is_fresh_for_a_while_and_another_hosts_lock_is_held(tmp_path: Path) -> None:
     lock = tmp_path / ".x.lock"
     lock.write_text("")  # a holder between its exclusive create and its write
-    with pytest.raises(FolderLockedError, match="PID unknown"):
+    with pytest.raises(FolderLockedError, match="holds no PID"):
         FolderLock(tmp_path, name=".x.lock").acquire()
     os.utime(lock, (0, 0))  # long ago: a kill between the create and the write
-    assert "a run that never wrote its PID: taken over" in (FolderLock(tmp_path, name=".x.lock").acquire() or "")
+    assert "held no PID and had not changed for 10 s: taken over" in (
+        FolderLock(tmp_path, name=".x.lock").acquire() or ""
+    )
     lock.write_text(f"1 other-{HOST}\n")
     with pytest.raises(FolderLockedError, match=f"PID 1 on host other-{HOST}"):
         FolderLock(tmp_path, name=".x.lock").acquire()
+
+
+def test_the_lock_file_is_created_holding_its_pid_and_without_hard_links_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock file appears under its name already holding ``PID host`` (a hard link of a file written first), so
+    no process sees it empty; where the filesystem has no hard links it is created exclusively and written at once.
+    A lock file holding only a PID (no host) is this host's."""
+    linked: list[str] = []
+    real_link = os.link
+
+    def link(source, target, *args, **kwargs):
+        linked.append(Path(source).read_text())  # what the lock file holds the moment it exists
+        return real_link(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "link", link)
+    with FolderLock(tmp_path / "a", name=".x.lock"):
+        assert linked == [f"{os.getpid()} {HOST}\n"]
+
+    def no_links(source, target, *args, **kwargs):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    with FolderLock(tmp_path / "b", name=".x.lock"):
+        assert (tmp_path / "b" / ".x.lock").read_text() == f"{os.getpid()} {HOST}\n"
+        with pytest.raises(FolderLockedError, match=f"PID {os.getpid()}"):
+            FolderLock(tmp_path / "b", name=".x.lock").acquire()
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == []  # no temporary file left
+    (tmp_path / "b" / ".x.lock").write_text(str(os.getpid()))  # a PID and no host: this host's
+    with pytest.raises(FolderLockedError, match=f"another a run \\(PID {os.getpid()}\\)"):
+        FolderLock(tmp_path / "b", name=".x.lock").acquire()
 
 
 def test_unfinished_sample_grids_are_removed_and_finished_ones_kept(tmp_path: Path) -> None:

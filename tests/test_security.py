@@ -25,12 +25,12 @@ from _tf_vgg_reference import random_conv_weights
 from conftest import save_untrained_generator
 from PIL import Image
 
-from beautygan.checkpoints import load_checkpoint_file
 from beautygan.cli import main as beautygan_main
-from beautygan.data import DatasetError, MTDataset, list_domain
-from beautygan.loss_weights import LossWeights
-from beautygan.speed import SpeedOptions
-from beautygan.synthetic import write_synthetic_mt
+from beautygan.data.mt import DatasetError, MTDataset, list_domain
+from beautygan.data.synthetic import write_synthetic_mt
+from beautygan.training.checkpoint_files import load_checkpoint_file
+from beautygan.training.loss_weights import LossWeights
+from beautygan.training.speed import SpeedOptions
 from perceptual.cli import main as perceptual_main
 from perceptual.safe_pickle import RefusedPickleError, load_npy
 from perceptual.weights_formats import load_npy_weights
@@ -172,9 +172,9 @@ def test_checkpoints_with_our_own_types_still_load_and_resume(mt: Path, tmp_path
     """A checkpoint as the Python API writes it (before and after this change: hyper-parameters holding the
     LossWeights and SpeedOptions dataclasses, a Path data root) loads with weights_only=True, validates through the
     CLI and resumes training."""
-    from beautygan.checkpoints import AtomicCheckpointIO
-    from beautygan.data import MTDataModule
-    from beautygan.module import BeautyGAN
+    from beautygan.training.checkpoint_io import AtomicCheckpointIO
+    from beautygan.training.datamodule import MTDataModule
+    from beautygan.training.module import BeautyGAN
 
     def trainer(epochs: int) -> L.Trainer:
         return L.Trainer(
@@ -219,7 +219,7 @@ def test_checkpoints_with_our_own_types_still_load_and_resume(mt: Path, tmp_path
 
 # ---------------------------------------------------------------------------------------------- foreign files
 def test_foreign_and_partial_checkpoints_are_one_line_naming_the_file(mt: Path, tmp_path: Path, capsys) -> None:
-    from beautygan.module import BeautyGAN
+    from beautygan.training.module import BeautyGAN
 
     foreign = tmp_path / "foreign.ckpt"
     torch.save({"state_dict": {}}, foreign)
@@ -422,7 +422,7 @@ def test_a_hostile_npy_runs_nothing_in_the_app(tmp_path: Path, capsys) -> None:
 def test_a_weights_file_named_in_a_checkpoint_is_not_opened_by_validate(mt: Path, tmp_path: Path, capsys) -> None:
     """LightningCLI copies the checkpoint's hyper-parameters over the config: the stored ``vgg_weights`` file is not
     opened unless the command line names it too."""
-    from beautygan.module import BeautyGAN
+    from beautygan.training.module import BeautyGAN
 
     marker = tmp_path / "ran"
     npy = _hostile_npy(tmp_path / "vgg16.npy", marker)

@@ -1,4 +1,4 @@
-"""Posed synthetic faces and their 68 landmarks (beautygan.synthetic, beautygan.synthetic_pose).
+"""Posed synthetic faces and their 68 landmarks (beautygan.data.synthetic, beautygan.data.synthetic_pose).
 
 References: the frontal faces' pixels are pinned by hashes of what the frontal-only writer produced; where each
 landmark must lie is the iBUG 300-W index table written out here; the in-plane pose is checked against a similarity
@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from beautygan.regions import FaceRegion as R
-from beautygan.synthetic import FaceParams, render, render_face, write_synthetic_mt
-from beautygan.synthetic_pose import Pose, random_pose
+from beautygan.data.regions import FaceRegion as R
+from beautygan.data.synthetic import FaceParams, render, render_face, write_synthetic_mt
+from beautygan.data.synthetic_pose import Pose, random_pose
 
 # iBUG 68-point markup in dlib's order, "left"/"right" in the image (points 36-41: the image-left eye).
 ON = {i: {R.FACE} for i in range(0, 17)}

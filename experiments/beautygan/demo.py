@@ -22,11 +22,11 @@ from typing import Any
 
 import torch
 
-from .data import MTDataset
-from .metrics import mean_region_colour, transfer_metrics
-from .module import BeautyGAN
-from .regions import region_masks
-from .synthetic import write_synthetic_mt
+from .data.metrics import mean_region_colour, transfer_metrics
+from .data.mt import MTDataset
+from .data.regions import region_masks
+from .data.synthetic import write_synthetic_mt
+from .training.module import BeautyGAN
 
 __all__ = ["main"]
 
@@ -44,7 +44,7 @@ def measure(model: BeautyGAN, dataset: MTDataset, *, batch_size: int = 8) -> dic
     - ``perceptual``: MSE between the made-up source and the source at the model's perceptual layer
       (``perceptual_layer``), on the model's own VGG.
 
-    The colour figures are :func:`~beautygan.metrics.transfer_metrics`' ``<region>_rgb_distance[_before]`` and
+    The colour figures are :func:`~beautygan.data.metrics.transfer_metrics`' ``<region>_rgb_distance[_before]`` and
     ``background_l1``.
     """
     was_training = model.training
@@ -86,7 +86,7 @@ STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
 def strength_table(model: BeautyGAN, dataset: MTDataset, strengths: Sequence[float] = STRENGTHS) -> dict[float, float]:
     """The held-out lip colour distance to the reference at each strength, as a share of the untouched source's:
     each made-up source is ``lerp(source, made-up, strength)``, what ``beautygan transfer --strength`` does to a
-    whole image (:class:`~beautygan.controls.MakeupControls`)."""
+    whole image (:class:`~beautygan.inference.controls.MakeupControls`)."""
     was_training = model.training
     model.eval()
     batch = _held_out_batch(dataset, next(model.generator.parameters()).device)
@@ -109,7 +109,7 @@ def interpolation_table(
     model: BeautyGAN, dataset: MTDataset, steps: Sequence[float] = STRENGTHS
 ) -> list[dict[str, Any]]:
     """Each held-out source wearing looks from its reference (A) to the next pair's reference (B): the generator's
-    interpolation (the two makeup codes mixed, :meth:`~beautygan.networks.Generator.apply_makeup`) against the pixel
+    interpolation (the two makeup codes mixed, :meth:`~beautygan.models.beautygan.Generator.apply_makeup`) against the pixel
     blend of the two end results. Per step: the first pair's mean lip colour (0-255 RGB, over the source's lips) and
     the mean over pairs of the lip colour's distance to the two ends (the results at ``t = 0`` and ``t = 1``)."""
     was_training = model.training
@@ -286,15 +286,15 @@ def main(argv: list[str] | None = None) -> int:
 def write_pictures(checkpoint: str | Path, root: Path, log_dir: Path) -> None:
     """The demo's pictures of held-out faces, each a PNG and an HTML page in ``log_dir``: the gallery, strength strips,
     a joint transfer (lips, eyes and skin from three references) and an interpolation strip."""
-    from .controls import MakeupControls
-    from .gallery import (
+    from .inference.controls import MakeupControls
+    from .inference.gallery import (
         mt_layout_images,
         write_gallery,
         write_interpolation_strip,
         write_joint_strips,
         write_strength_strips,
     )
-    from .photo_transfer import PhotoTransfer, TransferOptions
+    from .inference.photo_transfer import PhotoTransfer, TransferOptions
 
     sources, references, _ = mt_layout_images(root, 4)
     transfer = PhotoTransfer(checkpoint, TransferOptions(align=False))

@@ -2,8 +2,9 @@
 
 Every file is written under a temporary name and renamed (:func:`perceptual.files.atomic_path`): a full disk or a
 kill never leaves a partial PNG or index under its final name, and the error names the file and its filesystem.
-:func:`maps_lock` keeps a second run out while one writes (a lock file holding the writer's PID; a lock left by a
-killed run is taken over, with a note). :func:`image_folder` names each image's sub-folder after the file so that
+:func:`maps_lock` keeps a second run out while one writes (the package's one lock,
+:class:`perceptual.folder_lock.FolderLock`: a lock file holding the writer's PID and host; a lock left by a killed
+run is taken over, with a note). :func:`image_folder` names each image's sub-folder after the file so that
 it stays inside ``--out`` and clear of the folder's own files, whatever the file is called (``...png``, whose stem
 is ``..``, included).
 """
@@ -18,7 +19,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from perceptual.files import FileLock, LockHeldError, atomic_path
+from perceptual.files import atomic_path
+from perceptual.folder_lock import FolderLock, FolderLockedError
 
 __all__ = [
     "INDEX",
@@ -70,19 +72,18 @@ def write_text(path: Path, text: str) -> None:
 
 @contextmanager
 def maps_lock(out: Path) -> Iterator[str | None]:
-    """Hold ``out``'s lock while the block writes to it; the block gets ``None``, or a note when a lock left by a run
-    that no longer runs was taken over. A running holder: ``ValueError`` naming its PID."""
-    lock = FileLock(out / LOCK)
+    """Hold ``out``'s lock (:class:`~perceptual.folder_lock.FolderLock`) while the block writes to it; the block
+    gets ``None``, or a note when a stale lock was taken over. A running holder, or a lock file that holds no PID
+    and changed in the last seconds: ``ValueError`` naming the PID, or the file."""
+    lock = FolderLock(out, name=LOCK, what="`perceptual maps` run")
     try:
         note = lock.acquire()
-    except LockHeldError as err:
+    except FolderLockedError as err:
         if err.pid is None:
-            raise ValueError(
-                f"{str(lock.path)!r} holds no PID, so whether a `perceptual maps` run is writing to {str(out)!r} is "
-                "unknown: delete it if none is"
-            ) from None
+            raise ValueError(str(err)) from None
+        where = f" on host {err.host}" if err.host is not None else ""
         raise ValueError(
-            f"another `perceptual maps` run is writing to {str(out)!r} (PID {err.pid}; if that is not a "
+            f"another `perceptual maps` run is writing to {str(out)!r} (PID {err.pid}{where}; if that is not a "
             f"`perceptual maps` run, delete {str(lock.path)!r})"
         ) from None
     try:

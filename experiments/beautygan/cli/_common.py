@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from ..regions import CONTROL_REGIONS
+from ..data.regions import CONTROL_REGIONS
 
 EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, FileNotFoundError, OSError, RuntimeError)
 """Errors a command prints as ``beautygan COMMAND: error: ...`` (one line) with exit status 2."""
@@ -53,7 +53,7 @@ def add_generator_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_control_arguments(parser: argparse.ArgumentParser, *, strength: bool = True) -> None:
-    """The options of :class:`~beautygan.controls.MakeupControls`."""
+    """The options of :class:`~beautygan.inference.controls.MakeupControls`."""
     group = parser.add_argument_group("makeup controls (0: the source, 1: the transfer, up to 1.5: extrapolated)")
     if strength:
         group.add_argument("--strength", type=float, default=1.0, help="strength of the whole look (default 1)")
@@ -72,9 +72,9 @@ def add_control_arguments(parser: argparse.ArgumentParser, *, strength: bool = T
 
 
 def controls_from(args: argparse.Namespace, *, strength: float | None = None):
-    """The :class:`~beautygan.controls.MakeupControls` of parsed arguments (checked: a bad strength or a missing
-    region reference raises ``ValueError`` / ``FileNotFoundError`` before any work)."""
-    from ..controls import MakeupControls
+    """The :class:`~beautygan.inference.controls.MakeupControls` of parsed arguments (checked: a bad strength or a
+    missing region reference raises ``ValueError`` / ``FileNotFoundError`` before any work)."""
+    from ..inference.controls import MakeupControls
 
     references = {}
     for region in CONTROL_REGIONS:

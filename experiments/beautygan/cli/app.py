@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from ..photo_limits import MAX_FILE_MB, MAX_MEGAPIXELS
+from ..data.photo_limits import MAX_FILE_MB, MAX_MEGAPIXELS
 from ._common import EXPECTED_ERRORS, Parser, device_default, fail
 
 PROG = "beautygan app"
@@ -99,8 +99,8 @@ def run(argv: Sequence[str]) -> int:
     except ImportError:
         return fail(PROG, ImportError("the web app needs Gradio, the 'app' extra: pip install -e '.[app]'"))
     from ..app import MakeupApp, VGGView, build_app, checkpoint_vgg, launch
-    from ..checkpoints import CheckpointError, load_checkpoint_file, stored_weights_file
-    from ..photo_transfer import PhotoTransfer, TransferOptions
+    from ..inference.photo_transfer import PhotoTransfer, TransferOptions
+    from ..training.checkpoint_files import CheckpointError, load_checkpoint_file, stored_weights_file
 
     notes = []
     try:

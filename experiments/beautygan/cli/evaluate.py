@@ -1,6 +1,6 @@
 """``beautygan evaluate --ckpt C --pairs pairs.txt|--data-dir MT_DIR [--n 50] --out DIR``: face distance, colour and
 background figures of a checkpoint (or of given results) on pairs of photos, as CSV and JSON
-(:mod:`beautygan.evaluate`)."""
+(:mod:`beautygan.inference.evaluate`)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ def run(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     from perceptual.files import check_writable
 
-    from ..evaluate import (
+    from ..data.image_size import check_image_size
+    from ..inference.evaluate import (
         EvalPair,
         dataset_pairs,
         evaluate_pairs,
@@ -55,14 +56,14 @@ def run(argv: Sequence[str]) -> int:
         summarize,
         write_table,
     )
-    from ..inference import TrainedGenerator
+    from ..inference.trained_generator import TrainedGenerator
 
     failures: list[tuple[EvalPair, str]] = []
     try:
         if args.n < 1:
             raise ValueError(f"--n must be >= 1, got {args.n}")
-        if args.size is not None and (args.size < 16 or args.size % 4):
-            raise ValueError(f"--size must be a multiple of 4 and >= 16, got {args.size}")
+        if args.size is not None:
+            check_image_size(args.size, "--size")
         if args.out.exists() and not args.out.is_dir():
             raise ValueError(
                 f"--out {str(args.out)!r} is a file; name a folder for metrics.csv, summary.json and results/"

@@ -1,15 +1,15 @@
-"""``beautygan fit | validate | test | predict``: LightningCLI over :class:`~beautygan.module.BeautyGAN` and
-:class:`~beautygan.data.MTDataModule`, with every expected failure as one line and exit status 2: a bad dataset
-(before any run folder exists), a bad configuration value, an unreadable checkpoint, nothing to resume from, a
-checkpoint that cannot be written, a loss that went NaN. ``--ckpt_path last`` resumes the run's own newest
-``last.ckpt`` in the same TensorBoard run (:mod:`beautygan.resume`).
+"""``beautygan fit | validate | test | predict``: LightningCLI over :class:`~beautygan.training.module.BeautyGAN` and
+:class:`~beautygan.training.datamodule.MTDataModule`, with every expected failure as one line and exit status 2: a bad
+dataset (before any run folder exists), a bad configuration value, an unreadable checkpoint, nothing to resume from, a
+checkpoint that cannot be written, a loss that went NaN. ``--ckpt_path last`` resumes the run's own newest ``last.ckpt``
+in the same TensorBoard run (:mod:`beautygan.training.resume`).
 
 Checkpoints are read with ``weights_only=True`` everywhere (ours and Lightning's reads, within
-:func:`~beautygan.checkpoints.checkpoint_types`): a file with code in it is refused before Lightning sees it. A
-checkpoint that is not a ``beautygan fit`` checkpoint of this model (no Lightning version, missing or misshapen
-tensors, no optimizer state to resume) is one line naming the file. Lightning takes the checkpoint's
-hyper-parameters over the config; a VGG weights *file* named there is not opened unless the config or the command
-line names it too (a note says which file the checkpoint was trained with). ``fit`` locks its run folder
+:func:`~beautygan.training.checkpoint_files.checkpoint_types`): a file with code in it is refused before Lightning sees
+it. A checkpoint that is not a ``beautygan fit`` checkpoint of this model (no Lightning version, missing or misshapen
+tensors, no optimizer state to resume) is one line naming the file. Lightning takes the checkpoint's hyper-parameters
+over the config; a VGG weights *file* named there is not opened unless the config or the command line names it too (a
+note says which file the checkpoint was trained with). ``fit`` locks its run folder
 (:class:`~perceptual.folder_lock.FolderLock`): a second fit into it stops with the first one's PID."""
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ _SPECIAL_CKPT = ("last", "best", "hpc", "registry", "null")
 
 
 def _run_folder(config: Any) -> tuple[Any, Any]:
-    """The run's :class:`~beautygan.resume.RunFolder` (the logger's ``<save_dir>/<name>`` and a ``ModelCheckpoint``'s
-    own ``dirpath``) and the TensorBoard logger's config node (``None`` without one)."""
-    from ..resume import RunFolder
+    """The run's :class:`~beautygan.training.resume.RunFolder` (the logger's ``<save_dir>/<name>`` and a
+    ``ModelCheckpoint``'s own ``dirpath``) and the TensorBoard logger's config node (``None`` without one)."""
+    from ..training.resume import RunFolder
 
     trainer = config.trainer
     root = Path(trainer.get("default_root_dir") or ".")
@@ -71,8 +71,8 @@ def _resume_in_place(config: Any) -> dict[str, Any] | None:
     """``--ckpt_path last``: the newest ``last.ckpt`` of the run's own folder, and the TensorBoard version it belongs
     to for the logger; an explicit checkpoint inside ``version_N`` continues that version. Returns the ``last``
     checkpoint, read (and so checked) here, or ``None``."""
-    from ..checkpoints import load_checkpoint_file
-    from ..resume import find_last_checkpoint, version_of
+    from ..training.checkpoint_files import load_checkpoint_file
+    from ..training.resume import find_last_checkpoint, version_of
 
     run, tensorboard = _run_folder(config)
     ckpt_path = config.get("ckpt_path")
@@ -111,10 +111,10 @@ def cli_class() -> type:
 
     from perceptual.folder_lock import FolderLock
 
-    from ..checkpoints import check_checkpoint_fits, load_checkpoint_file, names_weights_file
-    from ..data import MTDataModule
-    from ..module import BeautyGAN
-    from ..samples import SampleGrids, remove_unfinished_grids
+    from ..training.checkpoint_files import check_checkpoint_fits, load_checkpoint_file, names_weights_file
+    from ..training.datamodule import MTDataModule
+    from ..training.module import BeautyGAN
+    from ..training.samples import SampleGrids, remove_unfinished_grids
 
     class BeautyGANCLI(LightningCLI):
         """LightningCLI over :class:`BeautyGAN` and :class:`MTDataModule`, with the sample grids' callback as the
@@ -226,10 +226,10 @@ def run(args: Sequence[str], *, from_sys_argv: bool = False) -> int:
     from perceptual import CalibrationUnavailableError, WeightsUnavailableError
     from perceptual.folder_lock import FolderLockedError
 
-    from ..checkpoints import CheckpointError, CheckpointWriteError, checkpoint_types
-    from ..data import DatasetError
-    from ..guard import NonFiniteLossError
-    from ..resume import ResumeError
+    from ..data.mt import DatasetError
+    from ..training.checkpoint_files import CheckpointError, CheckpointWriteError, checkpoint_types
+    from ..training.guard import NonFiniteLossError
+    from ..training.resume import ResumeError
 
     args = list(args)
     try:

@@ -60,8 +60,9 @@ def run(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     from perceptual.images import check_output_image
 
-    from ..gallery import mt_layout_images, write_gallery, write_strength_strips
-    from ..photo_transfer import PhotoTransfer, TransferOptions, list_images
+    from ..inference.folders import list_images
+    from ..inference.gallery import mt_layout_images, write_gallery, write_strength_strips
+    from ..inference.photo_transfer import PhotoTransfer, TransferOptions
 
     try:
         controls = controls_from(args)

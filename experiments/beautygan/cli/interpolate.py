@@ -51,8 +51,8 @@ def run(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     from perceptual.images import check_output_image
 
-    from ..gallery import write_interpolation_strip
-    from ..photo_transfer import PhotoTransfer, TransferOptions
+    from ..inference.gallery import write_interpolation_strip
+    from ..inference.photo_transfer import PhotoTransfer, TransferOptions
 
     try:
         controls = controls_from(args)

@@ -12,7 +12,7 @@ PROG = "beautygan prepare-faces"
 
 
 def build_parser() -> Parser:
-    from ..faces import KINDS
+    from ..data.faces import KINDS
 
     parser = Parser(
         prog=PROG,
@@ -32,7 +32,7 @@ def build_parser() -> Parser:
 
 def run(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
-    from ..faces import FaceModels, FacesUnavailableError, prepare_faces
+    from ..data.faces import FaceModels, FacesUnavailableError, prepare_faces
 
     try:
         models = FaceModels(upsample=args.upsample)

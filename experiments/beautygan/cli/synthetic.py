@@ -1,5 +1,5 @@
 """``beautygan synthetic OUT [--n 64 --size 64 --pose 0]``: write the synthetic MT-layout set the demo trains on,
-with each face's 68 landmarks (:func:`beautygan.synthetic.write_synthetic_mt`)."""
+with each face's 68 landmarks (:func:`beautygan.data.synthetic.write_synthetic_mt`)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def build_parser() -> Parser:
 
 def run(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
-    from ..synthetic import write_synthetic_mt
+    from ..data.synthetic import write_synthetic_mt
 
     try:
         root = write_synthetic_mt(

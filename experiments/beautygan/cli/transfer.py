@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..regions import CONTROL_REGIONS
+from ..data.regions import CONTROL_REGIONS
 from ._common import (
     EXPECTED_ERRORS,
     REGIONS_HINT,
@@ -93,12 +93,14 @@ def run(argv: Sequence[str]) -> int:
     from perceptual.files import check_writable
     from perceptual.images import check_output_image, save_image
 
-    from ..photo_transfer import PhotoTransfer, TransferOptions, list_images, read_pairs, transfer_folders
+    from ..data.image_size import check_image_size
+    from ..inference.folders import list_images, read_pairs, transfer_folders
+    from ..inference.photo_transfer import PhotoTransfer, TransferOptions
 
     try:
         controls = controls_from(args)  # strengths and region references are checked before any work
-        if args.size is not None and (args.size < 16 or args.size % 4):
-            raise ValueError(f"--size must be a multiple of 4 and >= 16, got {args.size}")
+        if args.size is not None:
+            check_image_size(args.size, "--size")
         if args.reference is None and not controls.region_references:
             raise ValueError("give --reference, or a reference for a region (--lips, --eyes, --skin)")
         folders = args.source.is_dir() or (args.reference is not None and args.reference.is_dir())

@@ -1,4 +1,5 @@
-"""Sample grids of a makeup transfer, with a header row that names each column (TensorBoard and PNG).
+"""Sample grids of a makeup transfer, with a header row that names each column (TensorBoard and PNG), labelled as
+every picture of the project is (:mod:`beautygan.labelled_grid`).
 
 :class:`SampleGrids` is the Lightning callback that logs them during training: it renders a grid on the training
 thread (:func:`render_sample_grid`, torch) and hands the pixels to its own background writer thread, which encodes
@@ -14,71 +15,33 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-import torchvision
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
-from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
-from perceptual.images import save_image, to_unit_range
+from perceptual.images import save_image, to_uint8
 from perceptual.pictures.event_writer import BackgroundWriter
 
-__all__ = ["SAMPLE_COLUMNS", "SampleGrids", "labelled_grid", "remove_unfinished_grids"]
+from ..labelled_grid import labelled_grid
+
+__all__ = ["SAMPLE_COLUMNS", "SampleGrids", "remove_unfinished_grids", "render_sample_grid", "write_sample_grid"]
 
 SAMPLE_COLUMNS = ("source", "reference", "made-up", "de-made-up", "cycle src", "cycle ref")
 """Column names of the training grids: the source (no makeup), the reference (makeup), the source wearing the
 reference's makeup, the reference without makeup, and the two reconstructions of the cycle pass
 (``G(de-made-up, made-up)``: the source back, the reference back)."""
 
-_PADDING = 2
-
-
-def labelled_grid(
-    images: Tensor, names: Sequence[str], *, header: int = 12, row_names: Sequence[str] | None = None
-) -> Tensor:
-    """``images (rows, cols, 3, H, W)`` in [0, 1] as one ``(3, H', W')`` grid in [0, 1], a row per sample and a
-    header strip of ``header`` pixels with ``names[c]`` over column ``c`` (names too wide for a tile are cut); with
-    ``row_names``, a left strip naming each row."""
-    if images.ndim != 5 or images.shape[2] != 3:
-        raise ValueError(f"images must be (rows, cols, 3, H, W), got shape {tuple(images.shape)}")
-    rows, cols, _, height, width = images.shape
-    if len(names) != cols:
-        raise ValueError(f"need one name per column ({cols}), got {len(names)}: {list(names)}")
-    if row_names is not None and len(row_names) != rows:
-        raise ValueError(f"need one name per row ({rows}), got {len(row_names)}: {list(row_names)}")
-    grid = torchvision.utils.make_grid(images.flatten(0, 1).clamp(0, 1), nrow=cols, padding=_PADDING)
-    font = ImageFont.load_default()
-    margin = 0
-    if row_names is not None:
-        measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-        margin = int(max(measure.textlength(str(name), font=font) for name in row_names)) + 6
-    strip = Image.new("RGB", (margin + grid.shape[-1], header + (grid.shape[-2] if margin else 0)), (0, 0, 0))
-    draw = ImageDraw.Draw(strip)
-    tile = width + _PADDING
-    for c, name in enumerate(names):
-        text = str(name)
-        while text and draw.textlength(text, font=font) > tile - 2:
-            text = text[:-1]
-        left = margin + _PADDING + c * tile + max(0, (width - draw.textlength(text, font=font)) / 2)
-        draw.text((left, 1), text, fill=(255, 255, 255), font=font)
-    for r, name in enumerate(row_names or ()):
-        draw.text(
-            (3, header + _PADDING + r * (height + _PADDING) + height / 2 - 6),
-            str(name),
-            fill=(255, 255, 255),
-            font=font,
-        )
-    canvas = torch.from_numpy(np.asarray(strip, dtype=np.float32) / 255).permute(2, 0, 1)
-    if not margin:
-        return torch.cat([canvas, grid.float()], dim=1)
-    canvas[:, header:, margin:] = grid.float()
-    return canvas
-
 
 def render_sample_grid(columns: Tensor) -> np.ndarray:
     """``columns (rows, cols, 3, H, W)`` (images in [-1, 1], cols <= 6, named by :data:`SAMPLE_COLUMNS`) as a
-    :func:`labelled_grid`: ``(H', W', 3)`` uint8 pixels, a new array."""
-    grid = labelled_grid(to_unit_range(columns, (-1, 1)), SAMPLE_COLUMNS[: columns.shape[1]])
-    return grid.mul(255).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+    :func:`~beautygan.labelled_grid.labelled_grid` with a 12-pixel header: ``(H', W', 3)`` uint8 pixels, a new
+    array."""
+    if columns.ndim != 5 or columns.shape[2] != 3:
+        raise ValueError(f"columns must be (rows, cols, 3, H, W), got shape {tuple(columns.shape)}")
+    rows, cols, _, height, width = columns.shape
+    # to_uint8 is elementwise: the tiles stacked as one (3, N * H, W) image convert in one call
+    stacked = columns.flatten(0, 1).transpose(0, 1).reshape(3, rows * cols * height, width)
+    tiles = to_uint8(stacked, (-1.0, 1.0)).reshape(rows, cols, height, width, 3)
+    return labelled_grid(tiles, SAMPLE_COLUMNS[:cols], header=12).numpy()
 
 
 def write_sample_grid(writer: Any, tag: str, pixels: np.ndarray, step: int, png_path: Path | None) -> None:

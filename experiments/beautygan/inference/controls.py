@@ -6,7 +6,7 @@ transfer offer).
   share ``s`` of the way from the source to the transfer. Values above 1 (up to :data:`MAX_STRENGTH`) extrapolate
   that change, a heavier look of the same colours, clipped to the pixel range: the generator was never trained to
   make it. A region's strength multiplies the global one.
-- **Regions** (:data:`~beautygan.regions.CONTROL_REGIONS`): lips, eyes (the eye-shadow area, brows and eyes
+- **Regions** (:data:`~beautygan.data.regions.CONTROL_REGIONS`): lips, eyes (the eye-shadow area, brows and eyes
   included) and skin (the rest of the face). They split the face without overlap; each can wear another reference's
   look (``lips=``, ``eyes=``, ``skin=``) or none (a region with no reference, when no whole-face reference is given
   either, keeps the source's own look).
@@ -16,8 +16,9 @@ transfer offer).
   look; a region that asks for the base's own look and strength adds exactly 0, so strength 1 with one reference
   is the plain transfer bit for bit, and strength 0 is the source bit for bit.
 
-The masks come from the MT label maps (:func:`~beautygan.regions.control_regions`) of the aligned face, or on photos
-from dlib's landmarks drawn as ``prepare-faces`` draws them (:func:`~beautygan.faces.label_map_from_landmarks`).
+The masks come from the MT label maps (:func:`~beautygan.data.regions.control_regions`) of the aligned face, or on
+photos from dlib's landmarks drawn as ``prepare-faces`` draws them
+(:func:`~beautygan.data.faces.label_map_from_landmarks`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .regions import CONTROL_REGIONS
+from ..data.regions import CONTROL_REGIONS
 
 __all__ = ["MAX_STRENGTH", "MakeupControls", "compose", "feather_regions"]
 
@@ -47,8 +48,8 @@ class MakeupControls:
         strength: the whole look's strength, 0 (the source) to 1 (the transfer); up to 1.5 extrapolates.
         lips_strength, eyes_strength, skin_strength: each region's strength, multiplying ``strength``.
         lips, eyes, skin: a reference whose look that region wears instead of the whole-face reference's (a path,
-            a PIL image, an ``(H, W, 3)`` uint8 array, or a photo a :class:`~beautygan.photo_transfer.PhotoTransfer`
-            has prepared).
+            a PIL image, an ``(H, W, 3)`` uint8 array, or a photo a
+            :class:`~beautygan.inference.photo_transfer.PhotoTransfer` has prepared).
 
     The default is the plain transfer. Nothing here reads a file: the transfer prepares the references.
     """

@@ -1,4 +1,5 @@
-"""The MT dataset (Li et al., "BeautyGAN", ACM MM 2018) for unpaired makeup transfer, and its LightningDataModule.
+"""The MT dataset (Li et al., "BeautyGAN", ACM MM 2018) for unpaired makeup transfer: its lists, label maps and
+:class:`MTDataset` (plain torch: the LightningDataModule that trains on it is :mod:`beautygan.training.datamodule`).
 
 Layout (as published)::
 
@@ -25,7 +26,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-import lightning as L
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
@@ -34,9 +34,20 @@ from torch.utils.data import DataLoader, Dataset
 
 from perceptual.images import ImageLoadError, image_files, load_image
 
+from .image_size import check_image_size
 from .regions import FaceRegion, stacked_region_masks
 
-__all__ = ["DatasetError", "MTDataModule", "MTDataset"]
+__all__ = [
+    "DOMAINS",
+    "DatasetError",
+    "MTDataset",
+    "check_pairs",
+    "held_out_lists_exist",
+    "list_domain",
+    "mt_labels_path",
+    "read_labels",
+    "read_pairs_file",
+]
 
 DOMAINS = ("non-makeup", "makeup")
 Split = Literal["train", "test"]
@@ -49,6 +60,11 @@ class DatasetError(ValueError):
 
 def _list_file(root: Path, domain: str, split: Split) -> Path:
     return root / (f"{domain}.txt" if split == "train" else f"{domain}_test.txt")
+
+
+def held_out_lists_exist(root: str | Path) -> bool:
+    """Whether ``root`` has the held-out lists of both domains (``non-makeup_test.txt``, ``makeup_test.txt``)."""
+    return all(_list_file(Path(root), domain, "test").is_file() for domain in DOMAINS)
 
 
 def _check_inside(root: Path, domain: str, name: str, where: str) -> str | None:
@@ -179,7 +195,7 @@ def read_labels(path: str | Path, *, size: int | None = None) -> np.ndarray | Te
         shown = ", ".join(str(int(v)) for v in bad[:8]) + (", ..." if bad.size > 8 else "")
         raise DatasetError(
             f"label map {path} holds ids outside the MT labels 0..{MAX_LABEL}: {shown} "
-            f"({int(np.isin(labels, bad).sum())} pixels); see beautygan.regions.FaceRegion"
+            f"({int(np.isin(labels, bad).sum())} pixels); see beautygan.data.regions.FaceRegion"
         )
     if size is None:
         return labels
@@ -221,18 +237,12 @@ def _load_pair(root: Path, domain: str, name: str, size: int) -> tuple[Tensor, T
     return image * 2.0 - 1.0, read_labels(root / "segs" / domain / name, size=size)[None]
 
 
-def check_image_size(image_size: object) -> None:
-    """The generator halves the image twice and the discriminators need 16 pixels: a multiple of 4, at least 16."""
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 16 or image_size % 4:
-        raise ValueError(f"image_size must be a multiple of 4 and >= 16, got {image_size!r}")
-
-
 class MTDataset(Dataset):
     """Unpaired (non-makeup source, makeup reference) pairs from an MT-layout folder.
 
     Items are dicts: ``source``, ``reference`` (``(3, S, S)`` float in [-1, 1]), ``source_labels``,
     ``reference_labels`` (``(1, S, S)`` int64 MT labels), ``source_masks``, ``reference_masks`` (``(4, S, S)`` bool:
-    lips, skin, left and right eye shadow, see :func:`~beautygan.regions.stacked_region_masks`),
+    lips, skin, left and right eye shadow, see :func:`~beautygan.data.regions.stacked_region_masks`),
     ``source_name``, ``reference_name``.
 
     Args:
@@ -307,77 +317,3 @@ class MTDataset(Dataset):
             "source_name": source_name,
             "reference_name": reference_name,
         }
-
-
-class MTDataModule(L.LightningDataModule):
-    """MT dataset for ``fit`` (train list; held-out list for validation when it exists), ``validate``/``test``
-    (held-out list) and ``predict`` (held-out list, fixed pairs).
-
-    Args:
-        root: dataset folder (MT layout).
-        image_size: square side the images are resized to.
-        batch_size: pairs per step (1 in the paper).
-        num_workers: DataLoader workers.
-        val_seed: seed of the fixed held-out pairs, so validation numbers compare across epochs.
-    """
-
-    def __init__(
-        self, root: str, *, image_size: int = 256, batch_size: int = 1, num_workers: int = 2, val_seed: int = 0
-    ) -> None:
-        super().__init__()
-        check_image_size(image_size)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
-        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-            raise ValueError(f"num_workers must be a whole number >= 0, got {num_workers!r}")
-        self.save_hyperparameters()
-        self.root = root
-        self.image_size = image_size
-        self.batch_size = batch_size
-        self.num_workers = num_workers
-        self.val_seed = val_seed
-        self.train_set: MTDataset | None = None
-        self.held_out: MTDataset | None = None
-
-    def _has_held_out(self) -> bool:
-        return all(_list_file(Path(self.root), d, "test").is_file() for d in DOMAINS)
-
-    def setup(self, stage: str) -> None:
-        """Build (and check) the splits ``stage`` needs; the problems of every split are raised in one
-        :class:`DatasetError`."""
-        errors: list[str] = []
-        if stage == "fit" and self.train_set is None:
-            try:
-                self.train_set = MTDataset(self.root, split="train", image_size=self.image_size)
-            except DatasetError as err:
-                errors.append(str(err))
-        if self.held_out is None and (stage != "fit" or self._has_held_out()):
-            try:
-                self.held_out = MTDataset(self.root, split="test", image_size=self.image_size, seed=self.val_seed)
-            except DatasetError as err:
-                errors.append(str(err))
-        if errors:
-            raise DatasetError("\n".join(errors))
-
-    def _loader(self, dataset: MTDataset | None, *, shuffle: bool) -> DataLoader:
-        if dataset is None:
-            raise RuntimeError("MTDataModule.setup() has not built this split")
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader | list:
-        return [] if self.held_out is None else self._loader(self.held_out, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader(self.held_out, shuffle=False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader(self.held_out, shuffle=False)

@@ -1,22 +1,14 @@
-"""``beautygan app``: makeup transfer in a local web page (Gradio, the ``app`` extra), with the makeup controls and
-what VGG sees of the change.
-
-The page takes a source and a reference (upload, webcam or an example), the strengths of
-:class:`~beautygan.controls.MakeupControls`, optional per-region references and a second reference to interpolate
-towards (:meth:`~beautygan.photo_transfer.PhotoTransfer.interpolate`). It shows the result at the photo's own size
-(the PNG is exactly what :class:`~beautygan.photo_transfer.PhotoTransfer` returns), before and after, and the VGG
-comparison of the source's and the made-up face (:mod:`beautygan.vgg_view`).
+"""The work of ``beautygan app``'s web page, without Gradio (tests call it directly): :class:`MakeupApp` reads the
+photos, transfers with the makeup controls (:class:`~beautygan.inference.controls.MakeupControls`, an interpolation
+towards a second reference with :meth:`~beautygan.inference.photo_transfer.PhotoTransfer.interpolate`) and draws
+what VGG sees of the change (:mod:`beautygan.app.vgg_view`); each request is one :class:`AppResult`. The page
+itself is :mod:`beautygan.app.page`.
 
 Photos are read by :func:`perceptual.images.load_image` (unreadable files are refused with its message). Before
 any decoding, a photo over 40 megapixels (read from the file's header: a PNG of 20 KB can claim 169 megapixels
-and take 9 GB to decode) or over 100 MB is refused with a message (:mod:`beautygan.photo_limits`); Gradio refuses
-larger uploads itself (``max_file_size``). The demo's held-out faces are aligned MT-layout crops in which
-dlib finds no face: chosen as examples, they are used whole, as ``beautygan transfer --no-align`` uses them. Bad
-input is a message on the page, never a traceback.
-
-:class:`MakeupApp` does the work without Gradio (tests call it directly); :func:`build_app` lays out the page;
-:func:`launch` serves it, on the loopback address unless asked otherwise, one transfer at a time with a bounded
-queue, and serves no file from the disk but the example photos themselves (``allowed_paths``).
+and take 9 GB to decode) or over 100 MB is refused with a message (:mod:`beautygan.data.photo_limits`). The demo's
+held-out faces are aligned MT-layout crops in which dlib finds no face: chosen as examples, they are used whole, as
+``beautygan transfer --no-align`` uses them. Bad input is a message on the page, never a traceback.
 """
 
 from __future__ import annotations
@@ -28,37 +20,34 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from perceptual.images import ImageLoadError
+from perceptual.images import ImageLoadError, uint8_image
 
-from .controls import MAX_STRENGTH, MakeupControls
-from .metrics import uint8_image
-from .photo_limits import MAX_FILE_MB, MAX_MEGAPIXELS, PhotoTooLargeError, check_limits, check_photo_size
-from .photo_transfer import NoFaceError, PhotoTransfer, PreparedPhoto
-from .regions import CONTROL_REGIONS
-from .vgg_view import SHOWN_CHANNELS, VGGChoice, VGGView, checkpoint_vgg
+from ..data.faces import NoFaceError
+from ..data.photo_limits import MAX_FILE_MB, MAX_MEGAPIXELS, PhotoTooLargeError, check_limits, check_photo_size
+from ..inference.controls import MakeupControls
+from ..inference.photo_transfer import PhotoTransfer, PreparedPhoto
+from .vgg_view import SHOWN_CHANNELS, VGGView
 
-__all__ = ["AppResult", "MakeupApp", "VGGChoice", "VGGView", "build_app", "checkpoint_vgg", "launch"]
+__all__ = ["VIEW_SIZE", "AppResult", "InputError", "MakeupApp", "markdown_escape", "vgg_heading"]
 
 log = logging.getLogger(__name__)
 
 VIEW_SIZE = 224
 """Side of the face views VGG compares (VGG's own input size)."""
 
-LOOPBACK = "127.0.0.1"
-
 
 def vgg_heading(view: VGGView) -> str:
     """The VGG panel's first words (Markdown): which VGG draws it, or why there is none."""
     if view.problem is not None:
-        return f"⚠️ {_escape(view.problem)}"
-    return f"**What VGG sees** ({_escape(view.description)})"
+        return f"⚠️ {markdown_escape(view.problem)}"
+    return f"**What VGG sees** ({markdown_escape(view.description)})"
 
 
 # ---------------------------------------------------------------------------------------------- the work
@@ -98,7 +87,7 @@ class MakeupApp:
     """The page's work, without Gradio.
 
     Args:
-        transfer: the :class:`~beautygan.photo_transfer.PhotoTransfer` (face-aware or whole-image).
+        transfer: the :class:`~beautygan.inference.photo_transfer.PhotoTransfer` (face-aware or whole-image).
         vgg: the :class:`VGGView` of the comparison.
         examples: an MT-layout folder (``beautygan synthetic``'s, the demo's ``data/synthetic_mt``) whose held-out
             faces are offered as examples and used whole (they are aligned crops already); ``None``: none.
@@ -118,7 +107,9 @@ class MakeupApp:
         max_file_mb: float = MAX_FILE_MB,
     ) -> None:
         if not isinstance(transfer, PhotoTransfer):
-            raise TypeError(f"transfer must be a beautygan.photo_transfer.PhotoTransfer, got {type(transfer).__name__}")
+            raise TypeError(
+                f"transfer must be a beautygan.inference.photo_transfer.PhotoTransfer, got {type(transfer).__name__}"
+            )
         if not isinstance(vgg, VGGView):
             raise TypeError(f"vgg must be a VGGView (VGGView.load(...)), got {type(vgg).__name__}")
         check_limits(max_megapixels, max_file_mb)
@@ -134,7 +125,7 @@ class MakeupApp:
         self.reference_examples: list[Path] = []
         faces: list[Path] = []
         if examples is not None:
-            from .gallery import mt_layout_images
+            from ..inference.gallery import mt_layout_images
 
             try:
                 sources, self.reference_examples, _ = mt_layout_images(examples, 4)
@@ -218,16 +209,16 @@ class MakeupApp:
                 mix,
             )
         except InputError as err:
-            return AppResult(status=f"⚠️ {_escape(str(err))}")
+            return AppResult(status=f"⚠️ {markdown_escape(str(err))}")
         except (ValueError, TypeError, OSError, RuntimeError) as err:
             log.exception("beautygan app: the transfer failed")
-            return AppResult(status=f"⚠️ The transfer failed: {_escape(str(err))}")
+            return AppResult(status=f"⚠️ The transfer failed: {markdown_escape(str(err))}")
         pictures, vgg_text = [], vgg_heading(self.vgg)
         if self.vgg.problem is None:
             try:
                 views = [self.transfer.face_view(prepared, image, VIEW_SIZE) for image in (before, result)]
                 pictures = self.vgg.pictures(*views)
-                vgg_text += _escape(
+                vgg_text += markdown_escape(
                     f": the source's and the made-up face at {VIEW_SIZE}x{VIEW_SIZE} px. Left: "
                     f"{' and '.join(self.vgg.choice.layers)}, the {SHOWN_CHANNELS} channels whose maps "
                     f"differ most; right: where the features differ ({self.vgg.heatmap}) over the "
@@ -235,7 +226,7 @@ class MakeupApp:
                 )
             except (ValueError, TypeError, RuntimeError) as err:
                 log.exception("beautygan app: the VGG view failed")
-                vgg_text = f"⚠️ {_escape(f'VGG comparison failed: {err}')}"
+                vgg_text = f"⚠️ {markdown_escape(f'VGG comparison failed: {err}')}"
         height, width = result.shape[:2]
         how = "face-aware, pasted into the photo" if prepared.aligned else "whole image"
         done = f"Done in {time.perf_counter() - started:.1f} s: {width}x{height}, {how}"
@@ -243,7 +234,7 @@ class MakeupApp:
         lines = [done + (f"; {described}" if described else "") + "."]
         lines += [f"note: {note}" for note in dict.fromkeys(notes)]
         return AppResult(
-            status="  \n".join(_escape(line) for line in lines),
+            status="  \n".join(markdown_escape(line) for line in lines),
             result=result,
             before=before,
             pictures=pictures,
@@ -307,7 +298,7 @@ def _number(value: Any, name: str) -> float:
     return number
 
 
-def _escape(text: str) -> str:
+def markdown_escape(text: str) -> str:
     """Plain text shown as Markdown literally."""
     return re.sub(r"([\\`*_\[\]<>#|~])", r"\\\1", text)
 
@@ -335,189 +326,3 @@ def _astronaut_file() -> list[Path]:
         Image.fromarray(data.astronaut()).save(partial, format="PNG")
         partial.replace(path)
     return [path]
-
-
-# ---------------------------------------------------------------------------------------------- the page
-def build_app(app: MakeupApp) -> Any:
-    """The page (a ``gradio.Blocks``) over ``app``; its one event, ``/transfer``, is also the API
-    (``gradio_client``: ``Client(url).predict(..., api_name="/transfer")``)."""
-    import gradio as gr
-
-    transfer = app.transfer
-    faces = (
-        "faces are found and aligned (dlib); the result keeps the photo's size and only the face changes"
-        if transfer.align
-        else f"whole images, resized to {transfer.size}x{transfer.size}"
-    )
-    header = (
-        f"# BeautyGAN makeup transfer\n{_escape(f'Checkpoint {transfer.model.checkpoint.name}')} "
-        f"(trained at {transfer.size}x{transfer.size} px, on {transfer.model.device}): {faces}. Photos up to "
-        f"{app.max_megapixels:g} megapixels and {app.max_file_mb:g} MB."
-    )
-
-    def photo(label: str, **kwargs: Any) -> Any:
-        return gr.Image(label=label, type="filepath", sources=["upload", "webcam", "clipboard"], **kwargs)
-
-    def slider(label: str, elem_id: str) -> Any:
-        return gr.Slider(0.0, MAX_STRENGTH, value=1.0, step=0.05, label=label, elem_id=elem_id)
-
-    with gr.Blocks(title="BeautyGAN makeup transfer", analytics_enabled=False) as blocks:
-        gr.Markdown(header)
-        with gr.Row():
-            with gr.Column():
-                source = photo("Source photo (without makeup)", elem_id="source", height=360)
-                if app.source_examples:
-                    gr.Examples([[str(p)] for p in app.source_examples], inputs=[source], label="Example sources")
-            with gr.Column():
-                reference = photo("Reference (the makeup to copy)", elem_id="reference", height=360)
-                if app.reference_examples:
-                    gr.Examples(
-                        [[str(p)] for p in app.reference_examples], inputs=[reference], label="Example references"
-                    )
-        gr.Markdown(
-            "Strength: 0 is the source, 1 the transfer, up to 1.5 a heavier look than the generator makes; "
-            "a region's strength multiplies the whole look's."
-        )
-        with gr.Row():
-            strength = slider("Whole look", "strength")
-            region_sliders = [
-                slider(f"{region.capitalize()} strength", f"{region}_strength") for region in CONTROL_REGIONS
-            ]
-        with (
-            gr.Accordion("Per-region references (optional): another look for the lips, eyes or skin", open=False),
-            gr.Row(),
-        ):
-            region_photos = [
-                photo(f"{region.capitalize()} reference", elem_id=f"{region}_reference", height=200)
-                for region in CONTROL_REGIONS
-            ]
-        with gr.Accordion("Interpolate between two references", open=False):
-            with gr.Row():
-                second = photo("Second reference", elem_id="second_reference", height=200)
-                mix = gr.Slider(
-                    0.0,
-                    1.0,
-                    value=0.0,
-                    step=0.05,
-                    elem_id="mix",
-                    label="Look: 0 = the reference's, 1 = the second reference's (mixed in the generator)",
-                )
-            if app.reference_examples:
-                gr.Examples([[str(p)] for p in app.reference_examples], inputs=[second], label="Example references")
-        button = gr.Button("Transfer", variant="primary", elem_id="run")
-        status = gr.Markdown(
-            "Add a source and a reference, then press Transfer (or move a slider).", label="Status", elem_id="status"
-        )
-        with gr.Row():
-            result = gr.Image(
-                label="Result (the photo's own size; PNG)", format="png", interactive=False, elem_id="result"
-            )
-            before_after = gr.ImageSlider(
-                label="Before / after (drag the handle)", format="png", elem_id="before_after"
-            )
-        vgg_text = gr.Markdown(vgg_heading(app.vgg), label="VGG panel", elem_id="vgg_text")
-        shown = app.vgg.problem is None
-        with gr.Row():
-            with gr.Column(scale=3):
-                # the pictures carry their own heading and column titles: no label badge over them
-                vgg = [
-                    gr.Image(
-                        label=f"{layer}: before | made-up | |difference|",
-                        show_label=False,
-                        format="png",
-                        interactive=False,
-                        visible=shown,
-                        elem_id=f"vgg_{layer}",
-                    )
-                    for layer in app.vgg.choice.layers
-                ]
-            with gr.Column(scale=1):
-                vgg.append(
-                    gr.Image(
-                        label="Where VGG sees the change",
-                        format="png",
-                        interactive=False,
-                        visible=shown,
-                        elem_id="vgg_heatmap",
-                    )
-                )
-
-        def handle(
-            source,
-            reference,
-            strength,
-            lips_strength,
-            eyes_strength,
-            skin_strength,
-            lips_reference,
-            eyes_reference,
-            skin_reference,
-            second_reference,
-            mix,
-        ):
-            out = app.run(
-                source,
-                reference,
-                strength=strength,
-                lips_strength=lips_strength,
-                eyes_strength=eyes_strength,
-                skin_strength=skin_strength,
-                lips=lips_reference,
-                eyes=eyes_reference,
-                skin=skin_reference,
-                second=second_reference,
-                mix=mix,
-            )
-            pair = (out.before, out.result) if out.ok else None
-            pictures = [picture for picture, _ in out.pictures] or [None] * len(vgg)
-            return out.result, pair, *pictures, out.vgg_text or gr.skip(), out.status
-
-        gr.on(
-            [button.click, strength.release, *(s.release for s in region_sliders), mix.release],
-            handle,
-            inputs=[source, reference, strength, *region_sliders, *region_photos, second, mix],
-            outputs=[result, before_after, *vgg, vgg_text, status],
-            api_name="transfer",
-            preprocess=False,  # photos reach MakeupApp as files: read by perceptual.images, with its messages
-            trigger_mode="always_last",
-            concurrency_limit=1,
-            concurrency_id="transfer",
-        )
-    return blocks
-
-
-def launch(
-    blocks: Any,
-    *,
-    host: str = LOOPBACK,
-    port: int = 7860,
-    queue_size: int = 16,
-    allowed_paths: Sequence[str | Path] = (),
-    max_file_mb: float = MAX_FILE_MB,
-) -> None:
-    """Serve ``blocks`` at ``http://host:port`` until interrupted: one transfer at a time, at most ``queue_size``
-    requests waiting (more are turned away with a message), uploads up to ``max_file_mb`` MB, errors as messages, no
-    analytics, no share link. ``allowed_paths``: the files (never folders) the page may serve from the disk, the
-    example photos (:attr:`MakeupApp.allowed_files`); uploads and results are served from Gradio's own folders."""
-    import gradio as gr
-
-    if queue_size < 1:
-        raise ValueError(f"queue_size must be >= 1, got {queue_size}")
-    folders = [str(p) for p in allowed_paths if not Path(p).is_file()]
-    if folders:
-        raise ValueError(f"allowed_paths names files to serve, not folders or missing files: got {folders}")
-    system = gr.themes.Default(
-        font=("ui-sans-serif", "system-ui", "sans-serif"), font_mono=("ui-monospace", "monospace")
-    )  # no web fonts to fetch
-    blocks.queue(default_concurrency_limit=1, max_size=queue_size)
-    blocks.launch(
-        server_name=host,
-        server_port=port,
-        share=False,
-        show_error=False,
-        ssr_mode=False,
-        theme=system,
-        allowed_paths=[str(p) for p in allowed_paths],
-        max_file_size=int(max_file_mb * 2**20),
-        footer_links=["api"],
-    )

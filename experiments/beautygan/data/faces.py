@@ -4,7 +4,7 @@ The MT dataset (Li et al., "BeautyGAN", ACM MM 2018) ships face-parsing label ma
 For a user's own photos this module makes an approximation from dlib's 68-point landmarks (the iBUG 300-W markup,
 Sagonas et al. 2013; predictor of Kazemi & Sullivan, CVPR 2014; frontal HOG detector of dlib): a skin hull (jaw line
 plus an estimated forehead arc), brows, eyes, nose, upper/lower lip and, for an open mouth, teeth, with the ids of
-:class:`~beautygan.regions.FaceRegion`. Hair, ears and neck are not estimated (left as background).
+:class:`~beautygan.data.regions.FaceRegion`. Hair, ears and neck are not estimated (left as background).
 
 Alignment follows the FFHQ recipe (Karras et al., CVPR 2019, ``ffhq-dataset``'s ``recreate_aligned_images``): the
 crop is centred at ``eye_mid + 0.1 * (mouth_mid - eye_mid)`` with side ``2 * max(2.0 * |eye_to_eye|,
@@ -29,11 +29,12 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image, ImageDraw
 
-from perceptual.images import IMAGE_SUFFIXES, ImageLoadError, image_files, load_image
+from perceptual.images import IMAGE_SUFFIXES, ImageLoadError, image_files, load_image, uint8_image
 
+from .image_size import check_image_size
 from .regions import FaceRegion
 
-__all__ = ["FacesUnavailableError", "prepare_faces"]
+__all__ = ["FacesUnavailableError", "NoFaceError", "prepare_faces"]
 
 Kind = Literal["makeup", "non-makeup"]
 KINDS: tuple[str, ...] = ("makeup", "non-makeup")
@@ -55,6 +56,10 @@ _INSTALL_HINT = "install the optional extra: pip install -e '.[faces]' (dlib-bin
 
 class FacesUnavailableError(ImportError):
     """dlib or its model files are not installed."""
+
+
+class NoFaceError(ValueError):
+    """No face was found in a photo (the message names it)."""
 
 
 def models_dir() -> Path:
@@ -440,8 +445,7 @@ def prepare_faces(
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    if size < 16 or size % 4:
-        raise ValueError(f"size must be a multiple of 4 and >= 16, got {size}")
+    check_image_size(size, "size")
     if min_face < 1:
         raise ValueError(f"min_face must be >= 1 pixel, got {min_face}")
     if not in_dir.is_dir():
@@ -470,7 +474,7 @@ def prepare_faces(
         except ImageLoadError as err:
             report.skipped.append(SkippedImage(path, str(err)))
             continue
-        pixels = np.ascontiguousarray((tensor.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+        pixels = uint8_image(tensor)
         faces = models.detect(pixels)
         if not faces:
             report.skipped.append(SkippedImage(path, "no face found (dlib frontal detector)"))

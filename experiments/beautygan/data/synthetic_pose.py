@@ -1,7 +1,7 @@
 """Head poses for the synthetic faces: a typed :class:`Pose`, random poses of a given width, and the camera that
 maps a posed image to the frontal face it shows (:class:`PosedHead`).
 
-The frontal face of :mod:`beautygan.synthetic` is drawn in a *canonical frame*: image coordinates ``(u, v)`` of the
+The frontal face of :mod:`beautygan.data.synthetic` is drawn in a *canonical frame*: image coordinates ``(u, v)`` of the
 unposed picture, as fractions of its side (``u`` right, ``v`` down). The head is modelled as an ellipsoid with
 semi-axes ``(a, b, c)`` (across, down, depth) centred at ``centre``; the frontal picture is its orthographic view
 from the front, so a canonical point ``(u, v)`` inside the head's outline is the surface point
@@ -19,7 +19,7 @@ inverse of it (:meth:`PosedHead.project`). A landmark the turn hides behind the 
 a given visible point up to the occluding contour, as the 300-W markup places self-occluded jaw points on the
 visible outline (Sagonas et al., "300 Faces in-the-Wild Challenge", 2013).
 
-Mouth opening and smile are expressions of the canonical face; :mod:`beautygan.synthetic` draws them.
+Mouth opening and smile are expressions of the canonical face; :mod:`beautygan.data.synthetic` draws them.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def _finite(name: str, value: object) -> float:
 
 @dataclass(frozen=True, kw_only=True)
 class Pose:
-    """How a synthetic face is posed. All zero (and ``scale=1``) is the frontal face of :mod:`beautygan.synthetic`.
+    """How a synthetic face is posed. All zero (and ``scale=1``) is the frontal face of :mod:`beautygan.data.synthetic`.
 
     Args:
         roll: in-plane rotation, degrees, counter-clockwise as seen.
@@ -104,7 +104,7 @@ class Pose:
 
     @classmethod
     def frontal(cls) -> Pose:
-        """The unposed face: what :mod:`beautygan.synthetic` drew before poses existed, bit for bit."""
+        """The unposed face: what :mod:`beautygan.data.synthetic` drew before poses existed, bit for bit."""
         return cls()
 
     @property

@@ -1,8 +1,12 @@
 """A trained BeautyGAN generator, rebuilt from a ``beautygan fit`` checkpoint (no VGG, no label maps), and the one
 way everything runs it: :meth:`TrainedGenerator.made_up` paints looks (makeup codes, see
-:meth:`~beautygan.networks.Generator.makeup_code`) on sources in batches, :meth:`TrainedGenerator.codes` encodes
-references, :meth:`TrainedGenerator.translate` gives both outputs (for the de-made-up reference). Photo transfer,
-galleries, interpolation, evaluation and the web app all go through it (:mod:`beautygan.photo_transfer`)."""
+:meth:`~beautygan.models.beautygan.Generator.makeup_code`) on sources in batches, :meth:`TrainedGenerator.codes`
+encodes references, :meth:`TrainedGenerator.translate` gives both outputs (for the de-made-up reference). Photo
+transfer, galleries, interpolation, evaluation and the web app all go through it
+(:mod:`beautygan.inference.photo_transfer`).
+
+The checkpoint is read as a dict (:func:`~beautygan.training.checkpoint_files.load_checkpoint_file`, plain torch):
+its ``generator.*`` tensors and the generator's hyper-parameters; no Lightning class is needed."""
 
 from __future__ import annotations
 
@@ -13,8 +17,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .checkpoints import CheckpointError, load_checkpoint_file
-from .networks import Generator, Translation
+from ..models.beautygan import Generator, Translation
+from ..training.checkpoint_files import CheckpointError, load_checkpoint_file
 
 __all__ = ["TrainedGenerator", "load_generator", "resolve_checkpoint"]
 

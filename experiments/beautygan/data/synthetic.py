@@ -1,20 +1,20 @@
 """A synthetic MT-layout dataset: procedural faces with face-parsing label maps, their 68 landmarks, poses, and
 "makeup" as colour changes.
 
-Every face has the MT labels (:class:`~beautygan.regions.FaceRegion`) at random positions and sizes;
+Every face has the MT labels (:class:`~beautygan.data.regions.FaceRegion`) at random positions and sizes;
 non-makeup faces have natural lips and bare skin, makeup faces get vivid lipstick, eye shadow around the eyes
 (inside the region BeautyGAN's eye-shadow mask covers), foundation and blush. Enough for the demo and the tests to
 run anywhere, and for a short CPU training run to show a measurable lip-colour transfer.
 
 A face is drawn in two steps: :meth:`FaceParams.draw` draws who it is (shape, skin, hair, makeup colours) and
-:func:`render` draws it at a size under a :class:`~beautygan.synthetic_pose.Pose`, so the same face can be drawn
+:func:`render` draws it at a size under a :class:`~beautygan.data.synthetic_pose.Pose`, so the same face can be drawn
 under several poses. :func:`render_face` does both from one random generator, in the order the frontal writer has
 always drawn: with the frontal pose, images and label maps are bit for bit the ones it wrote before poses existed,
 so existing data sets, configs and figures are unchanged.
 
 **Landmarks.** Each face comes with the 68 points of the iBUG 300-W markup in dlib's order (jaw 0-16, brows 17-26,
 nose 27-35, eyes 36-47, outer lips 48-59, inner lips 60-67; "left"/"right" in the image, as in
-:mod:`beautygan.faces`: points 36-41 are the image-left eye, ``FaceRegion.LEFT_EYE``). They are computed from the
+:mod:`beautygan.data.faces`: points 36-41 are the image-left eye, ``FaceRegion.LEFT_EYE``). They are computed from the
 parameters the label map is drawn from and placed *on* the feature they name: lip points inside the lip labels (the
 outer points a third of the way in from the outer edge, the inner points a third of the way in from the inner
 edge; the corners where the lips meet, or in the lower lip when teeth or an open mouth part them), eye and brow
@@ -25,7 +25,7 @@ at 64 px a lip or a brow can be a single row of pixels and a point may fall a pi
 ``x`` right, ``y`` down, with dlib's convention that the centre of pixel ``(0, 0)`` is ``(0, 0)`` (pixel ``i`` spans
 ``[i - 0.5, i + 0.5)``).
 
-**Poses** (:mod:`beautygan.synthetic_pose`): in-plane rotation, scale and shift, a turn (yaw) and nod (pitch) of an
+**Poses** (:mod:`beautygan.data.synthetic_pose`): in-plane rotation, scale and shift, a turn (yaw) and nod (pitch) of an
 ellipsoidal head, an open mouth and a smile. Every pixel is inverse-mapped into the frontal face, so labels and
 colours follow the pose exactly, and landmarks are mapped forward with the exact inverse of that mapping. The turned
 head keeps its outline; the backdrop and the neck stay (they do not turn with the head); the back of the head, seen
@@ -33,10 +33,10 @@ past the near side, is hair down to the ears' lower end. An open mouth separates
 TEETH label throughout, a light band of teeth under the upper lip and a dark mouth interior below it. MT has no
 mouth-interior label; TEETH is the one that keeps the gap out of every makeup region (not lips, so no lipstick
 is asked there; not skin, so foundation and the skin histogram ignore it; not background, so it does not count as
-background change) and it is what :func:`beautygan.faces.label_map_from_landmarks` gives an open mouth's inside on
+background change) and it is what :func:`beautygan.data.faces.label_map_from_landmarks` gives an open mouth's inside on
 photos, so synthetic and photo label maps agree.
 
-    beautygan synthetic data/synthetic_mt --n 64 --size 64 [--pose 0.5]      (or python -m beautygan.synthetic ...)
+    beautygan synthetic data/synthetic_mt --n 64 --size 64 [--pose 0.5]
 
 The writer also emits ``landmarks/<domain>/<image file name>.json``: ``{"image_sha256": <hex digest of the image
 file's bytes>, "source": "synthetic", "points": [[x, y], ... 68 pairs]}``.
@@ -426,7 +426,7 @@ def write_synthetic_mt(
     ``landmarks/{makeup,non-makeup}/*.png.json``, train lists ``makeup.txt``/``non-makeup.txt`` and held-out lists
     ``makeup_test.txt``/``non-makeup_test.txt`` (the last ``held_out`` faces of each domain).
 
-    ``pose`` in ``[0, 1]``: how widely the faces are posed (:func:`~beautygan.synthetic_pose.random_pose`). Poses
+    ``pose`` in ``[0, 1]``: how widely the faces are posed (:func:`~beautygan.data.synthetic_pose.random_pose`). Poses
     come from their own random stream, so the faces (who they are, their noise) are those of ``pose=0`` for the same
     ``seed``, and ``pose=0`` writes the frontal set of earlier versions.
     """
@@ -455,9 +455,3 @@ def write_synthetic_mt(
         (root / f"{domain}_test.txt").write_text("".join(f"{domain}/{name}\n" for name in test))
     return root
 
-
-if __name__ == "__main__":  # `python -m beautygan.synthetic ...` is `beautygan synthetic ...`
-    import importlib
-    import sys
-
-    raise SystemExit(importlib.import_module("beautygan.cli").main(["synthetic", *sys.argv[1:]]))

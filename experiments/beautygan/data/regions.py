@@ -155,7 +155,7 @@ def region_masks(labels: Tensor, *, margin_at_256: int = EYE_MARGIN_AT_256) -> R
 
 def stacked_region_masks(labels: Tensor, *, margin_at_256: int = EYE_MARGIN_AT_256) -> Tensor:
     """The four masks of :func:`region_masks` stacked as channels ``(N, 4, H, W)``: lips, skin, left and right
-    eye shadow (the layout :func:`~beautygan.histogram.histogram_matching_loss` takes)."""
+    eye shadow (the layout :func:`~beautygan.training.histogram.histogram_matching_loss` takes)."""
     return torch.cat(list(region_masks(labels, margin_at_256=margin_at_256)), dim=1)
 
 
@@ -183,7 +183,7 @@ def control_regions(
 
 def named_regions(batch: dict[str, Tensor] | Any) -> dict[str, Tensor]:
     """The source's ``lips``, ``eye_shadow``, ``skin`` and ``background`` masks ``(N, 1, H, W)`` of an
-    :class:`~beautygan.data.MTDataset` batch (views of its loss masks; computed from the label maps when the batch
+    :class:`~beautygan.data.mt.MTDataset` batch (views of its loss masks; computed from the label maps when the batch
     has none): what the feature-map monitor measures VGG distances inside."""
     masks = batch["source_masks"] if "source_masks" in batch else stacked_region_masks(batch["source_labels"])
     labels = _check_labels(batch["source_labels"])

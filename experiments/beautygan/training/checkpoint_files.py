@@ -1,19 +1,16 @@
-"""Checkpoint files that survive a kill, and one clear error for a checkpoint that cannot be read.
+"""Checkpoint files, in plain torch (no Lightning: inference reads them too): written whole or not at all, read
+safely, and one clear error for a checkpoint that cannot be read or does not fit.
 
-Lightning's default ``TorchCheckpointIO`` writes through an fsspec transaction: the file goes to ``$TMPDIR`` first and
-is then *moved*, which is a copy when ``$TMPDIR`` is on another filesystem, so a kill during the copy leaves a
-truncated ``last.ckpt`` (and resuming then fails with an ``EOFError`` traceback). :class:`AtomicCheckpointIO` writes
-to a temporary file in the destination folder, flushes it to disk and renames it over the destination: the
-destination is always either the previous checkpoint or the new one, whole.
-
-    trainer:
-      plugins:
-        - class_path: beautygan.checkpoints.AtomicCheckpointIO
+:func:`save_atomically` writes to a temporary file in the destination folder, flushes it to disk and renames it over
+the destination: the destination is always either the previous checkpoint or the new one, whole (Lightning's own
+writer goes through ``$TMPDIR``, and a kill during that cross-filesystem move leaves a truncated ``last.ckpt``;
+training writes through :class:`~beautygan.training.checkpoint_io.AtomicCheckpointIO`, which calls this).
 
 Every checkpoint is read with ``torch.load(weights_only=True)``: tensors, containers, strings and numbers, plus
 the few types of our own that a checkpoint holds (:data:`CHECKPOINT_TYPES`, allowed inside
-:func:`checkpoint_types` only), never an arbitrary global, so a file with code hidden in a pickled ``__reduce__``
-is refused in one line and nothing in it runs.
+:func:`checkpoint_types` only, also under the module paths older checkpoints name them by:
+:data:`FORMER_TYPE_PATHS`), never an arbitrary global, so a file with code hidden in a pickled ``__reduce__`` is
+refused in one line and nothing in it runs.
 """
 
 from __future__ import annotations
@@ -30,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from perceptual.files import atomic_path
 
@@ -39,13 +35,14 @@ from .speed import SpeedOptions
 
 __all__ = [
     "CHECKPOINT_TYPES",
-    "AtomicCheckpointIO",
+    "FORMER_TYPE_PATHS",
     "CheckpointError",
     "CheckpointWriteError",
     "check_checkpoint_fits",
     "checkpoint_types",
     "load_checkpoint_file",
     "names_weights_file",
+    "save_atomically",
     "stored_weights_file",
 ]
 
@@ -54,6 +51,21 @@ CHECKPOINT_TYPES: tuple[type, ...] = (LossWeights, SpeedOptions, pathlib.PosixPa
 passes them (``BeautyGAN(loss_weights=LossWeights(...), speed=SpeedOptions(...))``; LightningCLI stores dicts) and
 a data root or weights path given as a ``Path``. Each is rebuilt from its fields without calling any code of the
 file. (Lightning's own state, the optimizers' and the callbacks' hold tensors, containers, strings and numbers.)"""
+
+FORMER_TYPE_PATHS: dict[type, tuple[str, ...]] = {
+    LossWeights: ("beautygan.loss_weights.LossWeights",),
+    SpeedOptions: ("beautygan.speed.SpeedOptions",),
+}
+"""The other names a pickle may give a type of :data:`CHECKPOINT_TYPES`: the module paths it had when checkpoints
+written before the package was arranged by role pickled it (``beautygan.loss_weights``, ``beautygan.speed``; now in
+:mod:`beautygan.training`). A pickle names a type by its module path, so these names are allowed too, each mapped to
+the type it names today (torch's ``(type, "module.Name")`` form of a safe global)."""
+
+
+def _allowed() -> list[Any]:
+    """:data:`CHECKPOINT_TYPES` and their :data:`FORMER_TYPE_PATHS`, as ``torch.serialization.safe_globals`` takes
+    them (a type, or a ``(type, "module.Name")`` pair for a name the type no longer has)."""
+    return [*CHECKPOINT_TYPES, *((kind, path) for kind, paths in FORMER_TYPE_PATHS.items() for path in paths)]
 
 
 class CheckpointError(ValueError):
@@ -111,11 +123,11 @@ def save_atomically(checkpoint: dict[str, Any], path: str | os.PathLike) -> Path
 @contextmanager
 def checkpoint_types() -> Iterator[None]:
     """Within the block, ``torch.load(weights_only=True)`` (ours and Lightning's) also accepts
-    :data:`CHECKPOINT_TYPES`; outside it, torch's allow-list is as it was. Nested blocks are fine (torch's own
-    ``safe_globals`` context removes its types on exit even when an outer block added them: only the types not
-    allowed yet are added here)."""
+    :data:`CHECKPOINT_TYPES`, under their names and their :data:`FORMER_TYPE_PATHS`; outside it, torch's allow-list
+    is as it was. Nested blocks are fine (torch's own ``safe_globals`` context removes its types on exit even when an
+    outer block added them: only the types not allowed yet are added here)."""
     allowed = torch.serialization.get_safe_globals()
-    missing = [kind for kind in CHECKPOINT_TYPES if kind not in allowed]
+    missing = [kind for kind in _allowed() if kind not in allowed]
     if not missing:
         yield
         return
@@ -236,20 +248,3 @@ def stored_weights_file(checkpoint: Mapping[str, Any]) -> str | None:
     if used and not used.startswith(("random", "torchvision ")) and names_weights_file(used):
         return used
     return None
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """``TorchCheckpointIO`` that saves with :func:`save_atomically` (local paths) and loads with
-    :func:`load_checkpoint_file`, so ``fit --ckpt_path`` on a bad file gives one :class:`CheckpointError`."""
-
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
-        if storage_options is not None or "://" in str(path):
-            return super().save_checkpoint(checkpoint, path, storage_options)
-        save_atomically(checkpoint, path)
-
-    def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
-        """Always ``weights_only=True`` (whatever Lightning passes), with :data:`CHECKPOINT_TYPES` allowed."""
-        if "://" in str(path):
-            with checkpoint_types():
-                return super().load_checkpoint(path, map_location=map_location, weights_only=True)
-        return load_checkpoint_file(path, map_location=map_location or "cpu")

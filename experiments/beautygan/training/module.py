@@ -9,8 +9,9 @@ transcription of the official step. Deliberate differences: G's first outputs ar
 values); exact integer histogram CDFs; an empty eye mask zeroes its term instead of skipping the step (which would
 desynchronize DDP ranks); eye-shadow boxes clipped at the border; G's last convolution in float32 under bf16.
 
-Callbacks hold the rest: :class:`~beautygan.guard.LossGuard` (attached here), :class:`~beautygan.samples.SampleGrids`
-and :class:`~perceptual.pictures.monitor.FeatureMapMonitor` (from the config).
+Callbacks hold the rest: :class:`~beautygan.training.guard.LossGuard` (attached here),
+:class:`~beautygan.training.samples.SampleGrids` and :class:`~perceptual.pictures.monitor.FeatureMapMonitor` (from
+the config).
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ from perceptual.images import to_unit_range
 from perceptual.losses import BEAUTYGAN_VGG
 from perceptual.weights import describe_provenance, load_weights, vgg_provenance
 
+from ..data.metrics import TransferMetrics
+from ..data.regions import named_regions, stacked_region_masks
+from ..models.beautygan import Generator, GeneratorInit, GeneratorOutput, Translation
+from ..models.discriminator import PatchDiscriminator
 from .guard import LossGuard
 from .histogram import HistogramCriterion, check_criterion, histogram_matching_loss
 from .loss_weights import PRESETS, LossWeights
-from .metrics import TransferMetrics
-from .networks import Generator, GeneratorInit, GeneratorOutput, PatchDiscriminator, Translation
 from .optim import adam_optimizers, check_adam
-from .regions import named_regions, stacked_region_masks
 from .speed import SpeedOptions
 
 __all__ = ["BeautyGAN"]
@@ -63,12 +65,12 @@ class BeautyGAN(L.LightningModule):
 
     Args:
         preset: ``"paper"`` (nominal weights, VGG16) or ``"official"`` (the official code's effective weights, its
-            identity loss and its VGG19 fed raw [-1, 1] images); see :data:`~beautygan.loss_weights.PRESETS`.
-        loss_weights: :class:`~beautygan.loss_weights.LossWeights`; fields left ``None`` take the preset's.
+            identity loss and its VGG19 fed raw [-1, 1] images); see :data:`~beautygan.training.loss_weights.PRESETS`.
+        loss_weights: :class:`~beautygan.training.loss_weights.LossWeights`; fields left ``None`` take the preset's.
         histogram_criterion: ``"l1"`` (the official code: 0-255 units, averaged over the image) or ``"l2"`` (the
             paper's formula; at the nominal weights it dominates every other term).
         generator_width, residual_blocks, generator_init, generator_output: the generator
-            (:class:`~beautygan.networks.Generator`; 64 and 6 give its 9.24M parameters).
+            (:class:`~beautygan.models.beautygan.Generator`; 64 and 6 give its 9.24M parameters).
         discriminator_width: first discriminator conv width (64).
         lr, betas: Adam settings of both optimizers.
         lr_decay_epochs: decay both learning rates linearly to 0 over the last ``lr_decay_epochs`` epochs of
@@ -78,7 +80,7 @@ class BeautyGAN(L.LightningModule):
             Gatys-normalized random VGG, loudly (:func:`perceptual.weights.load_weights`); a file never falls back.
         perceptual_layer: tap of the perceptual loss (``relu4_1``).
         monitor_layers: extra taps computed in the same VGG pass and returned for the feature-map monitor.
-        speed: compilation, fused Adam and channels_last (:class:`~beautygan.speed.SpeedOptions`).
+        speed: compilation, fused Adam and channels_last (:class:`~beautygan.training.speed.SpeedOptions`).
         evaluate_face_distance: in validation/test, also the dlib face distance of source and result (``True``
             needs the ``faces`` extra; ``"auto"`` uses it when installed). Colour-transfer figures are always logged.
     """

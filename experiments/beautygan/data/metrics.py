@@ -1,7 +1,7 @@
 """Measurements of a makeup transfer, on tensors: per-region colour distance to the reference (mean RGB, CIELAB,
-histogram EMD), change outside the face, dlib face distance (is the result still the same person); and :class:`TransferMetrics`, which accumulates
-them over a validation epoch inside the LightningModule (the file-level ``beautygan evaluate`` is in
-:mod:`beautygan.evaluate`)."""
+histogram EMD), change outside the face, dlib face distance (is the result still the same person); and
+:class:`TransferMetrics`, which accumulates them over a validation epoch inside the LightningModule (the file-level
+``beautygan evaluate`` is in :mod:`beautygan.inference.evaluate`)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from perceptual.images import to_unit_range
+from perceptual.images import to_unit_range, uint8_image
 
 from .regions import FaceRegion, region_masks
 
-__all__ = ["TransferMetrics", "face_distance", "transfer_metrics"]
+__all__ = ["SAME_PERSON_THRESHOLD", "TransferMetrics", "face_distance", "face_models", "transfer_metrics"]
 
 
 def mean_region_colour(images: Tensor, masks: Tensor, *, input_range: tuple[float, float] = (-1.0, 1.0)) -> Tensor:
@@ -190,20 +190,6 @@ def transfer_metrics(
 
 
 # ------------------------------------------------------------------------------------------------- face distance
-def uint8_image(image: Tensor | np.ndarray, input_range: tuple[float, float]) -> np.ndarray:
-    """An ``(H, W, 3)`` uint8 array from a ``(3, H, W)`` tensor in ``input_range`` (arrays pass through, checked)."""
-    if isinstance(image, np.ndarray):
-        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"numpy images must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
-        return np.ascontiguousarray(image)
-    if not isinstance(image, Tensor) or image.ndim != 3 or image.shape[0] != 3:
-        raise ValueError(
-            f"images must be (3, H, W) tensors or (H, W, 3) uint8 arrays, got {getattr(image, 'shape', type(image))}"
-        )
-    unit = to_unit_range(image.detach()[None], input_range)[0]
-    return np.ascontiguousarray((unit.permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8))
-
-
 def _box_from_labels(labels: Tensor | np.ndarray | None) -> tuple[int, int, int, int] | None:
     if labels is None:
         return None
@@ -231,7 +217,7 @@ def face_distance(
     source label map's face ids is used instead. The result face is detected too, falling back to the source's box
     (the generator keeps the geometry); landmarks and descriptor are always computed on the result's own pixels.
     Returns ``{"face_distance": float (NaN if no face), "face_box_from": "detector"|"labels"|"none",
-    "result_face_detected": bool}``. ``models`` is a :class:`~beautygan.faces.FaceModels`;
+    "result_face_detected": bool}``. ``models`` is a :class:`~beautygan.data.faces.FaceModels`;
     ``source_faces``: the detections of ``source`` if already made (saves a detector pass)."""
     src, out = uint8_image(source, input_range), uint8_image(result, input_range)
     faces = list(source_faces) if source_faces is not None else models.detect(src)
@@ -248,7 +234,10 @@ def face_distance(
     return {"face_distance": distance, "face_box_from": origin, "result_face_detected": bool(result_faces)}
 
 
-def _default_models(faces: bool | Literal["auto"]) -> Any:
+def face_models(faces: bool | Literal["auto"]) -> Any:
+    """dlib's :class:`~beautygan.data.faces.FaceModels` for the face distance: ``None`` when ``faces`` is ``False``;
+    with ``"auto"``, ``None`` and a warning when the ``faces`` extra is missing; with ``True``, its
+    :class:`~beautygan.data.faces.FacesUnavailableError`."""
     if faces is False:
         return None
     from .faces import FaceModels, FacesUnavailableError
@@ -298,7 +287,7 @@ class TransferMetrics:
             raise ValueError(f"max_face_distance_samples must be >= 0, got {max_face_distance_samples}")
         self.input_range = input_range
         self.max_face_distance_samples = max_face_distance_samples
-        self.models = models if models is not None else _default_models(faces)
+        self.models = models if models is not None else face_models(faces)
         self.reset()
 
     def reset(self) -> None:

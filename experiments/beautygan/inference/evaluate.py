@@ -6,7 +6,7 @@ code (wtjiang98/BeautyGAN_pytorch) never measures it. This module does, per (sou
 - ``face_distance``: Euclidean distance between dlib's 128-D face descriptors (the face-recognition ResNet of
   dlib, 99.38% on LFW) of the source and the result; lower is better, and dlib's documented same-person threshold is
   0.6, so the summary reports the share of results under it. Needs the ``faces`` extra; NaN without it.
-- per region (lips, eye shadow, skin; masks of :mod:`beautygan.regions`, the result taking the source's
+- per region (lips, eye shadow, skin; masks of :mod:`beautygan.data.regions`, the result taking the source's
   label map): ``<region>_delta_e``, the CIE76 distance between the region's mean CIELAB colour in the result and in
   the reference, and ``<region>_emd``, the earth mover's distance between the 1-D 256-bin histograms of the two
   regions (0-255 levels, averaged over R, G, B: the quantity the histogram-matching makeup loss drives down). Each
@@ -14,9 +14,10 @@ code (wtjiang98/BeautyGAN_pytorch) never measures it. This module does, per (sou
 - ``background_l1``: mean absolute change (0-255 levels) between source and result over pixels labelled background
   or hair, which no loss asks to change.
 
-The measures themselves (:func:`~beautygan.metrics.transfer_metrics`, the batched tensor core, and
-:class:`~beautygan.metrics.TransferMetrics`, its validation-epoch accumulator) are in :mod:`beautygan.metrics`;
-here :func:`evaluate_pairs` works on files (optionally generating the results from a checkpoint); the
+The measures themselves (:func:`~beautygan.data.metrics.transfer_metrics`, the batched tensor core, and
+:class:`~beautygan.data.metrics.TransferMetrics`, its validation-epoch accumulator) are in
+:mod:`beautygan.data.metrics`, beside the regions, below training and inference which both use them; here
+:func:`evaluate_pairs` works on files (optionally generating the results from a checkpoint); the
 ``beautygan evaluate`` command is :mod:`beautygan.cli.evaluate`.
 """
 
@@ -36,11 +37,11 @@ from PIL import Image
 from torch import Tensor
 
 from perceptual.files import atomic_path
-from perceptual.images import ImageLoadError, from_unit_range, load_image, save_image, to_unit_range
+from perceptual.images import ImageLoadError, from_unit_range, load_image, save_image, to_unit_range, uint8_image
 
-from .data import mt_labels_path, read_labels, read_pairs_file
-from .inference import TrainedGenerator
-from .metrics import SAME_PERSON_THRESHOLD, _default_models, face_distance, transfer_metrics, uint8_image
+from ..data.metrics import SAME_PERSON_THRESHOLD, face_distance, face_models, transfer_metrics
+from ..data.mt import mt_labels_path, read_labels, read_pairs_file
+from .trained_generator import TrainedGenerator
 
 __all__ = ["evaluate_pairs"]
 
@@ -65,7 +66,7 @@ def _labels_for(image: Tensor, explicit: Path | None, path: Path, models: Any) -
     if found is not None:
         return read_labels(found, size=size), "mt", None
     if models is not None:
-        from .faces import label_map_from_landmarks
+        from ..data.faces import label_map_from_landmarks
 
         faces = models.detect(uint8_image(image, (0.0, 1.0)))
         if faces:
@@ -90,8 +91,8 @@ def evaluate_pairs(
     """Measure every pair (see the module docstring); one dict per pair, file names included.
 
     Images are resized to ``image_size`` (default: the result's size, or 256). Pairs without a ``result`` are run
-    through ``generator`` (a :class:`~beautygan.inference.TrainedGenerator`, on its device); those results are written
-    to ``results_dir`` when given.
+    through ``generator`` (a :class:`~beautygan.inference.trained_generator.TrainedGenerator`, on its device); those
+    results are written to ``results_dir`` when given.
 
     A pair whose image cannot be read raises :class:`~perceptual.images.ImageLoadError`, or, when a ``failures`` list
     is given, is appended to it as ``(pair, message)`` and skipped, so one bad file does not lose the other pairs."""
@@ -102,7 +103,7 @@ def evaluate_pairs(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if models is None:
-        models = _default_models(faces)
+        models = face_models(faces)
     elif faces is False:
         models = None
     if image_size is None and pairs:
@@ -265,7 +266,7 @@ def read_eval_pairs(path: Path) -> list[EvalPair]:
 def dataset_pairs(root: Path, n: int, seed: int) -> list[EvalPair]:
     """``n`` pairs of an MT-layout folder: its held-out lists if present, else the train lists; each source in
     order, references in a random order drawn with ``seed``; label maps from ``segs/``."""
-    from .data import list_domain
+    from ..data.mt import list_domain
 
     def names(domain: str) -> tuple[list[str], str]:
         held_out = list_domain(root, domain, "test")

@@ -60,7 +60,7 @@ def checkpoint_vgg(checkpoint: Mapping[str, Any]) -> VGGChoice:
     """The VGG a ``beautygan fit`` checkpoint trained with (its ``vgg_used``) as a :class:`VGGChoice`: random
     weights by name and seed, torchvision weights by enum name, else ``"imagenet"``. A weights *file* the checkpoint
     names is never chosen (a path inside a checkpoint is not opened unless the user names it: see
-    :func:`~beautygan.checkpoints.stored_weights_file`); ``trained_with`` still says which it was. Layers:
+    :func:`~beautygan.training.checkpoint_files.stored_weights_file`); ``trained_with`` still says which it was. Layers:
     ``relu1_2`` (colour and edges, where makeup shows first) and the perceptual loss's layer."""
     used = checkpoint.get("vgg_used") or {}
     hparams = checkpoint.get("hyper_parameters") or {}

@@ -1,11 +1,11 @@
-"""Makeup transfer on real photos: face-aware, at the photo's own resolution, with the user's controls, one pair or
-whole folders.
+"""Makeup transfer on real photos: face-aware, at the photo's own resolution, with the user's controls (whole
+folders: :mod:`beautygan.inference.folders`).
 
 With the ``faces`` extra (dlib), each photo's largest face is detected and aligned to the checkpoint's training
-size exactly as ``beautygan prepare-faces`` aligns training data (:func:`~beautygan.faces.align_face`).
+size exactly as ``beautygan prepare-faces`` aligns training data (:func:`~beautygan.data.faces.align_face`).
 The generator runs on the aligned crops, in batches. What it changed (made-up crop minus source crop) is mapped back
 into the source photo through the inverse alignment and added inside a feathered mask of the face: the landmarks'
-face hull, from :func:`~beautygan.faces.label_map_from_landmarks`. So:
+face hull, from :func:`~beautygan.data.faces.label_map_from_landmarks` (:mod:`beautygan.inference.paste`). So:
 
 - the output has the source photo's size;
 - every pixel outside the face hull is the source photo's, bit for bit, at any strength;
@@ -14,17 +14,16 @@ face hull, from :func:`~beautygan.faces.label_map_from_landmarks`. So:
 PSGAN's and EleGANt's demos detect, align and paste back the same way. Without the extra, or with ``align=False``,
 the whole photo is resized to the training square and that square is the output, with a note saying so.
 
-:class:`~beautygan.controls.MakeupControls` set the strength (globally and per region) and which reference each
-region's look comes from; :meth:`PhotoTransfer.interpolate` moves between two looks inside the generator (the makeup
-branch's codes are mixed, and the rest of the network paints the mix). Region masks come from the landmarks on
+:class:`~beautygan.inference.controls.MakeupControls` set the strength (globally and per region) and which reference
+each region's look comes from; :meth:`PhotoTransfer.interpolate` moves between two looks inside the generator (the
+makeup branch's codes are mixed, and the rest of the network paints the mix). Region masks come from the landmarks on
 photos, or from the MT label map beside an image in the MT layout (``images/<domain>/x.png`` ->
 ``segs/<domain>/x.png``).
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -32,25 +31,23 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageFilter
+from PIL import Image
 from torch import Tensor
 
-from perceptual.images import IMAGE_SUFFIXES, from_unit_range, image_files, load_image, save_image
+from perceptual.images import from_unit_range, load_image, uint8_image
 
+from ..data.faces import NoFaceError
+from ..data.image_size import check_image_size
+from ..data.mt import mt_labels_path, read_labels
+from ..data.regions import CONTROL_REGIONS, FACE_PARTS, control_regions
 from .controls import MakeupControls, compose, feather_regions
-from .data import mt_labels_path, read_labels, read_pairs_file
-from .inference import TrainedGenerator
-from .metrics import uint8_image
-from .regions import CONTROL_REGIONS, FACE_PARTS, control_regions
+from .paste import PasteMap, paste_map
+from .trained_generator import TrainedGenerator
 
-__all__ = ["NoFaceError", "PhotoTransfer", "TransferOptions", "transfer_folders"]
+__all__ = ["Photo", "PhotoTransfer", "PreparedPhoto", "TransferOptions"]
 
 Photo = Any
 """What a photo may be: a path, a PIL image, an ``(H, W, 3)`` uint8 array, or a :class:`PreparedPhoto`."""
-
-
-class NoFaceError(ValueError):
-    """No face was found in a photo (the message names it)."""
 
 
 @dataclass(frozen=True)
@@ -75,8 +72,8 @@ class TransferOptions:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        if self.size is not None and (self.size < 16 or self.size % 4):
-            raise ValueError(f"size must be a multiple of 4 and >= 16, got {self.size}")
+        if self.size is not None:
+            check_image_size(self.size, "size")
         if self.size is not None and self.align:
             raise ValueError("size sets the square of whole-image transfer: use it with align=False")
         if not self.margin > 0:
@@ -85,18 +82,6 @@ class TransferOptions:
             raise ValueError(f"feather must be in [0, 0.5), got {self.feather}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-
-
-@dataclass
-class PasteMap:
-    """Where an aligned face goes back into its photo: the blend ``weight`` over the face hull's bounding ``box``
-    ``(left, top, right, bottom)``, the ``grid`` sampling the crop at each of the box's pixels, and the MT
-    ``labels`` drawn from the landmarks over the box (for the region masks)."""
-
-    weight: np.ndarray
-    box: tuple[int, int, int, int]
-    grid: Tensor
-    labels: np.ndarray
 
 
 @dataclass
@@ -116,7 +101,7 @@ class PreparedPhoto:
     paste_map: PasteMap | None = field(default=None, repr=False)
     """Computed on the first paste, then reused for every reference this photo is paired with."""
     code: Tensor | None = field(default=None, repr=False)
-    """The photo's makeup code (:meth:`~beautygan.networks.Generator.makeup_code`), once used as a reference."""
+    """The photo's makeup code (:meth:`~beautygan.models.beautygan.Generator.makeup_code`), once used as a reference."""
     region_weights: Tensor | None = field(default=None, repr=False)
     """Feathered lips / eyes / skin weights ``(3, h, w)`` (over the paste box, or the crop), once controls need them."""
 
@@ -164,7 +149,7 @@ class PhotoTransfer:
     Args:
         ckpt: a ``beautygan fit`` checkpoint (or a folder holding one ``last.ckpt``).
         options: :class:`TransferOptions`.
-        models: the dlib :class:`~beautygan.faces.FaceModels` to use (default: loaded when
+        models: the dlib :class:`~beautygan.data.faces.FaceModels` to use (default: loaded when
             ``options.align`` and the extra is installed, or when per-region controls need landmarks).
 
     ``notes`` says how photos are handled (for example, why the whole image is used).
@@ -179,7 +164,7 @@ class PhotoTransfer:
         self.models = models
         if self.options.align:
             if models is None:
-                from .faces import FaceModels, FacesUnavailableError
+                from ..data.faces import FaceModels, FacesUnavailableError
 
                 try:
                     self.models = FaceModels()
@@ -213,7 +198,7 @@ class PhotoTransfer:
             return PreparedPhoto(
                 name, array, from_unit_range(square[0].clamp(0, 1), (-1, 1)), notes=notes, labels=labels
             )
-        from .faces import align_face, alignment_matrix
+        from ..data.faces import align_face, alignment_matrix
 
         faces = self.models.detect(array)
         if not faces:
@@ -311,7 +296,7 @@ class PhotoTransfer:
     def _draw_labels(self, source: PreparedPhoto) -> Tensor:
         """An MT label map of a whole-image crop from dlib's landmarks (per-region controls on a photo that has no
         label map beside it)."""
-        from .faces import FaceModels, FacesUnavailableError, label_map_from_landmarks
+        from ..data.faces import FaceModels, FacesUnavailableError, label_map_from_landmarks
 
         if self.models is None:
             try:
@@ -384,22 +369,12 @@ class PhotoTransfer:
         return self._compose(source, _Slot(look, 1.0), {}, {(id(source), look.key): made_up_crop})
 
     def _paste_map(self, source: PreparedPhoto) -> PasteMap:
-        if source.paste_map is not None:
-            return source.paste_map
-        if source.matrix is None or source.landmarks is None:
-            raise ValueError(f"{source.name} is a whole-image crop: it has no paste map")
-        weight, box, labels = face_weight(source.landmarks, source.photo.shape[:2], feather=self.options.feather)
-        left, top, right, bottom = box
-        ys, xs = torch.meshgrid(
-            torch.arange(top, bottom, dtype=torch.float64) + 0.5,
-            torch.arange(left, right, dtype=torch.float64) + 0.5,
-            indexing="ij",
-        )
-        matrix = torch.from_numpy(source.matrix)
-        u = matrix[0, 0] * xs + matrix[0, 1] * ys + matrix[0, 2]  # crop coordinates of each photo pixel centre
-        v = matrix[1, 0] * xs + matrix[1, 1] * ys + matrix[1, 2]
-        grid = torch.stack([u / self.size * 2 - 1, v / self.size * 2 - 1], dim=-1).float()[None]
-        source.paste_map = PasteMap(weight, box, grid, labels)
+        if source.paste_map is None:
+            if source.matrix is None or source.landmarks is None:
+                raise ValueError(f"{source.name} is a whole-image crop: it has no paste map")
+            source.paste_map = paste_map(
+                source.landmarks, source.matrix, source.photo.shape[:2], size=self.size, feather=self.options.feather
+            )
         return source.paste_map
 
     # ------------------------------------------------------------------------------------------ results
@@ -484,7 +459,7 @@ class PhotoTransfer:
         """``size x size`` view of a result's face: the aligned crop of an aligned photo (what the generator saw,
         now with its makeup pasted back), the whole square otherwise."""
         if source.aligned:
-            from .faces import align_face
+            from ..data.faces import align_face
 
             assert source.landmarks is not None
             view, _ = align_face(image, source.landmarks, size=size, margin=self.options.margin)
@@ -495,162 +470,5 @@ class PhotoTransfer:
         return np.asarray(picture)
 
 
-def face_weight(
-    landmarks: np.ndarray, shape: tuple[int, int], *, feather: float
-) -> tuple[np.ndarray, tuple[int, int, int, int], np.ndarray]:
-    """The blend weight of the face: 1 inside the landmarks' face hull, falling to 0 at its edge over ``feather``
-    of its larger side, exactly 0 outside. Returns the weight over the hull's bounding box ``(left, top, right,
-    bottom)`` (float32, ``(bottom - top, right - left)``), that box, and the MT label map over the box."""
-    from .faces import label_map_from_landmarks
-
-    height, width = shape
-    labels = label_map_from_landmarks(landmarks, (height, width))
-    hull = labels != 0
-    rows, cols = np.nonzero(hull.any(axis=1))[0], np.nonzero(hull.any(axis=0))[0]
-    if len(rows) == 0:
-        raise NoFaceError("the face hull from the landmarks lies outside the photo")
-    top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-    inside = hull[top:bottom, left:right]
-    box_labels = labels[top:bottom, left:right]
-    radius = feather * max(bottom - top, right - left)
-    if radius < 0.5:
-        return inside.astype(np.float32), (left, top, right, bottom), box_labels
-    pad = int(np.ceil(3 * radius)) + 1
-    padded = np.pad(inside.astype(np.uint8) * 255, pad)
-    soft = (
-        np.asarray(Image.fromarray(padded).filter(ImageFilter.GaussianBlur(radius)), dtype=np.float32)[
-            pad:-pad, pad:-pad
-        ]
-        / 255
-    )
-    # 0.5 at the hull's edge after the blur: rescale so the weight reaches 0 there and 1 inside; never outside.
-    weight = np.clip(2 * soft - 1, 0, 1) * inside
-    return weight.astype(np.float32), (left, top, right, bottom), box_labels
-
-
 def _to_model(image: np.ndarray) -> Tensor:
     return from_unit_range(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255, (-1, 1))
-
-
-# ---------------------------------------------------------------------------------------------- folders
-def list_images(path: str | Path) -> list[Path]:
-    """``path`` itself, or the images in folder ``path`` (sorted; by suffix), with a clear error for neither."""
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        files = image_files(path)
-        if not files:
-            raise FileNotFoundError(f"{path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-        return files
-    raise FileNotFoundError(f"{path}: no such file or folder")
-
-
-def read_pairs(path: str | Path, sources: Sequence[Path], references: Sequence[Path]) -> list[tuple[Path, Path]]:
-    """``source_name reference_name`` per line (``#`` comments, blank lines ignored), names as in the folders."""
-    by_source = {p.name: p for p in sources}
-    by_reference = {p.name: p for p in references}
-    pairs = []
-    for number, parts in read_pairs_file(path, form="source_name reference_name"):
-        missing = [n for n, known in zip(parts, (by_source, by_reference)) if n not in known]
-        if missing:
-            raise ValueError(f"{path}:{number}: {missing} not among the source / reference images")
-        pairs.append((by_source[parts[0]], by_reference[parts[1]]))
-    if not pairs:
-        raise ValueError(f"{path} lists no pairs")
-    return pairs
-
-
-@dataclass
-class TransferReport:
-    """What a folder run wrote, and what failed (one line per photo or pair, with the reason)."""
-
-    written: list[Path] = field(default_factory=list)
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def format(self) -> str:
-        lines = [f"wrote {len(self.written)} image(s)"]
-        lines += [f"note: {note}" for note in dict.fromkeys(self.notes)]
-        if self.failures:
-            lines.append(f"{len(self.failures)} failed:")
-            lines += [f"  {name}: {reason}" for name, reason in self.failures]
-        return "\n".join(lines)
-
-
-def output_name(source: Path | str, reference: Path | str | None, suffix: str = ".png") -> str:
-    return f"{Path(source).stem}__{Path(reference).stem if reference is not None else 'regions'}{suffix}"
-
-
-def transfer_folders(
-    transfer: PhotoTransfer,
-    pairs: Sequence[tuple[Path, Path | None]],
-    out_dir: str | Path,
-    *,
-    controls: MakeupControls | None = None,
-    progress: bool = True,
-) -> TransferReport:
-    """Every ``(source, reference)`` pair into ``out_dir/<source>__<reference>.png`` under ``controls`` (a
-    ``None`` reference: the controls' per-region references only, written as ``<source>__regions.png``). Each
-    photo is read and aligned once and dropped after its last pair (memory follows the batch, not the folder); a
-    photo that fails (unreadable, no face) fails its pairs only; the rest are written."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    controls = transfer.prepare_controls(controls)
-    report = TransferReport(notes=list(transfer.notes))
-    prepared: dict[Path, PreparedPhoto | str] = {}
-    uses: dict[Path, int] = {}
-    for source, reference in pairs:
-        for path in (source, reference):
-            if path is not None:
-                uses[path] = uses.get(path, 0) + 1
-
-    def get(path: Path | None) -> PreparedPhoto | str | None:
-        if path is None:
-            return None
-        if path not in prepared:
-            try:
-                photo = transfer.prepare(path)
-                report.notes.extend(photo.notes)
-                prepared[path] = photo
-            except (ValueError, OSError) as err:
-                prepared[path] = str(err)
-                report.failures.append((path.name, str(err)))
-        return prepared[path]
-
-    iterator: Iterable[int] = range(0, len(pairs), transfer.options.batch_size)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(pairs), desc="transfer", unit="pair", file=sys.stderr)
-    for start in iterator:
-        chunk = pairs[start : start + transfer.options.batch_size]
-        ready = []
-        for source, reference in chunk:
-            s, r = get(source), get(reference)
-            if isinstance(s, PreparedPhoto) and not isinstance(r, str):
-                ready.append((source, reference, s, r))
-        try:
-            images = transfer.transfer_batch([(s, r) for _, _, s, r in ready], controls) if ready else []
-        except (ValueError, OSError) as err:  # a source without a face for per-region masks fails the chunk's pairs
-            images = []
-            report.failures += [(output_name(source, reference), str(err)) for source, reference, _, _ in ready]
-        for (source, reference, _, _), image in zip(ready, images):
-            target = out_dir / output_name(source, reference)
-            try:
-                report.written.append(save_image(torch.from_numpy(image).permute(2, 0, 1), target))
-            except (ValueError, OSError) as err:
-                report.failures.append((target.name, str(err)))
-        for source, reference in chunk:
-            for path in (source, reference):
-                if path is None:
-                    continue
-                uses[path] -= 1
-                if uses[path] == 0 and isinstance(prepared.get(path), PreparedPhoto):
-                    del prepared[path]  # a failure stays cached as its message
-        if bar is not None:
-            bar.update(len(chunk))
-    if bar is not None:
-        bar.close()
-    return report

@@ -1,7 +1,7 @@
 """Pictures of many transfers at once, each a PNG plus an HTML page naming every cell:
 
 - :func:`write_gallery`: sources down, references across, each cell the source wearing that reference's makeup
-  (BeautyGAN's Figure 1), under the same :class:`~beautygan.controls.MakeupControls`;
+  (BeautyGAN's Figure 1), under the same :class:`~beautygan.inference.controls.MakeupControls`;
 - :func:`write_strength_strips`: one row per pair, the look at each strength (0 is the source, 1 the transfer);
 - :func:`write_joint_strips`: sources wearing lips, eyes and skin from different references;
 - :func:`write_interpolation_strip`: a source wearing looks between two references, interpolated inside the
@@ -30,13 +30,12 @@ import torch
 from PIL import Image
 
 from perceptual.files import atomic_path
-from perceptual.images import check_output_image, save_image
+from perceptual.images import check_output_image, save_image, uint8_image
 from perceptual.pictures.grids import tile_grid
 
+from ..labelled_grid import labelled_grid
 from .controls import MakeupControls
-from .metrics import uint8_image
 from .photo_transfer import Photo, PhotoTransfer, PreparedPhoto
-from .samples import labelled_grid
 
 __all__ = ["write_gallery", "write_interpolation_strip", "write_joint_strips", "write_strength_strips"]
 
@@ -89,7 +88,7 @@ def gallery_grid(
 def mt_layout_images(data_dir: str | Path, count: int) -> tuple[list[Path], list[Path], list[str]]:
     """Up to ``count`` non-makeup and makeup images of an MT-layout folder (the held-out lists when there are any,
     else the first training images), and a note when the folder holds fewer than ``count``."""
-    from .data import list_domain
+    from ..data.mt import list_domain
 
     root = Path(data_dir)
     chosen, notes = [], []
@@ -208,14 +207,8 @@ def write_gallery(
 def _strip_image(
     rows: Sequence[Sequence[np.ndarray]], columns: Sequence[str], row_names: Sequence[str] | None
 ) -> np.ndarray:
-    tiles = (
-        torch.stack(
-            [torch.stack([torch.from_numpy(np.array(c)).permute(2, 0, 1) for c in row]) for row in rows]
-        ).float()
-        / 255
-    )
-    grid = labelled_grid(tiles, columns, header=14, row_names=row_names)
-    return grid.mul(255).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+    tiles = torch.stack([torch.stack([torch.from_numpy(np.asarray(cell)) for cell in row]) for row in rows])
+    return labelled_grid(tiles, columns, header=14, row_names=row_names).numpy()
 
 
 def _cell_table(rows: Sequence[str], columns: Sequence[str], cells: Sequence[Sequence[str]]) -> str:
@@ -354,9 +347,10 @@ def write_interpolation_strip(
     title: str = "BeautyGAN look interpolation",
 ) -> Gallery:
     """``source`` wearing ``steps`` looks from ``start``'s to ``end``'s (``end=None``: from the source's own look to
-    ``start``'s), interpolated inside the generator (:meth:`~beautygan.photo_transfer.PhotoTransfer.interpolate`),
-    between the source and the references; with ``blend_row``, a second row with the pixel blend of the two end
-    results at the same weights, the baseline. Writes the PNG and ``<out stem>.html`` naming every cell."""
+    ``start``'s), interpolated inside the generator
+    (:meth:`~beautygan.inference.photo_transfer.PhotoTransfer.interpolate`), between the source and the references; with
+    ``blend_row``, a second row with the pixel blend of the two end results at the same weights, the baseline. Writes
+    the PNG and ``<out stem>.html`` naming every cell."""
     out = check_output_image(out, "--out")
     if steps < 2:
         raise ValueError(f"steps must be >= 2 (the two ends), got {steps}")
