@@ -19,10 +19,10 @@ import pytest
 import torch
 from _official_psgan import OfficialGenerator, official_process
 
+from beautygan.data.regions import FaceRegion
+from beautygan.data.synthetic import render_face
+from beautygan.models import Generator as BeautyGANGenerator
 from beautygan.models.psgan import FaceGeometry, PSGANCode, PSGANGenerator, relative_position_features
-from beautygan.networks import Generator as BeautyGANGenerator
-from beautygan.regions import FaceRegion
-from beautygan.synthetic import render_face
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Sparse invariant checks:UserWarning"),
@@ -112,7 +112,7 @@ class Face:
     takes it."""
 
     def __init__(self, seed: int, size: int, *, makeup: bool, dtype: torch.dtype = torch.float64) -> None:
-        image, labels = render_face(np.random.default_rng(seed), size, makeup=makeup)
+        image, labels, _ = render_face(np.random.default_rng(seed), size, makeup=makeup)
         self.image = (torch.from_numpy(image).permute(2, 0, 1)[None].to(dtype) / 127.5 - 1).contiguous()
         self.landmarks = landmarks_from_labels(labels)  # (x, y)
         self.mask, self.diff = official_process(

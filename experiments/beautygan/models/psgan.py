@@ -30,7 +30,7 @@ from typing import Any, Literal, TypeVar
 import torch
 from torch import Tensor, nn
 
-from ..networks import Translation
+from .beautygan import Translation
 
 __all__ = ["FaceGeometry", "PSGANCode", "PSGANGenerator", "REGIONS", "relative_position_features"]
 
@@ -309,7 +309,7 @@ class PSGANGenerator(nn.Module):
     Inputs: images ``(N, 3, H, W)`` in [-1, 1] with H and W divisible by 4, each with its :class:`FaceGeometry`
     (region masks and 68 landmarks at the image's size); the feature grid is ``H/4 x W/4``.
 
-    - ``forward(non_makeup, makeup, non_makeup_geometry=, makeup_geometry=)`` -> :class:`~beautygan.networks.Translation`
+    - ``forward(non_makeup, makeup, non_makeup_geometry=, makeup_geometry=)`` -> :class:`~beautygan.models.Translation`
       ``(makeup=non_makeup wearing makeup's look, non_makeup=makeup wearing non_makeup's bare look)``. The official
       generator transfers one way per call; here both directions run as one batch of ``2N``.
     - :meth:`makeup_code`, :meth:`apply_makeup`: the two halves of a transfer (a reference's code, then a source
@@ -355,7 +355,7 @@ class PSGANGenerator(nn.Module):
     About the parameter counts in the literature: the BeautyREC paper (Yan et al., 2023) lists PSGAN at 12.62M,
     which is the official generator alone (12,615,620; its two spectral-norm discriminators would add 5.5M more).
     Its 8.43M for BeautyGAN is not the size of the PyTorch port this package implements
-    (:class:`~beautygan.networks.Generator`: 9,237,376, the figure the same table gives CPM).
+    (:class:`~beautygan.models.beautygan.Generator`: 9,237,376, the figure the same table gives CPM).
     """
 
     def __init__(
