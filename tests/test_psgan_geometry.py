@@ -57,7 +57,7 @@ def test_face_geometry_carries_the_landmarks_and_refuses_bad_input() -> None:
     (face,) = _faces(64, 1, seed=5)
     labels = torch.from_numpy(face.labels.astype(np.int64))[None]
     geometry = face_geometry(labels, torch.from_numpy(face.landmarks)[None])
-    assert geometry.size == (64, 64) and torch.equal(geometry.landmarks[0].double(), torch.from_numpy(face.landmarks))
+    assert geometry.size == (64, 64) and torch.equal(geometry.landmarks[0], torch.from_numpy(face.landmarks).float())
     with pytest.raises(ValueError, match=r"landmarks must be \(1, 68, 2\)"):
         psgan_regions(labels, torch.zeros(1, 5, 2))
     with pytest.raises(TypeError, match="integer MT label ids"):
