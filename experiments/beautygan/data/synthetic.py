@@ -58,10 +58,11 @@ from PIL import Image
 
 from perceptual.files import atomic_path
 
+from .landmarks import write_landmarks
 from .regions import FaceRegion
 from .synthetic_pose import Pose, PosedHead, random_pose
 
-__all__ = ["FaceParams", "Makeup", "SyntheticFace", "render", "render_face", "write_landmarks", "write_synthetic_mt"]
+__all__ = ["FaceParams", "Makeup", "SyntheticFace", "render", "render_face", "write_synthetic_mt"]
 
 LIPSTICKS = np.array(
     [[200, 20, 40], [140, 10, 60], [235, 80, 140], [250, 110, 80], [120, 40, 150], [180, 30, 30]], dtype=np.float32
@@ -396,25 +397,6 @@ def render(
 def render_face(rng: np.random.Generator, size: int, *, makeup: bool, pose: Pose | None = None) -> SyntheticFace:
     """One random face: :meth:`FaceParams.draw` then :func:`render` with pixel noise from the same ``rng``."""
     return render(FaceParams.draw(rng, makeup=makeup), size=size, pose=pose, noise=rng)
-
-
-def write_landmarks(
-    path: str | Path, image_file: bytes, points: Sequence[Sequence[float]] | np.ndarray, *, source: str
-) -> Path:
-    """Write ``{"image_sha256", "source", "points"}`` (68 ``[x, y]`` pixel pairs) to ``path`` atomically;
-    ``image_file`` is the bytes of the image file the points belong to."""
-    array = np.asarray(points, dtype=np.float64)
-    if array.shape != (68, 2) or not np.isfinite(array).all():
-        raise ValueError(f"points must be 68 finite (x, y) pairs, got shape {array.shape}")
-    record = {
-        "image_sha256": hashlib.sha256(image_file).hexdigest(),
-        "source": source,
-        "points": [[float(x), float(y)] for x, y in array],
-    }
-    path = Path(path)
-    with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps(record) + "\n")
-    return path
 
 
 def write_synthetic_mt(
