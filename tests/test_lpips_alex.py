@@ -112,17 +112,32 @@ def test_reduction_and_gradient(net, reference, trunk_file) -> None:
         LPIPS(net=net, weights=trunk_file, spatial=True, reduction="mean")
 
 
-def test_float32_under_bf16_autocast(net, trunk_file) -> None:
-    """Features under autocast are bf16; the distance is computed in float32 from them, as the other losses are."""
+# Largest relative error under bf16 autocast on these photos, with the distance in float32 (measured: VGG 2.7e-4,
+# AlexNet 1.2e-3, SqueezeNet 1.6e-3); computed in the features' bf16 it was 2.2e-3, 3.4e-3 and 4.9e-3.
+BF16_BOUND = {"vgg": 1e-3, "alex": 2e-3, "squeeze": 2.5e-3}
+
+
+def _bf16_relative_error(ours: LPIPS) -> float:
     x = _photos()
     y = _distorted(x)
-    ours = LPIPS(net=net, weights=trunk_file, input_range=(-1, 1))
     with torch.no_grad():
         exact = ours(x, y)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             low = ours(x, y)
     assert exact.dtype == low.dtype == torch.float32
-    assert float(((low - exact).abs() / exact).max()) < 3e-3
+    return float(((low - exact).abs() / exact).max())
+
+
+def test_float32_under_bf16_autocast(net, trunk_file) -> None:
+    """Features under autocast are bf16; the distance is computed in float32 from them, as the other losses are."""
+    assert _bf16_relative_error(LPIPS(net=net, weights=trunk_file, input_range=(-1, 1))) < BF16_BOUND[net]
+
+
+def test_vgg_float32_under_bf16_autocast(tmp_path) -> None:
+    torch.manual_seed(0)
+    reference = lpips_package.LPIPS(net="vgg", pnet_rand=True, verbose=False).eval()
+    trunk = save_trunk([getattr(reference.net, f"slice{i}") for i in range(1, 6)], tmp_path / "vgg16.pth")
+    assert _bf16_relative_error(LPIPS(weights=trunk, input_range=(-1, 1))) < BF16_BOUND["vgg"]
 
 
 def test_trunk_weights_are_found_and_labelled_as_vggs(net, trunk_file, tmp_path, monkeypatch) -> None:

@@ -60,10 +60,13 @@ def test_an_untrained_generators_narrow_output_inside_the_range_is_silent(vgg16_
     """The narrow-span rule reads the target only: a prediction spanning little of its declared range is what an
     untrained generator gives. Values outside the range always warn."""
     target = _photos() * 2 - 1
-    narrow = torch.full_like(target, 0.5) + 0.1 * torch.rand(target.shape, generator=torch.Generator().manual_seed(1))
+    # [0.05, 0.95]: 45% of (-1, 1), filling most of (0, 1), the span that makes a target warn
+    narrow = 0.05 + 0.9 * torch.rand(target.shape, generator=torch.Generator().manual_seed(1))
     with warnings.catch_warnings():
         warnings.simplefilter("error", InputRangeWarning)
         PerceptualLoss({"relu2_1": 1.0}, weights=vgg16_file, input_range=(-1, 1))(narrow, target)
+    with pytest.warns(InputRangeWarning, match=r"^target values span \[0\.0[0-9]+, 0\.9[0-9]+\] and use 45% of"):
+        PerceptualLoss({"relu2_1": 1.0}, weights=vgg16_file, input_range=(-1, 1))(target, narrow)
 
 
 @pytest.mark.parametrize("metric", ["LPIPS", "DISTS", "StyleLoss"])
