@@ -6,10 +6,11 @@ DeepDream on the same module.
 >>> loss = perceptual.PerceptualLoss({"relu4_1": 1.0}, input_range=(-1, 1))  # doctest: +SKIP
 >>> value = loss(fake, real)  # doctest: +SKIP
 
-Layout: the core (layers, weights, features, losses, LPIPS, DISTS) at the top; pictures of feature maps and the
-TensorBoard monitor in :mod:`perceptual.pictures`; DeepDream and classification in :mod:`perceptual.tools`; the
-command lines in :mod:`perceptual.cli`. Names are imported on first use, so ``import perceptual`` is cheap and the
-``perceptual layers`` command runs without loading torch; the monitor (Lightning) is never imported from here.
+Layout: the core (layers, weights, features, losses, LPIPS, DISTS, the torchmetrics metrics) at the top; pictures of
+feature maps and the TensorBoard monitor in :mod:`perceptual.pictures`; DeepDream and classification in
+:mod:`perceptual.tools`; the command lines in :mod:`perceptual.cli`. Names are imported on first use, so
+``import perceptual`` is cheap and the ``perceptual layers`` command runs without loading torch; Lightning is loaded
+only when ``perceptual.FeatureMapMonitor`` is first used, torchmetrics when a metric is.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ _SOURCES: dict[str, str] = {
     "RandomWeightsWarning": "perceptual.weights",
     "VGGWeights": "perceptual.weights",
     "WeightsUnavailableError": "perceptual.weights",
+    "describe_provenance": "perceptual.weights",
+    "vgg_provenance": "perceptual.weights",
     "load_keras_h5_weights": "perceptual.weights_formats",
     "load_npy_weights": "perceptual.weights_formats",
     "load_gatys_weights": "perceptual.weights_formats",
@@ -61,6 +64,12 @@ _SOURCES: dict[str, str] = {
     "DISTS": "perceptual.dists",
     "DISTS_LAYERS": "perceptual.dists",
     "load_dists_calibration": "perceptual.dists",
+    "LPIPS_TRUNK_LAYERS": "perceptual.lpips_trunks",
+    "LPIPSTrunk": "perceptual.lpips_trunks",
+    "DISTSMetric": "perceptual.metrics",
+    "FeatureDistanceMetric": "perceptual.metrics",
+    "LPIPSMetric": "perceptual.metrics",
+    "FeatureMapMonitor": "perceptual.pictures.monitor",
     "apply_colormap": "perceptual.pictures.colormaps",
     "GridStyle": "perceptual.pictures.render",
     "render_channel_sum": "perceptual.pictures.render",
@@ -99,14 +108,24 @@ if TYPE_CHECKING:  # pragma: no cover - static type checkers see plain imports
         style_loss,
     )
     from perceptual.lpips import LPIPS, LPIPS_LAYERS, CalibrationUnavailableError, load_lpips_calibration
+    from perceptual.lpips_trunks import LPIPS_TRUNK_LAYERS, LPIPSTrunk
+    from perceptual.metrics import DISTSMetric, FeatureDistanceMetric, LPIPSMetric
     from perceptual.normalization import CAFFE, IMAGENET, RAW, InputNormalization
     from perceptual.pictures.channels import select_channels
     from perceptual.pictures.colormaps import apply_colormap
+    from perceptual.pictures.monitor import FeatureMapMonitor
     from perceptual.pictures.render import GridStyle, render_channel_sum, render_comparison, render_maps
     from perceptual.tools.classify import Classification, Prediction, VGGClassifier
     from perceptual.tools.dream import ChannelSheet, DreamResult, DreamSchedule, channel_sheet, deep_dream
     from perceptual.tools.objectives import Objective, ObjectiveTerm
-    from perceptual.weights import RandomWeightsWarning, VGGWeights, WeightsUnavailableError, load_weights
+    from perceptual.weights import (
+        RandomWeightsWarning,
+        VGGWeights,
+        WeightsUnavailableError,
+        describe_provenance,
+        load_weights,
+        vgg_provenance,
+    )
     from perceptual.weights_formats import (
         MissingDependencyError,
         load_gatys_weights,

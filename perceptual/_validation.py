@@ -1,21 +1,24 @@
 """Input checks shared by the feature module and the losses. Shape/dtype checks read only tensor metadata;
 value checks (finiteness, range) need a device->host sync: the hard ones are opt-in, the range warning looks at the
-first batch only."""
+first batch only, outside any compiled graph (:class:`FirstCallChecked`)."""
 
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
+from collections.abc import Mapping
+from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 
 class InputRangeWarning(UserWarning):
     """The images' values do not look like the declared ``input_range``."""
 
 
-__all__ = ["DEFAULT_INPUT_RANGE", "InputRangeWarning"]
+__all__ = ["DEFAULT_INPUT_RANGE", "FirstCallChecked", "InputRangeWarning"]
 
 DEFAULT_INPUT_RANGE: tuple[float, float] = (0.0, 1.0)
 """The ``input_range`` every module and function of this package assumes when none is given: images in [0, 1],
@@ -142,18 +145,16 @@ def check_mask(mask: object, image: Tensor) -> Tensor:
     return mask
 
 
-def warn_range_mismatch(x: Tensor, name: str, input_range: tuple[float, float]) -> bool:
-    """Warn (:class:`InputRangeWarning`) and return ``True`` when ``x`` leaves ``input_range`` by more than 1% of
-    its width, or spans at most 55% of it while filling most of another common range (``[0, 1]`` images declared
-    ``(-1, 1)`` or ``(0, 255)``). A low-contrast image inside its declared range stays silent, and so do
-    non-finite values (the opt-in ``check_finite`` names those). One device sync; meant for the first batch only."""
+def _range_problem(
+    lo: float, hi: float, input_range: tuple[float, float], *, narrow_rule: bool
+) -> tuple[str, tuple[float, float] | None] | None:
+    """``(what, likely range)`` when ``[lo, hi]`` does not look like ``input_range``, else ``None``."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return None
     low, high = input_range
     width = high - low
-    lo, hi = torch.stack(torch.aminmax(x.detach())).float().tolist()
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return False
     outside = lo < low - 0.01 * width or hi > high + 0.01 * width
-    narrow = (hi - lo) <= 0.55 * width  # [0, 1] in a declared (-1, 1) spans at most half
+    narrow = narrow_rule and (hi - lo) <= 0.55 * width  # [0, 1] in a declared (-1, 1) spans at most half
     guesses = [r for r in ((0.0, 1.0), (-1.0, 1.0), (0.0, 255.0)) if r != (low, high)]
     likely = next(
         (
@@ -166,8 +167,13 @@ def warn_range_mismatch(x: Tensor, name: str, input_range: tuple[float, float]) 
         None,
     )
     if not (outside or (narrow and likely is not None)):
-        return False
-    what = "leave" if outside else f"use {100 * (hi - lo) / width:.0f}% of"
+        return None
+    return ("leave" if outside else f"use {100 * (hi - lo) / width:.0f}% of"), likely
+
+
+def _warn(name: str, lo: float, hi: float, input_range: tuple[float, float], problem: tuple) -> None:
+    what, likely = problem
+    low, high = input_range
     hint = (
         f"; if they are {likely[0]:g}..{likely[1]:g} images, pass input_range=({likely[0]:g}, {likely[1]:g})"
         if likely
@@ -178,6 +184,91 @@ def warn_range_mismatch(x: Tensor, name: str, input_range: tuple[float, float]) 
         "VGG features (and every loss on them) are wrong when the declared range is not the images' range; "
         "warn_range_mismatch=False turns this first-batch check off.",
         InputRangeWarning,
-        stacklevel=4,
+        stacklevel=3,
     )
-    return True
+
+
+def warn_range_mismatch(
+    x: Tensor | None, name: str, input_range: tuple[float, float], *, pred: Tensor | None = None
+) -> bool:
+    """Warn (:class:`InputRangeWarning`) and return ``True`` when ``x`` leaves ``input_range`` by more than 1% of
+    its width, or spans at most 55% of it while filling most of another common range (``[0, 1]`` images declared
+    ``(-1, 1)`` or ``(0, 255)``). A low-contrast image inside its declared range stays silent, and so do
+    non-finite values (the opt-in ``check_finite`` names those). One device sync; meant for the first batch only.
+
+    ``pred``: the prediction of the same batch, read in the same sync (one combined min/max). It warns when its
+    values leave ``input_range`` (a ``tanh`` output declared ``(0, 1)``); the narrow-span rule is not applied to it,
+    because an untrained generator's first outputs may span little of their range."""
+    tensors = [t.detach() for t in (x, pred) if t is not None]
+    if not tensors:
+        return False
+    values = torch.stack([v for t in tensors for v in torch.aminmax(t)]).float().tolist()
+    warned = False
+    names = ([name] if x is not None else []) + (["pred"] if pred is not None else [])
+    for index, label in enumerate(names):
+        lo, hi = values[2 * index], values[2 * index + 1]
+        problem = _range_problem(lo, hi, input_range, narrow_rule=label != "pred")
+        if problem is not None:
+            _warn(label, lo, hi, input_range, problem)
+            warned = True
+    return warned
+
+
+class FirstCallChecked(nn.Module):
+    """Base of the modules whose first call checks the range of its images (:func:`warn_range_mismatch`), outside
+    any compiled graph, so ``torch.compile`` users get the check without a graph break or a changed graph.
+
+    ``torch.compile(module)`` compiles what ``module.__call__`` names: here an instance attribute pointing at
+    :meth:`_call_outside_compile`, a frame Dynamo skips (``torch.compiler.disable(recursive=False)``). It runs the
+    first call's check eagerly and then calls the module, whose ``forward`` Dynamo compiles as it would without the
+    check (one graph, no sync in it). A plain call (eager, ``module.compile()``, inside DDP) runs the check in
+    ``__call__`` before ``forward``. In a function compiled as a whole (``torch.compile(train_step)``) the module is
+    traced with the function and the check, a host sync, cannot run: it is skipped there.
+
+    Subclasses implement :meth:`_check_first_call` (a no-op once the check has run)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # What torch.compile(module) wraps (an instance attribute; a plain call still goes through type(self).__call__)
+        setattr(self, "__call__", self._call_outside_compile)  # noqa: B010 - a method cannot be assigned directly
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not torch.compiler.is_compiling():
+            self._check_first_call(args, kwargs)
+        return super().__call__(*args, **kwargs)
+
+    @torch.compiler.disable(recursive=False)
+    def _call_outside_compile(self, *args: Any, **kwargs: Any) -> Any:
+        _eager_check(self, args, kwargs)
+        return type(self).__call__(self, *args, **kwargs)
+
+    def _check_first_call(self, args: tuple, kwargs: Mapping[str, Any]) -> None:
+        """The range check of the images among a call's arguments, once."""
+
+
+@torch.compiler.disable
+def _eager_check(module: FirstCallChecked, args: tuple, kwargs: Mapping[str, Any]) -> None:
+    module._check_first_call(args, kwargs)
+
+
+def call_argument(args: tuple, kwargs: Mapping[str, Any], index: int, name: str) -> Tensor | None:
+    """The call's argument ``name`` (position ``index``) when it is a floating tensor with values, else ``None``
+    (the forward's own checks then say what is wrong with it)."""
+    value = args[index] if len(args) > index else kwargs.get(name)
+    if isinstance(value, Tensor) and value.is_floating_point() and value.numel() > 0:
+        return value
+    return None
+
+
+def check_layer_weight(name: object, weight: object) -> float:
+    """``weight`` as a float: a real number (not a bool, not a string), finite and >= 0; ``ValueError``/``TypeError``
+    saying what came otherwise."""
+    if isinstance(weight, bool) or not isinstance(weight, numbers.Real):
+        raise TypeError(
+            f"layer weights must be numbers, got {weight!r} ({type(weight).__name__}) for {name!r}; "
+            "e.g. layers={'relu4_1': 1.0}"
+        )
+    value = float(weight)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"layer weights must be finite and >= 0, got {{{name!r}: {weight!r}}}")
+    return value

@@ -14,6 +14,12 @@ or from a path; it is never downloaded, is frozen, and stays out of checkpoints.
 
 The L2 pooling changes the trunk, so DISTS cannot share a VGG pass with a max-pooling loss (LPIPS, a perceptual
 loss); it shares its own pass with anything else tapped on the same L2-pooling extractor.
+
+Large images: the authors' pipeline (``DISTS_pt.prepare_image`` in ``dingkeyan93/DISTS``) shrinks an image whose
+shorter side is over 256 px to 256 (PIL's antialiased bilinear resize) before scoring, and piq's ``DISTS`` does the
+same with a plain bilinear ``interpolate``. ``resize=`` chooses: ``"antialias"`` (the default, the authors' pipeline
+on tensors), ``"bilinear"`` (piq's) or ``"none"`` (every pixel, as ``dists-pytorch``'s ``DISTS`` module and
+torchmetrics compute on what they are given).
 """
 
 from __future__ import annotations
@@ -22,16 +28,25 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Literal
 
 import torch
-from torch import Tensor, nn
+import torch.nn.functional as F
+from torch import Tensor
 
-from perceptual._validation import DEFAULT_INPUT_RANGE, check_finite_values, check_image_batch, check_metric_size
+from perceptual._validation import (
+    DEFAULT_INPUT_RANGE,
+    FirstCallChecked,
+    call_argument,
+    check_finite_values,
+    check_image_batch,
+    check_metric_size,
+)
 from perceptual.features import VGGFeatures
 from perceptual.images import to_unit_range
 from perceptual.weights import WeightsSource
 
-__all__ = ["DISTS", "DISTS_LAYERS", "load_dists_calibration"]
+__all__ = ["DISTS", "DISTS_LAYERS", "DISTS_RESIZE_SIDE", "dists_resize", "load_dists_calibration"]
 
 DISTS_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
 """The VGG16 taps DISTS compares after the image itself (stages 1-5)."""
@@ -39,6 +54,31 @@ DISTS_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
 _CHANNELS = (3, 64, 128, 256, 512, 512)
 _C1 = 1e-6
 _C2 = 1e-6
+Resize = Literal["antialias", "bilinear", "none"]
+Reduction = Literal["none", "mean", "sum"]
+
+DISTS_RESIZE_SIDE = 256
+"""The shorter side the authors' pipeline (and piq) shrink larger images to before scoring."""
+
+
+def dists_resize(x: Tensor, resize: str) -> Tensor:
+    """``x`` as DISTS' pipelines shrink it: unchanged when its shorter side is at most :data:`DISTS_RESIZE_SIDE` or
+    ``resize="none"``; otherwise the shorter side to 256 by ``"antialias"`` (the authors' ``prepare_image``:
+    torchvision's ``resize(x, 256)``, antialiased bilinear, as PIL's) or ``"bilinear"`` (piq's ``interpolate`` with
+    ``scale_factor=256 / min(H, W)``, no antialiasing). Differentiable."""
+    if resize not in ("antialias", "bilinear", "none"):
+        raise ValueError(
+            f"resize must be 'antialias' (the authors' pipeline), 'bilinear' (piq) or 'none', got {resize!r}"
+        )
+    shorter = min(int(x.shape[-2]), int(x.shape[-1]))
+    if resize == "none" or shorter <= DISTS_RESIZE_SIDE:
+        return x
+    if resize == "bilinear":
+        return F.interpolate(x, scale_factor=DISTS_RESIZE_SIDE / shorter, recompute_scale_factor=False, mode="bilinear")
+    from torchvision.transforms.functional import InterpolationMode
+    from torchvision.transforms.functional import resize as tv_resize
+
+    return tv_resize(x, [DISTS_RESIZE_SIDE], interpolation=InterpolationMode.BILINEAR, antialias=True)
 
 
 def _package_files() -> list[Path]:
@@ -94,7 +134,7 @@ def _moments(x: Tensor) -> tuple[Tensor, Tensor]:
     return mean, variance
 
 
-class DISTS(nn.Module):
+class DISTS(FirstCallChecked):
     """DISTS distance between images (0 for identical images), as a metric or as a loss.
 
     Args:
@@ -106,16 +146,21 @@ class DISTS(nn.Module):
             this package and as the ``dists-pytorch`` package expects; ``(-1, 1)`` for tanh outputs (mapped to [0, 1]
             for stage 0 and to ImageNet statistics for the VGG).
         calibration: path of the ``dists-pytorch`` package's ``weights.pt`` (default: the installed package's).
+        resize: how an image whose shorter side is over 256 px is shrunk to 256 first: ``"antialias"`` (the
+            default: the authors' pipeline, ``prepare_image``'s PIL resize done on tensors), ``"bilinear"`` (piq's
+            ``DISTS``) or ``"none"`` (score every pixel). Images of at most 256 px are never resized.
+        reduction: ``"none"`` (the default: one value per image, ``(N,)``), ``"mean"`` or ``"sum"`` over the batch.
         check_finite: refuse NaN or infinite inputs with a ``ValueError`` naming the input and the count (one device
             sync per call).
-        warn_range_mismatch: when ``extractor`` is ``None``, its first-batch range check on ``target`` (on by
-            default; one device sync, once); ``False`` turns it off.
+        warn_range_mismatch: when ``extractor`` is ``None``, its first-batch range check (on by default; one device
+            sync, once, outside any compiled graph): ``target`` with every rule, ``pred`` for values outside the
+            range; ``False`` turns it off.
 
     Images must be at least 16x16 (:data:`~perceptual._validation.METRIC_MIN_SIZE`, the same rule as LPIPS'):
     DISTS' padded L2 pooling gives a number for smaller images, but their fifth-block features are padding.
 
-    ``forward(pred, target)`` returns ``(N,)``, differentiable with respect to ``pred`` (the target's features are
-    computed without a graph). Wrap it in ``torch.no_grad()`` to use it as a metric.
+    ``forward(pred, target)`` is differentiable with respect to ``pred`` (the target's features are computed without
+    a graph) and float32 under autocast too. Wrap it in ``torch.no_grad()`` to use it as a metric.
     """
 
     alpha: Tensor
@@ -128,10 +173,17 @@ class DISTS(nn.Module):
         weights: WeightsSource = "imagenet",
         input_range: tuple[float, float] = DEFAULT_INPUT_RANGE,
         calibration: str | os.PathLike | None = None,
+        resize: Resize = "antialias",
+        reduction: Reduction = "none",
         check_finite: bool = False,
         warn_range_mismatch: bool = True,
     ) -> None:
         super().__init__()
+        dists_resize(torch.zeros(1, 1, 1, 1), resize)  # checks the name
+        if reduction not in ("none", "mean", "sum"):
+            raise ValueError(f"reduction must be 'none' (one value per image), 'mean' or 'sum', got {reduction!r}")
+        self.resize = resize
+        self.reduction = reduction
         self.check_finite = check_finite
         if extractor is None:
             extractor = VGGFeatures(
@@ -182,21 +234,38 @@ class DISTS(nn.Module):
         assert similarity is not None
         return 1.0 - similarity
 
-    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
+    def _check_pair(self, pred: Tensor, target: Tensor) -> None:
         for name, x in (("pred", pred), ("target", target)):
             check_image_batch(x, name)
             check_metric_size(x, name, "DISTS")
-            self.extractor._check_batch(x, name)
+            self.extractor.check_batch(x, name)
             if self.check_finite:
                 check_finite_values(x, name)
         if pred.shape != target.shape:
             raise ValueError(
                 f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}"
             )
-        self.extractor._check_range_once(target, "target")
+
+    def _check_first_call(self, args: tuple, kwargs: Mapping[str, Any]) -> None:
+        if self.extractor.range_checked:
+            return
+        pred, target = call_argument(args, kwargs, 0, "pred"), call_argument(args, kwargs, 1, "target")
+        if pred is not None and target is not None:
+            self._check_pair(pred, target)
+            self.extractor.check_range_once(target, "target", pred=pred)
+
+    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
+        self._check_pair(pred, target)
+        self.extractor.check_range_once(target, "target", pred=pred)
+        pred, target = dists_resize(pred, self.resize), dists_resize(target.detach(), self.resize)
         with torch.no_grad():
             target_features = self.extractor(target)
-        return self.from_features(self.extractor(pred), target_features, pred, target.detach())
+        values = self.from_features(self.extractor(pred), target_features, pred, target)
+        if self.reduction == "mean":
+            return values.mean()
+        if self.reduction == "sum":
+            return values.sum()
+        return values
 
     def extra_repr(self) -> str:
-        return f"layers={['image', *DISTS_LAYERS]}"
+        return f"layers={['image', *DISTS_LAYERS]}, resize={self.resize!r}, reduction={self.reduction!r}"

@@ -3,7 +3,9 @@
 - Perceptual loss: Johnson, Alahi & Fei-Fei, "Perceptual Losses for Real-Time Style Transfer and Super-Resolution"
   (ECCV 2016); BeautyGAN's perceptual loss (Li et al., ACM MM 2018) is its ``relu4_1`` L2 form.
 - Style loss: Gatys, Ecker & Bethge, "Image Style Transfer Using Convolutional Neural Networks" (CVPR 2016), with
-  Gram matrices normalized by ``C*H*W`` and computed in float32 even under autocast (fp16 Grams overflow).
+  Gram matrices normalized by ``C*H*W`` and computed in float32 even under autocast (fp16 Grams overflow). As style
+  transfer trains, one style image (of any size) serves a whole batch, and its Grams can be kept
+  (:meth:`StyleLoss.set_target`) instead of recomputed every step.
 
 Function and module share one implementation: :func:`perceptual_loss` builds (and caches) the same
 :class:`~perceptual.VGGFeatures` that :class:`PerceptualLoss` holds, and both reduce with :func:`feature_distance`.
@@ -12,16 +14,24 @@ Function and module share one implementation: :func:`perceptual_loss` builds (an
 from __future__ import annotations
 
 import functools
-import math
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from perceptual._validation import DEFAULT_INPUT_RANGE, check_mask
-from perceptual.features import VGGFeatures
+from perceptual._validation import (
+    DEFAULT_INPUT_RANGE,
+    FirstCallChecked,
+    call_argument,
+    check_layer_weight,
+    check_mask,
+    warn_range_mismatch,
+)
+from perceptual.features import Pooling, VGGFeatures
+from perceptual.layers import canonical_layer_name
 from perceptual.normalization import InputNormalization
 from perceptual.weights import WeightsSource
 
@@ -109,6 +119,7 @@ def feature_distance(
     eps: float = 1e-10,
     transform: Callable[[Tensor], Tensor] | None = None,
     mask: Tensor | None = None,
+    target_transformed: bool = False,
 ) -> Tensor:
     """Weighted sum over layers of a distance between two feature dicts (the shared core of every loss here).
 
@@ -120,6 +131,10 @@ def feature_distance(
     a region: it is resized to each layer by area (:func:`resize_mask`) and the distance is averaged over the
     region, ``sum(d * m) / (C * sum(m))`` (``mean``: over the batch; ``none``: per sample; ``sum``: ``sum(d * m)``).
     With ``transform=gram_matrix`` the Grams are the region's (:func:`masked_gram_matrix`). An empty region gives 0.
+
+    A target batch of one is compared with every sample of ``pred`` (one style image for a batch).
+    ``target_transformed=True``: ``target_features`` already hold the transformed target (the Gram matrices
+    :meth:`StyleLoss.set_target` keeps); ``mask`` then restricts ``pred`` only.
     """
     _check_options(criterion, reduction)
     if mask is not None and transform not in (None, gram_matrix):
@@ -130,13 +145,18 @@ def feature_distance(
     for name, weight in layer_weights.items():
         pred, target = pred_features[name], target_features[name]
         if normalize_features:
-            pred, target = _normalize_channels(pred, eps), _normalize_channels(target, eps)
+            pred = _normalize_channels(pred, eps)
+            target = target if target_transformed else _normalize_channels(target, eps)
         layer_mask = None if mask is None else resize_mask(mask, pred.shape[-2:]).to(pred.dtype)
         if layer_mask is not None and transform is gram_matrix:
-            pred, target = masked_gram_matrix(pred, layer_mask), masked_gram_matrix(target, layer_mask)
+            pred = masked_gram_matrix(pred, layer_mask)
+            target = target if target_transformed else masked_gram_matrix(target, layer_mask)
             layer_mask = None  # the region is in the Grams
         elif transform is not None:
-            pred, target = transform(pred), transform(target)
+            pred = transform(pred)
+            target = target if target_transformed else transform(target)
+        if target.shape[0] == 1 and pred.shape[0] > 1:
+            target = target.expand(pred.shape[0], *target.shape[1:])
         distance = _elementwise(pred, target, criterion)
         if layer_mask is not None:
             term = _masked_reduce(distance, layer_mask, reduction)
@@ -172,25 +192,54 @@ def _check_options(criterion: str, reduction: str) -> None:
         raise ValueError(f"reduction must be one of {list(_REDUCTIONS)}, got {reduction!r}")
 
 
-def _layer_weights(layers: Mapping[str, float] | Sequence[str] | str) -> dict[str, float]:
+def _layer_weights(layers: Mapping[str, float] | Sequence[str] | str, arch: str = "vgg16") -> dict[str, float]:
+    """``{tap: weight}`` from a dict, a list of names (weight 1 each) or one name: every weight a number, finite and
+    >= 0, not all 0, and no tap named twice (``relu1_1`` and its Keras alias ``block1_conv1`` are one tap)."""
     if isinstance(layers, str):
-        return {layers: 1.0}
-    if isinstance(layers, Mapping):
-        weights = {str(k): float(v) for k, v in layers.items()}
+        pairs: list[tuple[Any, Any]] = [(layers, 1.0)]
+    elif isinstance(layers, Mapping):
+        pairs = list(layers.items())
     else:
-        weights = {str(name): 1.0 for name in layers}
-    if not weights:
+        pairs = [(name, 1.0) for name in layers]
+    if not pairs:
         raise ValueError("layers must name at least one tap, e.g. {'relu4_1': 1.0}")
-    bad = {name: weight for name, weight in weights.items() if not math.isfinite(weight) or weight < 0}
-    if bad:
-        raise ValueError(f"layer weights must be finite and >= 0, got {bad}")
+    weights = {}
+    seen: dict[str, str] = {}
+    for name, weight in pairs:
+        canonical = canonical_layer_name(name, arch)  # TypeError/ValueError naming the valid taps
+        if canonical in seen:
+            raise ValueError(
+                f"layers names the tap {canonical!r} twice ({seen[canonical]!r} and {name!r}; a Keras name is an alias "
+                f"of its canonical one): give it one entry with the sum of the weights you meant"
+            )
+        seen[canonical] = name
+        weights[name] = check_layer_weight(name, weight)
+    if not any(weights.values()):
+        raise ValueError(
+            f"layer weights are all 0 ({weights}): the loss would be 0 whatever the images; give at least one tap a "
+            "positive weight"
+        )
     return weights
+
+
+def _refuse_layer_weights_as_weights(weights: object, layers: object) -> None:
+    """piq's ``ContentLoss(layers=[...], weights=[...])`` habit: ``weights=`` here is the VGG's weights."""
+    if not isinstance(weights, (list, tuple)) or not all(
+        isinstance(w, numbers.Real) and not isinstance(w, bool) for w in weights
+    ):
+        return
+    names = [layers] if isinstance(layers, str) else list(layers) if isinstance(layers, Sequence) else []
+    example = dict(zip(names, weights)) if names and len(names) == len(weights) else {"relu3_3": 1.0}
+    raise TypeError(
+        f"weights= is the VGG's weights ('imagenet', a file path, 'random', ...), got the list {list(weights)!r}; "
+        f"layer weights go with the layers, as a dict: PerceptualLoss(layers={example!r})"
+    )
 
 
 def _loss_forward(
     extractor: VGGFeatures,
     pred: Tensor,
-    target: Tensor,
+    target: Tensor | None,
     layer_weights: Mapping[str, float],
     *,
     criterion: Criterion,
@@ -198,16 +247,34 @@ def _loss_forward(
     normalize_features: bool,
     transform: Callable[[Tensor], Tensor] | None,
     mask: Tensor | None = None,
+    target_grams: Mapping[str, Tensor] | None = None,
 ) -> PerceptualLossOutput:
-    # The first-batch range check reads the target (real images), not an untrained generator's first outputs.
-    extractor._check_batch(pred, "pred")
-    extractor.check_input(target, "target")
-    if pred.shape != target.shape:
-        raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+    extractor.check_batch(pred, "pred")
+    if target is not None:
+        extractor.check_batch(target, "target")
+    # The first batch's range check: the target (real images) with every rule, pred for values outside the range,
+    # in one device sync.
+    extractor.check_range_once(target, "target", pred=pred)
+    if target is not None and pred.shape != target.shape:
+        if transform is not gram_matrix or target.shape[0] not in (1, pred.shape[0]):
+            hint = "; a style loss also takes one style image of any size for the whole batch" if transform else ""
+            raise ValueError(
+                f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}{hint}"
+            )
+        if mask is not None:
+            raise ValueError(
+                "mask= takes the same region of pred and target, so target must have pred's shape, got "
+                f"{tuple(pred.shape)} and {tuple(target.shape)}; for a style image of another size, give its region "
+                "with set_target(image, mask=...)"
+            )
     if mask is not None:
         mask = check_mask(mask, pred)
-    with torch.no_grad():  # gradient flows to pred only; no graph for the target pass
-        target_features = extractor(target)
+    if target_grams is not None:
+        target_features: Mapping[str, Tensor] = target_grams
+    else:
+        assert target is not None
+        with torch.no_grad():  # gradient flows to pred only; no graph for the target pass
+            target_features = extractor(target)
     pred_features = extractor(pred)
     loss = feature_distance(
         pred_features,
@@ -218,23 +285,26 @@ def _loss_forward(
         normalize_features=normalize_features,
         transform=transform,
         mask=mask,
+        target_transformed=target_grams is not None,
     )
-    return PerceptualLossOutput(loss, pred_features, target_features)
+    return PerceptualLossOutput(loss, pred_features, {} if target_grams is not None else dict(target_features))
 
 
-class PerceptualLoss(nn.Module):
+class PerceptualLoss(FirstCallChecked):
     """Weighted distance between VGG features of ``pred`` and ``target``; gradient flows to ``pred`` only.
 
     Args:
         layers: ``{"relu4_1": 1.0}`` (default), a list of names (weight 1 each) or one name.
-        arch, weights, input_range, normalization, pool_padding, seed: passed to :class:`~perceptual.VGGFeatures`;
-            ``input_range`` defaults to ``(0, 1)`` (torchvision's convention), pass ``(-1, 1)`` for tanh outputs.
+        arch, weights, input_range, normalization, pool_padding, pooling, seed: passed to
+            :class:`~perceptual.VGGFeatures`; ``input_range`` defaults to ``(0, 1)`` (torchvision's convention), pass
+            ``(-1, 1)`` for tanh outputs; ``weights`` names the VGG's weights (layer weights go in ``layers``).
         criterion: ``"mse"`` (L2), ``"l1"``, ``"smooth_l1"`` or ``"cosine"`` (1 - cosine over channels).
         reduction: ``"mean"``, ``"sum"`` or ``"none"`` (one value per sample).
         normalize_features: unit-normalize each feature vector over channels first (LPIPS-style).
         check_finite, check_range: opt-in input value checks (each syncs with the device).
-        warn_range_mismatch: the extractor's first-batch range check on ``target`` (on by default; one device sync,
-            once); ``False`` turns it off.
+        warn_range_mismatch: the extractor's first-batch range check (on by default; one device sync, once, outside
+            any compiled graph): ``target`` with every rule, ``pred`` for values outside ``input_range``; ``False``
+            turns it off.
 
     ``loss(pred, target, return_features=True)`` returns a :class:`PerceptualLossOutput` with both feature dicts,
     for callers (e.g. TensorBoard feature-map monitoring) that would otherwise run VGG again.
@@ -254,6 +324,7 @@ class PerceptualLoss(nn.Module):
         normalize_features: bool = False,
         normalization: str | InputNormalization | None = None,
         pool_padding: Literal["valid", "same"] = "valid",
+        pooling: Pooling = "max",
         seed: int = 0,
         check_finite: bool = False,
         check_range: bool = False,
@@ -262,7 +333,10 @@ class PerceptualLoss(nn.Module):
     ) -> None:
         super().__init__()
         _check_options(criterion, reduction)
-        self.layer_weights = _layer_weights({"relu4_1": 1.0} if layers is None else layers)
+        _refuse_layer_weights_as_weights(weights, layers)
+        self.layer_weights = _layer_weights(
+            {"relu4_1": 1.0} if layers is None else layers, extractor.arch if extractor is not None else arch
+        )
         self.criterion = criterion
         self.reduction = reduction
         self.normalize_features = normalize_features
@@ -274,6 +348,7 @@ class PerceptualLoss(nn.Module):
                 input_range=input_range,
                 normalization=normalization,
                 pool_padding=pool_padding,
+                pooling=pooling,
                 seed=seed,
                 check_finite=check_finite,
                 check_range=check_range,
@@ -287,6 +362,21 @@ class PerceptualLoss(nn.Module):
 
     def _transform(self) -> Callable[[Tensor], Tensor] | None:
         return None
+
+    def _has_set_target(self) -> bool:
+        return False
+
+    def _check_first_call(self, args: tuple, kwargs: Mapping[str, Any]) -> None:
+        extractor = self.extractor
+        if extractor.range_checked:
+            return
+        pred, target = call_argument(args, kwargs, 0, "pred"), call_argument(args, kwargs, 1, "target")
+        if pred is None or (target is None and not self._has_set_target()):
+            return  # forward says what is wrong
+        extractor.check_batch(pred, "pred")
+        if target is not None:
+            extractor.check_batch(target, "target")
+        extractor.check_range_once(target, "target", pred=pred)
 
     def forward(
         self, pred: Tensor, target: Tensor, return_features: bool = False, *, mask: Tensor | None = None
@@ -320,13 +410,88 @@ class StyleLoss(PerceptualLoss):
 
     Defaults to Johnson et al.'s style layers ``relu1_2, relu2_2, relu3_3, relu4_3`` with MSE; every other argument
     is :class:`PerceptualLoss`'s, with the same defaults (``input_range=(0, 1)``, the first-batch range check on).
+
+    The target may be one style image of any size for a whole batch (``loss(pred, style[None])``: its Grams are
+    compared with each sample's). :meth:`set_target` keeps a style image's Grams, so a training loop computes them
+    once: ``loss.set_target(style)`` then ``loss(pred)``, equal to ``loss(pred, style)``.
     """
 
     def __init__(self, layers: Mapping[str, float] | Sequence[str] | str | None = None, **kwargs: Any) -> None:
         super().__init__(dict.fromkeys(STYLE_LAYERS, 1.0) if layers is None else layers, **kwargs)
+        self._target_layers: tuple[str, ...] = ()
 
     def _transform(self) -> Callable[[Tensor], Tensor] | None:
         return gram_matrix
+
+    def _has_set_target(self) -> bool:
+        return bool(self._target_layers)
+
+    def set_target(self, image: Tensor | None, *, mask: Tensor | None = None) -> None:
+        """Keep the Gram matrices of ``image`` (``(1, 3, H, W)``: one style image for every batch, or ``(N, 3, H, W)``
+        for batches of ``N``) so that ``loss(pred)`` compares ``pred`` with them and no VGG pass over the style image
+        runs per step. ``mask`` (``(N or 1, 1, H, W)`` at ``image``'s size, weights in [0, 1]) keeps the Grams of a
+        region of it (:func:`masked_gram_matrix`); ``loss(pred, mask=m)`` then restricts ``pred``'s Grams to its own
+        region. ``None`` forgets the target. The Grams are non-persistent buffers: they move with ``.to()`` and stay
+        out of checkpoints (set the target again after loading one).
+
+        The image's range is checked (one device sync) when ``warn_range_mismatch`` is on; the first ``loss(pred)``
+        still checks ``pred``."""
+        for index in range(len(self._target_layers)):
+            delattr(self, f"target_gram_{index}")
+        self._target_layers = ()
+        if image is None:
+            return
+        extractor = self.extractor
+        extractor.check_batch(image, "target")
+        if extractor.warn_range_mismatch:
+            warn_range_mismatch(image, "target", extractor.input_range)
+        region = None if mask is None else check_mask(mask, image)
+        with torch.no_grad():
+            features = extractor.extract(image)
+            for index, name in enumerate(self.layer_weights):
+                layer = _normalize_channels(features[name], 1e-10) if self.normalize_features else features[name]
+                gram = (
+                    gram_matrix(layer)
+                    if region is None
+                    else masked_gram_matrix(layer, resize_mask(region, layer.shape[-2:]).to(layer.dtype))
+                )
+                self.register_buffer(f"target_gram_{index}", gram, persistent=False)
+        self._target_layers = tuple(self.layer_weights)
+
+    def target_grams(self) -> dict[str, Tensor]:
+        """The Gram matrices :meth:`set_target` keeps, ``{layer: (N or 1, C, C)}`` (empty when none is set)."""
+        return {name: getattr(self, f"target_gram_{index}") for index, name in enumerate(self._target_layers)}
+
+    def forward(
+        self, pred: Tensor, target: Tensor | None = None, return_features: bool = False, *, mask: Tensor | None = None
+    ) -> Tensor | PerceptualLossOutput:
+        grams = self.target_grams() or None
+        if target is None and grams is None:
+            raise TypeError("StyleLoss needs a target: loss(pred, target), or loss.set_target(style_image) first")
+        if target is not None and grams is not None:
+            raise ValueError(
+                "a target is set (set_target): call loss(pred), or loss.set_target(None) to pass a target per call"
+            )
+        if grams is not None:
+            kept = next(iter(grams.values())).shape[0]
+            if kept not in (1, pred.shape[0]):
+                raise ValueError(
+                    f"the target set holds {kept} images; it serves batches of 1 or {kept}, got pred of shape "
+                    f"{tuple(pred.shape)}"
+                )
+        output = _loss_forward(
+            self.extractor,
+            pred,
+            target,
+            self.layer_weights,
+            criterion=self.criterion,
+            reduction=self.reduction,
+            normalize_features=self.normalize_features,
+            transform=gram_matrix,
+            mask=mask,
+            target_grams=grams,
+        )
+        return output if return_features else output.loss
 
 
 @functools.lru_cache(maxsize=8)

@@ -54,6 +54,8 @@ __all__ = [
     "VGGWeights",
     "WeightsUnavailableError",
     "describe_provenance",
+    "file_provenance",
+    "load_torchvision_file",
     "load_weights",
     "vgg_provenance",
 ]
@@ -128,9 +130,14 @@ def _resolve(weights: WeightsSource, arch: str, seed: int) -> VGGWeights:
     if isinstance(weights, os.PathLike):
         return _load_file(Path(weights), arch)
     if not isinstance(weights, str):
+        hint = (
+            "; layer weights go with the layers, e.g. layers={'relu3_3': 1.0}"
+            if isinstance(weights, (list, tuple, dict))
+            else ""
+        )
         raise TypeError(
             "weights must be 'imagenet', 'imagenet_features', 'random', a torchvision weights enum, "
-            f"a path or a VGGWeights, got {type(weights).__name__}"
+            f"a path or a VGGWeights, got {type(weights).__name__}{hint}"
         )
     key = weights.strip()
     if key == "random":
@@ -198,58 +205,97 @@ def _hub_checkpoint_path(url: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
 
 
+def load_torchvision_file(enum: Any) -> tuple[Mapping[str, Any], Provenance, str]:
+    """The state dict of torchvision's published weights ``enum`` (any torchvision model's), its provenance and its
+    source: read from the torch hub cache, or downloaded into it with torchvision's hash check.
+
+    A cached file is ``"pretrained"`` only when its SHA-256 starts with the hex digits its name carries (the check
+    torchvision's download makes), checked once per file (cached by path, size and modification time). Any other
+    file under that name is ``"file"`` (its source is its path), with a one-line warning: the name alone proves
+    nothing. Unavailable weights raise :class:`WeightsUnavailableError` naming the file, the folder and the
+    ``weights=<path>`` alternative."""
+    label = f"{type(enum).__name__}.{enum.name}"
+    cached = _hub_checkpoint_path(enum.url)
+    if cached.is_file():
+        state = torch.load(cached, map_location="cpu", weights_only=True)
+        if _hash_matches_name(cached):
+            return state, "pretrained", f"torchvision {label}"
+        warnings.warn(
+            f"{cached}: its SHA-256 does not start with the digits in its name, so it is not torchvision's {label} "
+            "file; its weights are used as 'from file' (provenance unknown), not as pretrained",
+            UserWarning,
+            stacklevel=4,
+        )
+        return state, "file", f"{cached} (named as torchvision's {label}; its hash is not)"
+    try:
+        state = torch.hub.load_state_dict_from_url(enum.url, progress=True, check_hash=True, map_location="cpu")
+    except Exception as err:  # URLError, HTTPError, socket errors, hash mismatch: all mean "not available"
+        raise WeightsUnavailableError(
+            f"pretrained {label} weights are not in the torch hub cache and could not be downloaded "
+            f"({type(err).__name__}: {err}).\n"
+            f"  expected file: {cached}\n"
+            f"  cache folder:  {cached.parent} (set TORCH_HOME to use another; it is {torch.hub.get_dir()!r} now)\n"
+            f"  fix: copy {os.path.basename(enum.url)} (from {enum.url}) into that folder, or pass "
+            "weights=<path to a weights file>. weights='random' exists for tests only."
+        ) from err
+    return state, "pretrained", f"torchvision {label}"  # check_hash=True: torchvision's own file
+
+
 def _load_torchvision(enum, arch: str) -> VGGWeights:
     enum_arch = type(enum).__name__.split("_")[0].lower()
     if enum_arch != arch:
         raise ValueError(f"{type(enum).__name__}.{enum.name} are {enum_arch} weights, but arch={arch!r} was asked for")
-    cached = _hub_checkpoint_path(enum.url)
-    if cached.is_file():
-        state = torch.load(cached, map_location="cpu", weights_only=True)
-    else:
-        try:
-            state = torch.hub.load_state_dict_from_url(enum.url, progress=True, check_hash=True, map_location="cpu")
-        except Exception as err:  # URLError, HTTPError, socket errors, hash mismatch: all mean "not available"
-            raise WeightsUnavailableError(
-                f"pretrained {type(enum).__name__}.{enum.name} weights are not in the torch hub cache and could not "
-                f"be downloaded ({type(err).__name__}: {err}).\n"
-                f"  expected file: {cached}\n"
-                f"  cache folder:  {cached.parent} (set TORCH_HOME to use another; it is {torch.hub.get_dir()!r} now)\n"
-                f"  fix: copy {os.path.basename(enum.url)} (from {enum.url}) into that folder, or pass "
-                "weights=<path to a .pth/.safetensors/.npy/.h5 file>. weights='random' exists for tests only."
-            ) from err
-    features, classifier = _split_torchvision_state(state, arch, source=str(cached))
+    state, provenance, source = load_torchvision_file(enum)
+    features, classifier = _split_torchvision_state(state, arch, source=source)
     if enum.name == "IMAGENET1K_FEATURES":
         classifier = None  # torchvision: "missing values in the classifier module"
     return VGGWeights(
         arch=arch,
         features=features,
         normalization=_torchvision_normalization(enum),
-        source=f"torchvision {type(enum).__name__}.{enum.name}",
+        source=source,
         classifier=classifier,
         categories=tuple(enum.meta.get("categories") or ()) or None,
-        provenance="pretrained",
+        provenance=provenance,
     )
 
 
-def _known_torchvision_file(path: Path):
+def _known_torchvision_file(path: Path, enum_types: tuple[Any, ...] | None = None):
     """The torchvision weights enum whose download has this file name (``vgg16-397923af.pth``), if any."""
-    from torchvision.models import VGG16_Weights, VGG19_Weights
+    if enum_types is None:
+        from torchvision.models import VGG16_Weights, VGG19_Weights
 
-    for enum_type in (VGG16_Weights, VGG19_Weights):
+        enum_types = (VGG16_Weights, VGG19_Weights)
+    for enum_type in enum_types:
         for enum in enum_type:
             if os.path.basename(enum.url) == path.name:
                 return enum
     return None
 
 
+def file_provenance(path: Path, enum_types: tuple[Any, ...]) -> tuple[Provenance, Any]:
+    """``("pretrained", enum)`` when ``path`` carries the file name of one of ``enum_types``' downloads and its
+    SHA-256 starts with the digits in that name (torchvision's file under its own name), else ``("file", enum or
+    None)``: a file that does not say where its weights come from is never called pretrained."""
+    known = _known_torchvision_file(path, enum_types)
+    return ("pretrained" if known is not None and _hash_matches_name(path) else "file"), known
+
+
 def _hash_matches_name(path: Path) -> bool:
     """Whether the file's SHA-256 starts with the hex digits its name carries (``vgg16-397923af.pth``), the check
-    torchvision's download makes (``check_hash``): a torchvision file under its own name, not a renamed one."""
-    match = re.search(r"-([a-f0-9]+)\.", path.name)
+    torchvision's download makes (``check_hash``): a torchvision file under its own name, not a renamed one. Hashed
+    once per file: the answer is kept by resolved path, size and modification time."""
+    stat = path.stat()
+    return _hash_matches_name_cached(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _hash_matches_name_cached(path: str, size: int, mtime_ns: int) -> bool:
+    match = re.search(r"-([a-f0-9]+)\.", Path(path).name)
     if match is None:
         return False
     digest = hashlib.sha256()
-    with path.open("rb") as file:
+    with open(path, "rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest().startswith(match.group(1))
@@ -279,7 +325,9 @@ def _load_torch_file(path: Path, arch: str) -> VGGWeights:
         features, classifier = _split_torchvision_state(state, arch, source=str(path))
     except ValueError as err:
         raise ValueError(f"{err}{weights_formats.gatys_layout_hint(state)}") from None
-    known = _known_torchvision_file(path)
+    from torchvision.models import VGG16_Weights, VGG19_Weights
+
+    provenance, known = file_provenance(path, (VGG16_Weights, VGG19_Weights))
     normalization = _torchvision_normalization(known) if known is not None else IMAGENET
     return VGGWeights(
         arch=arch,
@@ -287,7 +335,7 @@ def _load_torch_file(path: Path, arch: str) -> VGGWeights:
         normalization=normalization,
         source=str(path),
         classifier=classifier,
-        provenance="pretrained" if known is not None and _hash_matches_name(path) else "file",
+        provenance=provenance,
     )
 
 

@@ -130,18 +130,22 @@ def test_every_default_input_range_is_unit() -> None:
 
 
 @pytest.mark.slow
-def test_no_check_inside_torch_compile() -> None:
-    """A compiled extractor stays one graph: no host sync and no warning from the check (``fullgraph=True`` fails on
-    any graph break)."""
+def test_compiled_extractor_checks_outside_its_graph() -> None:
+    """``torch.compile(extractor)`` stays one graph (``fullgraph=True`` fails on any graph break) and still checks its
+    first batch, once, outside the graph; the eager module then has nothing left to check."""
     vgg = VGGFeatures(["relu1_1"], weights="random", input_range=(-1, 1))
     x = _photo_0_255()[:, :, :32, :32] / 255
     compiled = torch.compile(vgg, backend="eager", fullgraph=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", InputRangeWarning)
+    with pytest.warns(
+        InputRangeWarning, match=r"input values span \[0, 0\.9765\] and use 49% of the declared input_range=\(-1, 1\)"
+    ) as record:
         out = compiled(x)
+        compiled(x)
+    assert len([w for w in record if w.category is InputRangeWarning]) == 1
     torch.testing.assert_close(
         out["relu1_1"],
         VGGFeatures(["relu1_1"], weights="random", input_range=(-1, 1), warn_range_mismatch=False)(x)["relu1_1"],
     )
-    with pytest.warns(InputRangeWarning):  # the same module, eager, still checks its first eager batch
-        vgg(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputRangeWarning)
+        vgg(x)  # the first batch was checked by the compiled call

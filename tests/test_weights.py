@@ -223,12 +223,25 @@ def test_only_weights_known_to_be_pretrained_are_called_so(tmp_path, monkeypatch
         convert_weights("random", tmp_path / "random.safetensors", arch="vgg16")
     with pytest.warns(RandomWeightsWarning):
         assert VGGFeatures(["relu1_1"], weights=tmp_path / "random.safetensors").provenance == "random"
-    # torchvision's own weights (from the hub cache, as torchvision downloads them) are pretrained.
+    # The hub cache gets the same check: other content under torchvision's file name there is "from file", with a
+    # one-line warning, even through weights="imagenet".
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
-    (tmp_path / "home" / "hub" / "checkpoints").mkdir(parents=True)
-    torch.save(state, tmp_path / "home" / "hub" / "checkpoints" / "vgg16-397923af.pth")
+    hub_folder = tmp_path / "home" / "hub" / "checkpoints"
+    hub_folder.mkdir(parents=True)
+    torch.save(state, hub_folder / "vgg16-397923af.pth")
+    with pytest.warns(UserWarning, match=r"vgg16-397923af.pth: its SHA-256 does not start with the digits in its name"):
+        hub = VGGFeatures(["relu1_1"], weights="imagenet")
+    assert (hub.provenance, hub.pretrained) == ("file", False) and vgg_provenance(hub)["provenance"] == "from file"
+    # torchvision's own weights (a cached file whose hash is the one its name carries) are pretrained. The real file
+    # cannot be downloaded here, so torchvision's enum is pointed at a name carrying this file's hash.
+    from torchvision.models import VGG16_Weights
+
+    monkeypatch.setattr(VGG16_Weights.IMAGENET1K_V1.value, "url", f"https://example.invalid/{named.name}")
+    named.write_bytes(blob)
+    (hub_folder / named.name).write_bytes(blob)
     hub = VGGFeatures(["relu1_1"], weights="imagenet")
     assert hub.pretrained and vgg_provenance(hub)["provenance"] == "pretrained"
+    assert hub.weights_source == "torchvision VGG16_Weights.IMAGENET1K_V1"
 
 
 # ---------------------------------------------------------------------------------------------- missing files
