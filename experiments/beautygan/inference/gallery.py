@@ -429,8 +429,14 @@ def write_interpolation_strip(
     strip = Gallery(path, out.with_suffix(".html"), row_names, [], [], list(transfer.notes) + source.notes, columns)
     explanation = (
         f"{html.escape(source.name)} wearing looks from {html.escape(start_name)} to {html.escape(end_name)}. "
-        "Row 'generator': the makeup codes of the two ends are mixed inside the generator and the rest of "
-        "the network paints each mix. Row 'pixel blend' (the baseline): the two end results cross-faded."
+        "Row 'generator': the makeup codes of the two ends are mixed inside the generator"
+        + (
+            " (the makeup matrices of both references, each morphed onto the source by the attention, are mixed)"
+            if transfer.model.kind == "psgan"
+            else ""
+        )
+        + " and the rest of the network paints each mix. Row 'pixel blend' (the baseline): the two end results "
+        "cross-faded."
     )
     _write_page(
         strip.page,
