@@ -111,11 +111,11 @@ def test_a_psgan_checkpoint_is_rebuilt_as_its_hyper_parameters_say(psgan: Path, 
     unknown = save_untrained_generator(tmp_path / "u.ckpt", size=32, hyper_parameters={"generator": "stylegan"})
     with pytest.raises(CheckpointError, match=r"holds a generator 'stylegan'; the generators are 'beautygan', 'psgan'"):
         TrainedGenerator.load(unknown)
-    attention = save_untrained_generator(
-        tmp_path / "a.ckpt", size=32, generator="psgan", hyper_parameters={"generator_output": "attention"}
+    bad = save_untrained_generator(
+        tmp_path / "b.ckpt", size=32, generator="psgan", hyper_parameters={"makeup_blocks": -1}
     )
-    with pytest.raises(CheckpointError, match="generator hyper-parameters are not usable: output must be 'image'"):
-        TrainedGenerator.load(attention)
+    with pytest.raises(CheckpointError, match="generator hyper-parameters are not usable: mdnet_blocks must be"):
+        TrainedGenerator.load(bad)
     mismatch = save_untrained_generator(tmp_path / "m.ckpt", size=32, hyper_parameters={"generator": "psgan"})
     with pytest.raises(CheckpointError, match="does not hold a generator of the shape its hyper-parameters give"):
         TrainedGenerator.load(mismatch)  # BeautyGAN's tensors under a PSGAN name
