@@ -90,19 +90,38 @@ def no_tf32():
     torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old
 
 
-def save_untrained_generator(path, *, size: int, hyper_parameters=None, **extra) -> Path:
-    """An untrained ``Generator(width=8, residual_blocks=1)`` (seed 0) saved at ``path`` as ``beautygan fit`` saves a
-    checkpoint: it changes every pixel it is given, which is what the inference tests need to see a change.
-    ``hyper_parameters`` adds to the module's, ``extra`` adds top-level checkpoint keys."""
+def save_untrained_generator(path, *, size: int, generator: str = "beautygan", hyper_parameters=None, **extra) -> Path:
+    """An untrained generator (seed 0) saved at ``path`` as ``beautygan fit`` saves a checkpoint: it changes every
+    pixel it is given, which is what the inference tests need to see a change. ``generator="beautygan"``:
+    ``Generator(width=8, residual_blocks=1)``, with no ``generator`` hyper-parameter (the default);
+    ``generator="psgan"``: ``PSGANGenerator(width=8, mdnet_blocks=1, manet_blocks=2)`` under the hyper-parameters of
+    the checkpoint contract (``generator``, ``generator_width``, ``residual_blocks`` = MANet's blocks,
+    ``makeup_blocks`` = MDNet's, ``generator_output``, ``generator_init``). ``hyper_parameters`` adds to the
+    module's, ``extra`` adds top-level checkpoint keys."""
     from beautygan.models.beautygan import Generator
+    from beautygan.models.psgan import PSGANGenerator
 
     torch.manual_seed(0)
-    generator = Generator(width=8, residual_blocks=1)
-    hparams = {"generator_width": 8, "residual_blocks": 1, "generator_output": "image", **(hyper_parameters or {})}
+    if generator == "beautygan":
+        network = Generator(width=8, residual_blocks=1)
+        hparams = {"generator_width": 8, "residual_blocks": 1, "generator_output": "image"}
+    elif generator == "psgan":
+        network = PSGANGenerator(width=8, mdnet_blocks=1, manet_blocks=2)
+        hparams = {
+            "generator": "psgan",
+            "generator_width": 8,
+            "residual_blocks": 2,
+            "makeup_blocks": 1,
+            "generator_output": "image",
+            "generator_init": "xavier",
+        }
+    else:
+        raise ValueError(f"generator must be 'beautygan' or 'psgan', got {generator!r}")
+    hparams.update(hyper_parameters or {})
     datamodule = {"image_size": size, **extra.pop("datamodule_hyper_parameters", {})}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {f"generator.{k}": v for k, v in generator.state_dict().items()}
+    state = {f"generator.{k}": v for k, v in network.state_dict().items()}
     torch.save(
         {"state_dict": state, "hyper_parameters": hparams, "datamodule_hyper_parameters": datamodule, **extra}, path
     )

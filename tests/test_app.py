@@ -513,3 +513,71 @@ def test_the_page_says_which_vgg_draws_the_comparison() -> None:
         VGGChoice(layers=("relu9_9",))
     with pytest.raises(ValueError, match="one or two layers"):
         VGGChoice(layers=("relu1_2", "relu2_2", "relu3_3"))
+
+
+# ---------------------------------------------------------------------------------------------- a PSGAN checkpoint
+@pytest.fixture(scope="module")
+def psgan_checkpoint(tmp_path_factory: pytest.TempPathFactory, mt: Path) -> Path:
+    """An untrained PSGAN-style generator saved as `beautygan fit` saves it, with the same VGG record."""
+    from perceptual import VGGFeatures
+    from perceptual.weights import vgg_provenance
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        used = vgg_provenance(VGGFeatures(["relu2_1"], weights="random_normalized"))
+    return save_untrained_generator(
+        tmp_path_factory.mktemp("psgan") / "last.ckpt",
+        size=SIZE,
+        generator="psgan",
+        hyper_parameters={"perceptual_layer": "relu2_1"},
+        vgg_used=used,
+    )
+
+
+def _markdown(blocks) -> str:
+    return "\n".join(
+        str(c.get("props", {}).get("value")) for c in blocks.config["components"] if c.get("type") == "markdown"
+    )
+
+
+def test_a_psgan_checkpoint_gives_photo_transfers_results_and_the_page_names_it(
+    psgan_checkpoint: Path, checkpoint: Path, mt: Path, photos, monkeypatch, capsys
+) -> None:
+    """The app's work on a PSGAN checkpoint equals PhotoTransfer's on the same photos (an aligned photo with an
+    aligned example face, the lips at half strength, then halfway to a second look); the page's heading and the
+    command's start-up line name the generator, for BeautyGAN's too."""
+    from beautygan.app import build_app
+    from beautygan.cli import main
+
+    aligned = PhotoTransfer(psgan_checkpoint, TransferOptions(align=True))
+    whole = PhotoTransfer(psgan_checkpoint, TransferOptions(align=False))
+    vgg = VGGView.load(checkpoint_vgg(torch.load(psgan_checkpoint, weights_only=True)))
+    app = MakeupApp(aligned, vgg=vgg, examples=mt)
+    look_a, look_b = whole.prepare(_reference(mt, 3)), whole.prepare(_reference(mt, 4))
+    out = app.run(photos["astronaut"], _reference(mt, 3), lips_strength=0.5)
+    want = aligned.transfer(photos["astronaut"], look_a, MakeupControls(lips_strength=0.5))
+    assert out.ok and "Done" in out.status and "lips strength 0.5" in out.status
+    np.testing.assert_array_equal(out.result, want)
+    assert not np.array_equal(want, skimage_data.astronaut())
+    out = app.run(photos["astronaut"], _reference(mt, 3), second=_reference(mt, 4), mix=0.5)
+    (want,) = aligned.interpolate(photos["astronaut"], look_a, look_b, weights=[0.5])
+    np.testing.assert_array_equal(out.result, want)
+    assert not np.array_equal(want, aligned.transfer(photos["astronaut"], look_a))
+    assert len(out.pictures) == 3  # the VGG view as for BeautyGAN
+
+    description = aligned.model.description
+    assert description.startswith("PSGAN-style generator, ") and description.endswith(" parameters, 64 px")
+    page = _markdown(build_app(app))
+    assert "# PSGAN-style makeup transfer" in page and f"**{description}**" in page
+    beautygan = PhotoTransfer(checkpoint, TransferOptions(align=False))
+    page = _markdown(build_app(MakeupApp(beautygan, vgg=vgg, astronaut=False)))
+    assert "# BeautyGAN makeup transfer" in page and "**BeautyGAN generator, " in page
+
+    launched = []
+    monkeypatch.setattr("beautygan.app.launch", lambda blocks, **kwargs: launched.append(kwargs))
+    for ckpt, name in ((psgan_checkpoint, description), (checkpoint, beautygan.model.description)):
+        args = ["app", "--ckpt", str(ckpt), "--host", LOOPBACK, "--port", str(_free_port()), "--device", "cpu"]
+        assert main(args) == 0
+        first = capsys.readouterr().out.splitlines()[0]
+        assert first == f"beautygan app: {name}, checkpoint {ckpt}", first
+    assert len(launched) == 2

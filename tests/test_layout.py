@@ -1,7 +1,8 @@
 """The package layout the README promises: imports run one way (no cycle, function-local imports included; in
 `beautygan`, from its base up through training and inference to the app and the command line), no private name is
 imported across modules, the wheel installs `perceptual` and `beautygan` and nothing generic, `import perceptual`
-loads no Lightning, using a trained BeautyGAN needs no Lightning, and `beautygan --help` lists every command."""
+loads no Lightning, using a trained generator (BeautyGAN's or the PSGAN-style one) needs no Lightning, and
+`beautygan --help` lists every command."""
 
 from __future__ import annotations
 
@@ -299,16 +300,18 @@ def _inference_modules() -> list[str]:
     return sorted(names)
 
 
-def test_using_a_trained_model_needs_no_lightning(tmp_path: Path) -> None:
+@pytest.mark.parametrize("generator", ["beautygan", "psgan"])
+def test_using_a_trained_model_needs_no_lightning(tmp_path: Path, generator: str) -> None:
     """In a process where ``import lightning`` fails, every inference, app and command-line module imports, each
     command that uses a trained model shows its help, and transfer, gallery, interpolate and evaluate run on a
-    checkpoint written as ``beautygan fit`` writes one; the training modules that need Lightning do fail there."""
+    checkpoint written as ``beautygan fit`` writes one, of either generator; the training modules that need Lightning
+    do fail there."""
     from conftest import save_untrained_generator
 
     from beautygan.data.synthetic import write_synthetic_mt
 
     root = write_synthetic_mt(tmp_path / "mt", n=3, size=32, held_out=2, seed=0)
-    ckpt = save_untrained_generator(tmp_path / "run" / "last.ckpt", size=32)
+    ckpt = save_untrained_generator(tmp_path / "run" / "last.ckpt", size=32, generator=generator)
     source, reference, other = (
         root / "images" / "non-makeup" / "nm_0000.png",
         root / "images" / "makeup" / "mk_0001.png",

@@ -2,12 +2,15 @@
 region's look lands inside that region and nowhere else, joint transfer from one reference is the plain transfer,
 interpolation in the generator ends at the two transfers, and every bad control is one line with nothing written.
 
-The expected values come from the network's own forward pass (``Generator.forward``, not the controls code) and the
-region masks from the MT label maps by hand. Whole-image tests use the synthetic MT-layout faces (no dlib needed);
-face-aware tests use scikit-image's astronaut and need the ``faces`` extra."""
+Each runs for both generators, BeautyGAN's and the PSGAN-style one (an untrained checkpoint of each). The expected
+values come from the network's own forward pass (``forward``, not the controls code), with PSGAN's face geometries
+built here from the files (the synthetic faces' label maps and landmark files) or from dlib's landmarks mapped into
+the aligned crop by hand, and the region masks from the MT label maps by hand. Whole-image tests use the synthetic
+MT-layout faces (no dlib needed); face-aware tests use scikit-image's astronaut and need the ``faces`` extra."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from conftest import save_untrained_generator
 from PIL import Image, ImageFilter
 
 from beautygan.cli import main as beautygan_main
+from beautygan.data.geometry import face_geometry
 from beautygan.data.mt import read_labels
 from beautygan.data.regions import FaceRegion as R
 from beautygan.data.regions import control_regions, region_masks
@@ -25,6 +29,7 @@ from beautygan.data.synthetic import write_synthetic_mt
 from beautygan.inference.controls import MakeupControls, compose, feather_regions
 from beautygan.inference.photo_transfer import PhotoTransfer, TransferOptions
 from beautygan.models.beautygan import Generator
+from beautygan.models.psgan import PSGANGenerator
 
 SIZE = 128
 FEATHER = 0.01  # of the face's side: a 1-pixel soft edge on the synthetic faces, whose lips are 4 pixels thick
@@ -36,16 +41,30 @@ def _astronaut(data) -> np.ndarray:
     return np.asarray(Image.fromarray(data.astronaut()).resize((1024, 1024), Image.LANCZOS))
 
 
+@pytest.fixture(scope="module", params=["beautygan", "psgan"])
+def checkpoint(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained generator of each kind saved as `beautygan fit` saves it, inside a run folder (for ``--ckpt
+    DIR``)."""
+    path = tmp_path_factory.mktemp("ckpt") / "run" / "version_0" / "checkpoints" / "last.ckpt"
+    return save_untrained_generator(path, size=SIZE, generator=request.param)
+
+
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An untrained generator saved as `beautygan fit` saves it, inside a run folder (for ``--ckpt DIR``)."""
+def beautygan_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The untrained BeautyGAN checkpoint alone, for the command-line checks that are not about the generator."""
     path = tmp_path_factory.mktemp("ckpt") / "run" / "version_0" / "checkpoints" / "last.ckpt"
     return save_untrained_generator(path, size=SIZE)
 
 
+_SYNTHETIC: list[Path] = []
+"""The synthetic MT-layout folder of this module, where the by-hand geometries read each face's files."""
+
+
 @pytest.fixture(scope="module")
 def mt(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_synthetic_mt(tmp_path_factory.mktemp("mt"), n=6, size=SIZE, held_out=3, seed=0)
+    root = write_synthetic_mt(tmp_path_factory.mktemp("mt"), n=6, size=SIZE, held_out=3, seed=0)
+    _SYNTHETIC[:] = [root]
+    return root
 
 
 def _image(mt: Path, domain: str, number: int) -> Path:
@@ -56,11 +75,38 @@ def _labels(image: Path) -> np.ndarray:
     return read_labels(Path(str(image).replace("/images/", "/segs/"))).astype(np.int64)
 
 
+def _geometry(photo):
+    """PSGAN's geometry of a prepared photo, by hand: an aligned photo's dlib landmarks mapped into the crop by the
+    alignment matrix (pixel centres at +0.5) and the label map drawn from them at the crop's size; a synthetic face
+    used whole, its label map and landmark file read here."""
+    from beautygan.data.faces import alignment_matrix, label_map_from_landmarks
+
+    if photo.aligned:
+        matrix = alignment_matrix(photo.landmarks + 0.5, size=SIZE)
+        points = (photo.landmarks + 0.5) @ matrix[:, :2].T + matrix[:, 2] - 0.5
+        labels = label_map_from_landmarks(points, SIZE).astype(np.int64)
+    else:
+        domain = "non-makeup" if photo.name.startswith("nm_") else "makeup"
+        record = json.loads((_SYNTHETIC[0] / "landmarks" / domain / f"{photo.name}.json").read_text())
+        points = np.asarray(record["points"], dtype=np.float64)  # the files are SIZE x SIZE: no scaling
+        labels = np.asarray(Image.open(_SYNTHETIC[0] / "segs" / domain / photo.name)).astype(np.int64)
+    return face_geometry(torch.from_numpy(labels)[None], torch.from_numpy(points)[None])
+
+
+def _forward(transfer: PhotoTransfer, source, reference) -> torch.Tensor:
+    """The network's forward pass on the two crops (PSGAN's with their geometries by hand): the made-up source."""
+    g = transfer.generator
+    geometries = {}
+    if isinstance(g, PSGANGenerator):
+        geometries = {"non_makeup_geometry": _geometry(source), "makeup_geometry": _geometry(reference)}
+    with torch.no_grad():
+        return g(non_makeup=source.crop[None], makeup=reference.crop[None], **geometries).makeup[0].clamp(-1, 1)
+
+
 def _plain(transfer: PhotoTransfer, source, reference) -> np.ndarray:
     """Today's transfer, independently: the network's forward pass on the two crops, then the paste (aligned) or the
     crop itself as 8-bit (whole image)."""
-    with torch.no_grad():
-        made_up = transfer.generator(non_makeup=source.crop[None], makeup=reference.crop[None]).makeup[0].clamp(-1, 1)
+    made_up = _forward(transfer, source, reference)
     if source.aligned:
         return transfer.paste(source, made_up)
     return np.rint((made_up.permute(1, 2, 0).numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)
@@ -114,8 +160,7 @@ def test_strength_zero_is_the_source_and_one_the_plain_transfer_bit_for_bit(whol
 
 def test_strength_moves_each_pixel_that_share_of_the_way(whole, mt) -> None:
     source, reference = whole.prepare(_image(mt, "non-makeup", 4)), whole.prepare(_image(mt, "makeup", 4))
-    with torch.no_grad():
-        made_up = whole.generator(non_makeup=source.crop[None], makeup=reference.crop[None]).makeup[0].clamp(-1, 1)
+    made_up = _forward(whole, source, reference)
     for strength in (0.25, 0.5, 1.5):
         expected = (source.crop + strength * (made_up - source.crop)).clamp(-1, 1)  # by hand, then 8-bit
         expected = np.rint((expected.permute(1, 2, 0).numpy() + 1) * 127.5).astype(int)
@@ -171,11 +216,21 @@ def test_interpolation_ends_are_the_two_transfers(whole, mt) -> None:
     )
     steps = whole.interpolate(source, a, b, weights=(0.0, 0.5, 1.0))
     assert np.array_equal(steps[0], _plain(whole, source, a)) and np.array_equal(steps[2], _plain(whole, source, b))
-    # The middle is the network's paint of the mixed code, by hand from the network's pieces.
+    # The middle is the network's paint of the mixed code, by hand from the network's pieces: BeautyGAN's two codes
+    # summed; for PSGAN, both references' makeup matrices morphed onto the source, then mixed (the official code's
+    # interpolation), and applied as x * (1 + gamma) + beta halfway through MANet's bottleneck.
     with torch.no_grad():
         g = whole.generator
-        code = 0.5 * g.makeup_code(a.crop[None]) + 0.5 * g.makeup_code(b.crop[None])
-        middle = g.apply_makeup(source.crop[None], code)[0].clamp(-1, 1)
+        if isinstance(g, PSGANGenerator):
+            at = _geometry(source)
+            codes = [g.makeup_code(p.crop[None], _geometry(p)) for p in (a, b)]
+            matrices = 0.5 * g.morph(source.crop[None], codes[0], at) + 0.5 * g.morph(source.crop[None], codes[1], at)
+            h = g.manet.bottleneck[: g.apply_after](g.manet.encoder(source.crop[None]))
+            h = g.manet.bottleneck[g.apply_after :](h * (1 + matrices[:, :1]) + matrices[:, 1:])
+            middle = torch.tanh(g.manet.decoder(h))[0].clamp(-1, 1)
+        else:
+            code = 0.5 * g.makeup_code(a.crop[None]) + 0.5 * g.makeup_code(b.crop[None])
+            middle = g.apply_makeup(source.crop[None], code)[0].clamp(-1, 1)
     expected = np.rint((middle.permute(1, 2, 0).numpy() + 1) * 127.5).astype(int)
     assert np.abs(steps[1].astype(int) - expected).max() <= 1
     blend = (steps[0].astype(int) + steps[2]) / 2
@@ -323,7 +378,8 @@ def test_cli_strength_gallery_and_interpolation_strips(checkpoint, mt, tmp_path,
     assert np.asarray(Image.open(strip)).shape[1] > 6 * 34  # source, from, 3 steps, to (+ row names)
 
 
-def test_ckpt_folder_and_tiny_photos_get_notes(checkpoint, mt, tmp_path, capsys) -> None:
+def test_ckpt_folder_and_tiny_photos_get_notes(beautygan_checkpoint, mt, tmp_path, capsys) -> None:
+    checkpoint = beautygan_checkpoint
     tiny = tmp_path / "tiny.png"
     Image.new("RGB", (1, 1), (200, 150, 120)).save(tiny)
     out = tmp_path / "out.png"
@@ -390,7 +446,10 @@ def test_ckpt_folder_and_tiny_photos_get_notes(checkpoint, mt, tmp_path, capsys)
     assert f"{empty} is a folder, not a checkpoint, and holds no last.ckpt" in capsys.readouterr().err
 
 
-def test_an_unwritable_output_folder_is_refused_before_any_work(checkpoint, mt, tmp_path, capsys, monkeypatch) -> None:
+def test_an_unwritable_output_folder_is_refused_before_any_work(
+    beautygan_checkpoint, mt, tmp_path, capsys, monkeypatch
+) -> None:
+    checkpoint = beautygan_checkpoint
     import os
     import tempfile
 

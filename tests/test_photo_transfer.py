@@ -1,6 +1,7 @@
 """Face-aware transfer on real photos (scikit-image's astronaut, a real face; coffee, not a face): the output has the
 photo's size, pixels outside the landmarks' face hull are the photo's bit for bit, the pasted change lands where the
-alignment says (checked with a known change), folders and galleries.
+alignment says (checked with a known change), folders and galleries; for both generators (BeautyGAN's and the
+PSGAN-style one, whose face geometry comes from the same landmarks).
 
 Needs the ``faces`` extra (dlib) and scikit-image; skipped with that reason otherwise."""
 
@@ -38,10 +39,11 @@ except FacesUnavailableError as err:
 SIZE = 64
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An untrained generator saved as `beautygan fit` saves it: it changes whatever it is given."""
-    return save_untrained_generator(tmp_path_factory.mktemp("ckpt") / "last.ckpt", size=SIZE)
+@pytest.fixture(scope="module", params=["beautygan", "psgan"])
+def checkpoint(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained generator of each kind (BeautyGAN's, the PSGAN-style one) saved as `beautygan fit` saves it: it
+    changes whatever it is given."""
+    return save_untrained_generator(tmp_path_factory.mktemp("ckpt") / "last.ckpt", size=SIZE, generator=request.param)
 
 
 @pytest.fixture(scope="module")

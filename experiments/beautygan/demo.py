@@ -109,7 +109,7 @@ def interpolation_table(
     model: BeautyGAN, dataset: MTDataset, steps: Sequence[float] = STRENGTHS
 ) -> list[dict[str, Any]]:
     """Each held-out source wearing looks from its reference (A) to the next pair's reference (B): the generator's
-    interpolation (the two makeup codes mixed, :meth:`~beautygan.models.beautygan.Generator.apply_makeup`) against the pixel
+    interpolation (the two makeup codes mixed, ``mix_codes``, then ``apply_makeup``) against the pixel
     blend of the two end results. Per step: the first pair's mean lip colour (0-255 RGB, over the source's lips) and
     the mean over pairs of the lip colour's distance to the two ends (the results at ``t = 0`` and ``t = 1``)."""
     was_training = model.training
@@ -129,7 +129,7 @@ def interpolation_table(
     end_images = [generator.apply_makeup(source, code).float().clamp(-1, 1) for code in (code_a, code_b)]
     rows = []
     for t in steps:
-        mixed = colour(generator.apply_makeup(source, torch.lerp(code_a, code_b, float(t))))
+        mixed = colour(generator.apply_makeup(source, generator.mix_codes([code_a, code_b], [1 - float(t), float(t)])))
         blended = colour(torch.lerp(end_images[0], end_images[1], float(t)))
         row: dict[str, Any] = {"t": float(t)}
         for name, value in (("generator", mixed), ("blend", blended)):

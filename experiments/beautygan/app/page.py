@@ -1,10 +1,10 @@
 """``beautygan app``'s web page (Gradio, the ``app`` extra): :func:`build_app` lays out the page over a
-:class:`~beautygan.app.makeup_app.MakeupApp` (source and reference by upload, webcam or an example; the strengths
-of the makeup controls, per-region references and a second reference to interpolate towards; the result at the
-photo's own size, before and after, and what VGG sees of the change) and :func:`launch` serves it: on the loopback
-address unless asked otherwise, one transfer at a time with a bounded queue, uploads up to the photo size limit
-(Gradio refuses larger ones itself, ``max_file_size``), and no file from the disk but the example photos themselves
-(``allowed_paths``).
+:class:`~beautygan.app.makeup_app.MakeupApp` (its heading names the generator the checkpoint holds; source and
+reference by upload, webcam or an example; the strengths of the makeup controls, per-region references and a second
+reference to interpolate towards; the result at the photo's own size, before and after, and what VGG sees of the
+change) and :func:`launch` serves it: on the loopback address unless asked otherwise, one transfer at a time with a
+bounded queue, uploads up to the photo size limit (Gradio refuses larger ones itself, ``max_file_size``), and no file
+from the disk but the example photos themselves (``allowed_paths``).
 """
 
 from __future__ import annotations
@@ -34,9 +34,11 @@ def build_app(app: MakeupApp) -> Any:
         if transfer.align
         else f"whole images, resized to {transfer.size}x{transfer.size}"
     )
+    model = transfer.model
+    title = f"{'PSGAN-style' if model.kind == 'psgan' else 'BeautyGAN'} makeup transfer"
     header = (
-        f"# BeautyGAN makeup transfer\n{markdown_escape(f'Checkpoint {transfer.model.checkpoint.name}')} "
-        f"(trained at {transfer.size}x{transfer.size} px, on {transfer.model.device}): {faces}. Photos up to "
+        f"# {title}\n**{markdown_escape(model.description)}**: "
+        f"{markdown_escape(f'checkpoint {model.checkpoint.name}')}, on {model.device}; {faces}. Photos up to "
         f"{app.max_megapixels:g} megapixels and {app.max_file_mb:g} MB."
     )
 
@@ -46,7 +48,7 @@ def build_app(app: MakeupApp) -> Any:
     def slider(label: str, elem_id: str) -> Any:
         return gr.Slider(0.0, MAX_STRENGTH, value=1.0, step=0.05, label=label, elem_id=elem_id)
 
-    with gr.Blocks(title="BeautyGAN makeup transfer", analytics_enabled=False) as blocks:
+    with gr.Blocks(title=title, analytics_enabled=False) as blocks:
         gr.Markdown(header)
         with gr.Row():
             with gr.Column():

@@ -52,6 +52,12 @@ def add_generator_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=device_default(), help="where the generator runs (default: cuda if any)")
 
 
+def announce_generator(prog: str, model) -> None:
+    """The start-up line of a command that runs a checkpoint: which generator it holds (a
+    :class:`~beautygan.inference.trained_generator.TrainedGenerator`'s ``description``) and the file."""
+    print(f"{prog}: {model.description}, checkpoint {model.checkpoint}", flush=True)
+
+
 def add_control_arguments(parser: argparse.ArgumentParser, *, strength: bool = True) -> None:
     """The options of :class:`~beautygan.inference.controls.MakeupControls`."""
     group = parser.add_argument_group("makeup controls (0: the source, 1: the transfer, up to 1.5: extrapolated)")

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..data.photo_limits import MAX_FILE_MB, MAX_MEGAPIXELS
-from ._common import EXPECTED_ERRORS, Parser, device_default, fail
+from ._common import EXPECTED_ERRORS, Parser, announce_generator, device_default, fail
 
 PROG = "beautygan app"
 
@@ -145,6 +145,7 @@ def run(argv: Sequence[str]) -> int:
         blocks = build_app(app)
     except (CheckpointError, *EXPECTED_ERRORS) as err:
         return fail(PROG, err)
+    announce_generator(PROG, transfer.model)
     for note in dict.fromkeys([*notes, *app.notes]):
         print(f"note: {note}")
     if app.vgg.problem:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._common import Parser, device_default, fail
+from ._common import Parser, announce_generator, device_default, fail
 
 PROG = "beautygan evaluate"
 
@@ -16,7 +16,8 @@ PROG = "beautygan evaluate"
 def build_parser() -> Parser:
     parser = Parser(
         prog=PROG,
-        description="Identity, colour-transfer and background figures of a trained BeautyGAN (CSV + JSON).",
+        description="Identity, colour-transfer and background figures of a trained generator, BeautyGAN's or the "
+        "PSGAN-style one (CSV + JSON).",
     )
     parser.add_argument(
         "--ckpt",
@@ -81,6 +82,7 @@ def run(argv: Sequence[str]) -> int:
             if args.ckpt is None:
                 raise ValueError("--ckpt is required to generate results (or name a RESULT on every --pairs line)")
             generator = TrainedGenerator.load(args.ckpt, device=args.device)
+            announce_generator(PROG, generator)
             size = size or generator.size
         rows = evaluate_pairs(
             pairs,

@@ -12,6 +12,7 @@ from ._common import (
     Parser,
     add_control_arguments,
     add_generator_arguments,
+    announce_generator,
     controls_from,
     fail,
     parse_strengths,
@@ -88,6 +89,7 @@ def run(argv: Sequence[str]) -> int:
             references = [p for item in args.references for p in list_images(item)]
             options = TransferOptions(align=not args.no_align, device=args.device)
         transfer = PhotoTransfer(args.ckpt, options)
+        announce_generator(PROG, transfer.model)
         if args.data_dir is not None:
             transfer.notes.append(
                 f"MT-layout images from {args.data_dir}: aligned faces, used whole at {transfer.size}x{transfer.size}"

@@ -13,6 +13,7 @@ from ._common import (
     Parser,
     add_control_arguments,
     add_generator_arguments,
+    announce_generator,
     controls_from,
     fail,
 )
@@ -65,6 +66,7 @@ def run(argv: Sequence[str]) -> int:
             if not path.is_file():
                 raise FileNotFoundError(f"{what} {path}: no such file")
         transfer = PhotoTransfer(args.ckpt, TransferOptions(align=not args.no_align, device=args.device))
+        announce_generator(PROG, transfer.model)
         start, end = (args.reference[0], args.reference[1]) if len(args.reference) == 2 else (args.reference[0], None)
         strip = write_interpolation_strip(
             transfer,

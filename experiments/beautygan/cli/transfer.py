@@ -16,6 +16,7 @@ from ._common import (
     Parser,
     add_control_arguments,
     add_generator_arguments,
+    announce_generator,
     controls_from,
     fail,
 )
@@ -135,6 +136,7 @@ def run(argv: Sequence[str]) -> int:
             device=args.device,
         )
         transfer = PhotoTransfer(args.ckpt, options)
+        announce_generator(PROG, transfer.model)
         if folders:
             report = transfer_folders(transfer, pairs, args.out, controls=controls, progress=sys.stderr.isatty())
             print(report.format())

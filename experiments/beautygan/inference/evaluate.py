@@ -41,6 +41,8 @@ from perceptual.images import ImageLoadError, from_unit_range, load_image, save_
 
 from ..data.metrics import SAME_PERSON_THRESHOLD, face_distance, face_models, transfer_metrics
 from ..data.mt import mt_labels_path, read_labels, read_pairs_file
+from ..models.psgan import FaceGeometry
+from .photo_geometry import detected_landmarks, drawn_geometry, geometry_of, stored_landmarks
 from .trained_generator import TrainedGenerator
 
 __all__ = ["evaluate_pairs"]
@@ -76,6 +78,19 @@ def _labels_for(image: Tensor, explicit: Path | None, path: Path, models: Any) -
     return torch.zeros(size, size, dtype=torch.int64), "none", None
 
 
+def _geometry_models(path: Path) -> Any:
+    """dlib's face models, to find the landmarks of ``path`` (which has none stored) for the PSGAN-style generator."""
+    from ..data.faces import FaceModels, FacesUnavailableError
+
+    try:
+        return FaceModels()
+    except FacesUnavailableError as err:
+        raise ValueError(
+            f"the PSGAN-style generator needs the face's 68 landmarks: {path} has no landmark file beside it and dlib "
+            f"is unavailable ({err})"
+        ) from None
+
+
 def evaluate_pairs(
     pairs: Sequence[EvalPair],
     *,
@@ -92,7 +107,9 @@ def evaluate_pairs(
 
     Images are resized to ``image_size`` (default: the result's size, or 256). Pairs without a ``result`` are run
     through ``generator`` (a :class:`~beautygan.inference.trained_generator.TrainedGenerator`, on its device); those
-    results are written to ``results_dir`` when given.
+    results are written to ``results_dir`` when given. A generator that needs face geometries (the PSGAN-style one)
+    gets each image's from its label map and its landmarks: stored beside an MT-layout image, else found by dlib
+    (:mod:`beautygan.inference.photo_geometry`); an image without either raises ``ValueError`` naming it.
 
     A pair whose image cannot be read raises :class:`~perceptual.images.ImageLoadError`, or, when a ``failures`` list
     is given, is appended to it as ``(pair, message)`` and skipped, so one bad file does not lose the other pairs."""
@@ -126,6 +143,27 @@ def evaluate_pairs(
             cache[key] = _labels_for(image, explicit, Path(path), models)
         return cache[key]
 
+    geometries: dict[tuple[str, str], FaceGeometry] = {}
+    landmark_models = [models]
+
+    def geometry_for(image: Tensor, explicit: Path | None, path: Path) -> FaceGeometry:
+        key = (str(path), str(explicit))
+        if key not in geometries:
+            labels, found, faces = labels_for(image, explicit, path)
+            points = stored_landmarks(path, size=(size, size))
+            if points is None and faces:  # dlib already ran on this image for its label map
+                points = faces[0].landmarks
+            if points is None:
+                if landmark_models[0] is None:
+                    landmark_models[0] = _geometry_models(path)
+                pixels = uint8_image(image, (0.0, 1.0))
+                points = detected_landmarks(landmark_models[0], pixels, size=(size, size), name=str(path))
+            if found == "none":
+                geometries[key] = drawn_geometry(points, size)[1]
+            else:
+                geometries[key] = geometry_of(labels, points)
+        return geometries[key]
+
     for start in chunks:
         chunk, numbers, loaded = [], [], []
         for number, pair in enumerate(pairs[start : start + batch_size], start):
@@ -158,7 +196,17 @@ def evaluate_pairs(
                 results[i] = loaded[i][2]
         if todo:
             assert generator is not None  # checked above for every pair without a result
-            made_up = generator.translate(*(from_unit_range(x[todo], (-1, 1)) for x in (sources, references))).makeup
+            shapes: list[FaceGeometry | None] = [None, None]
+            if generator.needs_geometry:
+                shapes = [
+                    FaceGeometry.cat([geometry_for(sources[i], chunk[i].source_labels, chunk[i].source) for i in todo]),
+                    FaceGeometry.cat(
+                        [geometry_for(references[i], chunk[i].reference_labels, chunk[i].reference) for i in todo]
+                    ),
+                ]
+            made_up = generator.translate(
+                *(from_unit_range(x[todo], (-1, 1)) for x in (sources, references)), *shapes
+            ).makeup
             results[todo] = to_unit_range(made_up, (-1, 1))
         metrics = transfer_metrics(
             sources, references, results, torch.stack(src_labels), torch.stack(ref_labels), input_range=(0.0, 1.0)

@@ -37,7 +37,7 @@ from ..labelled_grid import labelled_grid
 from .controls import MakeupControls
 from .photo_transfer import Photo, PhotoTransfer, PreparedPhoto
 
-__all__ = ["write_gallery", "write_interpolation_strip", "write_joint_strips", "write_strength_strips"]
+__all__ = ["default_title", "write_gallery", "write_interpolation_strip", "write_joint_strips", "write_strength_strips"]
 
 _GAP = 2
 
@@ -102,7 +102,21 @@ def mt_layout_images(data_dir: str | Path, count: int) -> tuple[list[Path], list
     return chosen[0], chosen[1], notes
 
 
-def _write_page(page: Path, image: Path, gallery: Gallery, *, title: str, explanation: str, cells: str = "") -> None:
+def default_title(transfer: PhotoTransfer, what: str) -> str:
+    """A page's title naming the generator: ``"BeautyGAN makeup transfer"``, ``"PSGAN-style makeup transfer"``."""
+    return f"{'PSGAN-style' if transfer.model.kind == 'psgan' else 'BeautyGAN'} {what}"
+
+
+def _write_page(
+    page: Path,
+    image: Path,
+    gallery: Gallery,
+    *,
+    title: str,
+    explanation: str,
+    cells: str = "",
+    generator: str = "",
+) -> None:
     cols = "".join(f"<li>{html.escape(name)}</li>" for name in gallery.references)
     rows = "".join(f"<li>{html.escape(name)}</li>" for name in gallery.sources)
     notes = "".join(f'<p class="meta">note: {html.escape(note)}</p>' for note in dict.fromkeys(gallery.notes))
@@ -122,6 +136,7 @@ def _write_page(page: Path, image: Path, gallery: Gallery, *, title: str, explan
             "padding:.2em .5em;text-align:left}</style>",
             "</head><body>",
             f"<h1>{html.escape(title)}</h1>",
+            f'<p class="meta">{html.escape(generator)}</p>' if generator else "",
             f"<p>{explanation}</p>",
             notes,
             f'<a href="{quote(image.name)}"><img src="{quote(image.name)}" alt="{html.escape(title)}"></a>',
@@ -166,7 +181,7 @@ def write_gallery(
     controls: MakeupControls | None = None,
     cell: int = 128,
     page: bool = True,
-    title: str = "BeautyGAN makeup transfer",
+    title: str | None = None,
 ) -> Gallery:
     """Prepare every photo once, run every (source, reference) pair under ``controls`` in batches, and write the
     grid PNG (and ``<out stem>.html``). A photo that cannot be used (unreadable, no face) is left out and listed."""
@@ -200,7 +215,14 @@ def write_gallery(
             "First column: the sources, untouched. First row: the references. Cell (row i, column j): "
             "source i wearing reference j's makeup."
         )
-        _write_page(gallery.page, path, gallery, title=title, explanation=explanation)
+        _write_page(
+            gallery.page,
+            path,
+            gallery,
+            title=title or default_title(transfer, "makeup transfer"),
+            explanation=explanation,
+            generator=transfer.model.description,
+        )
     return gallery
 
 
@@ -228,7 +250,7 @@ def write_strength_strips(
     strengths: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
     controls: MakeupControls | None = None,
     cell: int = 128,
-    title: str = "BeautyGAN makeup strength",
+    title: str | None = None,
 ) -> Gallery:
     """One row per ``(source, reference)`` pair: the source, the reference, then the source wearing the look at
     each of ``strengths`` (the global strength of ``controls``, whose per-region settings apply to every cell).
@@ -276,7 +298,15 @@ def write_strength_strips(
         f"strength {', '.join(f'{s:g}' for s in strengths)} (0: the source, 1: the transfer; above 1 "
         "the change is extrapolated)."
     )
-    _write_page(strip.page, path, strip, title=title, explanation=explanation, cells=_cell_table(names, columns, table))
+    _write_page(
+        strip.page,
+        path,
+        strip,
+        title=title or default_title(transfer, "makeup strength"),
+        explanation=explanation,
+        cells=_cell_table(names, columns, table),
+        generator=transfer.model.description,
+    )
     return strip
 
 
@@ -288,7 +318,7 @@ def write_joint_strips(
     *,
     reference: Photo | None = None,
     cell: int = 128,
-    title: str = "BeautyGAN joint transfer",
+    title: str | None = None,
 ) -> Gallery:
     """One row per source: the source, each region's reference (lips, eyes, skin of ``controls``; blank where a
     region has none), and the source wearing them all (partial and joint transfer; ``reference`` for the rest).
@@ -323,7 +353,15 @@ def write_joint_strips(
         "One row per source: the source, the reference each region's look comes from, and the source wearing "
         "them all. The regions split the face; their soft borders are a few pixels wide."
     )
-    _write_page(strip.page, path, strip, title=title, explanation=explanation, cells=_cell_table(names, columns, table))
+    _write_page(
+        strip.page,
+        path,
+        strip,
+        title=title or default_title(transfer, "joint transfer"),
+        explanation=explanation,
+        cells=_cell_table(names, columns, table),
+        generator=transfer.model.description,
+    )
     return strip
 
 
@@ -344,7 +382,7 @@ def write_interpolation_strip(
     controls: MakeupControls | None = None,
     cell: int = 128,
     blend_row: bool = True,
-    title: str = "BeautyGAN look interpolation",
+    title: str | None = None,
 ) -> Gallery:
     """``source`` wearing ``steps`` looks from ``start``'s to ``end``'s (``end=None``: from the source's own look to
     ``start``'s), interpolated inside the generator
@@ -391,10 +429,22 @@ def write_interpolation_strip(
     strip = Gallery(path, out.with_suffix(".html"), row_names, [], [], list(transfer.notes) + source.notes, columns)
     explanation = (
         f"{html.escape(source.name)} wearing looks from {html.escape(start_name)} to {html.escape(end_name)}. "
-        "Row 'generator': the makeup codes of the two ends are mixed inside the generator and the rest of "
-        "the network paints each mix. Row 'pixel blend' (the baseline): the two end results cross-faded."
+        "Row 'generator': the makeup codes of the two ends are mixed inside the generator"
+        + (
+            " (the makeup matrices of both references, each morphed onto the source by the attention, are mixed)"
+            if transfer.model.kind == "psgan"
+            else ""
+        )
+        + " and the rest of the network paints each mix. Row 'pixel blend' (the baseline): the two end results "
+        "cross-faded."
     )
     _write_page(
-        strip.page, path, strip, title=title, explanation=explanation, cells=_cell_table(row_names, columns, table)
+        strip.page,
+        path,
+        strip,
+        title=title or default_title(transfer, "look interpolation"),
+        explanation=explanation,
+        cells=_cell_table(row_names, columns, table),
+        generator=transfer.model.description,
     )
     return strip

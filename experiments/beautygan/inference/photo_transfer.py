@@ -16,9 +16,14 @@ the whole photo is resized to the training square and that square is the output,
 
 :class:`~beautygan.inference.controls.MakeupControls` set the strength (globally and per region) and which reference
 each region's look comes from; :meth:`PhotoTransfer.interpolate` moves between two looks inside the generator (the
-makeup branch's codes are mixed, and the rest of the network paints the mix). Region masks come from the landmarks on
+makeup codes are mixed, and the rest of the network paints the mix). Region masks come from the landmarks on
 photos, or from the MT label map beside an image in the MT layout (``images/<domain>/x.png`` ->
 ``segs/<domain>/x.png``).
+
+Both generators run the same way (:class:`~beautygan.inference.trained_generator.TrainedGenerator`). A PSGAN-style
+checkpoint also needs each photo's face geometry (regions and 68 landmarks at the crop); :meth:`PhotoTransfer.prepare`
+computes it then, and only then (:mod:`beautygan.inference.photo_geometry`: from the aligner's landmarks on photos,
+from the files beside an MT-layout image used whole, else from dlib).
 """
 
 from __future__ import annotations
@@ -40,9 +45,11 @@ from ..data.faces import NoFaceError
 from ..data.image_size import check_image_size
 from ..data.mt import mt_labels_path, read_labels
 from ..data.regions import CONTROL_REGIONS, FACE_PARTS, control_regions
+from ..models.psgan import FaceGeometry
 from .controls import MakeupControls, compose, feather_regions
 from .paste import PasteMap, paste_map
-from .trained_generator import TrainedGenerator
+from .photo_geometry import drawn_geometry, whole_image_geometry
+from .trained_generator import Code, TrainedGenerator, code_items
 
 __all__ = ["Photo", "PhotoTransfer", "PreparedPhoto", "TransferOptions"]
 
@@ -89,7 +96,8 @@ class PreparedPhoto:
     """A photo ready for the generator: ``crop`` ``(3, S, S)`` in [-1, 1] (the aligned face, or the whole photo
     resized), and what is needed to paste a result back (``matrix``: photo -> crop pixel coordinates, ``None`` for a
     whole-image crop; ``landmarks`` in photo pixels). ``labels``: an MT label map of the crop, when the photo lies
-    in the MT layout or one was drawn for per-region controls."""
+    in the MT layout or one was drawn (for per-region controls, or for the geometry of a whole image).
+    ``geometry``: the crop's face geometry, for a generator that needs it (the PSGAN-style one)."""
 
     name: str
     photo: np.ndarray
@@ -100,10 +108,12 @@ class PreparedPhoto:
     labels: Tensor | None = field(default=None, repr=False)
     paste_map: PasteMap | None = field(default=None, repr=False)
     """Computed on the first paste, then reused for every reference this photo is paired with."""
-    code: Tensor | None = field(default=None, repr=False)
-    """The photo's makeup code (:meth:`~beautygan.models.beautygan.Generator.makeup_code`), once used as a reference."""
+    code: Code | None = field(default=None, repr=False)
+    """The photo's makeup code (the generator's ``makeup_code``: one item), once used as a reference."""
     region_weights: Tensor | None = field(default=None, repr=False)
     """Feathered lips / eyes / skin weights ``(3, h, w)`` (over the paste box, or the crop), once controls need them."""
+    geometry: FaceGeometry | None = field(default=None, repr=False)
+    """The crop's lips, skin and eye regions and 68 landmarks (a batch of one), when the generator needs them."""
 
     @property
     def aligned(self) -> bool:
@@ -128,7 +138,7 @@ class _Look:
     """A look the generator paints: a reference's code, or a mix of two codes. ``key`` identifies it."""
 
     key: tuple
-    code: Tensor
+    code: Code
 
 
 @dataclass
@@ -195,8 +205,23 @@ class PhotoTransfer:
             )
             labels_file = mt_labels_path(photo) if isinstance(photo, (str, Path)) else None
             labels = read_labels(labels_file, size=self.size) if labels_file is not None else None
+            geometry = None
+            if self.model.needs_geometry:
+                labels, geometry = whole_image_geometry(
+                    array,
+                    size=self.size,
+                    name=name,
+                    path=photo if isinstance(photo, (str, Path)) else None,
+                    labels=labels,
+                    models=self._landmark_models,
+                )
             return PreparedPhoto(
-                name, array, from_unit_range(square[0].clamp(0, 1), (-1, 1)), notes=notes, labels=labels
+                name,
+                array,
+                from_unit_range(square[0].clamp(0, 1), (-1, 1)),
+                notes=notes,
+                labels=labels,
+                geometry=geometry,
             )
         from ..data.faces import align_face, alignment_matrix
 
@@ -208,9 +233,25 @@ class PhotoTransfer:
         if len(faces) > 1:
             notes.append(f"{len(faces)} faces found in {name}; the largest is used")
         landmarks = faces[0].landmarks
-        crop, _ = align_face(array, landmarks, size=self.size, margin=self.options.margin)
+        crop, points = align_face(array, landmarks, size=self.size, margin=self.options.margin)
         matrix = alignment_matrix(landmarks + 0.5, size=self.size, margin=self.options.margin)
-        return PreparedPhoto(name, array, _to_model(crop), matrix=matrix, landmarks=landmarks, notes=notes)
+        geometry = drawn_geometry(points, self.size)[1] if self.model.needs_geometry else None
+        return PreparedPhoto(
+            name, array, _to_model(crop), matrix=matrix, landmarks=landmarks, notes=notes, geometry=geometry
+        )
+
+    def _landmark_models(self, why: str) -> Any:
+        """dlib's face models, to find the landmarks of a whole image that has none stored (``why`` says so)."""
+        if self.models is None:
+            from ..data.faces import FaceModels, FacesUnavailableError
+
+            try:
+                self.models = FaceModels()
+            except FacesUnavailableError as err:
+                raise ValueError(
+                    f"the PSGAN-style generator needs the face's 68 landmarks: {why}, and dlib is unavailable ({err})"
+                ) from None
+        return self.models
 
     def prepare_controls(self, controls: MakeupControls | None) -> MakeupControls:
         """``controls`` with every per-region reference prepared (read, detected, aligned) once."""
@@ -228,9 +269,20 @@ class PhotoTransfer:
     def _code(self, photos: Sequence[PreparedPhoto]) -> None:
         todo = list({id(p): p for p in photos if p.code is None}.values())
         if todo:
-            codes = self.model.codes(torch.stack([p.crop for p in todo]), batch_size=self.options.batch_size)
-            for photo, code in zip(todo, codes):
+            geometries = FaceGeometry.cat([self._geometry(p) for p in todo]) if self.model.needs_geometry else None
+            codes = self.model.codes(
+                torch.stack([p.crop for p in todo]), geometries, batch_size=self.options.batch_size
+            )
+            for photo, code in zip(todo, code_items(codes)):
                 photo.code = code
+
+    def _geometry(self, photo: PreparedPhoto) -> FaceGeometry:
+        if photo.geometry is None:  # prepared by another transfer, for a generator that needed none
+            raise ValueError(
+                f"{photo.name} was prepared without its face geometry, which the PSGAN-style generator needs: "
+                "prepare it with this transfer"
+            )
+        return photo.geometry
 
     def look(self, reference: PreparedPhoto) -> _Look:
         """The look of a prepared reference (its makeup code, computed once)."""
@@ -242,8 +294,12 @@ class PhotoTransfer:
         """Run the generator once for every distinct (source, look) of ``jobs``."""
         distinct = {(id(source), look.key): (source, look) for source, look in jobs}
         keys = list(distinct)
+        sources = [distinct[k][0] for k in keys]
         crops = self.model.made_up(
-            [distinct[k][0].crop for k in keys], [distinct[k][1].code for k in keys], batch_size=self.options.batch_size
+            [source.crop for source in sources],
+            [distinct[k][1].code for k in keys],
+            [self._geometry(source) for source in sources] if self.model.needs_geometry else None,
+            batch_size=self.options.batch_size,
         )
         return dict(zip(keys, crops))
 
@@ -420,8 +476,9 @@ class PhotoTransfer:
         controls: MakeupControls | None = None,
     ) -> list[np.ndarray]:
         """``source`` wearing looks between two, mixed inside the generator: the makeup codes of ``start`` and
-        ``end`` are interpolated linearly (``(1 - t) * start + t * end`` for each ``t`` of ``weights``) and the rest
-        of the network paints each mix. With ``end=None`` the path runs from the source's own code (its look as the
+        ``end`` are mixed with the weights ``(1 - t, t)`` for each ``t`` of ``weights`` (the generator's
+        ``mix_codes``: BeautyGAN's codes are interpolated linearly; for PSGAN, the ``γ``, ``β`` of both references
+        morphed onto the source) and the rest of the network paints each mix. With ``end=None`` the path runs from the source's own code (its look as the
         generator reads it) to ``start``'s. ``t = 0`` and ``t = 1`` are the transfers from the two ends; ``controls``
         apply to every step."""
         controls = self.prepare_controls(controls)
@@ -438,7 +495,8 @@ class PhotoTransfer:
             elif t == 1:
                 looks.append(self.look(last))
             else:
-                looks.append(_Look(("mix", id(first), id(last), float(t)), torch.lerp(first.code, last.code, float(t))))
+                mixed = self.model.mix([first.code, last.code], [1.0 - float(t), float(t)])
+                looks.append(_Look(("mix", id(first), id(last), float(t)), mixed))
         plans = [(look, *self._slots(look, controls)) for look in looks]
         jobs = [
             (source, slot.look)
@@ -452,7 +510,8 @@ class PhotoTransfer:
     def demakeup(self, source: Photo, reference: Photo) -> np.ndarray:
         """The reference with its makeup removed (the generator's other output for the pair), at the training size."""
         source, reference = self.prepare(source), self.prepare(reference)
-        out = self.model.translate(source.crop[None], reference.crop[None]).non_makeup[0]
+        geometries = (self._geometry(source), self._geometry(reference)) if self.model.needs_geometry else (None, None)
+        out = self.model.translate(source.crop[None], reference.crop[None], *geometries).non_makeup[0]
         return uint8_image(out, (-1.0, 1.0))
 
     def face_view(self, source: PreparedPhoto, image: np.ndarray, size: int) -> np.ndarray:

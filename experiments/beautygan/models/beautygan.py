@@ -11,6 +11,8 @@ Its discriminators are :class:`~beautygan.models.discriminator.PatchDiscriminato
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
 import torch
@@ -158,15 +160,49 @@ class Generator(nn.Module):
         h = self.trunk(torch.cat([self.non_makeup_branch(non_makeup), self.makeup_code(makeup)], dim=1))
         return Translation(makeup=self.makeup_head(h, non_makeup), non_makeup=self.non_makeup_head(h, makeup))
 
-    def makeup_code(self, makeup: Tensor) -> Tensor:
+    def makeup_code(self, makeup: Tensor, geometry: object = None) -> Tensor:
         """What the makeup branch encodes of ``makeup`` images: ``(N, 2 * width, H / 2, W / 2)``. The rest of the
-        network reads a reference's look only through this code, so codes can be mixed (interpolation between
-        looks) and given to :meth:`apply_makeup`."""
+        network reads a reference's look only through this code, so codes can be mixed (:meth:`mix_codes`) and
+        given to :meth:`apply_makeup`. ``geometry`` is ignored: it is there so that this generator and the
+        PSGAN-style one (:class:`~beautygan.models.psgan.PSGANGenerator`, which needs it) are called alike."""
         return self.makeup_branch(makeup)
 
-    def apply_makeup(self, non_makeup: Tensor, code: Tensor) -> Tensor:
+    def apply_makeup(self, non_makeup: Tensor, code: Tensor, geometry: object = None) -> Tensor:
         """``non_makeup`` wearing the look that ``code`` (:meth:`makeup_code`) encodes: the made-up output of
         :meth:`forward` with the makeup branch's output replaced by ``code``, so that
-        ``apply_makeup(a, makeup_code(b))`` equals ``forward(a, b).makeup`` bit for bit."""
+        ``apply_makeup(a, makeup_code(b))`` equals ``forward(a, b).makeup`` bit for bit. ``geometry`` is ignored
+        (see :meth:`makeup_code`)."""
         h = self.trunk(torch.cat([self.non_makeup_branch(non_makeup), code], dim=1))
         return self.makeup_head(h, non_makeup)
+
+    def mix_codes(self, codes: Sequence[Tensor], weights: Sequence[float] | Tensor) -> Tensor:
+        """The code of the mix ``sum_i weights[i] * codes[i]`` of makeup codes of one shape: ``weights`` is one
+        number per code, or an ``(N, len(codes))`` tensor (one mix per item), used as given (convex weights
+        interpolate, others extrapolate). Two codes with two numbers that add up to 1 (an interpolation) are mixed
+        with ``torch.lerp(codes[0], codes[1], weights[1])``: the same sum, with lerp's rounding."""
+        if isinstance(codes, Tensor) or not codes or not all(isinstance(c, Tensor) for c in codes):
+            raise TypeError(f"codes must be a non-empty sequence of tensors, got {codes!r:.80}")
+        shape = codes[0].shape
+        for i, code in enumerate(codes):
+            if code.shape != shape:
+                raise ValueError(
+                    f"codes must share one shape: code 0 is {tuple(shape)}, code {i} is {tuple(code.shape)}"
+                )
+        if not isinstance(weights, Tensor):
+            numbers = [float(w) for w in weights]
+            if len(numbers) != len(codes):
+                raise ValueError(f"weights must be {len(codes)} numbers (one per code), got {len(numbers)}")
+            if not all(math.isfinite(w) for w in numbers):
+                raise ValueError(f"weights must be finite, got {numbers}")
+            if len(codes) == 2 and numbers[0] + numbers[1] == 1.0:
+                return torch.lerp(codes[0], codes[1], numbers[1])
+            return sum((w * c for w, c in zip(numbers[1:], codes[1:])), numbers[0] * codes[0])
+        if codes[0].ndim != 4 or weights.shape != (shape[0], len(codes)):
+            raise ValueError(
+                f"a weights tensor must be ({shape[0]}, {len(codes)}) for codes of shape (N, C, H, W) "
+                f"{tuple(shape)}, got shape {tuple(weights.shape)}"
+            )
+        if not bool(torch.isfinite(weights).all()):
+            raise ValueError("weights must be finite")
+        table = weights.to(codes[0].device, codes[0].dtype)[:, :, None, None, None]
+        return sum((table[:, i] * c for i, c in enumerate(codes) if i), table[:, 0] * codes[0])
