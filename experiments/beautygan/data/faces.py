@@ -20,6 +20,7 @@ located on disk without importing ``face_recognition_models`` (its ``__init__`` 
 from __future__ import annotations
 
 import importlib.util
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from PIL import Image, ImageDraw
 from perceptual.images import IMAGE_SUFFIXES, ImageLoadError, image_files, load_image, uint8_image
 
 from .image_size import check_image_size
+from .landmarks import write_landmarks
 from .regions import FaceRegion
 
 __all__ = ["FacesUnavailableError", "NoFaceError", "prepare_faces"]
@@ -435,7 +437,8 @@ def prepare_faces(
 ) -> PrepareReport:
     """Detect, align and label every photo in ``in_dir`` into the MT layout under ``out_dir``.
 
-    Writes ``images/<kind>/<name>.png`` (aligned ``size x size`` RGB), ``segs/<kind>/<name>.png`` (label map) and
+    Writes ``images/<kind>/<name>.png`` (aligned ``size x size`` RGB), ``segs/<kind>/<name>.png`` (label map),
+    ``landmarks/<kind>/<name>.png.json`` (the face's 68 landmarks in the crop, :mod:`beautygan.data.landmarks`) and
     appends the names to ``<kind>.txt`` (``<kind>_test.txt`` for ``split="test"``). Existing files of the same name
     are overwritten. The largest face of each photo is taken; photos with no face, or a face narrower than
     ``min_face`` pixels, are skipped; every skip and every multi-face photo is in the returned report.
@@ -499,8 +502,12 @@ def prepare_faces(
         name = _unique_name(path.stem, taken)
         if name != f"{path.stem}.png":
             notes.append(f"written as {name} (another input has the same stem)")
-        Image.fromarray(crop).save(image_dir / name)
+        encoded = io.BytesIO()
+        Image.fromarray(crop).save(encoded, format="PNG")
+        (image_dir / name).write_bytes(encoded.getvalue())
         Image.fromarray(labels, mode="L").save(seg_dir / name)
+        # the landmarks the face was aligned and labelled with: training reads them instead of running dlib again
+        write_landmarks(out_dir / "landmarks" / kind / f"{name}.json", encoded.getvalue(), points, source="dlib")
         report.prepared.append(PreparedFace(path, name, len(faces), face.box, tuple(notes)))
     if report.prepared:
         _update_list(out_dir, kind, split, [face.name for face in report.prepared])

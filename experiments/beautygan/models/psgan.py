@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from .beautygan import Translation
+from .layers import Fp32Conv2d, GeneratorOutput, ResidualBlock, conv_in_relu, output_channels, output_image
 
 __all__ = ["FaceGeometry", "PSGANCode", "PSGANGenerator", "REGIONS", "relative_position_features"]
 
@@ -215,49 +216,12 @@ def relative_position_features(
     return offsets / torch.where(norm == 0, torch.ones_like(norm), norm)
 
 
-class _Fp32Conv2d(nn.Conv2d):
-    """A convolution that runs in float32 (float64 for float64 inputs) even under autocast or with half weights:
-    the last layer, so the images that feed the losses are not quantized to bf16."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        dtype = torch.promote_types(x.dtype, torch.float32)
-        bias = None if self.bias is None else self.bias.to(dtype)
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            return self._conv_forward(x.to(dtype), self.weight.to(dtype), bias)
-
-
-def _conv_in_relu(
-    c_in: int, c_out: int, kernel: int, stride: int, padding: int, *, affine: bool, transposed: bool = False
-) -> list[nn.Module]:
-    conv_cls = nn.ConvTranspose2d if transposed else nn.Conv2d
-    return [
-        conv_cls(c_in, c_out, kernel_size=kernel, stride=stride, padding=padding, bias=False),
-        nn.InstanceNorm2d(c_out, affine=affine),
-        nn.ReLU(inplace=True),
-    ]
-
-
-class _ResidualBlock(nn.Module):
-    """conv3x3-IN-ReLU-conv3x3-IN plus the input (no biases); affine InstanceNorm in MDNet, plain in MANet."""
-
-    def __init__(self, channels: int, *, affine: bool) -> None:
-        super().__init__()
-        self.main = nn.Sequential(
-            *_conv_in_relu(channels, channels, 3, 1, 1, affine=affine),
-            nn.Conv2d(channels, channels, kernel_size=3, stride=1, padding=1, bias=False),
-            nn.InstanceNorm2d(channels, affine=affine),
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x + self.main(x)
-
-
 def _encoder(width: int, *, affine: bool) -> nn.Sequential:
     """conv7x7 to ``width``, then two stride-2 conv4x4 to ``2 * width`` and ``4 * width``, each IN + ReLU."""
     return nn.Sequential(
-        *_conv_in_relu(3, width, 7, 1, 3, affine=affine),
-        *_conv_in_relu(width, width * 2, 4, 2, 1, affine=affine),
-        *_conv_in_relu(width * 2, width * 4, 4, 2, 1, affine=affine),
+        *conv_in_relu(3, width, 7, 1, 3, affine=affine),
+        *conv_in_relu(width, width * 2, 4, 2, 1, affine=affine),
+        *conv_in_relu(width * 2, width * 4, 4, 2, 1, affine=affine),
     )
 
 
@@ -267,7 +231,7 @@ class _MDNet(nn.Module):
     def __init__(self, width: int, blocks: int) -> None:
         super().__init__()
         self.encoder = _encoder(width, affine=True)
-        self.bottleneck = nn.Sequential(*[_ResidualBlock(width * 4, affine=True) for _ in range(blocks)])
+        self.bottleneck = nn.Sequential(*[ResidualBlock(width * 4, affine=True) for _ in range(blocks)])
         self.gamma = nn.Conv2d(width * 4, 1, kernel_size=1, bias=False)
         self.beta = nn.Conv2d(width * 4, 1, kernel_size=1, bias=False)
 
@@ -278,16 +242,17 @@ class _MDNet(nn.Module):
 
 class _MANet(nn.Module):
     """The makeup apply network: an encoder, a bottleneck (the makeup is applied halfway through it) and a decoder
-    whose last convolution runs in float32; InstanceNorm without affine parameters throughout."""
+    whose last convolution runs in float32 (3 channels, or 4 for the ``"attention"`` output); InstanceNorm without
+    affine parameters throughout."""
 
-    def __init__(self, width: int, blocks: int) -> None:
+    def __init__(self, width: int, blocks: int, output: GeneratorOutput) -> None:
         super().__init__()
         self.encoder = _encoder(width, affine=False)
-        self.bottleneck = nn.Sequential(*[_ResidualBlock(width * 4, affine=False) for _ in range(blocks)])
+        self.bottleneck = nn.Sequential(*[ResidualBlock(width * 4, affine=False) for _ in range(blocks)])
         self.decoder = nn.Sequential(
-            *_conv_in_relu(width * 4, width * 2, 4, 2, 1, affine=False, transposed=True),
-            *_conv_in_relu(width * 2, width, 4, 2, 1, affine=False, transposed=True),
-            _Fp32Conv2d(width, 3, kernel_size=7, stride=1, padding=3, bias=False),
+            *conv_in_relu(width * 4, width * 2, 4, 2, 1, affine=False, transposed=True),
+            *conv_in_relu(width * 2, width, 4, 2, 1, affine=False, transposed=True),
+            Fp32Conv2d(width, output_channels(output), kernel_size=7, stride=1, padding=3, bias=False),
         )
 
 
@@ -304,7 +269,11 @@ class PSGANGenerator(nn.Module):
         temperature: factor of the attention's logits (200).
         init: ``"xavier"``: the official ``weights_init_xavier`` (``xavier_normal_``, gain 1, on every convolution
             weight; InstanceNorm affine 1/0); ``"pytorch"``: PyTorch's default initialization.
-        output: ``"image"`` only: the decoder paints the whole image (``tanh``), as the official one does.
+        output: ``"image"`` (official): the decoder paints the whole image (``tanh``). ``"attention"`` (an addition
+            to the official network, as :class:`~beautygan.models.beautygan.Generator` has it): the decoder's last
+            convolution paints a 4th channel, a mask, and pixels outside it are copied from the image MANet
+            transforms (:func:`~beautygan.models.layers.output_image`), so a short training run keeps the
+            background, hair and skin of its input.
 
     Inputs: images ``(N, 3, H, W)`` in [-1, 1] with H and W divisible by 4, each with its :class:`FaceGeometry`
     (region masks and 68 landmarks at the image's size); the feature grid is ``H/4 x W/4``.
@@ -351,6 +320,9 @@ class PSGANGenerator(nn.Module):
     6. **Interpolation mixes morphed matrices.** A mixed code (:meth:`mix_codes`) morphs each reference's ``γ``, ``β``
        onto the source and mixes the results with the code's weights, as the official ``solver.test`` /
        ``Generator.forward(gamma=, beta=)`` path mixes what ``ret=True`` returns.
+    7. **An optional attention output** (``output="attention"``, not in PSGAN): a 4th channel of the last convolution
+       is a mask; outside it the output keeps the transformed image's pixels. The default ``"image"`` is the official
+       output.
 
     About the parameter counts in the literature: the BeautyREC paper (Yan et al., 2023) lists PSGAN at 12.62M,
     which is the official generator alone (12,615,620; its two spectral-norm discriminators would add 5.5M more).
@@ -367,7 +339,7 @@ class PSGANGenerator(nn.Module):
         feature_scale: float = 0.01,
         temperature: float = 200.0,
         init: PSGANInit = "xavier",
-        output: Literal["image"] = "image",
+        output: GeneratorOutput = "image",
     ) -> None:
         super().__init__()
         for name, value, least in (
@@ -386,15 +358,14 @@ class PSGANGenerator(nn.Module):
             raise ValueError(f"temperature must be > 0 (200 in the official code), got {temperature}")
         if init not in ("xavier", "pytorch"):
             raise ValueError(f"init must be 'xavier' (official) or 'pytorch', got {init!r}")
-        if output != "image":
-            raise ValueError(f"output must be 'image' (the PSGAN generator has no attention output), got {output!r}")
+        output_channels(output)  # 'image' or 'attention', else ValueError
         self.width = width
         self.output = output
         self.feature_scale = float(feature_scale)
         self.temperature = float(temperature)
         self.apply_after = manet_blocks // 2
         self.mdnet = _MDNet(width, mdnet_blocks)
-        self.manet = _MANet(width, manet_blocks)
+        self.manet = _MANet(width, manet_blocks, output)
         if init == "xavier":
             for module in self.modules():
                 if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
@@ -445,7 +416,7 @@ class PSGANGenerator(nn.Module):
         features, matrices = self._morph(non_makeup, code, geometry)
         h = features * (1 + matrices[:, :1].to(features.dtype)) + matrices[:, 1:].to(features.dtype)
         h = self.manet.bottleneck[self.apply_after :](h)
-        return torch.tanh(self.manet.decoder(h))
+        return output_image(self.manet.decoder(h), non_makeup, self.output)
 
     def morph(self, non_makeup: Tensor, code: PSGANCode, geometry: FaceGeometry) -> Tensor:
         """The makeup matrices ``(N, 2, H/4, W/4)`` (``γ`` then ``β``, float32 or float64) that ``code`` morphs onto
