@@ -8,7 +8,7 @@
 Points are in the image file's pixel coordinates, dlib's 68-point order (iBUG 300-W) and convention: ``x`` right,
 ``y`` down, the centre of the top-left pixel at ``(0, 0)``. The synthetic writer stores the points its faces are
 drawn from (``"synthetic"``); ``beautygan prepare-faces`` stores the dlib landmarks it aligned and labelled each face
-with (``"dlib"``); for other images :func:`find_landmarks` computes them once with dlib, as ``prepare-faces`` finds
+with (``"dlib"``); for other images :func:`beautygan.data.faces.find_landmarks` computes them once with dlib, as ``prepare-faces`` finds
 them (the largest face), and caches them (``"dlib"``). A file whose hash is not the image's (the image changed since)
 counts as missing, and so does one that cannot be read as such a record: :func:`read_landmarks` gives ``None`` and
 the caller computes them again. The files are plain JSON: nothing in them is run, and no path in them is opened.
@@ -24,17 +24,12 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from perceptual.files import atomic_path
-from perceptual.images import load_image, uint8_image
 
-if TYPE_CHECKING:
-    from .faces import FaceModels
-
-__all__ = ["LANDMARK_COUNT", "find_landmarks", "landmarks_path", "read_landmarks", "write_landmarks"]
+__all__ = ["LANDMARK_COUNT", "landmarks_path", "read_landmarks", "write_landmarks"]
 
 LANDMARK_COUNT = 68
 
@@ -96,34 +91,3 @@ def write_landmarks(
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps(record) + "\n")
     return path
-
-
-def find_landmarks(image: str | Path, models: FaceModels, *, cache: bool = True) -> tuple[np.ndarray, str | None]:
-    """dlib's ``(68, 2)`` landmarks of the largest face in the image file ``image`` (``models.detect``, the face
-    ``beautygan prepare-faces`` takes), in the coordinates of the image as shown (:func:`load_image`), and, with
-    ``cache``, written beside it (:func:`landmarks_path`, ``source="dlib"``) for :func:`read_landmarks` to find next
-    time.
-
-    Returns the points and ``None``, or the points and why they could not be cached (a read-only dataset, an image
-    outside the MT layout): the caller decides whether that matters. Raises
-    :class:`~beautygan.data.faces.NoFaceError` naming the file when dlib finds no face, and
-    :class:`~perceptual.images.ImageLoadError` for a file that is not a readable image."""
-    from .faces import NoFaceError
-
-    image = Path(image)
-    data = image.read_bytes()  # the bytes whose hash the record holds
-    pixels, _ = load_image(image)
-    faces = models.detect(uint8_image(pixels))
-    if not faces:
-        raise NoFaceError(f"no face found by dlib's frontal detector in {image}")
-    points = faces[0].landmarks
-    if not cache:
-        return points, None
-    where = landmarks_path(image)
-    if where is None:
-        return points, f"{image} is not in the MT layout (images/<domain>/): no landmark file beside it"
-    try:
-        write_landmarks(where, data, points, source="dlib")
-    except OSError as err:
-        return points, f"could not write {where} ({type(err).__name__}: {err})"
-    return points, None

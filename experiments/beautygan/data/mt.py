@@ -43,7 +43,7 @@ from torch.utils.data import DataLoader, Dataset
 from perceptual.images import ImageLoadError, image_files, load_image
 
 from .image_size import check_image_size
-from .landmarks import find_landmarks, landmarks_path, read_landmarks
+from .landmarks import landmarks_path, read_landmarks
 from .regions import FaceRegion, stacked_region_masks
 
 if TYPE_CHECKING:
@@ -279,7 +279,7 @@ def _dataset_landmarks(
     root: Path, domain: str, name: str, finder: _LandmarkFinder, problems: list[str], notes: list[str]
 ) -> np.ndarray | None:
     """The image's landmarks (its file, else dlib, then cached), or ``None`` with the problem appended."""
-    from .faces import NoFaceError
+    from .faces import NoFaceError, find_landmarks
 
     image = root / "images" / domain / name
     where = landmarks_path(image)
