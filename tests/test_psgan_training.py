@@ -98,9 +98,9 @@ def test_each_generator_call_gets_the_geometry_of_each_input(vgg16_pool5, batch:
     G: PSGANGenerator = model.generator
     with torch.no_grad():
         geometry = model.geometries(batch)
-        fake, code = model.first_pass(source, reference, geometry)
-        terms, extras = model.generator_losses(source, reference, fake, batch, geometry, code)  # as the step does
-        fresh, _ = model.generator_losses(source, reference, fake, batch)  # the identity without the reused code
+        fake, same = model.first_pass(source, reference, geometry)  # with the identity images G(x, x)
+        terms, extras = model.generator_losses(source, reference, fake, batch, geometry, same)  # as the step does
+        fresh, _ = model.generator_losses(source, reference, fake, batch)  # the identity computed on its own
         fake_h = G(source, reference, non_makeup_geometry=by_hand_s, makeup_geometry=by_hand_r)
         # the cycle: the de-made-up reference (reference's face) wears the made-up source's (source's face) look...
         rec_h = G(fake_h.non_makeup, fake_h.makeup, non_makeup_geometry=by_hand_r, makeup_geometry=by_hand_s)
@@ -120,6 +120,7 @@ def test_each_generator_call_gets_the_geometry_of_each_input(vgg16_pool5, batch:
     cycle = LAMBDA_A * _l1(rec_h.non_makeup, source) * 0.5 + LAMBDA_B * _l1(rec_h.makeup, reference) * 0.5
     assert float(terms["cycle"]) == pytest.approx(cycle, rel=1e-5)
     torch.testing.assert_close(idt_s.makeup, idt_s.non_makeup)  # PSGAN's G(x, x): one output
+    torch.testing.assert_close(same, torch.cat([idt_s.makeup, idt_r.makeup]), rtol=0, atol=1e-6)
     identity = (
         _l1(idt_s.makeup, source) * LAMBDA_A * LAMBDA_IDT + _l1(idt_r.makeup, reference) * LAMBDA_B * LAMBDA_IDT
     ) * 0.5
@@ -130,7 +131,6 @@ def test_each_generator_call_gets_the_geometry_of_each_input(vgg16_pool5, batch:
     assert float((swapped["cycle"].makeup - rec.makeup).abs().max()) > 1e-2
     assert float((swapped["cycle"].non_makeup - rec.non_makeup).abs().max()) > 1e-2
     assert abs(_l1(swapped["identity"], source) - _l1(idt_s.makeup, source)) > 1e-4
-    assert code is not None and code.references == 1 and len(code) == 4  # [reference, source] codes
 
 
 def test_the_perceptual_adversarial_and_histogram_terms_are_beautygans(vgg16_pool5, batch: dict) -> None:
@@ -145,8 +145,8 @@ def test_the_perceptual_adversarial_and_histogram_terms_are_beautygans(vgg16_poo
     # each spectral-norm forward runs one power iteration: the by-hand calls start from the same vectors
     disc_makeup, disc_nonmakeup = copy.deepcopy(model.disc_makeup), copy.deepcopy(model.disc_nonmakeup)
     with torch.no_grad():
-        fake, _ = model.first_pass(source, reference, model.geometries(batch))
-        terms, _ = model.generator_losses(source, reference, fake, batch)
+        fake, same = model.first_pass(source, reference, model.geometries(batch))
+        terms, _ = model.generator_losses(source, reference, fake, batch, same=same)
         vgg = (
             F.mse_loss(features(fake.makeup), features(source)) * LAMBDA_A * LAMBDA_VGG
             + F.mse_loss(features(fake.non_makeup), features(reference)) * LAMBDA_B * LAMBDA_VGG
@@ -212,6 +212,29 @@ def test_attention_output_blends_with_the_image_manet_transforms() -> None:
         out = g(a, b, non_makeup_geometry=geometry, makeup_geometry=geometry)
     torch.testing.assert_close(out.makeup, a / 2)
     torch.testing.assert_close(out.non_makeup, b / 2)
+
+
+def test_apply_looks_equals_one_apply_makeup_per_look(batch: dict) -> None:
+    """Several looks on the same sources (MANet's first half once, the rest as one batch): each equals its own
+    apply_makeup, and so do the parameters' gradients of their sum."""
+    torch.manual_seed(3)
+    g = PSGANGenerator(width=4, mdnet_blocks=1, manet_blocks=2)
+    source, reference = batch["source"], batch["reference"]
+    gs = face_geometry(batch["source_labels"], batch["source_landmarks"])
+    gr = face_geometry(batch["reference_labels"], batch["reference_landmarks"])
+    codes = [g.makeup_code(reference, gr), g.makeup_code(source, gs)]
+    looks = g.apply_looks(source, codes, gs)
+    sum(look.sum() for look in looks).backward()
+    together = [p.grad.clone() for p in g.parameters()]
+    g.zero_grad()
+    codes = [g.makeup_code(reference, gr), g.makeup_code(source, gs)]
+    separate = [g.apply_makeup(source, code, gs) for code in codes]
+    sum(look.sum() for look in separate).backward()
+    assert len(looks) == 2 and float((separate[0] - separate[1]).abs().max()) > 1e-3  # two different looks
+    for look, alone in zip(looks, separate):
+        torch.testing.assert_close(look, alone, rtol=0, atol=1e-6)
+    for a, b in zip(together, (p.grad for p in g.parameters())):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)  # float32 sums in another order, the logits x200
 
 
 def test_discriminator_norm_and_the_generator_choice() -> None:

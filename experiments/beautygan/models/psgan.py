@@ -284,6 +284,7 @@ class PSGANGenerator(nn.Module):
     - :meth:`makeup_code`, :meth:`apply_makeup`: the two halves of a transfer (a reference's code, then a source
       wearing it), so looks can be computed once, batched and mixed (:meth:`mix_codes`).
     - :meth:`morph`: the matrices ``γ``, ``β`` a code morphs onto a source.
+    - :meth:`apply_looks`: several looks on the same sources, MANet's first half run once.
 
     Outputs are float32 even under autocast (the last convolution runs in float32), and so is the attention: its
     logits are multiplied by ``temperature``, and bf16's 8-bit mantissa would move them by whole units.
@@ -413,15 +414,23 @@ class PSGANGenerator(nn.Module):
         """``non_makeup`` ``(N, 3, H, W)`` wearing the look of ``code`` (one code item per source): the made-up
         image in [-1, 1], float32. ``apply_makeup(a, makeup_code(b))`` is the ``makeup`` output of
         ``forward(a, b)``, bit for bit when run at the same batch size."""
-        features, matrices = self._morph(non_makeup, code, geometry)
-        h = features * (1 + matrices[:, :1].to(features.dtype)) + matrices[:, 1:].to(features.dtype)
-        h = self.manet.bottleneck[self.apply_after :](h)
-        return output_image(self.manet.decoder(h), non_makeup, self.output)
+        features = self._source_features(non_makeup, geometry)
+        return self._decode(features, self._morph_onto(features, code, geometry), non_makeup)
+
+    def apply_looks(self, non_makeup: Tensor, codes: Sequence[PSGANCode], geometry: FaceGeometry) -> list[Tensor]:
+        """``[apply_makeup(non_makeup, code, geometry) for code in codes]`` (the same values), with MANet's first half
+        run once for the sources (the looks differ from the point where the makeup is applied on) and the second
+        half for all looks as one batch."""
+        features = self._source_features(non_makeup, geometry)
+        matrices = torch.cat([self._morph_onto(features, code, geometry) for code in codes])
+        repeat = (len(codes), 1, 1, 1)
+        out = self._decode(features.repeat(repeat), matrices, non_makeup.repeat(repeat))
+        return list(out.split(non_makeup.shape[0]))
 
     def morph(self, non_makeup: Tensor, code: PSGANCode, geometry: FaceGeometry) -> Tensor:
         """The makeup matrices ``(N, 2, H/4, W/4)`` (``γ`` then ``β``, float32 or float64) that ``code`` morphs onto
         ``non_makeup``: each reference's matrices moved by the attention, then mixed with the code's weights."""
-        return self._morph(non_makeup, code, geometry)[1]
+        return self._morph_onto(self._source_features(non_makeup, geometry), code, geometry)
 
     def mix_codes(self, codes: Sequence[PSGANCode], weights: Sequence[float] | Tensor) -> PSGANCode:
         """A code for the mix ``sum_i weights[i] * look_i`` of the looks of ``codes`` (each of the same batch size
@@ -466,47 +475,61 @@ class PSGANGenerator(nn.Module):
         positions = relative_position_features(geometry.landmarks, height=height, width=width, dtype=dtype)
         return torch.cat([features.to(dtype) * self.feature_scale, positions], dim=1)
 
-    def _morph(self, non_makeup: Tensor, code: PSGANCode, geometry: FaceGeometry) -> tuple[Tensor, Tensor]:
-        """MANet's features of the source at the point where the makeup is applied, and the mixed morphed
-        matrices ``(N, 2, h, w)``."""
+    def _source_features(self, non_makeup: Tensor, geometry: FaceGeometry) -> Tensor:
+        """MANet's features of the sources at the point where the makeup is applied."""
         _check_images("non_makeup", non_makeup)
         _check_geometry("geometry", geometry, non_makeup)
+        return self.manet.bottleneck[: self.apply_after](self.manet.encoder(non_makeup))
+
+    def _morph_onto(self, features: Tensor, code: PSGANCode, geometry: FaceGeometry) -> Tensor:
+        """The mixed morphed matrices ``(N, 2, h, w)`` of ``code`` on the sources of ``features``."""
         if not isinstance(code, PSGANCode):
             raise TypeError(f"code must be a PSGANCode (from makeup_code or mix_codes), got {type(code).__name__}")
-        if len(code) != non_makeup.shape[0]:
-            raise ValueError(f"got {non_makeup.shape[0]} sources and a code of {len(code)} items")
+        if len(code) != features.shape[0]:
+            raise ValueError(f"got {features.shape[0]} sources and a code of {len(code)} items")
         channels = 4 * self.width + 2 * LANDMARKS
         if code.keys.shape[2] != channels:
             raise ValueError(
                 f"the code's keys have {code.keys.shape[2]} channels; this generator (width {self.width}) makes "
                 f"{channels}: the code comes from another generator"
             )
-        features = self.manet.bottleneck[: self.apply_after](self.manet.encoder(non_makeup))
         n, _, h, w = features.shape
-        with torch.autocast(device_type=non_makeup.device.type, enabled=False):
+        with torch.autocast(device_type=features.device.type, enabled=False):
             queries = self._keys(features, geometry).flatten(2)
             query_regions = _grid_regions(geometry).flatten(2)
-            code = code.to(non_makeup.device)
+            code = code.to(features.device)
             morphed = self._attend(queries, query_regions, code)  # (N, K, HWq, 2)
             mixed = (code.weights.to(morphed.dtype)[:, :, None, None] * morphed).sum(dim=1)
-        return features, mixed.transpose(1, 2).reshape(n, 2, h, w)
+        return mixed.transpose(1, 2).reshape(n, 2, h, w)
+
+    def _decode(self, features: Tensor, matrices: Tensor, non_makeup: Tensor) -> Tensor:
+        """``x · (1 + γ) + β``, then the rest of MANet: the images."""
+        h = features * (1 + matrices[:, :1].to(features.dtype)) + matrices[:, 1:].to(features.dtype)
+        h = self.manet.bottleneck[self.apply_after :](h)
+        return output_image(self.manet.decoder(h), non_makeup, self.output)
 
     def _attend(self, queries: Tensor, query_regions: Tensor, code: PSGANCode) -> Tensor:
         """Each reference's matrices moved onto the source positions, ``(N, K, HWq, 2)``: a source position of a
         region gets a softmax over the reference's positions of the same region; a position in no region (or in a
-        region the reference lacks) gets zero. One masked softmax serves the three regions (they do not overlap)."""
+        region the reference lacks) gets zero. One masked softmax serves the three regions (they do not overlap).
+
+        Written for memory traffic: the only float ``HWq x HWk`` tensors are the logits (scaled and masked in place)
+        and their softmax, plus a bool mask; a row without any allowed key keeps its logits unmasked (a finite
+        softmax) and its result is multiplied by zero."""
+        n, k = code.weights.shape
         keys = code.keys.flatten(3).to(queries.dtype)  # (N, K, D, HWk)
         values = code.matrices.flatten(3).transpose(2, 3).to(queries.dtype)  # (N, K, HWk, 2)
-        logits = torch.matmul(queries.transpose(1, 2).unsqueeze(1), keys) * self.temperature  # (N, K, HWq, HWk)
-        query_ids = _region_ids(query_regions)[:, None, :, None]  # (N, 1, HWq, 1)
-        key_ids = _region_ids(code.regions.flatten(3).flatten(0, 1)).view(*code.weights.shape, 1, -1)  # (N, K, 1, HWk)
-        allowed = (query_ids == key_ids) & (query_ids >= 0)
-        masked = logits.masked_fill(~allowed, -math.inf)
-        peak = masked.amax(dim=-1, keepdim=True).detach()
-        peak = torch.where(torch.isfinite(peak), peak, torch.zeros_like(peak))  # a row without any allowed key
-        scores = torch.exp(masked - peak)
-        total = scores.sum(dim=-1, keepdim=True)  # >= 1 where the row has an allowed key, 0 where it has none
-        return torch.matmul(scores / torch.where(total > 0, total, torch.ones_like(total)), values)
+        logits = torch.matmul(queries.transpose(1, 2).unsqueeze(1), keys).mul_(self.temperature)  # (N, K, HWq, HWk)
+        query_ids = _region_ids(query_regions)  # (N, HWq)
+        key_ids = _region_ids(code.regions.flatten(3).flatten(0, 1)).view(n, k, -1)  # (N, K, HWk)
+        region = torch.arange(len(REGIONS), device=key_ids.device)
+        present = (key_ids.unsqueeze(-1) == region).any(dim=2)  # (N, K, 3): the reference has the region
+        has_key = (query_ids >= 0).unsqueeze(1) & present.gather(
+            2, query_ids.clamp(min=0).unsqueeze(1).expand(n, k, -1)
+        )  # (N, K, HWq): the query's region is in the reference
+        blocked = (query_ids[:, None, :, None] != key_ids[:, :, None, :]) & has_key.unsqueeze(-1)
+        weights = torch.softmax(logits.masked_fill_(blocked, -math.inf), dim=-1)
+        return torch.matmul(weights, values) * has_key.unsqueeze(-1).to(values.dtype)
 
 
 def _region_ids(regions: Tensor) -> Tensor:

@@ -83,21 +83,21 @@ Geometries = tuple[FaceGeometry, FaceGeometry]
 
 
 def _translate_psgan(
-    generator: PSGANGenerator, non_makeup: Tensor, makeup: Tensor, geometry: Geometries
-) -> tuple[Translation, PSGANCode]:
+    generator: PSGANGenerator, non_makeup: Tensor, makeup: Tensor, geometry: Geometries, identity: bool
+) -> tuple[Translation, Tensor | None]:
     """PSGAN's ``G(non_makeup, makeup)`` as its ``forward`` computes it, ``apply_makeup(cat(non_makeup, makeup),
-    makeup_code(cat(makeup, non_makeup)))`` split in two (the same values), and that makeup code, whose halves are
-    the codes of ``makeup`` and of ``non_makeup``."""
+    makeup_code(cat(makeup, non_makeup)))`` split in two (the same values); with ``identity``, also ``G(x, x)`` of
+    ``cat(non_makeup, makeup)`` from the same pass: the codes of the same images (MDNet runs once per image) applied
+    to the same sources (MANet's first half runs once, :meth:`~beautygan.models.psgan.PSGANGenerator.apply_looks`)."""
     n = non_makeup.shape[0]
     code = generator.makeup_code(torch.cat([makeup, non_makeup]), FaceGeometry.cat([geometry[1], geometry[0]]))
-    out = generator.apply_makeup(torch.cat([non_makeup, makeup]), code, FaceGeometry.cat(list(geometry)))
-    return Translation(makeup=out[:n], non_makeup=out[n:]), code
-
-
-def _identity_psgan(generator: PSGANGenerator, images: Tensor, geometry: FaceGeometry, code: PSGANCode) -> Tensor:
-    """PSGAN's ``G(x, x)`` of each image of ``images``, given the code of those same images (both outputs of
-    ``G(x, x)`` are this one call)."""
-    return generator.apply_makeup(images, code, geometry)
+    sources, own_geometry = torch.cat([non_makeup, makeup]), FaceGeometry.cat(list(geometry))
+    if not identity:
+        out = generator.apply_makeup(sources, code, own_geometry)
+        return Translation(makeup=out[:n], non_makeup=out[n:]), None
+    own = PSGANCode.cat([code[n:], code[:n]])  # the codes of non_makeup, then makeup
+    out, same = generator.apply_looks(sources, [code, own], own_geometry)
+    return Translation(makeup=out[:n], non_makeup=out[n:]), same
 
 
 class StepResult(NamedTuple):
@@ -218,10 +218,9 @@ class BeautyGAN(L.LightningModule):
         self.vgg_used = vgg_provenance(extractor)  # recorded in checkpoints and hparams.yaml, printed at fit start
         self.transfer_metrics = TransferMetrics(faces=evaluate_face_distance)
         self._histogram_loss: Callable[..., Tensor] = histogram_matching_loss  # compiled in setup() if asked
-        # PSGAN's step calls makeup_code and apply_makeup (so that the identity reuses the first pass's code), which
-        # module.compile() does not reach: these two are compiled in setup() when asked
-        self._psgan_translation: Callable[..., tuple[Translation, PSGANCode]] = _translate_psgan
-        self._psgan_identity: Callable[..., Tensor] = _identity_psgan
+        # PSGAN's step calls makeup_code and apply_looks (so that the identity shares the first pass's work), which
+        # module.compile() does not reach: compiled in setup() when asked
+        self._psgan_translation: Callable[..., tuple[Translation, Tensor | None]] = _translate_psgan
         self.batches_seen = 0  # own counter: global_step counts 2 optimizer steps per batch
 
     # ------------------------------------------------------------------------------------------------ set-up
@@ -234,7 +233,6 @@ class BeautyGAN(L.LightningModule):
                 module.compile(**options)
             self._histogram_loss = torch.compile(histogram_matching_loss, fullgraph=True, **options)
             self._psgan_translation = torch.compile(_translate_psgan, **options)
-            self._psgan_identity = torch.compile(_identity_psgan, **options)
 
     def configure_optimizers(self) -> Any:
         decay = self.hparams.lr_decay_epochs
@@ -296,12 +294,13 @@ class BeautyGAN(L.LightningModule):
 
     def first_pass(
         self, source: Tensor, reference: Tensor, geometry: Geometries | None
-    ) -> tuple[Translation, PSGANCode | None]:
-        """The step's ``G(source, reference)``, and for PSGAN's generator the makeup code of ``[reference, source]``
-        it computed (``_translate_psgan``), which :meth:`identity_loss` reuses; ``None`` for BeautyGAN's."""
+    ) -> tuple[Translation, Tensor | None]:
+        """The step's ``G(source, reference)``; for PSGAN's generator with an identity weight, also its identity
+        images ``G(x, x)`` of ``[source, reference]`` from the same pass (``_translate_psgan``: they share MDNet's
+        codes and MANet's first half), which :meth:`identity_loss` takes; ``None`` otherwise."""
         if not self.uses_geometry or geometry is None:
             return self.translate(source, reference, geometry), None
-        return self._psgan_translation(self.generator, source, reference, geometry)
+        return self._psgan_translation(self.generator, source, reference, geometry, bool(self.loss_weights.identity))
 
     def geometries(self, batch: Mapping[str, Any]) -> Geometries | None:
         """``(source's, reference's)`` :class:`~beautygan.models.psgan.FaceGeometry` of a batch, built on its device
@@ -355,28 +354,28 @@ class BeautyGAN(L.LightningModule):
         }
 
     def identity_loss(
-        self, source: Tensor, reference: Tensor, geometry: Geometries | None, code: PSGANCode | None = None
+        self, source: Tensor, reference: Tensor, geometry: Geometries | None, same: Tensor | None = None
     ) -> Tensor:
         """The official identity loss, unweighted: ``|G(a, a).makeup - a| + |G(a, a).non_makeup - a|`` plus the same
         for ``b`` (L1 means). BeautyGAN's ``G(a, a)`` and ``G(b, b)`` run as one call (the official makes two;
         InstanceNorm is per sample). PSGAN's two outputs of ``G(x, x)`` are one and the same call,
-        ``apply_makeup(x, makeup_code(x))``: it runs once for ``[a, b]`` and each L1 term counts twice. ``code``:
-        PSGAN's makeup code of ``[b, a]`` from :meth:`first_pass` (the codes ``G(x, x)`` needs, already computed)."""
+        ``apply_makeup(x, makeup_code(x))``: it runs once for ``[a, b]`` and each L1 term counts twice. ``same``:
+        PSGAN's ``G(x, x)`` of ``[a, b]`` when :meth:`first_pass` computed them."""
         n = source.shape[0]
         both = torch.cat([source, reference])
         if geometry is None or not self.uses_geometry:
-            same = self.translate(both, both, None)
+            out = self.translate(both, both, None)
             return (
-                F.l1_loss(same.makeup[:n], source)
-                + F.l1_loss(same.non_makeup[:n], source)
-                + F.l1_loss(same.makeup[n:], reference)
-                + F.l1_loss(same.non_makeup[n:], reference)
+                F.l1_loss(out.makeup[:n], source)
+                + F.l1_loss(out.non_makeup[:n], source)
+                + F.l1_loss(out.makeup[n:], reference)
+                + F.l1_loss(out.non_makeup[n:], reference)
             )
-        own = FaceGeometry.cat(list(geometry))
-        generator: Any = self.generator
-        own_code = generator.makeup_code(both, own) if code is None else PSGANCode.cat([code[n:], code[:n]])
-        images = self._psgan_identity(generator, both, own, own_code)
-        return 2 * (F.l1_loss(images[:n], source) + F.l1_loss(images[n:], reference))
+        if same is None:
+            own = FaceGeometry.cat(list(geometry))
+            generator: Any = self.generator
+            same = generator.apply_makeup(both, generator.makeup_code(both, own), own)
+        return 2 * (F.l1_loss(same[:n], source) + F.l1_loss(same[n:], reference))
 
     def generator_losses(
         self,
@@ -385,11 +384,11 @@ class BeautyGAN(L.LightningModule):
         fake: Translation,
         batch: Mapping[str, Any],
         geometry: Geometries | None = None,
-        code: PSGANCode | None = None,
+        same: Tensor | None = None,
     ) -> tuple[dict[str, Tensor], dict[str, Any]]:
         """Weighted generator loss terms (each comparing tensors of one domain), and the tensors the step reuses.
-        ``geometry``: the batch's (:meth:`geometries`; built from ``batch`` when not given); ``code``: PSGAN's code
-        from :meth:`first_pass`, for the identity term."""
+        ``geometry``: the batch's (:meth:`geometries`; built from ``batch`` when not given); ``same``: PSGAN's
+        identity images from :meth:`first_pass`."""
         w, n = self.loss_weights, source.shape[0]
         if geometry is None:
             geometry = self.geometries(batch)
@@ -408,7 +407,7 @@ class BeautyGAN(L.LightningModule):
             distances = self.lpips.from_features(vgg.pred_features, vgg.target_features).float()
             terms["lpips"] = distances.view(2, n).mean(1).sum() * w.lpips
         if w.identity:
-            terms["identity"] = self.identity_loss(source, reference, geometry, code) * w.identity
+            terms["identity"] = self.identity_loss(source, reference, geometry, same) * w.identity
         terms.update(self.makeup_loss(fake, batch))
         extras = {
             "reconstruction": rec,
@@ -438,7 +437,7 @@ class BeautyGAN(L.LightningModule):
             torch.compiler.cudagraph_mark_step_begin()  # the previous step's graph outputs may be overwritten now
         source, reference = self._inputs(batch)
         geometry = self.geometries(batch)
-        fake, code = self.first_pass(source, reference, geometry)  # once per batch, reused by D and G
+        fake, same = self.first_pass(source, reference, geometry)  # once per batch, reused by D and G
 
         detached = Translation(fake.makeup.detach(), fake.non_makeup.detach())
         d_terms = self.discriminator_losses(source, reference, detached)
@@ -451,7 +450,7 @@ class BeautyGAN(L.LightningModule):
         for disc in discriminators:  # the G step computes no discriminator gradients
             disc.requires_grad_(False)
         try:
-            g_terms, extras = self.generator_losses(source, reference, fake, batch, geometry, code)
+            g_terms, extras = self.generator_losses(source, reference, fake, batch, geometry, same)
             g_loss = torch.stack([t.float() for t in g_terms.values()]).sum()
             opt_g.zero_grad(set_to_none=True)
             backward(g_loss)
