@@ -252,7 +252,8 @@ def _shown_size(path: Path) -> tuple[int, int]:
 def scale_landmarks(points: np.ndarray, size: tuple[int, int], image_size: int) -> Tensor:
     """``(68, 2)`` ``(x, y)`` points of an image of ``size = (width, height)`` in the pixels of that image resized to
     ``image_size x image_size`` (pixel centres at integers: ``x' = (x + 0.5) * image_size / width - 0.5``, which is
-    where a resize that maps the image's edges onto the new edges, as PIL's does, moves them), float32."""
+    where a resize that maps the image's edges onto the new edges, as PIL's does, moves them), float32. (PSGAN's
+    official data loader scales by ``image_size / width`` alone, which differs by less than half a pixel.)"""
     scale = np.array([image_size / size[0], image_size / size[1]])
     return torch.from_numpy((np.asarray(points, dtype=np.float64) + 0.5) * scale - 0.5).float()
 

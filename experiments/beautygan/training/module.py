@@ -26,13 +26,14 @@ Deliberate differences from the official PSGAN training step (``psgan/solver.py`
    makeup there and back.
 2. **G runs once per batch** for the D and G steps (the official runs it again for each discriminator and for the
    G step: the same values, as G does not change in between) and both directions are one batch of ``2N``.
-3. **The identity translation is computed once per image.** Both outputs of PSGAN's ``G(x, x)`` are the same call,
-   ``apply_makeup(x, makeup_code(x))``, so one pass over ``[source, reference]`` gives them, and the reference
-   features it needs are those of the first pass (MDNet run once per image per step, not twice). The term keeps
+3. **The identity translation is computed once per image, with the first pass.** Both outputs of PSGAN's
+   ``G(x, x)`` are the same call, ``apply_makeup(x, makeup_code(x))``, so one pass over ``[source, reference]``
+   gives them; its makeup codes are those the first pass computed (MDNet runs once per image) and its sources are
+   the first pass's (MANet's first half runs once: ``PSGANGenerator.apply_looks``). The same values; the term keeps
    BeautyGAN's four L1 terms, two of which are each image's: ``identity * 2 * (|G(a,a) - a| + |G(b,b) - b|)``; the
    ``psgan`` preset's ``identity = 1.25`` makes that the official ``0.5 * 10 * 0.5 * (|idt_A - a| + |idt_B - b|)``
    (:data:`~beautygan.training.loss_weights.PRESETS`, with the line-by-line derivation of every weight).
-4. **The histogram loss uses BeautyGAN's masks** (from the label maps: lips, face skin with neck, each eye's shadow
+4. **The histogram loss uses BeautyGAN's masks** (from the label maps: lips; face, nose and neck; each eye's shadow
    box; :mod:`beautygan.data.regions`) for both generators, not PSGAN's attention regions (lips; face and nose
    without the eye boxes; the two eye boxes as one mask). Each eye is a term of its own (weight ``eye_shadow``
    each), where the official has one term for both.
