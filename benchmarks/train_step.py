@@ -9,8 +9,8 @@ Everything is measured in this process, with the eager fp32 step as the baseline
 - the whole step, ``BeautyGAN.optimization_step`` (the body of ``training_step``: D update, G update with every
   loss of the paper preset), for each of eager / optimized (``SpeedOptions(compile=..., fused_adam=True)``) times
   fp32 / bf16 autocast + channels_last (what ``precision: bf16-mixed`` runs);
-- the anchor: one step of the official algorithm's structure (``tests/_official_beautygan.py``: G run again for the
-  G step, histogram matching on the host, the D steps apart) on copies of the same networks, fp32;
+- the anchor (BeautyGAN's generator): one step of the official algorithm's structure (``tests/_official_beautygan.py``:
+  G run again for the G step, histogram matching on the host, the D steps apart) on copies of the same networks, fp32;
 - pairs per second at ``--throughput-batch`` for each variant (a pair is one source and one reference);
 - the split of the step into its parts, eager and optimized fp32: D step (both discriminators on real and detached
   fake, Adam), G (two generator passes, backward, Adam, no losses), VGG perceptual (relu4_1 of both directions plus
@@ -22,7 +22,10 @@ Everything is measured in this process, with the eager fp32 step as the baseline
 The eager variants run first (nothing to compile), then the optimized ones, bf16 first (the paper config's
 precision), each fp32 variant followed by its parts, then the official anchor: ``--json`` rewrites its file after each
 figure, so a run stopped at a time limit keeps what matters most. ``--generator`` picks the generator (``GENERATORS``; the networks' widths can
-be shrunk for a smoke run of this script).
+be shrunk for a smoke run of this script). ``psgan`` times PSGAN's generator (``generator: psgan``, its official
+sizes: 3 MDNet and ``--residual-blocks`` MANet blocks) with the same paper-preset losses, on faces with their
+landmarks; ``--identity W`` adds the official codes' identity loss (weight ``W`` per term; both official training
+steps have it, PSGAN's always), so that the steps run every generator pass of their official training step.
 
 VGG weights are random here (no download); the cost is the same as with ImageNet weights. Compiled variants are
 warmed up (compilation, the recompilation for frozen discriminators, CUDA-graph recording) before timing.
@@ -60,7 +63,7 @@ from beautygan.training.speed import SpeedOptions  # noqa: E402
 from perceptual.pictures.event_writer import BackgroundWriter  # noqa: E402
 
 WARMUP = 5  # compiled steps: compile, recompile (frozen Ds), cudagraph warm-up and recording
-GENERATORS = ("beautygan",)  # what --generator can time; benchmarks/gpu_check.py times each of them
+GENERATORS = ("beautygan", "psgan")  # what --generator can time; benchmarks/gpu_check.py times each of them
 
 
 def make_batch(size: int, n: int, device: torch.device, channels_last: bool) -> dict[str, torch.Tensor]:
@@ -68,6 +71,7 @@ def make_batch(size: int, n: int, device: torch.device, channels_last: bool) -> 
     faces = [render_face(rng, size, makeup=m) for m in [False] * n + [True] * n]
     images = torch.stack([torch.from_numpy(f[0]).permute(2, 0, 1).float() / 127.5 - 1 for f in faces]).to(device)
     labels = torch.stack([torch.from_numpy(f[1].astype(np.int64))[None] for f in faces]).to(device)
+    landmarks = torch.stack([torch.from_numpy(f.landmarks).float() for f in faces]).to(device)
     masks = stacked_region_masks(labels)  # as MTDataset does in its loader workers
     batch = {
         "source": images[:n],
@@ -76,6 +80,8 @@ def make_batch(size: int, n: int, device: torch.device, channels_last: bool) -> 
         "reference_labels": labels[n:],
         "source_masks": masks[:n],
         "reference_masks": masks[n:],
+        "source_landmarks": landmarks[:n],  # what MTDataset(landmarks=True) adds; only PSGAN's step reads them
+        "reference_landmarks": landmarks[n:],
     }
     if channels_last:
         for key in ("source", "reference"):
@@ -84,16 +90,28 @@ def make_batch(size: int, n: int, device: torch.device, channels_last: bool) -> 
 
 
 def build(
-    speed: SpeedOptions, device: torch.device, generator: str = "beautygan", widths: dict[str, int] | None = None
+    speed: SpeedOptions,
+    device: torch.device,
+    generator: str = "beautygan",
+    widths: dict[str, int] | None = None,
+    identity: float | None = None,
 ) -> tuple[BeautyGAN, torch.optim.Optimizer, torch.optim.Optimizer]:
     """The model with ``generator`` (one of ``GENERATORS``), paper preset at full size unless ``widths`` shrinks it
-    (``generator_width``, ``discriminator_width``, ``residual_blocks``), set up as the Trainer does, and its Adams."""
+    (``generator_width``, ``discriminator_width``, ``residual_blocks``), with the identity weight ``identity`` (the
+    preset's when ``None``), set up as the Trainer does, and its Adams."""
     if generator not in GENERATORS:
         raise ValueError(f"generator must be one of {list(GENERATORS)}, got {generator!r}")
     torch.manual_seed(0)
+    weights = None if identity is None else {"identity": identity}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = BeautyGAN(vgg_weights="random_normalized", speed=speed, **(widths or {})).to(device)
+        model = BeautyGAN(
+            generator=generator,  # type: ignore[arg-type]
+            vgg_weights="random_normalized",
+            speed=speed,
+            loss_weights=weights,  # type: ignore[arg-type]
+            **(widths or {}),  # type: ignore[arg-type]
+        ).to(device)
     model.setup("fit")  # channels_last and compilation, as the Trainer does
     opt_g, opt_d = model.configure_optimizers()
     return model, opt_g, opt_d
@@ -126,6 +144,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generator-width", type=int, default=None, help="default: the paper's (64)")
     parser.add_argument("--discriminator-width", type=int, default=None, help="default: the paper's (64)")
     parser.add_argument("--residual-blocks", type=int, default=None, help="default: the paper's (6)")
+    parser.add_argument(
+        "--identity", type=float, default=None, help="identity loss weight (default: the paper preset's, none)"
+    )
+    parser.add_argument(
+        "--against",
+        choices=GENERATORS,
+        default=None,
+        help="only compare: the eager fp32 step of --generator against this generator's, the two stepped in turn "
+        "(so that a busy machine slows both alike), at --size and --batch",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
@@ -142,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         if value is not None
     }
+
+    if args.against is not None:
+        return compare(args.generator, args.against, args, torch.device(args.device), widths)
 
     # eager first (nothing to compile), then optimized with bf16 first: a run cut short keeps the paper config's
     variants = [(f"eager {p}", SpeedOptions(channels_last=p == "bf16"), p == "bf16") for p in precisions]
@@ -162,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": torch.get_num_threads(),
         "repeats": args.repeats,
         "widths": widths,
+        "identity": args.identity,
         "variants": [],
         "official_ms": None,
         "parts": {},
@@ -173,10 +205,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{' (' + device_name + ')' if device.type == 'cuda' else ''}, "
         f"{torch.get_num_threads()} threads, median of {args.repeats}; optimized = compile {mode!r} + fused Adam; "
         f"bf16 = autocast bf16 + channels_last{'; widths ' + str(widths) if widths else ''}"
+        f"{'; identity ' + str(args.identity) if args.identity else ''}"
     )
     rows: list[tuple[str, float, float | None]] = []  # name, ms at --batch, pairs/s at --throughput-batch
     for name, speed, bf16 in variants:
-        model, opt_g, opt_d = build(speed, device, args.generator, widths)
+        model, opt_g, opt_d = build(speed, device, args.generator, widths, args.identity)
         autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
         warmup = WARMUP if speed.compile != "none" else 1
 
@@ -226,7 +259,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{part:<36}" + "".join(f"{values[label]:>12.1f}" if label in values else f"{'-':>12}" for label in labels)
         )
 
-    if not args.skip_official:
+    if not args.skip_official and args.generator != "beautygan":
+        print(f"\nofficial structure anchor: BeautyGAN's generator only, not measured for {args.generator}")
+    elif not args.skip_official:
         model, _, _ = build(SpeedOptions(), device, args.generator, widths)
         G, D_A, D_B = (copy.deepcopy(m) for m in (model.generator, model.disc_makeup, model.disc_nonmakeup))
         lr, betas = model.hparams.lr, tuple(model.hparams.betas)
@@ -269,6 +304,45 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def compare(generator: str, baseline: str, args: argparse.Namespace, device: torch.device, widths: dict) -> int:
+    """The eager fp32 steps of ``generator`` and ``baseline`` at the same size, batch and widths, stepped in turn
+    (one warm-up step each, then ``args.repeats`` rounds): the medians and their ratio."""
+    models = {name: build(SpeedOptions(), device, name, widths, args.identity) for name in (baseline, generator)}
+    batch = make_batch(args.size, args.batch, device, False)
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for round_ in range(args.repeats + 1):
+        for name, (model, opt_g, opt_d) in models.items():
+            ms = elapsed(lambda: model.optimization_step(batch, opt_g, opt_d), device) * 1e3
+            if round_:  # the first round warms up (allocations, oneDNN's kernels for each shape)
+                times[name].append(ms)
+    medians = {name: float(np.median(values)) for name, values in times.items()}
+    ratio = medians[generator] / medians[baseline]
+    identity = f", identity {args.identity:g}" if args.identity else ""
+    print(
+        f"{generator} vs {baseline} train step, eager fp32, paper preset{identity}, {args.size}x{args.size}, batch "
+        f"{args.batch}, {device.type}, {torch.get_num_threads()} threads{', widths ' + str(widths) if widths else ''}; "
+        f"median of {args.repeats} steps each, stepped in turn"
+    )
+    for name in (baseline, generator):
+        print(f"  {name:<12}{medians[name]:>10.1f} ms{medians[name] / medians[baseline]:>8.2f}x")
+    write_json(
+        args.json,
+        {
+            "generator": generator,
+            "against": baseline,
+            "size": args.size,
+            "batch": args.batch,
+            "identity": args.identity,
+            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU",
+            "threads": torch.get_num_threads(),
+            "widths": widths,
+            "ms": medians,
+            "ratio": ratio,
+        },
+    )
+    return 0
+
+
 def measure_parts(
     model: BeautyGAN,
     opt_g: torch.optim.Optimizer,
@@ -282,9 +356,11 @@ def measure_parts(
     histogram makeup loss (compiled models are warmed up first)."""
     batch = make_batch(size, n, device, False)
     src, ref = batch["source"], batch["reference"]
+    geometry = model.geometries(batch)  # PSGAN's; None for BeautyGAN's generator
+    swapped = None if geometry is None else (geometry[1], geometry[0])
     warmup = WARMUP if model.speed.compile != "none" else 1
     with torch.no_grad():
-        fixed = model.generator(non_makeup=src, makeup=ref)
+        fixed = model.translate(src, ref, geometry)
         fixed = Translation(makeup=fixed.makeup.clone(), non_makeup=fixed.non_makeup.clone())
 
     def d_only() -> None:
@@ -294,8 +370,8 @@ def measure_parts(
         opt_d.step()
 
     def g_only() -> None:
-        fake = model.generator(non_makeup=src, makeup=ref)
-        rec = model.generator(non_makeup=fake.non_makeup, makeup=fake.makeup)
+        fake = model.translate(src, ref, geometry)
+        rec = model.translate(fake.non_makeup, fake.makeup, swapped)
         opt_g.zero_grad(set_to_none=True)
         (rec.makeup.sum() + rec.non_makeup.sum() + fake.makeup.sum() + fake.non_makeup.sum()).backward()
         opt_g.step()

@@ -1,11 +1,13 @@
 """A few BeautyGAN steps under Lightning's DDP strategy on CPU (gloo), for the test suite and for checking a cluster.
 
-    python tests/_ddp_smoke.py DATA_ROOT OUT.txt [--devices 2] [--accelerator cpu]
+    python tests/_ddp_smoke.py DATA_ROOT OUT.txt [--devices 2] [--accelerator cpu] [--generator psgan]
 
 Runs a tiny model with ``strategy="ddp"`` (the launcher re-executes this command once per extra rank) and writes,
 from rank 0, the global step, the module's batch counter, and each rank's sum of trainable parameters after
 training (identical sums: the ranks stepped together); then each rank's logged ``val/lip_colour_distance``
-(synchronised over ranks) and the same figure over the whole held-out set computed in one process.
+(synchronised over ranks) and the same figure over the whole held-out set computed in one process. With
+``--generator psgan`` the data module gives each face its landmarks (the dataset needs landmark files, as the
+synthetic writer makes them).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from beautygan.data.geometry import face_geometry
 from beautygan.data.metrics import region_colour_distance
 from beautygan.data.regions import region_masks
 from beautygan.training.datamodule import MTDataModule
@@ -50,7 +53,17 @@ def _lip_distance_over(dataset, model: BeautyGAN) -> float:
     items = [dataset[i] for i in range(len(dataset))]
     source = torch.stack([item["source"] for item in items]).to(model.device)
     reference = torch.stack([item["reference"] for item in items]).to(model.device)
-    made_up = model.generator(non_makeup=source, makeup=reference).makeup
+    if model.hparams.generator == "psgan":
+        geometry = {
+            f"{side}_geometry": face_geometry(
+                torch.stack([item[f"{side}_labels"] for item in items]).to(model.device),
+                torch.stack([item[f"{side}_landmarks"] for item in items]).to(model.device),
+            )
+            for side in ("source", "reference")
+        }
+        made_up = model(source, reference, **geometry).makeup
+    else:
+        made_up = model.generator(non_makeup=source, makeup=reference).makeup
     src = region_masks(torch.stack([item["source_labels"] for item in items]).to(model.device))
     ref = region_masks(torch.stack([item["reference_labels"] for item in items]).to(model.device))
     return float(region_colour_distance(made_up, src.lips, reference, ref.lips).double().mean())
@@ -64,10 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accelerator", default="cpu")
     parser.add_argument("--batches", type=int, default=2)
     parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--generator", choices=("beautygan", "psgan"), default="beautygan")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)
     torch.manual_seed(0)
     model = BeautyGAN(
+        generator=args.generator,
         generator_width=4,
         residual_blocks=1,
         discriminator_width=4,
@@ -87,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         enable_model_summary=False,
         callbacks=[_RankChecksum(args.out), SampleGrids(every_n_batches=1, pairs=1)],
     )
-    data = MTDataModule(str(args.root), image_size=args.image_size, batch_size=1, num_workers=0)
+    landmarks = args.generator == "psgan"
+    data = MTDataModule(str(args.root), image_size=args.image_size, batch_size=1, num_workers=0, landmarks=landmarks)
     trainer.fit(model, datamodule=data)
     return 0
 

@@ -94,6 +94,11 @@ def _resume_in_place(config: Any) -> dict[str, Any] | None:
     return checkpoint
 
 
+def _needs_landmarks(generator: str) -> bool:
+    """``data.landmarks`` for a ``model.generator``: PSGAN's attention reads each face's landmarks."""
+    return generator == "psgan"
+
+
 def _one_line(err: BaseException) -> str:
     """jsonargparse's multi-line parse error as one line: ``--model.loss_weights: Option 'lipz' is not accepted``."""
     text = str(err)
@@ -138,6 +143,8 @@ def cli_class() -> type:
 
         def add_arguments_to_parser(self, parser: Any) -> None:
             parser.add_lightning_class_args(SampleGrids, "samples")
+            # the data gives each face its landmarks exactly when the generator reads them
+            parser.link_arguments("model.generator", "data.landmarks", compute_fn=_needs_landmarks)
 
         def _parse_ckpt_path(self) -> None:
             # Lightning copies the checkpoint's hyper-parameters over the config here. A VGG weights file named in

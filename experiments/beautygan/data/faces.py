@@ -20,6 +20,7 @@ located on disk without importing ``face_recognition_models`` (its ``__init__`` 
 from __future__ import annotations
 
 import importlib.util
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,9 +33,10 @@ from PIL import Image, ImageDraw
 from perceptual.images import IMAGE_SUFFIXES, ImageLoadError, image_files, load_image, uint8_image
 
 from .image_size import check_image_size
+from .landmarks import landmarks_path, write_landmarks
 from .regions import FaceRegion
 
-__all__ = ["FacesUnavailableError", "NoFaceError", "prepare_faces"]
+__all__ = ["FacesUnavailableError", "NoFaceError", "find_landmarks", "prepare_faces"]
 
 Kind = Literal["makeup", "non-makeup"]
 KINDS: tuple[str, ...] = ("makeup", "non-makeup")
@@ -206,6 +208,35 @@ class FaceModels:
         rect = dlib.rectangle(*(int(round(v)) for v in (low[0], low[1], high[0], high[1])))
         shape = dlib.full_object_detection(rect, [dlib.point(int(round(x)), int(round(y))) for x, y in points])
         return np.asarray(self.recognizer.compute_face_descriptor(image, shape, jitters), dtype=np.float64)
+
+
+def find_landmarks(image: str | Path, models: FaceModels, *, cache: bool = True) -> tuple[np.ndarray, str | None]:
+    """dlib's ``(68, 2)`` landmarks of the largest face in the image file ``image`` (``models.detect``, the face
+    ``beautygan prepare-faces`` takes), in the coordinates of the image as shown (:func:`load_image`), and, with
+    ``cache``, written beside it (:func:`~beautygan.data.landmarks.landmarks_path`, ``source="dlib"``) for
+    :func:`~beautygan.data.landmarks.read_landmarks` to find next time.
+
+    Returns the points and ``None``, or the points and why they could not be cached (a read-only dataset, an image
+    outside the MT layout): the caller decides whether that matters. Raises
+    :class:`NoFaceError` naming the file when dlib finds no face, and :class:`~perceptual.images.ImageLoadError` for a
+    file that is not a readable image."""
+    image = Path(image)
+    data = image.read_bytes()  # the bytes whose hash the record holds
+    pixels, _ = load_image(image)
+    faces = models.detect(uint8_image(pixels))
+    if not faces:
+        raise NoFaceError(f"no face found by dlib's frontal detector in {image}")
+    points = faces[0].landmarks
+    if not cache:
+        return points, None
+    where = landmarks_path(image)
+    if where is None:
+        return points, f"{image} is not in the MT layout (images/<domain>/): no landmark file beside it"
+    try:
+        write_landmarks(where, data, points, source="dlib")
+    except OSError as err:
+        return points, f"could not write {where} ({type(err).__name__}: {err})"
+    return points, None
 
 
 # ------------------------------------------------------------------------------------------------- alignment
@@ -435,7 +466,8 @@ def prepare_faces(
 ) -> PrepareReport:
     """Detect, align and label every photo in ``in_dir`` into the MT layout under ``out_dir``.
 
-    Writes ``images/<kind>/<name>.png`` (aligned ``size x size`` RGB), ``segs/<kind>/<name>.png`` (label map) and
+    Writes ``images/<kind>/<name>.png`` (aligned ``size x size`` RGB), ``segs/<kind>/<name>.png`` (label map),
+    ``landmarks/<kind>/<name>.png.json`` (the face's 68 landmarks in the crop, :mod:`beautygan.data.landmarks`) and
     appends the names to ``<kind>.txt`` (``<kind>_test.txt`` for ``split="test"``). Existing files of the same name
     are overwritten. The largest face of each photo is taken; photos with no face, or a face narrower than
     ``min_face`` pixels, are skipped; every skip and every multi-face photo is in the returned report.
@@ -499,8 +531,12 @@ def prepare_faces(
         name = _unique_name(path.stem, taken)
         if name != f"{path.stem}.png":
             notes.append(f"written as {name} (another input has the same stem)")
-        Image.fromarray(crop).save(image_dir / name)
+        encoded = io.BytesIO()
+        Image.fromarray(crop).save(encoded, format="PNG")
+        (image_dir / name).write_bytes(encoded.getvalue())
         Image.fromarray(labels, mode="L").save(seg_dir / name)
+        # the landmarks the face was aligned and labelled with: training reads them instead of running dlib again
+        write_landmarks(out_dir / "landmarks" / kind / f"{name}.json", encoded.getvalue(), points, source="dlib")
         report.prepared.append(PreparedFace(path, name, len(faces), face.box, tuple(notes)))
     if report.prepared:
         _update_list(out_dir, kind, split, [face.name for face in report.prepared])

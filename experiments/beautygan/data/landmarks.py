@@ -7,10 +7,14 @@
 
 Points are in the image file's pixel coordinates, dlib's 68-point order (iBUG 300-W) and convention: ``x`` right,
 ``y`` down, the centre of the top-left pixel at ``(0, 0)``. The synthetic writer stores the points its faces are
-drawn from (``"synthetic"``); for photos they are computed once with dlib, as ``beautygan prepare-faces`` finds
-them, and cached (``"dlib"``). A file whose hash is not the image's (the image changed since) counts as missing, and
-so does one that cannot be read as such a record: :func:`read_landmarks` gives ``None`` and the caller computes
-them again. The files are plain JSON: nothing in them is run, and no path in them is opened.
+drawn from (``"synthetic"``); ``beautygan prepare-faces`` stores the dlib landmarks it aligned and labelled each face
+with (``"dlib"``); for other images :func:`beautygan.data.faces.find_landmarks` computes them once with dlib, as ``prepare-faces`` finds
+them (the largest face), and caches them (``"dlib"``). A file whose hash is not the image's (the image changed since)
+counts as missing, and so does one that cannot be read as such a record: :func:`read_landmarks` gives ``None`` and
+the caller computes them again. The files are plain JSON: nothing in them is run, and no path in them is opened.
+
+For an image with an EXIF orientation, the points are in the coordinates of the image as it is shown (as
+:func:`perceptual.images.load_image` reads it, rotated), which is what the dataset and the model see.
 """
 
 from __future__ import annotations

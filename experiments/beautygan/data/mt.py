@@ -18,13 +18,21 @@ Images are read by the library's :func:`perceptual.images.load_image` (16-bit, g
 EXIF-rotated files become the RGB they show). Every file is decoded when the dataset is built (a truncated JPEG is
 caught there, not mid-epoch), label ids are checked against the MT set ``0..13``, and all problems are reported in
 one :class:`DatasetError`.
+
+With ``landmarks=True`` each image also comes with its 68 face landmarks (what PSGAN's attention reads), from the
+landmark files beside the dataset (``root/landmarks/<domain>/<name>.json``, :mod:`beautygan.data.landmarks`: the
+synthetic writer and ``prepare-faces`` write them). An image without a current file (none, or one written for an
+earlier version of the image) gets them from dlib when the dataset is built, as ``prepare-faces`` finds them (the
+largest face), and they are cached in that file for the next run; an image where dlib finds no face is one of the
+listed problems. The points are scaled to ``image_size`` as the images are.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
@@ -35,7 +43,11 @@ from torch.utils.data import DataLoader, Dataset
 from perceptual.images import ImageLoadError, image_files, load_image
 
 from .image_size import check_image_size
+from .landmarks import landmarks_path, read_landmarks
 from .regions import FaceRegion, stacked_region_masks
+
+if TYPE_CHECKING:
+    from .faces import FaceModels
 
 __all__ = [
     "DOMAINS",
@@ -47,6 +59,7 @@ __all__ = [
     "mt_labels_path",
     "read_labels",
     "read_pairs_file",
+    "scale_landmarks",
 ]
 
 DOMAINS = ("non-makeup", "makeup")
@@ -227,6 +240,75 @@ def check_pairs(root: Path, domain: str, names: Sequence[str]) -> list[str]:
     return problems
 
 
+def _shown_size(path: Path) -> tuple[int, int]:
+    """``(width, height)`` of the image file as :func:`load_image` shows it (an EXIF orientation of 5 to 8 turns it by
+    90 degrees)."""
+    with Image.open(path) as image:
+        width, height = image.size
+        orientation = image.getexif().get(0x0112, 1)
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def scale_landmarks(points: np.ndarray, size: tuple[int, int], image_size: int) -> Tensor:
+    """``(68, 2)`` ``(x, y)`` points of an image of ``size = (width, height)`` in the pixels of that image resized to
+    ``image_size x image_size`` (pixel centres at integers: ``x' = (x + 0.5) * image_size / width - 0.5``, which is
+    where a resize that maps the image's edges onto the new edges, as PIL's does, moves them), float32. (PSGAN's
+    official data loader scales by ``image_size / width`` alone, which differs by less than half a pixel.)"""
+    scale = np.array([image_size / size[0], image_size / size[1]])
+    return torch.from_numpy((np.asarray(points, dtype=np.float64) + 0.5) * scale - 0.5).float()
+
+
+class _LandmarkFinder:
+    """dlib's face models, made on first use (only when an image has no landmark file), or why they cannot be."""
+
+    def __init__(self) -> None:
+        self._models: FaceModels | None = None
+        self.unavailable: str | None = None
+
+    def models(self) -> FaceModels | None:
+        if self._models is None and self.unavailable is None:
+            from .faces import FaceModels, FacesUnavailableError
+
+            try:
+                self._models = FaceModels()
+            except FacesUnavailableError as err:
+                self.unavailable = str(err)
+        return self._models
+
+
+def _dataset_landmarks(
+    root: Path, domain: str, name: str, finder: _LandmarkFinder, problems: list[str], notes: list[str]
+) -> np.ndarray | None:
+    """The image's landmarks (its file, else dlib, then cached), or ``None`` with the problem appended."""
+    from .faces import NoFaceError, find_landmarks
+
+    image = root / "images" / domain / name
+    where = landmarks_path(image)
+    if where is None or not where.resolve().is_relative_to(root.resolve()):
+        problems.append(f"landmark file {where} of {image} resolves outside the data root {root.resolve()}")
+        return None
+    points = read_landmarks(image)
+    if points is not None:
+        return points
+    models = finder.models()
+    if models is None:
+        problems.append(
+            f"no landmark file for {image} (expected {where}) and dlib cannot find them: {finder.unavailable}"
+        )
+        return None
+    try:
+        points, note = find_landmarks(image, models)
+    except NoFaceError as err:
+        problems.append(f"{err}: its landmarks are needed; write them to {where} or leave the image out of the list")
+        return None
+    except (ImageLoadError, OSError) as err:
+        problems.append(f"unreadable image: {image} ({err})")
+        return None
+    if note:
+        notes.append(note)
+    return points
+
+
 def _load_pair(root: Path, domain: str, name: str, size: int) -> tuple[Tensor, Tensor]:
     path = root / "images" / domain / name
     try:
@@ -243,7 +325,8 @@ class MTDataset(Dataset):
     Items are dicts: ``source``, ``reference`` (``(3, S, S)`` float in [-1, 1]), ``source_labels``,
     ``reference_labels`` (``(1, S, S)`` int64 MT labels), ``source_masks``, ``reference_masks`` (``(4, S, S)`` bool:
     lips, skin, left and right eye shadow, see :func:`~beautygan.data.regions.stacked_region_masks`),
-    ``source_name``, ``reference_name``.
+    ``source_name``, ``reference_name``; with ``landmarks``, also ``source_landmarks``, ``reference_landmarks``
+    (``(68, 2)`` float32 ``(x, y)`` in the ``S x S`` image's pixels).
 
     Args:
         root: dataset folder.
@@ -251,18 +334,31 @@ class MTDataset(Dataset):
         image_size: side of the square images the model sees (256 in the paper).
         seed: seeds the random partner choice; ``None`` uses torch's global generator (one draw per item, so
             each epoch pairs differently).
+        landmarks: give each image its 68 landmarks: from its landmark file, else found with dlib when the dataset
+            is built and cached in that file (see the module's docstring); an image without a face is a problem.
     """
 
     def __init__(
-        self, root: str | Path, *, split: Split = "train", image_size: int = 256, seed: int | None = None
+        self,
+        root: str | Path,
+        *,
+        split: Split = "train",
+        image_size: int = 256,
+        seed: int | None = None,
+        landmarks: bool = False,
     ) -> None:
         self.root = Path(root)
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         check_image_size(image_size)
+        if not isinstance(landmarks, bool):
+            raise TypeError(f"landmarks must be True or False, got {landmarks!r}")
         self.split = split
         self.image_size = image_size
         self.seed = seed
+        self.landmarks = landmarks
+        self._points: dict[str, dict[str, Tensor]] = {domain: {} for domain in DOMAINS}
+        finder, notes = _LandmarkFinder(), []
         problems: list[str] = []
         if not (self.root / "images").is_dir():
             problems.append(f"missing folder: {self.root / 'images'} (expected images/{{makeup,non-makeup}}/)")
@@ -280,8 +376,21 @@ class MTDataset(Dataset):
                     f"no {domain} images for split {split!r}: {where} is missing or empty"
                     + ("" if split == "test" else f" and {self.root / 'images' / domain} has no images")
                 )
-            problems += check_pairs(self.root, domain, names)
+            for name in names:
+                found = check_pairs(self.root, domain, [name])
+                problems += found
+                if landmarks and not found:
+                    points = _dataset_landmarks(self.root, domain, name, finder, problems, notes)
+                    if points is not None:
+                        size = _shown_size(self.root / "images" / domain / name)
+                        self._points[domain][name] = scale_landmarks(points, size, image_size)
             self.names[domain] = names
+        if notes:
+            warnings.warn(
+                f"landmarks found with dlib but not cached for {len(notes)} image(s), so they are found again next "
+                f"time: {notes[0]}",
+                stacklevel=2,
+            )
         if problems:
             raise DatasetError(
                 f"{len(problems)} problem(s) in the {split} split of the MT dataset at {self.root}:\n  "
@@ -307,7 +416,7 @@ class MTDataset(Dataset):
         reference, reference_labels = _load_pair(self.root, "makeup", reference_name, self.image_size)
         # The makeup-loss masks depend on the labels only: built here, in the loader workers, off the training step.
         masks = stacked_region_masks(torch.stack([source_labels, reference_labels]))
-        return {
+        item: dict[str, object] = {
             "source": source,
             "reference": reference,
             "source_labels": source_labels,
@@ -317,3 +426,7 @@ class MTDataset(Dataset):
             "source_name": source_name,
             "reference_name": reference_name,
         }
+        if self.landmarks:
+            item["source_landmarks"] = self._points["non-makeup"][source_name].clone()
+            item["reference_landmarks"] = self._points["makeup"][reference_name].clone()
+        return item

@@ -18,10 +18,11 @@ from typing import Literal, NamedTuple
 import torch
 from torch import Tensor, nn
 
+from .layers import Fp32Conv2d, GeneratorOutput, ResidualBlock, conv_in_relu, output_channels, output_image
+
 __all__ = ["Generator", "GeneratorInit", "GeneratorOutput", "Translation"]
 
 GeneratorInit = Literal["xavier", "pytorch"]
-GeneratorOutput = Literal["image", "attention"]
 
 
 class Translation(NamedTuple):
@@ -33,43 +34,8 @@ class Translation(NamedTuple):
     """The makeup input with its makeup removed (non-makeup domain)."""
 
 
-class _Fp32Conv2d(nn.Conv2d):
-    """A convolution that runs in float32 even under autocast: the generator's last layer, so that the images that
-    feed the losses (histogram bins, cycle and identity L1, VGG) are not quantized to bf16's 8 mantissa bits."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            return super().forward(x.float())
-
-
-def _conv_in_relu(
-    c_in: int, c_out: int, kernel: int, stride: int, padding: int, *, transposed: bool = False
-) -> list[nn.Module]:
-    conv_cls = nn.ConvTranspose2d if transposed else nn.Conv2d
-    return [
-        conv_cls(c_in, c_out, kernel_size=kernel, stride=stride, padding=padding, bias=False),
-        nn.InstanceNorm2d(c_out, affine=True),
-        nn.ReLU(inplace=True),
-    ]
-
-
-class ResidualBlock(nn.Module):
-    """conv3x3-IN-ReLU-conv3x3-IN with an identity shortcut (no biases, affine InstanceNorm)."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.main = nn.Sequential(
-            *_conv_in_relu(channels, channels, 3, 1, 1),
-            nn.Conv2d(channels, channels, kernel_size=3, stride=1, padding=1, bias=False),
-            nn.InstanceNorm2d(channels, affine=True),
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x + self.main(x)
-
-
 def _input_branch(width: int) -> nn.Sequential:
-    return nn.Sequential(*_conv_in_relu(3, width, 7, 1, 3), *_conv_in_relu(width, width * 2, 4, 2, 1))
+    return nn.Sequential(*conv_in_relu(3, width, 7, 1, 3), *conv_in_relu(width, width * 2, 4, 2, 1))
 
 
 class _OutputHead(nn.Sequential):
@@ -77,23 +43,18 @@ class _OutputHead(nn.Sequential):
 
     ``"image"`` (official): ``tanh`` of 3 channels is the output. ``"attention"``: a 4th channel gives a mask
     ``m = sigmoid(.)`` and the output is ``m * tanh(colour) + (1 - m) * source``, where ``source`` is the image the
-    head transforms: pixels the mask leaves out are copied from it."""
+    head transforms: pixels the mask leaves out are copied from it (:func:`~beautygan.models.layers.output_image`)."""
 
     def __init__(self, width: int, output: GeneratorOutput) -> None:
-        channels = 4 if output == "attention" else 3
         super().__init__(
-            *_conv_in_relu(width, width, 3, 1, 1),
-            *_conv_in_relu(width, width, 3, 1, 1),
-            _Fp32Conv2d(width, channels, kernel_size=7, stride=1, padding=3, bias=False),
+            *conv_in_relu(width, width, 3, 1, 1),
+            *conv_in_relu(width, width, 3, 1, 1),
+            Fp32Conv2d(width, output_channels(output), kernel_size=7, stride=1, padding=3, bias=False),
         )
         self.output = output
 
     def forward(self, h: Tensor, source: Tensor) -> Tensor:  # type: ignore[override]
-        out = super().forward(h)
-        if self.output == "image":
-            return torch.tanh(out)
-        mask = torch.sigmoid(out[:, 3:])
-        return mask * torch.tanh(out[:, :3]) + (1.0 - mask) * source.float()
+        return output_image(super().forward(h), source, self.output)
 
 
 class Generator(nn.Module):
@@ -135,10 +96,10 @@ class Generator(nn.Module):
         self.output = output
         self.non_makeup_branch = _input_branch(width)
         self.makeup_branch = _input_branch(width)
-        trunk: list[nn.Module] = _conv_in_relu(width * 4, width * 4, 4, 2, 1)
+        trunk: list[nn.Module] = conv_in_relu(width * 4, width * 4, 4, 2, 1)
         trunk += [ResidualBlock(width * 4) for _ in range(residual_blocks)]
-        trunk += _conv_in_relu(width * 4, width * 2, 4, 2, 1, transposed=True)
-        trunk += _conv_in_relu(width * 2, width, 4, 2, 1, transposed=True)
+        trunk += conv_in_relu(width * 4, width * 2, 4, 2, 1, transposed=True)
+        trunk += conv_in_relu(width * 2, width, 4, 2, 1, transposed=True)
         self.trunk = nn.Sequential(*trunk)
         self.makeup_head = _OutputHead(width, output)
         self.non_makeup_head = _OutputHead(width, output)

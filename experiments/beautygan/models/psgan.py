@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from .beautygan import Translation
+from .layers import Fp32Conv2d, GeneratorOutput, ResidualBlock, conv_in_relu, output_channels, output_image
 
 __all__ = ["FaceGeometry", "PSGANCode", "PSGANGenerator", "REGIONS", "relative_position_features"]
 
@@ -215,49 +216,12 @@ def relative_position_features(
     return offsets / torch.where(norm == 0, torch.ones_like(norm), norm)
 
 
-class _Fp32Conv2d(nn.Conv2d):
-    """A convolution that runs in float32 (float64 for float64 inputs) even under autocast or with half weights:
-    the last layer, so the images that feed the losses are not quantized to bf16."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        dtype = torch.promote_types(x.dtype, torch.float32)
-        bias = None if self.bias is None else self.bias.to(dtype)
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            return self._conv_forward(x.to(dtype), self.weight.to(dtype), bias)
-
-
-def _conv_in_relu(
-    c_in: int, c_out: int, kernel: int, stride: int, padding: int, *, affine: bool, transposed: bool = False
-) -> list[nn.Module]:
-    conv_cls = nn.ConvTranspose2d if transposed else nn.Conv2d
-    return [
-        conv_cls(c_in, c_out, kernel_size=kernel, stride=stride, padding=padding, bias=False),
-        nn.InstanceNorm2d(c_out, affine=affine),
-        nn.ReLU(inplace=True),
-    ]
-
-
-class _ResidualBlock(nn.Module):
-    """conv3x3-IN-ReLU-conv3x3-IN plus the input (no biases); affine InstanceNorm in MDNet, plain in MANet."""
-
-    def __init__(self, channels: int, *, affine: bool) -> None:
-        super().__init__()
-        self.main = nn.Sequential(
-            *_conv_in_relu(channels, channels, 3, 1, 1, affine=affine),
-            nn.Conv2d(channels, channels, kernel_size=3, stride=1, padding=1, bias=False),
-            nn.InstanceNorm2d(channels, affine=affine),
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x + self.main(x)
-
-
 def _encoder(width: int, *, affine: bool) -> nn.Sequential:
     """conv7x7 to ``width``, then two stride-2 conv4x4 to ``2 * width`` and ``4 * width``, each IN + ReLU."""
     return nn.Sequential(
-        *_conv_in_relu(3, width, 7, 1, 3, affine=affine),
-        *_conv_in_relu(width, width * 2, 4, 2, 1, affine=affine),
-        *_conv_in_relu(width * 2, width * 4, 4, 2, 1, affine=affine),
+        *conv_in_relu(3, width, 7, 1, 3, affine=affine),
+        *conv_in_relu(width, width * 2, 4, 2, 1, affine=affine),
+        *conv_in_relu(width * 2, width * 4, 4, 2, 1, affine=affine),
     )
 
 
@@ -267,7 +231,7 @@ class _MDNet(nn.Module):
     def __init__(self, width: int, blocks: int) -> None:
         super().__init__()
         self.encoder = _encoder(width, affine=True)
-        self.bottleneck = nn.Sequential(*[_ResidualBlock(width * 4, affine=True) for _ in range(blocks)])
+        self.bottleneck = nn.Sequential(*[ResidualBlock(width * 4, affine=True) for _ in range(blocks)])
         self.gamma = nn.Conv2d(width * 4, 1, kernel_size=1, bias=False)
         self.beta = nn.Conv2d(width * 4, 1, kernel_size=1, bias=False)
 
@@ -278,16 +242,17 @@ class _MDNet(nn.Module):
 
 class _MANet(nn.Module):
     """The makeup apply network: an encoder, a bottleneck (the makeup is applied halfway through it) and a decoder
-    whose last convolution runs in float32; InstanceNorm without affine parameters throughout."""
+    whose last convolution runs in float32 (3 channels, or 4 for the ``"attention"`` output); InstanceNorm without
+    affine parameters throughout."""
 
-    def __init__(self, width: int, blocks: int) -> None:
+    def __init__(self, width: int, blocks: int, output: GeneratorOutput) -> None:
         super().__init__()
         self.encoder = _encoder(width, affine=False)
-        self.bottleneck = nn.Sequential(*[_ResidualBlock(width * 4, affine=False) for _ in range(blocks)])
+        self.bottleneck = nn.Sequential(*[ResidualBlock(width * 4, affine=False) for _ in range(blocks)])
         self.decoder = nn.Sequential(
-            *_conv_in_relu(width * 4, width * 2, 4, 2, 1, affine=False, transposed=True),
-            *_conv_in_relu(width * 2, width, 4, 2, 1, affine=False, transposed=True),
-            _Fp32Conv2d(width, 3, kernel_size=7, stride=1, padding=3, bias=False),
+            *conv_in_relu(width * 4, width * 2, 4, 2, 1, affine=False, transposed=True),
+            *conv_in_relu(width * 2, width, 4, 2, 1, affine=False, transposed=True),
+            Fp32Conv2d(width, output_channels(output), kernel_size=7, stride=1, padding=3, bias=False),
         )
 
 
@@ -304,7 +269,11 @@ class PSGANGenerator(nn.Module):
         temperature: factor of the attention's logits (200).
         init: ``"xavier"``: the official ``weights_init_xavier`` (``xavier_normal_``, gain 1, on every convolution
             weight; InstanceNorm affine 1/0); ``"pytorch"``: PyTorch's default initialization.
-        output: ``"image"`` only: the decoder paints the whole image (``tanh``), as the official one does.
+        output: ``"image"`` (official): the decoder paints the whole image (``tanh``). ``"attention"`` (an addition
+            to the official network, as :class:`~beautygan.models.beautygan.Generator` has it): the decoder's last
+            convolution paints a 4th channel, a mask, and pixels outside it are copied from the image MANet
+            transforms (:func:`~beautygan.models.layers.output_image`), so a short training run keeps the
+            background, hair and skin of its input.
 
     Inputs: images ``(N, 3, H, W)`` in [-1, 1] with H and W divisible by 4, each with its :class:`FaceGeometry`
     (region masks and 68 landmarks at the image's size); the feature grid is ``H/4 x W/4``.
@@ -315,6 +284,7 @@ class PSGANGenerator(nn.Module):
     - :meth:`makeup_code`, :meth:`apply_makeup`: the two halves of a transfer (a reference's code, then a source
       wearing it), so looks can be computed once, batched and mixed (:meth:`mix_codes`).
     - :meth:`morph`: the matrices ``γ``, ``β`` a code morphs onto a source.
+    - :meth:`apply_looks`: several looks on the same sources, MANet's first half run once.
 
     Outputs are float32 even under autocast (the last convolution runs in float32), and so is the attention: its
     logits are multiplied by ``temperature``, and bf16's 8-bit mantissa would move them by whole units.
@@ -351,6 +321,9 @@ class PSGANGenerator(nn.Module):
     6. **Interpolation mixes morphed matrices.** A mixed code (:meth:`mix_codes`) morphs each reference's ``γ``, ``β``
        onto the source and mixes the results with the code's weights, as the official ``solver.test`` /
        ``Generator.forward(gamma=, beta=)`` path mixes what ``ret=True`` returns.
+    7. **An optional attention output** (``output="attention"``, not in PSGAN): a 4th channel of the last convolution
+       is a mask; outside it the output keeps the transformed image's pixels. The default ``"image"`` is the official
+       output.
 
     About the parameter counts in the literature: the BeautyREC paper (Yan et al., 2023) lists PSGAN at 12.62M,
     which is the official generator alone (12,615,620; its two spectral-norm discriminators would add 5.5M more).
@@ -367,7 +340,7 @@ class PSGANGenerator(nn.Module):
         feature_scale: float = 0.01,
         temperature: float = 200.0,
         init: PSGANInit = "xavier",
-        output: Literal["image"] = "image",
+        output: GeneratorOutput = "image",
     ) -> None:
         super().__init__()
         for name, value, least in (
@@ -386,15 +359,14 @@ class PSGANGenerator(nn.Module):
             raise ValueError(f"temperature must be > 0 (200 in the official code), got {temperature}")
         if init not in ("xavier", "pytorch"):
             raise ValueError(f"init must be 'xavier' (official) or 'pytorch', got {init!r}")
-        if output != "image":
-            raise ValueError(f"output must be 'image' (the PSGAN generator has no attention output), got {output!r}")
+        output_channels(output)  # 'image' or 'attention', else ValueError
         self.width = width
         self.output = output
         self.feature_scale = float(feature_scale)
         self.temperature = float(temperature)
         self.apply_after = manet_blocks // 2
         self.mdnet = _MDNet(width, mdnet_blocks)
-        self.manet = _MANet(width, manet_blocks)
+        self.manet = _MANet(width, manet_blocks, output)
         if init == "xavier":
             for module in self.modules():
                 if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
@@ -442,15 +414,23 @@ class PSGANGenerator(nn.Module):
         """``non_makeup`` ``(N, 3, H, W)`` wearing the look of ``code`` (one code item per source): the made-up
         image in [-1, 1], float32. ``apply_makeup(a, makeup_code(b))`` is the ``makeup`` output of
         ``forward(a, b)``, bit for bit when run at the same batch size."""
-        features, matrices = self._morph(non_makeup, code, geometry)
-        h = features * (1 + matrices[:, :1].to(features.dtype)) + matrices[:, 1:].to(features.dtype)
-        h = self.manet.bottleneck[self.apply_after :](h)
-        return torch.tanh(self.manet.decoder(h))
+        features = self._source_features(non_makeup, geometry)
+        return self._decode(features, self._morph_onto(features, code, geometry), non_makeup)
+
+    def apply_looks(self, non_makeup: Tensor, codes: Sequence[PSGANCode], geometry: FaceGeometry) -> list[Tensor]:
+        """``[apply_makeup(non_makeup, code, geometry) for code in codes]`` (the same values), with MANet's first half
+        run once for the sources (the looks differ from the point where the makeup is applied on) and the second
+        half for all looks as one batch."""
+        features = self._source_features(non_makeup, geometry)
+        matrices = torch.cat([self._morph_onto(features, code, geometry) for code in codes])
+        repeat = (len(codes), 1, 1, 1)
+        out = self._decode(features.repeat(repeat), matrices, non_makeup.repeat(repeat))
+        return list(out.split(non_makeup.shape[0]))
 
     def morph(self, non_makeup: Tensor, code: PSGANCode, geometry: FaceGeometry) -> Tensor:
         """The makeup matrices ``(N, 2, H/4, W/4)`` (``γ`` then ``β``, float32 or float64) that ``code`` morphs onto
         ``non_makeup``: each reference's matrices moved by the attention, then mixed with the code's weights."""
-        return self._morph(non_makeup, code, geometry)[1]
+        return self._morph_onto(self._source_features(non_makeup, geometry), code, geometry)
 
     def mix_codes(self, codes: Sequence[PSGANCode], weights: Sequence[float] | Tensor) -> PSGANCode:
         """A code for the mix ``sum_i weights[i] * look_i`` of the looks of ``codes`` (each of the same batch size
@@ -495,47 +475,61 @@ class PSGANGenerator(nn.Module):
         positions = relative_position_features(geometry.landmarks, height=height, width=width, dtype=dtype)
         return torch.cat([features.to(dtype) * self.feature_scale, positions], dim=1)
 
-    def _morph(self, non_makeup: Tensor, code: PSGANCode, geometry: FaceGeometry) -> tuple[Tensor, Tensor]:
-        """MANet's features of the source at the point where the makeup is applied, and the mixed morphed
-        matrices ``(N, 2, h, w)``."""
+    def _source_features(self, non_makeup: Tensor, geometry: FaceGeometry) -> Tensor:
+        """MANet's features of the sources at the point where the makeup is applied."""
         _check_images("non_makeup", non_makeup)
         _check_geometry("geometry", geometry, non_makeup)
+        return self.manet.bottleneck[: self.apply_after](self.manet.encoder(non_makeup))
+
+    def _morph_onto(self, features: Tensor, code: PSGANCode, geometry: FaceGeometry) -> Tensor:
+        """The mixed morphed matrices ``(N, 2, h, w)`` of ``code`` on the sources of ``features``."""
         if not isinstance(code, PSGANCode):
             raise TypeError(f"code must be a PSGANCode (from makeup_code or mix_codes), got {type(code).__name__}")
-        if len(code) != non_makeup.shape[0]:
-            raise ValueError(f"got {non_makeup.shape[0]} sources and a code of {len(code)} items")
+        if len(code) != features.shape[0]:
+            raise ValueError(f"got {features.shape[0]} sources and a code of {len(code)} items")
         channels = 4 * self.width + 2 * LANDMARKS
         if code.keys.shape[2] != channels:
             raise ValueError(
                 f"the code's keys have {code.keys.shape[2]} channels; this generator (width {self.width}) makes "
                 f"{channels}: the code comes from another generator"
             )
-        features = self.manet.bottleneck[: self.apply_after](self.manet.encoder(non_makeup))
         n, _, h, w = features.shape
-        with torch.autocast(device_type=non_makeup.device.type, enabled=False):
+        with torch.autocast(device_type=features.device.type, enabled=False):
             queries = self._keys(features, geometry).flatten(2)
             query_regions = _grid_regions(geometry).flatten(2)
-            code = code.to(non_makeup.device)
+            code = code.to(features.device)
             morphed = self._attend(queries, query_regions, code)  # (N, K, HWq, 2)
             mixed = (code.weights.to(morphed.dtype)[:, :, None, None] * morphed).sum(dim=1)
-        return features, mixed.transpose(1, 2).reshape(n, 2, h, w)
+        return mixed.transpose(1, 2).reshape(n, 2, h, w)
+
+    def _decode(self, features: Tensor, matrices: Tensor, non_makeup: Tensor) -> Tensor:
+        """``x · (1 + γ) + β``, then the rest of MANet: the images."""
+        h = features * (1 + matrices[:, :1].to(features.dtype)) + matrices[:, 1:].to(features.dtype)
+        h = self.manet.bottleneck[self.apply_after :](h)
+        return output_image(self.manet.decoder(h), non_makeup, self.output)
 
     def _attend(self, queries: Tensor, query_regions: Tensor, code: PSGANCode) -> Tensor:
         """Each reference's matrices moved onto the source positions, ``(N, K, HWq, 2)``: a source position of a
         region gets a softmax over the reference's positions of the same region; a position in no region (or in a
-        region the reference lacks) gets zero. One masked softmax serves the three regions (they do not overlap)."""
+        region the reference lacks) gets zero. One masked softmax serves the three regions (they do not overlap).
+
+        Written for memory traffic: the only float ``HWq x HWk`` tensors are the logits (scaled and masked in place)
+        and their softmax, plus a bool mask; a row without any allowed key keeps its logits unmasked (a finite
+        softmax) and its result is multiplied by zero."""
+        n, k = code.weights.shape
         keys = code.keys.flatten(3).to(queries.dtype)  # (N, K, D, HWk)
         values = code.matrices.flatten(3).transpose(2, 3).to(queries.dtype)  # (N, K, HWk, 2)
-        logits = torch.matmul(queries.transpose(1, 2).unsqueeze(1), keys) * self.temperature  # (N, K, HWq, HWk)
-        query_ids = _region_ids(query_regions)[:, None, :, None]  # (N, 1, HWq, 1)
-        key_ids = _region_ids(code.regions.flatten(3).flatten(0, 1)).view(*code.weights.shape, 1, -1)  # (N, K, 1, HWk)
-        allowed = (query_ids == key_ids) & (query_ids >= 0)
-        masked = logits.masked_fill(~allowed, -math.inf)
-        peak = masked.amax(dim=-1, keepdim=True).detach()
-        peak = torch.where(torch.isfinite(peak), peak, torch.zeros_like(peak))  # a row without any allowed key
-        scores = torch.exp(masked - peak)
-        total = scores.sum(dim=-1, keepdim=True)  # >= 1 where the row has an allowed key, 0 where it has none
-        return torch.matmul(scores / torch.where(total > 0, total, torch.ones_like(total)), values)
+        logits = torch.matmul(queries.transpose(1, 2).unsqueeze(1), keys).mul_(self.temperature)  # (N, K, HWq, HWk)
+        query_ids = _region_ids(query_regions)  # (N, HWq)
+        key_ids = _region_ids(code.regions.flatten(3).flatten(0, 1)).view(n, k, -1)  # (N, K, HWk)
+        region = torch.arange(len(REGIONS), device=key_ids.device)
+        present = (key_ids.unsqueeze(-1) == region).any(dim=2)  # (N, K, 3): the reference has the region
+        has_key = (query_ids >= 0).unsqueeze(1) & present.gather(
+            2, query_ids.clamp(min=0).unsqueeze(1).expand(n, k, -1)
+        )  # (N, K, HWq): the query's region is in the reference
+        blocked = (query_ids[:, None, :, None] != key_ids[:, :, None, :]) & has_key.unsqueeze(-1)
+        weights = torch.softmax(logits.masked_fill_(blocked, -math.inf), dim=-1)
+        return torch.matmul(weights, values) * has_key.unsqueeze(-1).to(values.dtype)
 
 
 def _region_ids(regions: Tensor) -> Tensor:

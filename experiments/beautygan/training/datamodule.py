@@ -22,10 +22,21 @@ class MTDataModule(L.LightningDataModule):
         batch_size: pairs per step (1 in the paper).
         num_workers: DataLoader workers.
         val_seed: seed of the fixed held-out pairs, so validation numbers compare across epochs.
+        landmarks: give each image its 68 landmarks (``source_landmarks``, ``reference_landmarks``), as PSGAN's
+            generator needs: from the landmark files beside the dataset, else found with dlib when the splits are
+            built and cached there (:class:`~beautygan.data.mt.MTDataset`). ``beautygan fit`` sets it from
+            ``model.generator``.
     """
 
     def __init__(
-        self, root: str, *, image_size: int = 256, batch_size: int = 1, num_workers: int = 2, val_seed: int = 0
+        self,
+        root: str,
+        *,
+        image_size: int = 256,
+        batch_size: int = 1,
+        num_workers: int = 2,
+        val_seed: int = 0,
+        landmarks: bool = False,
     ) -> None:
         super().__init__()
         check_image_size(image_size)
@@ -33,12 +44,15 @@ class MTDataModule(L.LightningDataModule):
             raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError(f"num_workers must be a whole number >= 0, got {num_workers!r}")
+        if not isinstance(landmarks, bool):
+            raise TypeError(f"landmarks must be true or false, got {landmarks!r}")
         self.save_hyperparameters()
         self.root = root
         self.image_size = image_size
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.val_seed = val_seed
+        self.landmarks = landmarks
         self.train_set: MTDataset | None = None
         self.held_out: MTDataset | None = None
 
@@ -48,12 +62,16 @@ class MTDataModule(L.LightningDataModule):
         errors: list[str] = []
         if stage == "fit" and self.train_set is None:
             try:
-                self.train_set = MTDataset(self.root, split="train", image_size=self.image_size)
+                self.train_set = MTDataset(
+                    self.root, split="train", image_size=self.image_size, landmarks=self.landmarks
+                )
             except DatasetError as err:
                 errors.append(str(err))
         if self.held_out is None and (stage != "fit" or held_out_lists_exist(self.root)):
             try:
-                self.held_out = MTDataset(self.root, split="test", image_size=self.image_size, seed=self.val_seed)
+                self.held_out = MTDataset(
+                    self.root, split="test", image_size=self.image_size, seed=self.val_seed, landmarks=self.landmarks
+                )
             except DatasetError as err:
                 errors.append(str(err))
         if errors:

@@ -1,12 +1,17 @@
-"""The weights of BeautyGAN's generator loss terms, and the two presets they start from."""
+"""The weights of the generator's loss terms, and the presets they start from: BeautyGAN's paper, BeautyGAN's
+official code, and PSGAN's official code (each with the VGG its perceptual loss runs on, :data:`PRESET_VGG`)."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["PRESETS", "LossWeights"]
+from perceptual.losses import BEAUTYGAN_VGG
+
+__all__ = ["PRESETS", "PRESET_VGG", "LossWeights", "Preset"]
+
+Preset = Literal["paper", "official", "psgan"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,4 +65,33 @@ PRESETS: dict[str, LossWeights] = {
     # histogram losses are L1 with lips 1, skin 0.1, eyes 1. Its VGG is VGG19 fed un-normalized [-1, 1] images
     # (perceptual.losses.BEAUTYGAN_VGG), as perceptual.beautygan_perceptual_loss("official") does.
     "official": dataclasses.replace(_PAPER, cycle=5.0, perceptual=0.025, identity=2.5),
+    # What PSGAN's official training step (wtjiang98/PSGAN psgan/solver.py Solver.train, psgan/config.py) effectively
+    # optimizes, with LAMBDA_A = LAMBDA_B = 10, LAMBDA_IDT = 0.5, LAMBDA_VGG = 5e-3, LAMBDA_HIS_LIP = 1,
+    # LAMBDA_HIS_SKIN = 1 * 0.1, LAMBDA_HIS_EYE = 1 * 1, term by term into this module's terms:
+    #
+    #   term         solver.py                                                           effective     here
+    #   adversarial  g_A_loss_adv + g_B_loss_adv (criterionGAN, LSGAN, weight 1)         1 per D       1
+    #   cycle        loss_rec = (L1(rec_A, image_s) * LAMBDA_A + L1(rec_B, image_r)      10 * 0.5      5 per direction
+    #                            * LAMBDA_B + vgg_A + vgg_B) * 0.5
+    #   perceptual   vgg_A = MSE(vgg(fake_A), vgg(image_s)) * LAMBDA_A * LAMBDA_VGG,     10 * 5e-3     0.025 per
+    #                halved in loss_rec (vgg_B likewise)                                   * 0.5        direction
+    #   identity     loss_idt = (L1(idt_A, image_s) * LAMBDA_A * LAMBDA_IDT              10 * 0.5      1.25 per term:
+    #                            + L1(idt_B, image_r) * LAMBDA_B * LAMBDA_IDT) * 0.5       * 0.5 = 2.5  2 terms per
+    #                                                                                   per image     image here
+    #   lips         criterionHis(fake_A, image_r, mask_s[:, 0], mask_r[:, 0]) * 1       1 per dir.    1
+    #   skin         criterionHis(..., mask_s[:, 1], ...) * LAMBDA_HIS * LAMBDA_SKIN     0.1           0.1
+    #   eye_shadow   criterionHis(..., mask_s[:, 2], ...) * LAMBDA_HIS * LAMBDA_EYE      1 (both eyes  1 per eye
+    #                                                                                   in one mask)
+    #
+    # The identity term here is BeautyGAN's four L1 terms, G(a, a)'s two outputs against a and G(b, b)'s against b;
+    # PSGAN's G(x, x) has one output (both of the generator's outputs are the same call), so each image's L1 counts
+    # twice and 1.25 per term is the official 2.5 per image. The histogram losses are L1 in 0-255 units averaged
+    # over the image, as BeautyGAN's (histogram_criterion "l1"). Its VGG is VGG16 fed the raw [-1, 1] images
+    # (PRESET_VGG), to pool5 (net.VGG.forward returns self.features(x); configs/psgan.yaml: perceptual_layer pool5).
+    "psgan": dataclasses.replace(_PAPER, cycle=5.0, perceptual=0.025, identity=1.25),
 }
+
+PRESET_VGG: dict[str, tuple[str, str | None]] = {**BEAUTYGAN_VGG, "psgan": ("vgg16", "none")}
+"""(arch, input normalization) of each preset's perceptual-loss VGG: BeautyGAN's (:data:`perceptual.losses.BEAUTYGAN_VGG`:
+the paper's VGG16 with ImageNet normalization, the official code's VGG19 on raw [-1, 1] images) and PSGAN's official
+``net.vgg16(pretrained=True)``, fed the raw [-1, 1] images (``"none"``)."""

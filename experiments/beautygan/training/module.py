@@ -1,4 +1,5 @@
-"""BeautyGAN's training as a LightningModule (Li et al., ACM MM 2018; official code wtjiang98/BeautyGAN_pytorch).
+"""BeautyGAN's training as a LightningModule (Li et al., ACM MM 2018; official code wtjiang98/BeautyGAN_pytorch), for
+BeautyGAN's generator or PSGAN's (Jiang et al., CVPR 2020; official code wtjiang98/PSGAN), chosen by ``generator``.
 
 Per batch the generator runs once; the two discriminators step on its detached outputs, then the generator on the
 same outputs (manual optimization). Losses: LSGAN, cycle L1 (each output compared with the input of its own domain),
@@ -8,6 +9,39 @@ identity loss ``G(a, a)``. ``tests/test_beautygan_conformance.py`` checks one st
 transcription of the official step. Deliberate differences: G's first outputs are reused for the G step (same
 values); exact integer histogram CDFs; an empty eye mask zeroes its term instead of skipping the step (which would
 desynchronize DDP ranks); eye-shadow boxes clipped at the border; G's last convolution in float32 under bf16.
+
+**PSGAN's generator** (``generator: psgan``, :class:`~beautygan.models.psgan.PSGANGenerator`) is trained by the same
+step, losses, monitor, sample grids, guard and checkpoints. Each batch brings its faces' 68 landmarks
+(``MTDataModule(landmarks=True)``); the step builds each image's :class:`~beautygan.models.psgan.FaceGeometry` on the
+device from its label map and landmarks (:func:`~beautygan.data.geometry.face_geometry`), and every generator call
+gets the geometry of each of its inputs: the first pass ``G(source, reference)`` the source's and the reference's;
+the cycle pass ``G(non_makeup=fake.non_makeup, makeup=fake.makeup)`` the reference's for ``fake.non_makeup`` (the
+reference, de-made-up) and the source's for ``fake.makeup``; the identity ``G(x, x)`` the image's own, twice.
+Deliberate differences from the official PSGAN training step (``psgan/solver.py`` ``Solver.train``):
+
+1. **The cycle is BeautyGAN's.** The official reconstructs each image with its real counterpart's look as the
+   reference: ``rec_A = G(fake_A, image_s)`` (the made-up source wearing the real source's bare look), ``rec_B =
+   G(fake_B, image_r)``. Here, as in BeautyGAN, the reconstructions come from the two generated images:
+   ``G(non_makeup=fake.non_makeup, makeup=fake.makeup)``, so the cycle checks that the generated looks carry the
+   makeup there and back.
+2. **G runs once per batch** for the D and G steps (the official runs it again for each discriminator and for the
+   G step: the same values, as G does not change in between) and both directions are one batch of ``2N``.
+3. **The identity translation is computed once per image, with the first pass.** Both outputs of PSGAN's
+   ``G(x, x)`` are the same call, ``apply_makeup(x, makeup_code(x))``, so one pass over ``[source, reference]``
+   gives them; its makeup codes are those the first pass computed (MDNet runs once per image) and its sources are
+   the first pass's (MANet's first half runs once: ``PSGANGenerator.apply_looks``). The same values; the term keeps
+   BeautyGAN's four L1 terms, two of which are each image's: ``identity * 2 * (|G(a,a) - a| + |G(b,b) - b|)``; the
+   ``psgan`` preset's ``identity = 1.25`` makes that the official ``0.5 * 10 * 0.5 * (|idt_A - a| + |idt_B - b|)``
+   (:data:`~beautygan.training.loss_weights.PRESETS`, with the line-by-line derivation of every weight).
+4. **The histogram loss uses BeautyGAN's masks** (from the label maps: lips; face, nose and neck; each eye's shadow
+   box; :mod:`beautygan.data.regions`) for both generators, not PSGAN's attention regions (lips; face and nose
+   without the eye boxes; the two eye boxes as one mask). Each eye is a term of its own (weight ``eye_shadow``
+   each), where the official has one term for both.
+5. **One VGG for every term.** The official uses torchvision's VGG16 to ``pool5`` on the raw [-1, 1] images (the
+   ``psgan`` preset's VGG; ``configs/psgan.yaml`` sets ``perceptual_layer: pool5``); the same pass feeds the monitor.
+6. The official discriminators' Xavier initialization never takes effect (it writes the weight its spectral norm
+   recomputes from ``weight_bar`` before every forward), so PyTorch's default initialization here is the same; with
+   ``discriminator_norm: none`` the official would initialize them with Xavier, which this does not.
 
 Callbacks hold the rest: :class:`~beautygan.training.guard.LossGuard` (attached here),
 :class:`~beautygan.training.samples.SampleGrids` and :class:`~perceptual.pictures.monitor.FeatureMapMonitor` (from
@@ -27,20 +61,44 @@ from torch import Tensor
 
 from perceptual import LPIPS, LPIPS_LAYERS, PerceptualLoss, VGGFeatures
 from perceptual.images import to_unit_range
-from perceptual.losses import BEAUTYGAN_VGG
 from perceptual.weights import describe_provenance, load_weights, vgg_provenance
 
+from ..data.geometry import face_geometry
 from ..data.metrics import TransferMetrics
 from ..data.regions import named_regions, stacked_region_masks
-from ..models.beautygan import Generator, GeneratorInit, GeneratorOutput, Translation
-from ..models.discriminator import PatchDiscriminator
+from ..models.beautygan import GeneratorInit, Translation
+from ..models.discriminator import DiscriminatorNorm, PatchDiscriminator
+from ..models.generators import GENERATORS, GeneratorName, build_generator
+from ..models.layers import GeneratorOutput
+from ..models.psgan import FaceGeometry, PSGANCode, PSGANGenerator
 from .guard import LossGuard
 from .histogram import HistogramCriterion, check_criterion, histogram_matching_loss
-from .loss_weights import PRESETS, LossWeights
+from .loss_weights import PRESET_VGG, PRESETS, LossWeights, Preset
 from .optim import adam_optimizers, check_adam
 from .speed import SpeedOptions
 
 __all__ = ["BeautyGAN"]
+
+Geometries = tuple[FaceGeometry, FaceGeometry]
+"""The source's and the reference's :class:`~beautygan.models.psgan.FaceGeometry` (PSGAN's generator)."""
+
+
+def _translate_psgan(
+    generator: PSGANGenerator, non_makeup: Tensor, makeup: Tensor, geometry: Geometries, identity: bool
+) -> tuple[Translation, Tensor | None]:
+    """PSGAN's ``G(non_makeup, makeup)`` as its ``forward`` computes it, ``apply_makeup(cat(non_makeup, makeup),
+    makeup_code(cat(makeup, non_makeup)))`` split in two (the same values); with ``identity``, also ``G(x, x)`` of
+    ``cat(non_makeup, makeup)`` from the same pass: the codes of the same images (MDNet runs once per image) applied
+    to the same sources (MANet's first half runs once, :meth:`~beautygan.models.psgan.PSGANGenerator.apply_looks`)."""
+    n = non_makeup.shape[0]
+    code = generator.makeup_code(torch.cat([makeup, non_makeup]), FaceGeometry.cat([geometry[1], geometry[0]]))
+    sources, own_geometry = torch.cat([non_makeup, makeup]), FaceGeometry.cat(list(geometry))
+    if not identity:
+        out = generator.apply_makeup(sources, code, own_geometry)
+        return Translation(makeup=out[:n], non_makeup=out[n:]), None
+    own = PSGANCode.cat([code[n:], code[:n]])  # the codes of non_makeup, then makeup
+    out, same = generator.apply_looks(sources, [code, own], own_geometry)
+    return Translation(makeup=out[:n], non_makeup=out[n:]), same
 
 
 class StepResult(NamedTuple):
@@ -64,14 +122,21 @@ class BeautyGAN(L.LightningModule):
     """BeautyGAN generator + two PatchGAN discriminators, trained from typed arguments (LightningCLI-ready).
 
     Args:
-        preset: ``"paper"`` (nominal weights, VGG16) or ``"official"`` (the official code's effective weights, its
-            identity loss and its VGG19 fed raw [-1, 1] images); see :data:`~beautygan.training.loss_weights.PRESETS`.
+        preset: ``"paper"`` (nominal weights, VGG16), ``"official"`` (BeautyGAN's official code's effective weights,
+            its identity loss and its VGG19 fed raw [-1, 1] images) or ``"psgan"`` (PSGAN's official effective weights
+            and its VGG16 fed raw [-1, 1] images); see :data:`~beautygan.training.loss_weights.PRESETS`.
         loss_weights: :class:`~beautygan.training.loss_weights.LossWeights`; fields left ``None`` take the preset's.
         histogram_criterion: ``"l1"`` (the official code: 0-255 units, averaged over the image) or ``"l2"`` (the
             paper's formula; at the nominal weights it dominates every other term).
-        generator_width, residual_blocks, generator_init, generator_output: the generator
-            (:class:`~beautygan.models.beautygan.Generator`; 64 and 6 give its 9.24M parameters).
+        generator: ``"beautygan"`` (:class:`~beautygan.models.beautygan.Generator`) or ``"psgan"``
+            (:class:`~beautygan.models.psgan.PSGANGenerator`; its batches need landmarks: ``MTDataModule(landmarks=
+            True)``, which ``beautygan fit`` sets from this).
+        generator_width, residual_blocks, generator_init, generator_output: the generator (:func:`~beautygan.models.generators.build_generator`;
+            64 and 6 give BeautyGAN's 9.24M parameters, PSGAN's 12.6M). ``residual_blocks``: BeautyGAN's bottleneck
+            blocks, PSGAN's MANet blocks; ``generator_output: attention`` keeps the input's pixels outside a mask.
+        makeup_blocks: PSGAN's MDNet blocks (3; unused by BeautyGAN).
         discriminator_width: first discriminator conv width (64).
+        discriminator_norm: ``"spectral"`` (both official codes) or ``"none"``.
         lr, betas: Adam settings of both optimizers.
         lr_decay_epochs: decay both learning rates linearly to 0 over the last ``lr_decay_epochs`` epochs of
             ``trainer.max_epochs`` (CycleGAN's schedule, per epoch); 0 keeps them constant, as the official code does.
@@ -88,14 +153,17 @@ class BeautyGAN(L.LightningModule):
     def __init__(
         self,
         *,
-        preset: Literal["paper", "official"] = "paper",
+        preset: Preset = "paper",
         loss_weights: LossWeights | None = None,
         histogram_criterion: HistogramCriterion = "l1",
+        generator: GeneratorName = "beautygan",
         generator_width: int = 64,
         residual_blocks: int = 6,
+        makeup_blocks: int = 3,
         generator_init: GeneratorInit = "xavier",
         generator_output: GeneratorOutput = "image",
         discriminator_width: int = 64,
+        discriminator_norm: DiscriminatorNorm = "spectral",
         lr: float = 2e-4,
         betas: tuple[float, float] = (0.5, 0.999),
         lr_decay_epochs: int = 0,
@@ -108,6 +176,8 @@ class BeautyGAN(L.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        if generator not in GENERATORS:
+            raise ValueError(f"generator must be one of {list(GENERATORS)}, got {generator!r}")
         if preset not in PRESETS:
             raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
         if isinstance(loss_weights, Mapping):  # Python callers may pass {"lips": 3.0}
@@ -120,14 +190,23 @@ class BeautyGAN(L.LightningModule):
             raise TypeError(f"speed must be a SpeedOptions, got {type(self.speed).__name__}")
         self.automatic_optimization = False
 
-        self.generator = Generator(
-            width=generator_width, residual_blocks=residual_blocks, init=generator_init, output=generator_output
+        self.generator = build_generator(
+            generator,
+            width=generator_width,
+            residual_blocks=residual_blocks,
+            makeup_blocks=makeup_blocks,
+            init=generator_init,
+            output=generator_output,
         )
-        self.disc_makeup = PatchDiscriminator(width=discriminator_width)  # judges makeup faces
-        self.disc_nonmakeup = PatchDiscriminator(width=discriminator_width)  # judges faces without makeup
-        vgg_arch, vgg_normalization = BEAUTYGAN_VGG[preset]
-        if self.loss_weights.lpips and vgg_arch != "vgg16":
-            raise ValueError(f"loss_weights.lpips needs a VGG16 preset ('paper'); preset {preset!r} uses {vgg_arch}")
+        self.uses_geometry = generator == "psgan"  # its calls take each image's FaceGeometry
+        self.disc_makeup = PatchDiscriminator(width=discriminator_width, norm=discriminator_norm)  # makeup faces
+        self.disc_nonmakeup = PatchDiscriminator(width=discriminator_width, norm=discriminator_norm)  # without
+        vgg_arch, vgg_normalization = PRESET_VGG[preset]
+        if self.loss_weights.lpips and PRESET_VGG[preset] != PRESET_VGG["paper"]:
+            raw = " fed raw [-1, 1] images" if vgg_normalization == "none" else ""
+            raise ValueError(
+                f"loss_weights.lpips needs a VGG16 preset ('paper'); preset {preset!r} uses {vgg_arch}{raw}"
+            )
         lpips_taps = LPIPS_LAYERS if self.loss_weights.lpips else ()
         weights = load_weights(vgg_weights, arch=vgg_arch, normalization=vgg_normalization, fallback=vgg_fallback)
         taps = list(dict.fromkeys([*monitor_layers, perceptual_layer, *lpips_taps]))
@@ -140,6 +219,9 @@ class BeautyGAN(L.LightningModule):
         self.vgg_used = vgg_provenance(extractor)  # recorded in checkpoints and hparams.yaml, printed at fit start
         self.transfer_metrics = TransferMetrics(faces=evaluate_face_distance)
         self._histogram_loss: Callable[..., Tensor] = histogram_matching_loss  # compiled in setup() if asked
+        # PSGAN's step calls makeup_code and apply_looks (so that the identity shares the first pass's work), which
+        # module.compile() does not reach: compiled in setup() when asked
+        self._psgan_translation: Callable[..., tuple[Translation, Tensor | None]] = _translate_psgan
         self.batches_seen = 0  # own counter: global_step counts 2 optimizer steps per batch
 
     # ------------------------------------------------------------------------------------------------ set-up
@@ -151,6 +233,7 @@ class BeautyGAN(L.LightningModule):
             for module in (self.generator, self.disc_makeup, self.disc_nonmakeup, self.perceptual.extractor):
                 module.compile(**options)
             self._histogram_loss = torch.compile(histogram_matching_loss, fullgraph=True, **options)
+            self._psgan_translation = torch.compile(_translate_psgan, **options)
 
     def configure_optimizers(self) -> Any:
         decay = self.hparams.lr_decay_epochs
@@ -179,13 +262,64 @@ class BeautyGAN(L.LightningModule):
         self.batches_seen = int(checkpoint.get("batches_seen", 0))
 
     def on_fit_start(self) -> None:
-        rank_zero_info(f"BeautyGAN perceptual loss VGG: {describe_provenance(self.vgg_used)}")
+        rank_zero_info(
+            f"BeautyGAN training, {self.hparams.generator} generator; "
+            f"perceptual loss VGG: {describe_provenance(self.vgg_used)}"
+        )
         if self.logger is not None:
             self.logger.log_hyperparams({"vgg_used": dict(self.vgg_used)})
 
-    def forward(self, source: Tensor, reference: Tensor) -> Translation:
-        """``Translation(makeup=source wearing reference's makeup, non_makeup=reference without makeup)`` in [-1, 1]."""
-        return self.generator(non_makeup=source, makeup=reference)
+    def forward(
+        self,
+        source: Tensor,
+        reference: Tensor,
+        *,
+        source_geometry: FaceGeometry | None = None,
+        reference_geometry: FaceGeometry | None = None,
+    ) -> Translation:
+        """``Translation(makeup=source wearing reference's makeup, non_makeup=reference without makeup)`` in [-1, 1];
+        PSGAN's generator needs both images' geometries."""
+        geometry = (
+            None if source_geometry is None or reference_geometry is None else (source_geometry, reference_geometry)
+        )
+        return self.translate(source, reference, geometry)
+
+    def translate(self, non_makeup: Tensor, makeup: Tensor, geometry: Geometries | None) -> Translation:
+        """One generator call, ``G(non_makeup, makeup)``; ``geometry``: ``(non_makeup's, makeup's)``
+        :class:`~beautygan.models.psgan.FaceGeometry` (PSGAN's generator), ``None`` for BeautyGAN's."""
+        if not self.uses_geometry:
+            return self.generator(non_makeup=non_makeup, makeup=makeup)
+        if geometry is None:
+            raise ValueError("the psgan generator needs each image's FaceGeometry (regions and landmarks)")
+        return self.generator(non_makeup, makeup, non_makeup_geometry=geometry[0], makeup_geometry=geometry[1])
+
+    def first_pass(
+        self, source: Tensor, reference: Tensor, geometry: Geometries | None
+    ) -> tuple[Translation, Tensor | None]:
+        """The step's ``G(source, reference)``; for PSGAN's generator with an identity weight, also its identity
+        images ``G(x, x)`` of ``[source, reference]`` from the same pass (``_translate_psgan``: they share MDNet's
+        codes and MANet's first half), which :meth:`identity_loss` takes; ``None`` otherwise."""
+        if not self.uses_geometry or geometry is None:
+            return self.translate(source, reference, geometry), None
+        return self._psgan_translation(self.generator, source, reference, geometry, bool(self.loss_weights.identity))
+
+    def geometries(self, batch: Mapping[str, Any]) -> Geometries | None:
+        """``(source's, reference's)`` :class:`~beautygan.models.psgan.FaceGeometry` of a batch, built on its device
+        from the label maps and landmarks (``None`` for BeautyGAN's generator, which needs none)."""
+        if not self.uses_geometry:
+            return None
+        missing = [key for key in ("source_landmarks", "reference_landmarks") if key not in batch]
+        if missing:
+            raise ValueError(
+                f"the psgan generator needs each image's landmarks; the batch has no {' or '.join(missing)} "
+                "(MTDataModule(landmarks=True), as beautygan fit sets for generator: psgan)"
+            )
+        n = batch["source_labels"].shape[0]
+        both = face_geometry(
+            torch.cat([batch["source_labels"], batch["reference_labels"]]),
+            torch.cat([batch["source_landmarks"], batch["reference_landmarks"]]),
+        )  # one call for the 2N maps
+        return both[:n], both[n:]
 
     def _inputs(self, batch: Mapping[str, Any]) -> tuple[Tensor, Tensor]:
         source, reference = batch["source"], batch["reference"]
@@ -220,15 +354,50 @@ class BeautyGAN(L.LightningModule):
             "eye_shadow": (per_region[2] + per_region[3]) * w.eye_shadow,
         }
 
+    def identity_loss(
+        self, source: Tensor, reference: Tensor, geometry: Geometries | None, same: Tensor | None = None
+    ) -> Tensor:
+        """The official identity loss, unweighted: ``|G(a, a).makeup - a| + |G(a, a).non_makeup - a|`` plus the same
+        for ``b`` (L1 means). BeautyGAN's ``G(a, a)`` and ``G(b, b)`` run as one call (the official makes two;
+        InstanceNorm is per sample). PSGAN's two outputs of ``G(x, x)`` are one and the same call,
+        ``apply_makeup(x, makeup_code(x))``: it runs once for ``[a, b]`` and each L1 term counts twice. ``same``:
+        PSGAN's ``G(x, x)`` of ``[a, b]`` when :meth:`first_pass` computed them."""
+        n = source.shape[0]
+        both = torch.cat([source, reference])
+        if geometry is None or not self.uses_geometry:
+            out = self.translate(both, both, None)
+            return (
+                F.l1_loss(out.makeup[:n], source)
+                + F.l1_loss(out.non_makeup[:n], source)
+                + F.l1_loss(out.makeup[n:], reference)
+                + F.l1_loss(out.non_makeup[n:], reference)
+            )
+        if same is None:
+            own = FaceGeometry.cat(list(geometry))
+            generator: Any = self.generator
+            same = generator.apply_makeup(both, generator.makeup_code(both, own), own)
+        return 2 * (F.l1_loss(same[:n], source) + F.l1_loss(same[n:], reference))
+
     def generator_losses(
-        self, source: Tensor, reference: Tensor, fake: Translation, batch: Mapping[str, Any]
+        self,
+        source: Tensor,
+        reference: Tensor,
+        fake: Translation,
+        batch: Mapping[str, Any],
+        geometry: Geometries | None = None,
+        same: Tensor | None = None,
     ) -> tuple[dict[str, Tensor], dict[str, Any]]:
-        """Weighted generator loss terms (each comparing tensors of one domain), and the tensors the step reuses."""
+        """Weighted generator loss terms (each comparing tensors of one domain), and the tensors the step reuses.
+        ``geometry``: the batch's (:meth:`geometries`; built from ``batch`` when not given); ``same``: PSGAN's
+        identity images from :meth:`first_pass`."""
         w, n = self.loss_weights, source.shape[0]
+        if geometry is None:
+            geometry = self.geometries(batch)
         adversarial = _lsgan(self.disc_makeup(fake.makeup), True) + _lsgan(self.disc_nonmakeup(fake.non_makeup), True)
         terms: dict[str, Tensor] = {"adversarial": adversarial * w.adversarial}
         # Cycle: each branch gets its own domain back (official: rec_B, rec_A = G(fake_B, fake_A)).
-        rec = self.generator(non_makeup=fake.non_makeup, makeup=fake.makeup)
+        # fake.non_makeup is the reference (de-made-up) and fake.makeup the source (made-up): their own geometries
+        rec = self.translate(fake.non_makeup, fake.makeup, None if geometry is None else geometry[::-1])
         terms["cycle"] = (F.l1_loss(rec.non_makeup, source) + F.l1_loss(rec.makeup, reference)) * w.cycle
         # One VGG pass over both directions: made-up source vs source, de-made-up reference vs reference.
         vgg = self.perceptual(
@@ -238,15 +407,8 @@ class BeautyGAN(L.LightningModule):
         if self.lpips is not None:
             distances = self.lpips.from_features(vgg.pred_features, vgg.target_features).float()
             terms["lpips"] = distances.view(2, n).mean(1).sum() * w.lpips
-        if w.identity:  # G(a, a) and G(b, b) in one call (official: two; InstanceNorm is per sample)
-            both = torch.cat([source, reference])
-            same = self.generator(non_makeup=both, makeup=both)
-            terms["identity"] = (
-                F.l1_loss(same.makeup[:n], source)
-                + F.l1_loss(same.non_makeup[:n], source)
-                + F.l1_loss(same.makeup[n:], reference)
-                + F.l1_loss(same.non_makeup[n:], reference)
-            ) * w.identity
+        if w.identity:
+            terms["identity"] = self.identity_loss(source, reference, geometry, same) * w.identity
         terms.update(self.makeup_loss(fake, batch))
         extras = {
             "reconstruction": rec,
@@ -275,7 +437,8 @@ class BeautyGAN(L.LightningModule):
         if self.speed.uses_cuda_graphs and self.device.type == "cuda":
             torch.compiler.cudagraph_mark_step_begin()  # the previous step's graph outputs may be overwritten now
         source, reference = self._inputs(batch)
-        fake = self.generator(non_makeup=source, makeup=reference)  # once per batch, reused by D and G
+        geometry = self.geometries(batch)
+        fake, same = self.first_pass(source, reference, geometry)  # once per batch, reused by D and G
 
         detached = Translation(fake.makeup.detach(), fake.non_makeup.detach())
         d_terms = self.discriminator_losses(source, reference, detached)
@@ -288,7 +451,7 @@ class BeautyGAN(L.LightningModule):
         for disc in discriminators:  # the G step computes no discriminator gradients
             disc.requires_grad_(False)
         try:
-            g_terms, extras = self.generator_losses(source, reference, fake, batch)
+            g_terms, extras = self.generator_losses(source, reference, fake, batch, geometry, same)
             g_loss = torch.stack([t.float() for t in g_terms.values()]).sum()
             opt_g.zero_grad(set_to_none=True)
             backward(g_loss)
@@ -321,7 +484,7 @@ class BeautyGAN(L.LightningModule):
 
     def _evaluate(self, batch: Mapping[str, Any], prefix: str) -> dict[str, Any]:
         source, reference = self._inputs(batch)
-        fake = self.generator(non_makeup=source, makeup=reference)
+        fake = self.translate(source, reference, self.geometries(batch))
         transfer = self.transfer_metrics.update(
             source, reference, fake.makeup, batch["source_labels"], batch["reference_labels"]
         )
@@ -352,7 +515,7 @@ class BeautyGAN(L.LightningModule):
         self.transfer_metrics.log_to(self, prefix="test")
 
     def predict_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, Any]:
-        fake = self.generator(*self._inputs(batch))
+        fake = self.translate(*self._inputs(batch), self.geometries(batch))
         return {
             "source_with_makeup": to_unit_range(fake.makeup, (-1, 1)),
             "reference_without_makeup": to_unit_range(fake.non_makeup, (-1, 1)),

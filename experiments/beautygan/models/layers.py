@@ -1,0 +1,81 @@
+"""The building blocks BeautyGAN's and PSGAN's generators share (both follow the CycleGAN / StarGAN generator style of
+their official code, wtjiang98/BeautyGAN_pytorch ``net.py`` and wtjiang98/PSGAN ``psgan/net.py``):
+
+- :func:`conv_in_relu`: convolution (no bias), InstanceNorm, ReLU;
+- :class:`ResidualBlock`: conv3x3-IN-ReLU-conv3x3-IN plus the input;
+- :class:`Fp32Conv2d`: the last convolution, run in float32 whatever the autocast state;
+- :func:`output_image`: the last convolution's channels as the output image, ``"image"`` (the official ``tanh``) or
+  ``"attention"`` (a 4th channel as a mask that keeps the input's pixels; GANimation's attention output, Pumarola et
+  al., ECCV 2018; in neither official generator).
+
+The helpers return lists of modules (or modules) whose positions give the official state-dict keys.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["GeneratorOutput", "Fp32Conv2d", "ResidualBlock", "conv_in_relu", "output_channels", "output_image"]
+
+GeneratorOutput = Literal["image", "attention"]
+"""What a generator's last convolution paints: the whole image, or a colour layer and a mask (:func:`output_image`)."""
+
+
+class Fp32Conv2d(nn.Conv2d):
+    """A convolution that runs in float32 (float64 for float64 inputs) even under autocast or with half weights: a
+    generator's last layer, so that the images that feed the losses (histogram bins, cycle and identity L1, VGG) are
+    not quantized to bf16's 8 mantissa bits."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        dtype = torch.promote_types(x.dtype, torch.float32)
+        bias = None if self.bias is None else self.bias.to(dtype)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return self._conv_forward(x.to(dtype), self.weight.to(dtype), bias)
+
+
+def conv_in_relu(
+    c_in: int, c_out: int, kernel: int, stride: int, padding: int, *, affine: bool = True, transposed: bool = False
+) -> list[nn.Module]:
+    """``[conv (no bias), InstanceNorm2d(affine), ReLU(inplace)]``; ``transposed`` for a ``ConvTranspose2d``."""
+    conv_cls = nn.ConvTranspose2d if transposed else nn.Conv2d
+    return [
+        conv_cls(c_in, c_out, kernel_size=kernel, stride=stride, padding=padding, bias=False),
+        nn.InstanceNorm2d(c_out, affine=affine),
+        nn.ReLU(inplace=True),
+    ]
+
+
+class ResidualBlock(nn.Module):
+    """conv3x3-IN-ReLU-conv3x3-IN with an identity shortcut (no biases); affine InstanceNorm unless ``affine=False``
+    (PSGAN's MANet)."""
+
+    def __init__(self, channels: int, *, affine: bool = True) -> None:
+        super().__init__()
+        self.main = nn.Sequential(
+            *conv_in_relu(channels, channels, 3, 1, 1, affine=affine),
+            nn.Conv2d(channels, channels, kernel_size=3, stride=1, padding=1, bias=False),
+            nn.InstanceNorm2d(channels, affine=affine),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.main(x)
+
+
+def output_channels(output: GeneratorOutput) -> int:
+    """Channels of the last convolution for ``output``: 3 (``"image"``) or 4 (``"attention"``: colour and mask)."""
+    if output not in ("image", "attention"):
+        raise ValueError(f"output must be 'image' (official) or 'attention', got {output!r}")
+    return 4 if output == "attention" else 3
+
+
+def output_image(raw: Tensor, source: Tensor, output: GeneratorOutput) -> Tensor:
+    """The output image of the last convolution's ``raw`` channels. ``"image"``: ``tanh(raw)``. ``"attention"``: a mask
+    ``m = sigmoid(raw[:, 3])`` and ``m * tanh(raw[:, :3]) + (1 - m) * source``, where ``source`` is the image the
+    generator transforms: pixels the mask leaves out are copied from it."""
+    if output == "image":
+        return torch.tanh(raw)
+    mask = torch.sigmoid(raw[:, 3:])
+    return mask * torch.tanh(raw[:, :3]) + (1.0 - mask) * source.to(raw.dtype)
