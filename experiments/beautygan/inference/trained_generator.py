@@ -27,7 +27,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..models.beautygan import Generator, Translation
+from ..models.beautygan import Translation
+from ..models.generators import GENERATORS, build_generator
 from ..models.psgan import FaceGeometry, PSGANCode, PSGANGenerator
 from ..training.checkpoint_files import CheckpointError, load_checkpoint_file
 
@@ -40,9 +41,6 @@ __all__ = [
     "load_generator",
     "resolve_checkpoint",
 ]
-
-GENERATORS = ("beautygan", "psgan")
-"""The generators a checkpoint may hold (its ``generator`` hyper-parameter)."""
 
 Code = Tensor | PSGANCode
 """A batch of makeup codes (or one item of one): BeautyGAN's tensor, or PSGAN's
@@ -289,16 +287,11 @@ def _build(hparams: dict[str, Any], path: Path) -> nn.Module:
             f"checkpoint {path} holds a generator {kind!r}; the generators are {', '.join(map(repr, GENERATORS))}"
         )
     try:
-        if kind == "psgan":
-            return PSGANGenerator(
-                width=int(hparams.get("generator_width", 64)),
-                mdnet_blocks=int(hparams.get("makeup_blocks", 3)),
-                manet_blocks=int(hparams.get("residual_blocks", 6)),
-                output=hparams.get("generator_output", "image"),
-            )
-        return Generator(
+        return build_generator(
+            kind,
             width=int(hparams.get("generator_width", 64)),
             residual_blocks=int(hparams.get("residual_blocks", 6)),
+            makeup_blocks=int(hparams.get("makeup_blocks", 3)),
             output=hparams.get("generator_output", "image"),
         )
     except (TypeError, ValueError) as err:
