@@ -561,7 +561,11 @@ def test_a_psgan_checkpoint_gives_photo_transfers_results_and_the_page_names_it(
     assert not np.array_equal(want, skimage_data.astronaut())
     out = app.run(photos["astronaut"], _reference(mt, 3), second=_reference(mt, 4), mix=0.5)
     (want,) = aligned.interpolate(photos["astronaut"], look_a, look_b, weights=[0.5])
-    np.testing.assert_array_equal(out.result, want)
+    # The page computes the two looks' codes in one batch, this test one at a time: batched convolutions round
+    # differently in the last float bits (TrainedGenerator.made_up says so), and PSGAN's attention (x200 before its
+    # softmax) can carry that into one 8-bit level of a few pixels.
+    difference = np.abs(out.result.astype(int) - want.astype(int))
+    assert difference.max() <= 1 and (difference > 0).mean() < 1e-4, (difference.max(), (difference > 0).sum())
     assert not np.array_equal(want, aligned.transfer(photos["astronaut"], look_a))
     assert len(out.pictures) == 3  # the VGG view as for BeautyGAN
 

@@ -151,6 +151,9 @@ def _fit(root: Path, runs: Path) -> int:
             "1",
             "--trainer.limit_train_batches",
             "1",
+            "--data.batch_size",
+            "3",  # one batch holds the 3 training pairs: one batch also where an imported gradio (test_app) makes
+            # jsonargparse read limit_train_batches "1" as the float 1.0, every batch
             "--samples.every_n_batches",
             "1",
         ]
