@@ -73,6 +73,7 @@ from ..models.layers import GeneratorOutput
 from ..models.psgan import FaceGeometry, PSGANCode, PSGANGenerator
 from .guard import LossGuard
 from .histogram import HistogramCriterion, check_criterion, histogram_matching_loss
+from .image_metrics import ImageMetricName, image_metrics
 from .loss_weights import PRESET_VGG, PRESETS, LossWeights, Preset
 from .optim import adam_optimizers, check_adam
 from .speed import SpeedOptions
@@ -148,6 +149,9 @@ class BeautyGAN(L.LightningModule):
         speed: compilation, fused Adam and channels_last (:class:`~beautygan.training.speed.SpeedOptions`).
         evaluate_face_distance: in validation/test, also the dlib face distance of source and result (``True``
             needs the ``faces`` extra; ``"auto"`` uses it when installed). Colour-transfer figures are always logged.
+        validation_metrics: in validation/test, also the mean LPIPS and DISTS of each made-up source against its
+            source over the whole set (``<stage>/lpips_to_source``, ``<stage>/dists_to_source``;
+            :mod:`~beautygan.training.image_metrics`: with the ``paper`` preset's VGG16, when installed).
     """
 
     def __init__(
@@ -173,6 +177,7 @@ class BeautyGAN(L.LightningModule):
         monitor_layers: Sequence[str] = ("relu1_2", "relu2_2", "relu3_3", "relu4_1"),
         speed: SpeedOptions | None = None,
         evaluate_face_distance: bool | Literal["auto"] = False,
+        validation_metrics: Sequence[ImageMetricName] = ("lpips", "dists"),
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -218,6 +223,8 @@ class BeautyGAN(L.LightningModule):
         self.lpips = LPIPS(extractor=extractor) if self.loss_weights.lpips else None
         self.vgg_used = vgg_provenance(extractor)  # recorded in checkpoints and hparams.yaml, printed at fit start
         self.transfer_metrics = TransferMetrics(faces=evaluate_face_distance)
+        image_weights = weights if PRESET_VGG[preset] == PRESET_VGG["paper"] else None
+        self.image_metrics, self.image_metric_notes = image_metrics(list(validation_metrics), image_weights)
         self._histogram_loss: Callable[..., Tensor] = histogram_matching_loss  # compiled in setup() if asked
         # PSGAN's step calls makeup_code and apply_looks (so that the identity shares the first pass's work), which
         # module.compile() does not reach: compiled in setup() when asked
@@ -266,6 +273,8 @@ class BeautyGAN(L.LightningModule):
             f"BeautyGAN training, {self.hparams.generator} generator; "
             f"perceptual loss VGG: {describe_provenance(self.vgg_used)}"
         )
+        for note in self.image_metric_notes:
+            rank_zero_info(note)
         if self.logger is not None:
             self.logger.log_hyperparams({"vgg_used": dict(self.vgg_used)})
 
@@ -495,6 +504,9 @@ class BeautyGAN(L.LightningModule):
         metrics[f"{prefix}/lip_colour_distance_source"] = transfer["lips_rgb_distance_before"].nanmean()
         # sync_dist: the figures of every rank's pairs
         self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=source.shape[0], sync_dist=True)
+        for name, metric in self.image_metrics[prefix].items():  # torchmetrics: summed over ranks, reset per epoch
+            metric.update(fake.makeup.float(), source.float())
+            self.log(f"{prefix}/{name}_to_source", metric, on_step=False, on_epoch=True, batch_size=source.shape[0])
         return {"samples": [source, reference, fake.makeup, fake.non_makeup]}
 
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int) -> dict[str, Any]:
