@@ -126,3 +126,32 @@ def save_untrained_generator(path, *, size: int, generator: str = "beautygan", h
         {"state_dict": state, "hyper_parameters": hparams, "datamodule_hyper_parameters": datamodule, **extra}, path
     )
     return path
+
+
+def tiny_demo_args(command: str, root, runs, *extra: str) -> list[str]:
+    """``beautygan COMMAND`` arguments for the demo config shrunk to seconds: 32 px, random VGG, networks 4 wide,
+    runs and logs under ``runs``, no progress bar; ``extra`` appended."""
+    return [
+        command,
+        "--config",
+        str(Path(__file__).resolve().parents[1] / "configs" / "beautygan_demo.yaml"),
+        "--data.root",
+        str(root),
+        "--data.image_size",
+        "32",
+        "--trainer.default_root_dir",
+        str(runs),
+        "--trainer.logger.init_args.save_dir",
+        str(runs),
+        "--model.vgg_weights",
+        "random",
+        "--model.generator_width",
+        "4",
+        "--model.residual_blocks",
+        "1",
+        "--model.discriminator_width",
+        "4",
+        "--trainer.enable_progress_bar",
+        "false",
+        *extra,
+    ]

@@ -9,6 +9,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_demo_args
 from PIL import Image
 
 from beautygan.cli import main as beautygan_main
@@ -95,32 +96,7 @@ def test_problems_of_the_train_and_held_out_lists_come_in_one_error(root: Path) 
 
 
 def _fit(root: Path, runs: Path, *extra: str) -> int:
-    return beautygan_main(
-        [
-            "fit",
-            "--config",
-            "configs/beautygan_demo.yaml",
-            "--data.root",
-            str(root),
-            "--data.image_size",
-            "32",
-            "--trainer.default_root_dir",
-            str(runs),
-            "--trainer.logger.init_args.save_dir",
-            str(runs),
-            "--model.vgg_weights",
-            "random",
-            "--model.generator_width",
-            "4",
-            "--model.residual_blocks",
-            "1",
-            "--model.discriminator_width",
-            "4",
-            "--trainer.enable_progress_bar",
-            "false",
-            *extra,
-        ]
-    )
+    return beautygan_main(tiny_demo_args("fit", root, runs, *extra))
 
 
 def test_fit_with_a_bad_dataset_prints_the_problems_and_creates_no_run_folder(

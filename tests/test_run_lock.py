@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import tiny_demo_args
 
 from beautygan.cli import main as beautygan_main
 from beautygan.cli.fit import LOCK_NAME
@@ -26,7 +27,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::UserWarning"),
 ]
 
-REPO = Path(__file__).resolve().parents[1]
 HOST = socket.gethostname()
 
 
@@ -125,28 +125,10 @@ def test_unfinished_sample_grids_are_removed_and_finished_ones_kept(tmp_path: Pa
 
 def _fit(root: Path, runs: Path) -> int:
     return beautygan_main(
-        [
+        tiny_demo_args(
             "fit",
-            "--config",
-            str(REPO / "configs" / "beautygan_demo.yaml"),
-            "--data.root",
-            str(root),
-            "--data.image_size",
-            "32",
-            "--trainer.default_root_dir",
-            str(runs),
-            "--trainer.logger.init_args.save_dir",
-            str(runs),
-            "--model.vgg_weights",
-            "random",
-            "--model.generator_width",
-            "4",
-            "--model.residual_blocks",
-            "1",
-            "--model.discriminator_width",
-            "4",
-            "--trainer.enable_progress_bar",
-            "false",
+            root,
+            runs,
             "--trainer.max_epochs",
             "1",
             "--trainer.limit_train_batches",
@@ -156,7 +138,7 @@ def _fit(root: Path, runs: Path) -> int:
             # jsonargparse read limit_train_batches "1" as the float 1.0, every batch
             "--samples.every_n_batches",
             "1",
-        ]
+        )
     )
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 from _tf_vgg_reference import random_conv_weights
-from conftest import save_untrained_generator
+from conftest import save_untrained_generator, tiny_demo_args
 from PIL import Image
 
 from beautygan.cli import main as beautygan_main
@@ -40,7 +40,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::UserWarning"),
 ]
 
-REPO = Path(__file__).resolve().parents[1]
 SYSTEM = f"{os.system.__module__}.system"  # how a pickle names os.system: posix.system on Linux
 
 
@@ -96,32 +95,7 @@ def mt(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _lightning_args(command: str, root: Path, runs: Path, *extra: str) -> list[str]:
-    return [
-        command,
-        "--config",
-        str(REPO / "configs" / "beautygan_demo.yaml"),
-        "--data.root",
-        str(root),
-        "--data.image_size",
-        "32",
-        "--trainer.default_root_dir",
-        str(runs),
-        "--trainer.logger.init_args.save_dir",
-        str(runs),
-        "--model.vgg_weights",
-        "random",
-        "--model.generator_width",
-        "4",
-        "--model.residual_blocks",
-        "1",
-        "--model.discriminator_width",
-        "4",
-        "--trainer.enable_progress_bar",
-        "false",
-        "--trainer.max_epochs",
-        "1",
-        *extra,
-    ]
+    return tiny_demo_args(command, root, runs, "--trainer.max_epochs", "1", *extra)
 
 
 def _one_line_refusal(capsys, code: int, path: Path, marker: Path, prog: str) -> None:
