@@ -74,7 +74,8 @@ class _FirstBatch(L.Callback):
             self.grads = {
                 k: p.grad.detach().float().cpu().clone() for k, p in pl_module.named_parameters() if p.grad is not None
             }
-            trained = [(k, p) for k, p in pl_module.named_parameters() if not k.startswith("perceptual.")]  # frozen VGG
+            # the trained networks: not the frozen VGG trunks (the loss's, validation LPIPS's and DISTS's)
+            trained = [(k, p) for k, p in pl_module.named_parameters() if p.requires_grad]
             self.params = {k: p.detach().float().cpu().clone() for k, p in trained}
 
 
