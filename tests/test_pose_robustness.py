@@ -34,7 +34,8 @@ LIP_ROWS, LIP_COLS = slice(14, 18), slice(10, 22)  # a 4 x 12 mouth: the box aro
 
 
 def _faces() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A 32 x 32 source (skin, backdrop above, its lips at LIP_ROWS x LIP_COLS) and a reference whose lips lie 3 rows lower."""
+    """A 32 x 32 source (skin, backdrop above, its lips at LIP_ROWS x LIP_COLS) and a reference whose lips lie 3 rows
+    lower."""
     source = np.tile(SKIN, (32, 32, 1))
     source_labels = np.full((32, 32), int(FaceRegion.FACE))
     source[:4] = 196.0  # a strip of backdrop at the top, far from the mouth
@@ -79,6 +80,22 @@ def test_lip_colour_on_the_cheek_is_all_outside() -> None:
     along = (0 * 30 + 140 * 65 + 90 * 28) / NORM
     assert inside == 0.0
     assert total == pytest.approx(24 * (along - 0.25 * NORM), rel=1e-9)
+
+
+def test_a_fringe_along_the_lips_counts_only_with_the_border() -> None:
+    source = _faces()[0]
+    result = source.copy()
+    result[13, 9:23] = REFERENCE_LIPS  # the row above the lips, one pixel further on each side
+    result[18, 9:23] = REFERENCE_LIPS  # and the row below them
+    result[20, LIP_COLS] = REFERENCE_LIPS  # two rows below the lips: outside a 1-pixel border
+    s, r, out = _tensors(source, _faces()[2], result)
+    labels = [torch.from_numpy(x)[None] for x in (_faces()[1], _faces()[3])]
+    along = (0 * 30 + 140 * 65 + 90 * 28) / NORM - 0.25 * NORM  # skin -> lipstick, past the floor
+    on_lips, total = pr.lip_colour_change(s, r, out, *labels)
+    ringed, total_1px = pr.lip_colour_change(s, r, out, *labels, border=1)
+    assert float(on_lips[0]) == 0.0 and float(total[0]) == float(total_1px[0])
+    assert float(ringed[0]) == pytest.approx(28 * along, rel=1e-9)
+    assert float(total[0]) == pytest.approx((28 + 12) * along, rel=1e-9)
 
 
 def test_a_uniform_skin_shift_is_not_lip_colour_and_partial_moves_count_past_the_floor() -> None:
@@ -176,9 +193,9 @@ def test_quick_run_end_to_end(tmp_path: Path) -> None:
     )
     assert code == 0
     lines = table.read_text().splitlines()
-    # header, separator, (kinds x 2 offsets x 2 generators) rows, the ideal row; 7 columns each
+    # header, separator, (kinds x 2 offsets x 2 generators) rows, the ideal row; 8 columns each
     assert len(lines) == 2 + len(pr.KINDS) * 2 * 2 + 1
-    assert all(line.count("|") == 8 for line in lines)
+    assert all(line.count("|") == 9 for line in lines)
     assert lines[2].startswith("| yaw 0 | BeautyGAN |") and lines[-1].startswith("| frontal | ideal |")
     report = json.loads(figures.read_text())
     assert len(report["targets"]) == 3 * len(pr.KINDS) + 2 and set(report["training_seconds"]) == set(pr.GENERATORS)
