@@ -229,7 +229,7 @@ def write_gallery(
 def _strip_image(
     rows: Sequence[Sequence[np.ndarray]], columns: Sequence[str], row_names: Sequence[str] | None
 ) -> np.ndarray:
-    tiles = torch.stack([torch.stack([torch.from_numpy(np.asarray(cell)) for cell in row]) for row in rows])
+    tiles = torch.stack([torch.stack([torch.from_numpy(np.array(cell)) for cell in row]) for row in rows])
     return labelled_grid(tiles, columns, header=14, row_names=row_names).numpy()
 
 
