@@ -66,3 +66,21 @@ def test_the_metrics_trunks_stay_out_of_checkpoints() -> None:
     with_metrics = BeautyGAN(**TINY).state_dict()
     without = BeautyGAN(**TINY, validation_metrics=()).state_dict()
     assert set(with_metrics) == set(without)
+
+
+def test_the_metrics_leave_a_seeded_run_alone() -> None:
+    """Building the metrics' VGG trunks draws no random numbers: with or without them, the same seed gives the same
+    networks and the same random state afterwards (the data order, for one)."""
+    runs = []
+    for names in ((), ("lpips", "dists")):
+        torch.manual_seed(0)
+        model = BeautyGAN(**TINY, validation_metrics=names)
+        runs.append((model, torch.rand(4)))
+    (bare, bare_next), (measured, measured_next) = runs
+    assert set(measured.image_metrics["val"]) == {"lpips", "dists"} and not bare.image_metrics["val"]
+    assert torch.equal(bare_next, measured_next)
+    trained = {k: p for k, p in measured.named_parameters() if p.requires_grad}
+    assert trained.keys() == {k for k, p in bare.named_parameters() if p.requires_grad}
+    for key, parameter in bare.named_parameters():
+        if parameter.requires_grad:
+            assert torch.equal(parameter, trained[key]), key

@@ -7,7 +7,8 @@ structure. Both are defined on VGG16 with its ImageNet input normalization, so t
 loss's VGG16 weights when the preset uses them (``paper``); the other presets feed raw images to their VGG
 (``official``: VGG19; ``psgan``: VGG16), and then no such metric is logged. A metric whose calibration is not
 installed (the ``lpips`` and ``dists-pytorch`` packages ship them: the ``metrics`` extra) is left out too; the
-returned notes say which and why. The VGG trunks are frozen and stay out of checkpoints.
+returned notes say which and why. The VGG trunks are frozen and stay out of checkpoints; building them leaves the random state alone, so a
+seeded run trains the same networks with or without them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+import torch
 from torch import nn
 
 from perceptual import DISTS, LPIPS
@@ -45,15 +47,16 @@ def image_metrics(
             "this preset's VGG is not (use preset 'paper')"
         )
         names = ()
-    for name in names:
-        try:
-            if name == "lpips":
-                shared[name] = LPIPS(weights=weights, input_range=(-1.0, 1.0), warn_range_mismatch=False)
-            else:
-                shared[name] = DISTS(weights=weights, input_range=(-1.0, 1.0), warn_range_mismatch=False)
-        except CalibrationUnavailableError as err:
-            first = str(err).strip().splitlines()[0]
-            notes.append(f"validation {name} left out: {first}")
+    with torch.random.fork_rng(devices=[]):  # building them draws no random numbers from the training's seed
+        for name in names:
+            try:
+                if name == "lpips":
+                    shared[name] = LPIPS(weights=weights, input_range=(-1.0, 1.0), warn_range_mismatch=False)
+                else:
+                    shared[name] = DISTS(weights=weights, input_range=(-1.0, 1.0), warn_range_mismatch=False)
+            except CalibrationUnavailableError as err:
+                first = str(err).strip().splitlines()[0]
+                notes.append(f"validation {name} left out: {first}")
     metrics = nn.ModuleDict()
     for stage in stages:
         metrics[stage] = nn.ModuleDict(
