@@ -246,6 +246,37 @@ class FirstCallChecked(nn.Module):
         """The range check of the images among a call's arguments, once."""
 
 
+class ImagePairChecked(FirstCallChecked):
+    """Base of the image-pair metrics (LPIPS, DISTS): every call checks ``pred`` and ``target`` (image batches of the
+    same shape, large enough for ``metric_name``, of the extractor's dtype and device, finite with ``check_finite``),
+    and the first call also checks the target's range together with the prediction's. Subclasses set
+    ``metric_name`` and have ``extractor`` and ``check_finite`` attributes."""
+
+    metric_name = ""
+
+    def _check_pair(self, pred: Tensor, target: Tensor) -> None:
+        extractor: Any = self.extractor
+        for name, x in (("pred", pred), ("target", target)):
+            check_image_batch(x, name)
+            check_metric_size(x, name, self.metric_name)
+            extractor.check_batch(x, name)
+            if self.check_finite:
+                check_finite_values(x, name)
+        if pred.shape != target.shape:
+            raise ValueError(
+                f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}"
+            )
+
+    def _check_first_call(self, args: tuple, kwargs: Mapping[str, Any]) -> None:
+        extractor: Any = self.extractor
+        if extractor.range_checked:
+            return
+        pred, target = call_argument(args, kwargs, 0, "pred"), call_argument(args, kwargs, 1, "target")
+        if pred is not None and target is not None:
+            self._check_pair(pred, target)
+            extractor.check_range_once(target, "target", pred=pred)
+
+
 @torch.compiler.disable
 def _eager_check(module: FirstCallChecked, args: tuple, kwargs: Mapping[str, Any]) -> None:
     module._check_first_call(args, kwargs)

@@ -28,7 +28,7 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -36,11 +36,7 @@ from torch import Tensor
 
 from perceptual._validation import (
     DEFAULT_INPUT_RANGE,
-    FirstCallChecked,
-    call_argument,
-    check_finite_values,
-    check_image_batch,
-    check_metric_size,
+    ImagePairChecked,
 )
 from perceptual.features import VGGFeatures
 from perceptual.images import to_unit_range
@@ -134,7 +130,7 @@ def _moments(x: Tensor) -> tuple[Tensor, Tensor]:
     return mean, variance
 
 
-class DISTS(FirstCallChecked):
+class DISTS(ImagePairChecked):
     """DISTS distance between images (0 for identical images), as a metric or as a loss.
 
     Args:
@@ -165,6 +161,8 @@ class DISTS(FirstCallChecked):
 
     alpha: Tensor
     beta: Tensor
+
+    metric_name = "DISTS"
 
     def __init__(
         self,
@@ -233,26 +231,6 @@ class DISTS(FirstCallChecked):
             similarity = term if similarity is None else similarity + term
         assert similarity is not None
         return 1.0 - similarity
-
-    def _check_pair(self, pred: Tensor, target: Tensor) -> None:
-        for name, x in (("pred", pred), ("target", target)):
-            check_image_batch(x, name)
-            check_metric_size(x, name, "DISTS")
-            self.extractor.check_batch(x, name)
-            if self.check_finite:
-                check_finite_values(x, name)
-        if pred.shape != target.shape:
-            raise ValueError(
-                f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}"
-            )
-
-    def _check_first_call(self, args: tuple, kwargs: Mapping[str, Any]) -> None:
-        if self.extractor.range_checked:
-            return
-        pred, target = call_argument(args, kwargs, 0, "pred"), call_argument(args, kwargs, 1, "target")
-        if pred is not None and target is not None:
-            self._check_pair(pred, target)
-            self.extractor.check_range_once(target, "target", pred=pred)
 
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
         self._check_pair(pred, target)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -28,12 +28,8 @@ from torch import Tensor
 
 from perceptual._validation import (
     DEFAULT_INPUT_RANGE,
-    FirstCallChecked,
-    call_argument,
-    check_finite_values,
-    check_image_batch,
+    ImagePairChecked,
     check_mask,
-    check_metric_size,
     spatial_size,
 )
 from perceptual.features import FrozenFeatures, VGGFeatures
@@ -107,7 +103,7 @@ def _unit_channels(features: Tensor) -> Tensor:
     return features * torch.rsqrt(features.square().sum(dim=1, keepdim=True) + _EPS**2)
 
 
-class LPIPS(FirstCallChecked):
+class LPIPS(ImagePairChecked):
     """LPIPS (v0.1) distance between images, as a metric or as a loss, on VGG16, AlexNet or SqueezeNet.
 
     Args:
@@ -138,6 +134,8 @@ class LPIPS(FirstCallChecked):
     ``forward(pred, target)`` is differentiable with respect to ``pred`` (the target's features are computed without
     a graph) and float32 under autocast too. Wrap it in ``torch.no_grad()`` to use it as a metric.
     """
+
+    metric_name = "LPIPS"
 
     def __init__(
         self,
@@ -232,26 +230,6 @@ class LPIPS(FirstCallChecked):
                 total = term if total is None else total + term
         assert total is not None
         return total
-
-    def _check_first_call(self, args: tuple, kwargs: Mapping[str, Any]) -> None:
-        if self.extractor.range_checked:
-            return
-        pred, target = call_argument(args, kwargs, 0, "pred"), call_argument(args, kwargs, 1, "target")
-        if pred is not None and target is not None:
-            self._check_pair(pred, target)
-            self.extractor.check_range_once(target, "target", pred=pred)
-
-    def _check_pair(self, pred: Tensor, target: Tensor) -> None:
-        for name, x in (("pred", pred), ("target", target)):
-            check_image_batch(x, name)
-            check_metric_size(x, name, "LPIPS")
-            self.extractor.check_batch(x, name)
-            if self.check_finite:
-                check_finite_values(x, name)
-        if pred.shape != target.shape:
-            raise ValueError(
-                f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}"
-            )
 
     def forward(self, pred: Tensor, target: Tensor, *, mask: Tensor | None = None) -> Tensor:
         self._check_pair(pred, target)
