@@ -155,3 +155,30 @@ def tiny_demo_args(command: str, root, runs, *extra: str) -> list[str]:
         "false",
         *extra,
     ]
+
+
+def dlib_faces():
+    """``(FaceModels(), skimage.data)`` for the tests on real photos; skips the test when dlib, its model files or
+    scikit-image are missing (the ``faces`` extra)."""
+    pytest.importorskip("dlib", reason="the 'faces' extra is not installed: pip install -e '.[faces]'")
+    data = pytest.importorskip("skimage.data", reason="scikit-image ships the real photos")
+    from beautygan.data.faces import FaceModels, FacesUnavailableError, models_dir
+
+    try:
+        models_dir()
+    except FacesUnavailableError as err:
+        pytest.skip(str(err))
+    return FaceModels(), data
+
+
+def run_ddp_smoke(root, out, cwd, *options: str):
+    """``tests/_ddp_smoke.py ROOT OUT --devices 2 OPTIONS`` in a fresh process (one thread per rank) on this tree's
+    packages, whatever else is installed; the finished process."""
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(repo), str(repo / "experiments")])}
+    command = [sys.executable, str(Path(__file__).with_name("_ddp_smoke.py")), str(root), str(out), "--devices", "2"]
+    return subprocess.run([*command, *options], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)

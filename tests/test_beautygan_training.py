@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import copy
 import io
-import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -15,7 +12,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
-from conftest import tensorboard_events
+from conftest import run_ddp_smoke, tensorboard_events
 from PIL import Image
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -350,16 +347,7 @@ def test_ddp_two_cpu_processes(dataset_root: Path, tmp_path: Path) -> None:
     # The frozen VGG has nothing for DDP to reduce: none of its parameters requires a gradient.
     assert not any(p.requires_grad for n, p in model.named_parameters() if n.startswith("perceptual"))
     out = tmp_path / "ranks.txt"
-    repo = Path(__file__).resolve().parents[1]  # this tree's perceptual and beautygan, whatever else is installed
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(repo), str(repo / "experiments")])}
-    result = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("_ddp_smoke.py")), str(dataset_root), str(out), "--devices", "2"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_ddp_smoke(dataset_root, out, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     first, second = out.read_text().splitlines()
     step, batches, *sums = first.split()

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import save_untrained_generator
+from conftest import dlib_faces, save_untrained_generator
 from PIL import Image, ImageFilter
 
 from beautygan.cli import main as beautygan_main
@@ -496,15 +496,7 @@ def test_an_unwritable_output_folder_is_refused_before_any_work(
 # --------------------------------------------------------------------------------------------- photos (dlib)
 @pytest.fixture(scope="module")
 def faces():
-    pytest.importorskip("dlib", reason="the 'faces' extra is not installed: pip install -e '.[faces]'")
-    data = pytest.importorskip("skimage.data", reason="scikit-image ships the real photos")
-    from beautygan.data.faces import FaceModels, FacesUnavailableError, models_dir
-
-    try:
-        models_dir()
-    except FacesUnavailableError as err:
-        pytest.skip(str(err))
-    return FaceModels(), data
+    return dlib_faces()
 
 
 def test_on_a_photo_strength_zero_is_the_photo_and_one_the_plain_transfer(checkpoint, faces) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import save_untrained_generator
+from conftest import dlib_faces, save_untrained_generator
 from PIL import Image, ImageFilter
 
 from beautygan.cli import main as beautygan_main
@@ -75,18 +75,6 @@ def _crop(image: Path) -> torch.Tensor:
 
 def _eight_bit(image: torch.Tensor) -> np.ndarray:
     return np.rint((image.clamp(-1, 1).permute(1, 2, 0).numpy() + 1) * 127.5).astype(np.uint8)
-
-
-def _faces():
-    pytest.importorskip("dlib", reason="the 'faces' extra is not installed: pip install -e '.[faces]'")
-    data = pytest.importorskip("skimage.data", reason="scikit-image ships the real photos")
-    from beautygan.data.faces import FaceModels, FacesUnavailableError, models_dir
-
-    try:
-        models_dir()
-    except FacesUnavailableError as err:
-        pytest.skip(str(err))
-    return FaceModels(), data
 
 
 # ------------------------------------------------------------------------------------------ the checkpoint
@@ -202,7 +190,7 @@ def test_a_whole_mt_image_gets_its_label_map_and_landmark_file_scaled_to_the_cro
 def test_an_image_whose_landmark_file_is_stale_is_not_given_that_file(psgan: Path, mt: Path, tmp_path) -> None:
     """A changed image no longer matches its landmark file's hash: the file is ignored and dlib's landmarks are
     used instead (dlib finds this drawn face)."""
-    models, _ = _faces()
+    models, _ = dlib_faces()
     copy = tmp_path / "mt"
     for folder in ("images", "segs", "landmarks"):
         (copy / folder / "makeup").mkdir(parents=True)
@@ -225,7 +213,7 @@ def test_an_image_whose_landmark_file_is_stale_is_not_given_that_file(psgan: Pat
 def test_an_aligned_photo_gets_dlibs_landmarks_mapped_into_the_crop(psgan: Path) -> None:
     from beautygan.data.faces import alignment_matrix, label_map_from_landmarks
 
-    models, data = _faces()
+    models, data = dlib_faces()
     astronaut = data.astronaut()
     transfer = PhotoTransfer(psgan, TransferOptions(), models=models)
     photo = transfer.prepare(astronaut, "astronaut.png")
@@ -242,7 +230,7 @@ def test_an_aligned_photo_gets_dlibs_landmarks_mapped_into_the_crop(psgan: Path)
 def test_a_whole_photo_without_files_gets_dlibs_landmarks_and_a_drawn_label_map(psgan: Path, tmp_path) -> None:
     from beautygan.data.faces import label_map_from_landmarks
 
-    models, data = _faces()
+    models, data = dlib_faces()
     astronaut = data.astronaut()
     Image.fromarray(astronaut).save(tmp_path / "astronaut.png")
     transfer = PhotoTransfer(psgan, TransferOptions(align=False), models=models)

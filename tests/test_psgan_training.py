@@ -11,9 +11,6 @@ wtjiang98/PSGAN ``psgan/solver.py`` written out with its config constants, and t
 from __future__ import annotations
 
 import copy
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +18,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
+from conftest import run_ddp_smoke
 from torch.utils.data import DataLoader
 
 from beautygan.cli import main as beautygan_main
@@ -359,16 +357,7 @@ def test_bad_generator_configuration_is_one_line(
 def test_ddp_two_cpu_processes(tmp_path: Path) -> None:
     root = write_synthetic_mt(tmp_path / "mt", n=5, size=32, held_out=2, seed=0, pose=1.0)
     out = tmp_path / "ranks.txt"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "experiments")])}
-    command = [sys.executable, str(Path(__file__).with_name("_ddp_smoke.py")), str(root), str(out)]
-    result = subprocess.run(
-        [*command, "--devices", "2", "--generator", "psgan"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_ddp_smoke(root, out, tmp_path, "--generator", "psgan")
     assert result.returncode == 0, result.stderr[-3000:]
     first, second = out.read_text().splitlines()
     step, batches, *sums = first.split()
