@@ -68,7 +68,10 @@ def read_landmarks(image: str | Path, *, path: str | Path | None = None) -> np.n
         record = json.loads(where.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return None
-    if not isinstance(record, dict) or record.get("image_sha256") != hashlib.sha256(Path(image).read_bytes()).hexdigest():
+    if (
+        not isinstance(record, dict)
+        or record.get("image_sha256") != hashlib.sha256(Path(image).read_bytes()).hexdigest()
+    ):
         return None
     return _points(record)
 

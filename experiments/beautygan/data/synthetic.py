@@ -44,19 +44,14 @@ file's bytes>, "source": "synthetic", "points": [[x, y], ... 68 pairs]}``.
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
-
-from perceptual.files import atomic_path
 
 from .landmarks import write_landmarks
 from .regions import FaceRegion
@@ -436,4 +431,3 @@ def write_synthetic_mt(
         (root / f"{domain}.txt").write_text("".join(f"{domain}/{name}\n" for name in train))
         (root / f"{domain}_test.txt").write_text("".join(f"{domain}/{name}\n" for name in test))
     return root
-
