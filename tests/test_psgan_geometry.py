@@ -64,3 +64,23 @@ def test_face_geometry_carries_the_landmarks_and_refuses_bad_input() -> None:
         psgan_regions(labels.float(), torch.zeros(1, 68, 2))
     with pytest.raises(ValueError, match=r"\(N, H, W\)"):
         psgan_regions(labels[0], torch.zeros(1, 68, 2))
+
+
+def test_face_geometry_truncates_float64_landmarks_as_the_official_code() -> None:
+    """Landmarks a hair below a whole pixel (float64, as a photo's are): the eye boxes come from the points as given,
+    not from their float32 rounding (which lands on the next pixel and moves every box edge by one)."""
+    (face,) = _faces(64, 1, seed=7)
+    points = face.landmarks.astype(np.float64)
+    points[36:48] = np.floor(points[36:48]) + 1 - 1e-9  # float32 rounds these up to the next whole pixel
+    assert (np.float32(points[36:48]) == np.floor(points[36:48]) + 1).all()
+    labels = torch.from_numpy(face.labels.astype(np.int64))[None]
+    official, _ = official_process(
+        torch.from_numpy(face.labels.astype(np.float32))[None, None],
+        points[:, ::-1].copy(),
+        img_size=64,
+        feature_size=16,
+        eye_margin=eye_margin(64),
+    )
+    geometry = face_geometry(labels, torch.from_numpy(points)[None])
+    assert torch.equal(geometry.regions[0], official[:, 0])
+    assert not torch.equal(psgan_regions(labels, torch.from_numpy(points).float()[None])[0], official[:, 0])

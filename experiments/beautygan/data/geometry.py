@@ -24,15 +24,13 @@ import torch
 from torch import Tensor
 
 from ..models.psgan import FaceGeometry
-from .regions import FaceRegion
+from .regions import EYE_SURROUND, LIPS
 
 __all__ = ["EYE_BOX_MARGIN_AT_256", "eye_margin", "face_geometry", "psgan_regions"]
 
 EYE_BOX_MARGIN_AT_256 = 16
 """Pixels each eye box is widened by on every side at 256x256 (official ``PreProcess.eye_margin``)."""
 
-_LIPS = (FaceRegion.UPPER_LIP, FaceRegion.LOWER_LIP)
-_FACE = (FaceRegion.FACE, FaceRegion.NOSE)
 _EYES = (slice(42, 48), slice(36, 42))  # the official order: the image's right eye, then its left one
 
 
@@ -63,27 +61,29 @@ def psgan_regions(labels: Tensor, landmarks: Tensor) -> Tensor:
         raise ValueError(f"landmarks must be ({labels.shape[0]}, 68, 2) (x, y) points, one set per map, got {shape}")
     n, height, width = labels.shape
     margin = eye_margin(height)
-    lips = (labels == _LIPS[0]) | (labels == _LIPS[1])
-    face = (labels == _FACE[0]) | (labels == _FACE[1])
+    lips = (labels == LIPS[0]) | (labels == LIPS[1])
+    face = (labels == EYE_SURROUND[0]) | (labels == EYE_SURROUND[1])  # face and nose
     rows = torch.arange(height, device=labels.device).view(1, height, 1)
     cols = torch.arange(width, device=labels.device).view(1, 1, width)
-    first = second = torch.zeros_like(face)
     points = landmarks.to(labels.device, torch.float64)
+    boxes = []
     for eye in _EYES:
         # official copy_area: rows int(min y) - m .. int(max y) + m, columns likewise (end exclusive + 1)
         low = torch.trunc(points[:, eye].amin(dim=1)).long() - margin  # (N, 2): x, y
         high = torch.trunc(points[:, eye].amax(dim=1)).long() + margin + 1
         inside_rows = (rows >= low[:, 1].view(n, 1, 1)) & (rows < high[:, 1].view(n, 1, 1))
         inside_cols = (cols >= low[:, 0].view(n, 1, 1)) & (cols < high[:, 0].view(n, 1, 1))
-        first, second = second, inside_rows & inside_cols
+        boxes.append(inside_rows & inside_cols)
+    right, left = boxes
     # official copy_area, twice: the second box is filled from the face mask the first one already emptied, so
     # where the boxes overlap a pixel ends up in neither region
-    eyes = face & (first ^ second)
-    skin = face & ~(first | second)
+    eyes = face & (right ^ left)
+    skin = face & ~(right | left)
     return torch.stack([lips, skin, eyes], dim=1).float()  # the order of REGIONS
 
 
 def face_geometry(labels: Tensor, landmarks: Tensor) -> FaceGeometry:
-    """:class:`~beautygan.models.psgan.FaceGeometry` of MT label maps and landmarks (:func:`psgan_regions`)."""
-    landmarks = landmarks.to(labels.device, torch.float32)
-    return FaceGeometry(regions=psgan_regions(labels, landmarks), landmarks=landmarks)
+    """:class:`~beautygan.models.psgan.FaceGeometry` of MT label maps and landmarks (:func:`psgan_regions`, from the
+    landmarks as given: float64 points are truncated as float64, as the official code does)."""
+    regions = psgan_regions(labels, landmarks)
+    return FaceGeometry(regions=regions, landmarks=landmarks.to(labels.device, torch.float32))
