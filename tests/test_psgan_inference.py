@@ -368,3 +368,21 @@ def test_every_command_takes_a_psgan_checkpoint_as_it_takes_a_beautygan_one(
     # the PSGAN results are not BeautyGAN's
     other = np.asarray(Image.open(tmp_path / "beautygan" / "folders" / "nm_0002__mk_0002.png")).astype(int)
     assert np.abs(other - plain).mean() > 5
+
+
+def test_evaluate_lists_a_faceless_image_and_measures_the_other_pairs(psgan: Path, mt: Path, tmp_path: Path) -> None:
+    dlib_faces()
+    from beautygan.inference.evaluate import EvalPair, evaluate_pairs
+
+    blank = tmp_path / "blank.png"  # no face for dlib, no landmark file beside it
+    Image.new("RGB", (FILES, FILES), (128, 128, 128)).save(blank)
+    good = EvalPair(_image(mt, "non-makeup", 0), _image(mt, "makeup", 0))
+    faceless = EvalPair(blank, _image(mt, "makeup", 1))
+    failures: list = []
+    rows = evaluate_pairs(
+        [faceless, good], generator=TrainedGenerator.load(psgan), faces=False, image_size=SIZE, failures=failures
+    )
+    assert [(row["source"], row["reference"]) for row in rows] == [(str(good.source), str(good.reference))]
+    assert [(pair, "no face" in message and str(blank) in message) for pair, message in failures] == [(faceless, True)]
+    with pytest.raises(ValueError, match="no face"):  # without a failures list, the error itself
+        evaluate_pairs([faceless], generator=TrainedGenerator.load(psgan), faces=False, image_size=SIZE)

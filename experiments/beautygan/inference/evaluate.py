@@ -39,6 +39,7 @@ from torch import Tensor
 from perceptual.files import atomic_path
 from perceptual.images import ImageLoadError, from_unit_range, load_image, save_image, to_unit_range, uint8_image
 
+from ..data.faces import NoFaceError
 from ..data.metrics import SAME_PERSON_THRESHOLD, face_distance, face_models, transfer_metrics
 from ..data.mt import mt_labels_path, read_labels, read_pairs_file
 from ..models.psgan import FaceGeometry
@@ -109,7 +110,8 @@ def evaluate_pairs(
     through ``generator`` (a :class:`~beautygan.inference.trained_generator.TrainedGenerator`, on its device); those
     results are written to ``results_dir`` when given. A generator that needs face geometries (the PSGAN-style one)
     gets each image's from its label map and its landmarks: stored beside an MT-layout image, else found by dlib
-    (:mod:`beautygan.inference.photo_geometry`); an image without either raises ``ValueError`` naming it.
+    (:mod:`beautygan.inference.photo_geometry`); an image without either raises
+    :class:`~beautygan.data.faces.NoFaceError` naming it, or, with a ``failures`` list, is listed there.
 
     A pair whose image cannot be read raises :class:`~perceptual.images.ImageLoadError`, or, when a ``failures`` list
     is given, is appended to it as ``(pair, message)`` and skipped, so one bad file does not lose the other pairs."""
@@ -151,7 +153,9 @@ def evaluate_pairs(
         if key not in geometries:
             labels, found, faces = labels_for(image, explicit, path)
             points = stored_landmarks(path, size=(size, size))
-            if points is None and faces:  # dlib already ran on this image for its label map
+            if points is None and faces is not None:  # dlib already ran on this image for its label map
+                if not faces:
+                    raise NoFaceError(f"{path}: no face found and no landmark file beside it")
                 points = faces[0].landmarks
             if points is None:
                 if landmark_models[0] is None:
@@ -165,7 +169,7 @@ def evaluate_pairs(
         return geometries[key]
 
     for start in chunks:
-        chunk, numbers, loaded = [], [], []
+        chunk, numbers, loaded, shapes_of = [], [], [], []
         for number, pair in enumerate(pairs[start : start + batch_size], start):
             try:
                 images = [
@@ -173,7 +177,13 @@ def evaluate_pairs(
                     for path in (pair.source, pair.reference, pair.result)
                     if path is not None
                 ]
-            except ImageLoadError as err:
+                shapes = None
+                if pair.result is None and generator is not None and generator.needs_geometry:
+                    shapes = (
+                        geometry_for(images[0], pair.source_labels, pair.source),
+                        geometry_for(images[1], pair.reference_labels, pair.reference),
+                    )
+            except (ImageLoadError, NoFaceError) as err:
                 if failures is None:
                     raise
                 failures.append((pair, str(err)))  # this pair is skipped; the others are measured
@@ -181,6 +191,7 @@ def evaluate_pairs(
             chunk.append(pair)
             numbers.append(number)
             loaded.append(images)
+            shapes_of.append(shapes)
         if not chunk:
             continue
         sources = torch.stack([images[0] for images in loaded])
@@ -196,16 +207,11 @@ def evaluate_pairs(
                 results[i] = loaded[i][2]
         if todo:
             assert generator is not None  # checked above for every pair without a result
-            shapes: list[FaceGeometry | None] = [None, None]
+            geometries: list[FaceGeometry | None] = [None, None]
             if generator.needs_geometry:
-                shapes = [
-                    FaceGeometry.cat([geometry_for(sources[i], chunk[i].source_labels, chunk[i].source) for i in todo]),
-                    FaceGeometry.cat(
-                        [geometry_for(references[i], chunk[i].reference_labels, chunk[i].reference) for i in todo]
-                    ),
-                ]
+                geometries = [FaceGeometry.cat([shapes_of[i][side] for i in todo]) for side in (0, 1)]
             made_up = generator.translate(
-                *(from_unit_range(x[todo], (-1, 1)) for x in (sources, references)), *shapes
+                *(from_unit_range(x[todo], (-1, 1)) for x in (sources, references)), *geometries
             ).makeup
             results[todo] = to_unit_range(made_up, (-1, 1))
         metrics = transfer_metrics(
