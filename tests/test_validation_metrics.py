@@ -84,3 +84,12 @@ def test_the_metrics_leave_a_seeded_run_alone() -> None:
     for key, parameter in bare.named_parameters():
         if parameter.requires_grad:
             assert torch.equal(parameter, trained[key]), key
+
+
+def test_metrics_on_weights_other_than_the_pretrained_ones_say_so() -> None:
+    model = BeautyGAN(**TINY)  # random VGG16 weights
+    assert set(model.image_metrics["val"]) == {"lpips", "dists"}
+    assert model.image_metric_notes == [
+        "validation lpips, dists on VGG16 weights that are not torchvision's pretrained ones (random): the logged "
+        "values are not the published metrics"
+    ]

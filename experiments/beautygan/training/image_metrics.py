@@ -7,8 +7,10 @@ structure. Both are defined on VGG16 with its ImageNet input normalization, so t
 loss's VGG16 weights when the preset uses them (``paper``); the other presets feed raw images to their VGG
 (``official``: VGG19; ``psgan``: VGG16), and then no such metric is logged. A metric whose calibration is not
 installed (the ``lpips`` and ``dists-pytorch`` packages ship them: the ``metrics`` extra) is left out too; the
-returned notes say which and why. The VGG trunks are frozen and stay out of checkpoints; building them leaves the random state alone, so a
-seeded run trains the same networks with or without them.
+returned notes say which and why. On weights other than torchvision's pretrained VGG16 (the offline fallback's
+random VGG16, a file) they are still logged, with a note that the values are not the published metrics. The VGG
+trunks are frozen and stay out of checkpoints; building them leaves the random state alone, so a seeded run trains
+the same networks with or without them.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ def image_metrics(
             "this preset's VGG is not (use preset 'paper')"
         )
         names = ()
+    if names and weights is not None and weights.provenance != "pretrained":
+        notes.append(
+            f"validation {', '.join(names)} on VGG16 weights that are not torchvision's pretrained ones "
+            f"({weights.provenance}): the logged values are not the published metrics"
+        )
     with torch.random.fork_rng(devices=[]):  # building them draws no random numbers from the training's seed
         for name in names:
             try:
