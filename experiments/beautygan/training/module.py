@@ -87,16 +87,15 @@ Geometries = tuple[FaceGeometry, FaceGeometry]
 def _translate_psgan(
     generator: PSGANGenerator, non_makeup: Tensor, makeup: Tensor, geometry: Geometries, identity: bool
 ) -> tuple[Translation, Tensor | None]:
-    """PSGAN's ``G(non_makeup, makeup)`` as its ``forward`` computes it, ``apply_makeup(cat(non_makeup, makeup),
-    makeup_code(cat(makeup, non_makeup)))`` split in two (the same values); with ``identity``, also ``G(x, x)`` of
+    """PSGAN's ``G(non_makeup, makeup)`` (its ``forward``: ``apply_makeup(cat(non_makeup, makeup),
+    makeup_code(cat(makeup, non_makeup)))`` split in two); with ``identity``, also ``G(x, x)`` of
     ``cat(non_makeup, makeup)`` from the same pass: the codes of the same images (MDNet runs once per image) applied
     to the same sources (MANet's first half runs once, :meth:`~beautygan.models.psgan.PSGANGenerator.apply_looks`)."""
+    if not identity:
+        return generator(non_makeup, makeup, non_makeup_geometry=geometry[0], makeup_geometry=geometry[1]), None
     n = non_makeup.shape[0]
     code = generator.makeup_code(torch.cat([makeup, non_makeup]), FaceGeometry.cat([geometry[1], geometry[0]]))
     sources, own_geometry = torch.cat([non_makeup, makeup]), FaceGeometry.cat(list(geometry))
-    if not identity:
-        out = generator.apply_makeup(sources, code, own_geometry)
-        return Translation(makeup=out[:n], non_makeup=out[n:]), None
     own = PSGANCode.cat([code[n:], code[:n]])  # the codes of non_makeup, then makeup
     out, same = generator.apply_looks(sources, [code, own], own_geometry)
     return Translation(makeup=out[:n], non_makeup=out[n:]), same
