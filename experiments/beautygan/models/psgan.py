@@ -422,7 +422,8 @@ class PSGANGenerator(nn.Module):
         run once for the sources (the looks differ from the point where the makeup is applied on) and the second
         half for all looks as one batch."""
         features = self._source_features(non_makeup, geometry)
-        matrices = torch.cat([self._morph_onto(features, code, geometry) for code in codes])
+        queries = self._queries(features, geometry)  # the sources' attention queries, the same for every look
+        matrices = torch.cat([self._morph_onto(features, code, geometry, queries) for code in codes])
         repeat = (len(codes), 1, 1, 1)
         out = self._decode(features.repeat(repeat), matrices, non_makeup.repeat(repeat))
         return list(out.split(non_makeup.shape[0]))
@@ -481,8 +482,20 @@ class PSGANGenerator(nn.Module):
         _check_geometry("geometry", geometry, non_makeup)
         return self.manet.bottleneck[: self.apply_after](self.manet.encoder(non_makeup))
 
-    def _morph_onto(self, features: Tensor, code: PSGANCode, geometry: FaceGeometry) -> Tensor:
-        """The mixed morphed matrices ``(N, 2, h, w)`` of ``code`` on the sources of ``features``."""
+    def _queries(self, features: Tensor, geometry: FaceGeometry) -> tuple[Tensor, Tensor]:
+        """The attention's queries ``(N, C, hw)`` of the sources of ``features`` and their regions ``(N, 3, hw)``."""
+        with torch.autocast(device_type=features.device.type, enabled=False):
+            return self._keys(features, geometry).flatten(2), _grid_regions(geometry).flatten(2)
+
+    def _morph_onto(
+        self,
+        features: Tensor,
+        code: PSGANCode,
+        geometry: FaceGeometry,
+        queries: tuple[Tensor, Tensor] | None = None,
+    ) -> Tensor:
+        """The mixed morphed matrices ``(N, 2, h, w)`` of ``code`` on the sources of ``features`` (``queries``: their
+        :meth:`_queries`, when already computed)."""
         if not isinstance(code, PSGANCode):
             raise TypeError(f"code must be a PSGANCode (from makeup_code or mix_codes), got {type(code).__name__}")
         if len(code) != features.shape[0]:
@@ -494,11 +507,10 @@ class PSGANGenerator(nn.Module):
                 f"{channels}: the code comes from another generator"
             )
         n, _, h, w = features.shape
+        query_keys, query_regions = self._queries(features, geometry) if queries is None else queries
         with torch.autocast(device_type=features.device.type, enabled=False):
-            queries = self._keys(features, geometry).flatten(2)
-            query_regions = _grid_regions(geometry).flatten(2)
             code = code.to(features.device)
-            morphed = self._attend(queries, query_regions, code)  # (N, K, HWq, 2)
+            morphed = self._attend(query_keys, query_regions, code)  # (N, K, HWq, 2)
             mixed = (code.weights.to(morphed.dtype)[:, :, None, None] * morphed).sum(dim=1)
         return mixed.transpose(1, 2).reshape(n, 2, h, w)
 
