@@ -52,3 +52,21 @@ def test_a_changed_image_or_a_bad_record_counts_as_missing(tmp_path: Path) -> No
     assert read_landmarks(image) is None
     with pytest.raises(ValueError, match="68 finite"):
         write_landmarks(path, b"", points[:5], source="dlib")
+
+
+def test_stored_points_scale_from_the_image_as_shown(tmp_path: Path) -> None:
+    """A 40x20 file with EXIF orientation 6 shows as 20 wide and 40 high: its points, in the shown pixels, scale to
+    a 40x40 square by 2 across and 1 down (by hand: x' = (x + 0.5) * 40 / 20 - 0.5)."""
+    from beautygan.inference.photo_geometry import stored_landmarks
+
+    root = write_synthetic_mt(tmp_path / "mt", n=2, size=16, held_out=1, seed=0)
+    image = root / "images" / "non-makeup" / "nm_0000.png"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = tmp_path / "turned.png"
+    Image.new("RGB", (40, 20), (200, 150, 120)).save(buffer, exif=exif)
+    image.write_bytes(buffer.read_bytes())
+    points = np.stack([np.linspace(0, 19, 68), np.linspace(0, 39, 68)], axis=1)
+    write_landmarks(landmarks_path(image), image.read_bytes(), points, source="test")
+    want = np.stack([(points[:, 0] + 0.5) * 2 - 0.5, points[:, 1]], axis=1)
+    np.testing.assert_allclose(stored_landmarks(image, size=(40, 40)), want, rtol=0, atol=1e-12)

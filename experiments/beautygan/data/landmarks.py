@@ -26,10 +26,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from perceptual.files import atomic_path
 
-__all__ = ["LANDMARK_COUNT", "landmarks_path", "read_landmarks", "write_landmarks"]
+__all__ = ["LANDMARK_COUNT", "landmarks_path", "read_landmarks", "scale_landmarks", "shown_size", "write_landmarks"]
 
 LANDMARK_COUNT = 68
 
@@ -94,3 +95,25 @@ def write_landmarks(
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps(record) + "\n")
     return path
+
+
+def shown_size(image: str | Path) -> tuple[int, int]:
+    """``(height, width)`` of an image file as it is shown (an EXIF orientation of 5 to 8 turns it by 90 degrees):
+    the pixels its landmark file's points are in."""
+    with Image.open(image) as opened:
+        width, height = opened.size
+        orientation = opened.getexif().get(0x0112, 1)
+    return (width, height) if orientation in (5, 6, 7, 8) else (height, width)
+
+
+def scale_landmarks(points: object, source: tuple[int, int], target: tuple[int, int]) -> np.ndarray:
+    """``(68, 2)`` ``(x, y)`` landmarks of an image of ``source = (height, width)`` pixels, in the pixels of the
+    same image resized to ``target = (height, width)``, float64. Pixel centres sit at integers:
+    ``x' = (x + 0.5) * target_width / source_width - 0.5``, where a resize that maps the image's edges onto the new
+    edges, as PIL's does, moves them (PSGAN's official loader scales by the ratio alone, less than half a pixel
+    away)."""
+    array = np.asarray(points, dtype=np.float64)
+    if array.shape != (LANDMARK_COUNT, 2):
+        raise ValueError(f"landmarks must be 68 (x, y) points of shape (68, 2), got shape {array.shape}")
+    factor = np.array([target[1] / source[1], target[0] / source[0]])
+    return (array + 0.5) * factor - 0.5

@@ -43,7 +43,7 @@ from torch.utils.data import Dataset
 from perceptual.images import ImageLoadError, image_files, load_image
 
 from .image_size import check_image_size
-from .landmarks import landmarks_path, read_landmarks
+from .landmarks import landmarks_path, read_landmarks, scale_landmarks, shown_size
 from .regions import FaceRegion, stacked_region_masks
 
 if TYPE_CHECKING:
@@ -59,7 +59,6 @@ __all__ = [
     "mt_labels_path",
     "read_labels",
     "read_pairs_file",
-    "scale_landmarks",
 ]
 
 DOMAINS = ("non-makeup", "makeup")
@@ -240,24 +239,6 @@ def check_pairs(root: Path, domain: str, names: Sequence[str]) -> list[str]:
     return problems
 
 
-def _shown_size(path: Path) -> tuple[int, int]:
-    """``(width, height)`` of the image file as :func:`load_image` shows it (an EXIF orientation of 5 to 8 turns it by
-    90 degrees)."""
-    with Image.open(path) as image:
-        width, height = image.size
-        orientation = image.getexif().get(0x0112, 1)
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
-
-
-def scale_landmarks(points: np.ndarray, size: tuple[int, int], image_size: int) -> Tensor:
-    """``(68, 2)`` ``(x, y)`` points of an image of ``size = (width, height)`` in the pixels of that image resized to
-    ``image_size x image_size`` (pixel centres at integers: ``x' = (x + 0.5) * image_size / width - 0.5``, which is
-    where a resize that maps the image's edges onto the new edges, as PIL's does, moves them), float32. (PSGAN's
-    official data loader scales by ``image_size / width`` alone, which differs by less than half a pixel.)"""
-    scale = np.array([image_size / size[0], image_size / size[1]])
-    return torch.from_numpy((np.asarray(points, dtype=np.float64) + 0.5) * scale - 0.5).float()
-
-
 class _LandmarkFinder:
     """dlib's face models, made on first use (only when an image has no landmark file), or why they cannot be."""
 
@@ -382,8 +363,9 @@ class MTDataset(Dataset):
                 if landmarks and not found:
                     points = _dataset_landmarks(self.root, domain, name, finder, problems, notes)
                     if points is not None:
-                        size = _shown_size(self.root / "images" / domain / name)
-                        self._points[domain][name] = scale_landmarks(points, size, image_size)
+                        size = shown_size(self.root / "images" / domain / name)
+                        scaled = scale_landmarks(points, size, (image_size, image_size))
+                        self._points[domain][name] = torch.from_numpy(scaled).float()
             self.names[domain] = names
         if notes:
             warnings.warn(

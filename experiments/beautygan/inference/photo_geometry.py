@@ -26,32 +26,20 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor
 
 from ..data.faces import NoFaceError, label_map_from_landmarks
 from ..data.geometry import face_geometry
-from ..data.landmarks import landmarks_path, read_landmarks
+from ..data.landmarks import landmarks_path, read_landmarks, scale_landmarks, shown_size
 from ..models.psgan import FaceGeometry
 
 __all__ = [
     "drawn_geometry",
     "detected_landmarks",
     "geometry_of",
-    "scale_landmarks",
     "stored_landmarks",
     "whole_image_geometry",
 ]
-
-
-def scale_landmarks(points: Any, source: tuple[int, int], target: tuple[int, int]) -> np.ndarray:
-    """``(68, 2)`` ``(x, y)`` landmarks of an image of ``source = (height, width)`` pixels, in the pixels of the
-    same image resized to ``target = (height, width)`` (pixel centres at integers)."""
-    array = np.asarray(points, dtype=np.float64)
-    if array.shape != (68, 2):
-        raise ValueError(f"landmarks must be 68 (x, y) points of shape (68, 2), got shape {array.shape}")
-    factor = np.array([target[1] / source[1], target[0] / source[0]])
-    return (array + 0.5) * factor - 0.5
 
 
 def geometry_of(labels: Any, landmarks: Any) -> FaceGeometry:
@@ -73,13 +61,12 @@ def drawn_geometry(landmarks: Any, size: int) -> tuple[Tensor, FaceGeometry]:
 
 def stored_landmarks(image: str | Path, *, size: tuple[int, int]) -> np.ndarray | None:
     """The landmarks stored beside an MT-layout ``image`` (:func:`~beautygan.data.landmarks.read_landmarks`:
-    ``None`` when missing, stale or malformed), scaled from the image file's pixels to ``size = (height, width)``."""
+    ``None`` when missing, stale or malformed), scaled from the image's pixels as shown (EXIF orientation applied, as
+    its points are) to ``size = (height, width)``."""
     points = read_landmarks(image)
     if points is None:
         return None
-    with Image.open(image) as opened:
-        width, height = opened.size
-    return scale_landmarks(points, (height, width), size)
+    return scale_landmarks(points, shown_size(image), size)
 
 
 def detected_landmarks(models: Any, image: np.ndarray, *, size: tuple[int, int], name: str) -> np.ndarray:
