@@ -35,7 +35,7 @@ def build_app(app: MakeupApp) -> Any:
         else f"whole images, resized to {transfer.size}x{transfer.size}"
     )
     model = transfer.model
-    title = f"{'PSGAN-style' if model.kind == 'psgan' else 'BeautyGAN'} makeup transfer"
+    title = f"{model.name} makeup transfer"
     header = (
         f"# {title}\n**{markdown_escape(model.description)}**: "
         f"{markdown_escape(f'checkpoint {model.checkpoint.name}')}, on {model.device}; {faces}. Photos up to "

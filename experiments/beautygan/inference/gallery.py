@@ -104,7 +104,7 @@ def mt_layout_images(data_dir: str | Path, count: int) -> tuple[list[Path], list
 
 def default_title(transfer: PhotoTransfer, what: str) -> str:
     """A page's title naming the generator: ``"BeautyGAN makeup transfer"``, ``"PSGAN-style makeup transfer"``."""
-    return f"{'PSGAN-style' if transfer.model.kind == 'psgan' else 'BeautyGAN'} {what}"
+    return f"{transfer.model.name} {what}"
 
 
 def _write_page(

@@ -46,7 +46,7 @@ Code = Tensor | PSGANCode
 """A batch of makeup codes (or one item of one): BeautyGAN's tensor, or PSGAN's
 :class:`~beautygan.models.psgan.PSGANCode`."""
 
-_NAMES = {"beautygan": "BeautyGAN generator", "psgan": "PSGAN-style generator"}
+_NAMES = {"beautygan": "BeautyGAN", "psgan": "PSGAN-style"}
 
 
 def resolve_checkpoint(path: str | Path) -> tuple[Path, str | None]:
@@ -115,6 +115,11 @@ class TrainedGenerator:
         return "psgan" if isinstance(self.generator, PSGANGenerator) else "beautygan"
 
     @property
+    def name(self) -> str:
+        """``"BeautyGAN"`` or ``"PSGAN-style"``: which generator, for titles."""
+        return _NAMES[self.kind]
+
+    @property
     def needs_geometry(self) -> bool:
         """Whether the generator reads each face's geometry (regions and 68 landmarks): the PSGAN-style one does."""
         return self.kind == "psgan"
@@ -127,7 +132,7 @@ class TrainedGenerator:
     @property
     def description(self) -> str:
         """Which generator, how large, trained at which size: ``"BeautyGAN generator, 9.2M parameters, 256 px"``."""
-        name = _NAMES[self.kind]
+        name = f"{self.name} generator"
         if getattr(self.generator, "output", "image") == "attention":
             name += " (attention output)"
         return f"{name}, {_count(self.parameters)} parameters, {self.size} px"
