@@ -90,14 +90,24 @@ def no_tf32():
     torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old
 
 
-def save_untrained_generator(path, *, size: int, generator: str = "beautygan", hyper_parameters=None, **extra) -> Path:
+def save_untrained_generator(
+    path,
+    *,
+    size: int,
+    generator: str = "beautygan",
+    hyper_parameters=None,
+    output: str = "image",
+    region_grid: str = "nearest",
+    **extra,
+) -> Path:
     """An untrained generator (seed 0) saved at ``path`` as ``beautygan fit`` saves a checkpoint: it changes every
     pixel it is given, which is what the inference tests need to see a change. ``generator="beautygan"``:
     ``Generator(width=8, residual_blocks=1)``, with no ``generator`` hyper-parameter (the default);
     ``generator="psgan"``: ``PSGANGenerator(width=8, mdnet_blocks=1, manet_blocks=2)`` under the hyper-parameters of
     the checkpoint contract (``generator``, ``generator_width``, ``residual_blocks`` = MANet's blocks,
-    ``makeup_blocks`` = MDNet's, ``generator_output``, ``generator_init``). ``hyper_parameters`` adds to the
-    module's, ``extra`` adds top-level checkpoint keys."""
+    ``makeup_blocks`` = MDNet's, ``generator_output``, ``generator_init``; ``output`` and ``region_grid`` are
+    PSGAN's ``generator_output`` and ``region_grid``). ``hyper_parameters`` adds to the module's, ``extra`` adds
+    top-level checkpoint keys."""
     from beautygan.models.beautygan import Generator
     from beautygan.models.psgan import PSGANGenerator
 
@@ -106,14 +116,15 @@ def save_untrained_generator(path, *, size: int, generator: str = "beautygan", h
         network = Generator(width=8, residual_blocks=1)
         hparams = {"generator_width": 8, "residual_blocks": 1, "generator_output": "image"}
     elif generator == "psgan":
-        network = PSGANGenerator(width=8, mdnet_blocks=1, manet_blocks=2)
+        network = PSGANGenerator(width=8, mdnet_blocks=1, manet_blocks=2, output=output, region_grid=region_grid)
         hparams = {
             "generator": "psgan",
             "generator_width": 8,
             "residual_blocks": 2,
             "makeup_blocks": 1,
-            "generator_output": "image",
+            "generator_output": output,
             "generator_init": "xavier",
+            "region_grid": region_grid,
         }
     else:
         raise ValueError(f"generator must be 'beautygan' or 'psgan', got {generator!r}")

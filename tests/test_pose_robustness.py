@@ -140,13 +140,20 @@ def test_the_two_configs_differ_by_the_generator_only() -> None:
     assert differ == {
         "model.generator",
         "model.makeup_blocks",
+        "model.generator_output",
+        "model.region_grid",
         "trainer.default_root_dir",
         "trainer.logger.init_args.save_dir",
-    }
+    }  # the generator's parts: PSGAN's MDNet blocks, its region layers and region grid (BeautyGAN has neither)
     assert (beautygan["model.generator"], psgan["model.generator"], psgan["model.makeup_blocks"]) == (
         "beautygan",
         "psgan",
         2,
+    )
+    assert (beautygan["model.generator_output"], psgan["model.generator_output"], psgan["model.region_grid"]) == (
+        "attention",
+        "regions",
+        "cover",
     )
 
 

@@ -109,6 +109,28 @@ def test_a_psgan_checkpoint_is_rebuilt_as_its_hyper_parameters_say(psgan: Path, 
         TrainedGenerator.load(mismatch)  # BeautyGAN's tensors under a PSGAN name
 
 
+def test_a_checkpoint_with_region_layers_and_the_cover_grid_is_rebuilt_with_them(mt: Path, tmp_path) -> None:
+    """generator_output "regions" and region_grid "cover" come back from the hyper-parameters (a checkpoint without
+    region_grid reads "nearest"), and a photo transfer runs with them."""
+    path = save_untrained_generator(
+        tmp_path / "r.ckpt", size=SIZE, generator="psgan", output="regions", region_grid="cover"
+    )
+    model = TrainedGenerator.load(path)
+    g = model.generator
+    assert isinstance(g, PSGANGenerator) and (g.output, g.region_grid) == ("regions", "cover")
+    old = save_untrained_generator(tmp_path / "o.ckpt", size=SIZE, generator="psgan")
+    data = torch.load(old, weights_only=True)
+    del data["hyper_parameters"]["region_grid"]
+    torch.save(data, old)
+    assert TrainedGenerator.load(old).generator.region_grid == "nearest"
+    transfer = PhotoTransfer(path, TransferOptions(align=False))
+    source = mt / "images" / "non-makeup" / sorted(p.name for p in (mt / "images" / "non-makeup").iterdir())[0]
+    reference = mt / "images" / "makeup" / sorted(p.name for p in (mt / "images" / "makeup").iterdir())[0]
+    prepared = transfer.prepare(source)
+    out = transfer.transfer_batch([(prepared, reference)])[0]
+    assert out.shape == (SIZE, SIZE, 3) and out.dtype == np.uint8
+
+
 def test_psgan_without_a_geometry_is_a_clear_error(psgan: Path, mt: Path) -> None:
     model = TrainedGenerator.load(psgan)
     images = _crop(_image(mt, "makeup", 2))

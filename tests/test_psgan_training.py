@@ -25,9 +25,11 @@ from beautygan.cli import main as beautygan_main
 from beautygan.data.geometry import face_geometry
 from beautygan.data.mt import MTDataset
 from beautygan.data.synthetic import write_synthetic_mt
+from beautygan.models.beautygan import Generator
 from beautygan.models.discriminator import PatchDiscriminator
 from beautygan.models.generators import build_generator
-from beautygan.models.psgan import PSGANGenerator
+from beautygan.models.layers import output_channels, output_image
+from beautygan.models.psgan import FaceGeometry, PSGANGenerator
 from beautygan.training.checkpoint_files import load_checkpoint_file
 from beautygan.training.loss_weights import PRESET_VGG, PRESETS
 from beautygan.training.module import BeautyGAN
@@ -212,6 +214,90 @@ def test_attention_output_blends_with_the_image_manet_transforms() -> None:
     torch.testing.assert_close(out.non_makeup, b / 2)
 
 
+def test_region_layers_by_hand() -> None:
+    """output_image("regions"): each pixel takes the colour layer of its region id, then the mask; a pixel of no
+    region (-1) is the source's, by hand with numpy; ids of another shape are refused."""
+    rng = np.random.default_rng(0)
+    raw = torch.from_numpy(rng.normal(size=(2, 10, 5, 6)))
+    source = torch.from_numpy(rng.uniform(-1, 1, size=(2, 3, 5, 6)))
+    ids = torch.from_numpy(rng.integers(-1, 3, size=(2, 5, 6)))
+    out = output_image(raw, source, "regions", ids).numpy()
+    r, src = raw.numpy(), source.numpy()
+    mask = 1 / (1 + np.exp(-r[:, 9]))
+    for n in range(2):
+        for y in range(5):
+            for x in range(6):
+                layer = int(ids[n, y, x])
+                if layer < 0:
+                    assert np.array_equal(out[n, :, y, x], src[n, :, y, x])
+                    continue
+                colour = np.tanh(r[n, 3 * layer : 3 * layer + 3, y, x])
+                expected = mask[n, y, x] * colour + (1 - mask[n, y, x]) * src[n, :, y, x]
+                np.testing.assert_allclose(out[n, :, y, x], expected, rtol=1e-12)
+    assert output_channels("regions") == 10 and (ids < 0).any()
+    with pytest.raises(ValueError, match=r"output 'regions' needs region ids of shape \(2, 5, 6\), got \(2, 5\)"):
+        output_image(raw, source, "regions", ids[:, :, 0])
+    with pytest.raises(ValueError, match="only the psgan generator is given"):
+        Generator(width=4, residual_blocks=0, output="regions")
+    with pytest.raises(ValueError, match="region_grid must be 'nearest' .official. or 'cover', got 'any'"):
+        PSGANGenerator(width=4, region_grid="any")  # type: ignore[arg-type]
+
+
+def test_a_region_layer_reaches_its_own_regions_pixels_and_no_other(batch: dict) -> None:
+    """With output="regions", changing the lip layer's weights changes exactly the source's lip pixels (its
+    FaceGeometry's lip mask at full resolution, to the pixel), the skin layer's exactly its skin pixels, and the
+    pixels of no region are the source's bit for bit: no lip colour can be painted beside the lips or between them,
+    whatever the network learns."""
+    torch.manual_seed(4)
+    g = PSGANGenerator(width=4, mdnet_blocks=1, manet_blocks=2, output="regions", region_grid="cover")
+    assert g.manet.decoder[-1].weight.shape[0] == 10
+    gs = face_geometry(batch["source_labels"], batch["source_landmarks"])
+    gr = face_geometry(batch["reference_labels"], batch["reference_landmarks"])
+    source, reference = batch["source"], batch["reference"]
+    regions = gs.regions > 0.5
+    none = ~regions.any(1)
+    with torch.no_grad():
+        before = g.apply_makeup(source, g.makeup_code(reference, gr), gs)
+        assert none.any() and torch.equal(before.permute(1, 0, 2, 3)[:, none], source.permute(1, 0, 2, 3)[:, none])
+        for region, channels in ((0, slice(0, 3)), (1, slice(3, 6))):
+            g.manet.decoder[-1].weight[channels] += 0.3
+            after = g.apply_makeup(source, g.makeup_code(reference, gr), gs)
+            changed = (after - before).abs().amax(1) > 0
+            assert regions[:, region].any() and torch.equal(changed, regions[:, region]), region
+            before = after
+
+
+def test_the_cover_grid_keeps_thin_lips_that_the_nearest_pixel_misses() -> None:
+    """region_grid="cover": a cell is in the smallest region (lips, eyes, skin) holding any of its pixels, by hand on
+    hand-drawn masks; "nearest" (official) reads pixel (4i, 4j) and misses a lip one pixel thick on row 5."""
+    regions = torch.zeros(1, 3, 16, 16, dtype=torch.bool)
+    regions[0, 1, 2:14, 2:14] = True  # skin
+    regions[0, 0, 5, 4:12] = True  # lips, 1 px thick
+    regions[0, 1, 5, 4:12] = False
+    regions[0, 2, 8:10, 3:7] = True  # an eye box
+    regions[0, 1, 8:10, 3:7] = False
+    geometry = FaceGeometry(regions=regions, landmarks=torch.rand(1, 68, 2) * 15)
+    expected = np.zeros((3, 4, 4), dtype=bool)
+    masks = regions[0].numpy()
+    for i in range(4):
+        for j in range(4):
+            cell = masks[:, 4 * i : 4 * i + 4, 4 * j : 4 * j + 4].any(axis=(1, 2))
+            if cell[0]:
+                expected[0, i, j] = True
+            elif cell[2]:
+                expected[2, i, j] = True
+            elif cell[1]:
+                expected[1, i, j] = True
+    torch.manual_seed(0)
+    images = torch.rand(1, 3, 16, 16) * 2 - 1
+    cover = PSGANGenerator(width=4, mdnet_blocks=0, manet_blocks=0, region_grid="cover").makeup_code(images, geometry)
+    nearest = PSGANGenerator(width=4, mdnet_blocks=0, manet_blocks=0).makeup_code(images, geometry)
+    assert np.array_equal(cover.regions[0, 0].numpy(), expected)
+    assert expected[0, 1, 1:3].all() and expected[2, 2, 0:2].all() and expected[1, 0, 0]
+    assert not nearest.regions[0, 0, 0].any()  # the official reading has no lip cell at all
+    assert torch.equal(nearest.regions[0, 0], regions[:, :, ::4, ::4][0])
+
+
 def test_apply_looks_equals_one_apply_makeup_per_look(batch: dict) -> None:
     """Several looks on the same sources (MANet's first half once, the rest as one batch): each equals its own
     apply_makeup, and so do the parameters' gradients of their sum."""
@@ -308,7 +394,11 @@ def test_fit_with_the_demo_config_checkpoints_the_contract_and_resumes(tmp_path:
         "residual_blocks": 2,
         "makeup_blocks": 1,
     }
-    assert (hparams["generator_output"], hparams["generator_init"]) == ("attention", "xavier")
+    assert (hparams["generator_output"], hparams["region_grid"], hparams["generator_init"]) == (
+        "regions",
+        "cover",
+        "xavier",
+    )
     assert checkpoint["datamodule_hyper_parameters"]["image_size"] == 32
     assert checkpoint["datamodule_hyper_parameters"]["landmarks"] is True  # set from model.generator
     # the inference side's rebuild (the contract), strict

@@ -14,8 +14,8 @@ interpolation, evaluation and the web app all go through it (:mod:`beautygan.inf
 The checkpoint is read as a dict (:func:`~beautygan.training.checkpoint_files.load_checkpoint_file`, plain torch):
 its ``generator.*`` tensors and the generator's hyper-parameters; no Lightning class is needed. ``generator`` names
 the generator (``"beautygan"``, the default, or ``"psgan"``); ``generator_width``, ``residual_blocks`` (BeautyGAN's
-bottleneck blocks, PSGAN's MANet blocks), ``makeup_blocks`` (PSGAN's MDNet blocks) and ``generator_output`` give
-its shape; ``datamodule_hyper_parameters.image_size`` the size it was trained at."""
+bottleneck blocks, PSGAN's MANet blocks), ``makeup_blocks`` (PSGAN's MDNet blocks), ``generator_output`` and
+``region_grid`` (PSGAN's) give its shape; ``datamodule_hyper_parameters.image_size`` the size it was trained at."""
 
 from __future__ import annotations
 
@@ -298,6 +298,7 @@ def _build(hparams: dict[str, Any], path: Path) -> nn.Module:
             residual_blocks=int(hparams.get("residual_blocks", 6)),
             makeup_blocks=int(hparams.get("makeup_blocks", 3)),
             output=hparams.get("generator_output", "image"),
+            region_grid=hparams.get("region_grid", "nearest"),
         )
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"checkpoint {path}: its generator hyper-parameters are not usable: {err}") from None

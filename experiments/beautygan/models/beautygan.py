@@ -91,7 +91,14 @@ class Generator(nn.Module):
         if init not in ("xavier", "pytorch"):
             raise ValueError(f"init must be 'xavier' (official) or 'pytorch', got {init!r}")
         if output not in ("image", "attention"):
-            raise ValueError(f"output must be 'image' (official) or 'attention', got {output!r}")
+            raise ValueError(
+                f"output must be 'image' (official) or 'attention', got {output!r}"
+                + (
+                    " (it needs the face's regions, which only the psgan generator is given)"
+                    if output == "regions"
+                    else ""
+                )
+            )
         self.width = width
         self.output = output
         self.non_makeup_branch = _input_branch(width)

@@ -11,7 +11,7 @@ from torch import nn
 
 from .beautygan import Generator, GeneratorInit
 from .layers import GeneratorOutput
-from .psgan import PSGANGenerator
+from .psgan import PSGANGenerator, RegionGrid
 
 __all__ = ["GENERATORS", "GeneratorName", "build_generator"]
 
@@ -28,15 +28,22 @@ def build_generator(
     makeup_blocks: int = 3,
     init: GeneratorInit = "xavier",
     output: GeneratorOutput = "image",
+    region_grid: RegionGrid = "nearest",
 ) -> nn.Module:
     """The generator a checkpoint's hyper-parameters describe (``generator``, ``generator_width``,
-    ``residual_blocks``, ``makeup_blocks``, ``generator_init``, ``generator_output``): BeautyGAN's ``Generator(width,
-    residual_blocks, init, output)``, or ``PSGANGenerator(width, mdnet_blocks=makeup_blocks,
-    manet_blocks=residual_blocks, init, output)`` (``makeup_blocks`` is PSGAN's alone)."""
+    ``residual_blocks``, ``makeup_blocks``, ``generator_init``, ``generator_output``, ``region_grid``): BeautyGAN's
+    ``Generator(width, residual_blocks, init, output)``, or ``PSGANGenerator(width, mdnet_blocks=makeup_blocks,
+    manet_blocks=residual_blocks, init, output, region_grid)`` (``makeup_blocks`` and ``region_grid`` are PSGAN's
+    alone)."""
     if generator == "beautygan":
         return Generator(width=width, residual_blocks=residual_blocks, init=init, output=output)
     if generator == "psgan":
         return PSGANGenerator(
-            width=width, mdnet_blocks=makeup_blocks, manet_blocks=residual_blocks, init=init, output=output
+            width=width,
+            mdnet_blocks=makeup_blocks,
+            manet_blocks=residual_blocks,
+            init=init,
+            output=output,
+            region_grid=region_grid,
         )
     raise ValueError(f"generator must be one of {list(GENERATORS)}, got {generator!r}")

@@ -4,9 +4,10 @@ their official code, wtjiang98/BeautyGAN_pytorch ``net.py`` and wtjiang98/PSGAN 
 - :func:`conv_in_relu`: convolution (no bias), InstanceNorm, ReLU;
 - :class:`ResidualBlock`: conv3x3-IN-ReLU-conv3x3-IN plus the input;
 - :class:`Fp32Conv2d`: the last convolution, run in float32 whatever the autocast state;
-- :func:`output_image`: the last convolution's channels as the output image, ``"image"`` (the official ``tanh``) or
+- :func:`output_image`: the last convolution's channels as the output image, ``"image"`` (the official ``tanh``),
   ``"attention"`` (a 4th channel as a mask that keeps the input's pixels; GANimation's attention output, Pumarola et
-  al., ECCV 2018; in neither official generator).
+  al., ECCV 2018; in neither official generator) or ``"regions"`` (a colour layer per face region, each pixel taking
+  its own region's, and the mask; pixels in no region keep the input's; for a generator given the source's regions).
 
 The helpers return lists of modules (or modules) whose positions give the official state-dict keys.
 """
@@ -18,10 +19,21 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-__all__ = ["GeneratorOutput", "Fp32Conv2d", "ResidualBlock", "conv_in_relu", "output_channels", "output_image"]
+__all__ = [
+    "OUTPUT_REGIONS",
+    "GeneratorOutput",
+    "Fp32Conv2d",
+    "ResidualBlock",
+    "conv_in_relu",
+    "output_channels",
+    "output_image",
+]
 
-GeneratorOutput = Literal["image", "attention"]
-"""What a generator's last convolution paints: the whole image, or a colour layer and a mask (:func:`output_image`)."""
+GeneratorOutput = Literal["image", "attention", "regions"]
+"""What a generator's last convolution paints: the whole image, a colour layer and a mask, or a colour layer per face
+region and a mask (:func:`output_image`)."""
+OUTPUT_REGIONS = 3
+"""The face regions ``"regions"`` paints a colour layer for (PSGAN's lips, skin, eyes)."""
 
 
 class Fp32Conv2d(nn.Conv2d):
@@ -65,17 +77,34 @@ class ResidualBlock(nn.Module):
 
 
 def output_channels(output: GeneratorOutput) -> int:
-    """Channels of the last convolution for ``output``: 3 (``"image"``) or 4 (``"attention"``: colour and mask)."""
-    if output not in ("image", "attention"):
-        raise ValueError(f"output must be 'image' (official) or 'attention', got {output!r}")
-    return 4 if output == "attention" else 3
+    """Channels of the last convolution for ``output``: 3 (``"image"``), 4 (``"attention"``: colour and mask) or 10
+    (``"regions"``: a colour layer for each of the 3 regions, then the mask)."""
+    if output not in ("image", "attention", "regions"):
+        raise ValueError(f"output must be 'image' (official), 'attention' or 'regions', got {output!r}")
+    return {"image": 3, "attention": 4, "regions": 3 * OUTPUT_REGIONS + 1}[output]
 
 
-def output_image(raw: Tensor, source: Tensor, output: GeneratorOutput) -> Tensor:
+def output_image(raw: Tensor, source: Tensor, output: GeneratorOutput, region_ids: Tensor | None = None) -> Tensor:
     """The output image of the last convolution's ``raw`` channels. ``"image"``: ``tanh(raw)``. ``"attention"``: a mask
     ``m = sigmoid(raw[:, 3])`` and ``m * tanh(raw[:, :3]) + (1 - m) * source``, where ``source`` is the image the
-    generator transforms: pixels the mask leaves out are copied from it."""
+    generator transforms: pixels the mask leaves out are copied from it.
+
+    ``"regions"``: ``raw`` holds 3 colour layers (channels 0-2, 3-5, 6-8) and a mask (channel 9); each pixel takes the
+    colour layer of its region in ``region_ids`` ``(N, H, W)`` (0, 1, 2: the source's regions), then the mask as in
+    ``"attention"``; a pixel in no region (-1: hair, background, eyes, teeth, ...) is ``source``'s. A region's
+    layer reaches its own pixels only, to the pixel: lipstick cannot be painted beside the lips or between them."""
     if output == "image":
         return torch.tanh(raw)
-    mask = torch.sigmoid(raw[:, 3:])
-    return mask * torch.tanh(raw[:, :3]) + (1.0 - mask) * source.to(raw.dtype)
+    mask, source = torch.sigmoid(raw[:, -1:]), source.to(raw.dtype)
+    if output == "attention":
+        return mask * torch.tanh(raw[:, :3]) + (1.0 - mask) * source
+    n, _, height, width = raw.shape
+    if region_ids is None or tuple(region_ids.shape) != (n, height, width):
+        raise ValueError(
+            f"output 'regions' needs region ids of shape {(n, height, width)}, got "
+            f"{None if region_ids is None else tuple(region_ids.shape)}"
+        )
+    layers = torch.tanh(raw[:, :-1]).view(n, OUTPUT_REGIONS, 3, height, width)
+    index = region_ids.clamp(0, OUTPUT_REGIONS - 1).view(n, 1, 1, height, width).expand(n, 1, 3, height, width)
+    painted = mask * layers.gather(1, index).squeeze(1) + (1.0 - mask) * source
+    return torch.where((region_ids < 0).unsqueeze(1), source, painted)

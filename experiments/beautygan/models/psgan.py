@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from .beautygan import Translation
 from .layers import Fp32Conv2d, GeneratorOutput, ResidualBlock, conv_in_relu, output_channels, output_image
 
-__all__ = ["FaceGeometry", "PSGANCode", "PSGANGenerator", "REGIONS", "relative_position_features"]
+__all__ = ["FaceGeometry", "PSGANCode", "PSGANGenerator", "REGIONS", "RegionGrid", "relative_position_features"]
 
 REGIONS = ("lips", "skin", "eyes")
 """The regions the attention keeps apart, in the order of :attr:`FaceGeometry.regions`' channels (the official
@@ -44,6 +44,8 @@ FEATURE_STRIDE = 4
 """Image pixels per feature-grid cell: MDNet and MANet downsample twice by 2."""
 
 PSGANInit = Literal["xavier", "pytorch"]
+RegionGrid = Literal["nearest", "cover"]
+"""How the region masks are read at the feature grid (:class:`PSGANGenerator`'s ``region_grid``)."""
 _B = TypeVar("_B", bound="_Batch")
 
 
@@ -273,7 +275,19 @@ class PSGANGenerator(nn.Module):
             to the official network, as :class:`~beautygan.models.beautygan.Generator` has it): the decoder's last
             convolution paints a 4th channel, a mask, and pixels outside it are copied from the image MANet
             transforms (:func:`~beautygan.models.layers.output_image`), so a short training run keeps the
-            background, hair and skin of its input.
+            background, hair and skin of its input. ``"regions"`` (also an addition): the last convolution paints a
+            colour layer for each region (lips, skin, the eye shadow's area) plus the mask; each pixel takes the
+            layer of its region in the source's :class:`FaceGeometry`, at the image's full resolution, and a pixel in
+            no region (hair, background, the eyes themselves, the teeth) keeps the source's. Lipstick then reaches
+            the source's lip pixels and no others through the lip layer, to the pixel: the decoder, which works
+            from a grid four times coarser, would otherwise spread the lip colour onto the skin around the lips and
+            into an open mouth (the colour bleeding users of makeup tools report). The skin layer can still carry
+            some of it onto the skin next to the lips.
+        region_grid: how a feature-grid cell (``4 x 4`` pixels) gets its region. ``"nearest"`` (official): the
+            region of its pixel ``(4i, 4j)``. ``"cover"``: a region holding any pixel of the cell, the smaller
+            regions first (lips, then eyes, then skin), so that lips a pixel or two thick (an open mouth, a small
+            image) still have cells for the attention to read and write; at 64 px the nearest pixel misses every lip
+            cell of one reference in six.
 
     Inputs: images ``(N, 3, H, W)`` in [-1, 1] with H and W divisible by 4, each with its :class:`FaceGeometry`
     (region masks and 68 landmarks at the image's size); the feature grid is ``H/4 x W/4``.
@@ -321,9 +335,13 @@ class PSGANGenerator(nn.Module):
     6. **Interpolation mixes morphed matrices.** A mixed code (:meth:`mix_codes`) morphs each reference's ``γ``, ``β``
        onto the source and mixes the results with the code's weights, as the official ``solver.test`` /
        ``Generator.forward(gamma=, beta=)`` path mixes what ``ret=True`` returns.
-    7. **An optional attention output** (``output="attention"``, not in PSGAN): a 4th channel of the last convolution
-       is a mask; outside it the output keeps the transformed image's pixels. The default ``"image"`` is the official
-       output.
+    7. **Optional outputs** (not in PSGAN): ``output="attention"``, a 4th channel of the last convolution is a mask;
+       outside it the output keeps the transformed image's pixels. ``output="regions"``, a colour layer per region
+       instead, each pixel taking its own region's, and the pixels of no region kept. The default ``"image"`` is
+       the official output.
+    8. **An optional region grid** (``region_grid="cover"``, not in PSGAN): a cell belongs to a region holding any of
+       its pixels (lips, then eyes, then skin), not to its top-left pixel's. The default ``"nearest"`` is the
+       official reading.
 
     About the parameter counts in the literature: the BeautyREC paper (Yan et al., 2023) lists PSGAN at 12.62M,
     which is the official generator alone (12,615,620; its two spectral-norm discriminators would add 5.5M more).
@@ -341,6 +359,7 @@ class PSGANGenerator(nn.Module):
         temperature: float = 200.0,
         init: PSGANInit = "xavier",
         output: GeneratorOutput = "image",
+        region_grid: RegionGrid = "nearest",
     ) -> None:
         super().__init__()
         for name, value, least in (
@@ -359,9 +378,12 @@ class PSGANGenerator(nn.Module):
             raise ValueError(f"temperature must be > 0 (200 in the official code), got {temperature}")
         if init not in ("xavier", "pytorch"):
             raise ValueError(f"init must be 'xavier' (official) or 'pytorch', got {init!r}")
-        output_channels(output)  # 'image' or 'attention', else ValueError
+        output_channels(output)  # 'image', 'attention' or 'regions', else ValueError
+        if region_grid not in ("nearest", "cover"):
+            raise ValueError(f"region_grid must be 'nearest' (official) or 'cover', got {region_grid!r}")
         self.width = width
         self.output = output
+        self.region_grid = region_grid
         self.feature_scale = float(feature_scale)
         self.temperature = float(temperature)
         self.apply_after = manet_blocks // 2
@@ -402,7 +424,7 @@ class PSGANGenerator(nn.Module):
         features, matrices = self.mdnet(makeup)
         with torch.autocast(device_type=makeup.device.type, enabled=False):
             keys = self._keys(features, geometry)
-            regions = _grid_regions(geometry)
+            regions = _grid_regions(geometry, self.region_grid)
             return PSGANCode(
                 keys=keys.unsqueeze(1),
                 regions=regions.unsqueeze(1),
@@ -415,7 +437,7 @@ class PSGANGenerator(nn.Module):
         image in [-1, 1], float32. ``apply_makeup(a, makeup_code(b))`` is the ``makeup`` output of
         ``forward(a, b)``, bit for bit when run at the same batch size."""
         features = self._source_features(non_makeup, geometry)
-        return self._decode(features, self._morph_onto(features, code, geometry), non_makeup)
+        return self._paint(features, [code], geometry, self._queries(features, geometry), non_makeup)
 
     def apply_looks(self, non_makeup: Tensor, codes: Sequence[PSGANCode], geometry: FaceGeometry) -> list[Tensor]:
         """``[apply_makeup(non_makeup, code, geometry) for code in codes]`` (the same values), with MANet's first half
@@ -423,10 +445,7 @@ class PSGANGenerator(nn.Module):
         half for all looks as one batch."""
         features = self._source_features(non_makeup, geometry)
         queries = self._queries(features, geometry)  # the sources' attention queries, the same for every look
-        matrices = torch.cat([self._morph_onto(features, code, geometry, queries) for code in codes])
-        repeat = (len(codes), 1, 1, 1)
-        out = self._decode(features.repeat(repeat), matrices, non_makeup.repeat(repeat))
-        return list(out.split(non_makeup.shape[0]))
+        return list(self._paint(features, codes, geometry, queries, non_makeup).split(non_makeup.shape[0]))
 
     def morph(self, non_makeup: Tensor, code: PSGANCode, geometry: FaceGeometry) -> Tensor:
         """The makeup matrices ``(N, 2, H/4, W/4)`` (``γ`` then ``β``, float32 or float64) that ``code`` morphs onto
@@ -485,7 +504,7 @@ class PSGANGenerator(nn.Module):
     def _queries(self, features: Tensor, geometry: FaceGeometry) -> tuple[Tensor, Tensor]:
         """The attention's queries ``(N, C, hw)`` of the sources of ``features`` and their regions ``(N, 3, hw)``."""
         with torch.autocast(device_type=features.device.type, enabled=False):
-            return self._keys(features, geometry).flatten(2), _grid_regions(geometry).flatten(2)
+            return self._keys(features, geometry).flatten(2), _grid_regions(geometry, self.region_grid).flatten(2)
 
     def _morph_onto(
         self,
@@ -514,11 +533,29 @@ class PSGANGenerator(nn.Module):
             mixed = (code.weights.to(morphed.dtype)[:, :, None, None] * morphed).sum(dim=1)
         return mixed.transpose(1, 2).reshape(n, 2, h, w)
 
-    def _decode(self, features: Tensor, matrices: Tensor, non_makeup: Tensor) -> Tensor:
-        """``x · (1 + γ) + β``, then the rest of MANet: the images."""
+    def _paint(
+        self,
+        features: Tensor,
+        codes: Sequence[PSGANCode],
+        geometry: FaceGeometry,
+        queries: tuple[Tensor, Tensor],
+        non_makeup: Tensor,
+    ) -> Tensor:
+        """The sources of ``features`` wearing each look of ``codes``, ``(len(codes) * N, 3, H, W)`` (look by look):
+        ``x · (1 + γ) + β`` with the morphed matrices, then the rest of MANet (``"regions"``: each pixel's colour
+        layer by the source's full-resolution regions)."""
+        morphed = torch.cat([self._morph_onto(features, code, geometry, queries) for code in codes])
+        repeat = (len(codes), 1, 1, 1)
+        raw, region_ids = self._decode(features.repeat(repeat), morphed), None
+        if self.output == "regions":
+            pixels = geometry.regions if geometry.regions.dtype == torch.bool else geometry.regions > 0.5
+            region_ids = _region_ids(pixels.flatten(2)).view(len(geometry), *geometry.size).repeat(len(codes), 1, 1)
+        return output_image(raw, non_makeup.repeat(repeat), self.output, region_ids)
+
+    def _decode(self, features: Tensor, matrices: Tensor) -> Tensor:
+        """``x · (1 + γ) + β``, then the rest of MANet: the last convolution's channels."""
         h = features * (1 + matrices[:, :1].to(features.dtype)) + matrices[:, 1:].to(features.dtype)
-        h = self.manet.bottleneck[self.apply_after :](h)
-        return output_image(self.manet.decoder(h), non_makeup, self.output)
+        return self.manet.decoder(self.manet.bottleneck[self.apply_after :](h))
 
     def _attend(self, queries: Tensor, query_regions: Tensor, code: PSGANCode) -> Tensor:
         """Each reference's matrices moved onto the source positions, ``(N, K, HWq, 2)``: a source position of a
@@ -558,10 +595,17 @@ def _attention_dtype(features: Tensor) -> torch.dtype:
     return torch.float64 if features.dtype == torch.float64 else torch.float32
 
 
-def _grid_regions(geometry: FaceGeometry) -> Tensor:
-    """The region masks at the pixels ``(4i, 4j)`` the feature grid stands for, bool ``(N, 3, H/4, W/4)``."""
-    regions = geometry.regions[:, :, ::FEATURE_STRIDE, ::FEATURE_STRIDE]
-    return regions if regions.dtype == torch.bool else regions > 0.5
+def _grid_regions(geometry: FaceGeometry, grid: RegionGrid = "nearest") -> Tensor:
+    """The region masks at the feature grid, bool ``(N, 3, H/4, W/4)``. ``"nearest"``: at the pixels ``(4i, 4j)`` the
+    cells stand for. ``"cover"``: a cell is in the smallest region (lips, then eyes, then skin) holding any of its
+    pixels, and in no other."""
+    regions = geometry.regions if geometry.regions.dtype == torch.bool else geometry.regions > 0.5
+    if grid == "nearest":
+        return regions[:, :, ::FEATURE_STRIDE, ::FEATURE_STRIDE]
+    cover = torch.nn.functional.max_pool2d(regions.to(torch.float32), FEATURE_STRIDE) > 0
+    lips, skin, eyes = cover.unbind(1)
+    eyes = eyes & ~lips
+    return torch.stack([lips, skin & ~lips & ~eyes, eyes], dim=1)
 
 
 def _check_images(name: str, x: Any) -> None:

@@ -70,7 +70,7 @@ from ..models.beautygan import GeneratorInit, Translation
 from ..models.discriminator import DiscriminatorNorm, PatchDiscriminator
 from ..models.generators import GENERATORS, GeneratorName, build_generator
 from ..models.layers import GeneratorOutput
-from ..models.psgan import FaceGeometry, PSGANCode, PSGANGenerator
+from ..models.psgan import FaceGeometry, PSGANCode, PSGANGenerator, RegionGrid
 from .guard import LossGuard
 from .histogram import HistogramCriterion, check_criterion, histogram_matching_loss
 from .image_metrics import ImageMetricName, image_metrics
@@ -133,8 +133,12 @@ class BeautyGAN(L.LightningModule):
             True)``, which ``beautygan fit`` sets from this).
         generator_width, residual_blocks, generator_init, generator_output: the generator (:func:`~beautygan.models.generators.build_generator`;
             64 and 6 give BeautyGAN's 9.24M parameters, PSGAN's 12.6M). ``residual_blocks``: BeautyGAN's bottleneck
-            blocks, PSGAN's MANet blocks; ``generator_output: attention`` keeps the input's pixels outside a mask.
+            blocks, PSGAN's MANet blocks; ``generator_output: attention`` keeps the input's pixels outside a mask,
+            ``regions`` (PSGAN's generator only) paints each face region's pixels from a layer of its own and keeps the
+            pixels of no region.
         makeup_blocks: PSGAN's MDNet blocks (3; unused by BeautyGAN).
+        region_grid: how PSGAN's attention reads the region masks at its feature grid: ``"nearest"`` (official) or
+            ``"cover"`` (:class:`~beautygan.models.psgan.PSGANGenerator`; unused by BeautyGAN).
         discriminator_width: first discriminator conv width (64).
         discriminator_norm: ``"spectral"`` (both official codes) or ``"none"``.
         lr, betas: Adam settings of both optimizers.
@@ -165,6 +169,7 @@ class BeautyGAN(L.LightningModule):
         makeup_blocks: int = 3,
         generator_init: GeneratorInit = "xavier",
         generator_output: GeneratorOutput = "image",
+        region_grid: RegionGrid = "nearest",
         discriminator_width: int = 64,
         discriminator_norm: DiscriminatorNorm = "spectral",
         lr: float = 2e-4,
@@ -201,6 +206,7 @@ class BeautyGAN(L.LightningModule):
             makeup_blocks=makeup_blocks,
             init=generator_init,
             output=generator_output,
+            region_grid=region_grid,
         )
         self.uses_geometry = generator == "psgan"  # its calls take each image's FaceGeometry
         self.disc_makeup = PatchDiscriminator(width=discriminator_width, norm=discriminator_norm)  # makeup faces
