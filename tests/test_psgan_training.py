@@ -11,6 +11,7 @@ wtjiang98/PSGAN ``psgan/solver.py`` written out with its config constants, and t
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -265,6 +266,28 @@ def test_a_region_layer_reaches_its_own_regions_pixels_and_no_other(batch: dict)
             changed = (after - before).abs().amax(1) > 0
             assert regions[:, region].any() and torch.equal(changed, regions[:, region]), region
             before = after
+
+
+def test_the_reference_lips_makeup_reaches_the_source_lips_and_no_other_pixel(batch: dict) -> None:
+    """With output="regions", another makeup in the reference's lip cells (its matrices there moved) changes the
+    source's lip pixels and none of its skin or eye-shadow pixels: the other regions' layers are decoded without
+    the lips' makeup. A single decode would carry it onto the skin around the lips (the decoder's convolutions
+    reach a few cells around each cell)."""
+    torch.manual_seed(5)
+    g = PSGANGenerator(width=4, mdnet_blocks=1, manet_blocks=2, output="regions", region_grid="cover")
+    gs = face_geometry(batch["source_labels"], batch["source_landmarks"])
+    gr = face_geometry(batch["reference_labels"], batch["reference_landmarks"])
+    source = batch["source"]
+    with torch.no_grad():
+        code = g.makeup_code(batch["reference"], gr)
+        lip_cells = code.regions[:, :, :1]  # (N, 1, 1, h, w)
+        moved = dataclasses.replace(code, matrices=code.matrices + 0.5 * lip_cells.to(code.matrices.dtype))
+        before, after = g.apply_makeup(source, code, gs), g.apply_makeup(source, moved, gs)
+    changed = (after - before).abs().amax(1) > 0
+    lips = gs.regions[:, 0] > 0.5
+    assert lip_cells.any() and changed.any()
+    assert not (changed & ~lips).any(), int((changed & ~lips).sum())  # nothing off the source's lips moved
+    assert changed[lips].float().mean() > 0.9  # and its lips did
 
 
 def test_the_cover_grid_keeps_thin_lips_that_the_nearest_pixel_misses() -> None:

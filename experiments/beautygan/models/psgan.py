@@ -281,8 +281,9 @@ class PSGANGenerator(nn.Module):
             no region (hair, background, the eyes themselves, the teeth) keeps the source's. Lipstick then reaches
             the source's lip pixels and no others through the lip layer, to the pixel: the decoder, which works
             from a grid four times coarser, would otherwise spread the lip colour onto the skin around the lips and
-            into an open mouth (the colour bleeding users of makeup tools report). The skin layer can still carry
-            some of it onto the skin next to the lips.
+            into an open mouth (the colour bleeding users of makeup tools report). MANet's second half runs twice
+            (one batch): the lip layer from every region's makeup, the other layers with the lip cells' makeup left
+            out, so that the skin beside the lips is decoded from features that never carried the lip colour.
         region_grid: how a feature-grid cell (``4 x 4`` pixels) gets its region. ``"nearest"`` (official): the
             region of its pixel ``(4i, 4j)``. ``"cover"``: a region holding any pixel of the cell, the smaller
             regions first (lips, then eyes, then skin), so that lips a pixel or two thick (an open mouth, a small
@@ -337,8 +338,8 @@ class PSGANGenerator(nn.Module):
        ``Generator.forward(gamma=, beta=)`` path mixes what ``ret=True`` returns.
     7. **Optional outputs** (not in PSGAN): ``output="attention"``, a 4th channel of the last convolution is a mask;
        outside it the output keeps the transformed image's pixels. ``output="regions"``, a colour layer per region
-       instead, each pixel taking its own region's, and the pixels of no region kept. The default ``"image"`` is
-       the official output.
+       instead, each pixel taking its own region's, and the pixels of no region kept; MANet's second half then runs
+       twice, with and without the lips' makeup. The default ``"image"`` is the official output.
     8. **An optional region grid** (``region_grid="cover"``, not in PSGAN): a cell belongs to a region holding any of
        its pixels (lips, then eyes, then skin), not to its top-left pixel's. The default ``"nearest"`` is the
        official reading.
@@ -543,14 +544,25 @@ class PSGANGenerator(nn.Module):
     ) -> Tensor:
         """The sources of ``features`` wearing each look of ``codes``, ``(len(codes) * N, 3, H, W)`` (look by look):
         ``x · (1 + γ) + β`` with the morphed matrices, then the rest of MANet (``"regions"``: each pixel's colour
-        layer by the source's full-resolution regions)."""
+        layer by the source's full-resolution regions, the lips' from a decode with every region's makeup and the
+        others' from one without the lips')."""
         morphed = torch.cat([self._morph_onto(features, code, geometry, queries) for code in codes])
         repeat = (len(codes), 1, 1, 1)
-        raw, region_ids = self._decode(features.repeat(repeat), morphed), None
-        if self.output == "regions":
-            pixels = geometry.regions if geometry.regions.dtype == torch.bool else geometry.regions > 0.5
-            region_ids = _region_ids(pixels.flatten(2)).view(len(geometry), *geometry.size).repeat(len(codes), 1, 1)
-        return output_image(raw, non_makeup.repeat(repeat), self.output, region_ids)
+        if self.output != "regions":
+            return output_image(self._decode(features.repeat(repeat), morphed), non_makeup.repeat(repeat), self.output)
+        # Two decodes as one batch: the lips' layer from every region's makeup, the other layers from the makeup
+        # without the lips' (their cells keep the source's features), so that the skin beside the lips is decoded
+        # from features that never carried the lip colour.
+        lip_cells = queries[1][:, :1].view(len(geometry), 1, *morphed.shape[2:]).repeat(repeat)
+        matrices = torch.cat([morphed, morphed.masked_fill(lip_cells, 0.0)])
+        pixels = geometry.regions if geometry.regions.dtype == torch.bool else geometry.regions > 0.5
+        region_ids = _region_ids(pixels.flatten(2)).view(len(geometry), *geometry.size).repeat(len(codes), 1, 1)
+        twice = (2 * len(codes), 1, 1, 1)
+        raw = self._decode(features.repeat(twice), matrices)
+        with_lips, without_lips = output_image(
+            raw, non_makeup.repeat(twice), "regions", region_ids.repeat(2, 1, 1)
+        ).chunk(2)
+        return torch.where((region_ids == 0).unsqueeze(1), with_lips, without_lips)
 
     def _decode(self, features: Tensor, matrices: Tensor) -> Tensor:
         """``x · (1 + γ) + β``, then the rest of MANet: the last convolution's channels."""
