@@ -92,12 +92,8 @@ class Generator(nn.Module):
             raise ValueError(f"init must be 'xavier' (official) or 'pytorch', got {init!r}")
         if output not in ("image", "attention"):
             raise ValueError(
-                f"output must be 'image' (official) or 'attention', got {output!r}"
-                + (
-                    " (it needs the face's regions, which only the psgan generator is given)"
-                    if output == "regions"
-                    else ""
-                )
+                f"output must be 'image' (official) or 'attention' ('regions' needs the face's regions, which only "
+                f"the psgan generator is given), got {output!r}"
             )
         self.width = width
         self.output = output

@@ -555,8 +555,9 @@ class PSGANGenerator(nn.Module):
         # from features that never carried the lip colour.
         lip_cells = queries[1][:, :1].view(len(geometry), 1, *morphed.shape[2:]).repeat(repeat)
         matrices = torch.cat([morphed, morphed.masked_fill(lip_cells, 0.0)])
-        pixels = geometry.regions if geometry.regions.dtype == torch.bool else geometry.regions > 0.5
-        region_ids = _region_ids(pixels.flatten(2)).view(len(geometry), *geometry.size).repeat(len(codes), 1, 1)
+        region_ids = (
+            _region_ids(_region_masks(geometry).flatten(2)).view(len(geometry), *geometry.size).repeat(len(codes), 1, 1)
+        )
         twice = (2 * len(codes), 1, 1, 1)
         raw = self._decode(features.repeat(twice), matrices)
         with_lips, without_lips = output_image(
@@ -607,11 +608,16 @@ def _attention_dtype(features: Tensor) -> torch.dtype:
     return torch.float64 if features.dtype == torch.float64 else torch.float32
 
 
+def _region_masks(geometry: FaceGeometry) -> Tensor:
+    """The region masks of ``geometry`` at the image's pixels, bool ``(N, 3, H, W)`` (float masks above 0.5)."""
+    return geometry.regions if geometry.regions.dtype == torch.bool else geometry.regions > 0.5
+
+
 def _grid_regions(geometry: FaceGeometry, grid: RegionGrid = "nearest") -> Tensor:
     """The region masks at the feature grid, bool ``(N, 3, H/4, W/4)``. ``"nearest"``: at the pixels ``(4i, 4j)`` the
     cells stand for. ``"cover"``: a cell is in the smallest region (lips, then eyes, then skin) holding any of its
     pixels, and in no other."""
-    regions = geometry.regions if geometry.regions.dtype == torch.bool else geometry.regions > 0.5
+    regions = _region_masks(geometry)
     if grid == "nearest":
         return regions[:, :, ::FEATURE_STRIDE, ::FEATURE_STRIDE]
     cover = torch.nn.functional.max_pool2d(regions.to(torch.float32), FEATURE_STRIDE) > 0
