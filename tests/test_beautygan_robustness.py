@@ -16,6 +16,7 @@ from beautygan.cli import main as beautygan_main
 from beautygan.data.mt import DatasetError, MTDataset, read_labels
 from beautygan.data.regions import stacked_region_masks
 from beautygan.data.synthetic import write_synthetic_mt
+from beautygan.training.checkpoint_files import load_checkpoint_file
 from beautygan.training.datamodule import MTDataModule
 from beautygan.training.guard import LossGuard, NonFiniteLossError
 from beautygan.training.histogram import histogram_matching_loss
@@ -254,7 +255,7 @@ def test_ckpt_path_last_resumes_the_runs_newest_checkpoint_in_the_same_tensorboa
     # A run stopped after its first epoch: what a Ctrl-C during the second epoch leaves behind.
     assert _fit(root, runs, "--trainer.max_epochs", "1", "--trainer.log_every_n_steps", "1") == 0
     version = runs / "tensorboard" / "version_0"
-    first = torch.load(version / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    first = load_checkpoint_file(version / "checkpoints" / "last.ckpt")
     assert (first["epoch"], first["batches_seen"]) == (0, 2)  # 4 training pairs, batch 2
     capsys.readouterr()
     assert _fit(root, runs, "--trainer.max_epochs", "2", "--trainer.log_every_n_steps", "1", "--ckpt_path", "last") == 0
@@ -262,7 +263,7 @@ def test_ckpt_path_last_resumes_the_runs_newest_checkpoint_in_the_same_tensorboa
         f"resuming from {version / 'checkpoints' / 'last.ckpt'} (TensorBoard run version_0)" in capsys.readouterr().out
     )
     assert sorted(p.name for p in (runs / "tensorboard").iterdir()) == ["version_0"]  # no version_1
-    second = torch.load(version / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    second = load_checkpoint_file(version / "checkpoints" / "last.ckpt")
     # Epoch, optimizer steps (2 per batch) and the module's batch counter go on from where the first run stopped.
     assert (second["epoch"], second["global_step"], second["batches_seen"]) == (1, 2 * first["global_step"], 4)
     events = EventAccumulator(str(version)).Reload()
@@ -339,5 +340,5 @@ def test_a_full_disk_at_a_checkpoint_save_is_one_line_and_keeps_the_previous_che
         f"{last.parent}); the previous checkpoint {last} is kept, whole"
     )
     # The previous last.ckpt (epoch 0) is whole and loads; no temporary file is left beside it.
-    assert torch.load(last, map_location="cpu", weights_only=False)["epoch"] == 0
+    assert load_checkpoint_file(last)["epoch"] == 0
     assert not [p for p in last.parent.iterdir() if p.name.endswith(".tmp")]

@@ -41,11 +41,11 @@ def test_parent_state_dict_holds_no_vgg_and_loads_strictly(vgg16_file):
     assert buffer.tell() < 10_000  # the VGG (tens of MB) is not in the checkpoint
 
     fresh = Generator(vgg16_file)
-    result = fresh.load_state_dict(torch.load(io.BytesIO(buffer.getvalue())), strict=True)
+    result = fresh.load_state_dict(torch.load(io.BytesIO(buffer.getvalue()), weights_only=True), strict=True)
     assert not result.missing_keys and not result.unexpected_keys
     torch.testing.assert_close(fresh.conv.weight, model.conv.weight)
     # The VGG still holds the weights from its source file.
-    reference = torch.load(vgg16_file)
+    reference = torch.load(vgg16_file, weights_only=True)
     torch.testing.assert_close(fresh.loss.extractor.body[0].weight, reference["0.weight"])
 
 
