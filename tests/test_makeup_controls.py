@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _reference_colours import base_images, pixel_regions
+from _reference_colours import keys as hand_keys
 from conftest import dlib_faces, save_untrained_generator
 from PIL import Image, ImageFilter
 
@@ -29,6 +31,7 @@ from beautygan.data.synthetic import write_synthetic_mt
 from beautygan.inference.controls import MakeupControls, compose, feather_regions
 from beautygan.inference.photo_transfer import PhotoTransfer, TransferOptions
 from beautygan.models.beautygan import Generator
+from beautygan.models.layers import BASE_LIMIT
 from beautygan.models.psgan import PSGANGenerator
 
 SIZE = 128
@@ -41,13 +44,15 @@ def _astronaut(data) -> np.ndarray:
     return np.asarray(Image.fromarray(data.astronaut()).resize((1024, 1024), Image.LANCZOS))
 
 
-@pytest.fixture(scope="module", params=["beautygan", "psgan", "psgan-regions"])
+@pytest.fixture(scope="module", params=["beautygan", "psgan", "psgan-regions", "psgan-reference-colours"])
 def checkpoint(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained generator of each kind saved as `beautygan fit` saves it, inside a run folder (for ``--ckpt
-    DIR``); ``psgan-regions`` is PSGAN's with the demos' region layers and cover grid."""
+    DIR``); ``psgan-regions`` is PSGAN's with region layers and the cover grid, ``psgan-reference-colours`` with the
+    demos' layers recolouring the source with the reference's colours."""
     path = tmp_path_factory.mktemp("ckpt") / "run" / "version_0" / "checkpoints" / "last.ckpt"
-    if request.param == "psgan-regions":
-        return save_untrained_generator(path, size=SIZE, generator="psgan", output="regions", region_grid="cover")
+    if request.param.startswith("psgan-"):
+        output = request.param.removeprefix("psgan-").replace("-", "_")
+        return save_untrained_generator(path, size=SIZE, generator="psgan", output=output, region_grid="cover")
     return save_untrained_generator(path, size=SIZE, generator=request.param)
 
 
@@ -75,6 +80,26 @@ def _image(mt: Path, domain: str, number: int) -> Path:
 
 def _labels(image: Path) -> np.ndarray:
     return read_labels(Path(str(image).replace("/images/", "/segs/"))).astype(np.int64)
+
+
+def _reference_colour_bases(g: PSGANGenerator, source, start: torch.Tensor, references) -> torch.Tensor:
+    """``"reference_colours"``' base images ``(3, 3, H, W)`` of ``source`` for the two ``references`` mixed half and
+    half, by hand (numpy; queries and keys from the network's features and the geometries' landmarks)."""
+    at = _geometry(source)
+    looks = []
+    for photo in references:
+        geometry = _geometry(photo)
+        features = g.mdnet(photo.crop[None])[0][0].double().numpy()
+        looks.append(
+            (
+                photo.crop.double().numpy(),
+                pixel_regions(geometry.regions[0].numpy()),
+                hand_keys(features, geometry.landmarks[0].numpy(), g.feature_scale),
+            )
+        )
+    query_keys = hand_keys(start[0].double().numpy(), at.landmarks[0].numpy(), g.feature_scale)
+    x, ids = source.crop.double().numpy(), pixel_regions(at.regions[0].numpy())
+    return torch.from_numpy(base_images(x, ids, query_keys, looks, [0.5, 0.5], g.temperature)).float()
 
 
 def _geometry(photo):
@@ -233,16 +258,20 @@ def test_interpolation_ends_are_the_two_transfers(whole, mt) -> None:
                 return g.manet.decoder(g.manet.bottleneck[g.apply_after :](start * (1 + m[:, :1]) + m[:, 1:]))[0]
 
             raw = decode(matrices)
-            if g.output == "regions":
+            if g.output in ("regions", "reference_colours"):
                 # each pixel: its region's colour layer under the mask, the lips' from the decode with every
                 # region's makeup, the others' from one without the makeup of the lip cells (the cover grid's:
                 # any lip pixel in the 4 x 4 cell); a pixel of no region: the source
                 lip_cells = torch.nn.functional.max_pool2d(at.regions[:, :1].float(), 4) > 0
                 apart = decode(matrices.masked_fill(lip_cells, 0.0))
                 middle = source.crop.clone()
+                base = _reference_colour_bases(g, source, start, (a, b)) if g.output == "reference_colours" else None
                 for region, pixels in enumerate(at.regions[0] > 0.5):  # lips, skin, eyes: disjoint
                     channels = raw if region == 0 else apart
-                    colour, mask = torch.tanh(channels[3 * region : 3 * region + 3]), torch.sigmoid(channels[9])
+                    layer = channels[3 * region : 3 * region + 3]
+                    if base is not None:  # a correction of the mixed looks' base (tests/_reference_colours.py)
+                        layer = layer + torch.atanh(base[region].clamp(-BASE_LIMIT, BASE_LIMIT))
+                    colour, mask = torch.tanh(layer), torch.sigmoid(channels[9])
                     painted = mask * colour + (1 - mask) * source.crop
                     middle[:, pixels] = painted[:, pixels]
                 middle = middle.clamp(-1, 1)
@@ -255,7 +284,10 @@ def test_interpolation_ends_are_the_two_transfers(whole, mt) -> None:
     assert np.abs(steps[1].astype(int) - expected).max() <= 1
     blend = (steps[0].astype(int) + steps[2]) / 2
     differ = (steps[0] != steps[2]).any(axis=-1)  # where the two looks differ (the face)
-    assert np.abs(steps[1] - blend)[differ].mean() > 1  # not a cross-fade of the ends
+    if whole.generator.output != "reference_colours":  # not a cross-fade of the ends
+        assert np.abs(steps[1] - blend)[differ].mean() > 1
+    # (an untrained "reference_colours" generator paints its base images, linear in the looks' colour shifts: its
+    # middle is close to the cross-fade by design, and the by-hand middle above is what checks it)
     # From the source's own look: t = 1 is the transfer from the one reference.
     own = whole.interpolate(source, a, weights=(0.0, 1.0))
     assert np.array_equal(own[1], _plain(whole, source, a))
@@ -534,7 +566,8 @@ def test_on_a_photo_strength_zero_is_the_photo_and_one_the_plain_transfer(checkp
     assert np.array_equal(transfer.transfer(source, reference, MakeupControls(strength=0.0)), astronaut)
     plain = _plain(transfer, source, reference)
     assert np.array_equal(transfer.transfer(source, reference, MakeupControls(strength=1.0)), plain)
-    assert np.abs(plain.astype(int) - astronaut).mean() > 0.5  # the transfer did change the face
+    # the transfer did change the face (the mirrored face's colours are its own: "reference_colours" moves little)
+    assert np.abs(plain.astype(int) - astronaut).mean() > 0.2
     half = transfer.transfer(source, reference, MakeupControls(strength=0.5)).astype(int)
     hull = _hull(models, astronaut)
     assert np.array_equal(half[~hull], astronaut[~hull])  # no pixel outside the face, at any strength

@@ -144,7 +144,7 @@ def test_the_two_configs_differ_by_the_generator_only() -> None:
         "model.region_grid",
         "trainer.default_root_dir",
         "trainer.logger.init_args.save_dir",
-    }  # the generator's parts: PSGAN's MDNet blocks, its region layers and region grid (BeautyGAN has neither)
+    }  # the generator's parts: PSGAN's MDNet blocks, its output layers and region grid (BeautyGAN has neither)
     assert (beautygan["model.generator"], psgan["model.generator"], psgan["model.makeup_blocks"]) == (
         "beautygan",
         "psgan",
@@ -152,7 +152,7 @@ def test_the_two_configs_differ_by_the_generator_only() -> None:
     )
     assert (beautygan["model.generator_output"], psgan["model.generator_output"], psgan["model.region_grid"]) == (
         "attention",
-        "regions",
+        "reference_colours",
         "cover",
     )
 

@@ -92,8 +92,8 @@ class Generator(nn.Module):
             raise ValueError(f"init must be 'xavier' (official) or 'pytorch', got {init!r}")
         if output not in ("image", "attention"):
             raise ValueError(
-                f"output must be 'image' (official) or 'attention' ('regions' needs the face's regions, which only "
-                f"the psgan generator is given), got {output!r}"
+                f"output must be 'image' (official) or 'attention' ('regions' and 'reference_colours' need the face's "
+                f"regions, which only the psgan generator is given), got {output!r}"
             )
         self.width = width
         self.output = output

@@ -33,7 +33,15 @@ from torch import Tensor, nn
 from .beautygan import Translation
 from .layers import Fp32Conv2d, GeneratorOutput, ResidualBlock, conv_in_relu, output_channels, output_image
 
-__all__ = ["FaceGeometry", "PSGANCode", "PSGANGenerator", "REGIONS", "RegionGrid", "relative_position_features"]
+__all__ = [
+    "FaceGeometry",
+    "PSGANCode",
+    "PSGANGenerator",
+    "REGIONS",
+    "RegionGrid",
+    "cell_colours",
+    "relative_position_features",
+]
 
 REGIONS = ("lips", "skin", "eyes")
 """The regions the attention keeps apart, in the order of :attr:`FaceGeometry.regions`' channels (the official
@@ -142,17 +150,24 @@ class PSGANCode(_Batch):
         regions: ``(N, K, 3, h, w)`` bool: each reference's :data:`REGIONS` at the grid.
         matrices: ``(N, K, 2, h, w)``: each reference's makeup matrices ``γ`` and ``β``.
         weights: ``(N, K)``: how much each reference's morphed matrices count in the mix.
+        colours: ``(N, K, 3, 3, h, w)``: each reference's colours, per region (lips, skin, eyes) and cell: the mean
+            RGB of the cell's pixels in the region (0 where it has none), from the full-resolution region masks.
+        pixels: ``(N, K, 3, h, w)``: how many pixels of each region each cell holds.
 
-    Keys, matrices and weights are float32 (float64 from a float64 generator), whatever the autocast state.
+    Keys, matrices, weights, colours and pixels are float32 (float64 from a float64 generator), whatever the
+    autocast state.
     """
 
     keys: Tensor
     regions: Tensor
     matrices: Tensor
     weights: Tensor
+    colours: Tensor
+    pixels: Tensor
 
     def __post_init__(self) -> None:
         keys, regions, matrices, weights = self.keys, self.regions, self.matrices, self.weights
+        colours, pixels = self.colours, self.pixels
         if keys.ndim != 5 or regions.ndim != 5 or matrices.ndim != 5 or weights.ndim != 2:
             raise ValueError(
                 "a PSGAN code needs keys, regions and matrices of shape (N, K, C, h, w) and weights (N, K), got "
@@ -176,6 +191,13 @@ class PSGANCode(_Batch):
                 f"a PSGAN code needs bool regions and float keys and matrices, got {regions.dtype}, {keys.dtype} and "
                 f"{matrices.dtype}"
             )
+        if tuple(colours.shape) != (*regions.shape[:3], 3, *regions.shape[3:]) or pixels.shape != regions.shape:
+            raise ValueError(
+                f"a PSGAN code's colours must be (N, K, 3, 3, h, w) and its pixels (N, K, 3, h, w) for regions "
+                f"{tuple(regions.shape)}, got {tuple(colours.shape)} and {tuple(pixels.shape)}"
+            )
+        if not (colours.is_floating_point() and pixels.is_floating_point()):
+            raise TypeError(f"a PSGAN code needs float colours and pixels, got {colours.dtype} and {pixels.dtype}")
 
     @property
     def references(self) -> int:
@@ -284,6 +306,15 @@ class PSGANGenerator(nn.Module):
             into an open mouth (the colour bleeding users of makeup tools report). MANet's second half runs twice
             (one batch): the lip layer from every region's makeup, the other layers with the lip cells' makeup left
             out, so that the skin beside the lips is decoded from features that never carried the lip colour.
+            ``"reference_colours"`` (also an addition): as ``"regions"``, with each region's layer a correction of a
+            base image: the source with each ``4 x 4`` cell's mean colour of the region moved to the reference's
+            colour of that region, carried by the same attention (its weights over the reference's cells, counted by
+            the region's pixels each cell holds; :class:`PSGANCode`'s ``colours``). Within a cell the source keeps
+            its texture and shading. The corrections' weights start at zero, so an untrained generator paints the
+            base images, the way colour transfer by example recolours an image region by region (Reinhard et al.,
+            "Color Transfer between Images", 2001, moves an image's mean colour; Tong et al., "Example-Based
+            Cosmetic Transfer", 2007, transfers makeup per face region); the network learns what the mean colour
+            misses (shading, highlights, edges) and how much of it to apply (the mask).
         region_grid: how a feature-grid cell (``4 x 4`` pixels) gets its region. ``"nearest"`` (official): the
             region of its pixel ``(4i, 4j)``. ``"cover"``: a region holding any pixel of the cell, the smaller
             regions first (lips, then eyes, then skin), so that lips a pixel or two thick (an open mouth, a small
@@ -339,7 +370,9 @@ class PSGANGenerator(nn.Module):
     7. **Optional outputs** (not in PSGAN): ``output="attention"``, a 4th channel of the last convolution is a mask;
        outside it the output keeps the transformed image's pixels. ``output="regions"``, a colour layer per region
        instead, each pixel taking its own region's, and the pixels of no region kept; MANet's second half then runs
-       twice, with and without the lips' makeup. The default ``"image"`` is the official output.
+       twice, with and without the lips' makeup. ``output="reference_colours"``, the same with each layer a
+       correction of the source recoloured with the reference's colours, which the attention moves as it moves
+       ``γ`` and ``β``. The default ``"image"`` is the official output.
     8. **An optional region grid** (``region_grid="cover"``, not in PSGAN): a cell belongs to a region holding any of
        its pixels (lips, then eyes, then skin), not to its top-left pixel's. The default ``"nearest"`` is the
        official reading.
@@ -379,7 +412,7 @@ class PSGANGenerator(nn.Module):
             raise ValueError(f"temperature must be > 0 (200 in the official code), got {temperature}")
         if init not in ("xavier", "pytorch"):
             raise ValueError(f"init must be 'xavier' (official) or 'pytorch', got {init!r}")
-        output_channels(output)  # 'image', 'attention' or 'regions', else ValueError
+        output_channels(output)  # one of OUTPUTS, else ValueError
         if region_grid not in ("nearest", "cover"):
             raise ValueError(f"region_grid must be 'nearest' (official) or 'cover', got {region_grid!r}")
         self.width = width
@@ -394,6 +427,9 @@ class PSGANGenerator(nn.Module):
             for module in self.modules():
                 if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
                     nn.init.xavier_normal_(module.weight, gain=1.0)
+        if output == "reference_colours":  # the corrections start at zero: the first output is the base images
+            with torch.no_grad():
+                self.manet.decoder[-1].weight[:-1].zero_()
 
     # --------------------------------------------------------------------------------------------- public API
     def forward(
@@ -426,11 +462,14 @@ class PSGANGenerator(nn.Module):
         with torch.autocast(device_type=makeup.device.type, enabled=False):
             keys = self._keys(features, geometry)
             regions = _grid_regions(geometry, self.region_grid)
+            colours, pixels = cell_colours(makeup.to(keys.dtype), geometry)
             return PSGANCode(
                 keys=keys.unsqueeze(1),
                 regions=regions.unsqueeze(1),
                 matrices=matrices.to(keys.dtype).unsqueeze(1),
                 weights=torch.ones(makeup.shape[0], 1, dtype=keys.dtype, device=makeup.device),
+                colours=colours.unsqueeze(1),
+                pixels=pixels.unsqueeze(1),
             )
 
     def apply_makeup(self, non_makeup: Tensor, code: PSGANCode, geometry: FaceGeometry) -> Tensor:
@@ -451,7 +490,7 @@ class PSGANGenerator(nn.Module):
     def morph(self, non_makeup: Tensor, code: PSGANCode, geometry: FaceGeometry) -> Tensor:
         """The makeup matrices ``(N, 2, H/4, W/4)`` (``γ`` then ``β``, float32 or float64) that ``code`` morphs onto
         ``non_makeup``: each reference's matrices moved by the attention, then mixed with the code's weights."""
-        return self._morph_onto(self._source_features(non_makeup, geometry), code, geometry)
+        return self._morph_onto(self._source_features(non_makeup, geometry), code, geometry)[0]
 
     def mix_codes(self, codes: Sequence[PSGANCode], weights: Sequence[float] | Tensor) -> PSGANCode:
         """A code for the mix ``sum_i weights[i] * look_i`` of the looks of ``codes`` (each of the same batch size
@@ -486,6 +525,8 @@ class PSGANGenerator(nn.Module):
             regions=torch.cat([c.regions for c in codes], dim=1),
             matrices=torch.cat([c.matrices for c in codes], dim=1),
             weights=torch.cat([table[:, i : i + 1] * c.weights for i, c in enumerate(codes)], dim=1),
+            colours=torch.cat([c.colours for c in codes], dim=1),
+            pixels=torch.cat([c.pixels for c in codes], dim=1),
         )
 
     # ------------------------------------------------------------------------------------------------ internals
@@ -513,9 +554,11 @@ class PSGANGenerator(nn.Module):
         code: PSGANCode,
         geometry: FaceGeometry,
         queries: tuple[Tensor, Tensor] | None = None,
-    ) -> Tensor:
+    ) -> tuple[Tensor, tuple[Tensor, Tensor] | None]:
         """The mixed morphed matrices ``(N, 2, h, w)`` of ``code`` on the sources of ``features`` (``queries``: their
-        :meth:`_queries`, when already computed)."""
+        :meth:`_queries`, when already computed), and for ``"reference_colours"`` the mixed morphed colours: ``(sum_k
+        w_k c_k, sum_k w_k)`` ``(N, 3, 3, h, w)``, ``(N, 3, 1, 1, 1)``, where ``c_k`` is reference ``k``'s colour of
+        each region moved onto each cell and ``w_k`` its weight, or 0 for a region reference ``k`` lacks."""
         if not isinstance(code, PSGANCode):
             raise TypeError(f"code must be a PSGANCode (from makeup_code or mix_codes), got {type(code).__name__}")
         if len(code) != features.shape[0]:
@@ -530,9 +573,15 @@ class PSGANGenerator(nn.Module):
         query_keys, query_regions = self._queries(features, geometry) if queries is None else queries
         with torch.autocast(device_type=features.device.type, enabled=False):
             code = code.to(features.device)
-            morphed = self._attend(query_keys, query_regions, code)  # (N, K, HWq, 2)
-            mixed = (code.weights.to(morphed.dtype)[:, :, None, None] * morphed).sum(dim=1)
-        return mixed.transpose(1, 2).reshape(n, 2, h, w)
+            morphed, colours = self._attend(query_keys, query_regions, code, self.output == "reference_colours")
+            weights = code.weights.to(morphed.dtype)
+            mixed = (weights[:, :, None, None] * morphed).sum(dim=1).transpose(1, 2).reshape(n, 2, h, w)
+            if colours is None:
+                return mixed, None
+            moved, present = colours  # (N, K, 3, 3, HWq), (N, K, 3)
+            share = weights[:, :, None] * present.to(weights.dtype)  # (N, K, 3)
+            total = (share[..., None, None] * moved).sum(dim=1).reshape(n, len(REGIONS), 3, h, w)
+            return mixed, (total, share.sum(dim=1).view(n, len(REGIONS), 1, 1, 1))
 
     def _paint(
         self,
@@ -546,10 +595,14 @@ class PSGANGenerator(nn.Module):
         ``x · (1 + γ) + β`` with the morphed matrices, then the rest of MANet (``"regions"``: each pixel's colour
         layer by the source's full-resolution regions, the lips' from a decode with every region's makeup and the
         others' from one without the lips')."""
-        morphed = torch.cat([self._morph_onto(features, code, geometry, queries) for code in codes])
+        looks = [self._morph_onto(features, code, geometry, queries) for code in codes]
+        morphed = torch.cat([matrices for matrices, _ in looks])
         repeat = (len(codes), 1, 1, 1)
-        if self.output != "regions":
+        if self.output not in ("regions", "reference_colours"):
             return output_image(self._decode(features.repeat(repeat), morphed), non_makeup.repeat(repeat), self.output)
+        base = None
+        if self.output == "reference_colours":
+            base = torch.cat([_recoloured(non_makeup, geometry, colours) for _, colours in looks])
         # Two decodes as one batch: the lips' layer from every region's makeup, the other layers from the makeup
         # without the lips' (their cells keep the source's features), so that the skin beside the lips is decoded
         # from features that never carried the lip colour.
@@ -561,7 +614,11 @@ class PSGANGenerator(nn.Module):
         twice = (2 * len(codes), 1, 1, 1)
         raw = self._decode(features.repeat(twice), matrices)
         with_lips, without_lips = output_image(
-            raw, non_makeup.repeat(twice), "regions", region_ids.repeat(2, 1, 1)
+            raw,
+            non_makeup.repeat(twice),
+            self.output,
+            region_ids.repeat(2, 1, 1),
+            None if base is None else base.repeat(2, 1, 1, 1, 1),
         ).chunk(2)
         return torch.where((region_ids == 0).unsqueeze(1), with_lips, without_lips)
 
@@ -570,10 +627,15 @@ class PSGANGenerator(nn.Module):
         h = features * (1 + matrices[:, :1].to(features.dtype)) + matrices[:, 1:].to(features.dtype)
         return self.manet.decoder(self.manet.bottleneck[self.apply_after :](h))
 
-    def _attend(self, queries: Tensor, query_regions: Tensor, code: PSGANCode) -> Tensor:
+    def _attend(
+        self, queries: Tensor, query_regions: Tensor, code: PSGANCode, colours: bool = False
+    ) -> tuple[Tensor, tuple[Tensor, Tensor] | None]:
         """Each reference's matrices moved onto the source positions, ``(N, K, HWq, 2)``: a source position of a
         region gets a softmax over the reference's positions of the same region; a position in no region (or in a
         region the reference lacks) gets zero. One masked softmax serves the three regions (they do not overlap).
+
+        With ``colours``, also each reference's colour of every region moved onto every source position, ``(N, K, 3,
+        3, HWq)``, and whether the reference has the region, ``(N, K, 3)`` bool (:meth:`_attend_colours`).
 
         Written for memory traffic: the only float ``HWq x HWk`` tensors are the logits (scaled and masked in place)
         and their softmax, plus a bool mask; a row without any allowed key keeps its logits unmasked (a finite
@@ -582,6 +644,7 @@ class PSGANGenerator(nn.Module):
         keys = code.keys.flatten(3).to(queries.dtype)  # (N, K, D, HWk)
         values = code.matrices.flatten(3).transpose(2, 3).to(queries.dtype)  # (N, K, HWk, 2)
         logits = torch.matmul(queries.transpose(1, 2).unsqueeze(1), keys).mul_(self.temperature)  # (N, K, HWq, HWk)
+        moved = self._attend_colours(logits, code) if colours else None  # before the logits are masked in place
         query_ids = _region_ids(query_regions)  # (N, HWq)
         key_ids = _region_ids(code.regions.flatten(3).flatten(0, 1)).view(n, k, -1)  # (N, K, HWk)
         region = torch.arange(len(REGIONS), device=key_ids.device)
@@ -591,7 +654,29 @@ class PSGANGenerator(nn.Module):
         )  # (N, K, HWq): the query's region is in the reference
         blocked = (query_ids[:, None, :, None] != key_ids[:, :, None, :]) & has_key.unsqueeze(-1)
         weights = torch.softmax(logits.masked_fill_(blocked, -math.inf), dim=-1)
-        return torch.matmul(weights, values) * has_key.unsqueeze(-1).to(values.dtype)
+        return torch.matmul(weights, values) * has_key.unsqueeze(-1).to(values.dtype), moved
+
+    @staticmethod
+    def _attend_colours(logits: Tensor, code: PSGANCode) -> tuple[Tensor, Tensor]:
+        """Each reference's colour of each region moved onto every source position by the attention's ``logits``
+        ``(N, K, HWq, HWk)``: for region ``r``, ``sum_j p_j c_rj`` with ``p = softmax_j(logit_j + log n_rj)``, where
+        ``n_rj`` is the number of the reference's pixels of ``r`` in cell ``j`` and ``c_rj`` their mean colour. That
+        is a softmax over the region's *pixels*, each keyed by its cell, so that a cell the region only touches (a
+        lip cell holding the open mouth's inside) counts for the lip pixels it holds. Every source position gets
+        every region's colour (whatever its own region): ``(N, K, 3, 3, HWq)``, and ``(N, K, 3)`` bool, whether the
+        reference has the region (where it has not, the colour is 0)."""
+        pixels = code.pixels.flatten(3).to(logits.dtype)  # (N, K, 3, HWk)
+        colours = code.colours.flatten(4).to(logits.dtype)  # (N, K, 3, 3, HWk)
+        present = pixels.sum(dim=-1) > 0  # (N, K, 3)
+        # log 0 as a finite -1e30: a region the reference lacks gives a finite (unused) softmax, never NaN
+        log_pixels = torch.where(pixels > 0, pixels.clamp_min(1).log(), torch.full_like(pixels, -1e30))
+        moved = [
+            torch.matmul(
+                torch.softmax(logits + log_pixels[:, :, region].unsqueeze(2), dim=-1), colours[:, :, region].mT
+            ).mT
+            for region in range(len(REGIONS))
+        ]  # each (N, K, 3, HWq)
+        return torch.stack(moved, dim=2) * present[..., None, None].to(logits.dtype), present
 
 
 def _region_ids(regions: Tensor) -> Tensor:
@@ -611,6 +696,34 @@ def _attention_dtype(features: Tensor) -> torch.dtype:
 def _region_masks(geometry: FaceGeometry) -> Tensor:
     """The region masks of ``geometry`` at the image's pixels, bool ``(N, 3, H, W)`` (float masks above 0.5)."""
     return geometry.regions if geometry.regions.dtype == torch.bool else geometry.regions > 0.5
+
+
+def cell_colours(images: Tensor, geometry: FaceGeometry) -> tuple[Tensor, Tensor]:
+    """Each feature-grid cell's colour per region: the mean of the cell's pixels of ``images`` ``(N, 3, H, W)`` in each
+    of the :data:`REGIONS` of ``geometry`` (full resolution; a pixel in several counts in the first), ``(N, 3, 3,
+    H/4, W/4)`` (region, RGB; 0 where the cell holds none of the region), and how many pixels of each region each
+    cell holds, ``(N, 3, H/4, W/4)``; in ``images``' dtype."""
+    ids = _region_ids(_region_masks(geometry).flatten(2)).view(len(geometry), *geometry.size)
+    masks = torch.stack([ids == region for region in range(len(REGIONS))], dim=1).to(images.dtype)  # (N, 3, H, W)
+    n, height, width = images.shape[0], images.shape[-2] // FEATURE_STRIDE, images.shape[-1] // FEATURE_STRIDE
+    pool = torch.nn.functional.avg_pool2d
+    pixels = pool(masks, FEATURE_STRIDE, divisor_override=1)
+    sums = pool((masks.unsqueeze(2) * images.unsqueeze(1)).flatten(1, 2), FEATURE_STRIDE, divisor_override=1)
+    return sums.view(n, len(REGIONS), 3, height, width) / pixels.clamp_min(1).unsqueeze(2), pixels
+
+
+def _recoloured(non_makeup: Tensor, geometry: FaceGeometry, colours: tuple[Tensor, Tensor] | None) -> Tensor:
+    """``"reference_colours"``' base images ``(N, 3, 3, H, W)``: per region, the sources with each cell's mean colour
+    of the region moved to the morphed reference colour, ``x + sum_k w_k (c_k - m)`` (``m`` the source cell's mean
+    of the region, ``c_k``, ``w_k`` as :meth:`PSGANGenerator._morph_onto` gives them), the shift read at each
+    pixel's cell: the source keeps its own texture and shading within each cell."""
+    if colours is None:
+        raise ValueError("output 'reference_colours' needs the morphed colours")
+    total, weight = colours
+    means, _ = cell_colours(non_makeup.to(total.dtype), geometry)
+    shift = (total - weight * means).flatten(1, 2)  # (N, 9, h, w)
+    shift = shift.repeat_interleave(FEATURE_STRIDE, dim=2).repeat_interleave(FEATURE_STRIDE, dim=3)
+    return non_makeup.to(total.dtype).unsqueeze(1) + shift.view(len(geometry), len(REGIONS), 3, *geometry.size)
 
 
 def _grid_regions(geometry: FaceGeometry, grid: RegionGrid = "nearest") -> Tensor:

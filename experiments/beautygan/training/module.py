@@ -135,7 +135,8 @@ class BeautyGAN(L.LightningModule):
             64 and 6 give BeautyGAN's 9.24M parameters, PSGAN's 12.6M). ``residual_blocks``: BeautyGAN's bottleneck
             blocks, PSGAN's MANet blocks; ``generator_output: attention`` keeps the input's pixels outside a mask,
             ``regions`` (PSGAN's generator only) paints each face region's pixels from a layer of its own and keeps the
-            pixels of no region.
+            pixels of no region; ``reference_colours`` (PSGAN's generator only) does the same with each layer a
+            correction of the source recoloured with the reference's colours the attention moves.
         makeup_blocks: PSGAN's MDNet blocks (3; unused by BeautyGAN).
         region_grid: how PSGAN's attention reads the region masks at its feature grid: ``"nearest"`` (official) or
             ``"cover"`` (:class:`~beautygan.models.psgan.PSGANGenerator`; unused by BeautyGAN).
