@@ -491,7 +491,10 @@ def _geometry(n: int = 1, size: int = 32) -> FaceGeometry:
         ({"feature_scale": -0.01}, "feature_scale must be >= 0"),
         ({"feature_scale": float("nan")}, "feature_scale must be a finite number"),
         ({"init": "kaiming"}, "init must be 'xavier'"),
-        ({"output": "residual"}, "output must be 'image' \\(official\\), 'attention' or 'regions', got 'residual'"),
+        (
+            {"output": "residual"},
+            "output must be 'image' \\(official\\), 'attention', 'regions' or 'reference_colours', got 'residual'",
+        ),
     ],
 )
 def test_bad_constructor_arguments(kwargs, message: str) -> None:

@@ -90,7 +90,7 @@ def test_the_first_output_is_the_source_recoloured_by_the_attention_by_hand(pair
     """An untrained generator paints the base images: on each region's pixels, the source with each cell's mean
     colour of the region moved to the reference's colour of the region, the attention's weights over the
     reference's cells counted by the region's pixels each holds (numpy, float64); a mix of two looks moves it by
-    the weighted sum of their shifts; the pixels of no region are the source's."""
+    the weighted sum of their shifts; the pixels of no region are the source's. ``apply_looks`` paints the same."""
     sources, source_geometry, references, reference_geometry = pairs
     g = _generator(0)
     with torch.no_grad():
@@ -101,6 +101,9 @@ def test_the_first_output_is_the_source_recoloured_by_the_attention_by_hand(pair
         swapped = (references.flip(0), FaceGeometry.cat([reference_geometry[1], reference_geometry[0]]))
         mixed = g.mix_codes([code, g.makeup_code(*swapped)], [0.3, 0.9])
         out_mixed = g.apply_makeup(sources, mixed, source_geometry)
+        looks = g.apply_looks(sources, [code, mixed], source_geometry)  # MANet's first half once, both looks
+        torch.testing.assert_close(looks[0], out, rtol=0, atol=1e-12)
+        torch.testing.assert_close(looks[1], out_mixed, rtol=0, atol=1e-12)
         for n in range(len(sources)):
             expected = _expected(g, sources, source_geometry, [(references, reference_geometry)], [1.0], n)
             np.testing.assert_allclose(out[n].numpy(), expected, rtol=0, atol=1e-9)

@@ -418,7 +418,7 @@ def test_fit_with_the_demo_config_checkpoints_the_contract_and_resumes(tmp_path:
         "makeup_blocks": 1,
     }
     assert (hparams["generator_output"], hparams["region_grid"], hparams["generator_init"]) == (
-        "regions",
+        "reference_colours",
         "cover",
         "xavier",
     )

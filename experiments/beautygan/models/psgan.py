@@ -602,7 +602,8 @@ class PSGANGenerator(nn.Module):
             return output_image(self._decode(features.repeat(repeat), morphed), non_makeup.repeat(repeat), self.output)
         base = None
         if self.output == "reference_colours":
-            base = torch.cat([_recoloured(non_makeup, geometry, colours) for _, colours in looks])
+            means = cell_colours(non_makeup.to(looks[0][0].dtype), geometry)[0]  # the sources', once for every look
+            base = torch.cat([_recoloured(non_makeup, means, colours) for _, colours in looks])
         # Two decodes as one batch: the lips' layer from every region's makeup, the other layers from the makeup
         # without the lips' (their cells keep the source's features), so that the skin beside the lips is decoded
         # from features that never carried the lip colour.
@@ -638,8 +639,9 @@ class PSGANGenerator(nn.Module):
         3, HWq)``, and whether the reference has the region, ``(N, K, 3)`` bool (:meth:`_attend_colours`).
 
         Written for memory traffic: the only float ``HWq x HWk`` tensors are the logits (scaled and masked in place)
-        and their softmax, plus a bool mask; a row without any allowed key keeps its logits unmasked (a finite
-        softmax) and its result is multiplied by zero."""
+        and their softmax, plus a bool mask (the colours add two per region: the logits shifted by the pixel counts
+        and their softmax); a row without any allowed key keeps its logits unmasked (a finite softmax) and its
+        result is multiplied by zero."""
         n, k = code.weights.shape
         keys = code.keys.flatten(3).to(queries.dtype)  # (N, K, D, HWk)
         values = code.matrices.flatten(3).transpose(2, 3).to(queries.dtype)  # (N, K, HWk, 2)
@@ -712,18 +714,17 @@ def cell_colours(images: Tensor, geometry: FaceGeometry) -> tuple[Tensor, Tensor
     return sums.view(n, len(REGIONS), 3, height, width) / pixels.clamp_min(1).unsqueeze(2), pixels
 
 
-def _recoloured(non_makeup: Tensor, geometry: FaceGeometry, colours: tuple[Tensor, Tensor] | None) -> Tensor:
+def _recoloured(non_makeup: Tensor, means: Tensor, colours: tuple[Tensor, Tensor] | None) -> Tensor:
     """``"reference_colours"``' base images ``(N, 3, 3, H, W)``: per region, the sources with each cell's mean colour
-    of the region moved to the morphed reference colour, ``x + sum_k w_k (c_k - m)`` (``m`` the source cell's mean
-    of the region, ``c_k``, ``w_k`` as :meth:`PSGANGenerator._morph_onto` gives them), the shift read at each
+    of the region (``means``, :func:`cell_colours` of the sources) moved to the morphed reference colour, ``x + sum_k
+    w_k (c_k - m)`` (``c_k``, ``w_k`` as :meth:`PSGANGenerator._morph_onto` gives them), the shift read at each
     pixel's cell: the source keeps its own texture and shading within each cell."""
     if colours is None:
         raise ValueError("output 'reference_colours' needs the morphed colours")
     total, weight = colours
-    means, _ = cell_colours(non_makeup.to(total.dtype), geometry)
     shift = (total - weight * means).flatten(1, 2)  # (N, 9, h, w)
     shift = shift.repeat_interleave(FEATURE_STRIDE, dim=2).repeat_interleave(FEATURE_STRIDE, dim=3)
-    return non_makeup.to(total.dtype).unsqueeze(1) + shift.view(len(geometry), len(REGIONS), 3, *geometry.size)
+    return non_makeup.to(total.dtype).unsqueeze(1) + shift.view(*means.shape[:3], *non_makeup.shape[-2:])
 
 
 def _grid_regions(geometry: FaceGeometry, grid: RegionGrid = "nearest") -> Tensor:
