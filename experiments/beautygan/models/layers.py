@@ -25,6 +25,7 @@ __all__ = [
     "BASE_LIMIT",
     "OUTPUTS",
     "OUTPUT_REGIONS",
+    "REGION_OUTPUTS",
     "GeneratorOutput",
     "Fp32Conv2d",
     "ResidualBlock",
@@ -38,6 +39,8 @@ GeneratorOutput = Literal["image", "attention", "regions", "reference_colours"]
 region and a mask, or a correction per face region of a base image and a mask (:func:`output_image`)."""
 OUTPUTS: tuple[GeneratorOutput, ...] = ("image", "attention", "regions", "reference_colours")
 """Every :data:`GeneratorOutput`, the official ``"image"`` first."""
+REGION_OUTPUTS: tuple[GeneratorOutput, ...] = ("regions", "reference_colours")
+"""The outputs that paint a layer per face region (they need the source's regions)."""
 BASE_LIMIT = 1.0 - 1e-3
 """``"reference_colours"``: base values are clipped to ``[-BASE_LIMIT, BASE_LIMIT]`` before ``atanh`` (finite)."""
 OUTPUT_REGIONS = 3

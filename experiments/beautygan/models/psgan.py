@@ -31,7 +31,15 @@ import torch
 from torch import Tensor, nn
 
 from .beautygan import Translation
-from .layers import Fp32Conv2d, GeneratorOutput, ResidualBlock, conv_in_relu, output_channels, output_image
+from .layers import (
+    REGION_OUTPUTS,
+    Fp32Conv2d,
+    GeneratorOutput,
+    ResidualBlock,
+    conv_in_relu,
+    output_channels,
+    output_image,
+)
 
 __all__ = [
     "FaceGeometry",
@@ -598,20 +606,19 @@ class PSGANGenerator(nn.Module):
         looks = [self._morph_onto(features, code, geometry, queries) for code in codes]
         morphed = torch.cat([matrices for matrices, _ in looks])
         repeat = (len(codes), 1, 1, 1)
-        if self.output not in ("regions", "reference_colours"):
+        if self.output not in REGION_OUTPUTS:
             return output_image(self._decode(features.repeat(repeat), morphed), non_makeup.repeat(repeat), self.output)
+        ids = _pixel_region_ids(geometry)  # (N, H, W), once for the colours and the layers
         base = None
         if self.output == "reference_colours":
-            means = cell_colours(non_makeup.to(looks[0][0].dtype), geometry)[0]  # the sources', once for every look
+            means = _cell_colours(non_makeup.to(looks[0][0].dtype), ids)[0]  # the sources', once for every look
             base = torch.cat([_recoloured(non_makeup, means, colours) for _, colours in looks])
         # Two decodes as one batch: the lips' layer from every region's makeup, the other layers from the makeup
         # without the lips' (their cells keep the source's features), so that the skin beside the lips is decoded
         # from features that never carried the lip colour.
         lip_cells = queries[1][:, :1].view(len(geometry), 1, *morphed.shape[2:]).repeat(repeat)
         matrices = torch.cat([morphed, morphed.masked_fill(lip_cells, 0.0)])
-        region_ids = (
-            _region_ids(_region_masks(geometry).flatten(2)).view(len(geometry), *geometry.size).repeat(len(codes), 1, 1)
-        )
+        region_ids = ids.repeat(len(codes), 1, 1)
         twice = (2 * len(codes), 1, 1, 1)
         raw = self._decode(features.repeat(twice), matrices)
         with_lips, without_lips = output_image(
@@ -705,7 +712,16 @@ def cell_colours(images: Tensor, geometry: FaceGeometry) -> tuple[Tensor, Tensor
     of the :data:`REGIONS` of ``geometry`` (full resolution; a pixel in several counts in the first), ``(N, 3, 3,
     H/4, W/4)`` (region, RGB; 0 where the cell holds none of the region), and how many pixels of each region each
     cell holds, ``(N, 3, H/4, W/4)``; in ``images``' dtype."""
-    ids = _region_ids(_region_masks(geometry).flatten(2)).view(len(geometry), *geometry.size)
+    return _cell_colours(images, _pixel_region_ids(geometry))
+
+
+def _pixel_region_ids(geometry: FaceGeometry) -> Tensor:
+    """``(N, H, W)`` int64: each pixel's region in ``geometry`` (the first holding it), -1 for none."""
+    return _region_ids(_region_masks(geometry).flatten(2)).view(len(geometry), *geometry.size)
+
+
+def _cell_colours(images: Tensor, ids: Tensor) -> tuple[Tensor, Tensor]:
+    """:func:`cell_colours` from the pixels' region ids ``(N, H, W)`` (:func:`_pixel_region_ids`)."""
     masks = torch.stack([ids == region for region in range(len(REGIONS))], dim=1).to(images.dtype)  # (N, 3, H, W)
     n, height, width = images.shape[0], images.shape[-2] // FEATURE_STRIDE, images.shape[-1] // FEATURE_STRIDE
     pool = torch.nn.functional.avg_pool2d
