@@ -4,8 +4,11 @@ For a source ``x`` and references ``k`` with weights ``w_k``: the attention's lo
 source's cells ``i`` and each reference's cells ``j`` (queries and keys: the visual features times ``feature_scale``,
 then the 136 relative positions, by hand); per region ``r``, each reference's cell colours ``c_rj`` (mean of the
 cell's pixels in ``r``) and pixel counts ``n_rj``; the moved colour ``C_ri = sum_j n_rj e^{l_ij} c_rj / sum_j n_rj
-e^{l_ij}``; the base ``x_p + sum_k w_k (C_ri - m_ri)`` for pixel ``p`` of cell ``i`` (``m_ri``: the source cell's
-mean of ``r``), where a reference without region ``r`` adds nothing.
+e^{l_ij}``, then shifted over the whole region by ``mu_r - sum_i s_ri C_ri / sum_i s_ri`` (``mu_r``: the mean of
+the reference's pixels in ``r``; ``s_ri``: the source's pixel count of ``r`` in cell ``i``), so that the moved
+colours' mean over the source's pixels of ``r`` is the reference's; the base ``x_p + sum_k w_k (C_ri - m_ri)`` for
+pixel ``p`` of cell ``i`` (``m_ri``: the source cell's mean of ``r``), where a reference without region ``r`` adds
+nothing.
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ def base_images(
     keys)`` mixed with ``weights``."""
     _, height, width = source.shape
     h, w = height // STRIDE, width // STRIDE
-    source_means, _ = cells(source, source_ids)
+    source_means, source_counts = cells(source, source_ids)
     shift = np.zeros((3, 3, h, w))
     for (image, ids, reference_keys), weight in zip(references, weights):
         means, counts = cells(image, ids)
@@ -82,6 +85,9 @@ def base_images(
             p = n[allowed] * np.exp(scaled)
             p /= p.sum(axis=1, keepdims=True)
             moved = p @ means[region].reshape(3, -1)[:, allowed].T  # (hw, 3)
+            s = source_counts[region].reshape(-1)
+            if s.sum() > 0:  # the region's mean on the source's pixels: the reference's
+                moved += image[:, ids == region].mean(axis=1) - (s[:, None] * moved).sum(axis=0) / s.sum()
             shift[region] += weight * (moved.T.reshape(3, h, w) - source_means[region])
     upsampled = shift.repeat(STRIDE, axis=2).repeat(STRIDE, axis=3)
     return source[None] + upsampled

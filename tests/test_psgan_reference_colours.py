@@ -114,6 +114,35 @@ def test_the_first_output_is_the_source_recoloured_by_the_attention_by_hand(pair
     assert (out - sources).abs().amax(1)[lips].mean() > 0.05  # the lips moved
 
 
+@pytest.mark.parametrize("strength", [1.0, 0.4])
+def test_each_region_takes_the_reference_s_mean_colour_whatever_the_attention_favours(pairs, strength) -> None:
+    """At the official temperature (200, a sharp attention that reads a few of the reference's cells), an untrained
+    generator paints (under its mask) each of the source's regions with the reference's mean colour of that region
+    over its pixels, by hand (a look at strength ``s``: ``s`` times it plus ``1 - s`` times the source's own), for
+    posed references; the shift still varies across the region as the attention moves the colours."""
+    sources, source_geometry, references, reference_geometry = pairs
+    torch.manual_seed(2)
+    g = PSGANGenerator(width=4, mdnet_blocks=1, manet_blocks=2, output="reference_colours").double()
+    with torch.no_grad():
+        g.manet.decoder[-1].weight[-1].zero_()  # mask 1/2: the output is (base + source) / 2
+        code = g.mix_codes([g.makeup_code(references, reference_geometry)], [strength])
+        base = 2 * g.apply_makeup(sources, code, source_geometry) - sources
+    for n in range(len(sources)):
+        source_ids = pixel_regions(source_geometry.regions[n].numpy())
+        reference_ids = pixel_regions(reference_geometry.regions[n].numpy())
+        for region in range(3):
+            mine, theirs = (
+                sources[n].numpy()[:, source_ids == region],
+                references[n].numpy()[:, reference_ids == region],
+            )
+            painted = base[n].numpy()[:, source_ids == region]
+            expected = strength * theirs.mean(axis=1) + (1 - strength) * mine.mean(axis=1)
+            assert np.abs(painted).max() < BASE_LIMIT  # nothing clipped
+            np.testing.assert_allclose(painted.mean(axis=1), expected, rtol=0, atol=1e-9)
+            if region == 1:  # the skin spans many cells: its shift varies across them, not one flat shift
+                assert (painted - mine).std(axis=1).max() > 1e-2 * strength
+
+
 def test_a_reference_without_a_region_leaves_that_region_as_the_source_and_gradients_finite(pairs) -> None:
     """A reference with no lip pixels moves no colour onto the source's lips: their base is the source (the mask's
     blend of the source with itself), and a backward pass through it stays finite."""

@@ -315,14 +315,17 @@ class PSGANGenerator(nn.Module):
             (one batch): the lip layer from every region's makeup, the other layers with the lip cells' makeup left
             out, so that the skin beside the lips is decoded from features that never carried the lip colour.
             ``"reference_colours"`` (also an addition): as ``"regions"``, with each region's layer a correction of a
-            base image: the source with each ``4 x 4`` cell's mean colour of the region moved to the reference's
-            colour of that region, carried by the same attention (its weights over the reference's cells, counted by
-            the region's pixels each cell holds; :class:`PSGANCode`'s ``colours``). Within a cell the source keeps
-            its texture and shading. The corrections' weights start at zero, so an untrained generator paints the
-            base images, the way colour transfer by example recolours an image region by region (Reinhard et al.,
-            "Color Transfer between Images", 2001, moves an image's mean colour; Tong et al., "Example-Based
-            Cosmetic Transfer", 2007, transfers makeup per face region); the network learns what the mean colour
-            misses (shading, highlights, edges) and how much of it to apply (the mask).
+            base image: the source with each ``4 x 4`` cell's mean colour of the region moved to the reference's colour
+            of that region, carried by the same attention (its weights over the reference's cells, counted by the
+            region's pixels each cell holds; :class:`PSGANCode`'s ``colours``), then shifted over the region so that the
+            region's mean colour is the reference's: the attention decides where each colour goes, not the lipstick's
+            overall colour, which a sharp attention favouring a few of the reference's cells (as an open mouth or a
+            turned head makes it) would otherwise move. Within a cell the source keeps its texture and shading. The
+            corrections' weights start at zero, so an untrained generator paints the base images, the way colour
+            transfer by example recolours an image region by region (Reinhard et al., "Color Transfer between Images",
+            2001, moves an image's mean colour; Tong et al., "Example-Based Cosmetic Transfer", 2007, transfers makeup
+            per face region); the network learns what the mean colour misses (shading, highlights, edges) and how much
+            of it to apply (the mask).
         region_grid: how a feature-grid cell (``4 x 4`` pixels) gets its region. ``"nearest"`` (official): the
             region of its pixel ``(4i, 4j)``. ``"cover"``: a region holding any pixel of the cell, the smaller
             regions first (lips, then eyes, then skin), so that lips a pixel or two thick (an open mouth, a small
@@ -562,11 +565,12 @@ class PSGANGenerator(nn.Module):
         code: PSGANCode,
         geometry: FaceGeometry,
         queries: tuple[Tensor, Tensor] | None = None,
-    ) -> tuple[Tensor, tuple[Tensor, Tensor] | None]:
+    ) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor] | None]:
         """The mixed morphed matrices ``(N, 2, h, w)`` of ``code`` on the sources of ``features`` (``queries``: their
         :meth:`_queries`, when already computed), and for ``"reference_colours"`` the mixed morphed colours: ``(sum_k
-        w_k c_k, sum_k w_k)`` ``(N, 3, 3, h, w)``, ``(N, 3, 1, 1, 1)``, where ``c_k`` is reference ``k``'s colour of
-        each region moved onto each cell and ``w_k`` its weight, or 0 for a region reference ``k`` lacks."""
+        w_k c_k, sum_k w_k, sum_k w_k mu_k)`` ``(N, 3, 3, h, w)``, ``(N, 3, 1, 1, 1)``, ``(N, 3, 3, 1, 1)``, where
+        ``c_k`` is reference ``k``'s colour of each region moved onto each cell, ``mu_k`` its mean colour of the
+        region (over the region's pixels) and ``w_k`` its weight, or 0 for a region reference ``k`` lacks."""
         if not isinstance(code, PSGANCode):
             raise TypeError(f"code must be a PSGANCode (from makeup_code or mix_codes), got {type(code).__name__}")
         if len(code) != features.shape[0]:
@@ -589,7 +593,11 @@ class PSGANGenerator(nn.Module):
             moved, present = colours  # (N, K, 3, 3, HWq), (N, K, 3)
             share = weights[:, :, None] * present.to(weights.dtype)  # (N, K, 3)
             total = (share[..., None, None] * moved).sum(dim=1).reshape(n, len(REGIONS), 3, h, w)
-            return mixed, (total, share.sum(dim=1).view(n, len(REGIONS), 1, 1, 1))
+            pixels = code.pixels.flatten(3).to(moved.dtype)  # (N, K, 3, HWk)
+            sums = torch.einsum("nkrj,nkrcj->nkrc", pixels, code.colours.flatten(4).to(moved.dtype))
+            region_means = sums / pixels.sum(dim=-1, keepdim=True).clamp_min(1)  # (N, K, 3, 3)
+            target = (share[..., None] * region_means).sum(dim=1).view(n, len(REGIONS), 3, 1, 1)
+            return mixed, (total, share.sum(dim=1).view(n, len(REGIONS), 1, 1, 1), target)
 
     def _paint(
         self,
@@ -611,8 +619,8 @@ class PSGANGenerator(nn.Module):
         ids = _pixel_region_ids(geometry)  # (N, H, W), once for the colours and the layers
         base = None
         if self.output == "reference_colours":
-            means = _cell_colours(non_makeup.to(looks[0][0].dtype), ids)[0]  # the sources', once for every look
-            base = torch.cat([_recoloured(non_makeup, means, colours) for _, colours in looks])
+            means, pixels = _cell_colours(non_makeup.to(looks[0][0].dtype), ids)  # the sources', once for every look
+            base = torch.cat([_recoloured(non_makeup, means, pixels, colours) for _, colours in looks])
         # Two decodes as one batch: the lips' layer from every region's makeup, the other layers from the makeup
         # without the lips' (their cells keep the source's features), so that the skin beside the lips is decoded
         # from features that never carried the lip colour.
@@ -730,14 +738,25 @@ def _cell_colours(images: Tensor, ids: Tensor) -> tuple[Tensor, Tensor]:
     return sums.view(n, len(REGIONS), 3, height, width) / pixels.clamp_min(1).unsqueeze(2), pixels
 
 
-def _recoloured(non_makeup: Tensor, means: Tensor, colours: tuple[Tensor, Tensor] | None) -> Tensor:
+def _recoloured(
+    non_makeup: Tensor, means: Tensor, pixels: Tensor, colours: tuple[Tensor, Tensor, Tensor] | None
+) -> Tensor:
     """``"reference_colours"``' base images ``(N, 3, 3, H, W)``: per region, the sources with each cell's mean colour
-    of the region (``means``, :func:`cell_colours` of the sources) moved to the morphed reference colour, ``x + sum_k
-    w_k (c_k - m)`` (``c_k``, ``w_k`` as :meth:`PSGANGenerator._morph_onto` gives them), the shift read at each
-    pixel's cell: the source keeps its own texture and shading within each cell."""
+    of the region (``means``, ``pixels``: :func:`cell_colours` of the sources) moved to the morphed reference colour,
+    ``x + sum_k w_k (c_k - m)`` (``c_k``, ``w_k`` as :meth:`PSGANGenerator._morph_onto` gives them), the shift read
+    at each pixel's cell: the source keeps its own texture and shading within each cell.
+
+    The morphed colours ``sum_k w_k c_k`` of a region are first shifted alike so that their mean over the source's
+    pixels of the region is ``sum_k w_k mu_k`` (``mu_k``: reference ``k``'s mean colour of the region): the
+    attention decides where each of the reference's colours goes, and the region's overall colour is the
+    reference's whichever of its cells the attention favours. So the base's mean colour of a region is
+    ``sum_k w_k mu_k + (1 - sum_k w_k) m`` (``m``: the source's own mean of the region)."""
     if colours is None:
         raise ValueError("output 'reference_colours' needs the morphed colours")
-    total, weight = colours
+    total, weight, target = colours
+    count = pixels.sum(dim=(-2, -1)).clamp_min(1)[:, :, None, None, None]  # (N, 3, 1, 1, 1)
+    landed = (pixels.unsqueeze(2) * total).sum(dim=(-2, -1), keepdim=True) / count  # (N, 3, 3, 1, 1)
+    total = total + (target - landed)
     shift = (total - weight * means).flatten(1, 2)  # (N, 9, h, w)
     shift = shift.repeat_interleave(FEATURE_STRIDE, dim=2).repeat_interleave(FEATURE_STRIDE, dim=3)
     return non_makeup.to(total.dtype).unsqueeze(1) + shift.view(*means.shape[:3], *non_makeup.shape[-2:])
