@@ -383,7 +383,8 @@ class PSGANGenerator(nn.Module):
        instead, each pixel taking its own region's, and the pixels of no region kept; MANet's second half then runs
        twice, with and without the lips' makeup. ``output="reference_colours"``, the same with each layer a
        correction of the source recoloured with the reference's colours, which the attention moves as it moves
-       ``γ`` and ``β``. The default ``"image"`` is the official output.
+       ``γ`` and ``β``, each region keeping the reference's mean colour. The default ``"image"`` is the official
+       output.
     8. **An optional region grid** (``region_grid="cover"``, not in PSGAN): a cell belongs to a region holding any of
        its pixels (lips, then eyes, then skin), not to its top-left pixel's. The default ``"nearest"`` is the
        official reading.
