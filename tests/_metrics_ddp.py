@@ -63,5 +63,6 @@ def run_rank(rank: int, world: int, init_file: str, out: str, trunks: tuple[str,
         values = {name: metric.compute() for name, metric in metrics.items()}
         counts = {name: int(metric.count) for name, metric in metrics.items()}
         torch.save({"values": values, "counts": counts}, Path(out) / f"rank{rank}.pt")
+        dist.barrier()  # both ranks done with their collectives before either tears the group down
     finally:
         dist.destroy_process_group()
